@@ -1,0 +1,268 @@
+//! Checks: the scenario's expectations judged against what crossed the wire.
+//!
+//! Each expectation is decided once, at the virtual instant it becomes certain (the
+//! confirmation or reply arrived, or its deadline passed), and recorded as `check.passed` or
+//! `check.failed` in the trace. The judge reads mailboxes of the simulated provider only; it
+//! never looks inside the intake.
+
+use demail_sim::clock::format_instant;
+use demail_sim::demail::{MessageType, normalize_address};
+use demail_sim::provider::Provider;
+use demail_sim::trace::{EventKind, Trace};
+use jiff::{SignedDuration, ZonedDateTime};
+use serde::Serialize;
+
+use crate::runner::SendOutcome;
+use crate::scenario::{Expectation, Scenario};
+
+/// The verdict on one expectation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckOutcome {
+    pub id: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// What the judge may look at, at one instant.
+pub struct Observation<'a> {
+    pub now: ZonedDateTime,
+    pub sends: &'a [SendOutcome],
+    pub provider: &'a Provider,
+    pub intake_address: &'a str,
+}
+
+/// Judges the expectations of one scenario over the run.
+pub struct Judge<'a> {
+    scenario: &'a Scenario,
+    trace: &'a Trace,
+    verdicts: Vec<Option<CheckOutcome>>,
+    deadline_noted: Vec<bool>,
+}
+
+impl<'a> Judge<'a> {
+    pub fn new(scenario: &'a Scenario, trace: &'a Trace) -> Self {
+        let n = scenario.file.expect.len();
+        Self {
+            scenario,
+            trace,
+            verdicts: vec![None; n],
+            deadline_noted: vec![false; n],
+        }
+    }
+
+    /// Whether every expectation is decided.
+    pub fn all_decided(&self) -> bool {
+        self.verdicts.iter().all(Option::is_some)
+    }
+
+    fn decide(&mut self, i: usize, passed: bool, detail: String) {
+        let id = self.scenario.file.expect[i].id.clone();
+        self.trace.emit(if passed {
+            EventKind::CheckPassed {
+                check: id.clone(),
+                detail: detail.clone(),
+            }
+        } else {
+            EventKind::CheckFailed {
+                check: id.clone(),
+                detail: detail.clone(),
+            }
+        });
+        self.verdicts[i] = Some(CheckOutcome { id, passed, detail });
+    }
+
+    /// Decides what can be decided at this instant.
+    pub fn observe(&mut self, obs: &Observation<'_>) {
+        for i in 0..self.verdicts.len() {
+            if self.verdicts[i].is_some() {
+                continue;
+            }
+            let step = self.scenario.file.expect[i].step.get_ref();
+            let Some(send) = obs.sends.iter().find(|s| s.step_id == *step) else {
+                continue;
+            };
+            match &self.scenario.expectations[i] {
+                Expectation::Refused { code, enhanced } => match &send.refused {
+                    Some((c, e, text)) if c == code && e == enhanced => {
+                        self.decide(i, true, format!("refused as expected: {text}"));
+                    }
+                    Some((_, _, text)) => self.decide(
+                        i,
+                        false,
+                        format!("expected a refusal {code} {enhanced}, got: {text}"),
+                    ),
+                    None => self.decide(
+                        i,
+                        false,
+                        format!("expected a refusal {code} {enhanced}, but the provider accepted the message"),
+                    ),
+                },
+                _ if send.refused.is_some() => {
+                    let (_, _, text) = send.refused.as_ref().expect("checked");
+                    self.decide(i, false, format!("the provider refused the message: {text}"));
+                }
+                Expectation::Confirmation { within, .. } => {
+                    let within = *within;
+                    let Ok(limit) = send.sent_at.checked_add(within) else {
+                        self.decide(i, false, "limit out of range".into());
+                        continue;
+                    };
+                    let found = obs
+                        .provider
+                        .mailbox(&send.from)
+                        .into_iter()
+                        .find(|m| {
+                            m.message_type == MessageType::ConfirmationOfReceipt
+                                && m.in_reply_to.as_deref() == Some(send.rfc_message_id.as_str())
+                        });
+                    match found {
+                        Some(m) if m.private_id != send.private_id => self.decide(
+                            i,
+                            false,
+                            format!(
+                                "Eingangsbestätigung {} does not carry the private-id {:?} (has {:?}); PVD-IO §3.1.9 requires it to be copied",
+                                m.message_id, send.private_id, m.private_id
+                            ),
+                        ),
+                        Some(m) if m.stored_at <= limit.timestamp() => {
+                            let after = m.stored_at.duration_since(send.sent_at.timestamp());
+                            self.decide(
+                                i,
+                                true,
+                                format!(
+                                    "Eingangsbestätigung {} from {} in the sender's mailbox {} after sending (limit {}), private-id copied",
+                                    m.message_id,
+                                    m.from,
+                                    human(after),
+                                    within
+                                ),
+                            );
+                        }
+                        Some(m) => self.decide(
+                            i,
+                            false,
+                            format!(
+                                "Eingangsbestätigung {} arrived {} after sending, later than {}",
+                                m.message_id,
+                                human(m.stored_at.duration_since(send.sent_at.timestamp())),
+                                within
+                            ),
+                        ),
+                        None if obs.now.timestamp() > limit.timestamp() => self.decide(
+                            i,
+                            false,
+                            format!("no Eingangsbestätigung within {within} of sending"),
+                        ),
+                        None => {}
+                    }
+                }
+                Expectation::Reply {
+                    rule,
+                    subject_contains,
+                } => {
+                    let rule = crate::rules::lookup(rule).expect("validated at load");
+                    let Some(due) = rule.due(&send.sent_at) else {
+                        self.decide(i, false, "deadline out of range".into());
+                        continue;
+                    };
+                    if !self.deadline_noted[i] {
+                        self.deadline_noted[i] = true;
+                        self.trace.emit(EventKind::DeadlineComputed {
+                            rule: rule.id.to_string(),
+                            source: rule.source.to_string(),
+                            from: format_instant(&send.sent_at),
+                            due: format_instant(&due),
+                        });
+                    }
+                    let intake = normalize_address(obs.intake_address);
+                    let found = obs.provider.mailbox(&send.from).into_iter().find(|m| {
+                        normalize_address(&m.from) == intake
+                            && m.in_reply_to.as_deref() == Some(send.rfc_message_id.as_str())
+                    });
+                    match found {
+                        Some(m) if !m.subject.contains(subject_contains.as_str()) => self.decide(
+                            i,
+                            false,
+                            format!(
+                                "the intake's reply has subject {:?}, which does not contain {:?}",
+                                m.subject, subject_contains
+                            ),
+                        ),
+                        Some(m) if m.stored_at < due.timestamp() => self.decide(
+                            i,
+                            true,
+                            format!(
+                                "reply {:?} in the sender's mailbox {} after sending, before the deadline {} ({})",
+                                m.subject,
+                                human(m.stored_at.duration_since(send.sent_at.timestamp())),
+                                format_instant(&due),
+                                rule.id
+                            ),
+                        ),
+                        Some(m) => self.decide(
+                            i,
+                            false,
+                            format!(
+                                "reply {:?} arrived {}, after the deadline {} ({})",
+                                m.subject,
+                                m.stored_at,
+                                format_instant(&due),
+                                rule.id
+                            ),
+                        ),
+                        None if obs.now.timestamp() >= due.timestamp() => self.decide(
+                            i,
+                            false,
+                            format!(
+                                "no reply from {} by the deadline {} ({}: {})",
+                                obs.intake_address,
+                                format_instant(&due),
+                                rule.id,
+                                rule.source
+                            ),
+                        ),
+                        None => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fails whatever is still undecided at the end of the scenario.
+    pub fn finish(&mut self, now: &ZonedDateTime) {
+        for i in 0..self.verdicts.len() {
+            if self.verdicts[i].is_none() {
+                self.decide(
+                    i,
+                    false,
+                    format!(
+                        "not observed by the end of the scenario at {}",
+                        format_instant(now)
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The verdicts in the order of the file.
+    pub fn outcomes(&self) -> Vec<CheckOutcome> {
+        self.verdicts.iter().flatten().cloned().collect()
+    }
+}
+
+/// "20h 0m", "3d 2h 5m", "0s".
+pub fn human(d: SignedDuration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return "0s".into();
+    }
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (hours, rest) = (rest / 3600, rest % 3600);
+    let minutes = rest / 60;
+    let mut out = String::new();
+    if days > 0 {
+        out.push_str(&format!("{days}d "));
+    }
+    out.push_str(&format!("{hours}h {minutes}m"));
+    out
+}

@@ -1,0 +1,315 @@
+//! The `demail-testbed` command line.
+//!
+//! Exit codes: 0 all passed, 1 a check failed or a golden file differs, 2 usage or input
+//! error (a scenario file that does not load, a missing path, a failure to start the world).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::golden::{self, Comparison, Kind};
+use crate::runner::{self, RunOptions};
+use crate::scenario::{self, Scenario, ScenarioError};
+
+/// A test-bed and simulator for De-Mail (BSI TR 01201) and municipal intakes.
+#[derive(Debug, Parser)]
+#[command(name = "demail-testbed", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios against the embedded world and check them against their golden files.
+    Run(RunArgs),
+    /// Validate scenario files without running them.
+    Check {
+        /// Scenario files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files or folders [default: scenarios]
+    pub paths: Vec<PathBuf>,
+    /// Master seed for every scenario (default: each scenario's own seed). Golden files are
+    /// compared only when the seed is the scenario's own.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Folder for run results; each scenario gets `<out>/<name>/`.
+    #[arg(long, default_value = "runs")]
+    pub out: PathBuf,
+    /// Folder of the golden files.
+    #[arg(long, default_value = "golden")]
+    pub golden: PathBuf,
+    /// Write the golden files from this run instead of comparing.
+    #[arg(long)]
+    pub bless: bool,
+    /// Print a JSON report on stdout (progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// System under test: only the embedded reference intake in this version.
+    #[arg(long, default_value = "embedded", value_parser = ["embedded"])]
+    pub target: String,
+    /// Quiet window (ms) that counts as settled between events.
+    #[arg(long, default_value_t = 25)]
+    pub settle_ms: u64,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Diagnostics on stderr, off unless RUST_LOG asks for them (e.g. RUST_LOG=debug).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Check { paths } => check(&paths),
+    }
+}
+
+/// Finds scenario files under the given paths; `Err` names a path that does not exist.
+fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            files.extend(scenario::discover(p).map_err(|e| format!("{}: {e}", p.display()))?);
+        } else if p.is_file() {
+            files.push(p.clone());
+        } else {
+            return Err(format!(
+                "{}: no such file or folder (run from the repository root, or name scenario files)",
+                p.display()
+            ));
+        }
+    }
+    if files.is_empty() {
+        return Err("no scenario files (*.toml) found".into());
+    }
+    Ok(files)
+}
+
+/// The folder scenario names are relative to: the nearest ancestor called `scenarios`.
+fn root_of(file: &Path) -> PathBuf {
+    file.ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == "scenarios"))
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| file.parent().unwrap_or(Path::new(".")).to_path_buf())
+}
+
+fn load_all(files: &[PathBuf]) -> Result<Vec<Scenario>, Vec<ScenarioError>> {
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match scenario::load(f, &root_of(f)) {
+            Ok(s) => ok.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(ok)
+    } else {
+        Err(errors)
+    }
+}
+
+fn check(paths: &[PathBuf]) -> ExitCode {
+    let files = match collect(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut bad = false;
+    for f in &files {
+        match scenario::load(f, &root_of(f)) {
+            Ok(s) => println!("ok    {} ({})", f.display(), s.name),
+            Err(e) => {
+                bad = true;
+                println!("error {e}");
+            }
+        }
+    }
+    if bad {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        args.paths.clone()
+    };
+    let files = match collect(&paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let scenarios = match load_all(&files) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!(
+        "demail-testbed {} · target {} · {} scenario(s)",
+        env!("CARGO_PKG_VERSION"),
+        args.target,
+        scenarios.len()
+    );
+    let mut failed = 0usize;
+    let mut infra_error = false;
+    let mut report = Vec::new();
+    for s in &scenarios {
+        let seed = args.seed.unwrap_or(s.file.scenario.seed);
+        let seed_source = if args.seed.is_some() {
+            "--seed"
+        } else {
+            "scenario"
+        };
+        eprintln!("▶ {} · seed={seed} (from {seed_source})", s.name);
+        let mut opts = RunOptions::new(args.out.join(&s.name));
+        opts.seed = args.seed;
+        opts.settle_quiet = std::time::Duration::from_millis(args.settle_ms);
+        let result = match rt.block_on(runner::run(s, &opts)) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("  error: {e:#}");
+                eprintln!(
+                    "  reproduce with: demail-testbed run {} --seed {seed}",
+                    s.path.display()
+                );
+                infra_error = true;
+                report.push(json!({"scenario": s.name, "seed": seed, "error": format!("{e:#}")}));
+                continue;
+            }
+        };
+        for c in &result.checks {
+            let verdict = if c.passed { "pass" } else { "FAIL" };
+            eprintln!("  {verdict} {}: {}", c.id, c.detail);
+        }
+        let golden_status = if args.seed.is_some() && args.seed != Some(s.file.scenario.seed) {
+            eprintln!("  golden files not compared: --seed differs from the scenario's seed");
+            "skipped"
+        } else {
+            match golden_step(&args, &result) {
+                Ok(status) => status,
+                Err(e) => {
+                    eprintln!("  error: {e:#}");
+                    infra_error = true;
+                    "error"
+                }
+            }
+        };
+        let ok = result.passed() && matches!(golden_status, "same" | "blessed" | "skipped");
+        eprintln!(
+            "  {} {} · {} checks · golden {} · {:.1} s wall · run folder {}",
+            if ok { "PASS" } else { "FAIL" },
+            s.name,
+            result.checks.len(),
+            golden_status,
+            result.wall.as_secs_f64(),
+            opts.out_dir.display()
+        );
+        if !ok {
+            failed += 1;
+            eprintln!(
+                "  reproduce with: demail-testbed run {} --seed {seed}",
+                s.path.display()
+            );
+        }
+        report.push(json!({
+            "scenario": s.name,
+            "seed": seed,
+            "passed": ok,
+            "golden": golden_status,
+            "checks": result.checks,
+            "wall_ms": result.wall.as_millis() as u64,
+            "run_folder": opts.out_dir.display().to_string(),
+        }));
+    }
+    let passed = scenarios.len() - failed - usize::from(infra_error).min(scenarios.len());
+    eprintln!("{passed} passed, {failed} failed");
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"scenarios": report})).unwrap_or_default()
+        );
+    }
+    if infra_error {
+        ExitCode::from(2)
+    } else if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Compares (or blesses) both golden files of a run; returns "same", "blessed", "missing"
+/// or "different".
+fn golden_step(args: &RunArgs, result: &runner::RunResult) -> anyhow::Result<&'static str> {
+    let mut status = "same";
+    for (kind, content) in [
+        (Kind::Trace, &result.trace),
+        (Kind::Summary, &result.summary),
+    ] {
+        let path = golden::path(&args.golden, &result.name, kind);
+        if args.bless {
+            golden::bless(&path, content)?;
+            eprintln!("  blessed {}", path.display());
+            status = "blessed";
+            continue;
+        }
+        match golden::compare(&path, content)? {
+            Comparison::Same => {}
+            Comparison::Missing => {
+                let pending = golden::write_pending(&path, content)?;
+                eprintln!(
+                    "  golden file {} is missing; new output in {} (accept with --bless)",
+                    path.display(),
+                    pending.display()
+                );
+                status = "missing";
+            }
+            Comparison::Different(diff) => {
+                let pending = golden::write_pending(&path, content)?;
+                eprintln!(
+                    "  golden mismatch in {}; new output in {} (accept with --bless):\n{diff}",
+                    path.display(),
+                    pending.display()
+                );
+                status = "different";
+            }
+        }
+    }
+    Ok(status)
+}

@@ -1,0 +1,20 @@
+//! demail-harness: scenarios, the runner, checks, golden files and reports.
+//!
+//! Map of the crate:
+//! - [`scenario`]: the TOML scenario format, loading and located errors.
+//! - [`runner`]: builds the embedded world and drives it on virtual time.
+//! - [`checks`]: expectations judged against what crossed the wire.
+//! - [`rules`]: named legal deadlines with their sources.
+//! - [`regime`]: which legal regime holds on a date.
+//! - [`golden`]: golden files in insta's snapshot format.
+//! - [`report`]: the run summary.
+//! - [`cli`]: the `demail-testbed` command line.
+
+pub mod checks;
+pub mod cli;
+pub mod golden;
+pub mod regime;
+pub mod report;
+pub mod rules;
+pub mod runner;
+pub mod scenario;

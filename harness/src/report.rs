@@ -1,0 +1,52 @@
+//! The run summary: a short deterministic text (golden-checked) naming the scenario, seed,
+//! times, counts and every check's verdict. Wall times go to the terminal only.
+
+use demail_sim::clock::format_instant;
+use demail_sim::trace::{Event, EventKind};
+
+use crate::checks::CheckOutcome;
+use crate::scenario::Scenario;
+
+/// Renders the summary.
+pub fn summary(
+    scenario: &Scenario,
+    seed: u64,
+    events: &[Event],
+    checks: &[CheckOutcome],
+) -> String {
+    let count = |f: fn(&EventKind) -> bool| events.iter().filter(|e| f(&e.kind)).count();
+    let accepted = count(|k| matches!(k, EventKind::ProviderAccepted { .. }));
+    let refused = count(|k| matches!(k, EventKind::ProviderRefused { .. }));
+    let stored = count(|k| matches!(k, EventKind::ProviderStored { .. }));
+    let pushed = count(|k| matches!(k, EventKind::ProviderDelivered { .. }));
+    let push_failed = count(|k| matches!(k, EventKind::ProviderDeliveryFailed { .. }));
+    let confirmations = count(|k| matches!(k, EventKind::ConfirmationIssued { .. }));
+    let passed = checks.iter().filter(|c| c.passed).count();
+    let end = events.last().map(|e| e.at.clone()).unwrap_or_default();
+    let h = &scenario.file.scenario;
+    let mut out = String::new();
+    out.push_str(&format!("scenario       {}\n", scenario.name));
+    out.push_str(&format!("title          {}\n", h.title));
+    out.push_str(&format!("seed           {seed}\n"));
+    out.push_str(&format!(
+        "start          {} (Land {}, {})\n",
+        format_instant(&scenario.start),
+        h.land,
+        h.municipality
+    ));
+    out.push_str(&format!("end            {end}\n"));
+    out.push_str(&format!("events         {}\n", events.len()));
+    out.push_str(&format!(
+        "provider       {accepted} accepted, {refused} refused, {stored} stored, {pushed} pushed to the intake, {push_failed} push failures\n"
+    ));
+    out.push_str(&format!("confirmations  {confirmations} issued\n"));
+    out.push_str(&format!(
+        "checks         {passed} passed, {} failed\n",
+        checks.len() - passed
+    ));
+    for c in checks {
+        let verdict = if c.passed { "PASS" } else { "FAIL" };
+        out.push_str(&format!("  {verdict} {}: {}\n", c.id, c.detail));
+    }
+    out
+}

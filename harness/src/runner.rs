@@ -1,0 +1,434 @@
+//! The runner: builds the embedded world for a scenario and drives it on virtual time.
+//!
+//! It is a discrete-event loop. At each instant (a step's time or a clock tick) it moves the
+//! virtual clock, tells the intake the time (test-clock contract, DESIGN.md), runs the steps
+//! due, and waits for the world to settle: no SMTP session open, no delivery pending, and no
+//! activity for a quiet window. Then it judges the expectations. Between instants nothing
+//! happens, so the trace does not depend on thread timing.
+//!
+//! Architecture invariant: the harness talks to the intake only over HTTP (the clock) and
+//! sees its behaviour only through the provider (what reached which mailbox when).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use demail_sim::clock::{VirtualClock, format_instant};
+use demail_sim::demail::compose::{Draft, mailbox};
+use demail_sim::demail::{DeMailOption, h};
+use demail_sim::intake::{IntakeConfig, ReferenceIntake};
+use demail_sim::pki::TestPki;
+use demail_sim::provider::{AccountConfig, AccountKind, Activity, Provider, ProviderConfig};
+use demail_sim::seed;
+use demail_sim::trace::{EventKind, Trace};
+use jiff::{Timestamp, ZonedDateTime};
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use crate::checks::{self, CheckOutcome, Observation};
+use crate::scenario::Scenario;
+
+/// How a run is carried out.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// The run folder for this scenario (created).
+    pub out_dir: PathBuf,
+    /// Quiet window for settling.
+    pub settle_quiet: Duration,
+    /// Longest wait for the world to settle at one instant.
+    pub settle_limit: Duration,
+}
+
+impl RunOptions {
+    /// Defaults with the given run folder.
+    pub fn new(out_dir: PathBuf) -> Self {
+        Self {
+            seed: None,
+            out_dir,
+            settle_quiet: Duration::from_millis(25),
+            settle_limit: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunResult {
+    pub name: String,
+    pub seed: u64,
+    /// `trace.jsonl` content.
+    pub trace: String,
+    /// Summary text (deterministic; no wall times).
+    pub summary: String,
+    pub checks: Vec<CheckOutcome>,
+    /// Wall time of the run (reported on the terminal only).
+    pub wall: Duration,
+}
+
+impl RunResult {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+}
+
+/// Outcome of a citizen's send step.
+#[derive(Clone, Debug)]
+pub struct SendOutcome {
+    pub step_id: String,
+    pub citizen: String,
+    pub from: String,
+    pub sent_at: ZonedDateTime,
+    pub rfc_message_id: String,
+    pub private_id: Option<String>,
+    /// SMTP refusal (code, enhanced status, text) if the provider refused.
+    pub refused: Option<(u16, String, String)>,
+}
+
+/// Runs one scenario against the embedded world (simulated provider + reference intake).
+pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
+    let wall_start = Instant::now();
+    demail_sim::init_crypto();
+    let master = opts.seed.unwrap_or(scenario.file.scenario.seed);
+    std::fs::create_dir_all(&opts.out_dir)
+        .with_context(|| format!("creating run folder {}", opts.out_dir.display()))?;
+    let clock = VirtualClock::new(&scenario.start);
+    let trace = Trace::new(clock.clone());
+    let pki = TestPki::generate(&scenario.name)?;
+    let pki_dir = opts.out_dir.join("pki");
+    pki.write_ca(&pki_dir)?;
+
+    // Credentials are drawn from the seed so that a run is replayable; they never reach the trace.
+    let mut cred_rng = seed::rng(master, "credentials");
+    let file = &scenario.file;
+    let intake_password = seed::token(&mut cred_rng);
+    let mut citizen_passwords = Vec::new();
+    for _ in &file.citizen {
+        citizen_passwords.push(seed::token(&mut cred_rng));
+    }
+
+    // One provider in this version: the intake's. Citizens of other providers need the
+    // provider-to-provider transport of issue [4/6].
+    let provider_spec = file
+        .provider
+        .iter()
+        .find(|p| p.id == *file.intake.provider.get_ref())
+        .context("intake provider defined")?;
+    for c in &file.citizen {
+        if c.provider.get_ref() != &provider_spec.id {
+            bail!(
+                "citizen {:?} is at provider {:?}; this version simulates one provider (the intake's, {:?})",
+                c.id,
+                c.provider.get_ref(),
+                provider_spec.id
+            );
+        }
+    }
+    let mut accounts = vec![AccountConfig {
+        address: file.intake.address.clone(),
+        holder: file.intake.name.clone(),
+        kind: AccountKind::Institution,
+        max_auth_level: demail_sim::demail::AuthLevel::High,
+        password: intake_password.clone(),
+    }];
+    for (c, pw) in file.citizen.iter().zip(&citizen_passwords) {
+        accounts.push(AccountConfig {
+            address: c.address.clone(),
+            holder: c.name.clone(),
+            kind: AccountKind::Person,
+            max_auth_level: c.auth_level,
+            password: pw.clone(),
+        });
+    }
+    let provider = Provider::start(
+        ProviderConfig {
+            id: provider_spec.id.clone(),
+            name: provider_spec.name.clone(),
+            domain: provider_spec.domain.clone(),
+            hosted_domains: provider_spec.hosts.clone(),
+            accounts,
+        },
+        clock.clone(),
+        trace.clone(),
+        &pki,
+    )
+    .await?;
+    let intake = ReferenceIntake::start(IntakeConfig {
+        address: file.intake.address.clone(),
+        display_name: file.intake.name.clone(),
+        password: intake_password,
+        provider_submission: provider.submission_addr(),
+        ca_pem: pki.ca_pem().to_string(),
+        identity: pki.issue("intake.localhost", &["localhost", "127.0.0.1"])?,
+        tls_dir: pki_dir.clone(),
+        processing_time: scenario.processing_time,
+        aktenzeichen_prefix: file.intake.aktenzeichen_prefix.clone(),
+    })
+    .await?;
+    provider.set_push_target(&file.intake.address, intake.smtp_addr())?;
+
+    trace.emit(EventKind::RunStarted {
+        scenario: scenario.name.clone(),
+        seed: master,
+        regime: crate::regime::describe(scenario.start.date()),
+    });
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .context("HTTP client")?;
+    let clock_url = format!("{}/testbed/clock", intake.base_url());
+    let activity = provider.activity();
+    let end = scenario
+        .start
+        .checked_add(scenario.duration)
+        .context("start + duration out of range")?;
+    let mut step_times: Vec<(Timestamp, usize)> = Vec::new();
+    for (i, off) in scenario.step_offsets.iter().enumerate() {
+        let t = scenario
+            .start
+            .checked_add(*off)
+            .with_context(|| format!("step {} time out of range", file.step[i].id))?;
+        step_times.push((t.timestamp(), i));
+    }
+    // Stable sort: steps at the same instant run in file order.
+    step_times.sort_by_key(|(t, _)| *t);
+
+    let mut msg_rng = seed::rng(master, "messages");
+    let mut sends: Vec<SendOutcome> = Vec::new();
+    let mut judge = checks::Judge::new(scenario, &trace);
+    let mut next_step = 0;
+    let mut tick_at = scenario.start.clone();
+    loop {
+        let now = clock.timestamp();
+        tracing::debug!("instant {now}: posting the clock");
+        post_clock(&http, &clock_url, &clock.now()).await?;
+        tracing::debug!("instant {now}: settling");
+        settle(&activity, opts).await?;
+        while next_step < step_times.len() && step_times[next_step].0 <= now {
+            let i = step_times[next_step].1;
+            let step = &file.step[i];
+            let ci = file
+                .citizen
+                .iter()
+                .position(|c| c.id == *step.citizen.get_ref())
+                .context("citizen validated at load")?;
+            tracing::debug!("instant {now}: step {}", step.id);
+            let outcome = send(
+                scenario,
+                &provider,
+                &pki,
+                &trace,
+                &clock,
+                step,
+                ci,
+                &citizen_passwords[ci],
+                &seed::token(&mut msg_rng),
+            )
+            .await?;
+            sends.push(outcome);
+            settle(&activity, opts).await?;
+            next_step += 1;
+        }
+        let observation = Observation {
+            now: clock.now(),
+            sends: &sends,
+            provider: &provider,
+            intake_address: &file.intake.address,
+        };
+        judge.observe(&observation);
+        let steps_left = next_step < step_times.len();
+        if !steps_left && judge.all_decided() {
+            break;
+        }
+        // Next instant: the next tick or the next step, whichever is earlier, never past end.
+        tick_at = tick_at
+            .checked_add(scenario.tick)
+            .context("tick out of range")?;
+        let mut next = tick_at.timestamp();
+        if steps_left {
+            next = next.min(step_times[next_step].0);
+        }
+        if next > end.timestamp() {
+            break;
+        }
+        clock.advance_to(next);
+    }
+    judge.finish(&clock.now());
+    let checks = judge.outcomes();
+    let passed = checks.iter().filter(|c| c.passed).count() as u32;
+    trace.emit(EventKind::RunFinished {
+        passed,
+        failed: checks.len() as u32 - passed,
+    });
+    let events = trace.events();
+    let summary = crate::report::summary(scenario, master, &events, &checks);
+    let result = RunResult {
+        name: scenario.name.clone(),
+        seed: master,
+        trace: trace.to_jsonl(),
+        summary,
+        checks,
+        wall: wall_start.elapsed(),
+    };
+    std::fs::write(opts.out_dir.join("trace.jsonl"), &result.trace)?;
+    std::fs::write(opts.out_dir.join("summary.txt"), &result.summary)?;
+    drop(intake);
+    provider.shutdown();
+    Ok(result)
+}
+
+/// Tells the intake the time (test-clock contract) and waits for its answer.
+async fn post_clock(http: &reqwest::Client, url: &str, now: &ZonedDateTime) -> Result<()> {
+    let body = serde_json::json!({ "now": format_instant(now) });
+    let resp = http
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        bail!("the intake refused the test clock: POST {url} answered {status}: {text}");
+    }
+    Ok(())
+}
+
+/// Waits until the provider is idle and nothing moved for the quiet window.
+async fn settle(activity: &Arc<Activity>, opts: &RunOptions) -> Result<()> {
+    let started = Instant::now();
+    let mut last = activity.snapshot();
+    let mut quiet_since = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let s = activity.snapshot();
+        if s != last {
+            last = s;
+            quiet_since = Instant::now();
+        } else if s.is_idle() && quiet_since.elapsed() >= opts.settle_quiet {
+            return Ok(());
+        }
+        if started.elapsed() > opts.settle_limit {
+            bail!(
+                "the world did not settle within {} s: {} SMTP sessions open, {} deliveries pending",
+                opts.settle_limit.as_secs(),
+                s.open_sessions,
+                s.pending_deliveries
+            );
+        }
+    }
+}
+
+/// A citizen's send step: composes the message and submits it over SMTP (STARTTLS + AUTH).
+#[allow(clippy::too_many_arguments)]
+async fn send(
+    scenario: &Scenario,
+    provider: &Provider,
+    pki: &TestPki,
+    trace: &Trace,
+    clock: &VirtualClock,
+    step: &crate::scenario::StepSpec,
+    citizen_index: usize,
+    password: &str,
+    token: &str,
+) -> Result<SendOutcome> {
+    let file = &scenario.file;
+    let citizen = &file.citizen[citizen_index];
+    let to_address = if step.send.to == "intake" {
+        file.intake.address.clone()
+    } else {
+        step.send.to.clone()
+    };
+    let to_name = if step.send.to == "intake" {
+        file.intake.name.as_str()
+    } else {
+        ""
+    };
+    let domain = citizen
+        .address
+        .rsplit_once('@')
+        .map_or("localhost", |(_, d)| d);
+    let rfc_message_id = format!("<{token}@{domain}>");
+    let now = clock.now();
+    let mut draft = Draft::new()
+        .header_raw("From", &mailbox(&citizen.name, &citizen.address))
+        .header_raw("To", &mailbox(to_name, &to_address))
+        .header("Subject", &step.send.subject)
+        .header_raw("Date", &demail_sim::clock::format_rfc5322(&now))
+        .header_raw("Message-ID", &rfc_message_id);
+    let mut options = Vec::new();
+    for o in &step.send.options {
+        let opt = DeMailOption::from_name(o.get_ref()).context("option validated at load")?;
+        draft = draft.header_raw(opt.header(), "yes");
+        options.push(opt.name().to_string());
+    }
+    if let Some(pid) = &step.send.private_id {
+        draft = draft.header_raw(h::PRIVATE_ID, pid);
+    }
+    let raw = draft.text_body(&step.send.body).to_bytes();
+    trace.emit(EventKind::CitizenSent {
+        citizen: citizen.id.clone(),
+        from: citizen.address.clone(),
+        to: vec![to_address.clone()],
+        subject: step.send.subject.clone(),
+        private_id: step.send.private_id.clone(),
+        options,
+    });
+    let tls = TlsParameters::builder("localhost".to_string())
+        .add_root_certificate(Certificate::from_pem(pki.ca_pem().as_bytes())?)
+        .build_rustls()?;
+    let addr = provider.submission_addr();
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+        .port(addr.port())
+        .tls(Tls::Required(tls))
+        .credentials(Credentials::new(
+            citizen.address.clone(),
+            password.to_string(),
+        ))
+        .authentication(vec![Mechanism::Plain])
+        .timeout(Some(Duration::from_secs(30)))
+        .build();
+    let from: Address = citizen.address.parse().context("citizen address")?;
+    let to: Address = to_address.parse().context("recipient address")?;
+    let envelope = Envelope::new(Some(from), vec![to])?;
+    let refused =
+        match tokio::time::timeout(Duration::from_secs(60), transport.send_raw(&envelope, &raw))
+            .await
+            .context("the provider did not answer within 60 s")?
+        {
+            Ok(_) => None,
+            Err(e) => match e.status() {
+                Some(code) => Some((u16::from(code), enhanced_of(&e.to_string()), e.to_string())),
+                None => return Err(anyhow::Error::new(e).context("submitting to the provider")),
+            },
+        };
+    Ok(SendOutcome {
+        step_id: step.id.clone(),
+        citizen: citizen.id.clone(),
+        from: citizen.address.clone(),
+        sent_at: now,
+        rfc_message_id,
+        private_id: step.send.private_id.clone(),
+        refused,
+    })
+}
+
+/// Finds an enhanced status code (x.y.z) in an error text.
+fn enhanced_of(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == ':')
+        .find(|w| {
+            let parts: Vec<&str> = w.split('.').collect();
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .unwrap_or("")
+        .to_string()
+}

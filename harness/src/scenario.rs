@@ -1,0 +1,588 @@
+//! Scenario files: the TOML model, loading, and validation with file, line and column.
+//!
+//! The format is documented in `docs/scenarios.md`. Every error a user can make in a file is
+//! reported as `FILE:LINE:COLUMN: message` with what was expected; unknown keys are errors
+//! (a typo must not be ignored silently).
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use demail_sim::demail::{AuthLevel, DeMailOption};
+use jiff::{Span, ZonedDateTime};
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A whole scenario file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub scenario: Header,
+    #[serde(default)]
+    pub provider: Vec<ProviderSpec>,
+    pub intake: IntakeSpec,
+    #[serde(default)]
+    pub citizen: Vec<CitizenSpec>,
+    #[serde(default)]
+    pub step: Vec<StepSpec>,
+    #[serde(default)]
+    pub expect: Vec<ExpectSpec>,
+}
+
+/// `[scenario]`: what the run is and when it happens.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub title: String,
+    /// Master seed; `--seed` overrides it.
+    pub seed: u64,
+    /// Start, an RFC 9557 date-time with zone, e.g. `2025-03-03T09:00:00+01:00[Europe/Berlin]`.
+    pub start: Spanned<String>,
+    /// Land (two-letter code), for the legal calendar.
+    pub land: String,
+    /// Municipality, for municipal holidays.
+    pub municipality: String,
+    /// How long the scenario may run in virtual time (ISO 8601 duration or `7d`).
+    pub duration: Spanned<String>,
+    /// Step of the virtual clock between settles (default one hour).
+    #[serde(default)]
+    pub tick: Option<Spanned<String>>,
+}
+
+/// `[[provider]]`: a simulated DMDA.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSpec {
+    pub id: String,
+    pub name: String,
+    pub domain: String,
+    /// Further domains hosted (institution subdomains such as `dresden.de-mail.de`).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+}
+
+/// `[intake]`: the institution's Funktionspostfach and the reference intake's settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSpec {
+    pub address: String,
+    pub name: String,
+    pub provider: Spanned<String>,
+    /// Time from receipt to the reply (hours and minutes, e.g. `PT20H`).
+    pub processing_time: Spanned<String>,
+    #[serde(default = "default_prefix")]
+    pub aktenzeichen_prefix: String,
+}
+
+fn default_prefix() -> String {
+    "GA".into()
+}
+
+/// `[[citizen]]`: a named citizen for scripted stories.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CitizenSpec {
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    pub provider: Spanned<String>,
+    pub auth_level: AuthLevel,
+}
+
+/// `[[step]]`: something a citizen does at a time.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// Step id, referenced by expectations.
+    pub id: String,
+    /// Offset from the start (ISO 8601 duration or `2h`).
+    pub at: Spanned<String>,
+    pub citizen: Spanned<String>,
+    pub send: SendSpec,
+}
+
+/// What a citizen sends.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendSpec {
+    /// `"intake"` or a De-Mail address.
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    #[serde(default)]
+    pub private_id: Option<String>,
+    /// De-Mail options set to "yes".
+    #[serde(default)]
+    pub options: Vec<Spanned<String>>,
+}
+
+/// `[[expect]]`: what must happen. Which keys apply depends on `kind`; see [`Expectation`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    pub id: String,
+    /// Which step's message the expectation is about.
+    pub step: Spanned<String>,
+    /// "confirmation", "reply" or "refused".
+    pub kind: Spanned<String>,
+    #[serde(default)]
+    pub confirmation: Option<Spanned<String>>,
+    #[serde(default)]
+    pub within: Option<Spanned<String>>,
+    #[serde(default)]
+    pub rule: Option<Spanned<String>>,
+    #[serde(default)]
+    pub subject_contains: Option<Spanned<String>>,
+    #[serde(default)]
+    pub code: Option<Spanned<u16>>,
+    #[serde(default)]
+    pub enhanced: Option<Spanned<String>>,
+}
+
+/// The kinds of expectation, validated from an [`ExpectSpec`].
+#[derive(Debug, Clone)]
+pub enum Expectation {
+    /// The provider accepts the message and lays a confirmation of the given kind into the
+    /// sender's mailbox within `within` (keys: `confirmation`, `within`).
+    Confirmation { confirmation: String, within: Span },
+    /// The intake's reply reaches the sender's mailbox by the deadline of a legal rule
+    /// (keys: `rule`, `subject_contains`).
+    Reply {
+        rule: String,
+        subject_contains: String,
+    },
+    /// The provider refuses the message with this SMTP code (keys: `code`, `enhanced`).
+    Refused { code: u16, enhanced: String },
+}
+
+/// A scenario that loaded and validated.
+#[derive(Debug)]
+pub struct Scenario {
+    /// Path of the file.
+    pub path: PathBuf,
+    /// Name used for goldens and run folders: the path below `scenarios/` without `.toml`.
+    pub name: String,
+    pub file: ScenarioFile,
+    pub start: ZonedDateTime,
+    pub duration: Span,
+    pub tick: Span,
+    /// Step offsets, parallel to `file.step`.
+    pub step_offsets: Vec<Span>,
+    /// Processing time of the intake.
+    pub processing_time: jiff::SignedDuration,
+    /// Validated expectations, parallel to `file.expect`.
+    pub expectations: Vec<Expectation>,
+}
+
+/// A problem in a scenario file, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Loads and validates a scenario file. `root` is the scenarios folder used to name it.
+pub fn load(path: &Path, root: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        path: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read the file: {e}"),
+    })?;
+    parse(&text, path, root)
+}
+
+/// Parses and validates scenario text (the path is for messages and the name).
+pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioError> {
+    let at = |span: Range<usize>, message: String| {
+        let (line, column) = line_col(text, span.start);
+        ScenarioError {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    };
+    let file: ScenarioFile = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        at(span, e.message().trim().to_string())
+    })?;
+
+    let start: ZonedDateTime = file.scenario.start.get_ref().parse().map_err(|e| {
+        at(
+            file.scenario.start.span(),
+            format!(
+                "start: {e}; expected a date-time with zone such as \"2025-03-03T09:00:00+01:00[Europe/Berlin]\""
+            ),
+        )
+    })?;
+    let span_of = |s: &Spanned<String>, what: &str| -> Result<Span, ScenarioError> {
+        parse_span(s.get_ref()).map_err(|e| {
+            at(
+                s.span(),
+                format!("{what}: {e}; expected an ISO 8601 duration such as \"P3D\" or \"PT20H\", or \"3d\", \"20h\""),
+            )
+        })
+    };
+    let duration = span_of(&file.scenario.duration, "duration")?;
+    let tick = match &file.scenario.tick {
+        Some(t) => span_of(t, "tick")?,
+        None => Span::new().hours(1),
+    };
+    if tick.get_hours() == 0
+        && tick.get_minutes() == 0
+        && tick.get_days() == 0
+        && tick.get_seconds() == 0
+    {
+        let t = file
+            .scenario
+            .tick
+            .as_ref()
+            .expect("zero tick came from the file");
+        return Err(at(t.span(), "tick must be longer than zero".into()));
+    }
+    let processing = span_of(&file.intake.processing_time, "processing_time")?;
+    let processing_time = processing.to_duration(&start).map_err(|e| {
+        at(
+            file.intake.processing_time.span(),
+            format!("processing_time: {e}"),
+        )
+    })?;
+
+    let provider_ids: Vec<&str> = file.provider.iter().map(|p| p.id.as_str()).collect();
+    let known_provider = |p: &Spanned<String>| -> Result<(), ScenarioError> {
+        if provider_ids.contains(&p.get_ref().as_str()) {
+            Ok(())
+        } else {
+            Err(at(
+                p.span(),
+                format!(
+                    "unknown provider {:?}; the file defines: {}",
+                    p.get_ref(),
+                    quoted(&provider_ids)
+                ),
+            ))
+        }
+    };
+    if file.provider.is_empty() {
+        return Err(at(
+            0..0,
+            "no [[provider]] defined; a scenario needs at least one".into(),
+        ));
+    }
+    known_provider(&file.intake.provider)?;
+    for c in &file.citizen {
+        known_provider(&c.provider)?;
+    }
+    let citizen_ids: Vec<&str> = file.citizen.iter().map(|c| c.id.as_str()).collect();
+    let mut step_offsets = Vec::new();
+    for s in &file.step {
+        if !citizen_ids.contains(&s.citizen.get_ref().as_str()) {
+            return Err(at(
+                s.citizen.span(),
+                format!(
+                    "unknown citizen {:?}; the file defines: {}",
+                    s.citizen.get_ref(),
+                    quoted(&citizen_ids)
+                ),
+            ));
+        }
+        for o in &s.send.options {
+            if DeMailOption::from_name(o.get_ref()).is_none() {
+                let names: Vec<&str> = DeMailOption::ALL.iter().map(|o| o.name()).collect();
+                return Err(at(
+                    o.span(),
+                    format!(
+                        "unknown De-Mail option {:?}; expected one of: {}",
+                        o.get_ref(),
+                        quoted(&names)
+                    ),
+                ));
+            }
+        }
+        step_offsets.push(span_of(&s.at, "at")?);
+    }
+    let step_ids: Vec<&str> = file.step.iter().map(|s| s.id.as_str()).collect();
+    let mut expectations = Vec::new();
+    for e in &file.expect {
+        if !step_ids.contains(&e.step.get_ref().as_str()) {
+            return Err(at(
+                e.step.span(),
+                format!(
+                    "unknown step {:?}; the file defines: {}",
+                    e.step.get_ref(),
+                    quoted(&step_ids)
+                ),
+            ));
+        }
+        let kind_span = e.kind.span();
+        let need =
+            |v: &Option<Spanned<String>>, key: &str| -> Result<Spanned<String>, ScenarioError> {
+                v.clone().ok_or_else(|| {
+                    at(
+                        kind_span.clone(),
+                        format!(
+                            "expectation {:?} of kind {:?} needs the key `{key}`",
+                            e.id,
+                            e.kind.get_ref()
+                        ),
+                    )
+                })
+            };
+        let allowed: &[&str] = match e.kind.get_ref().as_str() {
+            "confirmation" => &["confirmation", "within"],
+            "reply" => &["rule", "subject_contains"],
+            "refused" => &["code", "enhanced"],
+            other => {
+                return Err(at(
+                    kind_span,
+                    format!(
+                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\""
+                    ),
+                ));
+            }
+        };
+        let present = [
+            ("confirmation", e.confirmation.as_ref().map(|v| v.span())),
+            ("within", e.within.as_ref().map(|v| v.span())),
+            ("rule", e.rule.as_ref().map(|v| v.span())),
+            (
+                "subject_contains",
+                e.subject_contains.as_ref().map(|v| v.span()),
+            ),
+            ("code", e.code.as_ref().map(|v| v.span())),
+            ("enhanced", e.enhanced.as_ref().map(|v| v.span())),
+        ];
+        for (key, span) in present {
+            if let Some(span) = span
+                && !allowed.contains(&key)
+            {
+                return Err(at(
+                    span,
+                    format!(
+                        "key `{key}` does not apply to an expectation of kind {:?}; it takes: {}",
+                        e.kind.get_ref(),
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        let exp = match e.kind.get_ref().as_str() {
+            "confirmation" => {
+                let confirmation = need(&e.confirmation, "confirmation")?;
+                if confirmation.get_ref() != "receipt" {
+                    return Err(at(
+                        confirmation.span(),
+                        format!(
+                            "confirmation {:?} is not supported yet; expected \"receipt\"",
+                            confirmation.get_ref()
+                        ),
+                    ));
+                }
+                let within = need(&e.within, "within")?;
+                Expectation::Confirmation {
+                    confirmation: confirmation.into_inner(),
+                    within: span_of(&within, "within")?,
+                }
+            }
+            "reply" => {
+                let rule = need(&e.rule, "rule")?;
+                if crate::rules::lookup(rule.get_ref()).is_none() {
+                    return Err(at(
+                        rule.span(),
+                        format!(
+                            "unknown legal rule {:?}; known rules: {}",
+                            rule.get_ref(),
+                            quoted(&crate::rules::ids())
+                        ),
+                    ));
+                }
+                Expectation::Reply {
+                    rule: rule.into_inner(),
+                    subject_contains: need(&e.subject_contains, "subject_contains")?.into_inner(),
+                }
+            }
+            _ => Expectation::Refused {
+                code: e.code.as_ref().map(|c| *c.get_ref()).ok_or_else(|| {
+                    at(
+                        kind_span.clone(),
+                        format!(
+                            "expectation {:?} of kind \"refused\" needs the key `code`",
+                            e.id
+                        ),
+                    )
+                })?,
+                enhanced: need(&e.enhanced, "enhanced")?.into_inner(),
+            },
+        };
+        expectations.push(exp);
+    }
+    Ok(Scenario {
+        name: scenario_name(path, root),
+        path: path.to_path_buf(),
+        file,
+        start,
+        duration,
+        tick,
+        step_offsets,
+        processing_time,
+        expectations,
+    })
+}
+
+/// Parses a duration: ISO 8601 (`P3D`, `PT20H`) or jiff's friendly form (`3d`, `20h`).
+pub fn parse_span(text: &str) -> Result<Span, String> {
+    text.trim().parse::<Span>().map_err(|e| e.to_string())
+}
+
+fn quoted(items: &[&str]) -> String {
+    if items.is_empty() {
+        return "(none)".into();
+    }
+    items
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The scenario's name: its path below `root` without the extension, with `/` separators.
+pub fn scenario_name(path: &Path, root: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if let Some(last) = parts.last_mut()
+        && let Some(stem) = last.strip_suffix(".toml")
+    {
+        *last = stem.to_string();
+    }
+    parts.join("/")
+}
+
+/// All `*.toml` files under `dir`, sorted by path.
+pub fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let p = entry?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "toml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = include_str!("../../scenarios/gewerbe/anzeige-absenderbestaetigt.toml");
+
+    fn parse_str(text: &str) -> Result<Scenario, ScenarioError> {
+        parse(
+            text,
+            Path::new("scenarios/x/y.toml"),
+            Path::new("scenarios"),
+        )
+    }
+
+    /// The shipped scenario parses and is named after its path.
+    #[test]
+    fn shipped_scenario_parses() {
+        let s = parse_str(GOOD).unwrap();
+        assert_eq!(s.name, "x/y");
+        assert_eq!(s.file.step.len(), 1);
+    }
+
+    /// A misspelt key is an error at its line and column, naming the expected keys.
+    #[test]
+    fn typo_in_key_has_line_and_column() {
+        let text = GOOD.replacen("subject =", "subjcet =", 1);
+        let err = parse_str(&text).unwrap_err();
+        let line = text.lines().position(|l| l.contains("subjcet")).unwrap() + 1;
+        assert_eq!(err.line, line, "{err}");
+        assert!(err.message.contains("subjcet"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("scenarios/x/y.toml:{line}:")),
+            "{err}"
+        );
+    }
+
+    /// A reference to an unknown citizen points at the value and lists the known ids.
+    #[test]
+    fn unknown_reference_is_located() {
+        let text = GOOD.replacen("citizen = \"erika\"", "citizen = \"erica\"", 1);
+        let err = parse_str(&text).unwrap_err();
+        assert!(err.message.contains("unknown citizen \"erica\""), "{err}");
+        assert!(err.message.contains("\"erika\""), "{err}");
+        let line = text.lines().position(|l| l.contains("\"erica\"")).unwrap() + 1;
+        assert_eq!(err.line, line);
+        assert_eq!(
+            err.column,
+            text.lines()
+                .nth(line - 1)
+                .unwrap()
+                .find("\"erica\"")
+                .unwrap()
+                + 1
+        );
+    }
+
+    /// Bad dates and durations say what form was expected.
+    #[test]
+    fn bad_values_say_what_was_expected() {
+        let text = GOOD.replacen("start = \"2025-", "start = \"2025-13-", 1);
+        let err = parse_str(&text).unwrap_err();
+        assert!(
+            err.message.contains("expected a date-time with zone"),
+            "{err}"
+        );
+        let text = GOOD.replacen("duration = \"P7D\"", "duration = \"seven days\"", 1);
+        let err = parse_str(&text).unwrap_err();
+        assert!(
+            err.message.contains("expected an ISO 8601 duration"),
+            "{err}"
+        );
+        let text = GOOD.replacen("\"authoritative\"", "\"authorative\"", 1);
+        let err = parse_str(&text).unwrap_err();
+        assert!(
+            err.message
+                .contains("unknown De-Mail option \"authorative\""),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! The intake's HTTP endpoint: the test-clock contract of DESIGN.md.
+//!
+//! - `POST /testbed/clock` with `{"now": "<RFC 3339>"}`: sets the intake's time, submits all
+//!   replies due by then, answers `{"now", "idle": true, "replies_sent"}` once they went out.
+//! - `GET /testbed/cases`: the intake's cases as JSON (diagnostics).
+//!
+//! Bad requests get a JSON problem (RFC 9457) with status 400 or 409.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Intake, outbound};
+use crate::provider::lock;
+
+pub(crate) fn router(intake: Arc<Intake>) -> Router {
+    Router::new()
+        .route("/testbed/clock", post(set_clock))
+        .route("/testbed/cases", get(cases))
+        .with_state(intake)
+}
+
+#[derive(Deserialize)]
+struct ClockRequest {
+    now: String,
+}
+
+fn problem(status: StatusCode, title: &str, detail: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        Json(json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail})),
+    )
+        .into_response()
+}
+
+async fn set_clock(
+    State(intake): State<Arc<Intake>>,
+    body: Result<Json<ClockRequest>, JsonRejection>,
+) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Bad clock request",
+                format!("{e}; expected {{\"now\": \"2025-03-03T09:00:00+01:00\"}}"),
+            );
+        }
+    };
+    let now: Timestamp = match req.now.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Bad clock request",
+                format!("\"now\" is not an RFC 3339 time: {e}"),
+            );
+        }
+    };
+    {
+        let mut state = lock(&intake.state);
+        if let Some(before) = state.now
+            && now < before
+        {
+            return problem(
+                StatusCode::CONFLICT,
+                "Clock moved backwards",
+                format!("the intake's clock is at {before}, refusing {now}"),
+            );
+        }
+        state.now = Some(now);
+    }
+    let sent = outbound::send_due(&intake, now).await;
+    Json(json!({"now": now.to_string(), "idle": true, "replies_sent": sent})).into_response()
+}
+
+async fn cases(State(intake): State<Arc<Intake>>) -> Response {
+    let state = lock(&intake.state);
+    Json(json!({"now": state.now.map(|t| t.to_string()), "cases": state.cases, "evidence": state.evidence}))
+        .into_response()
+}

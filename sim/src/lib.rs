@@ -1,0 +1,29 @@
+//! demail-sim: the simulated De-Mail world.
+//!
+//! Map of the crate:
+//! - [`clock`]: virtual time shared by everything in the world (legal time is virtual time).
+//! - [`trace`]: the typed event journal every run writes as `trace.jsonl`.
+//! - [`seed`]: derivation of sub-seeds from the one master seed.
+//! - [`pki`]: the test PKI (a CA generated at start, leaf certificates for every server).
+//! - [`demail`]: the De-Mail wire profile (BSI TR 01201 PVD-IO): header names, options,
+//!   message types, system addresses, confirmations, message composition.
+//! - [`provider`]: the simulated accredited De-Mail provider (DMDA) with its SMTP face.
+//! - [`intake`]: the reference municipal intake, a system under test that talks to the
+//!   provider only over SMTP and HTTP on sockets.
+
+pub mod clock;
+pub mod demail;
+pub mod intake;
+pub mod pki;
+pub mod provider;
+pub mod seed;
+pub mod trace;
+
+/// Installs aws-lc-rs as the process-wide rustls crypto provider.
+///
+/// mailin-embedded builds its rustls `ServerConfig` from the process default, so the default
+/// must be set before any TLS server starts (see `../shared/crates.md`, trap 1). Calling this
+/// more than once is harmless.
+pub fn init_crypto() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}

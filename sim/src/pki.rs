@@ -1,0 +1,150 @@
+//! The test PKI: a certificate authority generated at start and the leaf certificates of every
+//! server in the simulated world.
+//!
+//! Real De-Mail uses certificates from the BSI's PKI (IT-BInfra-IO Tabelle 2); the test-bed
+//! generates its own CA per run with rcgen, so nothing outside the machine is needed. The CA
+//! certificate is written into the run folder (`pki/ca.pem`) so that an external intake can
+//! be told to trust it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// The generated certificate authority.
+pub struct TestPki {
+    /// The CA certificate in PEM.
+    ca_pem: String,
+    /// The CA certificate in DER.
+    ca_der: CertificateDer<'static>,
+    /// Signs leaf certificates.
+    issuer: Issuer<'static, KeyPair>,
+}
+
+/// A leaf certificate with its private key.
+#[derive(Clone)]
+pub struct Identity {
+    /// Leaf certificate (PEM).
+    pub cert_pem: String,
+    /// Private key (PKCS#8 PEM).
+    pub key_pem: String,
+    /// Leaf certificate (DER).
+    pub cert_der: CertificateDer<'static>,
+    /// Private key (PKCS#8 DER).
+    pub key_der: Vec<u8>,
+}
+
+impl TestPki {
+    /// Generates a new CA named after the run.
+    pub fn generate(run_label: &str) -> Result<Self> {
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(
+            DnType::CommonName,
+            format!("demail-testbed Test CA ({run_label})"),
+        );
+        dn.push(DnType::OrganizationName, "demail-testbed");
+        dn.push(DnType::CountryName, "DE");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().context("generating the test CA key")?;
+        let cert = params
+            .self_signed(&key)
+            .context("self-signing the test CA")?;
+        Ok(Self {
+            ca_pem: cert.pem(),
+            ca_der: cert.der().clone(),
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    /// The CA certificate in PEM.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The CA certificate in DER.
+    pub fn ca_der(&self) -> CertificateDer<'static> {
+        self.ca_der.clone()
+    }
+
+    /// Issues a server/client certificate for `common_name` valid for the given DNS names and
+    /// IP addresses. Key usage follows IT-BInfra-IO Tabelle 2 (digitalSignature,
+    /// keyEncipherment; serverAuth, clientAuth).
+    pub fn issue(&self, common_name: &str, subject_alt_names: &[&str]) -> Result<Identity> {
+        let sans: Vec<String> = subject_alt_names.iter().map(|s| s.to_string()).collect();
+        let mut params = CertificateParams::new(sans)
+            .with_context(|| format!("certificate parameters for {common_name}"))?;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, common_name);
+        dn.push(DnType::OrganizationalUnitName, "De-Mail");
+        dn.push(DnType::CountryName, "DE");
+        params.distinguished_name = dn;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let key = KeyPair::generate().context("generating a leaf key")?;
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .with_context(|| format!("signing the certificate of {common_name}"))?;
+        Ok(Identity {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            cert_der: cert.der().clone(),
+            key_der: key.serialize_der(),
+        })
+    }
+
+    /// A rustls root store that trusts only this CA.
+    pub fn root_store(&self) -> Result<rustls::RootCertStore> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(self.ca_der())
+            .context("adding the test CA to a root store")?;
+        Ok(roots)
+    }
+
+    /// Writes `ca.pem` into `dir` and returns its path.
+    pub fn write_ca(&self, dir: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, &self.ca_pem)
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
+}
+
+impl Identity {
+    /// A rustls server configuration presenting this identity, without client authentication.
+    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>> {
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()));
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![self.cert_der.clone()], key)
+            .context("building a TLS server configuration")?;
+        Ok(Arc::new(config))
+    }
+
+    /// Writes `<name>.crt` and `<name>.key` (PEM) into `dir`; returns both paths.
+    pub fn write_pem(&self, dir: &Path, name: &str) -> Result<(PathBuf, PathBuf)> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let cert = dir.join(format!("{name}.crt"));
+        let key = dir.join(format!("{name}.key"));
+        std::fs::write(&cert, &self.cert_pem)
+            .with_context(|| format!("writing {}", cert.display()))?;
+        std::fs::write(&key, &self.key_pem)
+            .with_context(|| format!("writing {}", key.display()))?;
+        Ok((cert, key))
+    }
+}

@@ -1,0 +1,364 @@
+//! What the provider does with a submitted message after DATA.
+//!
+//! 1. Read the header block (PVD-IO §3.1: names case-insensitive, first occurrence wins).
+//! 2. Judge it: From must be the logged-in account, Subject present (PVD-IO Tabelle 1 Nr. 8
+//!    and 25), option values "yes"/"no" (§3.1.2–3.1.6), absenderbestätigt and persönlich only
+//!    at level high (PVD-FU §3.3).
+//! 3. Set the provider's metadata (Tabelle 1) with the virtual time as `Date`.
+//! 4. Lay a copy into every recipient's mailbox (the Eingang) with `Envelope-to`
+//!    (§3.1.22); push it to the recipient's intake if the account has one.
+//! 5. Issue the Eingangsbestätigung when asked (PVD-FU §3.3: to the sender, copy to the
+//!    recipient).
+//!
+//! A refusal is returned as an SMTP answer ([`Refusal`]); nothing is stored then.
+
+use crate::clock::format_rfc5322;
+use crate::demail::confirmation::{ConfirmationFacts, eingangsbestaetigung};
+use crate::demail::headers::{Field, RawMessage};
+use crate::demail::{
+    AuthLevel, DeMailOption, MessageType, TR_VERSION, h, normalize_address, parse_option,
+    system_address,
+};
+use crate::trace::EventKind;
+
+use super::smtp::Login;
+use super::store::StoredMessage;
+use super::{AccountKind, Shared, delivery, lock};
+
+/// An SMTP refusal: reply code, enhanced status (RFC 3463) and a text a person can act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: u16,
+    pub enhanced: &'static str,
+    pub text: String,
+}
+
+impl Refusal {
+    pub fn new(code: u16, enhanced: &'static str, text: &str) -> Self {
+        Self {
+            code,
+            enhanced,
+            text: text.to_string(),
+        }
+    }
+}
+
+/// A message as it came in over SMTP.
+pub(crate) struct Submission<'a> {
+    pub login: &'a Login,
+    pub recipients: &'a [String],
+    pub data: &'a [u8],
+}
+
+/// Fields only the provider may set; a client's copies are removed before stamping so that
+/// the provider's values are the first (and only) occurrence.
+const PROVIDER_FIELDS: [&str; 14] = [
+    "date",
+    h::SENDER,
+    h::CHOSEN_RECIPIENT,
+    h::ACTUAL_RECIPIENT,
+    h::AUTH_LEVEL,
+    h::AUTH_MECHANISM,
+    h::MESSAGE_ID,
+    h::ORIGINATOR_PROVIDER,
+    h::MESSAGE_TYPE,
+    h::VERSION,
+    h::ACCOUNT_HOLDER,
+    h::INTEGRITY,
+    h::SIGNATURE_CERTIFICATE,
+    h::ENVELOPE_TO,
+];
+
+/// Judges and processes a submission; returns the X-de-mail-message-id on success.
+pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Refusal> {
+    let mut msg = RawMessage::parse(sub.data)
+        .map_err(|e| Refusal::new(554, "5.6.0", &format!("Message header unreadable: {e}")))?;
+    let parsed = mail_parser::MessageParser::default()
+        .parse_headers(sub.data)
+        .ok_or_else(|| Refusal::new(554, "5.6.0", "Message header unreadable"))?;
+
+    // From (Tabelle 1 Nr. 25) must be the logged-in account.
+    let from = parsed
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(normalize_address)
+        .ok_or_else(|| {
+            Refusal::new(
+                554,
+                "5.6.0",
+                "Missing or unreadable From header (PVD-IO Tabelle 1 Nr. 25)",
+            )
+        })?;
+    if from != sub.login.address {
+        return Err(Refusal::new(
+            550,
+            "5.7.1",
+            &format!(
+                "From <{from}> is not the logged-in account <{}>",
+                sub.login.address
+            ),
+        ));
+    }
+    // Subject (Tabelle 1 Nr. 8) is required on every De-Mail.
+    let subject = parsed.subject().map(str::to_string).ok_or_else(|| {
+        Refusal::new(
+            554,
+            "5.6.0",
+            "Missing Subject header (PVD-IO Tabelle 1 Nr. 8)",
+        )
+    })?;
+
+    // Options: "yes"/"no", case-sensitive, missing = "no".
+    let mut options = Vec::new();
+    for o in DeMailOption::ALL {
+        let set = parse_option(o.header(), msg.first(o.header()).as_deref())
+            .map_err(|e| Refusal::new(554, "5.6.0", &e))?;
+        if set {
+            options.push(o);
+        }
+    }
+    let (holder, kind) = {
+        let store = lock(&shared.store);
+        let account = store
+            .account(&sub.login.address)
+            .ok_or_else(|| Refusal::new(451, "4.3.0", "Account vanished during the session"))?;
+        (account.config.holder.clone(), account.config.kind)
+    };
+    for o in &options {
+        let needs_high = matches!(
+            o,
+            DeMailOption::Authoritative
+                | DeMailOption::Private
+                | DeMailOption::ConfirmationOfRetrieve
+        );
+        if needs_high && sub.login.level != AuthLevel::High {
+            return Err(Refusal::new(
+                550,
+                "5.7.1",
+                &format!(
+                    "Option {} needs a login at level high, this session is at level {} (PVD-FU §3.3)",
+                    o.name(),
+                    sub.login.level
+                ),
+            ));
+        }
+    }
+    if options.contains(&DeMailOption::ConfirmationOfRetrieve) && kind != AccountKind::Institution {
+        return Err(Refusal::new(
+            550,
+            "5.7.1",
+            "Abholbestätigung may be requested only by public bodies entitled to formal service (PVD-FU §3.3, ACM-FU)",
+        ));
+    }
+
+    // Metadata (Tabelle 1), in the table's order, at the top of the message.
+    let now = shared.clock.now();
+    let date = format_rfc5322(&now);
+    let domain = shared.config.domain.clone();
+    let message_id = lock(&shared.store).next_message_id(&domain);
+    let to_header: Vec<String> = addresses(parsed.to());
+    let cc_header: Vec<String> = addresses(parsed.cc());
+    let chosen = chosen_recipient(&to_header, &cc_header, sub.recipients);
+    let rfc_message_id = msg
+        .first("message-id")
+        .unwrap_or_else(|| format!("<{message_id}>"));
+    let private_id = msg.first(h::PRIVATE_ID);
+    let in_reply_to = msg.first("in-reply-to");
+    for name in PROVIDER_FIELDS {
+        msg.remove_all(name);
+    }
+    for o in DeMailOption::ALL {
+        msg.remove_all(o.header());
+    }
+    msg.remove_all("message-id");
+    let mut stamp = vec![
+        Field::new("Date", &date),
+        Field::new("Message-ID", &rfc_message_id),
+    ];
+    for o in DeMailOption::ALL {
+        let v = if options.contains(&o) { "yes" } else { "no" };
+        stamp.push(Field::new(o.header(), v));
+    }
+    stamp.extend([
+        Field::new(h::SENDER, &sub.login.address),
+        Field::new(h::CHOSEN_RECIPIENT, &chosen),
+        Field::new(h::AUTH_MECHANISM, sub.login.mechanism),
+        Field::new(h::AUTH_LEVEL, sub.login.level.as_str()),
+        Field::new(h::ORIGINATOR_PROVIDER, &format!("smtp.{domain}")),
+        Field::new(h::MESSAGE_TYPE, MessageType::Normal.as_str()),
+        Field::new(h::VERSION, TR_VERSION),
+        Field::new(h::MESSAGE_ID, &message_id),
+        Field::new(
+            h::ACCOUNT_HOLDER,
+            &crate::demail::compose::encode_unstructured(&holder),
+        ),
+        Field::new(h::ACTUAL_RECIPIENT, &chosen),
+    ]);
+    msg.prepend(stamp);
+
+    shared.trace.emit(EventKind::ProviderAccepted {
+        provider: shared.config.id.clone(),
+        message_id: message_id.clone(),
+        from: sub.login.address.clone(),
+        to: sub.recipients.to_vec(),
+        auth_level: sub.login.level.as_str().to_string(),
+        options: options.iter().map(|o| o.name().to_string()).collect(),
+    });
+
+    for rcpt in sub.recipients {
+        let mut copy = msg.clone();
+        copy.prepend(vec![Field::new("Envelope-to", rcpt)]);
+        deposit(
+            shared,
+            StoredMessage {
+                mailbox: rcpt.clone(),
+                message_id: message_id.clone(),
+                rfc_message_id: Some(rfc_message_id.clone()),
+                in_reply_to: in_reply_to.clone(),
+                message_type: MessageType::Normal,
+                from: sub.login.address.clone(),
+                subject: subject.clone(),
+                private_id: private_id.clone(),
+                stored_at: now.timestamp(),
+                raw: copy.to_bytes(),
+            },
+            &sub.login.address,
+        );
+        if options.contains(&DeMailOption::ConfirmationOfReceipt) {
+            // Taken in its own statement: the store lock must be released before deposit().
+            let confirmation_id = lock(&shared.store).next_message_id(&domain);
+            issue_eingangsbestaetigung(
+                shared,
+                &ConfirmationFacts {
+                    provider_domain: domain.clone(),
+                    provider_name: shared.config.name.clone(),
+                    message_id: confirmation_id,
+                    date: date.clone(),
+                    time_text: now.strftime("%d.%m.%Y %H:%M:%S %:z").to_string(),
+                    original_sender: sub.login.address.clone(),
+                    original_recipient: rcpt.clone(),
+                    original_subject: subject.clone(),
+                    original_message_id: message_id.clone(),
+                    original_rfc_message_id: Some(rfc_message_id.clone()),
+                    private_id: private_id.clone(),
+                    integrity: None,
+                },
+            );
+        }
+    }
+    Ok(message_id)
+}
+
+/// Lays a message into its mailbox, records the Eingang, and queues a push if the mailbox
+/// belongs to an intake.
+fn deposit(shared: &Shared, message: StoredMessage, envelope_from: &str) {
+    shared.trace.emit(EventKind::ProviderStored {
+        provider: shared.config.id.clone(),
+        mailbox: message.mailbox.clone(),
+        message_id: message.message_id.clone(),
+        message_type: message.message_type.as_str().to_string(),
+    });
+    let push = {
+        let mut store = lock(&shared.store);
+        let target = store.account(&message.mailbox).and_then(|a| a.push_target);
+        let job = target.map(|t| delivery::Job {
+            target: t,
+            envelope_from: envelope_from.to_string(),
+            mailbox: message.mailbox.clone(),
+            message_id: message.message_id.clone(),
+            raw: message.raw.clone(),
+        });
+        store.deposit(message);
+        job
+    };
+    if let Some(job) = push {
+        shared.activity.delivery_queued();
+        if shared.deliveries.send(job).is_err() {
+            // The worker is gone only when the provider shuts down.
+            shared.activity.delivery_done();
+        }
+    }
+}
+
+/// Issues an Eingangsbestätigung to the sender with a copy to the recipient.
+fn issue_eingangsbestaetigung(shared: &Shared, f: &ConfirmationFacts) {
+    let raw = eingangsbestaetigung(f);
+    let system = system_address::eingang(&f.provider_domain);
+    shared.trace.emit(EventKind::ConfirmationIssued {
+        provider: shared.config.id.clone(),
+        confirmation: "receipt".into(),
+        for_message_id: f.original_message_id.clone(),
+        message_id: f.message_id.clone(),
+        from: system.clone(),
+        to: vec![f.original_sender.clone(), f.original_recipient.clone()],
+        private_id: f.private_id.clone(),
+    });
+    let stamp = shared.clock.timestamp();
+    for mailbox in [&f.original_sender, &f.original_recipient] {
+        let mut copy = RawMessage::parse(&raw).expect("confirmation we built parses");
+        copy.prepend(vec![Field::new("Envelope-to", mailbox)]);
+        deposit(
+            shared,
+            StoredMessage {
+                mailbox: mailbox.clone(),
+                message_id: f.message_id.clone(),
+                rfc_message_id: Some(format!("<{}>", f.message_id)),
+                in_reply_to: f.original_rfc_message_id.clone(),
+                message_type: MessageType::ConfirmationOfReceipt,
+                from: system.clone(),
+                subject: format!("*Eingangsbestätigung* {}", f.original_subject),
+                private_id: f.private_id.clone(),
+                stored_at: stamp,
+                raw: copy.to_bytes(),
+            },
+            &system,
+        );
+    }
+}
+
+fn addresses(list: Option<&mail_parser::Address<'_>>) -> Vec<String> {
+    list.map(|a| {
+        a.iter()
+            .filter_map(|x| x.address())
+            .map(normalize_address)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Builds `X-de-mail-chosen-recipient` (PVD-IO §3.1.8): `to=…;cc=…;bcc=…`, empty parts
+/// left out; envelope recipients not named in To or Cc are Bcc.
+fn chosen_recipient(to: &[String], cc: &[String], envelope: &[String]) -> String {
+    let bcc: Vec<&String> = envelope
+        .iter()
+        .filter(|r| !to.contains(r) && !cc.contains(r))
+        .collect();
+    let mut parts = Vec::new();
+    if !to.is_empty() {
+        parts.push(format!("to={}", to.join(",")));
+    }
+    if !cc.is_empty() {
+        parts.push(format!("cc={}", cc.join(",")));
+    }
+    if !bcc.is_empty() {
+        let list: Vec<&str> = bcc.iter().map(|s| s.as_str()).collect();
+        parts.push(format!("bcc={}", list.join(",")));
+    }
+    parts.join(";")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// to/cc come from the headers, envelope-only recipients become bcc (PVD-IO §3.1.8).
+    #[test]
+    fn chosen_recipient_syntax() {
+        let to = vec!["a@x".to_string()];
+        let cc = vec!["b@x".to_string()];
+        let env = vec!["a@x".to_string(), "b@x".to_string(), "c@x".to_string()];
+        assert_eq!(chosen_recipient(&to, &cc, &env), "to=a@x;cc=b@x;bcc=c@x");
+        assert_eq!(chosen_recipient(&to, &[], &to), "to=a@x");
+    }
+}

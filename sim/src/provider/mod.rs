@@ -1,0 +1,232 @@
+//! The simulated accredited De-Mail provider (DMDA, De-Mail-Diensteanbieter).
+//!
+//! What it does in this version: accounts with a highest authentication level, mailboxes,
+//! an SMTP submission face (STARTTLS + AUTH PLAIN/LOGIN, enhanced status codes, size limit),
+//! the PVD rules needed for an absenderbestätigte message, the Eingangsbestätigung, and push
+//! delivery of an institution's mail to its intake over SMTP with STARTTLS.
+//!
+//! Submodules:
+//! - [`store`]: accounts and mailboxes (in memory in this version; SQLite is issue [4/6]).
+//! - [`smtp`]: the SMTP listener and session state machine.
+//! - [`accept`]: what happens to a message after DATA: PVD checks, metadata, Eingang,
+//!   confirmations.
+//! - [`delivery`]: the push queue into an institution's intake.
+//!
+//! Architecture invariant: the provider talks to an intake only over sockets; it never calls
+//! intake code.
+
+pub mod accept;
+pub mod delivery;
+pub mod smtp;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::clock::VirtualClock;
+use crate::demail::AuthLevel;
+use crate::pki::TestPki;
+use crate::trace::Trace;
+
+pub use store::{StoredMessage, lock};
+
+/// PVD-FU §4.1: messages of 20 MiB net must pass between providers; the submission face
+/// accepts that much message text.
+pub const MAX_MESSAGE_BYTES: usize = 20 * 1024 * 1024;
+
+/// What kind of account holder an account has (ACM-FU §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    /// A natural person.
+    Person,
+    /// An institution (Behörde, company) with Funktionspostfächer.
+    Institution,
+}
+
+/// One account of the provider.
+#[derive(Clone, Debug)]
+pub struct AccountConfig {
+    /// The De-Mail address (lower case).
+    pub address: String,
+    /// Full name or institution name (X-de-mail-account-holder).
+    pub holder: String,
+    /// Person or institution.
+    pub kind: AccountKind,
+    /// The highest level this account can log in at.
+    pub max_auth_level: AuthLevel,
+    /// SMTP AUTH password.
+    pub password: String,
+}
+
+/// Static configuration of one provider.
+#[derive(Clone, Debug)]
+pub struct ProviderConfig {
+    /// Short id used in traces ("dmda-a").
+    pub id: String,
+    /// Display name used in confirmations.
+    pub name: String,
+    /// The provider's own De-Mail domain; system addresses live here (PVD-FU §4.3).
+    pub domain: String,
+    /// Further domains whose accounts this provider hosts (institution subdomains).
+    pub hosted_domains: Vec<String>,
+    /// Accounts.
+    pub accounts: Vec<AccountConfig>,
+}
+
+/// Counters the runner reads to decide that the world has settled.
+#[derive(Debug, Default)]
+pub struct Activity {
+    /// SMTP sessions currently open.
+    open_sessions: AtomicUsize,
+    /// Deliveries queued or in flight.
+    pending_deliveries: AtomicUsize,
+    /// Bumped on every command, delivery step and session change.
+    generation: AtomicU64,
+}
+
+/// A point-in-time reading of [`Activity`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActivitySnapshot {
+    pub open_sessions: usize,
+    pub pending_deliveries: usize,
+    pub generation: u64,
+}
+
+impl ActivitySnapshot {
+    /// No session open and no delivery pending.
+    pub fn is_idle(&self) -> bool {
+        self.open_sessions == 0 && self.pending_deliveries == 0
+    }
+}
+
+impl Activity {
+    pub(crate) fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+    pub(crate) fn session_opened(&self) {
+        self.open_sessions.fetch_add(1, Ordering::SeqCst);
+        self.bump();
+    }
+    pub(crate) fn session_closed(&self) {
+        self.open_sessions.fetch_sub(1, Ordering::SeqCst);
+        self.bump();
+    }
+    pub(crate) fn delivery_queued(&self) {
+        self.pending_deliveries.fetch_add(1, Ordering::SeqCst);
+        self.bump();
+    }
+    pub(crate) fn delivery_done(&self) {
+        self.pending_deliveries.fetch_sub(1, Ordering::SeqCst);
+        self.bump();
+    }
+    /// Reads the counters.
+    pub fn snapshot(&self) -> ActivitySnapshot {
+        ActivitySnapshot {
+            open_sessions: self.open_sessions.load(Ordering::SeqCst),
+            pending_deliveries: self.pending_deliveries.load(Ordering::SeqCst),
+            generation: self.generation.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// State shared by the provider's tasks.
+pub(crate) struct Shared {
+    pub config: ProviderConfig,
+    pub clock: VirtualClock,
+    pub trace: Trace,
+    pub tls: Arc<rustls::ServerConfig>,
+    pub store: std::sync::Mutex<store::Store>,
+    pub deliveries: mpsc::UnboundedSender<delivery::Job>,
+    pub activity: Arc<Activity>,
+}
+
+/// A running provider.
+pub struct Provider {
+    shared: Arc<Shared>,
+    submission_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Provider {
+    /// Binds the SMTP submission face on `127.0.0.1:0` and starts the delivery worker.
+    pub async fn start(
+        config: ProviderConfig,
+        clock: VirtualClock,
+        trace: Trace,
+        pki: &TestPki,
+    ) -> Result<Self> {
+        let identity = pki.issue(
+            &format!("smtp.{}", config.domain),
+            &["localhost", "127.0.0.1", &format!("smtp.{}", config.domain)],
+        )?;
+        let tls = identity.server_config()?;
+        let store = store::Store::new(&config.accounts);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            config,
+            clock,
+            trace,
+            tls,
+            store: std::sync::Mutex::new(store),
+            deliveries: tx,
+            activity: Arc::new(Activity::default()),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the provider's SMTP submission port")?;
+        let submission_addr = listener.local_addr()?;
+        let accept_task = tokio::spawn(smtp::serve(listener, shared.clone()));
+        let delivery_task =
+            tokio::spawn(delivery::run(rx, shared.clone(), pki.ca_pem().to_string()));
+        Ok(Self {
+            shared,
+            submission_addr,
+            tasks: vec![accept_task, delivery_task],
+        })
+    }
+
+    /// The SMTP submission address (STARTTLS, AUTH).
+    pub fn submission_addr(&self) -> SocketAddr {
+        self.submission_addr
+    }
+
+    /// The provider's id.
+    pub fn id(&self) -> &str {
+        &self.shared.config.id
+    }
+
+    /// Sets the SMTP address that messages for `mailbox` are pushed to (an intake listener).
+    pub fn set_push_target(&self, mailbox: &str, target: SocketAddr) -> Result<()> {
+        lock(&self.shared.store).set_push_target(mailbox, target)
+    }
+
+    /// The messages in a mailbox, in Eingang order.
+    pub fn mailbox(&self, address: &str) -> Vec<StoredMessage> {
+        lock(&self.shared.store).mailbox(address)
+    }
+
+    /// Activity counters for settling.
+    pub fn activity(&self) -> Arc<Activity> {
+        self.shared.activity.clone()
+    }
+
+    /// Stops the listener and the delivery worker.
+    pub fn shutdown(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,522 @@
+//! The provider's SMTP submission face: a tokio listener and one session state machine per
+//! connection, with smtp-proto parsing the commands (sans-IO).
+//!
+//! Rules of this face (RFC 5321, RFC 3207, RFC 4954, RFC 3463 enhanced codes):
+//! - STARTTLS is offered before AUTH; AUTH without TLS is refused with 538 5.7.11.
+//! - MAIL needs a login (530 5.7.0) and the envelope sender must be the logged-in account
+//!   (550 5.7.1).
+//! - RCPT must name an account of this provider (550 5.1.1).
+//! - DATA is limited to [`super::MAX_MESSAGE_BYTES`] (552 5.3.4); the message is then judged
+//!   by [`super::accept`].
+//!
+//! A refusal is a protocol answer plus a `provider.refused` trace event, never an `Err`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use smtp_proto::Request;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use super::accept::{self, Refusal, Submission};
+use super::{MAX_MESSAGE_BYTES, Shared, lock};
+use crate::demail::{AuthLevel, normalize_address};
+use crate::trace::EventKind;
+
+/// Longest command line accepted (RFC 5321 §4.5.3.1.4 says 512; AUTH lines may be longer).
+const MAX_COMMAND_LINE: usize = 4096;
+/// Longest text line accepted inside DATA (RFC 5321 says 1000; we are lenient).
+const MAX_DATA_LINE: usize = 64 * 1024;
+/// A session idle longer than this is closed with 421.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Accepts connections forever; each gets its own task.
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _peer)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        shared.activity.session_opened();
+        tokio::spawn(async move {
+            let activity = shared.activity.clone();
+            let mut session = Session::new(shared, Box::new(stream));
+            if let Err(e) = session.run().await {
+                tracing::debug!("SMTP session ended with an I/O error: {e}");
+            }
+            activity.session_closed();
+        });
+    }
+}
+
+/// A logged-in account.
+#[derive(Clone, Debug)]
+pub(crate) struct Login {
+    pub address: String,
+    pub level: AuthLevel,
+    pub mechanism: &'static str,
+}
+
+enum Line {
+    Text(Vec<u8>),
+    TooLong,
+    Eof,
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    io: Option<BufReader<Box<dyn Io>>>,
+    tls: bool,
+    greeted: bool,
+    login: Option<Login>,
+    mail_from: Option<String>,
+    rcpts: Vec<String>,
+}
+
+impl Session {
+    fn new(shared: Arc<Shared>, stream: Box<dyn Io>) -> Self {
+        Self {
+            shared,
+            io: Some(BufReader::new(stream)),
+            tls: false,
+            greeted: false,
+            login: None,
+            mail_from: None,
+            rcpts: Vec::new(),
+        }
+    }
+
+    fn io(&mut self) -> &mut BufReader<Box<dyn Io>> {
+        self.io
+            .as_mut()
+            .expect("session stream present between commands")
+    }
+
+    async fn write(&mut self, text: &str) -> std::io::Result<()> {
+        self.shared.activity.bump();
+        tracing::trace!("S: {}", text.trim_end());
+        let io = self.io().get_mut();
+        io.write_all(text.as_bytes()).await?;
+        io.flush().await
+    }
+
+    async fn reply(&mut self, code: u16, enhanced: &str, text: &str) -> std::io::Result<()> {
+        self.write(&format!("{code} {enhanced} {text}\r\n")).await
+    }
+
+    /// Replies with an error and records it in the trace.
+    async fn refuse(&mut self, stage: &str, r: Refusal) -> std::io::Result<()> {
+        self.shared.trace.emit(EventKind::ProviderRefused {
+            provider: self.shared.config.id.clone(),
+            stage: stage.to_string(),
+            from: self.login.as_ref().map(|l| l.address.clone()),
+            code: r.code,
+            enhanced: r.enhanced.to_string(),
+            reason: r.text.clone(),
+        });
+        self.reply(r.code, r.enhanced, &r.text).await
+    }
+
+    async fn read_line(&mut self, max: usize) -> std::io::Result<Line> {
+        let mut line = Vec::new();
+        let mut too_long = false;
+        loop {
+            let buf = match tokio::time::timeout(IDLE_TIMEOUT, self.io().fill_buf()).await {
+                Ok(r) => r?,
+                Err(_) => return Ok(Line::Eof),
+            };
+            if buf.is_empty() {
+                return Ok(Line::Eof);
+            }
+            let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (&buf[..=i], true),
+                None => (buf, false),
+            };
+            let n = chunk.len();
+            if !too_long {
+                if line.len() + n > max {
+                    too_long = true;
+                    line.clear();
+                } else {
+                    line.extend_from_slice(chunk);
+                }
+            }
+            self.io().consume(n);
+            if done {
+                self.shared.activity.bump();
+                return Ok(if too_long {
+                    Line::TooLong
+                } else {
+                    Line::Text(line)
+                });
+            }
+        }
+    }
+
+    async fn run(&mut self) -> std::io::Result<()> {
+        let host = format!("smtp.{}", self.shared.config.domain);
+        self.write(&format!("220 {host} ESMTP demail-testbed DMDA ready\r\n"))
+            .await?;
+        loop {
+            let line = match self.read_line(MAX_COMMAND_LINE).await? {
+                Line::Eof => return Ok(()),
+                Line::TooLong => {
+                    self.reply(500, "5.5.2", "Line too long").await?;
+                    continue;
+                }
+                Line::Text(l) => l,
+            };
+            tracing::trace!("C: {}", String::from_utf8_lossy(&line).trim_end());
+            let parsed = Request::parse(&mut line.iter()).map(|r| r.into_owned());
+            let request = match parsed {
+                Ok(r) => r,
+                Err(smtp_proto::Error::UnknownCommand) => {
+                    self.reply(500, "5.5.1", "Command unrecognized").await?;
+                    continue;
+                }
+                Err(e) => {
+                    self.reply(501, "5.5.4", &format!("Syntax error in parameters: {e:?}"))
+                        .await?;
+                    continue;
+                }
+            };
+            match request {
+                Request::Ehlo { host: client } | Request::Helo { host: client } => {
+                    self.greeted = true;
+                    self.reset();
+                    let mut lines = vec![format!("{host} greets {client}")];
+                    lines.push(format!("SIZE {MAX_MESSAGE_BYTES}"));
+                    lines.push("8BITMIME".into());
+                    lines.push("ENHANCEDSTATUSCODES".into());
+                    lines.push("PIPELINING".into());
+                    if self.tls {
+                        lines.push("AUTH PLAIN LOGIN".into());
+                    } else {
+                        lines.push("STARTTLS".into());
+                    }
+                    let mut out = String::new();
+                    for (i, l) in lines.iter().enumerate() {
+                        let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+                        out.push_str(&format!("250{sep}{l}\r\n"));
+                    }
+                    self.write(&out).await?;
+                }
+                Request::StartTls => {
+                    if self.tls {
+                        self.reply(503, "5.5.1", "TLS already active").await?;
+                        continue;
+                    }
+                    self.reply(220, "2.0.0", "Ready to start TLS").await?;
+                    // RFC 3207 §4.2: anything the client pipelined after STARTTLS is discarded.
+                    let reader = self.io.take().expect("stream present");
+                    let stream = reader.into_inner();
+                    let acceptor = TlsAcceptor::from(self.shared.tls.clone());
+                    match acceptor.accept(stream).await {
+                        Ok(tls) => {
+                            self.io = Some(BufReader::new(Box::new(tls)));
+                            self.tls = true;
+                            self.greeted = false;
+                            self.login = None;
+                            self.reset();
+                        }
+                        Err(e) => {
+                            tracing::debug!("TLS handshake failed: {e}");
+                            return Ok(());
+                        }
+                    }
+                }
+                Request::Auth {
+                    mechanism,
+                    initial_response,
+                } => self.auth(mechanism, initial_response).await?,
+                Request::Mail { from } => self.mail(from.address, from.size).await?,
+                Request::Rcpt { to } => self.rcpt(to.address).await?,
+                Request::Data => self.data().await?,
+                Request::Rset => {
+                    self.reset();
+                    self.reply(250, "2.0.0", "Reset").await?;
+                }
+                Request::Noop { .. } => self.reply(250, "2.0.0", "OK").await?,
+                Request::Quit => {
+                    self.reply(221, "2.0.0", "Bye").await?;
+                    return Ok(());
+                }
+                Request::Vrfy { .. } | Request::Expn { .. } => {
+                    self.reply(252, "2.5.0", "Cannot verify; send the message and see")
+                        .await?;
+                }
+                other => {
+                    let name = other.name();
+                    self.reply(502, "5.5.1", &format!("{name} not implemented"))
+                        .await?;
+                }
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.mail_from = None;
+        self.rcpts.clear();
+    }
+
+    async fn auth(&mut self, mechanism: u64, initial: String) -> std::io::Result<()> {
+        if !self.tls {
+            return self
+                .refuse(
+                    "AUTH",
+                    Refusal::new(
+                        538,
+                        "5.7.11",
+                        "Encryption required: issue STARTTLS before AUTH",
+                    ),
+                )
+                .await;
+        }
+        if self.login.is_some() {
+            return self.reply(503, "5.5.1", "Already authenticated").await;
+        }
+        let (user, password, mech) = if mechanism == smtp_proto::AUTH_PLAIN {
+            let response = if initial.is_empty() {
+                self.write("334 \r\n").await?;
+                self.read_auth_line().await?
+            } else {
+                Some(initial)
+            };
+            let Some(response) = response else {
+                return self.reply(501, "5.5.2", "Authentication cancelled").await;
+            };
+            match decode_plain(&response) {
+                Some((u, p)) => (u, p, "smtp-auth-plain"),
+                None => {
+                    return self
+                        .reply(501, "5.5.2", "AUTH PLAIN response is not valid base64 of authzid\\0authcid\\0password")
+                        .await;
+                }
+            }
+        } else if mechanism == smtp_proto::AUTH_LOGIN {
+            let user = if initial.is_empty() {
+                self.write("334 VXNlcm5hbWU6\r\n").await?;
+                self.read_auth_line().await?
+            } else {
+                Some(initial)
+            };
+            self.write("334 UGFzc3dvcmQ6\r\n").await?;
+            let pass = self.read_auth_line().await?;
+            match (
+                user.and_then(|u| b64_text(&u)),
+                pass.and_then(|p| b64_text(&p)),
+            ) {
+                (Some(u), Some(p)) => (u, p, "smtp-auth-login"),
+                _ => {
+                    return self
+                        .reply(501, "5.5.2", "AUTH LOGIN response is not valid base64")
+                        .await;
+                }
+            }
+        } else {
+            return self
+                .reply(
+                    504,
+                    "5.5.4",
+                    "Unrecognized authentication mechanism; use PLAIN or LOGIN",
+                )
+                .await;
+        };
+        let account = lock(&self.shared.store)
+            .account(&user)
+            .map(|a| a.config.clone());
+        match account {
+            Some(a) if a.password == password => {
+                self.login = Some(Login {
+                    address: normalize_address(&a.address),
+                    level: a.max_auth_level,
+                    mechanism: mech,
+                });
+                self.reply(235, "2.7.0", "Authentication successful").await
+            }
+            _ => {
+                self.refuse(
+                    "AUTH",
+                    Refusal::new(535, "5.7.8", "Authentication credentials invalid"),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn read_auth_line(&mut self) -> std::io::Result<Option<String>> {
+        match self.read_line(MAX_COMMAND_LINE).await? {
+            Line::Text(l) => {
+                let s = String::from_utf8_lossy(&l).trim().to_string();
+                Ok(if s == "*" { None } else { Some(s) })
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn mail(&mut self, address: String, size: usize) -> std::io::Result<()> {
+        if !self.greeted {
+            return self.reply(503, "5.5.1", "Send EHLO first").await;
+        }
+        let Some(login) = self.login.clone() else {
+            return self
+                .refuse(
+                    "MAIL",
+                    Refusal::new(530, "5.7.0", "Authentication required"),
+                )
+                .await;
+        };
+        if self.mail_from.is_some() {
+            return self.reply(503, "5.5.1", "Nested MAIL command").await;
+        }
+        if size > MAX_MESSAGE_BYTES {
+            return self
+                .refuse(
+                    "MAIL",
+                    Refusal::new(
+                        552,
+                        "5.3.4",
+                        &format!("Message size {size} exceeds the limit of {MAX_MESSAGE_BYTES} bytes (PVD-FU §4.1)"),
+                    ),
+                )
+                .await;
+        }
+        if normalize_address(&address) != login.address {
+            return self
+                .refuse(
+                    "MAIL",
+                    Refusal::new(
+                        550,
+                        "5.7.1",
+                        &format!(
+                            "Sender <{address}> is not the logged-in account <{}>",
+                            login.address
+                        ),
+                    ),
+                )
+                .await;
+        }
+        self.mail_from = Some(login.address);
+        self.reply(250, "2.1.0", "Sender OK").await
+    }
+
+    async fn rcpt(&mut self, address: String) -> std::io::Result<()> {
+        if self.mail_from.is_none() {
+            return self.reply(503, "5.5.1", "Send MAIL first").await;
+        }
+        let known = lock(&self.shared.store).account(&address).is_some();
+        if !known {
+            return self
+                .refuse(
+                    "RCPT",
+                    Refusal::new(
+                        550,
+                        "5.1.1",
+                        &format!("No De-Mail account <{address}> at this provider"),
+                    ),
+                )
+                .await;
+        }
+        let address = normalize_address(&address);
+        if !self.rcpts.contains(&address) {
+            self.rcpts.push(address);
+        }
+        self.reply(250, "2.1.5", "Recipient OK").await
+    }
+
+    async fn data(&mut self) -> std::io::Result<()> {
+        if self.mail_from.is_none() || self.rcpts.is_empty() {
+            return self.reply(503, "5.5.1", "Send MAIL and RCPT first").await;
+        }
+        self.write("354 Start mail input; end with <CRLF>.<CRLF>\r\n")
+            .await?;
+        let mut message = Vec::new();
+        let mut overflow = false;
+        loop {
+            let line = match self.read_line(MAX_DATA_LINE).await? {
+                Line::Eof => return Ok(()),
+                Line::TooLong => {
+                    overflow = true;
+                    continue;
+                }
+                Line::Text(l) => l,
+            };
+            if line == b".\r\n" || line == b".\n" {
+                break;
+            }
+            let text = line.strip_prefix(b".").unwrap_or(&line);
+            if message.len() + text.len() > MAX_MESSAGE_BYTES {
+                overflow = true;
+            }
+            if !overflow {
+                let body = text.strip_suffix(b"\n").unwrap_or(text);
+                let body = body.strip_suffix(b"\r").unwrap_or(body);
+                message.extend_from_slice(body);
+                message.extend_from_slice(b"\r\n");
+            }
+        }
+        let login = self.login.clone().expect("MAIL required a login");
+        let rcpts = std::mem::take(&mut self.rcpts);
+        self.mail_from = None;
+        if overflow {
+            return self
+                .refuse(
+                    "DATA",
+                    Refusal::new(
+                        552,
+                        "5.3.4",
+                        &format!("Message exceeds {MAX_MESSAGE_BYTES} bytes or has a line over {MAX_DATA_LINE} bytes"),
+                    ),
+                )
+                .await;
+        }
+        let submission = Submission {
+            login: &login,
+            recipients: &rcpts,
+            data: &message,
+        };
+        match accept::accept(&self.shared, submission) {
+            Ok(id) => self.reply(250, "2.0.0", &format!("Accepted as {id}")).await,
+            Err(r) => self.refuse("DATA", r).await,
+        }
+    }
+}
+
+fn b64_text(s: &str) -> Option<String> {
+    B64.decode(s.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+}
+
+/// Decodes an AUTH PLAIN response (RFC 4616): authzid NUL authcid NUL passwd.
+fn decode_plain(response: &str) -> Option<(String, String)> {
+    let text = b64_text(response)?;
+    let mut parts = text.split('\0');
+    let _authzid = parts.next()?;
+    let user = parts.next()?.to_string();
+    let pass = parts.next()?.to_string();
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((user, pass))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// AUTH PLAIN decodes per RFC 4616 and rejects malformed input without panicking.
+    #[test]
+    fn plain_decoding() {
+        let ok = B64.encode("\0user@x\0secret");
+        assert_eq!(decode_plain(&ok), Some(("user@x".into(), "secret".into())));
+        assert_eq!(decode_plain("!!!"), None);
+        assert_eq!(decode_plain(&B64.encode("only-one-part")), None);
+    }
+}

@@ -1,0 +1,177 @@
+//! The trace: a typed journal of everything that happened in a run, in virtual time.
+//!
+//! Every run writes it as `trace.jsonl`, one event per line in (virtual time, sequence)
+//! order. The format is documented column by column in `docs/trace.md`.
+//!
+//! Architecture invariant: nothing nondeterministic reaches an event (no port numbers, no wall
+//! times, no ids drawn from the OS), so the same scenario and seed give a byte-identical trace
+//! against the reference intake.
+
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::clock::{VirtualClock, format_instant};
+
+/// One line of `trace.jsonl`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// 1-based position in the trace; ties in `at` are ordered by it.
+    pub seq: u64,
+    /// Virtual time of the event, RFC 3339 with local offset.
+    pub at: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// The kinds of events. The `kind` column holds the dotted name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind")]
+pub enum EventKind {
+    /// The scenario started.
+    #[serde(rename = "run.started")]
+    RunStarted {
+        scenario: String,
+        seed: u64,
+        /// Legal regime in force at the start date (e.g. "4th-day fiction, De-Mail-G in force").
+        regime: String,
+    },
+    /// A simulated citizen handed a message to its provider (before the provider answers).
+    #[serde(rename = "citizen.sent")]
+    CitizenSent {
+        citizen: String,
+        from: String,
+        to: Vec<String>,
+        subject: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        private_id: Option<String>,
+        /// De-Mail options set to "yes", e.g. "authoritative", "confirmation-of-receipt".
+        options: Vec<String>,
+    },
+    /// The provider accepted a message (250 after DATA).
+    #[serde(rename = "provider.accepted")]
+    ProviderAccepted {
+        provider: String,
+        message_id: String,
+        from: String,
+        to: Vec<String>,
+        auth_level: String,
+        options: Vec<String>,
+    },
+    /// The provider refused a command or message with an SMTP reply.
+    #[serde(rename = "provider.refused")]
+    ProviderRefused {
+        provider: String,
+        /// SMTP stage: AUTH, MAIL, RCPT, DATA.
+        stage: String,
+        /// Sender account, when known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        code: u16,
+        enhanced: String,
+        reason: String,
+    },
+    /// A message was laid into a mailbox (the Eingang, PVD-FU §3.3).
+    #[serde(rename = "provider.stored")]
+    ProviderStored {
+        provider: String,
+        mailbox: String,
+        message_id: String,
+        message_type: String,
+    },
+    /// The provider issued a confirmation (Versand-, Eingangs-, Abholbestätigung).
+    #[serde(rename = "confirmation.issued")]
+    ConfirmationIssued {
+        provider: String,
+        /// "dispatch", "receipt" or "retrieve".
+        confirmation: String,
+        /// X-de-mail-message-id of the confirmed message.
+        for_message_id: String,
+        /// X-de-mail-message-id of the confirmation itself.
+        message_id: String,
+        from: String,
+        to: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        private_id: Option<String>,
+    },
+    /// The provider pushed a message to an institution's intake over SMTP and got a 2xx.
+    #[serde(rename = "provider.delivered")]
+    ProviderDelivered {
+        provider: String,
+        mailbox: String,
+        message_id: String,
+        attempt: u32,
+    },
+    /// A push to an intake failed (the intake answered an error or was unreachable).
+    #[serde(rename = "provider.delivery_failed")]
+    ProviderDeliveryFailed {
+        provider: String,
+        mailbox: String,
+        message_id: String,
+        attempt: u32,
+        permanent: bool,
+        reason: String,
+    },
+    /// A deadline was computed for a check.
+    #[serde(rename = "deadline.computed")]
+    DeadlineComputed {
+        rule: String,
+        source: String,
+        from: String,
+        due: String,
+    },
+    /// A check of the scenario passed.
+    #[serde(rename = "check.passed")]
+    CheckPassed { check: String, detail: String },
+    /// A check of the scenario failed.
+    #[serde(rename = "check.failed")]
+    CheckFailed { check: String, detail: String },
+    /// The scenario ended.
+    #[serde(rename = "run.finished")]
+    RunFinished { passed: u32, failed: u32 },
+}
+
+/// The shared sink that stamps events with virtual time and sequence numbers.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    clock: VirtualClock,
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+impl Trace {
+    /// A new, empty trace stamped from `clock`.
+    pub fn new(clock: VirtualClock) -> Self {
+        Self {
+            clock,
+            events: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Appends an event at the current virtual time.
+    pub fn emit(&self, kind: EventKind) {
+        let at = format_instant(&self.clock.now());
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let seq = events.len() as u64 + 1;
+        events.push(Event { seq, at, kind });
+    }
+
+    /// A copy of all events so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The trace as JSON lines, each ending in `\n`.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = String::new();
+        for e in self.events() {
+            // Serializing a struct of strings and integers cannot fail.
+            out.push_str(&serde_json::to_string(&e).expect("event serializes"));
+            out.push('\n');
+        }
+        out
+    }
+}
