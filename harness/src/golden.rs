@@ -75,12 +75,13 @@ pub fn compare(path: &Path, actual: &str) -> Result<Comparison> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Comparison::Missing),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let expected = content_of(&golden).trim_end();
-    let actual = actual.trim_end();
+    // Compared as insta does: trailing whitespace does not count.
+    let expected = format!("{}\n", content_of(&golden).trim_end());
+    let actual = format!("{}\n", actual.trim_end());
     if expected == actual {
         return Ok(Comparison::Same);
     }
-    let diff = TextDiff::from_lines(expected, actual)
+    let diff = TextDiff::from_lines(&expected, &actual)
         .unified_diff()
         .context_radius(2)
         .header(&path.display().to_string(), "actual")

@@ -1,0 +1,392 @@
+//! Transcript tests of the SMTP faces on real loopback sockets: the provider's submission face
+//! and the reference intake's listener. Each test names the rule it proves; every refusal must
+//! carry an SMTP code and an enhanced status code (RFC 3463) with a reason.
+
+use std::sync::Arc;
+
+use demail_sim::clock::VirtualClock;
+use demail_sim::demail::AuthLevel;
+use demail_sim::intake::{IntakeConfig, ReferenceIntake};
+use demail_sim::pki::TestPki;
+use demail_sim::provider::{AccountConfig, AccountKind, Provider, ProviderConfig};
+use demail_sim::trace::{EventKind, Trace};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const CITIZEN: &str = "erika.mustermann@dmda-a.de-mail.de";
+const NORMAL_CITIZEN: &str = "max.normal@dmda-a.de-mail.de";
+const INTAKE: &str = "gewerbeangelegenheiten@dresden.de-mail.de";
+const PASSWORD: &str = "pw";
+
+struct World {
+    pki: TestPki,
+    trace: Trace,
+    provider: Provider,
+}
+
+async fn start_world() -> World {
+    demail_sim::init_crypto();
+    let start = "2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap();
+    let clock = VirtualClock::new(&start);
+    let trace = Trace::new(clock.clone());
+    let pki = TestPki::generate("test").unwrap();
+    let account = |address: &str, kind, level| AccountConfig {
+        address: address.into(),
+        holder: "Test Holder".into(),
+        kind,
+        max_auth_level: level,
+        password: PASSWORD.into(),
+    };
+    let provider = Provider::start(
+        ProviderConfig {
+            id: "dmda-a".into(),
+            name: "DMDA A".into(),
+            domain: "dmda-a.de-mail.de".into(),
+            hosted_domains: vec!["dresden.de-mail.de".into()],
+            accounts: vec![
+                account(CITIZEN, AccountKind::Person, AuthLevel::High),
+                account(NORMAL_CITIZEN, AccountKind::Person, AuthLevel::Normal),
+                account(INTAKE, AccountKind::Institution, AuthLevel::High),
+            ],
+        },
+        clock,
+        trace.clone(),
+        &pki,
+    )
+    .await
+    .unwrap();
+    World {
+        pki,
+        trace,
+        provider,
+    }
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// A line-level SMTP client for transcripts.
+struct Client {
+    io: BufReader<Box<dyn Io>>,
+}
+
+impl Client {
+    async fn connect(addr: std::net::SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let mut c = Client {
+            io: BufReader::new(Box::new(stream)),
+        };
+        let greeting = c.read_reply().await;
+        assert!(greeting.starts_with("220"), "{greeting}");
+        c
+    }
+
+    async fn read_reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            self.io.read_line(&mut line).await.unwrap();
+            assert!(!line.is_empty(), "connection closed; so far: {all}");
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] == b' ' {
+                return all;
+            }
+        }
+    }
+
+    /// Sends a command line and returns the whole reply.
+    async fn cmd(&mut self, line: &str) -> String {
+        let io = self.io.get_mut();
+        io.write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+        io.flush().await.unwrap();
+        self.read_reply().await
+    }
+
+    async fn starttls(self, pki: &TestPki) -> Self {
+        let mut c = self;
+        let r = c.cmd("STARTTLS").await;
+        assert!(r.starts_with("220"), "{r}");
+        let roots = pki.root_store().unwrap();
+        let config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = connector.connect(name, c.io.into_inner()).await.unwrap();
+        Client {
+            io: BufReader::new(Box::new(tls)),
+        }
+    }
+
+    /// EHLO, STARTTLS, EHLO, AUTH PLAIN as `user`.
+    async fn login(addr: std::net::SocketAddr, pki: &TestPki, user: &str) -> Self {
+        let mut c = Client::connect(addr).await;
+        c.cmd("EHLO test").await;
+        let mut c = c.starttls(pki).await;
+        let ehlo = c.cmd("EHLO test").await;
+        assert!(ehlo.contains("AUTH PLAIN LOGIN"), "{ehlo}");
+        use base64::Engine as _;
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{PASSWORD}"));
+        let r = c.cmd(&format!("AUTH PLAIN {token}")).await;
+        assert!(r.starts_with("235 2.7.0"), "{r}");
+        c
+    }
+
+    /// MAIL, RCPT, DATA with `message`; returns the final reply.
+    async fn send(&mut self, from: &str, to: &str, message: &str) -> String {
+        let r = self.cmd(&format!("MAIL FROM:<{from}>")).await;
+        assert!(r.starts_with("250"), "{r}");
+        let r = self.cmd(&format!("RCPT TO:<{to}>")).await;
+        assert!(r.starts_with("250"), "{r}");
+        let r = self.cmd("DATA").await;
+        assert!(r.starts_with("354"), "{r}");
+        let body = message.replace('\n', "\r\n");
+        self.cmd(&format!("{body}\r\n.")).await
+    }
+}
+
+fn message(from: &str, extra: &str) -> String {
+    format!(
+        "From: <{from}>\nTo: <{INTAKE}>\nSubject: Gewerbeanzeige\n{extra}Message-ID: <t1@test>\n\nHallo\n"
+    )
+}
+
+fn refusals(trace: &Trace) -> Vec<(u16, String, String)> {
+    trace
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::ProviderRefused {
+                code,
+                enhanced,
+                stage,
+                ..
+            } => Some((code, enhanced, stage)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// AUTH before STARTTLS is refused with 538 5.7.11 (RFC 4954 §4) and traced; the EHLO before
+/// TLS offers STARTTLS but no AUTH.
+#[tokio::test]
+async fn auth_requires_tls() {
+    let w = start_world().await;
+    let mut c = Client::connect(w.provider.submission_addr()).await;
+    let ehlo = c.cmd("EHLO test").await;
+    assert!(
+        ehlo.contains("STARTTLS") && !ehlo.contains("AUTH"),
+        "{ehlo}"
+    );
+    let r = c.cmd("AUTH PLAIN AGEAYg==").await;
+    assert!(r.starts_with("538 5.7.11"), "{r}");
+    assert_eq!(
+        refusals(&w.trace),
+        vec![(538, "5.7.11".into(), "AUTH".into())]
+    );
+}
+
+/// Wrong password: 535 5.7.8; MAIL without login: 530 5.7.0.
+#[tokio::test]
+async fn bad_credentials_and_missing_login() {
+    let w = start_world().await;
+    let c = Client::connect(w.provider.submission_addr()).await;
+    let mut c = c.starttls(&w.pki).await;
+    c.cmd("EHLO test").await;
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{CITIZEN}\0wrong"));
+    let r = c.cmd(&format!("AUTH PLAIN {token}")).await;
+    assert!(r.starts_with("535 5.7.8"), "{r}");
+    let r = c.cmd(&format!("MAIL FROM:<{CITIZEN}>")).await;
+    assert!(r.starts_with("530 5.7.0"), "{r}");
+}
+
+/// Envelope sender other than the logged-in account: 550 5.7.1; unknown recipient: 550 5.1.1.
+#[tokio::test]
+async fn sender_must_be_the_account_and_recipient_must_exist() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let r = c.cmd("MAIL FROM:<someone.else@dmda-a.de-mail.de>").await;
+    assert!(r.starts_with("550 5.7.1"), "{r}");
+    let r = c.cmd(&format!("MAIL FROM:<{CITIZEN}>")).await;
+    assert!(r.starts_with("250"), "{r}");
+    let r = c.cmd("RCPT TO:<nobody@dmda-a.de-mail.de>").await;
+    assert!(r.starts_with("550 5.1.1"), "{r}");
+    assert!(r.contains("nobody@dmda-a.de-mail.de"), "{r}");
+}
+
+/// A message without Subject (PVD-IO Tabelle 1 Nr. 8) gets 554 5.6.0 naming the header, and
+/// nothing is stored.
+#[tokio::test]
+async fn missing_subject_is_refused() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let msg = format!("From: <{CITIZEN}>\nTo: <{INTAKE}>\nMessage-ID: <t2@test>\n\nHallo\n");
+    let r = c.send(CITIZEN, INTAKE, &msg).await;
+    assert!(r.starts_with("554 5.6.0"), "{r}");
+    assert!(r.contains("Subject"), "{r}");
+    assert!(w.provider.mailbox(INTAKE).is_empty());
+}
+
+/// Option values are case-sensitive "yes"/"no" (PVD-IO §3.1.2): "Yes" is refused with
+/// 554 5.6.0 naming the header and the value.
+#[tokio::test]
+async fn option_value_must_be_lower_case_yes_or_no() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let r = c
+        .send(
+            CITIZEN,
+            INTAKE,
+            &message(CITIZEN, "X-de-mail-authoritative: Yes\n"),
+        )
+        .await;
+    assert!(r.starts_with("554 5.6.0"), "{r}");
+    assert!(
+        r.contains("x-de-mail-authoritative") && r.contains("\"Yes\""),
+        "{r}"
+    );
+}
+
+/// Absenderbestätigt needs the sender at level high (PVD-FU §3.3): a normal-level account
+/// gets 550 5.7.1.
+#[tokio::test]
+async fn authoritative_needs_level_high() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, NORMAL_CITIZEN).await;
+    let r = c
+        .send(
+            NORMAL_CITIZEN,
+            INTAKE,
+            &message(NORMAL_CITIZEN, "X-de-mail-authoritative: yes\n"),
+        )
+        .await;
+    assert!(r.starts_with("550 5.7.1"), "{r}");
+    assert!(r.contains("level high"), "{r}");
+}
+
+/// An accepted message is stamped with the provider's metadata (PVD-IO Tabelle 1), the
+/// client's own copies of provider fields are dropped (the provider's come first), an
+/// unknown X-de-mail header is kept, and the Eingangsbestätigung lands in the sender's
+/// mailbox with the private-id copied.
+#[tokio::test]
+async fn accepted_message_is_stamped_and_confirmed() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let extra = "X-de-mail-confirmation-of-receipt: yes\nX-de-mail-private-id: P-1\n\
+                 X-de-mail-sender: forged@dmda-a.de-mail.de\nX-de-mail-privat-id: typo\n";
+    let r = c.send(CITIZEN, INTAKE, &message(CITIZEN, extra)).await;
+    assert!(r.starts_with("250 2.0.0"), "{r}");
+    let stored = w.provider.mailbox(INTAKE);
+    assert_eq!(stored.len(), 2, "message and the Eingangsbestätigung copy");
+    let raw = demail_sim::demail::headers::RawMessage::parse(&stored[0].raw).unwrap();
+    assert_eq!(raw.first("x-de-mail-sender").unwrap(), CITIZEN);
+    assert_eq!(raw.count("x-de-mail-sender"), 1);
+    assert_eq!(raw.first("x-de-mail-auth-level").unwrap(), "high");
+    assert_eq!(raw.first("x-de-mail-message-type").unwrap(), "normal");
+    assert_eq!(raw.first("x-de-mail-authoritative").unwrap(), "no");
+    assert_eq!(raw.first("x-de-mail-private-id").unwrap(), "P-1");
+    assert_eq!(raw.first("date").unwrap(), "Mon, 3 Mar 2025 09:00:00 +0100");
+    assert_eq!(raw.first("envelope-to").unwrap(), INTAKE);
+    assert_eq!(raw.first("x-de-mail-privat-id").unwrap(), "typo");
+    let sender_box = w.provider.mailbox(CITIZEN);
+    assert_eq!(sender_box.len(), 1);
+    assert_eq!(sender_box[0].from, "Eingangsbestaetigung@dmda-a.de-mail.de");
+    assert_eq!(sender_box[0].private_id.as_deref(), Some("P-1"));
+    assert!(sender_box[0].subject.starts_with("*Eingangsbestätigung* "));
+}
+
+/// An oversized line inside DATA is refused with 552 5.3.4 and the session stays usable.
+#[tokio::test]
+async fn oversized_line_is_refused_and_session_continues() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let long = "x".repeat(70 * 1024);
+    let r = c
+        .send(
+            CITIZEN,
+            INTAKE,
+            &message(CITIZEN, &format!("X-Long: {long}\n")),
+        )
+        .await;
+    assert!(r.starts_with("552 5.3.4"), "{r}");
+    let r = c.cmd("NOOP").await;
+    assert!(r.starts_with("250"), "{r}");
+}
+
+/// Garbage commands get 500 5.5.1 and never end the session.
+#[tokio::test]
+async fn unknown_command_is_answered() {
+    let w = start_world().await;
+    let mut c = Client::connect(w.provider.submission_addr()).await;
+    let r = c.cmd("HELLO?\u{7f}").await;
+    assert!(
+        r.starts_with("500 5.5.1") || r.starts_with("501 5.5.4"),
+        "{r}"
+    );
+    let r = c.cmd("NOOP").await;
+    assert!(r.starts_with("250"), "{r}");
+}
+
+/// The reference intake refuses a message that lacks the provider's De-Mail metadata with
+/// 554 5.6.0 and lists what is missing (it accepts De-Mail only).
+#[tokio::test]
+async fn intake_refuses_plain_mail() {
+    let w = start_world().await;
+    let dir = std::env::temp_dir().join(format!("demail-intake-test-{}", std::process::id()));
+    let intake = ReferenceIntake::start(IntakeConfig {
+        address: INTAKE.into(),
+        display_name: "Gewerbeamt".into(),
+        password: PASSWORD.into(),
+        provider_submission: w.provider.submission_addr(),
+        ca_pem: w.pki.ca_pem().into(),
+        identity: w
+            .pki
+            .issue("intake.localhost", &["localhost", "127.0.0.1"])
+            .unwrap(),
+        tls_dir: dir,
+        processing_time: jiff::SignedDuration::from_hours(1),
+        aktenzeichen_prefix: "GA".into(),
+    })
+    .await
+    .unwrap();
+    // Set the intake's clock first, as the runner does.
+    let http =
+        reqwest_like_post(&intake.base_url(), r#"{"now":"2025-03-03T09:00:00+01:00"}"#).await;
+    assert!(http.starts_with("HTTP/1.1 200"), "{http}");
+    let mut c = Client::connect(intake.smtp_addr()).await;
+    c.cmd("EHLO test").await;
+    let mut c = c.starttls(&w.pki).await;
+    c.cmd("EHLO test").await;
+    let r = c
+        .send(
+            "someone@example.org",
+            INTAKE,
+            "From: <someone@example.org>\nSubject: hi\n\nplain mail\n",
+        )
+        .await;
+    assert!(r.starts_with("554"), "{r}");
+    assert!(r.contains("5.6.0") && r.contains("x-de-mail-sender"), "{r}");
+    // A bad clock request is a JSON problem, not a crash.
+    let bad = reqwest_like_post(&intake.base_url(), r#"{"now":"yesterday"}"#).await;
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    assert!(bad.contains("application/problem+json"), "{bad}");
+}
+
+/// A minimal HTTP/1.1 POST to `/testbed/clock`; returns the raw response.
+async fn reqwest_like_post(base: &str, body: &str) -> String {
+    use tokio::io::AsyncReadExt;
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST /testbed/clock HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
