@@ -160,20 +160,26 @@ impl<'a> Judge<'a> {
                     rule,
                     subject_contains,
                 } => {
-                    let rule = crate::rules::lookup(rule).expect("validated at load");
-                    let Some(due) = rule.due(&send.sent_at) else {
-                        self.decide(i, false, "deadline out of range".into());
-                        continue;
+                    let due = match crate::rules::due(rule, &send.sent_at, &self.scenario.place) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            self.decide(i, false, format!("deadline {rule}: {e}"));
+                            continue;
+                        }
                     };
                     if !self.deadline_noted[i] {
                         self.deadline_noted[i] = true;
                         self.trace.emit(EventKind::DeadlineComputed {
-                            rule: rule.id.to_string(),
-                            source: rule.source.to_string(),
+                            rule: due.rule.clone(),
+                            source: due.sources.clone(),
                             from: format_instant(&send.sent_at),
-                            due: format_instant(&due),
+                            due: format_instant(&due.due),
+                            steps: due.steps.clone(),
                         });
                     }
+                    let rule_id = due.rule.as_str();
+                    let sources = due.sources.as_str();
+                    let due = due.due;
                     let intake = normalize_address(obs.intake_address);
                     let found = obs.provider.mailbox(&send.from).into_iter().find(|m| {
                         normalize_address(&m.from) == intake
@@ -196,7 +202,7 @@ impl<'a> Judge<'a> {
                                 m.subject,
                                 human(m.stored_at.duration_since(send.sent_at.timestamp())),
                                 format_instant(&due),
-                                rule.id
+                                rule_id
                             ),
                         ),
                         Some(m) => self.decide(
@@ -207,7 +213,7 @@ impl<'a> Judge<'a> {
                                 m.subject,
                                 m.stored_at,
                                 format_instant(&due),
-                                rule.id
+                                rule_id
                             ),
                         ),
                         None if obs.now.timestamp() >= due.timestamp() => self.decide(
@@ -217,8 +223,8 @@ impl<'a> Judge<'a> {
                                 "no reply from {} by the deadline {} ({}: {})",
                                 obs.intake_address,
                                 format_instant(&due),
-                                rule.id,
-                                rule.source
+                                rule_id,
+                                sources
                             ),
                         ),
                         None => {}

@@ -31,8 +31,8 @@ pub fn summary(
     out.push_str(&format!(
         "start          {} (Land {}, {})\n",
         format_instant(&scenario.start),
-        h.land,
-        h.municipality
+        h.land.get_ref(),
+        h.municipality.get_ref()
     ));
     out.push_str(&format!("end            {end}\n"));
     out.push_str(&format!("events         {}\n", events.len()));

@@ -1,58 +1,121 @@
-//! Named legal deadlines the checks use, with their sources.
-//!
-//! This version counts plain calendar days per § 187 Abs. 1 and § 188 Abs. 1 BGB (the event
-//! day is not counted; the period ends at the end of its last day). The legal calendar with
-//! holidays, the weekend shift (§ 193 BGB, § 31 Abs. 3 VwVfG) and regimes by date is issue
-//! [3/6] and will replace this table.
+//! Named legal deadlines for checks, computed by the legal calendar in
+//! [`demail_sim::law`] (holidays of the scenario's Land and municipality, §§ 187–193 BGB,
+//! § 31 VwVfG, regimes by date) and turned into an instant in virtual time.
 
-use jiff::{Span, ZonedDateTime};
+use demail_sim::law::{self, Deadline, DeadlineKind, Options, Place, When};
+use jiff::ZonedDateTime;
 
-/// A legal deadline in days after an event.
-#[derive(Clone, Copy, Debug)]
-pub struct Rule {
-    pub id: &'static str,
-    /// Length in calendar days.
-    pub days: i64,
-    /// The legal source, with the version date of the text used.
-    pub source: &'static str,
+/// A deadline as the judge uses it.
+#[derive(Clone, Debug)]
+pub struct Due {
+    /// The rule id.
+    pub rule: String,
+    /// The first instant after the period (the end of the last day, 24:00), or the exact
+    /// instant for hour-based limits.
+    pub due: ZonedDateTime,
+    /// The legal sources, joined with "; ".
+    pub sources: String,
+    /// The explanation, one line per step: "text (source)".
+    pub steps: Vec<String>,
 }
 
-const RULES: [Rule; 1] = [Rule {
-    id: "gewerbe-empfang",
-    days: 3,
-    source: "§ 15 Abs. 1 GewO (Fassung in reference/law/GewO_14-15.md): \"Die Behörde bescheinigt innerhalb dreier Tage den Empfang der Anzeige.\"; count per §§ 187 Abs. 1, 188 Abs. 1 BGB",
-}];
-
-/// The rule with this id.
-pub fn lookup(id: &str) -> Option<Rule> {
-    RULES.iter().copied().find(|r| r.id == id)
-}
-
-/// Ids of all rules.
+/// Ids of the rules.
 pub fn ids() -> Vec<&'static str> {
-    RULES.iter().map(|r| r.id).collect()
+    law::RULE_IDS.to_vec()
 }
 
-impl Rule {
-    /// The end of the period that starts with `event`: the end (24:00) of the `days`-th day
-    /// after the event day, returned as the first instant after it.
-    pub fn due(&self, event: &ZonedDateTime) -> Option<ZonedDateTime> {
-        let last_day = event.date().checked_add(Span::new().days(self.days)).ok()?;
-        let next = last_day.tomorrow().ok()?;
-        next.to_zoned_datetime(event.time_zone().clone()).ok()
+/// Computes `rule` for an event at `event` in `place`. Only rules that give a latest day or
+/// time can be deadlines of a check; others are an error that says so.
+pub fn due(rule: &str, event: &ZonedDateTime, place: &Place) -> Result<Due, String> {
+    let event_dt = event.datetime();
+    let deadline: Deadline = if rule.starts_with("provider-") {
+        law::compute(rule, event_dt, place, &Options::default())
+    } else {
+        law::compute(rule, event.date(), place, &Options::default())
     }
+    .map_err(|e| e.to_string())?;
+    if deadline.kind != DeadlineKind::Latest {
+        return Err(format!(
+            "rule {rule:?} gives {:?} ({}), not a latest day; it cannot be a deadline",
+            deadline.kind, deadline.title
+        ));
+    }
+    let tz = event.time_zone().clone();
+    let due = match deadline.when {
+        When::Date(d) => d
+            .tomorrow()
+            .and_then(|next| next.to_zoned_datetime(tz))
+            .map_err(|e| e.to_string())?,
+        When::DateTime(dt) => dt.to_zoned_datetime(tz).map_err(|e| e.to_string())?,
+    };
+    Ok(Due {
+        rule: deadline.rule.clone(),
+        due,
+        sources: deadline.sources.join("; "),
+        steps: deadline
+            .steps
+            .iter()
+            .map(|s| format!("{} ({})", s.text, s.source))
+            .collect(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use demail_sim::law::Land;
 
-    /// Sent Monday 09:00 → the three days are Tue, Wed, Thu; due at the end of Thursday.
+    /// Sent Monday 09:00 in Dresden → Tue, Wed, Thu; due at the end of Thursday.
     #[test]
-    fn three_days_end_at_midnight_after_the_third_day() {
+    fn gewerbe_empfang_in_a_plain_week() {
         let sent: ZonedDateTime = "2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap();
-        let due = lookup("gewerbe-empfang").unwrap().due(&sent).unwrap();
-        assert_eq!(due.to_string(), "2025-03-07T00:00:00+01:00[Europe/Berlin]");
-        assert!(lookup("nope").is_none());
+        let d = due(
+            "gewerbe-empfang",
+            &sent,
+            &Place::municipality(Land::Sachsen, "Dresden"),
+        )
+        .unwrap();
+        assert_eq!(
+            d.due.to_string(),
+            "2025-03-07T00:00:00+01:00[Europe/Berlin]"
+        );
+        assert!(d.sources.contains("§ 15 Abs. 1 GewO"), "{}", d.sources);
+    }
+
+    /// Sent Wednesday 29.10.2025 in Dresden: day 3 is Sat 01.11.; Sun 02.11. → Mon 03.11.
+    /// (§ 31 Abs. 3 VwVfG). Reformationstag 31.10. is a holiday in Sachsen but lies inside
+    /// the period and does not extend it.
+    #[test]
+    fn gewerbe_empfang_moves_off_the_weekend() {
+        let sent: ZonedDateTime = "2025-10-29T10:00:00+01:00[Europe/Berlin]".parse().unwrap();
+        let d = due(
+            "gewerbe-empfang",
+            &sent,
+            &Place::municipality(Land::Sachsen, "Dresden"),
+        )
+        .unwrap();
+        assert_eq!(d.due.date().to_string(), "2025-11-04");
+        assert!(
+            d.steps.iter().any(|s| s.contains("Saturday")),
+            "{:?}",
+            d.steps
+        );
+    }
+
+    /// A rule that yields an earliest day is not a deadline; an unknown rule lists the known.
+    #[test]
+    fn non_deadlines_and_unknown_rules_are_errors() {
+        let sent: ZonedDateTime = "2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap();
+        let place = Place::land(Land::Sachsen);
+        assert!(
+            due("untaetigkeit", &sent, &place)
+                .unwrap_err()
+                .contains("not a latest day")
+        );
+        assert!(
+            due("nope", &sent, &place)
+                .unwrap_err()
+                .contains("gewerbe-empfang")
+        );
     }
 }

@@ -39,9 +39,9 @@ pub struct Header {
     /// Start, an RFC 9557 date-time with zone, e.g. `2025-03-03T09:00:00+01:00[Europe/Berlin]`.
     pub start: Spanned<String>,
     /// Land (two-letter code), for the legal calendar.
-    pub land: String,
+    pub land: Spanned<String>,
     /// Municipality, for municipal holidays.
-    pub municipality: String,
+    pub municipality: Spanned<String>,
     /// How long the scenario may run in virtual time (ISO 8601 duration or `7d`).
     pub duration: Spanned<String>,
     /// Step of the virtual clock between settles (default one hour).
@@ -172,6 +172,8 @@ pub struct Scenario {
     pub processing_time: jiff::SignedDuration,
     /// Validated expectations, parallel to `file.expect`.
     pub expectations: Vec<Expectation>,
+    /// Where the scenario's deadlines run (Land and municipality, for holidays).
+    pub place: demail_sim::law::Place,
 }
 
 /// A problem in a scenario file, located.
@@ -266,6 +268,22 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         )
     })?;
 
+    let land: demail_sim::law::Land =
+        file.scenario
+            .land
+            .get_ref()
+            .parse()
+            .map_err(|e: demail_sim::law::LawError| {
+                at(file.scenario.land.span(), format!("land: {e}"))
+            })?;
+    let place =
+        demail_sim::law::Place::municipality(land, file.scenario.municipality.get_ref().clone());
+    place.validate().map_err(|e| {
+        at(
+            file.scenario.municipality.span(),
+            format!("municipality: {e}"),
+        )
+    })?;
     let provider_ids: Vec<&str> = file.provider.iter().map(|p| p.id.as_str()).collect();
     let known_provider = |p: &Spanned<String>| -> Result<(), ScenarioError> {
         if provider_ids.contains(&p.get_ref().as_str()) {
@@ -404,16 +422,10 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             }
             "reply" => {
                 let rule = need(&e.rule, "rule")?;
-                if crate::rules::lookup(rule.get_ref()).is_none() {
-                    return Err(at(
-                        rule.span(),
-                        format!(
-                            "unknown legal rule {:?}; known rules: {}",
-                            rule.get_ref(),
-                            quoted(&crate::rules::ids())
-                        ),
-                    ));
-                }
+                // Computing the rule for the start proves that it exists, is in force on that
+                // date, and yields a deadline; the error says which of these failed.
+                crate::rules::due(rule.get_ref(), &start, &place)
+                    .map_err(|e| at(rule.span(), format!("rule {:?}: {e}", rule.get_ref())))?;
                 Expectation::Reply {
                     rule: rule.into_inner(),
                     subject_contains: need(&e.subject_contains, "subject_contains")?.into_inner(),
@@ -444,6 +456,7 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         step_offsets,
         processing_time,
         expectations,
+        place,
     })
 }
 
@@ -577,6 +590,15 @@ mod tests {
             err.message.contains("expected an ISO 8601 duration"),
             "{err}"
         );
+        let text = GOOD.replacen("land = \"SN\"", "land = \"XX\"", 1);
+        let err = parse_str(&text).unwrap_err();
+        assert!(
+            err.message.contains("land:") && err.message.contains("SN"),
+            "{err}"
+        );
+        let text = GOOD.replacen("rule = \"gewerbe-empfang\"", "rule = \"gewerbe\"", 1);
+        let err = parse_str(&text).unwrap_err();
+        assert!(err.message.contains("gewerbe-empfang"), "{err}");
         let text = GOOD.replacen("\"authoritative\"", "\"authorative\"", 1);
         let err = parse_str(&text).unwrap_err();
         assert!(

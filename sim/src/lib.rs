@@ -7,6 +7,8 @@
 //! - [`pki`]: the test PKI (a CA generated at start, leaf certificates for every server).
 //! - [`demail`]: the De-Mail wire profile (BSI TR 01201 PVD-IO): header names, options,
 //!   message types, system addresses, confirmations, message composition.
+//! - [`law`]: the legal calendar: holidays of all Länder, Fristberechnung, fiction days,
+//!   legal regimes by date, named procedure rules with sources (pure functions).
 //! - [`provider`]: the simulated accredited De-Mail provider (DMDA) with its SMTP face.
 //! - [`intake`]: the reference municipal intake, a system under test that talks to the
 //!   provider only over SMTP and HTTP on sockets.
@@ -14,6 +16,7 @@
 pub mod clock;
 pub mod demail;
 pub mod intake;
+pub mod law;
 pub mod pki;
 pub mod provider;
 pub mod seed;

@@ -120,6 +120,8 @@ pub enum EventKind {
         source: String,
         from: String,
         due: String,
+        /// The explanation, one line per step with its source.
+        steps: Vec<String>,
     },
     /// A check of the scenario passed.
     #[serde(rename = "check.passed")]

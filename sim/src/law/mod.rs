@@ -1,0 +1,222 @@
+//! Legal calendar for the De-Mail test-bed: Länder and municipalities, statutory
+//! holidays (Feiertage), Fristberechnung (computation of legal periods) per
+//! §§ 187–193 BGB and § 31 VwVfG, the date-dependent legal regime around De-Mail
+//! (Bekanntgabefiktion = deemed notification on the 3rd/4th day, § 5a VwZG,
+//! § 3a VwVfG, De-Mail-G expiry), and named procedure rules with their sources.
+//!
+//! Everything here is a pure function of its arguments: no clock, no I/O, no
+//! hash maps. Bad input gives a [`LawError`], never a panic. Every holiday,
+//! period and rule carries its legal source ("§ 31 Abs. 3 VwVfG (Fassung
+//! 2025-01-20)"), and computed periods explain themselves step by step.
+//!
+//! Entry points:
+//! - [`Land`], [`Place`], [`LocalHoliday`]: where a deadline runs (§ 193 BGB
+//!   looks at the holidays of the Erklärungs- oder Leistungsort).
+//! - [`holidays()`], [`is_holiday`], [`is_working_day`], [`easter_sunday`].
+//! - [`frist_end`] with [`Period`] and [`Basis`]: the Fristberechnung.
+//! - [`fiction_day`] with [`FictionKind`] and [`FictionShift`]: Bekanntgabe-/
+//!   Zustellungsfiktion.
+//! - [`regime()`], [`check_in_force`], [`Provision`], [`REPEAL_DEMAIL_ROUTES`]:
+//!   which rules are in force on a date.
+//! - [`compute`] with rule ids from [`RULE_IDS`]: named procedure rules.
+//!
+//! The reference doc is `docs/calendar.md`.
+
+pub mod error;
+pub mod fiction;
+pub mod frist;
+pub mod holidays;
+pub mod land;
+pub mod regime;
+pub mod rules;
+
+pub use error::LawError;
+pub use fiction::{FictionDay, FictionKind, FictionShift, fiction_day};
+pub use frist::{Basis, FristEnd, Period, PeriodUnit, frist_end};
+pub use holidays::{
+    Holiday, MAX_YEAR, MIN_YEAR, buss_und_bettag, easter_sunday, holidays, holidays_on, is_holiday,
+    is_working_day,
+};
+pub use land::{Land, LocalHoliday, Observance, ObservanceBasis, Place};
+pub use regime::{
+    DEMAIL_G_LAST_DAY, FIRST_TEXT_WITHOUT_DEMAIL_ROUTES, LAST_TEXT_WITH_DEMAIL_ROUTES,
+    POSTMODG_IN_FORCE, Provision, ProvisionStatus, REPEAL_DEMAIL_ROUTES, Regime, check_in_force,
+    fiction_days, regime,
+};
+pub use rules::{Deadline, DeadlineKind, Event, Options, RULE_IDS, When, compute};
+
+use jiff::civil::{Date, Weekday};
+use serde::{Deserialize, Serialize};
+
+/// One step of an explanation: a sentence in plain English and its legal source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// What was done, e.g. "event 2025-10-29 (Wed) not counted".
+    pub text: String,
+    /// The legal source, e.g. "§ 187 Abs. 1 BGB (Fassung 2026-08-19)".
+    pub source: String,
+}
+
+impl Step {
+    pub(crate) fn new(text: impl Into<String>, source: impl Into<String>) -> Self {
+        Step {
+            text: text.into(),
+            source: source.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}, {}", self.text, self.source)
+    }
+}
+
+/// Formats a date with its English weekday abbreviation: "2025-10-29 (Wed)".
+pub fn day_label(date: Date) -> String {
+    format!("{date} ({})", weekday_abbr(date.weekday()))
+}
+
+/// English three-letter weekday abbreviation.
+pub fn weekday_abbr(weekday: Weekday) -> &'static str {
+    match weekday {
+        Weekday::Monday => "Mon",
+        Weekday::Tuesday => "Tue",
+        Weekday::Wednesday => "Wed",
+        Weekday::Thursday => "Thu",
+        Weekday::Friday => "Fri",
+        Weekday::Saturday => "Sat",
+        Weekday::Sunday => "Sun",
+    }
+}
+
+/// Serde helpers that write jiff civil values as ISO 8601 strings
+/// ("2025-10-29", "2025-10-29T14:30:00"), so that this module does not need
+/// jiff's own `serde` feature.
+pub mod serde_iso {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    /// Serializes any `Display` value as a string.
+    pub fn serialize<T: Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(value)
+    }
+
+    /// Deserializes any `FromStr` value from a string.
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: FromStr,
+        T::Err: Display,
+        D: Deserializer<'de>,
+    {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(D::Error::custom)
+    }
+
+    /// The same for `Option<T>`.
+    pub mod option {
+        use super::*;
+
+        /// Serializes `Some(v)` as a string and `None` as null.
+        pub fn serialize<T: Display, S: Serializer>(
+            value: &Option<T>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(v) => s.collect_str(v),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Deserializes an optional string.
+        pub fn deserialize<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
+        where
+            T: FromStr,
+            T::Err: Display,
+            D: Deserializer<'de>,
+        {
+            match Option::<String>::deserialize(d)? {
+                Some(text) => text.parse().map(Some).map_err(D::Error::custom),
+                None => Ok(None),
+            }
+        }
+    }
+}
+
+/// Version labels of the law texts in `shared/reference/law/` and how a
+/// source string names them.
+pub mod texts {
+    use jiff::civil::Date;
+
+    /// Dates of the consolidated VwVfG and VwZG texts at hand.
+    pub const DATED_VERSIONS: [Date; 4] = [
+        Date::constant(2024, 1, 1),
+        Date::constant(2025, 1, 20),
+        Date::constant(2026, 5, 4),
+        Date::constant(2026, 7, 19),
+    ];
+
+    /// Dates of the De-Mail-G texts at hand.
+    pub const DEMAIL_G_VERSIONS: [Date; 2] =
+        [Date::constant(2025, 1, 20), Date::constant(2026, 7, 19)];
+
+    /// The undated texts (BGB §§ 186–193, GewO §§ 14–15, VwGO excerpt) are the
+    /// "HEAD" state that `demail-notes.md` § 2.1/2.5 dates to 2026-08-19.
+    pub const UNDATED_VERSION: &str = "Fassung 2026-08-19";
+
+    /// The version label of the latest dated text on or before `date`; for
+    /// dates before the first text, the first text (the oldest one read).
+    pub fn version_for(date: Date) -> String {
+        version_among(&DATED_VERSIONS, date)
+    }
+
+    /// The same for an explicit list of text dates (sorted ascending, non-empty).
+    pub fn version_among(versions: &[Date], date: Date) -> String {
+        let mut chosen = versions.first().copied().unwrap_or(date);
+        for &v in versions {
+            if v <= date {
+                chosen = v;
+            }
+        }
+        format!("Fassung {chosen}")
+    }
+
+    /// "§ 31 Abs. 3 VwVfG (Fassung 2025-01-20)" for a VwVfG/VwZG provision on `date`.
+    pub fn dated(provision: &str, date: Date) -> String {
+        format!("{provision} ({})", version_for(date))
+    }
+
+    /// "§ 188 Abs. 2 BGB (Fassung 2026-08-19)" for BGB, GewO, VwGO provisions.
+    pub fn undated(provision: &str) -> String {
+        format!("{provision} ({UNDATED_VERSION})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_label_shows_weekday() {
+        // 2025-10-29 is a Wednesday (demail-notes "Worked example": "Wed 29.10.2025").
+        assert_eq!(day_label(Date::constant(2025, 10, 29)), "2025-10-29 (Wed)");
+    }
+
+    #[test]
+    fn text_versions_follow_the_reference_folder() {
+        // File names in shared/reference/law/: VwVfG_excerpt_<date>.md.
+        assert_eq!(
+            texts::version_for(Date::constant(2025, 11, 3)),
+            "Fassung 2025-01-20"
+        );
+        assert_eq!(
+            texts::version_for(Date::constant(2023, 5, 1)),
+            "Fassung 2024-01-01"
+        );
+        assert_eq!(
+            texts::version_for(Date::constant(2026, 7, 19)),
+            "Fassung 2026-07-19"
+        );
+    }
+}
