@@ -31,6 +31,10 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// List the public holidays of a Land (and municipality) in a year, with sources.
+    Holidays(crate::calendar_cmd::HolidaysArgs),
+    /// Compute a legal deadline and explain each step with its source.
+    Deadline(crate::calendar_cmd::DeadlineArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -75,6 +79,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Check { paths } => check(&paths),
+        Command::Holidays(args) => crate::calendar_cmd::holidays(&args),
+        Command::Deadline(args) => crate::calendar_cmd::deadline(&args),
     }
 }
 

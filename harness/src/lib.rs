@@ -9,7 +9,9 @@
 //! - [`golden`]: golden files in insta's snapshot format.
 //! - [`report`]: the run summary.
 //! - [`cli`]: the `demail-testbed` command line.
+//! - [`calendar_cmd`]: the `holidays` and `deadline` commands.
 
+pub mod calendar_cmd;
 pub mod checks;
 pub mod cli;
 pub mod golden;
