@@ -1,0 +1,181 @@
+//! The `demail-testbed` binary as a user meets it: exit codes (0 passed, 1 check or golden
+//! failure, 2 input error), located errors for broken scenario files, a readable diff for a
+//! changed golden file, and the calendar commands' JSON.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_demail-testbed"));
+    c.current_dir(workspace());
+    c
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn temp(label: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("demail-cli-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scenario with a misspelt key exits 2 and names file, line and column.
+#[test]
+fn broken_scenario_exits_2_with_location() {
+    let dir = temp("broken").join("scenarios").join("x");
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = std::fs::read_to_string(
+        workspace().join("scenarios/gewerbe/anzeige-absenderbestaetigt.toml"),
+    )
+    .unwrap();
+    let path = dir.join("typo.toml");
+    std::fs::write(&path, good.replacen("processing_time", "procesing_time", 1)).unwrap();
+    for args in [vec!["check"], vec!["run"]] {
+        let o = bin().args(&args).arg(&path).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        let line = good
+            .lines()
+            .position(|l| l.starts_with("processing_time"))
+            .unwrap()
+            + 1;
+        assert!(
+            all.contains(&format!(
+                "typo.toml:{line}:1: unknown field `procesing_time`"
+            )),
+            "{all}"
+        );
+    }
+}
+
+/// A golden file changed by one line makes `run` exit 1 and print a diff naming the line;
+/// `--bless` then writes it back and the next run passes.
+#[test]
+fn changed_golden_fails_with_a_diff_and_bless_repairs_it() {
+    let tmp = temp("golden");
+    let golden = tmp.join("golden");
+    let src = workspace().join("golden/gewerbe");
+    std::fs::create_dir_all(golden.join("gewerbe")).unwrap();
+    for f in std::fs::read_dir(&src).unwrap() {
+        let f = f.unwrap().path();
+        if f.extension().is_some_and(|e| e == "snap") {
+            std::fs::copy(&f, golden.join("gewerbe").join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let summary = golden.join("gewerbe/anzeige-absenderbestaetigt.summary.snap");
+    let text = std::fs::read_to_string(&summary).unwrap();
+    std::fs::write(
+        &summary,
+        text.replace("events         15", "events         16"),
+    )
+    .unwrap();
+    let scenario = "scenarios/gewerbe/anzeige-absenderbestaetigt.toml";
+    let run = |extra: &[&str]| {
+        bin()
+            .args(["run", scenario, "--golden"])
+            .arg(&golden)
+            .arg("--out")
+            .arg(tmp.join("runs"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("-events         16") && err.contains("+events         15"),
+        "{err}"
+    );
+    assert!(err.contains("reproduce with: demail-testbed run"), "{err}");
+    assert!(summary.with_extension("snap.new").exists());
+    let o = run(&["--bless"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// `holidays --json` gives {date, name, source} rows; Sachsen 2025 has Buß- und Bettag on
+/// 19.11.2025 (Wednesday before 23 November, § 1 SächsSFG).
+#[test]
+fn holidays_json() {
+    let o = bin()
+        .args(["holidays", "--land", "SN", "--year", "2025", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r["date"] == "2025-11-19" && r["name"] == "Buß- und Bettag")
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["source"].as_str().is_some_and(|s| !s.is_empty()))
+    );
+}
+
+/// `deadline --json` explains itself; an unknown Land and a rule outside its period exit 2.
+#[test]
+fn deadline_json_and_errors() {
+    let o = bin()
+        .args([
+            "deadline",
+            "--land",
+            "SN",
+            "--rule",
+            "widerspruch",
+            "--from",
+            "2025-11-02",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["end"], "2025-12-02");
+    assert!(v["steps"].as_array().unwrap().len() >= 3);
+    let o = bin()
+        .args([
+            "deadline",
+            "--land",
+            "XX",
+            "--period",
+            "1M",
+            "--from",
+            "2025-01-31",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("SN"), "{}", stderr(&o));
+    let o = bin()
+        .args([
+            "deadline",
+            "--land",
+            "SN",
+            "--rule",
+            "zustellung-abholung",
+            "--from",
+            "2027-01-04",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not in force on 2027-01-04"),
+        "{}",
+        stderr(&o)
+    );
+}
