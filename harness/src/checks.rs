@@ -29,6 +29,8 @@ pub struct Observation<'a> {
     pub sends: &'a [SendOutcome],
     pub provider: &'a Provider,
     pub intake_address: &'a str,
+    /// The run's CA (DER): confirmations must be signed under it.
+    pub trust_anchor: &'a [u8],
 }
 
 /// Judges the expectations of one scenario over the run.
@@ -126,17 +128,24 @@ impl<'a> Judge<'a> {
                         ),
                         Some(m) if m.stored_at <= limit.timestamp() => {
                             let after = m.stored_at.duration_since(send.sent_at.timestamp());
-                            self.decide(
-                                i,
-                                true,
-                                format!(
-                                    "Eingangsbestätigung {} from {} in the sender's mailbox {} after sending (limit {}), private-id copied",
-                                    m.message_id,
-                                    m.from,
-                                    human(after),
-                                    within
+                            match confirmation_verdict(&m.raw, obs.trust_anchor, obs.now.timestamp()) {
+                                Ok(signed) => self.decide(
+                                    i,
+                                    true,
+                                    format!(
+                                        "Eingangsbestätigung {} from {} in the sender's mailbox {} after sending (limit {}), private-id copied, {signed}",
+                                        m.message_id,
+                                        m.from,
+                                        human(after),
+                                        within
+                                    ),
                                 ),
-                            );
+                                Err(why) => self.decide(
+                                    i,
+                                    false,
+                                    format!("Eingangsbestätigung {} is not valid: {why}", m.message_id),
+                                ),
+                            }
                         }
                         Some(m) => self.decide(
                             i,
@@ -254,6 +263,38 @@ impl<'a> Judge<'a> {
     pub fn outcomes(&self) -> Vec<CheckOutcome> {
         self.verdicts.iter().flatten().cloned().collect()
     }
+}
+
+/// Checks a confirmation as the TR requires it (PVD-IO §3.4–3.5): signed by its provider
+/// under the trust anchor, and carrying the Acknowledge-Message XML and a PDF. Returns a short
+/// description of the signature, or why it fails.
+fn confirmation_verdict(raw: &[u8], anchor: &[u8], now: jiff::Timestamp) -> Result<String, String> {
+    use demail_sim::demail::headers::RawMessage;
+    use demail_sim::demail::integrity::{Verdict, VerifyOptions, verify_with};
+    let msg = RawMessage::parse(raw).map_err(|e| e.to_string())?;
+    let anchors = [anchor.to_vec()];
+    let verdict = verify_with(
+        &msg,
+        &VerifyOptions {
+            trusted_cas: Some(&anchors),
+            at_unix: Some(now.as_second()),
+        },
+    );
+    let signer = match &verdict {
+        Verdict::Signed {
+            trusted: true,
+            signer,
+            alg,
+            sig,
+            ..
+        } => format!("signed by {signer} ({alg}/{sig})"),
+        other => return Err(format!("X-de-mail-integrity: {other}")),
+    };
+    let text = String::from_utf8_lossy(raw);
+    if !text.contains("application/xml") || !text.contains("application/pdf") {
+        return Err("the body lacks the Acknowledge-Message XML or the PDF (PVD-IO §3.4.1)".into());
+    }
+    Ok(signer)
 }
 
 /// "20h 0m", "3d 2h 5m", "0s".

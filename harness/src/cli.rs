@@ -60,6 +60,10 @@ pub struct RunArgs {
     /// System under test: only the embedded reference intake in this version.
     #[arg(long, default_value = "embedded", value_parser = ["embedded"])]
     pub target: String,
+    /// Do not keep each message as it crossed the wire (`<out>/<name>/messages/*.eml`); for
+    /// large runs. The trace names the files either way.
+    #[arg(long)]
+    pub no_messages: bool,
     /// Quiet window (ms) that counts as settled between events.
     #[arg(long, default_value_t = 25)]
     pub settle_ms: u64,
@@ -205,6 +209,7 @@ fn run(args: RunArgs) -> ExitCode {
         eprintln!("▶ {} · seed={seed} (from {seed_source})", s.name);
         let mut opts = RunOptions::new(args.out.join(&s.name));
         opts.seed = args.seed;
+        opts.keep_messages = !args.no_messages;
         opts.settle_quiet = std::time::Duration::from_millis(args.settle_ms);
         let result = match rt.block_on(runner::run(s, &opts)) {
             Ok(r) => r,

@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub settle_quiet: Duration,
     /// Longest wait for the world to settle at one instant.
     pub settle_limit: Duration,
+    /// Keep every message as it crossed the wire in `<out>/messages/NNNNNN.eml`.
+    pub keep_messages: bool,
 }
 
 impl RunOptions {
@@ -52,6 +54,7 @@ impl RunOptions {
             out_dir,
             settle_quiet: Duration::from_millis(25),
             settle_limit: Duration::from_secs(30),
+            keep_messages: true,
         }
     }
 }
@@ -97,6 +100,12 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     let master = opts.seed.unwrap_or(scenario.file.scenario.seed);
     std::fs::create_dir_all(&opts.out_dir)
         .with_context(|| format!("creating run folder {}", opts.out_dir.display()))?;
+    // Messages of an earlier run in the same folder would mix with this run's.
+    let messages = opts.out_dir.join("messages");
+    if messages.exists() {
+        std::fs::remove_dir_all(&messages)
+            .with_context(|| format!("clearing {}", messages.display()))?;
+    }
     let clock = VirtualClock::new(&scenario.start);
     let trace = Trace::new(clock.clone());
     let pki = TestPki::generate(&scenario.name)?;
@@ -152,6 +161,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             domain: provider_spec.domain.clone(),
             hosted_domains: provider_spec.hosts.clone(),
             accounts,
+            message_dir: opts.keep_messages.then(|| opts.out_dir.join("messages")),
         },
         clock.clone(),
         trace.clone(),
@@ -164,6 +174,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         password: intake_password,
         provider_submission: provider.submission_addr(),
         ca_pem: pki.ca_pem().to_string(),
+        ca_der: pki.ca_der().to_vec(),
         identity: pki.issue("intake.localhost", &["localhost", "127.0.0.1"])?,
         tls_dir: pki_dir.clone(),
         processing_time: scenario.processing_time,
@@ -199,6 +210,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     // Stable sort: steps at the same instant run in file order.
     step_times.sort_by_key(|(t, _)| *t);
 
+    let ca_der = pki.ca_der();
     let mut msg_rng = seed::rng(master, "messages");
     let mut sends: Vec<SendOutcome> = Vec::new();
     let mut judge = checks::Judge::new(scenario, &trace);
@@ -240,6 +252,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             sends: &sends,
             provider: &provider,
             intake_address: &file.intake.address,
+            trust_anchor: ca_der.as_ref(),
         };
         judge.observe(&observation);
         let steps_left = next_step < step_times.len();

@@ -309,6 +309,26 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
     for c in &file.citizen {
         known_provider(&c.provider)?;
     }
+    // Addresses must follow ACM-FU §2.1; a citizen's must be a person's or a pseudonym.
+    for c in &file.citizen {
+        use demail_sim::demail::address::{AddressKind, validate};
+        match validate(&c.address) {
+            Ok(AddressKind::Person | AddressKind::Pseudonym) => {}
+            Ok(kind) => {
+                return Err(at(
+                    c.provider.span(),
+                    format!(
+                        "citizen {:?}: {:?} is a {kind:?} address, not a person's",
+                        c.id, c.address
+                    ),
+                ));
+            }
+            Err(e) => return Err(at(c.provider.span(), format!("citizen {:?}: {e}", c.id))),
+        }
+    }
+    if let Err(e) = demail_sim::demail::address::validate(&file.intake.address) {
+        return Err(at(file.intake.provider.span(), format!("intake: {e}")));
+    }
     let citizen_ids: Vec<&str> = file.citizen.iter().map(|c| c.id.as_str()).collect();
     let mut step_offsets = Vec::new();
     for s in &file.step {

@@ -58,6 +58,8 @@ pub enum EventKind {
         to: Vec<String>,
         auth_level: String,
         options: Vec<String>,
+        /// The message as submitted, kept in the run folder (`messages/NNNNNN.eml`).
+        eml: String,
     },
     /// The provider refused a command or message with an SMTP reply.
     #[serde(rename = "provider.refused")]
@@ -71,6 +73,9 @@ pub enum EventKind {
         code: u16,
         enhanced: String,
         reason: String,
+        /// The refused message, when the refusal came after DATA (`messages/NNNNNN.eml`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        eml: Option<String>,
     },
     /// A message was laid into a mailbox (the Eingang, PVD-FU §3.3).
     #[serde(rename = "provider.stored")]
@@ -102,6 +107,8 @@ pub enum EventKind {
         mailbox: String,
         message_id: String,
         attempt: u32,
+        /// The message as pushed, kept in the run folder (`messages/NNNNNN.eml`).
+        eml: String,
     },
     /// A push to an intake failed (the intake answered an error or was unreachable).
     #[serde(rename = "provider.delivery_failed")]

@@ -48,6 +48,7 @@ async fn start_world() -> World {
                 account(NORMAL_CITIZEN, AccountKind::Person, AuthLevel::Normal),
                 account(INTAKE, AccountKind::Institution, AuthLevel::High),
             ],
+            message_dir: None,
         },
         clock,
         trace.clone(),
@@ -343,6 +344,7 @@ async fn intake_refuses_plain_mail() {
         password: PASSWORD.into(),
         provider_submission: w.provider.submission_addr(),
         ca_pem: w.pki.ca_pem().into(),
+        ca_der: w.pki.ca_der().to_vec(),
         identity: w
             .pki
             .issue("intake.localhost", &["localhost", "127.0.0.1"])

@@ -13,6 +13,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 pub struct Draft {
     fields: Vec<(String, String)>,
     body: String,
+    /// A ready-made MIME body (Content-Type value, body bytes) instead of the text body.
+    mime: Option<(String, Vec<u8>)>,
 }
 
 impl Draft {
@@ -40,7 +42,14 @@ impl Draft {
         self
     }
 
-    /// The message bytes with CRLF line ends and MIME headers for a text/plain body.
+    /// Sets a ready-made MIME body (e.g. multipart/mixed) with its Content-Type value; the
+    /// body must already use CRLF line ends and 7-bit transfer encodings.
+    pub fn mime_body(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.mime = Some((content_type.to_string(), body));
+        self
+    }
+
+    /// The message bytes with CRLF line ends and MIME headers for the body.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = String::new();
         for (name, value) in &self.fields {
@@ -50,6 +59,12 @@ impl Draft {
             out.push_str("\r\n");
         }
         out.push_str("MIME-Version: 1.0\r\n");
+        if let Some((content_type, body)) = &self.mime {
+            out.push_str(&format!("Content-Type: {content_type}\r\n\r\n"));
+            let mut bytes = out.into_bytes();
+            bytes.extend_from_slice(body);
+            return bytes;
+        }
         out.push_str("Content-Type: text/plain; charset=utf-8\r\n");
         let body = normalize_crlf(&self.body);
         if body.is_ascii() {

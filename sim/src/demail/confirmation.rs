@@ -1,16 +1,19 @@
-//! Bestätigungsnachrichten (confirmations) issued by a provider, first version.
+//! Bestätigungsnachrichten (confirmations) as a provider issues them.
 //!
-//! PVD-IO §3.4: sender is the system address of the issuing provider (PVD-FU §4.3), the
-//! subject follows the template `*Eingangsbestätigung* [Betreff]`, and the sender's
-//! `X-de-mail-private-id` is copied unchanged (PVD-IO §3.1.9). The body is the TR's suggested
-//! text and table as plain text. Still missing (issue [2/6]): the `urn:de-mail`
-//! Acknowledge-Message XML, the PDF, and the provider's signature.
+//! PVD-IO §3.4–3.5: the sender is the issuing provider's system address (PVD-FU §4.3), the
+//! subject follows the template `*Eingangsbestätigung* [Betreff]`, the sender's
+//! `X-de-mail-private-id` is copied unchanged (PVD-IO §3.1.9), and the body is one
+//! multipart/mixed entity with the TR's text, the `urn:de-mail` Acknowledge-Message XML and a
+//! PDF of the same content (§3.4.1, §3.5.3). The whole message is sealed and signed by the
+//! issuing provider (§3.5.1) with a key of the test PKI ([`super::integrity`]).
 
+use super::acknowledge::{self, AckError, AckFacts, AckKind};
 use super::compose::{Draft, mailbox};
-use super::{MessageType, TR_VERSION, h, system_address};
+use super::headers::RawMessage;
+use super::integrity::{self, HashAlg, Signer};
+use super::{TR_VERSION, h, multipart, pdf};
 
-/// The facts a confirmation states (PVD-IO §3.4.1: sender, recipient, time, provider name,
-/// hash of the original).
+/// The facts a confirmation states that are not in the original message.
 #[derive(Clone, Debug)]
 pub struct ConfirmationFacts {
     /// Provider domain (for the system address and originator).
@@ -21,46 +24,61 @@ pub struct ConfirmationFacts {
     pub message_id: String,
     /// RFC 5322 date of issue (virtual time).
     pub date: String,
-    /// Same instant, human-readable for the body.
-    pub time_text: String,
+    /// Same instant as xs:dateTime with offset (`2025-03-03T09:00:00+01:00`).
+    pub time: String,
+    /// Abholbestätigung only: when the original reached the mailbox (xs:dateTime).
+    pub delivery_time: Option<String>,
     /// Sender of the original.
     pub original_sender: String,
     /// Recipient whose mailbox received the original.
     pub original_recipient: String,
     /// Subject of the original, decoded.
     pub original_subject: String,
-    /// X-de-mail-message-id of the original.
-    pub original_message_id: String,
     /// Message-ID of the original (for In-Reply-To).
     pub original_rfc_message_id: Option<String>,
-    /// X-de-mail-private-id of the original, copied unchanged.
-    pub private_id: Option<String>,
-    /// Content of the original's X-de-mail-integrity (empty until issue [2/6]).
-    pub integrity: Option<String>,
 }
 
-/// Builds an Eingangsbestätigung: to the sender, copy to the recipient (PVD-FU §3.3).
-pub fn eingangsbestaetigung(f: &ConfirmationFacts) -> Vec<u8> {
-    let from = system_address::eingang(&f.provider_domain);
-    let subject = format!("*Eingangsbestätigung* {}", f.original_subject);
-    let body = format!(
-        "Hiermit wird bestätigt, dass die Nachricht mit den folgenden Angaben im Postfach des \
-         Empfängers abgelegt wurde.\n\n\
-         Absender:       {}\n\
-         Empfänger:      {}\n\
-         Datum:          {}\n\
-         Betreff:        {}\n\
-         Nachrichten-ID: {}\n\
-         Prüfsumme:      {}\n\
-         De-Mail-Anbieter: {}\n",
-        f.original_sender,
-        f.original_recipient,
-        f.time_text,
-        f.original_subject,
-        f.original_message_id,
-        f.integrity.as_deref().unwrap_or("(noch nicht berechnet)"),
-        f.provider_name,
+/// A built confirmation.
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// The message bytes (sealed).
+    pub raw: Vec<u8>,
+    /// The system address it comes from.
+    pub from: String,
+    /// Its subject.
+    pub subject: String,
+}
+
+/// Builds a confirmation of `kind` for `original` (the message as it was sealed for this
+/// recipient), To the original's sender with a copy to the recipient (PVD-FU §3.3).
+pub fn build(
+    kind: AckKind,
+    f: &ConfirmationFacts,
+    original: &RawMessage,
+    signer: Option<&Signer>,
+) -> Result<Built, AckError> {
+    let from = format!("{}@{}", kind.system_local_part(), f.provider_domain);
+    let facts = AckFacts {
+        kind,
+        sender: &from,
+        provider_name: &f.provider_name,
+        provider_link: None,
+        original_sender: &f.original_sender,
+        original_recipient: &f.original_recipient,
+        original_subject: &f.original_subject,
+        time: &f.time,
+        delivery_time: f.delivery_time.as_deref(),
+    };
+    let text = acknowledge::suggested_text(&facts, original)?;
+    let xml = acknowledge::acknowledge_xml(&facts, original)?;
+    let pdf = pdf::text_pdf(
+        &kind.xml_subject(&f.original_subject),
+        &acknowledge::pdf_lines(&facts, original)?,
     );
+    let body =
+        multipart::confirmation_body(&f.message_id, &text, &xml, &pdf, kind.system_local_part());
+    let subject = kind.message_subject(&f.original_subject);
+    let recipients = format!("to={};cc={}", f.original_sender, f.original_recipient);
     let mut d = Draft::new()
         .header_raw("From", &mailbox("", &from))
         .header_raw("To", &format!("<{}>", f.original_sender))
@@ -73,28 +91,49 @@ pub fn eingangsbestaetigung(f: &ConfirmationFacts) -> Vec<u8> {
     }
     d = d
         .header_raw(h::SENDER, &from)
+        .header_raw(h::CHOSEN_RECIPIENT, &recipients)
         .header_raw(
-            h::CHOSEN_RECIPIENT,
-            &format!("to={};cc={}", f.original_sender, f.original_recipient),
+            h::ORIGINATOR_PROVIDER,
+            &format!("smtp.{}", f.provider_domain),
         )
-        .header_raw(
-            h::ACTUAL_RECIPIENT,
-            &format!("to={};cc={}", f.original_sender, f.original_recipient),
-        )
-        .header_raw(h::ORIGINATOR_PROVIDER, &f.provider_domain)
-        .header_raw(h::MESSAGE_TYPE, MessageType::ConfirmationOfReceipt.as_str())
+        .header_raw(h::MESSAGE_TYPE, kind.message_type().as_str())
+        .header_raw(h::VERSION, TR_VERSION)
         .header_raw(h::MESSAGE_ID, &f.message_id)
-        .header_raw(h::VERSION, TR_VERSION);
-    if let Some(pid) = &f.private_id {
-        d = d.header_raw(h::PRIVATE_ID, pid);
+        .header_raw(h::ACTUAL_RECIPIENT, &recipients);
+    if let Some(pid) = original.first(h::PRIVATE_ID) {
+        d = d.header_raw(h::PRIVATE_ID, &pid);
     }
-    d.text_body(&body).to_bytes()
+    let bytes = d.mime_body(&body.content_type, body.body).to_bytes();
+    let mut msg = RawMessage::parse(&bytes).expect("a confirmation we composed parses");
+    if let Some(signer) = signer {
+        // A signer whose certificate does not hold its key is a set-up bug, not input.
+        integrity::seal(&mut msg, HashAlg::Sha256, Some(signer))
+            .expect("the provider's signer matches its certificate");
+    } else {
+        integrity::seal(&mut msg, HashAlg::Sha256, None).expect("hashing cannot fail");
+    }
+    Ok(Built {
+        raw: msg.to_bytes(),
+        from,
+        subject,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demail::headers::RawMessage;
+    use crate::demail::integrity::{Verdict, VerifyOptions, verify_with};
+    use mail_parser::MimeHeaders as _;
+
+    fn original() -> RawMessage {
+        let raw = "From: <erika.mustermann@dmda-a.de-mail.de>\r\nTo: <gewerbeangelegenheiten@dresden.de-mail.de>\r\n\
+                   Subject: Gewerbeanzeige\r\nDate: Mon, 3 Mar 2025 09:00:00 +0100\r\nMessage-ID: <c1@example>\r\n\
+                   X-de-mail-sender: erika.mustermann@dmda-a.de-mail.de\r\nX-de-mail-message-type: normal\r\n\
+                   X-de-mail-message-id: m000001@dmda-a.de-mail.de\r\nX-de-mail-private-id: GA-4711\r\n\r\nHallo\r\n";
+        let mut m = RawMessage::parse(raw.as_bytes()).unwrap();
+        integrity::seal(&mut m, HashAlg::Sha256, None).unwrap();
+        m
+    }
 
     fn facts() -> ConfirmationFacts {
         ConfirmationFacts {
@@ -102,29 +141,30 @@ mod tests {
             provider_name: "DMDA A (simuliert)".into(),
             message_id: "m000002@dmda-a.de-mail.de".into(),
             date: "Mon, 3 Mar 2025 09:00:00 +0100".into(),
-            time_text: "03.03.2025 09:00:00 +01:00".into(),
+            time: "2025-03-03T09:00:00+01:00".into(),
+            delivery_time: None,
             original_sender: "erika.mustermann@dmda-a.de-mail.de".into(),
             original_recipient: "gewerbeangelegenheiten@dresden.de-mail.de".into(),
             original_subject: "Gewerbeanzeige".into(),
-            original_message_id: "m000001@dmda-a.de-mail.de".into(),
             original_rfc_message_id: Some("<c1@example>".into()),
-            private_id: Some("GA-4711".into()),
-            integrity: None,
         }
     }
 
-    /// Subject template, system sender, type, recipients and copied private-id follow
-    /// PVD-IO §3.4 and PVD-FU §3.3/§4.3.
+    /// Subject template, system sender, type, recipients, copied private-id (PVD-IO §3.4,
+    /// PVD-FU §3.3/§4.3), a multipart body with text, XML and PDF (§3.4.1), and a seal that
+    /// verifies (§3.5.1).
     #[test]
     fn eingangsbestaetigung_has_the_tr_form() {
-        let m = RawMessage::parse(&eingangsbestaetigung(&facts())).unwrap();
-        let subject = mail_parser::MessageParser::default()
-            .parse(&m.to_bytes())
-            .unwrap()
-            .subject()
-            .unwrap()
-            .to_string();
-        assert_eq!(subject, "*Eingangsbestätigung* Gewerbeanzeige");
+        let orig = original();
+        let built = build(AckKind::Receipt, &facts(), &orig, None).unwrap();
+        let m = RawMessage::parse(&built.raw).unwrap();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&built.raw)
+            .unwrap();
+        assert_eq!(
+            parsed.subject().unwrap(),
+            "*Eingangsbestätigung* Gewerbeanzeige"
+        );
         assert_eq!(
             m.first("From").unwrap(),
             "<Eingangsbestaetigung@dmda-a.de-mail.de>"
@@ -135,5 +175,28 @@ mod tests {
             m.first(h::CHOSEN_RECIPIENT).unwrap(),
             "to=erika.mustermann@dmda-a.de-mail.de;cc=gewerbeangelegenheiten@dresden.de-mail.de"
         );
+        let types: Vec<String> = parsed
+            .parts
+            .iter()
+            .filter_map(|p| p.content_type())
+            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")))
+            .collect();
+        assert!(types.contains(&"application/xml".to_string()), "{types:?}");
+        assert!(types.contains(&"application/pdf".to_string()), "{types:?}");
+        let xml = parsed
+            .parts
+            .iter()
+            .find(|p| p.content_type().is_some_and(|c| c.subtype() == Some("xml")))
+            .map(|p| String::from_utf8_lossy(p.contents()).into_owned())
+            .unwrap();
+        assert!(xml.contains("urn:de-mail"), "{xml}");
+        assert!(
+            xml.contains(&orig.first(h::INTEGRITY).unwrap()[..20]),
+            "hash of the original"
+        );
+        assert!(matches!(
+            verify_with(&m, &VerifyOptions::default()),
+            Verdict::Hashed { .. }
+        ));
     }
 }

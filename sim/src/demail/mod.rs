@@ -4,13 +4,22 @@
 //! Submodules:
 //! - [`headers`]: a raw header block with the TR's reading rules (case-insensitive names,
 //!   first occurrence wins, PVD-IO Tabelle 1 note and §3.1.21).
+//! - [`address`]: De-Mail address syntax and formation (ACM-FU §2.1, ICAO transliteration).
 //! - [`compose`]: builds RFC 5322 messages byte for byte, deterministically.
-//! - [`confirmation`]: Bestätigungsnachrichten (first version: subject, system sender,
-//!   private-id; the signed XML+PDF form is issue [2/6]).
+//! - [`confirmation`]: Bestätigungsnachrichten (confirmations) as the provider issues them.
+//! - [`integrity`]: `X-de-mail-integrity`, DKIM-style hash and signature (PVD-IO §3.1.21).
+//! - [`acknowledge`]: the `urn:de-mail` Acknowledge-Message XML and the confirmation text.
+//! - [`pdf`]: a small deterministic PDF with the confirmation's content.
+//! - [`multipart`]: multipart/mixed bodies with deterministic boundaries.
 
+pub mod acknowledge;
+pub mod address;
 pub mod compose;
 pub mod confirmation;
 pub mod headers;
+pub mod integrity;
+pub mod multipart;
+pub mod pdf;
 
 use std::fmt;
 

@@ -11,6 +11,7 @@ use mailin_embedded::response::{OK, Response};
 
 use super::{Case, Evidence, Intake, Verdict};
 use crate::demail::headers::RawMessage;
+use crate::demail::integrity::{self, Verdict as Integrity, VerifyOptions};
 use crate::demail::{MessageType, h, normalize_address};
 use crate::provider::lock;
 
@@ -128,12 +129,28 @@ pub(crate) fn receive(intake: &Intake, data: &[u8]) -> Result<(), (u16, String)>
         .unwrap_or_default()
         .to_string();
     let authoritative = msg.first(h::AUTHORITATIVE).as_deref() == Some("yes");
+    // The provider's seal must verify against the trust anchor (PVD-IO §3.1.21: the key comes
+    // from X-de-mail-signature-certificate, which must chain to a trusted CA).
+    let anchors = [intake.config.ca_der.clone()];
+    let integrity = integrity::verify_with(
+        &msg,
+        &VerifyOptions {
+            trusted_cas: Some(&anchors),
+            at_unix: Some(now.as_second()),
+        },
+    );
     let level = msg.first(h::AUTH_LEVEL).unwrap_or_default();
     // The intake's procedure rule: the Gewerbeanzeige is accepted by De-Mail only as an
     // absenderbestätigte De-Mail sent at level high: the Schriftform route of § 3a Abs. 3
     // Nr. 2 Buchst. d VwVfG (Fassung 2025-01-20) with § 5 Abs. 5 De-Mail-G (Versandart
     // absenderbestätigt). The reference intake applies this rule to every case.
-    let verdict = if !authoritative {
+    let verdict = if !integrity.is_valid() {
+        Verdict::FormDefect(format!("X-de-mail-integrity does not verify ({integrity})"))
+    } else if authoritative && !matches!(integrity, Integrity::Signed { trusted: true, .. }) {
+        Verdict::FormDefect(format!(
+            "absenderbestätigt, but not signed by a trusted provider ({integrity})"
+        ))
+    } else if !authoritative {
         Verdict::FormDefect("X-de-mail-authoritative is not \"yes\" (not absenderbestätigt)".into())
     } else if level != "high" {
         Verdict::FormDefect(format!("X-de-mail-auth-level is {level:?}, not \"high\""))
@@ -155,6 +172,7 @@ pub(crate) fn receive(intake: &Intake, data: &[u8]) -> Result<(), (u16, String)>
         demail_message_id,
         rfc_message_id: msg.first("message-id"),
         private_id,
+        integrity: integrity.to_string(),
         verdict,
         reply_due,
         replied: false,

@@ -45,6 +45,8 @@ pub struct IntakeConfig {
     pub provider_submission: SocketAddr,
     /// PEM of the CA that signed the provider's certificate.
     pub ca_pem: String,
+    /// The same CA in DER: trust anchor for X-de-mail-signature-certificate.
+    pub ca_der: Vec<u8>,
     /// The intake listener's certificate.
     pub identity: Identity,
     /// Where the listener's PEM files are written (mailin-embedded reads files).
@@ -76,6 +78,8 @@ pub struct Case {
     pub demail_message_id: String,
     pub rfc_message_id: Option<String>,
     pub private_id: Option<String>,
+    /// The X-de-mail-integrity verdict (PVD-IO §3.1.21) as text.
+    pub integrity: String,
     pub verdict: Verdict,
     pub reply_due: Timestamp,
     pub replied: bool,

@@ -7,17 +7,19 @@
 //! 3. Set the provider's metadata (Tabelle 1) with the virtual time as `Date`.
 //! 4. Lay a copy into every recipient's mailbox (the Eingang) with `Envelope-to`
 //!    (§3.1.22); push it to the recipient's intake if the account has one.
-//! 5. Issue the Eingangsbestätigung when asked (PVD-FU §3.3: to the sender, copy to the
-//!    recipient).
+//! 5. Seal every copy (X-de-mail-integrity, sha256 + ec-dsa, PVD-IO §3.1.21) and issue the
+//!    Eingangsbestätigung when asked (PVD-FU §3.3: to the sender, copy to the recipient;
+//!    multipart text + XML + PDF, signed, PVD-IO §3.4–3.5).
 //!
 //! A refusal is returned as an SMTP answer ([`Refusal`]); nothing is stored then.
 
 use crate::clock::format_rfc5322;
-use crate::demail::confirmation::{ConfirmationFacts, eingangsbestaetigung};
+use crate::demail::acknowledge::AckKind;
+use crate::demail::confirmation::{self, ConfirmationFacts};
 use crate::demail::headers::{Field, RawMessage};
+use crate::demail::integrity::{self, HashAlg};
 use crate::demail::{
     AuthLevel, DeMailOption, MessageType, TR_VERSION, h, normalize_address, parse_option,
-    system_address,
 };
 use crate::trace::EventKind;
 
@@ -197,6 +199,7 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
     ]);
     msg.prepend(stamp);
 
+    let eml = shared.wire_log.record(sub.data);
     shared.trace.emit(EventKind::ProviderAccepted {
         provider: shared.config.id.clone(),
         message_id: message_id.clone(),
@@ -204,10 +207,16 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
         to: sub.recipients.to_vec(),
         auth_level: sub.login.level.as_str().to_string(),
         options: options.iter().map(|o| o.name().to_string()).collect(),
+        eml,
     });
 
     for rcpt in sub.recipients {
-        let mut copy = msg.clone();
+        // PVD-IO §3.1.21: hash and signature are computed per copy, right before hand-over;
+        // Envelope-to is set on receipt (§3.1.22) and is not covered by the seal.
+        let mut sealed = msg.clone();
+        integrity::seal(&mut sealed, HashAlg::Sha256, Some(&shared.signer))
+            .map_err(|e| Refusal::new(451, "4.3.0", &format!("cannot seal the message: {e}")))?;
+        let mut copy = sealed.clone();
         copy.prepend(vec![Field::new("Envelope-to", rcpt)]);
         deposit(
             shared,
@@ -228,22 +237,25 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
         if options.contains(&DeMailOption::ConfirmationOfReceipt) {
             // Taken in its own statement: the store lock must be released before deposit().
             let confirmation_id = lock(&shared.store).next_message_id(&domain);
-            issue_eingangsbestaetigung(
+            let facts = ConfirmationFacts {
+                provider_domain: domain.clone(),
+                provider_name: shared.config.name.clone(),
+                message_id: confirmation_id,
+                date: date.clone(),
+                time: crate::clock::format_instant(&now),
+                delivery_time: None,
+                original_sender: sub.login.address.clone(),
+                original_recipient: rcpt.clone(),
+                original_subject: subject.clone(),
+                original_rfc_message_id: Some(rfc_message_id.clone()),
+            };
+            issue_confirmation(
                 shared,
-                &ConfirmationFacts {
-                    provider_domain: domain.clone(),
-                    provider_name: shared.config.name.clone(),
-                    message_id: confirmation_id,
-                    date: date.clone(),
-                    time_text: now.strftime("%d.%m.%Y %H:%M:%S %:z").to_string(),
-                    original_sender: sub.login.address.clone(),
-                    original_recipient: rcpt.clone(),
-                    original_subject: subject.clone(),
-                    original_message_id: message_id.clone(),
-                    original_rfc_message_id: Some(rfc_message_id.clone()),
-                    private_id: private_id.clone(),
-                    integrity: None,
-                },
+                AckKind::Receipt,
+                &facts,
+                &sealed,
+                &message_id,
+                private_id.clone(),
             );
         }
     }
@@ -281,22 +293,38 @@ fn deposit(shared: &Shared, message: StoredMessage, envelope_from: &str) {
     }
 }
 
-/// Issues an Eingangsbestätigung to the sender with a copy to the recipient.
-fn issue_eingangsbestaetigung(shared: &Shared, f: &ConfirmationFacts) {
-    let raw = eingangsbestaetigung(f);
-    let system = system_address::eingang(&f.provider_domain);
+/// Issues a confirmation to the sender with a copy to the recipient (PVD-FU §3.3).
+fn issue_confirmation(
+    shared: &Shared,
+    kind: AckKind,
+    f: &ConfirmationFacts,
+    original: &RawMessage,
+    original_message_id: &str,
+    private_id: Option<String>,
+) {
+    let built = match confirmation::build(kind, f, original, Some(&shared.signer)) {
+        Ok(b) => b,
+        Err(e) => {
+            // The original was sealed by this provider a moment ago, so this is a bug in the
+            // provider, reported loudly rather than hidden.
+            tracing::error!(
+                "cannot build the {kind:?} confirmation for {original_message_id}: {e}"
+            );
+            return;
+        }
+    };
     shared.trace.emit(EventKind::ConfirmationIssued {
         provider: shared.config.id.clone(),
-        confirmation: "receipt".into(),
-        for_message_id: f.original_message_id.clone(),
+        confirmation: kind.trace_name().to_string(),
+        for_message_id: original_message_id.to_string(),
         message_id: f.message_id.clone(),
-        from: system.clone(),
+        from: built.from.clone(),
         to: vec![f.original_sender.clone(), f.original_recipient.clone()],
-        private_id: f.private_id.clone(),
+        private_id: private_id.clone(),
     });
     let stamp = shared.clock.timestamp();
     for mailbox in [&f.original_sender, &f.original_recipient] {
-        let mut copy = RawMessage::parse(&raw).expect("confirmation we built parses");
+        let mut copy = RawMessage::parse(&built.raw).expect("confirmation we built parses");
         copy.prepend(vec![Field::new("Envelope-to", mailbox)]);
         deposit(
             shared,
@@ -305,14 +333,14 @@ fn issue_eingangsbestaetigung(shared: &Shared, f: &ConfirmationFacts) {
                 message_id: f.message_id.clone(),
                 rfc_message_id: Some(format!("<{}>", f.message_id)),
                 in_reply_to: f.original_rfc_message_id.clone(),
-                message_type: MessageType::ConfirmationOfReceipt,
-                from: system.clone(),
-                subject: format!("*Eingangsbestätigung* {}", f.original_subject),
-                private_id: f.private_id.clone(),
+                message_type: kind.message_type(),
+                from: built.from.clone(),
+                subject: built.subject.clone(),
+                private_id: private_id.clone(),
                 stored_at: stamp,
                 raw: copy.to_bytes(),
             },
-            &system,
+            &built.from,
         );
     }
 }

@@ -54,11 +54,13 @@ async fn deliver(shared: &Shared, job: &Job, ca_pem: Option<&[u8]>) {
         shared.activity.bump();
         match outcome {
             Ok(()) => {
+                let eml = shared.wire_log.record(&job.raw);
                 shared.trace.emit(EventKind::ProviderDelivered {
                     provider: shared.config.id.clone(),
                     mailbox: job.mailbox.clone(),
                     message_id: job.message_id.clone(),
                     attempt,
+                    eml,
                 });
                 return;
             }

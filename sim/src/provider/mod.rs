@@ -78,6 +78,8 @@ pub struct ProviderConfig {
     pub hosted_domains: Vec<String>,
     /// Accounts.
     pub accounts: Vec<AccountConfig>,
+    /// Folder for `NNNNNN.eml` copies of every message on the wire (`None`: do not keep).
+    pub message_dir: Option<std::path::PathBuf>,
 }
 
 /// Counters the runner reads to decide that the world has settled.
@@ -145,6 +147,43 @@ pub(crate) struct Shared {
     pub store: std::sync::Mutex<store::Store>,
     pub deliveries: mpsc::UnboundedSender<delivery::Job>,
     pub activity: Arc<Activity>,
+    /// Signs X-de-mail-integrity and confirmations (PVD-IO §3.1.21, §3.5.1): an ECDSA P-256
+    /// key with a certificate from the test PKI.
+    pub signer: crate::demail::integrity::Signer,
+    /// Keeps every message as it crossed the wire, if asked to.
+    pub wire_log: WireLog,
+}
+
+/// Writes each message that crosses the provider's wire to `<dir>/NNNNNN.eml`, numbered in
+/// trace order. The number is handed out even when writing is off, so the trace is the same
+/// either way.
+#[derive(Debug)]
+pub struct WireLog {
+    dir: Option<std::path::PathBuf>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl WireLog {
+    /// A log writing into `dir`, or only numbering when `None`.
+    pub fn new(dir: Option<std::path::PathBuf>) -> Self {
+        Self {
+            dir,
+            next: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Records `raw` and returns its name relative to the run folder (`messages/000001.eml`).
+    pub fn record(&self, raw: &[u8]) -> String {
+        let n = self.next.fetch_add(1, Ordering::SeqCst) + 1;
+        let name = format!("{n:06}.eml");
+        if let Some(dir) = &self.dir {
+            let path = dir.join(&name);
+            if let Err(e) = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, raw)) {
+                tracing::warn!("cannot keep {}: {e}", path.display());
+            }
+        }
+        format!("messages/{name}")
+    }
 }
 
 /// A running provider.
@@ -167,6 +206,14 @@ impl Provider {
             &["localhost", "127.0.0.1", &format!("smtp.{}", config.domain)],
         )?;
         let tls = identity.server_config()?;
+        // IT-BInfra-IO Tabelle 2 names provider certificates CN=<DMDA domain>, OU=De-Mail.
+        let signing = pki.issue(&config.domain, &[&config.domain])?;
+        let signer = crate::demail::integrity::Signer::ecdsa_p256_from_pkcs8_der(
+            &signing.key_der,
+            signing.cert_der.to_vec(),
+        )
+        .map_err(|e| anyhow::anyhow!("provider signing key: {e}"))?;
+        let wire_log = WireLog::new(config.message_dir.clone());
         let store = store::Store::new(&config.accounts);
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -177,6 +224,8 @@ impl Provider {
             store: std::sync::Mutex::new(store),
             deliveries: tx,
             activity: Arc::new(Activity::default()),
+            signer,
+            wire_log,
         });
         let listener = TcpListener::bind("127.0.0.1:0")
             .await

@@ -112,6 +112,16 @@ impl Session {
 
     /// Replies with an error and records it in the trace.
     async fn refuse(&mut self, stage: &str, r: Refusal) -> std::io::Result<()> {
+        self.refuse_with(stage, r, None).await
+    }
+
+    /// Like [`Self::refuse`], naming the kept copy of a refused message.
+    async fn refuse_with(
+        &mut self,
+        stage: &str,
+        r: Refusal,
+        eml: Option<String>,
+    ) -> std::io::Result<()> {
         self.shared.trace.emit(EventKind::ProviderRefused {
             provider: self.shared.config.id.clone(),
             stage: stage.to_string(),
@@ -119,6 +129,7 @@ impl Session {
             code: r.code,
             enhanced: r.enhanced.to_string(),
             reason: r.text.clone(),
+            eml,
         });
         self.reply(r.code, r.enhanced, &r.text).await
     }
@@ -483,7 +494,10 @@ impl Session {
         };
         match accept::accept(&self.shared, submission) {
             Ok(id) => self.reply(250, "2.0.0", &format!("Accepted as {id}")).await,
-            Err(r) => self.refuse("DATA", r).await,
+            Err(r) => {
+                let eml = self.shared.wire_log.record(&message);
+                self.refuse_with("DATA", r, Some(eml)).await
+            }
         }
     }
 }
