@@ -35,6 +35,9 @@ pub enum Command {
     Holidays(crate::calendar_cmd::HolidaysArgs),
     /// Compute a legal deadline and explain each step with its source.
     Deadline(crate::calendar_cmd::DeadlineArgs),
+    /// Show the De-Mail view of a message file: type, options, addresses, rule violations,
+    /// integrity verdict, confirmation content. Exit 0 valid, 1 invalid, 2 unreadable.
+    Inspect(crate::inspect_cmd::InspectArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -85,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::Check { paths } => check(&paths),
         Command::Holidays(args) => crate::calendar_cmd::holidays(&args),
         Command::Deadline(args) => crate::calendar_cmd::deadline(&args),
+        Command::Inspect(args) => crate::inspect_cmd::run(&args),
     }
 }
 

@@ -10,11 +10,13 @@
 //! - [`report`]: the run summary.
 //! - [`cli`]: the `demail-testbed` command line.
 //! - [`calendar_cmd`]: the `holidays` and `deadline` commands.
+//! - [`inspect_cmd`]: the `inspect` command.
 
 pub mod calendar_cmd;
 pub mod checks;
 pub mod cli;
 pub mod golden;
+pub mod inspect_cmd;
 pub mod regime;
 pub mod report;
 pub mod rules;

@@ -179,3 +179,60 @@ fn deadline_json_and_errors() {
         stderr(&o)
     );
 }
+
+/// `inspect` says valid (exit 0) for a message as the provider pushed it, names the body-hash
+/// failure (exit 1) when one byte of the body changes, and exits 2 for an unreadable file.
+#[test]
+fn inspect_exit_codes() {
+    let tmp = temp("inspect");
+    let o = bin()
+        .args([
+            "run",
+            "scenarios/gewerbe/anzeige-absenderbestaetigt.toml",
+            "--out",
+        ])
+        .arg(tmp.join("runs"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = tmp.join("runs/gewerbe/anzeige-absenderbestaetigt");
+    let pushed = run.join("messages/000002.eml");
+    let ca = run.join("pki/ca.pem");
+    let o = bin()
+        .arg("inspect")
+        .arg(&pushed)
+        .arg("--ca")
+        .arg(&ca)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("certificate issued by a trusted CA"), "{out}");
+    let mut bytes = std::fs::read(&pushed).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x01;
+    let changed = tmp.join("changed.eml");
+    std::fs::write(&changed, &bytes).unwrap();
+    let o = bin()
+        .arg("inspect")
+        .arg(&changed)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["integrity"].as_str().unwrap().contains("body hash"),
+        "{v}"
+    );
+    let empty = tmp.join("empty.eml");
+    std::fs::write(&empty, b"").unwrap();
+    let o = bin().arg("inspect").arg(&empty).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = bin()
+        .arg("inspect")
+        .arg(tmp.join("missing.eml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -10,6 +10,7 @@
 //! - [`integrity`]: `X-de-mail-integrity`, DKIM-style hash and signature (PVD-IO §3.1.21).
 //! - [`acknowledge`]: the `urn:de-mail` Acknowledge-Message XML and the confirmation text.
 //! - [`pdf`]: a small deterministic PDF with the confirmation's content.
+//! - [`inspect`]: the De-Mail view of a message (`demail-testbed inspect`).
 //! - [`multipart`]: multipart/mixed bodies with deterministic boundaries.
 
 pub mod acknowledge;
@@ -17,6 +18,7 @@ pub mod address;
 pub mod compose;
 pub mod confirmation;
 pub mod headers;
+pub mod inspect;
 pub mod integrity;
 pub mod multipart;
 pub mod pdf;
