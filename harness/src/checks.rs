@@ -103,67 +103,27 @@ impl<'a> Judge<'a> {
                     let (_, _, text) = send.refused.as_ref().expect("checked");
                     self.decide(i, false, format!("the provider refused the message: {text}"));
                 }
-                Expectation::Confirmation { within, .. } => {
-                    let within = *within;
-                    let Ok(limit) = send.sent_at.checked_add(within) else {
-                        self.decide(i, false, "limit out of range".into());
-                        continue;
+                Expectation::Confirmation { confirmation, within } => {
+                    let (kind, label) = match confirmation.as_str() {
+                        "dispatch" => (MessageType::ConfirmationOfDispatch, "Versandbestätigung"),
+                        _ => (MessageType::ConfirmationOfReceipt, "Eingangsbestätigung"),
                     };
-                    let found = obs
-                        .provider
-                        .mailbox(&send.from)
-                        .into_iter()
-                        .find(|m| {
-                            m.message_type == MessageType::ConfirmationOfReceipt
-                                && m.in_reply_to.as_deref() == Some(send.rfc_message_id.as_str())
-                        });
-                    match found {
-                        Some(m) if m.private_id != send.private_id => self.decide(
-                            i,
-                            false,
-                            format!(
-                                "Eingangsbestätigung {} does not carry the private-id {:?} (has {:?}); PVD-IO §3.1.9 requires it to be copied",
-                                m.message_id, send.private_id, m.private_id
-                            ),
-                        ),
-                        Some(m) if m.stored_at <= limit.timestamp() => {
-                            let after = m.stored_at.duration_since(send.sent_at.timestamp());
-                            match confirmation_verdict(&m.raw, obs.trust_anchor, obs.now.timestamp()) {
-                                Ok(signed) => self.decide(
-                                    i,
-                                    true,
-                                    format!(
-                                        "Eingangsbestätigung {} from {} in the sender's mailbox {} after sending (limit {}), private-id copied, {signed}",
-                                        m.message_id,
-                                        m.from,
-                                        human(after),
-                                        within
-                                    ),
-                                ),
-                                Err(why) => self.decide(
-                                    i,
-                                    false,
-                                    format!("Eingangsbestätigung {} is not valid: {why}", m.message_id),
-                                ),
-                            }
+                    self.system_message(i, obs, send, kind, label, *within, |_| Ok(()));
+                }
+                Expectation::Notification {
+                    notification_type,
+                    within,
+                } => {
+                    let wanted = notification_type.clone();
+                    self.system_message(i, obs, send, MessageType::Notification, "Meldung", *within, |m| {
+                        let raw = demail_sim::demail::headers::RawMessage::parse(&m.raw).map_err(|e| e.to_string())?;
+                        match raw.first(demail_sim::demail::h::NOTIFICATION_TYPE) {
+                            Some(t) if t == wanted => Ok(()),
+                            other => Err(format!(
+                                "x-de-mail-notification-type is {other:?}, expected {wanted:?}"
+                            )),
                         }
-                        Some(m) => self.decide(
-                            i,
-                            false,
-                            format!(
-                                "Eingangsbestätigung {} arrived {} after sending, later than {}",
-                                m.message_id,
-                                human(m.stored_at.duration_since(send.sent_at.timestamp())),
-                                within
-                            ),
-                        ),
-                        None if obs.now.timestamp() > limit.timestamp() => self.decide(
-                            i,
-                            false,
-                            format!("no Eingangsbestätigung within {within} of sending"),
-                        ),
-                        None => {}
-                    }
+                    });
                 }
                 Expectation::Reply {
                     rule,
@@ -243,6 +203,71 @@ impl<'a> Judge<'a> {
         }
     }
 
+    /// Judges a message the provider itself sends about the step's message (a confirmation or
+    /// a Meldung): it must reach the sender's mailbox within `within`, copy the private-id
+    /// (PVD-IO §3.1.9), be signed under the run's CA with XML and PDF parts (§3.4–3.5), and
+    /// pass `extra`.
+    #[allow(clippy::too_many_arguments)]
+    fn system_message(
+        &mut self,
+        i: usize,
+        obs: &Observation<'_>,
+        send: &SendOutcome,
+        kind: MessageType,
+        label: &str,
+        within: jiff::Span,
+        extra: impl Fn(&demail_sim::provider::StoredMessage) -> Result<(), String>,
+    ) {
+        let Ok(limit) = send.sent_at.checked_add(within) else {
+            self.decide(i, false, "limit out of range".into());
+            return;
+        };
+        let found = obs.provider.mailbox(&send.from).into_iter().find(|m| {
+            m.message_type == kind && m.in_reply_to.as_deref() == Some(send.rfc_message_id.as_str())
+        });
+        let Some(m) = found else {
+            if obs.now.timestamp() > limit.timestamp() {
+                self.decide(i, false, format!("no {label} within {within} of sending"));
+            }
+            return;
+        };
+        let after = m.stored_at.duration_since(send.sent_at.timestamp());
+        if m.private_id != send.private_id {
+            self.decide(
+                i,
+                false,
+                format!(
+                    "{label} {} does not carry the private-id {:?} (has {:?}); PVD-IO §3.1.9 requires it to be copied",
+                    m.message_id, send.private_id, m.private_id
+                ),
+            );
+        } else if m.stored_at > limit.timestamp() {
+            self.decide(
+                i,
+                false,
+                format!(
+                    "{label} {} arrived {} after sending, later than {within}",
+                    m.message_id,
+                    human(after)
+                ),
+            );
+        } else {
+            match confirmation_verdict(&m.raw, obs.trust_anchor, obs.now.timestamp()).and_then(|signed| extra(&m).map(|()| signed)) {
+                Ok(signed) => self.decide(
+                    i,
+                    true,
+                    format!(
+                        "{label} {} from {} in the sender's mailbox {} after sending (limit {within}), private-id copied, {signed}",
+                        m.message_id,
+                        m.from,
+                        human(after)
+                    ),
+                ),
+                Err(why) => self.decide(i, false, format!("{label} {} is not valid: {why}", m.message_id)),
+            }
+        }
+    }
+
     /// Fails whatever is still undecided at the end of the scenario.
     pub fn finish(&mut self, now: &ZonedDateTime) {
         for i in 0..self.verdicts.len() {
@@ -265,7 +290,7 @@ impl<'a> Judge<'a> {
     }
 }
 
-/// Checks a confirmation as the TR requires it (PVD-IO §3.4–3.5): signed by its provider
+/// Checks a confirmation or Meldung as the TR requires it (PVD-IO §3.4–3.5): signed by its provider
 /// under the trust anchor, and carrying the Acknowledge-Message XML and a PDF. Returns a short
 /// description of the signature, or why it fails.
 fn confirmation_verdict(raw: &[u8], anchor: &[u8], now: jiff::Timestamp) -> Result<String, String> {
@@ -292,7 +317,7 @@ fn confirmation_verdict(raw: &[u8], anchor: &[u8], now: jiff::Timestamp) -> Resu
     };
     let text = String::from_utf8_lossy(raw);
     if !text.contains("application/xml") || !text.contains("application/pdf") {
-        return Err("the body lacks the Acknowledge-Message XML or the PDF (PVD-IO §3.4.1)".into());
+        return Err("the body lacks the urn:de-mail XML or the PDF (PVD-IO §3.4.1, §3.5)".into());
     }
     Ok(signer)
 }

@@ -21,6 +21,8 @@ pub fn summary(
     let pushed = count(|k| matches!(k, EventKind::ProviderDelivered { .. }));
     let push_failed = count(|k| matches!(k, EventKind::ProviderDeliveryFailed { .. }));
     let confirmations = count(|k| matches!(k, EventKind::ConfirmationIssued { .. }));
+    let notifications = count(|k| matches!(k, EventKind::NotificationIssued { .. }));
+    let warnings = count(|k| matches!(k, EventKind::ProviderWarning { .. }));
     let passed = checks.iter().filter(|c| c.passed).count();
     let end = events.last().map(|e| e.at.clone()).unwrap_or_default();
     let h = &scenario.file.scenario;
@@ -39,7 +41,9 @@ pub fn summary(
     out.push_str(&format!(
         "provider       {accepted} accepted, {refused} refused, {stored} stored, {pushed} pushed to the intake, {push_failed} push failures\n"
     ));
-    out.push_str(&format!("confirmations  {confirmations} issued\n"));
+    out.push_str(&format!(
+        "confirmations  {confirmations} issued; {notifications} Meldungen; {warnings} warnings\n"
+    ));
     out.push_str(&format!(
         "checks         {passed} passed, {} failed\n",
         checks.len() - passed

@@ -361,7 +361,10 @@ async fn send(
     let to_name = if step.send.to == "intake" {
         file.intake.name.as_str()
     } else {
-        ""
+        file.citizen
+            .iter()
+            .find(|c| c.address == step.send.to)
+            .map_or("", |c| c.name.as_str())
     };
     let domain = citizen
         .address
@@ -383,6 +386,9 @@ async fn send(
     }
     if let Some(pid) = &step.send.private_id {
         draft = draft.header_raw(h::PRIVATE_ID, pid);
+    }
+    for (name, value) in &step.send.headers {
+        draft = draft.header(name, value);
     }
     let raw = draft.text_body(&step.send.body).to_bytes();
     trace.emit(EventKind::CitizenSent {

@@ -114,6 +114,10 @@ pub struct SendSpec {
     /// De-Mail options set to "yes".
     #[serde(default)]
     pub options: Vec<Spanned<String>>,
+    /// Extra header fields written as given, e.g. a misspelt `X-de-mail-privat-id` as real
+    /// senders write it (a table of name = value).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 /// `[[expect]]`: what must happen. Which keys apply depends on `kind`; see [`Expectation`].
@@ -137,6 +141,8 @@ pub struct ExpectSpec {
     pub code: Option<Spanned<u16>>,
     #[serde(default)]
     pub enhanced: Option<Spanned<String>>,
+    #[serde(default)]
+    pub notification_type: Option<Spanned<String>>,
 }
 
 /// The kinds of expectation, validated from an [`ExpectSpec`].
@@ -153,6 +159,12 @@ pub enum Expectation {
     },
     /// The provider refuses the message with this SMTP code (keys: `code`, `enhanced`).
     Refused { code: u16, enhanced: String },
+    /// The provider sends the sender a Meldungsnachricht of this type within `within`
+    /// (keys: `notification_type`, `within`).
+    Notification {
+        notification_type: String,
+        within: Span,
+    },
 }
 
 /// A scenario that loaded and validated.
@@ -355,6 +367,17 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                 ));
             }
         }
+        for name in s.send.headers.keys() {
+            if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
+                return Err(at(
+                    s.at.span(),
+                    format!(
+                        "step {:?}: header name {name:?} is not a valid field name (RFC 5322 §3.6.8)",
+                        s.id
+                    ),
+                ));
+            }
+        }
         step_offsets.push(span_of(&s.at, "at")?);
     }
     let step_ids: Vec<&str> = file.step.iter().map(|s| s.id.as_str()).collect();
@@ -388,11 +411,12 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             "confirmation" => &["confirmation", "within"],
             "reply" => &["rule", "subject_contains"],
             "refused" => &["code", "enhanced"],
+            "notification" => &["notification_type", "within"],
             other => {
                 return Err(at(
                     kind_span,
                     format!(
-                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\""
+                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\""
                     ),
                 ));
             }
@@ -407,6 +431,10 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             ),
             ("code", e.code.as_ref().map(|v| v.span())),
             ("enhanced", e.enhanced.as_ref().map(|v| v.span())),
+            (
+                "notification_type",
+                e.notification_type.as_ref().map(|v| v.span()),
+            ),
         ];
         for (key, span) in present {
             if let Some(span) = span
@@ -425,11 +453,11 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         let exp = match e.kind.get_ref().as_str() {
             "confirmation" => {
                 let confirmation = need(&e.confirmation, "confirmation")?;
-                if confirmation.get_ref() != "receipt" {
+                if !["receipt", "dispatch"].contains(&confirmation.get_ref().as_str()) {
                     return Err(at(
                         confirmation.span(),
                         format!(
-                            "confirmation {:?} is not supported yet; expected \"receipt\"",
+                            "confirmation {:?} is not supported; expected \"receipt\" (Eingangsbestätigung) or \"dispatch\" (Versandbestätigung); \"retrieve\" needs logins (issue [4/6])",
                             confirmation.get_ref()
                         ),
                     ));
@@ -449,6 +477,25 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                 Expectation::Reply {
                     rule: rule.into_inner(),
                     subject_contains: need(&e.subject_contains, "subject_contains")?.into_inner(),
+                }
+            }
+            "notification" => {
+                let t = need(&e.notification_type, "notification_type")?;
+                if !demail_sim::demail::inspect::NOTIFICATION_TYPES.contains(&t.get_ref().as_str())
+                {
+                    return Err(at(
+                        t.span(),
+                        format!(
+                            "notification_type {:?} is not one of PVD-IO Tabelle 22: {}",
+                            t.get_ref(),
+                            demail_sim::demail::inspect::NOTIFICATION_TYPES.join(", ")
+                        ),
+                    ));
+                }
+                let within = need(&e.within, "within")?;
+                Expectation::Notification {
+                    notification_type: t.into_inner(),
+                    within: span_of(&within, "within")?,
                 }
             }
             _ => Expectation::Refused {

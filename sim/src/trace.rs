@@ -100,6 +100,30 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         private_id: Option<String>,
     },
+    /// The provider sent a Meldungsnachricht because a message could not be delivered
+    /// (PVD-FU Schritt 45).
+    #[serde(rename = "notification.issued")]
+    NotificationIssued {
+        provider: String,
+        /// X-de-mail-notification-type (PVD-IO Tabelle 22).
+        notification_type: String,
+        for_message_id: String,
+        message_id: String,
+        to: String,
+        /// The recipient that could not be reached.
+        recipient: String,
+        reason: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        private_id: Option<String>,
+    },
+    /// Something about an accepted message that a person should know, e.g. an unknown
+    /// X-de-mail-* header (kept in the message).
+    #[serde(rename = "provider.warning")]
+    ProviderWarning {
+        provider: String,
+        message_id: String,
+        warning: String,
+    },
     /// The provider pushed a message to an institution's intake over SMTP and got a 2xx.
     #[serde(rename = "provider.delivered")]
     ProviderDelivered {

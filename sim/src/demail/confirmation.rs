@@ -78,11 +78,21 @@ pub fn build(
     let body =
         multipart::confirmation_body(&f.message_id, &text, &xml, &pdf, kind.system_local_part());
     let subject = kind.message_subject(&f.original_subject);
-    let recipients = format!("to={};cc={}", f.original_sender, f.original_recipient);
+    // The Versandbestätigung goes to the sender only; Eingangs- and Abholbestätigung go to
+    // the sender with a copy to the recipient (PVD-FU §3.3, §7.1).
+    let copy_to_recipient = kind != AckKind::Dispatch;
+    let recipients = if copy_to_recipient {
+        format!("to={};cc={}", f.original_sender, f.original_recipient)
+    } else {
+        format!("to={}", f.original_sender)
+    };
     let mut d = Draft::new()
         .header_raw("From", &mailbox("", &from))
-        .header_raw("To", &format!("<{}>", f.original_sender))
-        .header_raw("Cc", &format!("<{}>", f.original_recipient))
+        .header_raw("To", &format!("<{}>", f.original_sender));
+    if copy_to_recipient {
+        d = d.header_raw("Cc", &format!("<{}>", f.original_recipient));
+    }
+    let mut d = d
         .header("Subject", &subject)
         .header_raw("Date", &f.date)
         .header_raw("Message-ID", &format!("<{}>", f.message_id));

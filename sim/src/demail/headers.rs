@@ -155,6 +155,21 @@ impl RawMessage {
         before - self.fields.len()
     }
 
+    /// Replaces the value of the first field named `name`; returns whether one was found.
+    pub fn set_first(&mut self, name: &str, value: &str) -> bool {
+        match self
+            .fields
+            .iter_mut()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+        {
+            Some(f) => {
+                f.raw_value = format!(" {value}");
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Inserts fields at the top, in the given order.
     pub fn prepend(&mut self, fields: Vec<Field>) {
         let rest = std::mem::take(&mut self.fields);

@@ -11,6 +11,7 @@
 //! - [`acknowledge`]: the `urn:de-mail` Acknowledge-Message XML and the confirmation text.
 //! - [`pdf`]: a small deterministic PDF with the confirmation's content.
 //! - [`inspect`]: the De-Mail view of a message (`demail-testbed inspect`).
+//! - [`notification`]: Meldungsnachrichten about undeliverable messages (PVD-FU Schritt 45).
 //! - [`multipart`]: multipart/mixed bodies with deterministic boundaries.
 
 pub mod acknowledge;
@@ -21,6 +22,7 @@ pub mod headers;
 pub mod inspect;
 pub mod integrity;
 pub mod multipart;
+pub mod notification;
 pub mod pdf;
 
 use std::fmt;

@@ -18,6 +18,7 @@ use crate::demail::acknowledge::AckKind;
 use crate::demail::confirmation::{self, ConfirmationFacts};
 use crate::demail::headers::{Field, RawMessage};
 use crate::demail::integrity::{self, HashAlg};
+use crate::demail::notification::{self, NotificationFacts, Undeliverable};
 use crate::demail::{
     AuthLevel, DeMailOption, MessageType, TR_VERSION, h, normalize_address, parse_option,
 };
@@ -161,7 +162,7 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
     let message_id = lock(&shared.store).next_message_id(&domain);
     let to_header: Vec<String> = addresses(parsed.to());
     let cc_header: Vec<String> = addresses(parsed.cc());
-    let chosen = chosen_recipient(&to_header, &cc_header, sub.recipients);
+    let chosen = chosen_recipient(&to_header, &cc_header);
     let rfc_message_id = msg
         .first("message-id")
         .unwrap_or_else(|| format!("<{message_id}>"));
@@ -210,12 +211,112 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
         eml,
     });
 
+    let unknown = msg.unknown_demail_fields();
+    if !unknown.is_empty() {
+        shared.trace.emit(EventKind::ProviderWarning {
+            provider: shared.config.id.clone(),
+            message_id: message_id.clone(),
+            warning: format!(
+                "unknown header(s) {} kept unchanged; PVD-IO Tabelle 1 does not define them (a misspelt De-Mail header?)",
+                unknown.join(", ")
+            ),
+        });
+    }
+
     for rcpt in sub.recipients {
+        // PVD-IO §3.1.8: a Bcc recipient's copy names only that recipient in bcc=; the other
+        // copies name no Bcc at all.
+        let mut per_copy = msg.clone();
+        if !to_header.contains(rcpt) && !cc_header.contains(rcpt) {
+            let with_bcc = if chosen.is_empty() {
+                format!("bcc={rcpt}")
+            } else {
+                format!("{chosen};bcc={rcpt}")
+            };
+            per_copy.set_first(h::CHOSEN_RECIPIENT, &with_bcc);
+            per_copy.set_first(h::ACTUAL_RECIPIENT, &with_bcc);
+        }
         // PVD-IO §3.1.21: hash and signature are computed per copy, right before hand-over;
         // Envelope-to is set on receipt (§3.1.22) and is not covered by the seal.
-        let mut sealed = msg.clone();
+        let mut sealed = per_copy;
         integrity::seal(&mut sealed, HashAlg::Sha256, Some(&shared.signer))
             .map_err(|e| Refusal::new(451, "4.3.0", &format!("cannot seal the message: {e}")))?;
+        let confirm = |kind: AckKind| {
+            // Taken in its own statement: the store lock must be released before deposit().
+            let confirmation_id = lock(&shared.store).next_message_id(&domain);
+            let facts = ConfirmationFacts {
+                provider_domain: domain.clone(),
+                provider_name: shared.config.name.clone(),
+                message_id: confirmation_id,
+                date: date.clone(),
+                time: crate::clock::format_instant(&now),
+                delivery_time: None,
+                original_sender: sub.login.address.clone(),
+                original_recipient: rcpt.clone(),
+                original_subject: subject.clone(),
+                original_rfc_message_id: Some(rfc_message_id.clone()),
+            };
+            issue_confirmation(
+                shared,
+                kind,
+                &facts,
+                &sealed,
+                &message_id,
+                private_id.clone(),
+            );
+        };
+        // The sender's Versanddienst confirms the dispatch when it hands the copy over, before
+        // the recipient's side checks deliverability (PVD-FU §3.3).
+        if options.contains(&DeMailOption::ConfirmationOfDispatch) {
+            confirm(AckKind::Dispatch);
+        }
+        // PVD-FU Schritt 42: "persönlich" and Abholbestätigung need a recipient who can log in
+        // at level high; otherwise the message is not laid down and the sender gets a Meldung.
+        let needs_high = options.contains(&DeMailOption::Private)
+            || options.contains(&DeMailOption::ConfirmationOfRetrieve);
+        let recipient_level = lock(&shared.store)
+            .account(rcpt)
+            .map(|a| a.config.max_auth_level);
+        let reason = match recipient_level {
+            None => Some(Undeliverable::UnknownRecipient),
+            Some(AuthLevel::Normal) if needs_high => Some(Undeliverable::CannotReadPrivate),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            let meldung_id = lock(&shared.store).next_message_id(&domain);
+            let reply_to = msg
+                .first("reply-to")
+                .and_then(|r| {
+                    mail_parser::MessageParser::default()
+                        .parse_headers(format!("Reply-To: {r}\r\n\r\n").as_bytes())
+                        .and_then(|m| {
+                            m.reply_to()
+                                .and_then(|a| a.first())
+                                .and_then(|a| a.address())
+                                .map(normalize_address)
+                        })
+                })
+                .unwrap_or_else(|| sub.login.address.clone());
+            issue_notification(
+                shared,
+                &NotificationFacts {
+                    provider_domain: domain.clone(),
+                    provider_name: shared.config.name.clone(),
+                    message_id: meldung_id,
+                    date: date.clone(),
+                    time: crate::clock::format_instant(&now),
+                    to: reply_to,
+                    recipient: rcpt.clone(),
+                    reason,
+                    original_subject: subject.clone(),
+                    original_message_id: message_id.clone(),
+                    original_rfc_message_id: Some(rfc_message_id.clone()),
+                    original_private_id: private_id.clone(),
+                },
+                &sub.login.address,
+            );
+            continue;
+        }
         let mut copy = sealed.clone();
         copy.prepend(vec![Field::new("Envelope-to", rcpt)]);
         deposit(
@@ -234,29 +335,9 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
             },
             &sub.login.address,
         );
+        // The recipient's Postfachdienst confirms the Eingang once the copy is stored (PVD-FU §3.3).
         if options.contains(&DeMailOption::ConfirmationOfReceipt) {
-            // Taken in its own statement: the store lock must be released before deposit().
-            let confirmation_id = lock(&shared.store).next_message_id(&domain);
-            let facts = ConfirmationFacts {
-                provider_domain: domain.clone(),
-                provider_name: shared.config.name.clone(),
-                message_id: confirmation_id,
-                date: date.clone(),
-                time: crate::clock::format_instant(&now),
-                delivery_time: None,
-                original_sender: sub.login.address.clone(),
-                original_recipient: rcpt.clone(),
-                original_subject: subject.clone(),
-                original_rfc_message_id: Some(rfc_message_id.clone()),
-            };
-            issue_confirmation(
-                shared,
-                AckKind::Receipt,
-                &facts,
-                &sealed,
-                &message_id,
-                private_id.clone(),
-            );
+            confirm(AckKind::Receipt);
         }
     }
     Ok(message_id)
@@ -319,11 +400,20 @@ fn issue_confirmation(
         for_message_id: original_message_id.to_string(),
         message_id: f.message_id.clone(),
         from: built.from.clone(),
-        to: vec![f.original_sender.clone(), f.original_recipient.clone()],
+        to: if kind == AckKind::Dispatch {
+            vec![f.original_sender.clone()]
+        } else {
+            vec![f.original_sender.clone(), f.original_recipient.clone()]
+        },
         private_id: private_id.clone(),
     });
     let stamp = shared.clock.timestamp();
-    for mailbox in [&f.original_sender, &f.original_recipient] {
+    let mailboxes: Vec<&String> = if kind == AckKind::Dispatch {
+        vec![&f.original_sender]
+    } else {
+        vec![&f.original_sender, &f.original_recipient]
+    };
+    for mailbox in mailboxes {
         let mut copy = RawMessage::parse(&built.raw).expect("confirmation we built parses");
         copy.prepend(vec![Field::new("Envelope-to", mailbox)]);
         deposit(
@@ -345,6 +435,41 @@ fn issue_confirmation(
     }
 }
 
+/// Sends a Meldungsnachricht to the sender (PVD-FU Schritt 45) and records it.
+fn issue_notification(shared: &Shared, f: &NotificationFacts, original_sender: &str) {
+    let Some(built) = notification::build(f, original_sender, Some(&shared.signer)) else {
+        return;
+    };
+    shared.trace.emit(EventKind::NotificationIssued {
+        provider: shared.config.id.clone(),
+        notification_type: f.reason.notification_type().as_str().to_string(),
+        for_message_id: f.original_message_id.clone(),
+        message_id: f.message_id.clone(),
+        to: f.to.clone(),
+        recipient: f.recipient.clone(),
+        reason: f.reason.text().to_string(),
+        private_id: f.original_private_id.clone(),
+    });
+    let mut copy = RawMessage::parse(&built.raw).expect("Meldung we built parses");
+    copy.prepend(vec![Field::new("Envelope-to", &f.to)]);
+    deposit(
+        shared,
+        StoredMessage {
+            mailbox: f.to.clone(),
+            message_id: f.message_id.clone(),
+            rfc_message_id: Some(format!("<{}>", f.message_id)),
+            in_reply_to: f.original_rfc_message_id.clone(),
+            message_type: MessageType::Notification,
+            from: built.from.clone(),
+            subject: built.subject.clone(),
+            private_id: f.original_private_id.clone(),
+            stored_at: shared.clock.timestamp(),
+            raw: copy.to_bytes(),
+        },
+        &built.from,
+    );
+}
+
 fn addresses(list: Option<&mail_parser::Address<'_>>) -> Vec<String> {
     list.map(|a| {
         a.iter()
@@ -355,23 +480,15 @@ fn addresses(list: Option<&mail_parser::Address<'_>>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-/// Builds `X-de-mail-chosen-recipient` (PVD-IO §3.1.8): `to=…;cc=…;bcc=…`, empty parts
-/// left out; envelope recipients not named in To or Cc are Bcc.
-fn chosen_recipient(to: &[String], cc: &[String], envelope: &[String]) -> String {
-    let bcc: Vec<&String> = envelope
-        .iter()
-        .filter(|r| !to.contains(r) && !cc.contains(r))
-        .collect();
+/// Builds `X-de-mail-chosen-recipient` (PVD-IO §3.1.8): `to=…;cc=…`, empty parts left out.
+/// Bcc recipients are added per copy by the caller.
+fn chosen_recipient(to: &[String], cc: &[String]) -> String {
     let mut parts = Vec::new();
     if !to.is_empty() {
         parts.push(format!("to={}", to.join(",")));
     }
     if !cc.is_empty() {
         parts.push(format!("cc={}", cc.join(",")));
-    }
-    if !bcc.is_empty() {
-        let list: Vec<&str> = bcc.iter().map(|s| s.as_str()).collect();
-        parts.push(format!("bcc={}", list.join(",")));
     }
     parts.join(";")
 }
@@ -380,13 +497,13 @@ fn chosen_recipient(to: &[String], cc: &[String], envelope: &[String]) -> String
 mod tests {
     use super::*;
 
-    /// to/cc come from the headers, envelope-only recipients become bcc (PVD-IO §3.1.8).
+    /// to/cc come from the headers; empty parts are left out (PVD-IO §3.1.8).
     #[test]
     fn chosen_recipient_syntax() {
         let to = vec!["a@x".to_string()];
         let cc = vec!["b@x".to_string()];
-        let env = vec!["a@x".to_string(), "b@x".to_string(), "c@x".to_string()];
-        assert_eq!(chosen_recipient(&to, &cc, &env), "to=a@x;cc=b@x;bcc=c@x");
-        assert_eq!(chosen_recipient(&to, &[], &to), "to=a@x");
+        assert_eq!(chosen_recipient(&to, &cc), "to=a@x;cc=b@x");
+        assert_eq!(chosen_recipient(&to, &[]), "to=a@x");
+        assert_eq!(chosen_recipient(&[], &[]), "");
     }
 }
