@@ -69,6 +69,8 @@ pub struct RunResult {
     /// Summary text (deterministic; no wall times).
     pub summary: String,
     pub checks: Vec<CheckOutcome>,
+    /// The events of the trace, typed (the same as `trace`).
+    pub events: Vec<demail_sim::trace::Event>,
     /// Wall time of the run (reported on the terminal only).
     pub wall: Duration,
 }
@@ -287,6 +289,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         trace: trace.to_jsonl(),
         summary,
         checks,
+        events,
         wall: wall_start.elapsed(),
     };
     std::fs::write(opts.out_dir.join("trace.jsonl"), &result.trace)?;
