@@ -150,7 +150,14 @@ impl<'a> Judge<'a> {
                     let sources = due.sources.as_str();
                     let due = due.due;
                     let intake = normalize_address(obs.intake_address);
-                    let found = obs.provider.mailbox(&send.from).into_iter().find(|m| {
+                    let mailbox = match obs.provider.mailbox(&send.from) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            self.decide(i, false, format!("cannot read the sender's mailbox: {e:#}"));
+                            continue;
+                        }
+                    };
+                    let found = mailbox.into_iter().find(|m| {
                         normalize_address(&m.from) == intake
                             && m.in_reply_to.as_deref() == Some(send.rfc_message_id.as_str())
                     });
@@ -222,7 +229,14 @@ impl<'a> Judge<'a> {
             self.decide(i, false, "limit out of range".into());
             return;
         };
-        let found = obs.provider.mailbox(&send.from).into_iter().find(|m| {
+        let mailbox = match obs.provider.mailbox(&send.from) {
+            Ok(m) => m,
+            Err(e) => {
+                self.decide(i, false, format!("cannot read the sender's mailbox: {e:#}"));
+                return;
+            }
+        };
+        let found = mailbox.into_iter().find(|m| {
             m.message_type == kind && m.in_reply_to.as_deref() == Some(send.rfc_message_id.as_str())
         });
         let Some(m) = found else {

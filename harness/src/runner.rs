@@ -102,11 +102,18 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     let master = opts.seed.unwrap_or(scenario.file.scenario.seed);
     std::fs::create_dir_all(&opts.out_dir)
         .with_context(|| format!("creating run folder {}", opts.out_dir.display()))?;
-    // Messages of an earlier run in the same folder would mix with this run's.
+    // Messages and databases of an earlier run in the same folder would mix with this run's.
     let messages = opts.out_dir.join("messages");
     if messages.exists() {
         std::fs::remove_dir_all(&messages)
             .with_context(|| format!("clearing {}", messages.display()))?;
+    }
+    for entry in std::fs::read_dir(&opts.out_dir)? {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.starts_with("provider-") && name.contains(".sqlite") {
+            std::fs::remove_file(&path).with_context(|| format!("clearing {}", path.display()))?;
+        }
     }
     let clock = VirtualClock::new(&scenario.start);
     let trace = Trace::new(clock.clone());
@@ -164,6 +171,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             hosted_domains: provider_spec.hosts.clone(),
             accounts,
             message_dir: opts.keep_messages.then(|| opts.out_dir.join("messages")),
+            database: Some(opts.out_dir.join(format!("provider-{}.sqlite", provider_spec.id))),
         },
         clock.clone(),
         trace.clone(),

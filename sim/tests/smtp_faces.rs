@@ -49,6 +49,7 @@ async fn start_world() -> World {
                 account(INTAKE, AccountKind::Institution, AuthLevel::High),
             ],
             message_dir: None,
+            database: None,
         },
         clock,
         trace.clone(),
@@ -229,7 +230,7 @@ async fn missing_subject_is_refused() {
     let r = c.send(CITIZEN, INTAKE, &msg).await;
     assert!(r.starts_with("554 5.6.0"), "{r}");
     assert!(r.contains("Subject"), "{r}");
-    assert!(w.provider.mailbox(INTAKE).is_empty());
+    assert!(w.provider.mailbox(INTAKE).unwrap().is_empty());
 }
 
 /// Option values are case-sensitive "yes"/"no" (PVD-IO §3.1.2): "Yes" is refused with
@@ -281,7 +282,7 @@ async fn accepted_message_is_stamped_and_confirmed() {
                  X-de-mail-sender: forged@dmda-a.de-mail.de\nX-de-mail-privat-id: typo\n";
     let r = c.send(CITIZEN, INTAKE, &message(CITIZEN, extra)).await;
     assert!(r.starts_with("250 2.0.0"), "{r}");
-    let stored = w.provider.mailbox(INTAKE);
+    let stored = w.provider.mailbox(INTAKE).unwrap();
     assert_eq!(stored.len(), 2, "message and the Eingangsbestätigung copy");
     let raw = demail_sim::demail::headers::RawMessage::parse(&stored[0].raw).unwrap();
     assert_eq!(raw.first("x-de-mail-sender").unwrap(), CITIZEN);
@@ -293,7 +294,7 @@ async fn accepted_message_is_stamped_and_confirmed() {
     assert_eq!(raw.first("date").unwrap(), "Mon, 3 Mar 2025 09:00:00 +0100");
     assert_eq!(raw.first("envelope-to").unwrap(), INTAKE);
     assert_eq!(raw.first("x-de-mail-privat-id").unwrap(), "typo");
-    let sender_box = w.provider.mailbox(CITIZEN);
+    let sender_box = w.provider.mailbox(CITIZEN).unwrap();
     assert_eq!(sender_box.len(), 1);
     assert_eq!(sender_box[0].from, "Eingangsbestaetigung@dmda-a.de-mail.de");
     assert_eq!(sender_box[0].private_id.as_deref(), Some("P-1"));

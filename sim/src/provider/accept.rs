@@ -74,7 +74,7 @@ const PROVIDER_FIELDS: [&str; 14] = [
 
 /// Judges and processes a submission; returns the X-de-mail-message-id on success.
 pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Refusal> {
-    let mut msg = RawMessage::parse(sub.data)
+    let msg = RawMessage::parse(sub.data)
         .map_err(|e| Refusal::new(554, "5.6.0", &format!("Message header unreadable: {e}")))?;
     let parsed = mail_parser::MessageParser::default()
         .parse_headers(sub.data)
@@ -122,11 +122,10 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
         }
     }
     let (holder, kind) = {
-        let store = lock(&shared.store);
-        let account = store
+        let account = lock(&shared.store)
             .account(&sub.login.address)
             .ok_or_else(|| Refusal::new(451, "4.3.0", "Account vanished during the session"))?;
-        (account.config.holder.clone(), account.config.kind)
+        (account.config.holder, account.config.kind)
     };
     for o in &options {
         let needs_high = matches!(
@@ -155,11 +154,104 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
         ));
     }
 
-    // Metadata (Tabelle 1), in the table's order, at the top of the message.
+    // Everything this submission causes is written in one transaction; the 250 goes out only
+    // after it committed (store.rs: a 250 is durable).
+    let mut work = Work {
+        shared,
+        store: lock(&shared.store),
+        jobs: Vec::new(),
+    };
+    work.store.begin().map_err(storage_refusal)?;
+    let result = stamp_and_deliver(&mut work, &sub, msg, &parsed, &options, &subject, &holder);
+    match result.and_then(|id| work.store.commit().map(|()| id).map_err(storage_refusal)) {
+        Ok(message_id) => {
+            let Work { store, jobs, .. } = work;
+            drop(store);
+            for job in jobs {
+                shared.activity.delivery_queued();
+                if shared.deliveries.send(job).is_err() {
+                    // The worker is gone only when the provider shuts down; the push stays
+                    // queued in the database for the next start.
+                    shared.activity.delivery_done();
+                }
+            }
+            Ok(message_id)
+        }
+        Err(refusal) => {
+            work.store.rollback();
+            Err(refusal)
+        }
+    }
+}
+
+/// The store inside one submission's transaction, and the pushes to start after commit.
+struct Work<'a> {
+    shared: &'a Shared,
+    store: std::sync::MutexGuard<'a, super::store::Store>,
+    jobs: Vec<delivery::Job>,
+}
+
+fn storage_refusal(e: anyhow::Error) -> Refusal {
+    tracing::error!("storage failure: {e:#}");
+    Refusal::new(
+        451,
+        "4.3.0",
+        "Temporary storage failure; nothing was stored, please try again",
+    )
+}
+
+impl Work<'_> {
+    fn next_id(&mut self) -> Result<String, Refusal> {
+        let domain = self.shared.config.domain.clone();
+        self.store.next_message_id(&domain).map_err(storage_refusal)
+    }
+
+    /// Lays a message into its mailbox, records the Eingang, and queues a push if the mailbox
+    /// belongs to an intake. A message id already in the mailbox is not laid down again.
+    fn deposit(&mut self, message: StoredMessage, envelope_from: &str) -> Result<(), Refusal> {
+        if !self.store.deposit(&message).map_err(storage_refusal)? {
+            return Ok(());
+        }
+        self.shared.trace.emit(EventKind::ProviderStored {
+            provider: self.shared.config.id.clone(),
+            mailbox: message.mailbox.clone(),
+            message_id: message.message_id.clone(),
+            message_type: message.message_type.as_str().to_string(),
+        });
+        if let Some(target) = self.store.account(&message.mailbox).and_then(|a| a.push_target) {
+            let queue_id = self
+                .store
+                .enqueue(target, envelope_from, &message.mailbox, &message.message_id, &message.raw)
+                .map_err(storage_refusal)?;
+            self.jobs.push(delivery::Job {
+                queue_id,
+                target,
+                envelope_from: envelope_from.to_string(),
+                mailbox: message.mailbox,
+                message_id: message.message_id,
+                raw: message.raw,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Metadata (Tabelle 1), sealing, deliverability, Eingang and confirmations for one accepted
+/// submission; returns its X-de-mail-message-id.
+fn stamp_and_deliver(
+    work: &mut Work<'_>,
+    sub: &Submission<'_>,
+    mut msg: RawMessage,
+    parsed: &mail_parser::Message<'_>,
+    options: &[DeMailOption],
+    subject: &str,
+    holder: &str,
+) -> Result<String, Refusal> {
+    let shared = work.shared;
     let now = shared.clock.now();
     let date = format_rfc5322(&now);
     let domain = shared.config.domain.clone();
-    let message_id = lock(&shared.store).next_message_id(&domain);
+    let message_id = work.next_id()?;
     let to_header: Vec<String> = addresses(parsed.to());
     let cc_header: Vec<String> = addresses(parsed.cc());
     let chosen = chosen_recipient(&to_header, &cc_header);
@@ -168,6 +260,16 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
         .unwrap_or_else(|| format!("<{message_id}>"));
     let private_id = msg.first(h::PRIVATE_ID);
     let in_reply_to = msg.first("in-reply-to");
+    let reply_to = msg.first("reply-to").and_then(|r| {
+        mail_parser::MessageParser::default()
+            .parse_headers(format!("Reply-To: {r}\r\n\r\n").as_bytes())
+            .and_then(|m| {
+                m.reply_to()
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.address())
+                    .map(normalize_address)
+            })
+    });
     for name in PROVIDER_FIELDS {
         msg.remove_all(name);
     }
@@ -175,6 +277,7 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
         msg.remove_all(o.header());
     }
     msg.remove_all("message-id");
+    // Metadata (Tabelle 1), in the table's order, at the top of the message.
     let mut stamp = vec![
         Field::new("Date", &date),
         Field::new("Message-ID", &rfc_message_id),
@@ -194,7 +297,7 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
         Field::new(h::MESSAGE_ID, &message_id),
         Field::new(
             h::ACCOUNT_HOLDER,
-            &crate::demail::compose::encode_unstructured(&holder),
+            &crate::demail::compose::encode_unstructured(holder),
         ),
         Field::new(h::ACTUAL_RECIPIENT, &chosen),
     ]);
@@ -210,7 +313,6 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
         options: options.iter().map(|o| o.name().to_string()).collect(),
         eml,
     });
-
     let unknown = msg.unknown_demail_fields();
     if !unknown.is_empty() {
         shared.trace.emit(EventKind::ProviderWarning {
@@ -226,101 +328,71 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
     for rcpt in sub.recipients {
         // PVD-IO §3.1.8: a Bcc recipient's copy names only that recipient in bcc=; the other
         // copies name no Bcc at all.
-        let mut per_copy = msg.clone();
+        let mut sealed = msg.clone();
         if !to_header.contains(rcpt) && !cc_header.contains(rcpt) {
             let with_bcc = if chosen.is_empty() {
                 format!("bcc={rcpt}")
             } else {
                 format!("{chosen};bcc={rcpt}")
             };
-            per_copy.set_first(h::CHOSEN_RECIPIENT, &with_bcc);
-            per_copy.set_first(h::ACTUAL_RECIPIENT, &with_bcc);
+            sealed.set_first(h::CHOSEN_RECIPIENT, &with_bcc);
+            sealed.set_first(h::ACTUAL_RECIPIENT, &with_bcc);
         }
         // PVD-IO §3.1.21: hash and signature are computed per copy, right before hand-over;
         // Envelope-to is set on receipt (§3.1.22) and is not covered by the seal.
-        let mut sealed = per_copy;
         integrity::seal(&mut sealed, HashAlg::Sha256, Some(&shared.signer))
             .map_err(|e| Refusal::new(451, "4.3.0", &format!("cannot seal the message: {e}")))?;
-        let confirm = |kind: AckKind| {
-            // Taken in its own statement: the store lock must be released before deposit().
-            let confirmation_id = lock(&shared.store).next_message_id(&domain);
-            let facts = ConfirmationFacts {
+        let facts = |work: &mut Work<'_>| -> Result<ConfirmationFacts, Refusal> {
+            Ok(ConfirmationFacts {
                 provider_domain: domain.clone(),
                 provider_name: shared.config.name.clone(),
-                message_id: confirmation_id,
+                message_id: work.next_id()?,
                 date: date.clone(),
                 time: crate::clock::format_instant(&now),
                 delivery_time: None,
                 original_sender: sub.login.address.clone(),
                 original_recipient: rcpt.clone(),
-                original_subject: subject.clone(),
+                original_subject: subject.to_string(),
                 original_rfc_message_id: Some(rfc_message_id.clone()),
-            };
-            issue_confirmation(
-                shared,
-                kind,
-                &facts,
-                &sealed,
-                &message_id,
-                private_id.clone(),
-            );
+            })
         };
         // The sender's Versanddienst confirms the dispatch when it hands the copy over, before
         // the recipient's side checks deliverability (PVD-FU §3.3).
         if options.contains(&DeMailOption::ConfirmationOfDispatch) {
-            confirm(AckKind::Dispatch);
+            let f = facts(work)?;
+            issue_confirmation(work, AckKind::Dispatch, &f, &sealed, &message_id, &private_id)?;
         }
         // PVD-FU Schritt 42: "persönlich" and Abholbestätigung need a recipient who can log in
-        // at level high; otherwise the message is not laid down and the sender gets a Meldung.
+        // at level high; otherwise the message is not laid down and the sender (or its
+        // Reply-To) gets a Meldung (Schritt 45).
         let needs_high = options.contains(&DeMailOption::Private)
             || options.contains(&DeMailOption::ConfirmationOfRetrieve);
-        let recipient_level = lock(&shared.store)
-            .account(rcpt)
-            .map(|a| a.config.max_auth_level);
-        let reason = match recipient_level {
+        let reason = match work.store.account(rcpt).map(|a| a.config.max_auth_level) {
             None => Some(Undeliverable::UnknownRecipient),
             Some(AuthLevel::Normal) if needs_high => Some(Undeliverable::CannotReadPrivate),
             _ => None,
         };
         if let Some(reason) = reason {
-            let meldung_id = lock(&shared.store).next_message_id(&domain);
-            let reply_to = msg
-                .first("reply-to")
-                .and_then(|r| {
-                    mail_parser::MessageParser::default()
-                        .parse_headers(format!("Reply-To: {r}\r\n\r\n").as_bytes())
-                        .and_then(|m| {
-                            m.reply_to()
-                                .and_then(|a| a.first())
-                                .and_then(|a| a.address())
-                                .map(normalize_address)
-                        })
-                })
-                .unwrap_or_else(|| sub.login.address.clone());
-            issue_notification(
-                shared,
-                &NotificationFacts {
-                    provider_domain: domain.clone(),
-                    provider_name: shared.config.name.clone(),
-                    message_id: meldung_id,
-                    date: date.clone(),
-                    time: crate::clock::format_instant(&now),
-                    to: reply_to,
-                    recipient: rcpt.clone(),
-                    reason,
-                    original_subject: subject.clone(),
-                    original_message_id: message_id.clone(),
-                    original_rfc_message_id: Some(rfc_message_id.clone()),
-                    original_private_id: private_id.clone(),
-                },
-                &sub.login.address,
-            );
+            let f = NotificationFacts {
+                provider_domain: domain.clone(),
+                provider_name: shared.config.name.clone(),
+                message_id: work.next_id()?,
+                date: date.clone(),
+                time: crate::clock::format_instant(&now),
+                to: reply_to.clone().unwrap_or_else(|| sub.login.address.clone()),
+                recipient: rcpt.clone(),
+                reason,
+                original_subject: subject.to_string(),
+                original_message_id: message_id.clone(),
+                original_rfc_message_id: Some(rfc_message_id.clone()),
+                original_private_id: private_id.clone(),
+            };
+            issue_notification(work, &f, &sub.login.address)?;
             continue;
         }
         let mut copy = sealed.clone();
         copy.prepend(vec![Field::new("Envelope-to", rcpt)]);
-        deposit(
-            shared,
+        work.deposit(
             StoredMessage {
                 mailbox: rcpt.clone(),
                 message_id: message_id.clone(),
@@ -328,71 +400,42 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
                 in_reply_to: in_reply_to.clone(),
                 message_type: MessageType::Normal,
                 from: sub.login.address.clone(),
-                subject: subject.clone(),
+                subject: subject.to_string(),
                 private_id: private_id.clone(),
                 stored_at: now.timestamp(),
                 raw: copy.to_bytes(),
             },
             &sub.login.address,
-        );
+        )?;
         // The recipient's Postfachdienst confirms the Eingang once the copy is stored (PVD-FU §3.3).
         if options.contains(&DeMailOption::ConfirmationOfReceipt) {
-            confirm(AckKind::Receipt);
+            let f = facts(work)?;
+            issue_confirmation(work, AckKind::Receipt, &f, &sealed, &message_id, &private_id)?;
         }
     }
     Ok(message_id)
 }
 
-/// Lays a message into its mailbox, records the Eingang, and queues a push if the mailbox
-/// belongs to an intake.
-fn deposit(shared: &Shared, message: StoredMessage, envelope_from: &str) {
-    shared.trace.emit(EventKind::ProviderStored {
-        provider: shared.config.id.clone(),
-        mailbox: message.mailbox.clone(),
-        message_id: message.message_id.clone(),
-        message_type: message.message_type.as_str().to_string(),
-    });
-    let push = {
-        let mut store = lock(&shared.store);
-        let target = store.account(&message.mailbox).and_then(|a| a.push_target);
-        let job = target.map(|t| delivery::Job {
-            target: t,
-            envelope_from: envelope_from.to_string(),
-            mailbox: message.mailbox.clone(),
-            message_id: message.message_id.clone(),
-            raw: message.raw.clone(),
-        });
-        store.deposit(message);
-        job
-    };
-    if let Some(job) = push {
-        shared.activity.delivery_queued();
-        if shared.deliveries.send(job).is_err() {
-            // The worker is gone only when the provider shuts down.
-            shared.activity.delivery_done();
-        }
-    }
-}
-
-/// Issues a confirmation to the sender with a copy to the recipient (PVD-FU §3.3).
+/// Issues a confirmation to the sender, with a copy to the recipient except for the
+/// Versandbestätigung (PVD-FU §3.3).
 fn issue_confirmation(
-    shared: &Shared,
+    work: &mut Work<'_>,
     kind: AckKind,
     f: &ConfirmationFacts,
     original: &RawMessage,
     original_message_id: &str,
-    private_id: Option<String>,
-) {
-    let built = match confirmation::build(kind, f, original, Some(&shared.signer)) {
-        Ok(b) => b,
-        Err(e) => {
-            // The original was sealed by this provider a moment ago, so this is a bug in the
-            // provider, reported loudly rather than hidden.
-            tracing::error!(
-                "cannot build the {kind:?} confirmation for {original_message_id}: {e}"
-            );
-            return;
-        }
+    private_id: &Option<String>,
+) -> Result<(), Refusal> {
+    let shared = work.shared;
+    let built = confirmation::build(kind, f, original, Some(&shared.signer)).map_err(|e| {
+        // The original was sealed by this provider a moment ago, so this is a provider bug.
+        tracing::error!("cannot build the {kind:?} confirmation for {original_message_id}: {e}");
+        Refusal::new(451, "4.3.0", &format!("cannot build the confirmation: {e}"))
+    })?;
+    let mailboxes: Vec<&String> = if kind == AckKind::Dispatch {
+        vec![&f.original_sender]
+    } else {
+        vec![&f.original_sender, &f.original_recipient]
     };
     shared.trace.emit(EventKind::ConfirmationIssued {
         provider: shared.config.id.clone(),
@@ -400,24 +443,14 @@ fn issue_confirmation(
         for_message_id: original_message_id.to_string(),
         message_id: f.message_id.clone(),
         from: built.from.clone(),
-        to: if kind == AckKind::Dispatch {
-            vec![f.original_sender.clone()]
-        } else {
-            vec![f.original_sender.clone(), f.original_recipient.clone()]
-        },
+        to: mailboxes.iter().map(|m| m.to_string()).collect(),
         private_id: private_id.clone(),
     });
     let stamp = shared.clock.timestamp();
-    let mailboxes: Vec<&String> = if kind == AckKind::Dispatch {
-        vec![&f.original_sender]
-    } else {
-        vec![&f.original_sender, &f.original_recipient]
-    };
     for mailbox in mailboxes {
         let mut copy = RawMessage::parse(&built.raw).expect("confirmation we built parses");
         copy.prepend(vec![Field::new("Envelope-to", mailbox)]);
-        deposit(
-            shared,
+        work.deposit(
             StoredMessage {
                 mailbox: mailbox.clone(),
                 message_id: f.message_id.clone(),
@@ -431,14 +464,20 @@ fn issue_confirmation(
                 raw: copy.to_bytes(),
             },
             &built.from,
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// Sends a Meldungsnachricht to the sender (PVD-FU Schritt 45) and records it.
-fn issue_notification(shared: &Shared, f: &NotificationFacts, original_sender: &str) {
+fn issue_notification(
+    work: &mut Work<'_>,
+    f: &NotificationFacts,
+    original_sender: &str,
+) -> Result<(), Refusal> {
+    let shared = work.shared;
     let Some(built) = notification::build(f, original_sender, Some(&shared.signer)) else {
-        return;
+        return Ok(());
     };
     shared.trace.emit(EventKind::NotificationIssued {
         provider: shared.config.id.clone(),
@@ -452,8 +491,7 @@ fn issue_notification(shared: &Shared, f: &NotificationFacts, original_sender: &
     });
     let mut copy = RawMessage::parse(&built.raw).expect("Meldung we built parses");
     copy.prepend(vec![Field::new("Envelope-to", &f.to)]);
-    deposit(
-        shared,
+    work.deposit(
         StoredMessage {
             mailbox: f.to.clone(),
             message_id: f.message_id.clone(),
@@ -467,7 +505,7 @@ fn issue_notification(shared: &Shared, f: &NotificationFacts, original_sender: &
             raw: copy.to_bytes(),
         },
         &built.from,
-    );
+    )
 }
 
 fn addresses(list: Option<&mail_parser::Address<'_>>) -> Vec<String> {

@@ -28,6 +28,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One message to push.
 pub(crate) struct Job {
+    /// Position in the durable queue (the store's deliveries table).
+    pub queue_id: i64,
     pub target: SocketAddr,
     pub envelope_from: String,
     pub mailbox: String,
@@ -42,12 +44,16 @@ pub(crate) async fn run(
     ca_pem: String,
 ) {
     while let Some(job) = jobs.recv().await {
-        deliver(&shared, &job, Some(ca_pem.as_bytes())).await;
+        let outcome = deliver(&shared, &job, Some(ca_pem.as_bytes())).await;
+        if let Err(e) = super::lock(&shared.store).delivery_result(job.queue_id, outcome) {
+            tracing::error!("cannot record the push of {}: {e:#}", job.message_id);
+        }
         shared.activity.delivery_done();
     }
 }
 
-async fn deliver(shared: &Shared, job: &Job, ca_pem: Option<&[u8]>) {
+/// Tries a push up to [`MAX_ATTEMPTS`] times; the last outcome is returned for the queue.
+async fn deliver(shared: &Shared, job: &Job, ca_pem: Option<&[u8]>) -> Result<(), (bool, String)> {
     for attempt in 1..=MAX_ATTEMPTS {
         shared.activity.bump();
         let outcome = send_once(shared, job, ca_pem).await;
@@ -62,7 +68,7 @@ async fn deliver(shared: &Shared, job: &Job, ca_pem: Option<&[u8]>) {
                     attempt,
                     eml,
                 });
-                return;
+                return Ok(());
             }
             Err((permanent, reason)) => {
                 let last = permanent || attempt == MAX_ATTEMPTS;
@@ -72,15 +78,16 @@ async fn deliver(shared: &Shared, job: &Job, ca_pem: Option<&[u8]>) {
                     message_id: job.message_id.clone(),
                     attempt,
                     permanent: last,
-                    reason,
+                    reason: reason.clone(),
                 });
                 if last {
-                    return;
+                    return Err((permanent, reason));
                 }
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
         }
     }
+    Err((false, "no attempt made".into()))
 }
 
 /// One SMTP transaction; `Err((permanent, reason))` on failure.

@@ -6,7 +6,7 @@
 //! delivery of an institution's mail to its intake over SMTP with STARTTLS.
 //!
 //! Submodules:
-//! - [`store`]: accounts and mailboxes (in memory in this version; SQLite is issue [4/6]).
+//! - [`store`]: accounts, mailboxes and the push queue, durable in SQLite (WAL).
 //! - [`smtp`]: the SMTP listener and session state machine.
 //! - [`accept`]: what happens to a message after DATA: PVD checks, metadata, Eingang,
 //!   confirmations.
@@ -80,6 +80,8 @@ pub struct ProviderConfig {
     pub accounts: Vec<AccountConfig>,
     /// Folder for `NNNNNN.eml` copies of every message on the wire (`None`: do not keep).
     pub message_dir: Option<std::path::PathBuf>,
+    /// The SQLite database file (`None`: in memory, gone with the process).
+    pub database: Option<std::path::PathBuf>,
 }
 
 /// Counters the runner reads to decide that the world has settled.
@@ -214,7 +216,8 @@ impl Provider {
         )
         .map_err(|e| anyhow::anyhow!("provider signing key: {e}"))?;
         let wire_log = WireLog::new(config.message_dir.clone());
-        let store = store::Store::new(&config.accounts);
+        let store = store::Store::open(config.database.as_deref(), &config.accounts)?;
+        let pending = store.pending_deliveries()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             config,
@@ -231,6 +234,21 @@ impl Provider {
             .await
             .context("binding the provider's SMTP submission port")?;
         let submission_addr = listener.local_addr()?;
+        // Pushes left in the queue by an earlier run of this provider go out first, in order.
+        for q in pending {
+            shared.activity.delivery_queued();
+            let job = delivery::Job {
+                queue_id: q.id,
+                target: q.target,
+                envelope_from: q.envelope_from,
+                mailbox: q.mailbox,
+                message_id: q.message_id,
+                raw: q.raw,
+            };
+            if shared.deliveries.send(job).is_err() {
+                shared.activity.delivery_done();
+            }
+        }
         let accept_task = tokio::spawn(smtp::serve(listener, shared.clone()));
         let delivery_task =
             tokio::spawn(delivery::run(rx, shared.clone(), pki.ca_pem().to_string()));
@@ -257,7 +275,7 @@ impl Provider {
     }
 
     /// The messages in a mailbox, in Eingang order.
-    pub fn mailbox(&self, address: &str) -> Vec<StoredMessage> {
+    pub fn mailbox(&self, address: &str) -> Result<Vec<StoredMessage>> {
         lock(&self.shared.store).mailbox(address)
     }
 

@@ -1,14 +1,28 @@
-//! Accounts and mailboxes of the provider.
+//! Accounts, mailboxes and the delivery queue of the provider, durable in SQLite.
 //!
-//! In memory in this version, in ordered maps so that iteration order never depends on
-//! hashing. The durable SQLite store (a 250 survives kill -9) is issue [4/6].
+//! Architecture invariant: a message the provider acknowledged (250 after DATA) is durable. The
+//! SMTP face answers only after [`Store::commit`] returned, and everything one submission
+//! causes (the copies, the confirmations, the Meldungen, the queued pushes, the message
+//! counter) is written in one transaction. SQLite runs in WAL mode with `synchronous=NORMAL`,
+//! which keeps committed transactions across a crash of the process (kill -9); only a crash of
+//! the operating system or power may lose the last transactions (SQLite documentation, "WAL
+//! mode", "PRAGMA synchronous").
+//!
+//! Exactly-once: a mailbox holds a message id at most once (`UNIQUE(mailbox, message_id)`), so
+//! delivering the same X-de-mail-message-id again is a no-op ([`Store::deposit`] says so).
+//!
+//! Accounts come from configuration; they are kept in memory (in an ordered map) and mirrored
+//! into the database together with each mailbox's push target, so that a restarted provider
+//! resumes queued pushes.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, anyhow};
 use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::AccountConfig;
 use crate::demail::{MessageType, normalize_address};
@@ -51,70 +65,399 @@ pub struct StoredMessage {
     pub raw: Vec<u8>,
 }
 
-/// All accounts and mailboxes of one provider.
-#[derive(Debug)]
-pub struct Store {
-    accounts: BTreeMap<String, Account>,
-    mailboxes: BTreeMap<String, Vec<StoredMessage>>,
-    next_message: u64,
+/// A push waiting in the durable queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedDelivery {
+    /// Queue position (SQLite rowid); pushes go out in this order.
+    pub id: i64,
+    pub target: SocketAddr,
+    pub envelope_from: String,
+    pub mailbox: String,
+    pub message_id: String,
+    pub raw: Vec<u8>,
 }
 
+/// All accounts and mailboxes of one provider.
+pub struct Store {
+    conn: Connection,
+    accounts: BTreeMap<String, Account>,
+    /// Whether a transaction is open.
+    in_transaction: bool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("accounts", &self.accounts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    address     TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    max_level   TEXT NOT NULL,
+    push_target TEXT
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id             INTEGER PRIMARY KEY,
+    mailbox        TEXT NOT NULL,
+    message_id     TEXT NOT NULL,
+    rfc_message_id TEXT,
+    in_reply_to    TEXT,
+    message_type   TEXT NOT NULL,
+    from_addr      TEXT NOT NULL,
+    subject        TEXT NOT NULL,
+    private_id     TEXT,
+    stored_at      TEXT NOT NULL,
+    raw            BLOB NOT NULL,
+    UNIQUE (mailbox, message_id)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id            INTEGER PRIMARY KEY,
+    target        TEXT NOT NULL,
+    envelope_from TEXT NOT NULL,
+    mailbox       TEXT NOT NULL,
+    message_id    TEXT NOT NULL,
+    raw           BLOB NOT NULL,
+    state         TEXT NOT NULL DEFAULT 'pending',
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT
+);
+";
+
 impl Store {
-    /// A store with the given accounts and empty mailboxes.
-    pub fn new(accounts: &[AccountConfig]) -> Self {
-        let mut map = BTreeMap::new();
+    /// Opens (or creates) the store at `path`, or an in-memory one for `None`, and registers
+    /// the configured accounts.
+    pub fn open(path: Option<&Path>, accounts: &[AccountConfig]) -> Result<Self> {
+        let conn = match path {
+            Some(p) => {
+                if let Some(dir) = p.parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                Connection::open(p).with_context(|| format!("opening {}", p.display()))?
+            }
+            None => Connection::open_in_memory().context("opening an in-memory store")?,
+        };
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )
+        .context("setting SQLite pragmas")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA).context("creating the schema")?;
+        let mut store = Self {
+            conn,
+            accounts: BTreeMap::new(),
+            in_transaction: false,
+        };
         for a in accounts {
-            map.insert(
-                normalize_address(&a.address),
-                Account {
-                    config: a.clone(),
-                    push_target: None,
-                },
-            );
+            store.register(a)?;
         }
-        Self {
-            accounts: map,
-            mailboxes: BTreeMap::new(),
-            next_message: 0,
-        }
+        Ok(store)
+    }
+
+    fn register(&mut self, a: &AccountConfig) -> Result<()> {
+        let address = normalize_address(&a.address);
+        let push: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT push_target FROM accounts WHERE address = ?1",
+                params![address],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        self.conn.execute(
+            "INSERT INTO accounts (address, holder, kind, max_level) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(address) DO UPDATE SET holder = ?2, kind = ?3, max_level = ?4",
+            params![
+                address,
+                a.holder,
+                format!("{:?}", a.kind),
+                a.max_auth_level.as_str()
+            ],
+        )?;
+        self.accounts.insert(
+            address,
+            Account {
+                config: a.clone(),
+                push_target: push.and_then(|p| p.parse().ok()),
+            },
+        );
+        Ok(())
     }
 
     /// The account with this address.
-    pub fn account(&self, address: &str) -> Option<&Account> {
-        self.accounts.get(&normalize_address(address))
+    pub fn account(&self, address: &str) -> Option<Account> {
+        self.accounts.get(&normalize_address(address)).cloned()
     }
 
-    /// Sets an account's push target.
+    /// Sets an account's push target (kept across restarts).
     pub fn set_push_target(&mut self, mailbox: &str, target: SocketAddr) -> Result<()> {
-        match self.accounts.get_mut(&normalize_address(mailbox)) {
-            Some(a) => {
-                a.push_target = Some(target);
-                Ok(())
-            }
-            None => bail!("no account {mailbox} to push to"),
+        let address = normalize_address(mailbox);
+        let Some(a) = self.accounts.get_mut(&address) else {
+            return Err(anyhow!("no account {mailbox} to push to"));
+        };
+        a.push_target = Some(target);
+        self.conn.execute(
+            "UPDATE accounts SET push_target = ?2 WHERE address = ?1",
+            params![address, target.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Opens a transaction; everything until [`Store::commit`] is written together or not at
+    /// all.
+    pub fn begin(&mut self) -> Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.in_transaction = true;
+        Ok(())
+    }
+
+    /// Commits the open transaction (durable when it returns).
+    pub fn commit(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.in_transaction = false;
+        Ok(())
+    }
+
+    /// Rolls the open transaction back, if any.
+    pub fn rollback(&mut self) {
+        if self.in_transaction {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.in_transaction = false;
         }
     }
 
-    /// Allocates the next X-de-mail-message-id: a per-provider sequence, so ids are
-    /// deterministic for a given order of submissions.
-    pub fn next_message_id(&mut self, provider_domain: &str) -> String {
-        self.next_message += 1;
-        format!("m{:06}@{provider_domain}", self.next_message)
+    /// Allocates the next X-de-mail-message-id: a per-provider sequence kept in the database,
+    /// so ids are deterministic for a given order of submissions and never reused after a
+    /// restart.
+    pub fn next_message_id(&mut self, provider_domain: &str) -> Result<String> {
+        self.conn.execute(
+            "INSERT INTO meta (name, value) VALUES ('next_message', 1)
+             ON CONFLICT(name) DO UPDATE SET value = value + 1",
+            [],
+        )?;
+        let n: i64 = self.conn.query_row(
+            "SELECT value FROM meta WHERE name = 'next_message'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(format!("m{n:06}@{provider_domain}"))
     }
 
-    /// Lays a message into its mailbox.
-    pub fn deposit(&mut self, message: StoredMessage) {
-        self.mailboxes
-            .entry(normalize_address(&message.mailbox))
-            .or_default()
-            .push(message);
+    /// Lays a message into its mailbox. Returns `false` when the mailbox already holds this
+    /// X-de-mail-message-id (delivered before: exactly once).
+    pub fn deposit(&mut self, m: &StoredMessage) -> Result<bool> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO messages
+             (mailbox, message_id, rfc_message_id, in_reply_to, message_type, from_addr, subject,
+              private_id, stored_at, raw)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                normalize_address(&m.mailbox),
+                m.message_id,
+                m.rfc_message_id,
+                m.in_reply_to,
+                m.message_type.as_str(),
+                m.from,
+                m.subject,
+                m.private_id,
+                m.stored_at.to_string(),
+                m.raw,
+            ],
+        )?;
+        Ok(n == 1)
     }
 
-    /// A copy of a mailbox's messages in Eingang order.
-    pub fn mailbox(&self, address: &str) -> Vec<StoredMessage> {
-        self.mailboxes
-            .get(&normalize_address(address))
-            .cloned()
-            .unwrap_or_default()
+    /// Queues a push of `raw` to `target`; returns its queue id.
+    pub fn enqueue(
+        &mut self,
+        target: SocketAddr,
+        envelope_from: &str,
+        mailbox: &str,
+        message_id: &str,
+        raw: &[u8],
+    ) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO deliveries (target, envelope_from, mailbox, message_id, raw)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![target.to_string(), envelope_from, mailbox, message_id, raw],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records the outcome of a push: `Ok` = delivered, `Err((permanent, reason))` = failed.
+    pub fn delivery_result(&mut self, id: i64, outcome: Result<(), (bool, String)>) -> Result<()> {
+        match outcome {
+            Ok(()) => self.conn.execute(
+                "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1 WHERE id = ?1",
+                params![id],
+            )?,
+            Err((permanent, reason)) => self.conn.execute(
+                "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_error = ?3
+                 WHERE id = ?1",
+                params![id, if permanent { "failed" } else { "pending" }, reason],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// Pushes still pending, in queue order (for a restarted provider).
+    pub fn pending_deliveries(&self) -> Result<Vec<QueuedDelivery>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, target, envelope_from, mailbox, message_id, raw FROM deliveries
+             WHERE state = 'pending' ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Vec<u8>>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, target, envelope_from, mailbox, message_id, raw) = row?;
+            let target = target
+                .parse()
+                .with_context(|| format!("delivery {id}: bad target {target:?}"))?;
+            out.push(QueuedDelivery {
+                id,
+                target,
+                envelope_from,
+                mailbox,
+                message_id,
+                raw,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A mailbox's messages in Eingang order.
+    pub fn mailbox(&self, address: &str) -> Result<Vec<StoredMessage>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT mailbox, message_id, rfc_message_id, in_reply_to, message_type, from_addr,
+                    subject, private_id, stored_at, raw
+             FROM messages WHERE mailbox = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![normalize_address(address)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, String>(8)?,
+                r.get::<_, Vec<u8>>(9)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mailbox, message_id, rfc, irt, mtype, from, subject, pid, at, raw) = row?;
+            out.push(StoredMessage {
+                mailbox,
+                message_id,
+                rfc_message_id: rfc,
+                in_reply_to: irt,
+                message_type: MessageType::parse(&mtype)
+                    .ok_or_else(|| anyhow!("stored message type {mtype:?} unknown"))?,
+                from,
+                subject,
+                private_id: pid,
+                stored_at: at
+                    .parse()
+                    .with_context(|| format!("stored time {at:?} unreadable"))?,
+                raw,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demail::AuthLevel;
+    use crate::provider::AccountKind;
+
+    fn account(address: &str) -> AccountConfig {
+        AccountConfig {
+            address: address.into(),
+            holder: "H".into(),
+            kind: AccountKind::Person,
+            max_auth_level: AuthLevel::High,
+            password: "pw".into(),
+        }
+    }
+
+    fn message(id: &str) -> StoredMessage {
+        StoredMessage {
+            mailbox: "a@x.de-mail.de".into(),
+            message_id: id.into(),
+            rfc_message_id: Some("<r@x>".into()),
+            in_reply_to: None,
+            message_type: MessageType::Normal,
+            from: "b@x.de-mail.de".into(),
+            subject: "Betreff".into(),
+            private_id: Some("P".into()),
+            stored_at: "2025-03-03T08:00:00Z".parse().unwrap(),
+            raw: b"Subject: Betreff\r\n\r\nx".to_vec(),
+        }
+    }
+
+    /// What is committed is there after reopening the file: messages, the id counter (never
+    /// reused), push targets and pending pushes; a second deposit of the same id is a no-op.
+    #[test]
+    fn committed_state_survives_reopening() {
+        let dir = std::env::temp_dir().join(format!("demail-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("store.sqlite");
+        let accounts = [account("a@x.de-mail.de")];
+        {
+            let mut s = Store::open(Some(&path), &accounts).unwrap();
+            s.begin().unwrap();
+            assert_eq!(s.next_message_id("x.de-mail.de").unwrap(), "m000001@x.de-mail.de");
+            assert!(s.deposit(&message("m1")).unwrap());
+            assert!(!s.deposit(&message("m1")).unwrap(), "same id twice is a no-op");
+            s.set_push_target("a@x.de-mail.de", "127.0.0.1:2525".parse().unwrap())
+                .unwrap();
+            let q = s
+                .enqueue("127.0.0.1:2525".parse().unwrap(), "b@x", "a@x.de-mail.de", "m1", b"raw")
+                .unwrap();
+            s.commit().unwrap();
+            // An uncommitted transaction is lost.
+            s.begin().unwrap();
+            s.deposit(&message("m2")).unwrap();
+            drop(s);
+            let _ = q;
+        }
+        let mut s = Store::open(Some(&path), &accounts).unwrap();
+        let m = s.mailbox("a@x.de-mail.de").unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0], message("m1"));
+        assert_eq!(s.next_message_id("x.de-mail.de").unwrap(), "m000002@x.de-mail.de");
+        assert_eq!(
+            s.account("a@x.de-mail.de").unwrap().push_target,
+            Some("127.0.0.1:2525".parse().unwrap())
+        );
+        let pending = s.pending_deliveries().unwrap();
+        assert_eq!(pending.len(), 1);
+        s.delivery_result(pending[0].id, Ok(())).unwrap();
+        assert!(s.pending_deliveries().unwrap().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
