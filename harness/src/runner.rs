@@ -153,6 +153,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         kind: AccountKind::Institution,
         max_auth_level: demail_sim::demail::AuthLevel::High,
         password: intake_password.clone(),
+        api_token: None,
+        access_opened: true,
     }];
     for (c, pw) in file.citizen.iter().zip(&citizen_passwords) {
         accounts.push(AccountConfig {
@@ -161,6 +163,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             kind: AccountKind::Person,
             max_auth_level: c.auth_level,
             password: pw.clone(),
+            api_token: None,
+            access_opened: false,
         });
     }
     let provider = Provider::start(

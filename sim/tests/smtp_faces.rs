@@ -36,6 +36,8 @@ async fn start_world() -> World {
         kind,
         max_auth_level: level,
         password: PASSWORD.into(),
+        api_token: Some(format!("token-{address}")),
+        access_opened: true,
     };
     let provider = Provider::start(
         ProviderConfig {

@@ -11,12 +11,15 @@
 //! - [`accept`]: what happens to a message after DATA: PVD checks, metadata, Eingang,
 //!   confirmations.
 //! - [`delivery`]: the push queue into an institution's intake.
+//! - [`gateway`]: the HTTP face: gateway API (list, fetch, acknowledge), directory (ÖVD)
+//!   look-up, OpenAPI document.
 //!
 //! Architecture invariant: the provider talks to an intake only over sockets; it never calls
 //! intake code.
 
 pub mod accept;
 pub mod delivery;
+pub mod gateway;
 pub mod smtp;
 pub mod store;
 
@@ -63,6 +66,11 @@ pub struct AccountConfig {
     pub max_auth_level: AuthLevel,
     /// SMTP AUTH password.
     pub password: String,
+    /// Bearer token for the HTTP gateway API (`None`: no API access).
+    pub api_token: Option<String>,
+    /// Whether the holder opened access for legally binding mail (Zugang eröffnet, § 7 Abs. 3
+    /// De-Mail-G); published in the directory as `demailAccessOpening`.
+    pub access_opened: bool,
 }
 
 /// Static configuration of one provider.
@@ -192,6 +200,7 @@ impl WireLog {
 pub struct Provider {
     shared: Arc<Shared>,
     submission_addr: SocketAddr,
+    http_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -250,18 +259,34 @@ impl Provider {
             }
         }
         let accept_task = tokio::spawn(smtp::serve(listener, shared.clone()));
+        let http = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the provider's HTTP port")?;
+        let http_addr = http.local_addr()?;
+        let router = gateway::router(shared.clone());
+        let http_task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(http, router).await {
+                tracing::error!("provider HTTP face stopped: {e}");
+            }
+        });
         let delivery_task =
             tokio::spawn(delivery::run(rx, shared.clone(), pki.ca_pem().to_string()));
         Ok(Self {
             shared,
             submission_addr,
-            tasks: vec![accept_task, delivery_task],
+            http_addr,
+            tasks: vec![accept_task, delivery_task, http_task],
         })
     }
 
     /// The SMTP submission address (STARTTLS, AUTH).
     pub fn submission_addr(&self) -> SocketAddr {
         self.submission_addr
+    }
+
+    /// The HTTP face: gateway API and directory (`http://<addr>/`).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
     }
 
     /// The provider's id.

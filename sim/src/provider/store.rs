@@ -401,6 +401,8 @@ mod tests {
             kind: AccountKind::Person,
             max_auth_level: AuthLevel::High,
             password: "pw".into(),
+            api_token: None,
+            access_opened: false,
         }
     }
 
