@@ -38,6 +38,9 @@ pub enum Command {
     /// Show the De-Mail view of a message file: type, options, addresses, rule violations,
     /// integrity verdict, confirmation content. Exit 0 valid, 1 invalid, 2 unreadable.
     Inspect(crate::inspect_cmd::InspectArgs),
+    /// Run simulated providers standalone (ports, accounts and tokens printed at start) for
+    /// connecting an intake by hand; Ctrl-C stops.
+    Serve(crate::serve_cmd::ServeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -89,6 +92,7 @@ pub fn main() -> ExitCode {
         Command::Holidays(args) => crate::calendar_cmd::holidays(&args),
         Command::Deadline(args) => crate::calendar_cmd::deadline(&args),
         Command::Inspect(args) => crate::inspect_cmd::run(&args),
+        Command::Serve(args) => crate::serve_cmd::run(&args),
     }
 }
 

@@ -8,9 +8,11 @@
 //! - [`regime`]: which legal regime holds on a date.
 //! - [`golden`]: golden files in insta's snapshot format.
 //! - [`report`]: the run summary.
+//! - [`reports`]: report files for people and CI (JSON, JUnit XML, Markdown, HTML with charts).
 //! - [`cli`]: the `demail-testbed` command line.
 //! - [`calendar_cmd`]: the `holidays` and `deadline` commands.
 //! - [`inspect_cmd`]: the `inspect` command.
+//! - [`serve_cmd`]: the `serve` command.
 
 pub mod calendar_cmd;
 pub mod checks;
@@ -22,3 +24,4 @@ pub mod report;
 pub mod rules;
 pub mod runner;
 pub mod scenario;
+pub mod serve_cmd;

@@ -176,6 +176,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             accounts,
             message_dir: opts.keep_messages.then(|| opts.out_dir.join("messages")),
             database: Some(opts.out_dir.join(format!("provider-{}.sqlite", provider_spec.id))),
+            smtp_listen: None,
+            http_listen: None,
         },
         clock.clone(),
         trace.clone(),

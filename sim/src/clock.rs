@@ -2,7 +2,9 @@
 //!
 //! Architecture invariant: nothing in `sim/` reads the system clock to decide legal time. The
 //! provider stamps `Date` and the Eingang (arrival in a mailbox) from this clock, the trace
-//! stamps every event from it, and the runner alone moves it forward.
+//! stamps every event from it, and the runner alone moves it forward. The one exception is the
+//! wall-clock adapter [`VirtualClock::wall`], used only by `serve` (a provider for manual work,
+//! where time is real time); scenario runs never use it.
 
 use std::sync::{Arc, Mutex};
 
@@ -14,8 +16,8 @@ pub const LEGAL_TIME_ZONE: &str = "Europe/Berlin";
 /// A clock that only moves when the runner says so. Cloning shares the same time.
 #[derive(Clone, Debug)]
 pub struct VirtualClock {
-    /// Current virtual instant.
-    now: Arc<Mutex<Timestamp>>,
+    /// Current virtual instant; `None` for the wall-clock adapter.
+    now: Option<Arc<Mutex<Timestamp>>>,
     /// Zone used to render instants (Europe/Berlin).
     tz: TimeZone,
 }
@@ -24,14 +26,26 @@ impl VirtualClock {
     /// Starts a clock at `start`; instants are rendered in `start`'s time zone.
     pub fn new(start: &ZonedDateTime) -> Self {
         Self {
-            now: Arc::new(Mutex::new(start.timestamp())),
+            now: Some(Arc::new(Mutex::new(start.timestamp()))),
             tz: start.time_zone().clone(),
+        }
+    }
+
+    /// The wall-clock adapter: real time in Europe/Berlin, for `serve` only (see the module
+    /// doc). It cannot be moved.
+    pub fn wall() -> Self {
+        Self {
+            now: None,
+            tz: TimeZone::get(LEGAL_TIME_ZONE).unwrap_or(TimeZone::UTC),
         }
     }
 
     /// The current virtual instant.
     pub fn timestamp(&self) -> Timestamp {
-        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+        match &self.now {
+            Some(now) => *now.lock().unwrap_or_else(|e| e.into_inner()),
+            None => Timestamp::now(),
+        }
     }
 
     /// The current virtual instant in the clock's time zone.
@@ -47,7 +61,10 @@ impl VirtualClock {
     /// Moves the clock to `to`. Virtual time never runs backwards: a move into the past is a
     /// broken invariant of the runner, so it panics (kept on in release builds on purpose).
     pub fn advance_to(&self, to: Timestamp) {
-        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(now) = &self.now else {
+            panic!("the wall-clock adapter cannot be moved");
+        };
+        let mut now = now.lock().unwrap_or_else(|e| e.into_inner());
         assert!(
             to >= *now,
             "virtual clock moved backwards: {} -> {}",

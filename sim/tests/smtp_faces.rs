@@ -52,6 +52,8 @@ async fn start_world() -> World {
             ],
             message_dir: None,
             database: None,
+            smtp_listen: None,
+            http_listen: None,
         },
         clock,
         trace.clone(),

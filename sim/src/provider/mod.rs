@@ -39,6 +39,10 @@ use crate::trace::Trace;
 
 pub use store::{StoredMessage, lock};
 
+/// An ephemeral port on the loopback interface.
+const LOOPBACK_ANY: SocketAddr =
+    SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0));
+
 /// PVD-FU §4.1: messages of 20 MiB net must pass between providers; the submission face
 /// accepts that much message text.
 pub const MAX_MESSAGE_BYTES: usize = 20 * 1024 * 1024;
@@ -90,6 +94,10 @@ pub struct ProviderConfig {
     pub message_dir: Option<std::path::PathBuf>,
     /// The SQLite database file (`None`: in memory, gone with the process).
     pub database: Option<std::path::PathBuf>,
+    /// Where the SMTP submission face listens (`None`: an ephemeral port on 127.0.0.1).
+    pub smtp_listen: Option<SocketAddr>,
+    /// Where the HTTP face listens (`None`: an ephemeral port on 127.0.0.1).
+    pub http_listen: Option<SocketAddr>,
 }
 
 /// Counters the runner reads to decide that the world has settled.
@@ -239,9 +247,10 @@ impl Provider {
             signer,
             wire_log,
         });
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let smtp_at = shared.config.smtp_listen.unwrap_or(LOOPBACK_ANY);
+        let listener = TcpListener::bind(smtp_at)
             .await
-            .context("binding the provider's SMTP submission port")?;
+            .with_context(|| format!("binding the provider's SMTP submission port {smtp_at}"))?;
         let submission_addr = listener.local_addr()?;
         // Pushes left in the queue by an earlier run of this provider go out first, in order.
         for q in pending {
@@ -259,9 +268,10 @@ impl Provider {
             }
         }
         let accept_task = tokio::spawn(smtp::serve(listener, shared.clone()));
-        let http = TcpListener::bind("127.0.0.1:0")
+        let http_at = shared.config.http_listen.unwrap_or(LOOPBACK_ANY);
+        let http = TcpListener::bind(http_at)
             .await
-            .context("binding the provider's HTTP port")?;
+            .with_context(|| format!("binding the provider's HTTP port {http_at}"))?;
         let http_addr = http.local_addr()?;
         let router = gateway::router(shared.clone());
         let http_task = tokio::spawn(async move {

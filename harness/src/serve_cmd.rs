@@ -1,0 +1,261 @@
+//! The `serve` command: simulated De-Mail providers standalone, for pointing an intake at them
+//! by hand. Ports, accounts, passwords and API tokens come from a TOML file (format in
+//! `docs/serve.md`) or a built-in demo world, and are printed at start. The data directory
+//! holds each provider's SQLite store, so a restart on the same directory resumes queued
+//! pushes; Ctrl-C shuts down cleanly.
+//!
+//! Time is wall-clock time here (the clock's wall adapter); scenario runs never use it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use demail_sim::clock::VirtualClock;
+use demail_sim::demail::AuthLevel;
+use demail_sim::pki::TestPki;
+use demail_sim::provider::{AccountConfig, AccountKind, Provider, ProviderConfig};
+use demail_sim::trace::Trace;
+use serde::Deserialize;
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML, see docs/serve.md); without it a demo world is served.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data directory: SQLite stores, messages, the test CA.
+    #[arg(long, default_value = "serve-data")]
+    pub data: PathBuf,
+}
+
+/// The configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    #[serde(default)]
+    pub provider: Vec<ProviderEntry>,
+}
+
+/// `[[provider]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderEntry {
+    pub id: String,
+    pub name: String,
+    pub domain: String,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// SMTP submission address, e.g. "127.0.0.1:2587" (default: an ephemeral port).
+    #[serde(default)]
+    pub smtp: Option<SocketAddr>,
+    /// HTTP face address, e.g. "127.0.0.1:8080" (default: an ephemeral port).
+    #[serde(default)]
+    pub http: Option<SocketAddr>,
+    #[serde(default)]
+    pub account: Vec<AccountEntry>,
+}
+
+/// `[[provider.account]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    pub address: String,
+    pub holder: String,
+    pub kind: AccountKind,
+    pub auth_level: AuthLevel,
+    pub password: String,
+    #[serde(default)]
+    pub api_token: Option<String>,
+    #[serde(default)]
+    pub access_opened: bool,
+    /// SMTP address of the intake this mailbox is pushed to (STARTTLS required; the intake
+    /// must present a certificate for "localhost" from the CA in `<data>/pki/ca.pem`).
+    #[serde(default)]
+    pub push: Option<SocketAddr>,
+}
+
+/// The demo world served without `--config`.
+pub const DEMO_CONFIG: &str = r#"
+[[provider]]
+id = "dmda-a"
+name = "DMDA A (simuliert)"
+domain = "dmda-a.de-mail.de"
+hosts = ["dresden.de-mail.de"]
+smtp = "127.0.0.1:2587"
+http = "127.0.0.1:8025"
+
+[[provider.account]]
+address = "erika.mustermann@dmda-a.de-mail.de"
+holder = "Erika Mustermann"
+kind = "person"
+auth_level = "high"
+password = "erika"
+api_token = "token-erika"
+
+[[provider.account]]
+address = "gewerbeangelegenheiten@dresden.de-mail.de"
+holder = "Landeshauptstadt Dresden, Gewerbeamt"
+kind = "institution"
+auth_level = "high"
+password = "gewerbeamt"
+api_token = "token-gewerbeamt"
+access_opened = true
+"#;
+
+/// Parses a configuration with `FILE:LINE:COLUMN` errors.
+pub fn parse_config(text: &str, path: &Path) -> Result<ServeConfig> {
+    let config: ServeConfig = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start).min(text.len());
+        let before = &text[..text.floor_char_boundary(offset)];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        anyhow::anyhow!("{}:{line}:{column}: {}", path.display(), e.message().trim())
+    })?;
+    if config.provider.is_empty() {
+        bail!("{}: no [[provider]] defined", path.display());
+    }
+    for p in &config.provider {
+        for a in &p.account {
+            demail_sim::demail::address::validate(&a.address)
+                .with_context(|| format!("{}: provider {:?}", path.display(), p.id))?;
+        }
+    }
+    Ok(config)
+}
+
+/// `demail-testbed serve`.
+pub fn run(args: &ServeArgs) -> ExitCode {
+    let (text, path) = match &args.config {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => (t, p.clone()),
+            Err(e) => {
+                eprintln!("error: {}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => (DEMO_CONFIG.to_string(), PathBuf::from("<built-in demo>")),
+    };
+    let config = match parse_config(&text, &path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(serve(config, &args.data)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(config: ServeConfig, data: &Path) -> Result<()> {
+    demail_sim::init_crypto();
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let clock = VirtualClock::wall();
+    let trace = Trace::new(clock.clone());
+    let pki = TestPki::generate("serve")?;
+    let ca = pki.write_ca(&data.join("pki"))?;
+    println!(
+        "demail-testbed serve · data {} · test CA {}",
+        data.display(),
+        ca.display()
+    );
+    println!("(the CA is generated anew at every start: clients must trust the current ca.pem)");
+    let mut providers = Vec::new();
+    for p in config.provider {
+        let accounts: Vec<AccountConfig> = p
+            .account
+            .iter()
+            .map(|a| AccountConfig {
+                address: a.address.clone(),
+                holder: a.holder.clone(),
+                kind: a.kind,
+                max_auth_level: a.auth_level,
+                password: a.password.clone(),
+                api_token: a.api_token.clone(),
+                access_opened: a.access_opened,
+            })
+            .collect();
+        let provider = Provider::start(
+            ProviderConfig {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                domain: p.domain.clone(),
+                hosted_domains: p.hosts.clone(),
+                accounts,
+                message_dir: Some(data.join(&p.id).join("messages")),
+                database: Some(data.join(&p.id).join("store.sqlite")),
+                smtp_listen: p.smtp,
+                http_listen: p.http,
+            },
+            clock.clone(),
+            trace.clone(),
+            &pki,
+        )
+        .await
+        .with_context(|| format!("starting provider {:?}", p.id))?;
+        for a in &p.account {
+            if let Some(target) = a.push {
+                provider.set_push_target(&a.address, target)?;
+            }
+        }
+        println!("provider {} ({})", p.id, p.domain);
+        println!(
+            "  SMTP submission  {}  (STARTTLS required before AUTH PLAIN/LOGIN)",
+            provider.submission_addr()
+        );
+        println!(
+            "  HTTP             http://{}  (gateway API /api/v1, directory /directory/v1, /openapi.json)",
+            provider.http_addr()
+        );
+        for a in &p.account {
+            let push = a.push.map(|t| format!("  push → {t}")).unwrap_or_default();
+            let token = a.api_token.as_deref().unwrap_or("-");
+            println!(
+                "  account {}  {:?} {}  password={}  token={}{push}",
+                a.address, a.kind, a.auth_level, a.password, token
+            );
+        }
+        providers.push(provider);
+    }
+    println!("ready; Ctrl-C stops");
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    println!("stopping");
+    for p in &providers {
+        p.shutdown();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo configuration parses; a typo is located; an invalid address is refused.
+    #[test]
+    fn config_parsing() {
+        let c = parse_config(DEMO_CONFIG, Path::new("demo")).unwrap();
+        assert_eq!(c.provider[0].account.len(), 2);
+        let bad = DEMO_CONFIG.replacen("holder =", "holdr =", 1);
+        let e = parse_config(&bad, Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("x.toml:") && e.contains("holdr"), "{e}");
+        let bad = DEMO_CONFIG.replacen("erika.mustermann@", "Erika.Mustermann@", 1);
+        let e = format!("{:#}", parse_config(&bad, Path::new("x.toml")).unwrap_err());
+        assert!(e.contains("lower case"), "{e}");
+    }
+}
