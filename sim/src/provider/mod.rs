@@ -40,8 +40,10 @@ use crate::trace::Trace;
 pub use store::{StoredMessage, lock};
 
 /// An ephemeral port on the loopback interface.
-const LOOPBACK_ANY: SocketAddr =
-    SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0));
+const LOOPBACK_ANY: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    0,
+));
 
 /// PVD-FU §4.1: messages of 20 MiB net must pass between providers; the submission face
 /// accepts that much message text.
