@@ -125,6 +125,10 @@ impl<'a> Judge<'a> {
                         }
                     });
                 }
+                Expectation::Zustellung { mode } => {
+                    let mode = mode.clone();
+                    self.zustellung(i, obs, send, &mode);
+                }
                 Expectation::Reply {
                     rule,
                     subject_contains,
@@ -279,6 +283,119 @@ impl<'a> Judge<'a> {
                 ),
                 Err(why) => self.decide(i, false, format!("{label} {} is not valid: {why}", m.message_id)),
             }
+        }
+    }
+
+    /// Judges the Zustellung (service) of the intake's reply to the step's message under
+    /// § 5a VwZG: by Abholbestätigung, or by the fiction on the 4th day after sending when no
+    /// Abholbestätigung came by then and the recipient has opened access (Abs. 4 Satz 1).
+    fn zustellung(&mut self, i: usize, obs: &Observation<'_>, send: &SendOutcome, expected: &str) {
+        use demail_sim::law::{self, Options, When};
+        let mailbox = match obs.provider.mailbox(&send.from) {
+            Ok(m) => m,
+            Err(e) => {
+                self.decide(i, false, format!("cannot read the sender's mailbox: {e:#}"));
+                return;
+            }
+        };
+        let intake = normalize_address(obs.intake_address);
+        let Some(reply) = mailbox.iter().find(|m| {
+            normalize_address(&m.from) == intake
+                && m.in_reply_to.as_deref() == Some(send.rfc_message_id.as_str())
+        }) else {
+            return;
+        };
+        let tz = obs.now.time_zone().clone();
+        let sent = reply.stored_at.to_zoned_datetime(tz.clone());
+        let retrieval = mailbox.iter().find(|m| {
+            m.message_type == MessageType::ConfirmationOfRetrieve
+                && m.in_reply_to.is_some()
+                && m.in_reply_to == reply.rfc_message_id
+        });
+        let collected_on = retrieval.map(|r| r.stored_at.to_zoned_datetime(tz.clone()).date());
+        let options = Options {
+            collected_on,
+            ..Options::default()
+        };
+        let served = match law::compute(
+            "zustellung-abholung",
+            sent.date(),
+            &self.scenario.place,
+            &options,
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                self.decide(i, false, format!("zustellung-abholung: {e}"));
+                return;
+            }
+        };
+        let day = match served.when {
+            When::Date(d) => d,
+            When::DateTime(dt) => dt.date(),
+        };
+        let source = served.sources.join("; ");
+        let by_retrieval = collected_on.is_some_and(|c| c <= day) && retrieval.is_some();
+        if !by_retrieval {
+            // Without an Abholbestätigung the fiction holds only once its day is over, and only
+            // for a recipient who opened access (§ 5a Abs. 4 Satz 1 VwZG).
+            let Ok(end) = day.tomorrow().and_then(|d| d.to_zoned_datetime(tz)) else {
+                return;
+            };
+            if obs.now.timestamp() < end.timestamp() {
+                return;
+            }
+            let opened = self
+                .scenario
+                .file
+                .citizen
+                .iter()
+                .find(|c| normalize_address(&c.address) == normalize_address(&send.from))
+                .is_some_and(|c| c.access_opened);
+            if !opened {
+                self.decide(
+                    i,
+                    false,
+                    format!(
+                        "no Zustellung of {}: no Abholbestätigung, and {} has not opened access, so the fiction of § 5a Abs. 4 Satz 1 VwZG does not apply",
+                        reply.message_id, send.from
+                    ),
+                );
+                return;
+            }
+        }
+        let mode = if by_retrieval { "abholung" } else { "fiktion" };
+        self.trace.emit(if by_retrieval {
+            EventKind::ZustellungAbholung {
+                message_id: reply.message_id.clone(),
+                date: day.to_string(),
+                source: source.clone(),
+            }
+        } else {
+            EventKind::ZustellungFiktion {
+                message_id: reply.message_id.clone(),
+                date: day.to_string(),
+                source: source.clone(),
+            }
+        });
+        let detail = format!(
+            "{} served on {day} by {} (sent {}); {}",
+            reply.message_id,
+            if by_retrieval {
+                "Abholbestätigung"
+            } else {
+                "Zustellungsfiktion"
+            },
+            sent.date(),
+            source
+        );
+        if mode == expected {
+            self.decide(i, true, detail);
+        } else {
+            self.decide(
+                i,
+                false,
+                format!("expected Zustellung by {expected}, but: {detail}"),
+            );
         }
     }
 

@@ -110,7 +110,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     }
     for entry in std::fs::read_dir(&opts.out_dir)? {
         let path = entry?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if name.starts_with("provider-") && name.contains(".sqlite") {
             std::fs::remove_file(&path).with_context(|| format!("clearing {}", path.display()))?;
         }
@@ -164,7 +167,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             max_auth_level: c.auth_level,
             password: pw.clone(),
             api_token: None,
-            access_opened: false,
+            access_opened: c.access_opened,
         });
     }
     let provider = Provider::start(
@@ -175,7 +178,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             hosted_domains: provider_spec.hosts.clone(),
             accounts,
             message_dir: opts.keep_messages.then(|| opts.out_dir.join("messages")),
-            database: Some(opts.out_dir.join(format!("provider-{}.sqlite", provider_spec.id))),
+            database: Some(
+                opts.out_dir
+                    .join(format!("provider-{}.sqlite", provider_spec.id)),
+            ),
             smtp_listen: None,
             http_listen: None,
         },
@@ -195,6 +201,12 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         tls_dir: pki_dir.clone(),
         processing_time: scenario.processing_time,
         aktenzeichen_prefix: file.intake.aktenzeichen_prefix.clone(),
+        reply_options: file
+            .intake
+            .reply_options
+            .iter()
+            .filter_map(|o| DeMailOption::from_name(o.get_ref()))
+            .collect(),
     })
     .await?;
     provider.set_push_target(&file.intake.address, intake.smtp_addr())?;
@@ -247,6 +259,20 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
                 .position(|c| c.id == *step.citizen.get_ref())
                 .context("citizen validated at load")?;
             tracing::debug!("instant {now}: step {}", step.id);
+            let citizen = &file.citizen[ci];
+            if let Some(level) = step.login {
+                trace.emit(EventKind::CitizenLogin {
+                    citizen: citizen.id.clone(),
+                    address: citizen.address.clone(),
+                    level: level.as_str().to_string(),
+                });
+                provider
+                    .login(&citizen.address, level)
+                    .with_context(|| format!("step {}: login of {}", step.id, citizen.id))?;
+                settle(&activity, opts).await?;
+                next_step += 1;
+                continue;
+            }
             let outcome = send(
                 scenario,
                 &provider,
@@ -370,17 +396,18 @@ async fn send(
 ) -> Result<SendOutcome> {
     let file = &scenario.file;
     let citizen = &file.citizen[citizen_index];
-    let to_address = if step.send.to == "intake" {
+    let spec = step.send.as_ref().context("a send step")?;
+    let to_address = if spec.to == "intake" {
         file.intake.address.clone()
     } else {
-        step.send.to.clone()
+        spec.to.clone()
     };
-    let to_name = if step.send.to == "intake" {
+    let to_name = if spec.to == "intake" {
         file.intake.name.as_str()
     } else {
         file.citizen
             .iter()
-            .find(|c| c.address == step.send.to)
+            .find(|c| c.address == spec.to)
             .map_or("", |c| c.name.as_str())
     };
     let domain = citizen
@@ -392,28 +419,28 @@ async fn send(
     let mut draft = Draft::new()
         .header_raw("From", &mailbox(&citizen.name, &citizen.address))
         .header_raw("To", &mailbox(to_name, &to_address))
-        .header("Subject", &step.send.subject)
+        .header("Subject", &spec.subject)
         .header_raw("Date", &demail_sim::clock::format_rfc5322(&now))
         .header_raw("Message-ID", &rfc_message_id);
     let mut options = Vec::new();
-    for o in &step.send.options {
+    for o in &spec.options {
         let opt = DeMailOption::from_name(o.get_ref()).context("option validated at load")?;
         draft = draft.header_raw(opt.header(), "yes");
         options.push(opt.name().to_string());
     }
-    if let Some(pid) = &step.send.private_id {
+    if let Some(pid) = &spec.private_id {
         draft = draft.header_raw(h::PRIVATE_ID, pid);
     }
-    for (name, value) in &step.send.headers {
+    for (name, value) in &spec.headers {
         draft = draft.header(name, value);
     }
-    let raw = draft.text_body(&step.send.body).to_bytes();
+    let raw = draft.text_body(&spec.body).to_bytes();
     trace.emit(EventKind::CitizenSent {
         citizen: citizen.id.clone(),
         from: citizen.address.clone(),
         to: vec![to_address.clone()],
-        subject: step.send.subject.clone(),
-        private_id: step.send.private_id.clone(),
+        subject: spec.subject.clone(),
+        private_id: spec.private_id.clone(),
         options,
     });
     let tls = TlsParameters::builder("localhost".to_string())
@@ -450,7 +477,7 @@ async fn send(
         from: citizen.address.clone(),
         sent_at: now,
         rfc_message_id,
-        private_id: step.send.private_id.clone(),
+        private_id: spec.private_id.clone(),
         refused,
     })
 }

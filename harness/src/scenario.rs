@@ -72,6 +72,9 @@ pub struct IntakeSpec {
     pub processing_time: Spanned<String>,
     #[serde(default = "default_prefix")]
     pub aktenzeichen_prefix: String,
+    /// De-Mail options the intake sets on its replies.
+    #[serde(default)]
+    pub reply_options: Vec<Spanned<String>>,
 }
 
 fn default_prefix() -> String {
@@ -87,6 +90,10 @@ pub struct CitizenSpec {
     pub address: String,
     pub provider: Spanned<String>,
     pub auth_level: AuthLevel,
+    /// Zugang eröffnet (§ 7 Abs. 3 De-Mail-G); needed for the Zustellungsfiktion of § 5a
+    /// Abs. 4 VwZG.
+    #[serde(default)]
+    pub access_opened: bool,
 }
 
 /// `[[step]]`: something a citizen does at a time.
@@ -98,7 +105,12 @@ pub struct StepSpec {
     /// Offset from the start (ISO 8601 duration or `2h`).
     pub at: Spanned<String>,
     pub citizen: Spanned<String>,
-    pub send: SendSpec,
+    /// The citizen sends a message …
+    #[serde(default)]
+    pub send: Option<SendSpec>,
+    /// … or logs in at this level ("normal" or "high").
+    #[serde(default)]
+    pub login: Option<AuthLevel>,
 }
 
 /// What a citizen sends.
@@ -143,6 +155,8 @@ pub struct ExpectSpec {
     pub enhanced: Option<Spanned<String>>,
     #[serde(default)]
     pub notification_type: Option<Spanned<String>>,
+    #[serde(default)]
+    pub mode: Option<Spanned<String>>,
 }
 
 /// The kinds of expectation, validated from an [`ExpectSpec`].
@@ -165,6 +179,9 @@ pub enum Expectation {
         notification_type: String,
         within: Span,
     },
+    /// The intake's reply to the step's message is served (§ 5a VwZG) in this mode:
+    /// "abholung" (Abholbestätigung) or "fiktion" (Zustellungsfiktion) (key: `mode`).
+    Zustellung { mode: String },
 }
 
 /// A scenario that loaded and validated.
@@ -338,6 +355,19 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             Err(e) => return Err(at(c.provider.span(), format!("citizen {:?}: {e}", c.id))),
         }
     }
+    for o in &file.intake.reply_options {
+        if DeMailOption::from_name(o.get_ref()).is_none() {
+            let names: Vec<&str> = DeMailOption::ALL.iter().map(|o| o.name()).collect();
+            return Err(at(
+                o.span(),
+                format!(
+                    "unknown De-Mail option {:?}; expected one of: {}",
+                    o.get_ref(),
+                    quoted(&names)
+                ),
+            ));
+        }
+    }
     if let Err(e) = demail_sim::demail::address::validate(&file.intake.address) {
         return Err(at(file.intake.provider.span(), format!("intake: {e}")));
     }
@@ -354,7 +384,17 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                 ),
             ));
         }
-        for o in &s.send.options {
+        let send = match (&s.send, &s.login) {
+            (Some(send), None) => Some(send),
+            (None, Some(_)) => None,
+            _ => {
+                return Err(at(
+                    s.at.span(),
+                    format!("step {:?} needs exactly one of `send` or `login`", s.id),
+                ));
+            }
+        };
+        for o in send.map(|x| x.options.as_slice()).unwrap_or_default() {
             if DeMailOption::from_name(o.get_ref()).is_none() {
                 let names: Vec<&str> = DeMailOption::ALL.iter().map(|o| o.name()).collect();
                 return Err(at(
@@ -367,7 +407,10 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                 ));
             }
         }
-        for name in s.send.headers.keys() {
+        for name in send
+            .map(|x| x.headers.keys().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
             if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
                 return Err(at(
                     s.at.span(),
@@ -412,11 +455,12 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             "reply" => &["rule", "subject_contains"],
             "refused" => &["code", "enhanced"],
             "notification" => &["notification_type", "within"],
+            "zustellung" => &["mode"],
             other => {
                 return Err(at(
                     kind_span,
                     format!(
-                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\""
+                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\""
                     ),
                 ));
             }
@@ -496,6 +540,21 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                 Expectation::Notification {
                     notification_type: t.into_inner(),
                     within: span_of(&within, "within")?,
+                }
+            }
+            "zustellung" => {
+                let mode = need(&e.mode, "mode")?;
+                if !["abholung", "fiktion"].contains(&mode.get_ref().as_str()) {
+                    return Err(at(
+                        mode.span(),
+                        format!(
+                            "mode {:?}: expected \"abholung\" or \"fiktion\"",
+                            mode.get_ref()
+                        ),
+                    ));
+                }
+                Expectation::Zustellung {
+                    mode: mode.into_inner(),
                 }
             }
             _ => Expectation::Refused {

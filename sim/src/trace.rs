@@ -144,6 +144,29 @@ pub enum EventKind {
         permanent: bool,
         reason: String,
     },
+    /// A simulated account holder logged in (at level high this may issue Abholbestätigungen).
+    #[serde(rename = "citizen.login")]
+    CitizenLogin {
+        citizen: String,
+        address: String,
+        level: String,
+    },
+    /// A document was served by Abholbestätigung (§ 5a VwZG).
+    #[serde(rename = "zustellung.abholung")]
+    ZustellungAbholung {
+        /// X-de-mail-message-id of the served document.
+        message_id: String,
+        /// The day of Zustellung.
+        date: String,
+        source: String,
+    },
+    /// A document counts as served by the fiction of § 5a Abs. 4 VwZG (no Abholbestätigung).
+    #[serde(rename = "zustellung.fiktion")]
+    ZustellungFiktion {
+        message_id: String,
+        date: String,
+        source: String,
+    },
     /// A deadline was computed for a check.
     #[serde(rename = "deadline.computed")]
     DeadlineComputed {

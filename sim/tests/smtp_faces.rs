@@ -357,6 +357,7 @@ async fn intake_refuses_plain_mail() {
         tls_dir: dir,
         processing_time: jiff::SignedDuration::from_hours(1),
         aktenzeichen_prefix: "GA".into(),
+        reply_options: Vec::new(),
     })
     .await
     .unwrap();

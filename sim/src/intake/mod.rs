@@ -55,6 +55,9 @@ pub struct IntakeConfig {
     pub processing_time: SignedDuration,
     /// Prefix of Aktenzeichen, e.g. "GA".
     pub aktenzeichen_prefix: String,
+    /// De-Mail options set on the replies, e.g. Abholbestätigung and persönlich for a
+    /// förmliche Zustellung (§ 5a VwZG).
+    pub reply_options: Vec<crate::demail::DeMailOption>,
 }
 
 /// What the intake decided about an application.

@@ -106,8 +106,20 @@ pub(crate) fn compose_reply(intake: &Intake, case: &Case, now: Timestamp) -> Vec
         d = d.header_raw("In-Reply-To", id).header_raw("References", id);
     }
     d = d
-        .header_raw(DeMailOption::ConfirmationOfReceipt.header(), "no")
+        .header_raw(
+            DeMailOption::ConfirmationOfReceipt.header(),
+            if cfg.reply_options.contains(&DeMailOption::ConfirmationOfReceipt) {
+                "yes"
+            } else {
+                "no"
+            },
+        )
         .header_raw(h::PRIVATE_ID, &case.aktenzeichen);
+    for o in &cfg.reply_options {
+        if *o != DeMailOption::ConfirmationOfReceipt {
+            d = d.header_raw(o.header(), "yes");
+        }
+    }
     d.text_body(&body).to_bytes()
 }
 

@@ -156,42 +156,20 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
 
     // Everything this submission causes is written in one transaction; the 250 goes out only
     // after it committed (store.rs: a 250 is durable).
-    let mut work = Work {
-        shared,
-        store: lock(&shared.store),
-        jobs: Vec::new(),
-    };
-    work.store.begin().map_err(storage_refusal)?;
+    let mut work = Work::begin(shared)?;
     let result = stamp_and_deliver(&mut work, &sub, msg, &parsed, &options, &subject, &holder);
-    match result.and_then(|id| work.store.commit().map(|()| id).map_err(storage_refusal)) {
-        Ok(message_id) => {
-            let Work { store, jobs, .. } = work;
-            drop(store);
-            for job in jobs {
-                shared.activity.delivery_queued();
-                if shared.deliveries.send(job).is_err() {
-                    // The worker is gone only when the provider shuts down; the push stays
-                    // queued in the database for the next start.
-                    shared.activity.delivery_done();
-                }
-            }
-            Ok(message_id)
-        }
-        Err(refusal) => {
-            work.store.rollback();
-            Err(refusal)
-        }
-    }
+    work.finish(result)
 }
 
-/// The store inside one submission's transaction, and the pushes to start after commit.
-struct Work<'a> {
-    shared: &'a Shared,
-    store: std::sync::MutexGuard<'a, super::store::Store>,
+/// The store inside one transaction (a submission, a login), and the pushes to start after
+/// commit.
+pub(crate) struct Work<'a> {
+    pub shared: &'a Shared,
+    pub store: std::sync::MutexGuard<'a, super::store::Store>,
     jobs: Vec<delivery::Job>,
 }
 
-fn storage_refusal(e: anyhow::Error) -> Refusal {
+pub(crate) fn storage_refusal(e: anyhow::Error) -> Refusal {
     tracing::error!("storage failure: {e:#}");
     Refusal::new(
         451,
@@ -200,15 +178,50 @@ fn storage_refusal(e: anyhow::Error) -> Refusal {
     )
 }
 
-impl Work<'_> {
-    fn next_id(&mut self) -> Result<String, Refusal> {
+impl<'a> Work<'a> {
+    /// Locks the store and opens a transaction.
+    pub fn begin(shared: &'a Shared) -> Result<Self, Refusal> {
+        let mut work = Work {
+            shared,
+            store: lock(&shared.store),
+            jobs: Vec::new(),
+        };
+        work.store.begin().map_err(storage_refusal)?;
+        Ok(work)
+    }
+
+    /// Commits when `result` is Ok (then starts the queued pushes), rolls back otherwise.
+    pub fn finish<T>(mut self, result: Result<T, Refusal>) -> Result<T, Refusal> {
+        let shared = self.shared;
+        match result.and_then(|v| self.store.commit().map(|()| v).map_err(storage_refusal)) {
+            Ok(v) => {
+                let Work { store, jobs, .. } = self;
+                drop(store);
+                for job in jobs {
+                    shared.activity.delivery_queued();
+                    if shared.deliveries.send(job).is_err() {
+                        // The worker is gone only when the provider shuts down; the push stays
+                        // queued in the database for the next start.
+                        shared.activity.delivery_done();
+                    }
+                }
+                Ok(v)
+            }
+            Err(refusal) => {
+                self.store.rollback();
+                Err(refusal)
+            }
+        }
+    }
+
+    pub fn next_id(&mut self) -> Result<String, Refusal> {
         let domain = self.shared.config.domain.clone();
         self.store.next_message_id(&domain).map_err(storage_refusal)
     }
 
     /// Lays a message into its mailbox, records the Eingang, and queues a push if the mailbox
     /// belongs to an intake. A message id already in the mailbox is not laid down again.
-    fn deposit(&mut self, message: StoredMessage, envelope_from: &str) -> Result<(), Refusal> {
+    pub fn deposit(&mut self, message: StoredMessage, envelope_from: &str) -> Result<(), Refusal> {
         if !self.store.deposit(&message).map_err(storage_refusal)? {
             return Ok(());
         }
@@ -218,10 +231,20 @@ impl Work<'_> {
             message_id: message.message_id.clone(),
             message_type: message.message_type.as_str().to_string(),
         });
-        if let Some(target) = self.store.account(&message.mailbox).and_then(|a| a.push_target) {
+        if let Some(target) = self
+            .store
+            .account(&message.mailbox)
+            .and_then(|a| a.push_target)
+        {
             let queue_id = self
                 .store
-                .enqueue(target, envelope_from, &message.mailbox, &message.message_id, &message.raw)
+                .enqueue(
+                    target,
+                    envelope_from,
+                    &message.mailbox,
+                    &message.message_id,
+                    &message.raw,
+                )
                 .map_err(storage_refusal)?;
             self.jobs.push(delivery::Job {
                 queue_id,
@@ -360,7 +383,14 @@ fn stamp_and_deliver(
         // the recipient's side checks deliverability (PVD-FU §3.3).
         if options.contains(&DeMailOption::ConfirmationOfDispatch) {
             let f = facts(work)?;
-            issue_confirmation(work, AckKind::Dispatch, &f, &sealed, &message_id, &private_id)?;
+            issue_confirmation(
+                work,
+                AckKind::Dispatch,
+                &f,
+                &sealed,
+                &message_id,
+                &private_id,
+            )?;
         }
         // PVD-FU Schritt 42: "persönlich" and Abholbestätigung need a recipient who can log in
         // at level high; otherwise the message is not laid down and the sender (or its
@@ -379,7 +409,9 @@ fn stamp_and_deliver(
                 message_id: work.next_id()?,
                 date: date.clone(),
                 time: crate::clock::format_instant(&now),
-                to: reply_to.clone().unwrap_or_else(|| sub.login.address.clone()),
+                to: reply_to
+                    .clone()
+                    .unwrap_or_else(|| sub.login.address.clone()),
                 recipient: rcpt.clone(),
                 reason,
                 original_subject: subject.to_string(),
@@ -410,7 +442,14 @@ fn stamp_and_deliver(
         // The recipient's Postfachdienst confirms the Eingang once the copy is stored (PVD-FU §3.3).
         if options.contains(&DeMailOption::ConfirmationOfReceipt) {
             let f = facts(work)?;
-            issue_confirmation(work, AckKind::Receipt, &f, &sealed, &message_id, &private_id)?;
+            issue_confirmation(
+                work,
+                AckKind::Receipt,
+                &f,
+                &sealed,
+                &message_id,
+                &private_id,
+            )?;
         }
     }
     Ok(message_id)
@@ -418,7 +457,7 @@ fn stamp_and_deliver(
 
 /// Issues a confirmation to the sender, with a copy to the recipient except for the
 /// Versandbestätigung (PVD-FU §3.3).
-fn issue_confirmation(
+pub(crate) fn issue_confirmation(
     work: &mut Work<'_>,
     kind: AckKind,
     f: &ConfirmationFacts,

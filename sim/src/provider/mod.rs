@@ -11,6 +11,7 @@
 //! - [`accept`]: what happens to a message after DATA: PVD checks, metadata, Eingang,
 //!   confirmations.
 //! - [`delivery`]: the push queue into an institution's intake.
+//! - [`login`]: logins and the Abholbestätigung at the first login at level high.
 //! - [`gateway`]: the HTTP face: gateway API (list, fetch, acknowledge), directory (ÖVD)
 //!   look-up, OpenAPI document.
 //!
@@ -20,6 +21,7 @@
 pub mod accept;
 pub mod delivery;
 pub mod gateway;
+pub mod login;
 pub mod smtp;
 pub mod store;
 
@@ -309,6 +311,13 @@ impl Provider {
     /// Sets the SMTP address that messages for `mailbox` are pushed to (an intake listener).
     pub fn set_push_target(&self, mailbox: &str, target: SocketAddr) -> Result<()> {
         lock(&self.shared.store).set_push_target(mailbox, target)
+    }
+
+    /// Logs a (simulated) account holder in at `level`. At level high this issues the
+    /// Abholbestätigungen due (PVD-FU §7.1); their X-de-mail-message-ids are returned.
+    pub fn login(&self, address: &str, level: AuthLevel) -> Result<Vec<String>> {
+        login::login(&self.shared, address, level)
+            .map_err(|r| anyhow::anyhow!("{} {} {}", r.code, r.enhanced, r.text))
     }
 
     /// The messages in a mailbox, in Eingang order.
