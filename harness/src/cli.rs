@@ -70,6 +70,10 @@ pub struct RunArgs {
     /// large runs. The trace names the files either way.
     #[arg(long)]
     pub no_messages: bool,
+    /// Run every scenario twice with the same seed and fail on the first line where the two
+    /// traces differ (the determinism invariant, checked against this machine and SUT).
+    #[arg(long)]
+    pub check_determinism: bool,
     /// Quiet window (ms) that counts as settled between events.
     #[arg(long, default_value_t = 25)]
     pub settle_ms: u64,
@@ -232,6 +236,29 @@ fn run(args: RunArgs) -> ExitCode {
                 continue;
             }
         };
+        let mut deterministic = true;
+        if args.check_determinism {
+            let mut again = opts.clone();
+            again.out_dir = opts.out_dir.join("determinism-rerun");
+            match rt.block_on(runner::run(s, &again)) {
+                Ok(second) => match first_divergence(&result.trace, &second.trace) {
+                    None => eprintln!(
+                        "  determinism: second run gave an identical trace ({} events)",
+                        result.events.len()
+                    ),
+                    Some((line, a, b)) => {
+                        deterministic = false;
+                        eprintln!(
+                            "  determinism FAILED: traces differ at line {line}\n    first:  {a}\n    second: {b}"
+                        );
+                    }
+                },
+                Err(e) => {
+                    deterministic = false;
+                    eprintln!("  determinism: the second run failed: {e:#}");
+                }
+            }
+        }
         for c in &result.checks {
             let verdict = if c.passed { "pass" } else { "FAIL" };
             eprintln!("  {verdict} {}: {}", c.id, c.detail);
@@ -249,7 +276,9 @@ fn run(args: RunArgs) -> ExitCode {
                 }
             }
         };
-        let ok = result.passed() && matches!(golden_status, "same" | "blessed" | "skipped");
+        let ok = result.passed()
+            && deterministic
+            && matches!(golden_status, "same" | "blessed" | "skipped");
         eprintln!(
             "  {} {} · {} checks · golden {} · {:.1} s wall · run folder {}",
             if ok { "PASS" } else { "FAIL" },
@@ -291,6 +320,22 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The first line (1-based) where two traces differ, with both lines.
+fn first_divergence(a: &str, b: &str) -> Option<(usize, String, String)> {
+    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    for i in 0..la.len().max(lb.len()) {
+        let (x, y) = (la.get(i).copied(), lb.get(i).copied());
+        if x != y {
+            return Some((
+                i + 1,
+                x.unwrap_or("(end of trace)").to_string(),
+                y.unwrap_or("(end of trace)").to_string(),
+            ));
+        }
+    }
+    None
 }
 
 /// Compares (or blesses) both golden files of a run; returns "same", "blessed", "missing"

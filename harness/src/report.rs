@@ -37,6 +37,13 @@ pub fn summary(
         h.municipality.get_ref()
     ));
     out.push_str(&format!("end            {end}\n"));
+    let regime = demail_sim::law::regime(scenario.start.date());
+    if !regime.in_force(demail_sim::law::Provision::DeMailG) {
+        out.push_str(&format!(
+            "WARNING        De-Mail-G is not in force on {} (§ 26 De-Mail-G, Fassung 2026-07-19): this run simulates a service without a legal basis\n",
+            scenario.start.date()
+        ));
+    }
     out.push_str(&format!("events         {}\n", events.len()));
     out.push_str(&format!(
         "provider       {accepted} accepted, {refused} refused, {stored} stored, {pushed} pushed to the intake, {push_failed} push failures\n"

@@ -211,6 +211,13 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     .await?;
     provider.set_push_target(&file.intake.address, intake.smtp_addr())?;
 
+    if !demail_sim::law::regime(scenario.start.date()).in_force(demail_sim::law::Provision::DeMailG)
+    {
+        eprintln!(
+            "  WARNING: De-Mail-G is not in force on {} (§ 26 De-Mail-G): De-Mail ends after 31.12.2026; this scenario simulates it anyway",
+            scenario.start.date()
+        );
+    }
     trace.emit(EventKind::RunStarted {
         scenario: scenario.name.clone(),
         seed: master,
