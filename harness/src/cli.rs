@@ -211,6 +211,7 @@ fn run(args: RunArgs) -> ExitCode {
     let mut failed = 0usize;
     let mut infra_error = false;
     let mut report = Vec::new();
+    let mut scenario_reports = Vec::new();
     for s in &scenarios {
         let seed = args.seed.unwrap_or(s.file.scenario.seed);
         let seed_source = if args.seed.is_some() {
@@ -233,6 +234,10 @@ fn run(args: RunArgs) -> ExitCode {
                 );
                 infra_error = true;
                 report.push(json!({"scenario": s.name, "seed": seed, "error": format!("{e:#}")}));
+                scenario_reports.push(
+                    crate::reports::ScenarioReport::errored(&s.name, seed, &format!("{e:#}"))
+                        .with_path(&s.path),
+                );
                 continue;
             }
         };
@@ -295,6 +300,8 @@ fn run(args: RunArgs) -> ExitCode {
                 s.path.display()
             );
         }
+        scenario_reports
+            .push(crate::reports::ScenarioReport::from(&result, golden_status).with_path(&s.path));
         report.push(json!({
             "scenario": s.name,
             "seed": seed,
@@ -304,6 +311,16 @@ fn run(args: RunArgs) -> ExitCode {
             "wall_ms": result.wall.as_millis() as u64,
             "run_folder": opts.out_dir.display().to_string(),
         }));
+    }
+    match crate::reports::write_all(&args.out, &scenario_reports) {
+        Ok(paths) => {
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            eprintln!("reports: {}", names.join(", "));
+        }
+        Err(e) => {
+            eprintln!("error: writing reports: {e:#}");
+            infra_error = true;
+        }
     }
     let passed = scenarios.len() - failed - usize::from(infra_error).min(scenarios.len());
     eprintln!("{passed} passed, {failed} failed");

@@ -21,6 +21,7 @@ pub mod golden;
 pub mod inspect_cmd;
 pub mod regime;
 pub mod report;
+pub mod reports;
 pub mod rules;
 pub mod runner;
 pub mod scenario;

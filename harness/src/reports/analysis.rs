@@ -1,0 +1,583 @@
+//! Analysis of a run's events for the reports: counts per kind, throughput per virtual hour,
+//! latencies from a citizen's message to its confirmations, Meldungen and reply, and the
+//! deadlines with the reply they waited for.
+//!
+//! Pairing, from the trace alone (the same rules are in `docs/reports.md`):
+//! - A `citizen.sent` is answered by the next `provider.accepted` (or `provider.refused`) with
+//!   the same `from` address; the accepted `message_id` names the citizen's message. The runner
+//!   settles after each send, so the answer always follows its `citizen.sent`.
+//! - A confirmation or Meldung belongs to the message its `for_message_id` names; it arrived
+//!   when the `provider.stored` of its `message_id` into the sender's mailbox happened (or at
+//!   `confirmation.issued` / `notification.issued` if it was never stored).
+//! - A reply is the first later `provider.accepted` whose `from` is a recipient of the
+//!   citizen's message and whose `to` contains the citizen; the oldest unanswered message wins
+//!   (first in, first out). It arrived at its `provider.stored` into the citizen's mailbox.
+//! - A `deadline.computed` belongs to the first not yet paired accepted message whose
+//!   `citizen.sent` happened at the deadline's `from` instant (the judge counts from the
+//!   sending). It is met when the reply arrived before `due`, missed when the reply came at or
+//!   after `due` or never came while the run reached `due`, and open otherwise.
+
+use std::collections::BTreeMap;
+
+use demail_sim::trace::{Event, EventKind};
+use jiff::Timestamp;
+use serde::Serialize;
+
+/// What answered a citizen's message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatencyKind {
+    /// A Bestätigungsnachricht (`confirmation.issued`).
+    Confirmation,
+    /// A Meldungsnachricht (`notification.issued`).
+    Notification,
+    /// A message from a recipient back to the citizen (e.g. the intake's Empfangsbescheinigung).
+    Reply,
+}
+
+impl LatencyKind {
+    /// All kinds, in chart order.
+    pub const ALL: [LatencyKind; 3] = [Self::Confirmation, Self::Notification, Self::Reply];
+
+    /// The lowercase name used in the files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Confirmation => "confirmation",
+            Self::Notification => "notification",
+            Self::Reply => "reply",
+        }
+    }
+}
+
+/// The virtual time from a `citizen.sent` until one answer arrived.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Latency {
+    /// `seq` of the `citizen.sent` event.
+    pub sent_seq: u64,
+    /// Citizen id.
+    pub citizen: String,
+    /// Subject of the citizen's message.
+    pub subject: String,
+    /// `X-de-mail-message-id` of the citizen's message (from `provider.accepted`).
+    pub message_id: String,
+    /// Virtual time of the `citizen.sent`.
+    pub sent_at: String,
+    /// What answered.
+    pub kind: LatencyKind,
+    /// Confirmation type (dispatch/receipt/retrieve), notification type, or "" for a reply.
+    pub detail: String,
+    /// `message_id` of the answer.
+    pub answer_id: String,
+    /// Virtual time the answer arrived in the citizen's mailbox.
+    pub arrived_at: String,
+    /// `arrived_at - sent_at` in seconds.
+    pub seconds: i64,
+}
+
+/// How a deadline ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeadlineStatus {
+    /// The reply arrived before `due`.
+    Met,
+    /// The reply arrived at or after `due`, or not at all while the run reached `due`.
+    Missed,
+    /// No reply, and the run ended before `due`.
+    Open,
+}
+
+impl DeadlineStatus {
+    /// The lowercase name used in the files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Met => "met",
+            Self::Missed => "missed",
+            Self::Open => "open",
+        }
+    }
+}
+
+/// One `deadline.computed` with the reply it waited for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeadlineBar {
+    /// `seq` of the `deadline.computed` event.
+    pub seq: u64,
+    pub rule: String,
+    pub from: String,
+    pub due: String,
+    /// The citizen's message the deadline was paired with.
+    pub message_id: Option<String>,
+    /// Its subject.
+    pub subject: Option<String>,
+    /// When the reply arrived in the citizen's mailbox.
+    pub reply_at: Option<String>,
+    pub status: DeadlineStatus,
+    /// `due - from` in seconds.
+    pub due_seconds: i64,
+    /// `reply_at - from` in seconds.
+    pub reply_seconds: Option<i64>,
+}
+
+/// Messages accepted and stored in one virtual hour.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HourCount {
+    /// Whole hours since the start of the run (the `run.started` event).
+    pub hour: i64,
+    /// `provider.accepted` events in that hour.
+    pub accepted: u64,
+    /// `provider.stored` events in that hour.
+    pub stored: u64,
+}
+
+/// Everything derived from one run's events.
+#[derive(Clone, Debug, Default)]
+pub struct Analysis {
+    pub event_counts: BTreeMap<String, u64>,
+    pub virtual_start: Option<String>,
+    pub virtual_end: Option<String>,
+    pub latencies: Vec<Latency>,
+    pub deadlines: Vec<DeadlineBar>,
+    pub throughput: Vec<HourCount>,
+}
+
+/// The dotted `kind` name of an event, as in the trace.
+pub fn kind_name(kind: &EventKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn ts(at: &str) -> Option<Timestamp> {
+    at.parse().ok()
+}
+
+fn secs_between(from: &str, to: &str) -> Option<i64> {
+    Some(ts(to)?.duration_since(ts(from)?).as_secs())
+}
+
+fn lower(s: &str) -> String {
+    s.trim().to_ascii_lowercase()
+}
+
+struct Send {
+    seq: u64,
+    at: String,
+    citizen: String,
+    from: String,
+    to: Vec<String>,
+    subject: String,
+    answered: bool,
+    message_id: Option<String>,
+    /// Reply message id and its `provider.accepted` time.
+    reply: Option<(String, String)>,
+    claimed_by_deadline: bool,
+}
+
+struct Answer {
+    send: usize,
+    seq: u64,
+    kind: LatencyKind,
+    detail: String,
+    id: String,
+    at: String,
+}
+
+/// Analyses the events of one run (in any order; they are sorted by `seq`).
+pub fn analyse(events: &[Event]) -> Analysis {
+    let mut evs: Vec<&Event> = events.iter().collect();
+    evs.sort_by_key(|e| e.seq);
+    let mut out = Analysis::default();
+    for e in &evs {
+        *out.event_counts.entry(kind_name(&e.kind)).or_insert(0) += 1;
+    }
+    out.virtual_start = evs
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::RunStarted { .. }))
+        .or(evs.first())
+        .map(|e| e.at.clone());
+    out.virtual_end = evs.last().map(|e| e.at.clone());
+    let start = out.virtual_start.as_deref().and_then(ts);
+
+    // First arrival of each message in each mailbox.
+    let mut stored: BTreeMap<(String, String), String> = BTreeMap::new();
+    for e in &evs {
+        if let EventKind::ProviderStored {
+            mailbox,
+            message_id,
+            ..
+        } = &e.kind
+        {
+            stored
+                .entry((lower(mailbox), message_id.clone()))
+                .or_insert_with(|| e.at.clone());
+        }
+    }
+
+    let mut sends: Vec<Send> = Vec::new();
+    let mut answers: Vec<Answer> = Vec::new();
+    let mut deadlines: Vec<(u64, &str, &str, &str)> = Vec::new();
+    let mut hours: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+    let hour_of = |at: &str| -> Option<i64> {
+        Some(ts(at)?.duration_since(start?).as_secs().div_euclid(3600))
+    };
+    for e in &evs {
+        match &e.kind {
+            EventKind::CitizenSent {
+                citizen,
+                from,
+                to,
+                subject,
+                ..
+            } => sends.push(Send {
+                seq: e.seq,
+                at: e.at.clone(),
+                citizen: citizen.clone(),
+                from: lower(from),
+                to: to.iter().map(|t| lower(t)).collect(),
+                subject: subject.clone(),
+                answered: false,
+                message_id: None,
+                reply: None,
+                claimed_by_deadline: false,
+            }),
+            EventKind::ProviderAccepted {
+                message_id,
+                from,
+                to,
+                ..
+            } => {
+                if let Some(h) = hour_of(&e.at) {
+                    hours.entry(h).or_default().0 += 1;
+                }
+                let from = lower(from);
+                let to: Vec<String> = to.iter().map(|t| lower(t)).collect();
+                if let Some(s) = sends.iter_mut().find(|s| !s.answered && s.from == from) {
+                    s.answered = true;
+                    s.message_id = Some(message_id.clone());
+                }
+                if let Some(s) = sends.iter_mut().find(|s| {
+                    s.reply.is_none()
+                        && s.message_id.as_ref().is_some_and(|m| m != message_id)
+                        && s.to.contains(&from)
+                        && to.contains(&s.from)
+                }) {
+                    s.reply = Some((message_id.clone(), e.at.clone()));
+                }
+            }
+            EventKind::ProviderRefused { from, .. } => {
+                let from = from.as_deref().map(lower);
+                if let Some(s) = sends
+                    .iter_mut()
+                    .find(|s| !s.answered && from.as_ref().is_none_or(|f| *f == s.from))
+                {
+                    s.answered = true;
+                }
+            }
+            EventKind::ProviderStored { .. } => {
+                if let Some(h) = hour_of(&e.at) {
+                    hours.entry(h).or_default().1 += 1;
+                }
+            }
+            EventKind::ConfirmationIssued {
+                confirmation,
+                for_message_id,
+                message_id,
+                ..
+            } => {
+                if let Some(i) = sends
+                    .iter()
+                    .position(|s| s.message_id.as_ref() == Some(for_message_id))
+                {
+                    answers.push(Answer {
+                        send: i,
+                        seq: e.seq,
+                        kind: LatencyKind::Confirmation,
+                        detail: confirmation.clone(),
+                        id: message_id.clone(),
+                        at: e.at.clone(),
+                    });
+                }
+            }
+            EventKind::NotificationIssued {
+                notification_type,
+                for_message_id,
+                message_id,
+                ..
+            } => {
+                if let Some(i) = sends
+                    .iter()
+                    .position(|s| s.message_id.as_ref() == Some(for_message_id))
+                {
+                    answers.push(Answer {
+                        send: i,
+                        seq: e.seq,
+                        kind: LatencyKind::Notification,
+                        detail: notification_type.clone(),
+                        id: message_id.clone(),
+                        at: e.at.clone(),
+                    });
+                }
+            }
+            EventKind::DeadlineComputed {
+                rule, from, due, ..
+            } => {
+                deadlines.push((e.seq, rule, from, due));
+            }
+            _ => {}
+        }
+    }
+    out.throughput = hours
+        .into_iter()
+        .map(|(hour, (accepted, stored))| HourCount {
+            hour,
+            accepted,
+            stored,
+        })
+        .collect();
+
+    let arrival = |mailbox: &str, id: &str, fallback: &str| -> String {
+        stored
+            .get(&(mailbox.to_string(), id.to_string()))
+            .cloned()
+            .unwrap_or_else(|| fallback.to_string())
+    };
+    // Replies become answers too, ordered after the events that announced them.
+    let mut all: Vec<(u64, u64, Latency)> = Vec::new();
+    for a in &answers {
+        let s = &sends[a.send];
+        let arrived_at = arrival(&s.from, &a.id, &a.at);
+        all.push((
+            s.seq,
+            a.seq,
+            latency(s, a.kind, &a.detail, &a.id, arrived_at),
+        ));
+    }
+    for s in &sends {
+        if let Some((id, at)) = &s.reply {
+            let arrived_at = arrival(&s.from, id, at);
+            let seq = evs
+                .iter()
+                .find(|e| matches!(&e.kind, EventKind::ProviderAccepted { message_id, .. } if message_id == id))
+                .map_or(u64::MAX, |e| e.seq);
+            all.push((
+                s.seq,
+                seq,
+                latency(s, LatencyKind::Reply, "", id, arrived_at),
+            ));
+        }
+    }
+    all.sort_by_key(|a| (a.0, a.1));
+    out.latencies = all.into_iter().map(|(_, _, l)| l).collect();
+
+    let end = out.virtual_end.as_deref().and_then(ts);
+    for (seq, rule, from, due) in deadlines {
+        let from_ts = ts(from);
+        let paired = sends.iter_mut().find(|s| {
+            !s.claimed_by_deadline
+                && s.message_id.is_some()
+                && s.seq < seq
+                && from_ts.is_some()
+                && ts(&s.at) == from_ts
+        });
+        let (message_id, subject, reply_at) = match paired {
+            Some(s) => {
+                s.claimed_by_deadline = true;
+                let reply_at = s.reply.as_ref().map(|(id, at)| arrival(&s.from, id, at));
+                (s.message_id.clone(), Some(s.subject.clone()), reply_at)
+            }
+            None => (None, None, None),
+        };
+        let due_ts = ts(due);
+        let status = match (&reply_at, due_ts) {
+            (Some(r), Some(d)) if ts(r).is_some_and(|r| r < d) => DeadlineStatus::Met,
+            (Some(_), _) => DeadlineStatus::Missed,
+            (None, Some(d)) if end.is_some_and(|e| e >= d) => DeadlineStatus::Missed,
+            (None, _) => DeadlineStatus::Open,
+        };
+        out.deadlines.push(DeadlineBar {
+            seq,
+            rule: rule.to_string(),
+            from: from.to_string(),
+            due: due.to_string(),
+            message_id,
+            subject,
+            reply_seconds: reply_at.as_deref().and_then(|r| secs_between(from, r)),
+            reply_at,
+            status,
+            due_seconds: secs_between(from, due).unwrap_or(0),
+        });
+    }
+    out
+}
+
+fn latency(s: &Send, kind: LatencyKind, detail: &str, id: &str, arrived_at: String) -> Latency {
+    Latency {
+        sent_seq: s.seq,
+        citizen: s.citizen.clone(),
+        subject: s.subject.clone(),
+        message_id: s.message_id.clone().unwrap_or_default(),
+        sent_at: s.at.clone(),
+        kind,
+        detail: detail.to_string(),
+        answer_id: id.to_string(),
+        seconds: secs_between(&s.at, &arrived_at).unwrap_or(0),
+        arrived_at,
+    }
+}
+
+/// "0s", "45s", "20h 0m", "5d 0h 0m" (like the checks' wording).
+pub fn human(secs: i64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let sign = if secs < 0 { "-" } else { "" };
+    let s = secs.unsigned_abs();
+    if s < 60 {
+        return format!("{sign}{s}s");
+    }
+    let (days, rest) = (s / 86_400, s % 86_400);
+    let (hours, minutes) = (rest / 3600, rest % 3600 / 60);
+    if days > 0 {
+        format!("{sign}{days}d {hours}h {minutes}m")
+    } else {
+        format!("{sign}{hours}h {minutes}m")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(seq: u64, at: &str, kind: EventKind) -> Event {
+        Event {
+            seq,
+            at: at.to_string(),
+            kind,
+        }
+    }
+
+    /// A send, its receipt confirmation and a late reply pair up; the deadline is missed.
+    #[test]
+    fn pairs_confirmation_reply_and_deadline() {
+        let a = "a@x.de";
+        let i = "amt@y.de";
+        let events = vec![
+            ev(
+                1,
+                "2025-03-03T09:00:00+01:00",
+                EventKind::RunStarted {
+                    scenario: "s".into(),
+                    seed: 1,
+                    regime: String::new(),
+                },
+            ),
+            ev(
+                2,
+                "2025-03-03T09:00:00+01:00",
+                EventKind::CitizenSent {
+                    citizen: "a".into(),
+                    from: a.into(),
+                    to: vec![i.into()],
+                    subject: "S".into(),
+                    private_id: None,
+                    options: vec![],
+                },
+            ),
+            ev(
+                3,
+                "2025-03-03T09:00:00+01:00",
+                EventKind::ProviderAccepted {
+                    provider: "p".into(),
+                    message_id: "m1".into(),
+                    from: a.into(),
+                    to: vec![i.into()],
+                    auth_level: "high".into(),
+                    options: vec![],
+                    eml: String::new(),
+                },
+            ),
+            ev(
+                4,
+                "2025-03-03T09:00:00+01:00",
+                EventKind::ConfirmationIssued {
+                    provider: "p".into(),
+                    confirmation: "receipt".into(),
+                    for_message_id: "m1".into(),
+                    message_id: "m2".into(),
+                    from: "E@p".into(),
+                    to: vec![a.into()],
+                    private_id: None,
+                },
+            ),
+            ev(
+                5,
+                "2025-03-03T09:00:00+01:00",
+                EventKind::DeadlineComputed {
+                    rule: "r".into(),
+                    source: String::new(),
+                    from: "2025-03-03T09:00:00+01:00".into(),
+                    due: "2025-03-04T00:00:00+01:00".into(),
+                    steps: vec![],
+                },
+            ),
+            ev(
+                6,
+                "2025-03-04T10:00:00+01:00",
+                EventKind::ProviderAccepted {
+                    provider: "p".into(),
+                    message_id: "m3".into(),
+                    from: i.into(),
+                    to: vec![a.into()],
+                    auth_level: "high".into(),
+                    options: vec![],
+                    eml: String::new(),
+                },
+            ),
+            ev(
+                7,
+                "2025-03-04T10:00:00+01:00",
+                EventKind::ProviderStored {
+                    provider: "p".into(),
+                    mailbox: a.into(),
+                    message_id: "m3".into(),
+                    message_type: "normal".into(),
+                },
+            ),
+        ];
+        let r = analyse(&events);
+        assert_eq!(r.latencies.len(), 2);
+        assert_eq!(r.latencies[0].kind, LatencyKind::Confirmation);
+        assert_eq!(r.latencies[0].seconds, 0);
+        assert_eq!(r.latencies[1].kind, LatencyKind::Reply);
+        assert_eq!(r.latencies[1].seconds, 25 * 3600);
+        assert_eq!(r.deadlines.len(), 1);
+        assert_eq!(r.deadlines[0].status, DeadlineStatus::Missed);
+        assert_eq!(r.deadlines[0].message_id.as_deref(), Some("m1"));
+        assert_eq!(
+            r.throughput,
+            vec![
+                HourCount {
+                    hour: 0,
+                    accepted: 1,
+                    stored: 0
+                },
+                HourCount {
+                    hour: 25,
+                    accepted: 1,
+                    stored: 1
+                }
+            ]
+        );
+        assert_eq!(r.event_counts["provider.accepted"], 2);
+    }
+
+    /// Durations read like the checks' details.
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(0), "0s");
+        assert_eq!(human(45), "45s");
+        assert_eq!(human(72_000), "20h 0m");
+        assert_eq!(human(5 * 86_400), "5d 0h 0m");
+    }
+}

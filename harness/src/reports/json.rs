@@ -1,0 +1,94 @@
+//! `report.json`: everything machine-readable, one object per scenario. Field order is fixed
+//! by the structs below; maps are sorted. The fields are listed in `docs/reports.md`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{DeadlineBar, HourCount, Latency, ScenarioReport, totals};
+use crate::checks::CheckOutcome;
+
+/// Version of the file's layout; raised when a field changes meaning or disappears.
+pub const FORMAT: &str = "demail-testbed-report/1";
+
+#[derive(Serialize)]
+struct File<'a> {
+    format: &'static str,
+    totals: JsonTotals,
+    scenarios: Vec<JsonScenario<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonTotals {
+    scenarios: usize,
+    passed: usize,
+    failed: usize,
+    errored: usize,
+    checks_passed: usize,
+    checks_failed: usize,
+}
+
+#[derive(Serialize)]
+struct JsonScenario<'a> {
+    name: &'a str,
+    seed: u64,
+    path: Option<String>,
+    reproduce: String,
+    verdict: &'static str,
+    passed: bool,
+    error: Option<&'a str>,
+    golden: &'a str,
+    checks_passed: usize,
+    checks_failed: usize,
+    checks: &'a [CheckOutcome],
+    event_counts: &'a BTreeMap<String, u64>,
+    virtual_start: Option<&'a str>,
+    virtual_end: Option<&'a str>,
+    throughput: &'a [HourCount],
+    latencies: &'a [Latency],
+    deadlines: &'a [DeadlineBar],
+    /// Not deterministic: the only field that differs between two runs of the same input.
+    wall_ms: Option<u64>,
+}
+
+/// Renders `report.json` (pretty-printed, ending in a newline).
+pub(super) fn render(reports: &[&ScenarioReport]) -> anyhow::Result<String> {
+    let t = totals(reports);
+    let file = File {
+        format: FORMAT,
+        totals: JsonTotals {
+            scenarios: t.scenarios,
+            passed: t.passed,
+            failed: t.failed,
+            errored: t.errored,
+            checks_passed: t.checks_passed,
+            checks_failed: t.checks_failed,
+        },
+        scenarios: reports
+            .iter()
+            .map(|r| JsonScenario {
+                name: &r.name,
+                seed: r.seed,
+                path: r.path.as_ref().map(|p| p.display().to_string()),
+                reproduce: r.reproduce(),
+                verdict: r.verdict(),
+                passed: r.passed(),
+                error: r.error.as_deref(),
+                golden: &r.golden,
+                checks_passed: r.checks_passed(),
+                checks_failed: r.checks_failed(),
+                checks: &r.checks,
+                event_counts: &r.event_counts,
+                virtual_start: r.virtual_start.as_deref(),
+                virtual_end: r.virtual_end.as_deref(),
+                throughput: &r.throughput,
+                latencies: &r.latencies,
+                deadlines: &r.deadlines,
+                wall_ms: r.wall_ms(),
+            })
+            .collect(),
+    };
+    let mut s = serde_json::to_string_pretty(&file)?;
+    s.push('\n');
+    Ok(s)
+}

@@ -1,0 +1,214 @@
+//! Run reports for people and CI: `report.json`, `junit.xml`, `summary.md` and a
+//! self-contained `report.html` with hand-written SVG charts, all written by [`write_all`].
+//!
+//! A [`ScenarioReport`] is built once per scenario from the runner's [`RunResult`] (or from
+//! an error, when the run produced none) and the golden-file status. The analysis of the
+//! events (which reply answers which message, how long a confirmation took, which deadline
+//! was met) lives in [`analysis`]; each file format has its own submodule. The format of every
+//! file is documented in `docs/reports.md`.
+//!
+//! Every file is a pure function of the reports: scenarios are sorted by name and seed, maps
+//! are `BTreeMap`s, numbers are formatted with fixed precision. The only values that differ
+//! between two runs of the same input are the wall times, which each file keeps in one
+//! clearly named place (`wall_ms` in JSON, `time` attributes in JUnit, the `wall time` column
+//! in Markdown, the "Wall times" section in HTML).
+
+pub mod analysis;
+mod html;
+mod json;
+mod junit;
+mod markdown;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::checks::CheckOutcome;
+use crate::runner::RunResult;
+
+pub use analysis::{DeadlineBar, DeadlineStatus, HourCount, Latency, LatencyKind};
+
+/// The file names [`write_all`] writes, in the order it writes them.
+pub const FILES: [&str; 4] = ["report.json", "junit.xml", "summary.md", "report.html"];
+
+/// Everything the reports say about one scenario.
+#[derive(Clone, Debug)]
+pub struct ScenarioReport {
+    /// Scenario name, e.g. `gewerbe/anzeige-absenderbestaetigt`.
+    pub name: String,
+    /// The master seed the scenario ran with.
+    pub seed: u64,
+    /// The scenario file, for the reproduce command; `None` falls back to
+    /// `scenarios/<name>.toml`.
+    pub path: Option<PathBuf>,
+    /// Golden-file status: "same", "different", "missing", "blessed", "skipped" or "error".
+    pub golden: String,
+    /// Set when the scenario failed before producing a result (infrastructure error).
+    pub error: Option<String>,
+    /// The checks in the order of the scenario file.
+    pub checks: Vec<CheckOutcome>,
+    /// Number of events per `kind` (the dotted name of the trace).
+    pub event_counts: BTreeMap<String, u64>,
+    /// Virtual time of the first and the last event (RFC 3339, local offset).
+    pub virtual_start: Option<String>,
+    pub virtual_end: Option<String>,
+    /// Per sent message, the time until each confirmation, Meldung and reply arrived.
+    pub latencies: Vec<Latency>,
+    /// Every `deadline.computed` with the reply it waited for.
+    pub deadlines: Vec<DeadlineBar>,
+    /// Messages accepted and stored per virtual hour since the start (hours with activity).
+    pub throughput: Vec<HourCount>,
+    /// Wall time of the run (not deterministic); `None` for an errored scenario.
+    pub wall: Option<Duration>,
+}
+
+impl ScenarioReport {
+    /// The report of a finished run with its golden-file status.
+    pub fn from(result: &RunResult, golden: &str) -> Self {
+        let a = analysis::analyse(&result.events);
+        Self {
+            name: result.name.clone(),
+            seed: result.seed,
+            path: None,
+            golden: golden.to_string(),
+            error: None,
+            checks: result.checks.clone(),
+            event_counts: a.event_counts,
+            virtual_start: a.virtual_start,
+            virtual_end: a.virtual_end,
+            latencies: a.latencies,
+            deadlines: a.deadlines,
+            throughput: a.throughput,
+            wall: Some(result.wall),
+        }
+    }
+
+    /// The report of a scenario whose run failed before producing a result.
+    pub fn errored(name: &str, seed: u64, error: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            seed,
+            path: None,
+            golden: "error".to_string(),
+            error: Some(error.to_string()),
+            checks: Vec::new(),
+            event_counts: BTreeMap::new(),
+            virtual_start: None,
+            virtual_end: None,
+            latencies: Vec::new(),
+            deadlines: Vec::new(),
+            throughput: Vec::new(),
+            wall: None,
+        }
+    }
+
+    /// Names the scenario file, for the reproduce command.
+    pub fn with_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Whether the golden status counts as a pass ("same", "blessed", "skipped").
+    pub fn golden_ok(&self) -> bool {
+        matches!(self.golden.as_str(), "same" | "blessed" | "skipped")
+    }
+
+    /// The verdict: no error, every check passed and the golden files are fine.
+    pub fn passed(&self) -> bool {
+        self.error.is_none() && self.checks.iter().all(|c| c.passed) && self.golden_ok()
+    }
+
+    /// Number of passed checks.
+    pub fn checks_passed(&self) -> usize {
+        self.checks.iter().filter(|c| c.passed).count()
+    }
+
+    /// Number of failed checks.
+    pub fn checks_failed(&self) -> usize {
+        self.checks.len() - self.checks_passed()
+    }
+
+    /// "PASS", "FAIL" or "ERROR".
+    pub fn verdict(&self) -> &'static str {
+        if self.error.is_some() {
+            "ERROR"
+        } else if self.passed() {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    }
+
+    /// The command that runs this scenario again with the same seed.
+    pub fn reproduce(&self) -> String {
+        let path = match &self.path {
+            Some(p) => p.display().to_string(),
+            None => format!("scenarios/{}.toml", self.name),
+        };
+        format!("demail-testbed run {path} --seed {}", self.seed)
+    }
+
+    /// Wall time in milliseconds, if known.
+    pub fn wall_ms(&self) -> Option<u64> {
+        self.wall
+            .map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+/// Writes `report.json`, `junit.xml`, `summary.md` and `report.html` into `dir` (created if
+/// missing) and returns their paths in that order. Scenarios appear sorted by name and seed.
+pub fn write_all(dir: &Path, reports: &[ScenarioReport]) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut sorted: Vec<&ScenarioReport> = reports.iter().collect();
+    sorted.sort_by(|a, b| (&a.name, a.seed).cmp(&(&b.name, b.seed)));
+    let contents = [
+        json::render(&sorted)?,
+        junit::render(&sorted),
+        markdown::render(&sorted),
+        html::render(&sorted),
+    ];
+    let mut written = Vec::new();
+    for (name, content) in FILES.iter().zip(contents) {
+        let path = dir.join(name);
+        std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Totals over all scenarios, shared by the file formats.
+#[derive(Clone, Copy, Debug, Default)]
+struct Totals {
+    scenarios: usize,
+    passed: usize,
+    failed: usize,
+    errored: usize,
+    checks_passed: usize,
+    checks_failed: usize,
+}
+
+fn totals(reports: &[&ScenarioReport]) -> Totals {
+    let mut t = Totals {
+        scenarios: reports.len(),
+        ..Totals::default()
+    };
+    for r in reports {
+        if r.error.is_some() {
+            t.errored += 1;
+        } else if r.passed() {
+            t.passed += 1;
+        } else {
+            t.failed += 1;
+        }
+        t.checks_passed += r.checks_passed();
+        t.checks_failed += r.checks_failed();
+    }
+    t
+}
+
+/// Seconds with millisecond precision, e.g. "1.234".
+fn secs3(d: Duration) -> String {
+    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
+}
