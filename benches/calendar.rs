@@ -6,8 +6,14 @@
 //! - `frist_end_1_month`: `law::frist_end` with a one-month period over the same dates.
 //! - `holidays_one_year`: `law::holidays(place, year)` for one place and year.
 //!
-//! The first two report throughput in elements (= deadline computations) per
-//! second. Run with `cargo bench -p demail-sim --bench calendar`.
+//! The fast path without explanations (same dates, same code; see `docs/calendar.md`):
+//! - `compute_date_widerspruch_x1000`: `law::compute_date("widerspruch", …)`.
+//! - `frist_end_date_1_month_x1000`: `law::frist_end_date` with a one-month period.
+//! - `holiday_days_one_year`: `law::holiday_days(place, year)`, the day set only.
+//!
+//! The `_x1000` benches report throughput in elements (= deadline computations)
+//! per second. Run with
+//! `cargo bench -p demail-sim --bench calendar -- --warm-up-time 1 --measurement-time 3`.
 
 use std::hint::black_box;
 
@@ -81,10 +87,59 @@ fn bench_holidays_year(c: &mut Criterion) {
     group.finish();
 }
 
+fn bench_compute_date_widerspruch(c: &mut Criterion) {
+    let dates = event_dates();
+    let place = dresden();
+    let options = Options::default();
+    let mut group = c.benchmark_group("calendar");
+    group.throughput(Throughput::Elements(N as u64));
+    group.bench_function("compute_date_widerspruch_x1000", |b| {
+        b.iter(|| {
+            for &date in &dates {
+                let when =
+                    law::compute_date(black_box("widerspruch"), black_box(date), &place, &options)
+                        .expect("widerspruch is defined for every date in 2024–2032");
+                black_box(when);
+            }
+        })
+    });
+    group.finish();
+}
+
+fn bench_frist_end_date_month(c: &mut Criterion) {
+    let dates = event_dates();
+    let place = dresden();
+    let mut group = c.benchmark_group("calendar");
+    group.throughput(Throughput::Elements(N as u64));
+    group.bench_function("frist_end_date_1_month_x1000", |b| {
+        b.iter(|| {
+            for &date in &dates {
+                let end = law::frist_end_date(black_box(date), Period::months(1), &place)
+                    .expect("a one-month period from 2024–2032 stays in range");
+                black_box(end);
+            }
+        })
+    });
+    group.finish();
+}
+
+fn bench_holiday_days_year(c: &mut Criterion) {
+    let place = dresden();
+    let mut group = c.benchmark_group("calendar");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("holiday_days_one_year", |b| {
+        b.iter(|| black_box(law::holiday_days(&place, black_box(2025)).expect("2025 is in range")))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_compute_widerspruch,
     bench_frist_end_month,
-    bench_holidays_year
+    bench_holidays_year,
+    bench_compute_date_widerspruch,
+    bench_frist_end_date_month,
+    bench_holiday_days_year
 );
 criterion_main!(benches);

@@ -23,11 +23,11 @@
 //!   [`FictionShift::ShiftToWorkingDay`] there.)
 
 use super::frist::next_working_day;
-use super::holidays::add_days;
+use super::holidays::{HolidayCalendar, add_days};
 use super::land::Place;
-use super::regime::{Provision, VWVFG_41_ELECTRONIC_FIRST_DAY, check_in_force, fiction_days};
+use super::regime::{Provision, VWVFG_41_ELECTRONIC_FIRST_DAY, ensure_in_force, fiction_count};
 use super::texts::dated;
-use super::{LawError, Step, day_label, serde_iso};
+use super::{LawError, Narrator, Quiet, Step, day_label, serde_iso};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
@@ -142,7 +142,43 @@ pub fn fiction_day(
     place: &Place,
     shift: FictionShift,
 ) -> Result<FictionDay, LawError> {
-    check_in_force(kind.provision(), sent)?;
+    let mut steps = Vec::new();
+    let mut calendar = HolidayCalendar::new(place);
+    let (days, unshifted, day) = fiction_with(kind, sent, &mut calendar, shift, &mut steps)?;
+    Ok(FictionDay {
+        kind,
+        sent,
+        days,
+        unshifted,
+        day,
+        shift,
+        steps,
+    })
+}
+
+/// The day of [`fiction_day`] without the explanation: the same day and the
+/// same errors.
+pub fn fiction_day_date(
+    kind: FictionKind,
+    sent: Date,
+    place: &Place,
+    shift: FictionShift,
+) -> Result<Date, LawError> {
+    let mut calendar = HolidayCalendar::new(place);
+    let (_, _, day) = fiction_with(kind, sent, &mut calendar, shift, &mut Quiet)?;
+    Ok(day)
+}
+
+/// The computation of [`fiction_day`] and [`fiction_day_date`]: returns the
+/// number of days, the unshifted and the final fiction day.
+pub(crate) fn fiction_with<N: Narrator>(
+    kind: FictionKind,
+    sent: Date,
+    calendar: &mut HolidayCalendar<'_>,
+    shift: FictionShift,
+    n: &mut N,
+) -> Result<(u8, Date, Date), LawError> {
+    ensure_in_force(kind.provision(), sent)?;
     if kind == FictionKind::BekanntgabeElektronisch && sent < VWVFG_41_ELECTRONIC_FIRST_DAY {
         return Err(LawError::NotInForce {
             provision: kind.citation().to_string(),
@@ -153,78 +189,84 @@ pub fn fiction_day(
             ),
         });
     }
-    let citation = dated(kind.citation(), sent);
-    let (days, days_source) = fiction_days(sent);
-    let mut steps = vec![Step::new(
-        format!(
-            "sent on {}; the document gilt als {} on day {days} after sending",
-            day_label(sent),
-            kind.effect()
-        ),
-        format!("{citation}: {days_source}"),
-    )];
-    let unshifted = add_days(sent, i64::from(days))?;
-    steps.push(Step::new(
-        format!(
-            "day {days} after sending = {} (calendar days; holidays within the count do not \
-             extend it)",
-            day_label(unshifted)
-        ),
-        citation.clone(),
-    ));
-    let (moved, reasons) = next_working_day(place, unshifted)?;
-    let shift_source = dated("§ 31 Abs. 3 VwVfG", sent);
-    let day = if reasons.is_empty() {
-        steps.push(Step::new(
+    let citation = || dated(kind.citation(), sent);
+    let (days, days_source) = fiction_count(sent);
+    n.step(|| {
+        Step::new(
             format!(
-                "{} is a working day in {place}, so the disputed shift question does not arise",
+                "sent on {}; the document gilt als {} on day {days} after sending",
+                day_label(sent),
+                kind.effect()
+            ),
+            format!("{}: {days_source}", citation()),
+        )
+    });
+    let unshifted = add_days(sent, i64::from(days))?;
+    n.step(|| {
+        Step::new(
+            format!(
+                "day {days} after sending = {} (calendar days; holidays within the count do \
+                 not extend it)",
                 day_label(unshifted)
             ),
-            shift_source,
-        ));
+            citation(),
+        )
+    });
+    let (moved, reasons) = next_working_day::<N>(calendar, unshifted)?;
+    let place = calendar.place();
+    let shift_source = || dated("§ 31 Abs. 3 VwVfG", sent);
+    let day = if moved == unshifted {
+        n.step(|| {
+            Step::new(
+                format!(
+                    "{} is a working day in {place}, so the disputed shift question does not \
+                     arise",
+                    day_label(unshifted)
+                ),
+                shift_source(),
+            )
+        });
         unshifted
     } else {
         match shift {
             FictionShift::NoShift => {
-                steps.push(Step::new(
-                    format!(
-                        "{}: not moved (FictionShift::NoShift) — the fiction fixes a day, not \
-                         the end of a period, so {shift_source} is not applied; disputed",
-                        reasons.join(", ")
-                    ),
-                    "demail-notes § 2.5 \"Disputed point\" and \"Worked example\"; § 31 Abs. 3 \
-                     VwVfG speaks of \"das Ende einer Frist\"",
-                ));
+                n.step(|| {
+                    Step::new(
+                        format!(
+                            "{}: not moved (FictionShift::NoShift) — the fiction fixes a day, \
+                             not the end of a period, so {} is not applied; disputed",
+                            reasons.join(", "),
+                            shift_source()
+                        ),
+                        "demail-notes § 2.5 \"Disputed point\" and \"Worked example\"; § 31 \
+                         Abs. 3 VwVfG speaks of \"das Ende einer Frist\"",
+                    )
+                });
                 unshifted
             }
             FictionShift::ShiftToWorkingDay => {
-                steps.push(Step::new(
-                    format!(
-                        "{} → moved to {} (FictionShift::ShiftToWorkingDay: § 31 Abs. 3 VwVfG \
-                         applied to the fiction day; disputed)",
-                        reasons.join(", "),
-                        day_label(moved)
-                    ),
-                    format!(
-                        "{shift_source}; demail-notes § 2.5 \"Disputed point\" (BFH view for \
-                         § 122 AO with § 108 Abs. 3 AO)"
-                    ),
-                ));
+                n.step(|| {
+                    Step::new(
+                        format!(
+                            "{} → moved to {} (FictionShift::ShiftToWorkingDay: § 31 Abs. 3 \
+                             VwVfG applied to the fiction day; disputed)",
+                            reasons.join(", "),
+                            day_label(moved)
+                        ),
+                        format!(
+                            "{}; demail-notes § 2.5 \"Disputed point\" (BFH view for § 122 AO \
+                             with § 108 Abs. 3 AO)",
+                            shift_source()
+                        ),
+                    )
+                });
                 moved
             }
         }
     };
     let (rebuttal, rebuttal_source) = kind.rebuttal();
-    steps.push(Step::new(rebuttal, dated(rebuttal_source, sent)));
-    Ok(FictionDay {
-        kind,
-        sent,
-        days,
-        unshifted,
-        day,
-        shift,
-        steps,
-    })
+    n.step(|| Step::new(rebuttal, dated(rebuttal_source, sent)));
+    Ok((days, unshifted, day))
 }
 
 #[cfg(test)]

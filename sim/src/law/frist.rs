@@ -17,10 +17,10 @@
 //! beginning of a day), § 189 (half months), § 191 (non-continuous periods),
 //! § 31 Abs. 6 VwVfG hour periods (see the provider rules in `rules.rs`).
 
-use super::holidays::{add_days, check_year, holidays_on};
+use super::holidays::{HolidayCalendar, add_days, check_year, holidays_on, is_weekend};
 use super::land::Place;
 use super::texts::{dated, undated};
-use super::{LawError, Step, day_label, serde_iso};
+use super::{LawError, Narrator, Quiet, Step, day_label, serde_iso};
 use jiff::civil::{Date, Weekday};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -155,49 +155,8 @@ pub struct FristEnd {
 /// off weekends or holidays. Use this for waiting periods ("nicht vor Ablauf",
 /// not before the expiry) and for periods § 193 BGB does not cover.
 pub fn period_end(event: Date, period: Period, basis: Basis) -> Result<FristEnd, LawError> {
-    if period.amount == 0 {
-        return Err(LawError::InvalidPeriod {
-            reason: format!(
-                "a period of 0 {:?} has no end; give at least 1",
-                period.unit
-            ),
-        });
-    }
-    check_year(i32::from(event.year()))?;
-    let mut steps = vec![Step::new(
-        format!("event {} not counted", day_label(event)),
-        basis.counting("§ 187 Abs. 1 BGB", event),
-    )];
-    let n = i64::from(period.amount);
-    let end = match period.unit {
-        PeriodUnit::Days => {
-            let end = add_days(event, n)?;
-            steps.push(Step::new(
-                format!("{period} after the event → last day {}", day_label(end)),
-                basis.counting("§ 188 Abs. 1 BGB", event),
-            ));
-            end
-        }
-        PeriodUnit::Weeks => {
-            let end = add_days(event, 7 * n)?;
-            steps.push(Step::new(
-                format!(
-                    "{period} → the same weekday as the event: {}",
-                    day_label(end)
-                ),
-                basis.counting("§ 188 Abs. 2 BGB", event),
-            ));
-            end
-        }
-        PeriodUnit::Months | PeriodUnit::Years => {
-            let months = if period.unit == PeriodUnit::Years {
-                12 * n
-            } else {
-                n
-            };
-            add_months(event, months, period, basis, &mut steps)?
-        }
-    };
+    let mut steps = Vec::new();
+    let end = count_period(event, period, basis, &mut steps)?;
     Ok(FristEnd {
         event,
         period,
@@ -207,13 +166,76 @@ pub fn period_end(event: Date, period: Period, basis: Basis) -> Result<FristEnd,
     })
 }
 
+/// The date of [`period_end`] without the explanation (the same for every [`Basis`]).
+pub fn period_end_date(event: Date, period: Period) -> Result<Date, LawError> {
+    count_period(event, period, Basis::Bgb, &mut Quiet)
+}
+
+/// §§ 187–188 BGB: the arithmetic of [`period_end`] and [`period_end_date`].
+pub(crate) fn count_period<N: Narrator>(
+    event: Date,
+    period: Period,
+    basis: Basis,
+    n: &mut N,
+) -> Result<Date, LawError> {
+    if period.amount == 0 {
+        return Err(LawError::InvalidPeriod {
+            reason: format!(
+                "a period of 0 {:?} has no end; give at least 1",
+                period.unit
+            ),
+        });
+    }
+    check_year(i32::from(event.year()))?;
+    n.step(|| {
+        Step::new(
+            format!("event {} not counted", day_label(event)),
+            basis.counting("§ 187 Abs. 1 BGB", event),
+        )
+    });
+    let amount = i64::from(period.amount);
+    match period.unit {
+        PeriodUnit::Days => {
+            let end = add_days(event, amount)?;
+            n.step(|| {
+                Step::new(
+                    format!("{period} after the event → last day {}", day_label(end)),
+                    basis.counting("§ 188 Abs. 1 BGB", event),
+                )
+            });
+            Ok(end)
+        }
+        PeriodUnit::Weeks => {
+            let end = add_days(event, 7 * amount)?;
+            n.step(|| {
+                Step::new(
+                    format!(
+                        "{period} → the same weekday as the event: {}",
+                        day_label(end)
+                    ),
+                    basis.counting("§ 188 Abs. 2 BGB", event),
+                )
+            });
+            Ok(end)
+        }
+        PeriodUnit::Months | PeriodUnit::Years => {
+            let months = if period.unit == PeriodUnit::Years {
+                12 * amount
+            } else {
+                amount
+            };
+            add_months(event, months, period, basis, n)
+        }
+    }
+}
+
 /// § 188 Abs. 2 and 3 BGB for months (and years as 12 months).
-fn add_months(
+fn add_months<N: Narrator>(
     event: Date,
     months: i64,
     period: Period,
     basis: Basis,
-    steps: &mut Vec<Step>,
+    n: &mut N,
 ) -> Result<Date, LawError> {
     let index = i64::from(event.year()) * 12 + i64::from(event.month() - 1) + months;
     let year = index.div_euclid(12);
@@ -223,66 +245,87 @@ fn add_months(
         .map_err(|e| LawError::arithmetic(format!("{year}-{month}-01"), e))?;
     let wanted = event.day();
     let last = first.days_in_month();
-    let label = format!("{year:04}-{month:02}");
+    let label = || format!("{year:04}-{month:02}");
     if wanted <= last {
         let end = Date::new(year, month, wanted)
             .map_err(|e| LawError::arithmetic(format!("{year}-{month}-{wanted}"), e))?;
-        steps.push(Step::new(
-            format!(
-                "{period} → the day with the same number ({wanted}) in {label}: {}",
-                day_label(end)
-            ),
-            basis.counting("§ 188 Abs. 2 BGB", event),
-        ));
+        n.step(|| {
+            Step::new(
+                format!(
+                    "{period} → the day with the same number ({wanted}) in {}: {}",
+                    label(),
+                    day_label(end)
+                ),
+                basis.counting("§ 188 Abs. 2 BGB", event),
+            )
+        });
         Ok(end)
     } else {
         let end = first.last_of_month();
-        steps.push(Step::new(
-            format!(
-                "{period} → day {wanted} is missing in {label}, so the period ends on the \
-                 last day of that month: {}",
-                day_label(end)
-            ),
-            basis.counting("§ 188 Abs. 3 BGB", event),
-        ));
+        n.step(|| {
+            Step::new(
+                format!(
+                    "{period} → day {wanted} is missing in {}, so the period ends on the \
+                     last day of that month: {}",
+                    label(),
+                    day_label(end)
+                ),
+                basis.counting("§ 188 Abs. 3 BGB", event),
+            )
+        });
         Ok(end)
     }
 }
 
-/// Why `date` is not a working day at `place`, or `None` if it is one.
-pub(crate) fn non_working_reason(place: &Place, date: Date) -> Result<Option<String>, LawError> {
-    let holidays = holidays_on(place, date)?;
-    if !holidays.is_empty() {
+/// Why `date`, a day that is not a working day at the place of `calendar`, is
+/// not one (`holiday`: whether it is a holiday there).
+fn non_working_reason(
+    calendar: &HolidayCalendar<'_>,
+    date: Date,
+    holiday: bool,
+) -> Result<String, LawError> {
+    let place = calendar.place();
+    if holiday {
+        let holidays = holidays_on(place, date)?;
         let names: Vec<&str> = holidays.iter().map(|h| h.name.as_str()).collect();
-        return Ok(Some(format!(
+        return Ok(format!(
             "{} is a holiday in {place} ({})",
             day_label(date),
             names.join(", ")
-        )));
+        ));
     }
     Ok(match date.weekday() {
-        Weekday::Saturday => Some(format!("{date} is a Saturday")),
-        Weekday::Sunday => Some(format!("{date} is a Sunday")),
-        _ => None,
+        Weekday::Saturday => format!("{date} is a Saturday"),
+        _ => format!("{date} is a Sunday"),
     })
 }
 
-/// Moves `date` to the next working day at `place`; returns the new date and
-/// the reasons for each day skipped (empty if `date` is a working day).
-pub(crate) fn next_working_day(place: &Place, date: Date) -> Result<(Date, Vec<String>), LawError> {
+/// Moves `date` to the next working day at the place of `calendar`; returns
+/// the new date and, if `N` explains, the reasons for each day skipped (empty
+/// if `date` is a working day). Whether a day was moved is `new != date`.
+pub(crate) fn next_working_day<N: Narrator>(
+    calendar: &mut HolidayCalendar<'_>,
+    date: Date,
+) -> Result<(Date, Vec<String>), LawError> {
     let mut day = date;
     let mut reasons = Vec::new();
     // A run of non-working days is at most a few days long (e.g. Christmas
     // plus a weekend); the bound only guards against a logic error.
     for _ in 0..14 {
-        match non_working_reason(place, day)? {
-            None => return Ok((day, reasons)),
-            Some(reason) => reasons.push(reason),
+        let holiday = calendar.is_holiday(day)?;
+        if !holiday && !is_weekend(day) {
+            return Ok((day, reasons));
+        }
+        if N::EXPLAINS {
+            reasons.push(non_working_reason(calendar, day, holiday)?);
         }
         day = add_days(day, 1)?;
     }
     Err(LawError::DateArithmetic {
-        detail: format!("no working day within 14 days after {date} in {place}"),
+        detail: format!(
+            "no working day within 14 days after {date} in {}",
+            calendar.place()
+        ),
     })
 }
 
@@ -295,29 +338,61 @@ pub fn frist_end(
     place: &Place,
     basis: Basis,
 ) -> Result<FristEnd, LawError> {
-    let mut result = period_end(event, period, basis)?;
-    let (end, reasons) = next_working_day(place, result.unshifted_end)?;
-    let source = basis.shifting(event);
-    if reasons.is_empty() {
-        result.steps.push(Step::new(
-            format!(
-                "{} is a working day in {place} → the period ends at 24:00 that day",
-                day_label(end)
-            ),
-            source,
-        ));
-    } else {
-        result.steps.push(Step::new(
-            format!(
-                "end {} → moved to {}; the period ends at 24:00 that day",
-                reasons.join(", "),
-                day_label(end)
-            ),
-            source,
-        ));
-    }
-    result.end = end;
-    Ok(result)
+    let mut steps = Vec::new();
+    let mut calendar = HolidayCalendar::new(place);
+    let (unshifted_end, end) = shifted_end(event, period, &mut calendar, basis, &mut steps)?;
+    Ok(FristEnd {
+        event,
+        period,
+        unshifted_end,
+        end,
+        steps,
+    })
+}
+
+/// The end date of [`frist_end`] without the explanation: the same date and the
+/// same errors, several times faster. The [`Basis`] only changes citations, so
+/// it is not needed here.
+pub fn frist_end_date(event: Date, period: Period, place: &Place) -> Result<Date, LawError> {
+    let mut calendar = HolidayCalendar::new(place);
+    let (_, end) = shifted_end(event, period, &mut calendar, Basis::Bgb, &mut Quiet)?;
+    Ok(end)
+}
+
+/// The Fristberechnung of [`frist_end`] and [`frist_end_date`]: returns the end
+/// by §§ 187–188 BGB and the end moved to a working day.
+pub(crate) fn shifted_end<N: Narrator>(
+    event: Date,
+    period: Period,
+    calendar: &mut HolidayCalendar<'_>,
+    basis: Basis,
+    n: &mut N,
+) -> Result<(Date, Date), LawError> {
+    let unshifted = count_period(event, period, basis, n)?;
+    let (end, reasons) = next_working_day::<N>(calendar, unshifted)?;
+    n.step(|| {
+        let place = calendar.place();
+        let source = basis.shifting(event);
+        if end == unshifted {
+            Step::new(
+                format!(
+                    "{} is a working day in {place} → the period ends at 24:00 that day",
+                    day_label(end)
+                ),
+                source,
+            )
+        } else {
+            Step::new(
+                format!(
+                    "end {} → moved to {}; the period ends at 24:00 that day",
+                    reasons.join(", "),
+                    day_label(end)
+                ),
+                source,
+            )
+        }
+    });
+    Ok((unshifted, end))
 }
 
 #[cfg(test)]

@@ -68,6 +68,12 @@ fn ymd(year: i16, month: i8, day: i8) -> Result<Date, LawError> {
 /// computus (the "anonymous Gregorian algorithm", Meeus/Jones/Butcher).
 pub fn easter_sunday(year: i32) -> Result<Date, LawError> {
     let y = check_year(year)?;
+    let (month, day) = easter_month_day(y);
+    ymd(y, month, day)
+}
+
+/// Month and day of Easter Sunday (the computus behind [`easter_sunday`]).
+fn easter_month_day(y: i16) -> (i8, i8) {
     let yy = i32::from(y);
     let a = yy % 19;
     let b = yy / 100;
@@ -84,17 +90,22 @@ pub fn easter_sunday(year: i32) -> Result<Date, LawError> {
     let month = (h + l - 7 * m + 114) / 31;
     let day = (h + l - 7 * m + 114) % 31 + 1;
     // month is 3 or 4 and day 1..=31 by construction of the algorithm.
-    ymd(y, month as i8, day as i8)
+    (month as i8, day as i8)
 }
 
 /// Buß- und Bettag (Day of Repentance and Prayer): the Wednesday before 23 November.
 pub fn buss_und_bettag(year: i32) -> Result<Date, LawError> {
     let y = check_year(year)?;
+    ymd(y, 11, buss_und_bettag_day(y)?)
+}
+
+/// The day in November of Buß- und Bettag (16..=22).
+fn buss_und_bettag_day(y: i16) -> Result<i8, LawError> {
     let nov22 = ymd(y, 11, 22)?;
     let back = (nov22.weekday().to_monday_zero_offset()
         - Weekday::Wednesday.to_monday_zero_offset())
     .rem_euclid(7);
-    add_days(nov22, -i64::from(back))
+    Ok(22 - back)
 }
 
 /// Citation of the holiday list of a Land's Feiertagsgesetz. None of these texts
@@ -122,75 +133,54 @@ fn land_law(land: Land) -> &'static str {
 
 const NO_TEXT: &str = "Land law, text not in reference folder";
 
-/// Collects the holidays of one place and year.
-struct Collector<'a> {
-    place: &'a Place,
-    year: i16,
-    list: Vec<Holiday>,
+/// When in the year a holiday falls.
+#[derive(Debug, Clone, Copy)]
+enum On {
+    /// A fixed month and day.
+    Fixed(i8, i8),
+    /// Easter Sunday plus this many days.
+    Easter(i8),
+    /// The Wednesday before 23 November.
+    BussUndBettag,
 }
 
-impl Collector<'_> {
-    fn push(&mut self, date: Date, name: &str, source: String) {
-        self.list.push(Holiday {
-            date,
-            name: name.to_string(),
-            source,
-        });
-    }
-
-    /// A holiday of the Land's own list; `since` describes its history.
-    fn land(&mut self, date: Date, name: &str, since: &str) {
-        let source = format!("{} ({NO_TEXT}; {since})", land_law(self.place.land));
-        self.push(date, name, source);
-    }
-
-    fn fixed(&mut self, month: i8, day: i8, name: &str, since: &str) -> Result<(), LawError> {
-        let date = ymd(self.year, month, day)?;
-        self.land(date, name, since);
-        Ok(())
-    }
-
-    fn local(&mut self, date: Date, holiday: LocalHoliday) -> Result<(), LawError> {
-        let obs = self.place.observes(holiday)?;
-        if obs.observed {
-            let source = match obs.basis {
-                ObservanceBasis::Statewide => format!(
-                    "{} ({NO_TEXT}; statewide, before 1990)",
-                    land_law(self.place.land)
-                ),
-                // The observance names the municipal legal basis and the table
-                // row or override.
-                _ => obs.source,
-            };
-            self.push(date, holiday.name(), source);
-        }
-        Ok(())
-    }
+/// Where a holiday comes from, which decides its source (and for a local
+/// holiday, whether it holds at the place).
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// The Land's own list; the text describes its history ("since 2019").
+    Land(&'static str),
+    /// A holiday that depends on the municipality.
+    Local(LocalHoliday),
+    /// A federal holiday with its full source.
+    Federal(&'static str),
 }
 
-/// All statutory holidays at `place` in `year` (1990–2100), sorted by date
-/// (and by name for two holidays on one day, e.g. 1 May 2008 = Christi Himmelfahrt).
-pub fn holidays(place: &Place, year: i32) -> Result<Vec<Holiday>, LawError> {
+/// Receives the holidays of [`holiday_rules`]: either the full list with names
+/// and sources ([`Collector`]) or just the days ([`DaySetBuilder`]).
+trait Sink {
+    fn add(&mut self, on: On, name: &'static str, origin: Origin) -> Result<(), LawError>;
+}
+
+/// The holiday rules: the one place where the holidays of every Land are
+/// written down. Both [`holidays()`] and [`holiday_days`] run them.
+fn holiday_rules(land: Land, y: i16, c: &mut impl Sink) -> Result<(), LawError> {
     use Land::*;
-    let y = check_year(year)?;
-    place.validate()?;
-    let land = place.land;
-    let easter = easter_sunday(year)?;
-    let e = |offset: i64| add_days(easter, offset);
-    let mut c = Collector {
-        place,
-        year: y,
-        list: Vec::new(),
-    };
-    let all = "in all Länder";
+    use On::*;
+    use Origin::Land as L;
+    let all = L("in all Länder");
 
-    c.fixed(1, 1, "Neujahr", all)?;
+    c.add(Fixed(1, 1), "Neujahr", all)?;
     if matches!(land, BadenWuerttemberg | Bayern) {
-        c.fixed(1, 6, "Heilige Drei Könige", "before 1990")?;
+        c.add(Fixed(1, 6), "Heilige Drei Könige", L("before 1990"))?;
     }
     // Uncertain: Sachsen-Anhalt's first Feiertagsgesetz is taken as of 1991.
     if land == SachsenAnhalt && y >= 1991 {
-        c.fixed(1, 6, "Heilige Drei Könige", "since 1991 (year uncertain)")?;
+        c.add(
+            Fixed(1, 6),
+            "Heilige Drei Könige",
+            L("since 1991 (year uncertain)"),
+        )?;
     }
     if (land == Berlin && y >= 2019) || (land == MecklenburgVorpommern && y >= 2023) {
         let since = if land == Berlin {
@@ -198,83 +188,88 @@ pub fn holidays(place: &Place, year: i32) -> Result<Vec<Holiday>, LawError> {
         } else {
             "since 2023"
         };
-        c.fixed(3, 8, "Internationaler Frauentag", since)?;
+        c.add(Fixed(3, 8), "Internationaler Frauentag", L(since))?;
     }
-    c.land(e(-2)?, "Karfreitag", all);
+    c.add(Easter(-2), "Karfreitag", all)?;
     // Brandenburg lists Ostersonntag and Pfingstsonntag; Hessen too (uncertain,
     // from memory). Both are Sundays, so they never change a computation.
     let with_sundays = matches!(land, Brandenburg | Hessen);
+    let sundays = L("listed in the Land law (HE: uncertain)");
     if with_sundays {
-        c.land(
-            easter,
-            "Ostersonntag",
-            "listed in the Land law (HE: uncertain)",
-        );
+        c.add(Easter(0), "Ostersonntag", sundays)?;
     }
-    c.land(e(1)?, "Ostermontag", all);
-    c.fixed(5, 1, "Tag der Arbeit", all)?;
-    // Berlin one-offs: 75th (2020) and 80th (2025) anniversary of the end of the war.
-    // 2025 is from memory of the Berlin law of 2024 (uncertain, verify).
+    c.add(Easter(1), "Ostermontag", all)?;
+    c.add(Fixed(5, 1), "Tag der Arbeit", all)?;
+    // Berlin one-offs by law: 75th (2020) and 80th (2025) anniversary of the end
+    // of the Second World War.
     if land == Berlin && (y == 2020 || y == 2025) {
-        c.fixed(
-            5,
-            8,
+        c.add(
+            Fixed(5, 8),
             "Tag der Befreiung",
-            "one-off holiday in this year only",
+            L("one-off holiday in this year only"),
         )?;
     }
-    c.land(e(39)?, "Christi Himmelfahrt", all);
+    c.add(Easter(39), "Christi Himmelfahrt", all)?;
     if with_sundays {
-        c.land(
-            e(49)?,
-            "Pfingstsonntag",
-            "listed in the Land law (HE: uncertain)",
-        );
+        c.add(Easter(49), "Pfingstsonntag", sundays)?;
     }
-    c.land(e(50)?, "Pfingstmontag", all);
-    c.local(e(60)?, LocalHoliday::Fronleichnam)?;
+    c.add(Easter(50), "Pfingstmontag", all)?;
+    c.add(
+        Easter(60),
+        LocalHoliday::Fronleichnam.name(),
+        Origin::Local(LocalHoliday::Fronleichnam),
+    )?;
     // 17 June was the West German "Tag der deutschen Einheit" until 1990 (a Sunday
     // in 1990; West Berlin only, the Place model cannot tell East from West Berlin).
     let west = !land.is_new_land();
     if y == 1990 && west {
-        c.push(
-            ymd(y, 6, 17)?,
+        c.add(
+            Fixed(6, 17),
             "Tag der deutschen Einheit (17. Juni)",
-            "Gesetz über den Tag der deutschen Einheit vom 04.08.1953 (federal; last observed \
-             1990, replaced by 3 October through Art. 2 Abs. 2 Einigungsvertrag vom 31.08.1990)"
-                .to_string(),
-        );
+            Origin::Federal(
+                "Gesetz über den Tag der deutschen Einheit vom 04.08.1953 (federal; last \
+                 observed 1990, replaced by 3 October through Art. 2 Abs. 2 Einigungsvertrag \
+                 vom 31.08.1990)",
+            ),
+        )?;
     }
-    c.local(ymd(y, 8, 8)?, LocalHoliday::AugsburgerFriedensfest)?;
-    c.local(ymd(y, 8, 15)?, LocalHoliday::MariaeHimmelfahrt)?;
+    for (on, holiday) in [
+        (Fixed(8, 8), LocalHoliday::AugsburgerFriedensfest),
+        (Fixed(8, 15), LocalHoliday::MariaeHimmelfahrt),
+    ] {
+        c.add(on, holiday.name(), Origin::Local(holiday))?;
+    }
     if land == Thueringen && y >= 2019 {
-        c.fixed(9, 20, "Weltkindertag", "since 2019")?;
+        c.add(Fixed(9, 20), "Weltkindertag", L("since 2019"))?;
     }
-    c.push(
-        ymd(y, 10, 3)?,
+    c.add(
+        Fixed(10, 3),
         "Tag der Deutschen Einheit",
-        "Art. 2 Abs. 2 Einigungsvertrag vom 31.08.1990 (federal; since 1990)".to_string(),
-    );
+        Origin::Federal("Art. 2 Abs. 2 Einigungsvertrag vom 31.08.1990 (federal; since 1990)"),
+    )?;
     // Reformationstag: in the new Länder since 1990 (uncertain for 1990 itself:
     // reintroduced by the GDR in 1990 before the Länder laws of 1991/92); in
     // HB, HH, NI, SH since 2018; 2017 one-off (500 years of the Reformation) everywhere.
     if land.is_new_land() {
-        c.fixed(10, 31, "Reformationstag", "since 1990/91 (1990 uncertain)")?;
-    } else if matches!(land, Bremen | Hamburg | Niedersachsen | SchleswigHolstein) && y >= 2018 {
-        c.fixed(10, 31, "Reformationstag", "since 2018")?;
-    } else if y == 2017 {
-        c.fixed(
-            10,
-            31,
+        c.add(
+            Fixed(10, 31),
             "Reformationstag",
-            "one-off 2017 for the 500th anniversary of the Reformation, in all Länder",
+            L("since 1990/91 (1990 uncertain)"),
+        )?;
+    } else if matches!(land, Bremen | Hamburg | Niedersachsen | SchleswigHolstein) && y >= 2018 {
+        c.add(Fixed(10, 31), "Reformationstag", L("since 2018"))?;
+    } else if y == 2017 {
+        c.add(
+            Fixed(10, 31),
+            "Reformationstag",
+            L("one-off 2017 for the 500th anniversary of the Reformation, in all Länder"),
         )?;
     }
     if matches!(
         land,
         BadenWuerttemberg | Bayern | NordrheinWestfalen | RheinlandPfalz | Saarland
     ) {
-        c.fixed(11, 1, "Allerheiligen", "before 1990")?;
+        c.add(Fixed(11, 1), "Allerheiligen", L("before 1990"))?;
     }
     // Buß- und Bettag: abolished from 1995 everywhere except Sachsen (to fund the
     // Pflegeversicherung, long-term care insurance). Before 1995 in all Länder
@@ -285,11 +280,67 @@ pub fn holidays(place: &Place, year: i32) -> Result<Vec<Holiday>, LawError> {
         } else {
             "until 1994; abolished from 1995"
         };
-        c.land(buss_und_bettag(year)?, "Buß- und Bettag", since);
+        c.add(BussUndBettag, "Buß- und Bettag", L(since))?;
     }
-    c.fixed(12, 25, "1. Weihnachtstag", all)?;
-    c.fixed(12, 26, "2. Weihnachtstag", all)?;
+    c.add(Fixed(12, 25), "1. Weihnachtstag", all)?;
+    c.add(Fixed(12, 26), "2. Weihnachtstag", all)?;
+    Ok(())
+}
 
+/// Collects the holidays of one place and year with names and sources.
+struct Collector<'a> {
+    place: &'a Place,
+    year: i16,
+    easter: Date,
+    list: Vec<Holiday>,
+}
+
+impl Sink for Collector<'_> {
+    fn add(&mut self, on: On, name: &'static str, origin: Origin) -> Result<(), LawError> {
+        let date = match on {
+            On::Fixed(month, day) => ymd(self.year, month, day)?,
+            On::Easter(offset) => add_days(self.easter, i64::from(offset))?,
+            On::BussUndBettag => buss_und_bettag(i32::from(self.year))?,
+        };
+        let land_source =
+            |since: &str| format!("{} ({NO_TEXT}; {since})", land_law(self.place.land));
+        let source = match origin {
+            Origin::Land(since) => land_source(since),
+            Origin::Federal(source) => source.to_string(),
+            Origin::Local(holiday) => {
+                let obs = self.place.observes(holiday)?;
+                if !obs.observed {
+                    return Ok(());
+                }
+                match obs.basis {
+                    ObservanceBasis::Statewide => land_source("statewide, before 1990"),
+                    // The observance names the municipal legal basis and the table
+                    // row or override.
+                    _ => obs.source,
+                }
+            }
+        };
+        self.list.push(Holiday {
+            date,
+            name: name.to_string(),
+            source,
+        });
+        Ok(())
+    }
+}
+
+/// All statutory holidays at `place` in `year` (1990–2100), sorted by date
+/// (and by name for two holidays on one day, e.g. 1 May 2008 = Christi Himmelfahrt).
+pub fn holidays(place: &Place, year: i32) -> Result<Vec<Holiday>, LawError> {
+    let y = check_year(year)?;
+    place.validate()?;
+    let mut c = Collector {
+        place,
+        year: y,
+        easter: easter_sunday(year)?,
+        list: Vec::new(),
+    };
+    holiday_rules(place.land, y, &mut c)?;
     let mut list = c.list;
     list.sort_by(|a, b| (a.date, &a.name).cmp(&(b.date, &b.name)));
     Ok(list)
@@ -297,6 +348,9 @@ pub fn holidays(place: &Place, year: i32) -> Result<Vec<Holiday>, LawError> {
 
 /// The holidays at `place` that fall on `date` (usually none or one).
 pub fn holidays_on(place: &Place, date: Date) -> Result<Vec<Holiday>, LawError> {
+    if !holiday_days(place, i32::from(date.year()))?.contains(date) {
+        return Ok(Vec::new());
+    }
     Ok(holidays(place, i32::from(date.year()))?
         .into_iter()
         .filter(|h| h.date == date)
@@ -305,14 +359,191 @@ pub fn holidays_on(place: &Place, date: Date) -> Result<Vec<Holiday>, LawError> 
 
 /// Whether `date` is a statutory holiday at `place`.
 pub fn is_holiday(place: &Place, date: Date) -> Result<bool, LawError> {
-    Ok(!holidays_on(place, date)?.is_empty())
+    Ok(holiday_days(place, i32::from(date.year()))?.contains(date))
 }
 
 /// Whether `date` is a working day at `place`: Monday–Friday and not a holiday.
 /// Saturday is not a working day for § 193 BGB / § 31 Abs. 3 VwVfG.
 pub fn is_working_day(place: &Place, date: Date) -> Result<bool, LawError> {
-    let weekend = matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday);
+    let weekend = is_weekend(date);
     Ok(!weekend && !is_holiday(place, date)?)
+}
+
+/// Saturday or Sunday.
+pub(crate) fn is_weekend(date: Date) -> bool {
+    matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday)
+}
+
+/// The holidays of one place and year as a set of days of the year: the same
+/// rules as [`holidays()`], without names and sources, in 48 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DaySet {
+    year: i16,
+    /// Bit `n` is day `n + 1` of the year (1 January = bit 0).
+    bits: [u64; 6],
+}
+
+impl DaySet {
+    fn empty(year: i16) -> Self {
+        DaySet { year, bits: [0; 6] }
+    }
+
+    fn insert_ordinal(&mut self, day_of_year: i16) {
+        let i = (day_of_year - 1) as usize;
+        self.bits[i / 64] |= 1 << (i % 64);
+    }
+
+    /// The year of the set.
+    pub fn year(&self) -> i32 {
+        i32::from(self.year)
+    }
+
+    /// Whether `date` is in the set (always false for a date of another year).
+    pub fn contains(&self, date: Date) -> bool {
+        if date.year() != self.year {
+            return false;
+        }
+        let i = (date.day_of_year() - 1) as usize;
+        self.bits[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    /// The number of distinct holiday days.
+    pub fn len(&self) -> usize {
+        self.bits.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// Whether the set has no day (never the case for a real year).
+    pub fn is_empty(&self) -> bool {
+        self.bits.iter().all(|&w| w == 0)
+    }
+
+    /// The days in the set, in ascending order.
+    pub fn dates(&self) -> impl Iterator<Item = Date> + '_ {
+        let first = Date::new(self.year, 1, 1).ok();
+        (0..366i64).filter_map(move |i| {
+            let bit = self.bits[i as usize / 64] & (1 << (i % 64)) != 0;
+            if bit { add_days(first?, i).ok() } else { None }
+        })
+    }
+}
+
+/// Whether each [`LocalHoliday`] holds at a place (indexed by `LocalHoliday as usize`).
+type LocalFlags = [bool; 3];
+
+fn local_flags(place: &Place) -> LocalFlags {
+    LocalHoliday::ALL.map(|h| place.observed_unchecked(h))
+}
+
+/// Day of the year (1-based) of a month and day.
+fn ordinal(leap: bool, month: i8, day: i8) -> i16 {
+    const BEFORE: [i16; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    let leap_day = i16::from(leap && month > 2);
+    BEFORE[(month - 1) as usize] + i16::from(day) + leap_day
+}
+
+/// Collects just the days, by integer arithmetic on days of the year.
+struct DaySetBuilder {
+    local: LocalFlags,
+    leap: bool,
+    easter: i16,
+    set: DaySet,
+}
+
+impl Sink for DaySetBuilder {
+    fn add(&mut self, on: On, _name: &'static str, origin: Origin) -> Result<(), LawError> {
+        if let Origin::Local(holiday) = origin
+            && !self.local[holiday as usize]
+        {
+            return Ok(());
+        }
+        let day = match on {
+            On::Fixed(month, day) => ordinal(self.leap, month, day),
+            On::Easter(offset) => self.easter + i16::from(offset),
+            On::BussUndBettag => ordinal(self.leap, 11, buss_und_bettag_day(self.set.year)?),
+        };
+        self.set.insert_ordinal(day);
+        Ok(())
+    }
+}
+
+/// The days of [`holiday_rules`] for a checked year and a validated place.
+fn build_day_set(land: Land, y: i16, local: LocalFlags) -> Result<DaySet, LawError> {
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let (month, day) = easter_month_day(y);
+    let mut b = DaySetBuilder {
+        local,
+        leap,
+        easter: ordinal(leap, month, day),
+        set: DaySet::empty(y),
+    };
+    holiday_rules(land, y, &mut b)?;
+    Ok(b.set)
+}
+
+/// The holiday days at `place` in `year` (1990–2100): the same days as
+/// [`holidays()`], without building names and sources. Errors as [`holidays()`].
+pub fn holiday_days(place: &Place, year: i32) -> Result<DaySet, LawError> {
+    let y = check_year(year)?;
+    place.validate()?;
+    build_day_set(place.land, y, local_flags(place))
+}
+
+/// A small cache of [`DaySet`]s for one place, passed explicitly: each year's
+/// set is built once, and the place is validated once. A deadline computation
+/// needs one or two years (a weekend shift can cross New Year).
+#[derive(Debug, Clone)]
+pub struct HolidayCalendar<'p> {
+    place: &'p Place,
+    /// The local holidays, once the place is validated.
+    local: Option<LocalFlags>,
+    /// The two most recently used years.
+    years: [Option<DaySet>; 2],
+}
+
+impl<'p> HolidayCalendar<'p> {
+    /// An empty cache for `place`. Nothing is checked until the first question.
+    pub fn new(place: &'p Place) -> Self {
+        HolidayCalendar {
+            place,
+            local: None,
+            years: [None, None],
+        }
+    }
+
+    /// The place.
+    pub fn place(&self) -> &'p Place {
+        self.place
+    }
+
+    /// The holiday days of `year`; the same as [`holiday_days`].
+    pub fn days(&mut self, year: i32) -> Result<DaySet, LawError> {
+        for set in self.years.iter().flatten() {
+            if set.year() == year {
+                return Ok(*set);
+            }
+        }
+        let y = check_year(year)?;
+        let local = match self.local {
+            Some(local) => local,
+            None => {
+                self.place.validate()?;
+                *self.local.insert(local_flags(self.place))
+            }
+        };
+        let set = build_day_set(self.place.land, y, local)?;
+        self.years = [Some(set), self.years[0]];
+        Ok(set)
+    }
+
+    /// The same as [`is_holiday`].
+    pub fn is_holiday(&mut self, date: Date) -> Result<bool, LawError> {
+        Ok(self.days(i32::from(date.year()))?.contains(date))
+    }
+
+    /// The same as [`is_working_day`].
+    pub fn is_working_day(&mut self, date: Date) -> Result<bool, LawError> {
+        Ok(!is_weekend(date) && !self.is_holiday(date)?)
+    }
 }
 
 #[cfg(test)]

@@ -177,18 +177,25 @@ impl fmt::Display for Land {
 /// Lower-cases and folds umlauts, ß, spaces and hyphens so that "Thüringen",
 /// "thueringen" and "THÜRINGEN" compare equal.
 pub(crate) fn fold(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.trim().chars().flat_map(char::to_lowercase) {
-        match ch {
-            'ä' => out.push_str("ae"),
-            'ö' => out.push_str("oe"),
-            'ü' => out.push_str("ue"),
-            'ß' => out.push_str("ss"),
-            ' ' | '-' | '_' | '.' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    fold_chars(text).collect()
+}
+
+/// The characters of [`fold`]`(text)`, without allocating.
+fn fold_chars(text: &str) -> impl Iterator<Item = char> + '_ {
+    text.trim()
+        .chars()
+        .flat_map(char::to_lowercase)
+        .flat_map(|ch| {
+            let (first, second) = match ch {
+                'ä' => (Some('a'), Some('e')),
+                'ö' => (Some('o'), Some('e')),
+                'ü' => (Some('u'), Some('e')),
+                'ß' => (Some('s'), Some('s')),
+                ' ' | '-' | '_' | '.' => (None, None),
+                c => (Some(c), None),
+            };
+            first.into_iter().chain(second)
+        })
 }
 
 impl FromStr for Land {
@@ -228,6 +235,13 @@ pub enum LocalHoliday {
 }
 
 impl LocalHoliday {
+    /// All three, in declaration order (so `ALL[h as usize] == h`).
+    pub const ALL: [LocalHoliday; 3] = [
+        LocalHoliday::Fronleichnam,
+        LocalHoliday::MariaeHimmelfahrt,
+        LocalHoliday::AugsburgerFriedensfest,
+    ];
+
     /// German name as used in the holiday list.
     pub fn name(self) -> &'static str {
         match self {
@@ -332,9 +346,28 @@ pub struct Place {
 /// One row of the built-in municipality table.
 struct KnownMunicipality {
     land: Land,
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the readable name; lookups use the key, a test checks both"
+        )
+    )]
     municipality: &'static str,
+    /// `municipality` after [`fold`] (checked by a test), so that a lookup
+    /// does not fold the table.
+    municipality_key: &'static str,
     /// `None`: the whole municipality (or its core, if Ortsteil rows exist).
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the readable name; lookups use the key, a test checks both"
+        )
+    )]
     ortsteil: Option<&'static str>,
+    /// `ortsteil` after [`fold`] (checked by a test).
+    ortsteil_key: Option<&'static str>,
     holiday: LocalHoliday,
     observed: bool,
     note: &'static str,
@@ -349,7 +382,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Sachsen,
         municipality: "Dresden",
+        municipality_key: "dresden",
         ortsteil: None,
+        ortsteil_key: None,
         holiday: LocalHoliday::Fronleichnam,
         observed: false,
         note: "Dresden is not listed in the Sächsische FronleichnamsVO (demail-notes § 2.4: \
@@ -361,7 +396,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Sachsen,
         municipality: "Bautzen",
+        municipality_key: "bautzen",
         ortsteil: None,
+        ortsteil_key: None,
         holiday: LocalHoliday::Fronleichnam,
         observed: false,
         note: "the FronleichnamsVO lists only the Bautzen Ortsteile Bolbritz and Salzenforst, \
@@ -370,7 +407,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Sachsen,
         municipality: "Bautzen",
+        municipality_key: "bautzen",
         ortsteil: Some("Bolbritz"),
+        ortsteil_key: Some("bolbritz"),
         holiday: LocalHoliday::Fronleichnam,
         observed: true,
         note: FRONLEICHNAM_VO_SN,
@@ -378,7 +417,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Sachsen,
         municipality: "Bautzen",
+        municipality_key: "bautzen",
         ortsteil: Some("Salzenforst"),
+        ortsteil_key: Some("salzenforst"),
         holiday: LocalHoliday::Fronleichnam,
         observed: true,
         note: FRONLEICHNAM_VO_SN,
@@ -386,7 +427,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Sachsen,
         municipality: "Crostwitz",
+        municipality_key: "crostwitz",
         ortsteil: None,
+        ortsteil_key: None,
         holiday: LocalHoliday::Fronleichnam,
         observed: true,
         note: FRONLEICHNAM_VO_SN,
@@ -394,7 +437,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Sachsen,
         municipality: "Nebelschütz",
+        municipality_key: "nebelschuetz",
         ortsteil: None,
+        ortsteil_key: None,
         holiday: LocalHoliday::Fronleichnam,
         observed: true,
         note: FRONLEICHNAM_VO_SN,
@@ -402,7 +447,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Sachsen,
         municipality: "Panschwitz-Kuckau",
+        municipality_key: "panschwitzkuckau",
         ortsteil: None,
+        ortsteil_key: None,
         holiday: LocalHoliday::Fronleichnam,
         observed: true,
         note: FRONLEICHNAM_VO_SN,
@@ -410,7 +457,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Sachsen,
         municipality: "Räckelwitz",
+        municipality_key: "raeckelwitz",
         ortsteil: None,
+        ortsteil_key: None,
         holiday: LocalHoliday::Fronleichnam,
         observed: true,
         note: FRONLEICHNAM_VO_SN,
@@ -418,7 +467,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Sachsen,
         municipality: "Ralbitz-Rosenthal",
+        municipality_key: "ralbitzrosenthal",
         ortsteil: None,
+        ortsteil_key: None,
         holiday: LocalHoliday::Fronleichnam,
         observed: true,
         note: FRONLEICHNAM_VO_SN,
@@ -426,7 +477,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Sachsen,
         municipality: "Radibor",
+        municipality_key: "radibor",
         ortsteil: None,
+        ortsteil_key: None,
         holiday: LocalHoliday::Fronleichnam,
         observed: true,
         note: FRONLEICHNAM_VO_SN,
@@ -434,7 +487,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Sachsen,
         municipality: "Wittichenau",
+        municipality_key: "wittichenau",
         ortsteil: None,
+        ortsteil_key: None,
         holiday: LocalHoliday::Fronleichnam,
         observed: true,
         note: FRONLEICHNAM_VO_SN,
@@ -442,7 +497,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Bayern,
         municipality: "München",
+        municipality_key: "muenchen",
         ortsteil: None,
+        ortsteil_key: None,
         holiday: LocalHoliday::MariaeHimmelfahrt,
         observed: true,
         note: "München has a predominantly Catholic population (well known; the Bavarian \
@@ -451,7 +508,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Bayern,
         municipality: "Augsburg",
+        municipality_key: "augsburg",
         ortsteil: None,
+        ortsteil_key: None,
         holiday: LocalHoliday::MariaeHimmelfahrt,
         observed: true,
         note: "Augsburg has a predominantly Catholic population (well known; the Bavarian \
@@ -460,7 +519,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Bayern,
         municipality: "Augsburg",
+        municipality_key: "augsburg",
         ortsteil: None,
+        ortsteil_key: None,
         holiday: LocalHoliday::AugsburgerFriedensfest,
         observed: true,
         note: "the Hohes Friedensfest is a statutory holiday in the city of Augsburg only",
@@ -470,7 +531,9 @@ const KNOWN: &[KnownMunicipality] = &[
     KnownMunicipality {
         land: Land::Bayern,
         municipality: "Nürnberg",
+        municipality_key: "nuernberg",
         ortsteil: None,
+        ortsteil_key: None,
         holiday: LocalHoliday::MariaeHimmelfahrt,
         observed: false,
         note: "Nürnberg does not have a predominantly Catholic population (general knowledge, \
@@ -543,75 +606,146 @@ impl Place {
     /// years in which a holiday exists at all are handled by [`super::holidays()`].
     pub fn observes(&self, holiday: LocalHoliday) -> Result<Observance, LawError> {
         self.validate()?;
-        let make = |observed, basis, source: String| Observance {
+        let decision = self.decide(holiday);
+        let make = |basis, source: String| Observance {
             holiday,
-            observed,
+            observed: decision.observed(),
             basis,
             source,
         };
+        Ok(match decision {
+            Decision::Statewide => make(
+                ObservanceBasis::Statewide,
+                format!("statewide holiday in {}", self.land.name()),
+            ),
+            Decision::NotInLand => make(
+                ObservanceBasis::NotInLand,
+                format!("not a statutory holiday in {}", self.land.name()),
+            ),
+            Decision::Override(_, legal_basis) => make(
+                ObservanceBasis::Override,
+                format!("{legal_basis}; set explicitly by the scenario"),
+            ),
+            Decision::Table(row, legal_basis) => make(
+                ObservanceBasis::Table,
+                format!("{legal_basis}; {}", row.note),
+            ),
+            Decision::Default(legal_basis) => {
+                let at = self
+                    .municipality
+                    .as_deref()
+                    .unwrap_or("(no municipality given)");
+                make(
+                    ObservanceBasis::DefaultNotObserved,
+                    format!(
+                        "{legal_basis}; {at} is not in the built-in table, so it is assumed \
+                         not to observe {holiday} (set an override if it does)"
+                    ),
+                )
+            }
+        })
+    }
+
+    /// Whether `holiday` holds at this place, without the explanation and
+    /// without allocating. The same decision as [`Place::observes`]; the caller
+    /// must have run [`Place::validate`].
+    pub(crate) fn observed_unchecked(&self, holiday: LocalHoliday) -> bool {
+        self.decide(holiday).observed()
+    }
+
+    /// The one decision behind [`Place::observes`] and [`Place::observed_unchecked`].
+    fn decide(&self, holiday: LocalHoliday) -> Decision {
         let legal_basis = match holiday.scope_in(self.land) {
-            Scope::Statewide => {
-                return Ok(make(
-                    true,
-                    ObservanceBasis::Statewide,
-                    format!("statewide holiday in {}", self.land.name()),
-                ));
-            }
-            Scope::Absent => {
-                return Ok(make(
-                    false,
-                    ObservanceBasis::NotInLand,
-                    format!("not a statutory holiday in {}", self.land.name()),
-                ));
-            }
+            Scope::Statewide => return Decision::Statewide,
+            Scope::Absent => return Decision::NotInLand,
             Scope::Municipal(basis) => basis,
         };
         if let Some(&(_, observed)) = self.overrides.iter().find(|(h, _)| *h == holiday) {
-            return Ok(make(
-                observed,
-                ObservanceBasis::Override,
-                format!("{legal_basis}; set explicitly by the scenario"),
-            ));
+            return Decision::Override(observed, legal_basis);
         }
-        if let Some(row) = self.lookup(holiday) {
-            return Ok(make(
-                row.observed,
-                ObservanceBasis::Table,
-                format!("{legal_basis}; {}", row.note),
-            ));
+        match self.lookup(holiday) {
+            Some(row) => Decision::Table(row, legal_basis),
+            None => Decision::Default(legal_basis),
         }
-        let at = self
-            .municipality
-            .as_deref()
-            .unwrap_or("(no municipality given)");
-        Ok(make(
-            false,
-            ObservanceBasis::DefaultNotObserved,
-            format!(
-                "{legal_basis}; {at} is not in the built-in table, so it is assumed not to \
-                 observe {holiday} (set an override if it does)"
-            ),
-        ))
     }
 
     /// The most specific table row: Ortsteil row first, then the municipality row.
+    /// Names are compared after [`fold`], with the table's pre-folded keys and
+    /// without allocating.
     fn lookup(&self, holiday: LocalHoliday) -> Option<&'static KnownMunicipality> {
-        let municipality = fold(self.municipality.as_deref()?);
-        let ortsteil = self.ortsteil.as_deref().map(fold);
+        let municipality = FoldedName::new(self.municipality.as_deref()?);
+        let ortsteil = self.ortsteil.as_deref().map(FoldedName::new);
         let rows = KNOWN.iter().filter(|row| {
-            row.land == self.land
-                && row.holiday == holiday
-                && fold(row.municipality) == municipality
+            row.land == self.land && row.holiday == holiday && municipality.is(row.municipality_key)
         });
         let mut whole = None;
         for row in rows {
-            match (row.ortsteil, &ortsteil) {
-                (Some(ot), Some(given)) if fold(ot) == *given => return Some(row),
+            match (row.ortsteil_key, &ortsteil) {
+                (Some(key), Some(given)) if given.is(key) => return Some(row),
                 (None, _) => whole = Some(row),
                 _ => {}
             }
         }
         whole
+    }
+}
+
+/// A name after [`fold`], kept on the stack. A name whose folded form does not
+/// fit is longer than every table key (checked by a test), so it matches none.
+struct FoldedName {
+    bytes: [u8; FoldedName::CAPACITY],
+    /// `None` if the folded name does not fit.
+    len: Option<usize>,
+}
+
+impl FoldedName {
+    const CAPACITY: usize = 64;
+
+    fn new(text: &str) -> Self {
+        let mut name = FoldedName {
+            bytes: [0; Self::CAPACITY],
+            len: Some(0),
+        };
+        let mut len = 0;
+        for ch in fold_chars(text) {
+            let end = len + ch.len_utf8();
+            if end > Self::CAPACITY {
+                name.len = None;
+                return name;
+            }
+            ch.encode_utf8(&mut name.bytes[len..end]);
+            len = end;
+        }
+        name.len = Some(len);
+        name
+    }
+
+    /// Whether the folded name equals `key` (a folded table key).
+    fn is(&self, key: &str) -> bool {
+        self.len
+            .is_some_and(|len| &self.bytes[..len] == key.as_bytes())
+    }
+}
+
+/// How [`Place::decide`] settled a local holiday; the legal basis is kept for
+/// the explanation.
+#[derive(Clone, Copy)]
+enum Decision {
+    Statewide,
+    NotInLand,
+    Override(bool, &'static str),
+    Table(&'static KnownMunicipality, &'static str),
+    Default(&'static str),
+}
+
+impl Decision {
+    fn observed(self) -> bool {
+        match self {
+            Decision::Statewide => true,
+            Decision::NotInLand | Decision::Default(_) => false,
+            Decision::Override(observed, _) => observed,
+            Decision::Table(row, _) => row.observed,
+        }
     }
 }
 
@@ -699,6 +833,23 @@ mod tests {
         let bad =
             Place::land(Land::Niedersachsen).with_local_holiday(LocalHoliday::Fronleichnam, true);
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn table_keys_are_folded_names() {
+        for row in KNOWN {
+            assert_eq!(fold(row.municipality), row.municipality_key);
+            assert_eq!(row.ortsteil.map(fold).as_deref(), row.ortsteil_key);
+            assert!(row.ortsteil.is_none() || row.ortsteil_key.is_some());
+            assert!(row.municipality_key.len() <= FoldedName::CAPACITY);
+            assert!(
+                row.ortsteil_key
+                    .is_none_or(|k| k.len() <= FoldedName::CAPACITY)
+            );
+        }
+        let long = "Bautzen".repeat(20);
+        assert!(!FoldedName::new(&long).is("bautzen"));
+        assert!(FoldedName::new(" Nebel-Schütz ").is("nebelschuetz"));
     }
 
     #[test]

@@ -12,17 +12,24 @@
 //! Entry points:
 //! - [`Land`], [`Place`], [`LocalHoliday`]: where a deadline runs (§ 193 BGB
 //!   looks at the holidays of the Erklärungs- oder Leistungsort).
-//! - [`holidays()`], [`is_holiday`], [`is_working_day`], [`easter_sunday`].
+//! - [`holidays()`], [`is_holiday`], [`is_working_day`], [`easter_sunday`];
+//!   [`holiday_days`] (a [`DaySet`] without names) and [`HolidayCalendar`] (a
+//!   small per-place cache of those sets) for the fast path.
 //! - [`frist_end`] with [`Period`] and [`Basis`]: the Fristberechnung.
 //! - [`fiction_day`] with [`FictionKind`] and [`FictionShift`]: Bekanntgabe-/
 //!   Zustellungsfiktion.
 //! - [`regime()`], [`check_in_force`], [`Provision`], [`REPEAL_DEMAIL_ROUTES`]:
 //!   which rules are in force on a date.
 //! - [`compute`] with rule ids from [`RULE_IDS`]: named procedure rules.
+//! - Fast path without explanations: [`frist_end_date`], [`period_end_date`],
+//!   [`fiction_day_date`], [`compute_date`]. They run the same code as the
+//!   explaining functions (a crate-private `Narrator`) and return the same dates and errors.
 //!
 //! The reference doc is `docs/calendar.md`.
 
 pub mod error;
+#[cfg(test)]
+mod fast_tests;
 pub mod fiction;
 pub mod frist;
 pub mod holidays;
@@ -31,11 +38,11 @@ pub mod regime;
 pub mod rules;
 
 pub use error::LawError;
-pub use fiction::{FictionDay, FictionKind, FictionShift, fiction_day};
-pub use frist::{Basis, FristEnd, Period, PeriodUnit, frist_end};
+pub use fiction::{FictionDay, FictionKind, FictionShift, fiction_day, fiction_day_date};
+pub use frist::{Basis, FristEnd, Period, PeriodUnit, frist_end, frist_end_date, period_end_date};
 pub use holidays::{
-    Holiday, MAX_YEAR, MIN_YEAR, buss_und_bettag, easter_sunday, holidays, holidays_on, is_holiday,
-    is_working_day,
+    DaySet, Holiday, HolidayCalendar, MAX_YEAR, MIN_YEAR, buss_und_bettag, easter_sunday,
+    holiday_days, holidays, holidays_on, is_holiday, is_working_day,
 };
 pub use land::{Land, LocalHoliday, Observance, ObservanceBasis, Place};
 pub use regime::{
@@ -43,7 +50,7 @@ pub use regime::{
     POSTMODG_IN_FORCE, Provision, ProvisionStatus, REPEAL_DEMAIL_ROUTES, Regime, check_in_force,
     fiction_days, regime,
 };
-pub use rules::{Deadline, DeadlineKind, Event, Options, RULE_IDS, When, compute};
+pub use rules::{Deadline, DeadlineKind, Event, Options, RULE_IDS, When, compute, compute_date};
 
 use jiff::civil::{Date, Weekday};
 use serde::{Deserialize, Serialize};
@@ -64,6 +71,47 @@ impl Step {
             source: source.into(),
         }
     }
+}
+
+/// Receives the explanation steps of a computation. Each computation is
+/// written once, generic over its narrator: with a `Vec<Step>` it collects the
+/// steps (the explaining API, e.g. [`frist_end`]); with [`Quiet`] the steps are
+/// never built (the fast API, e.g. [`frist_end_date`]). Decisions must depend
+/// only on dates, never on the narrator, so both give the same result.
+pub(crate) trait Narrator: Sized {
+    /// Whether steps are kept (false: the closures given to `step` never run).
+    const EXPLAINS: bool;
+    /// Adds the step that `make` builds.
+    fn step(&mut self, make: impl FnOnce() -> Step);
+    /// An empty narrator of the same kind, for steps kept only under a condition.
+    fn fresh(&self) -> Self;
+    /// Appends the steps of a narrator from [`Narrator::fresh`].
+    fn append(&mut self, other: Self);
+}
+
+impl Narrator for Vec<Step> {
+    const EXPLAINS: bool = true;
+    fn step(&mut self, make: impl FnOnce() -> Step) {
+        self.push(make());
+    }
+    fn fresh(&self) -> Self {
+        Vec::new()
+    }
+    fn append(&mut self, mut other: Self) {
+        Vec::append(self, &mut other);
+    }
+}
+
+/// The narrator of the fast path: keeps no steps and builds none.
+pub(crate) struct Quiet;
+
+impl Narrator for Quiet {
+    const EXPLAINS: bool = false;
+    fn step(&mut self, _make: impl FnOnce() -> Step) {}
+    fn fresh(&self) -> Self {
+        Quiet
+    }
+    fn append(&mut self, _other: Self) {}
 }
 
 impl std::fmt::Display for Step {

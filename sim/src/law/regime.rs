@@ -50,6 +50,9 @@ pub const POSTMODG_IN_FORCE: Date = Date::constant(2025, 1, 1);
 /// des 31. Dezember 2026").
 pub const DEMAIL_G_LAST_DAY: Date = Date::constant(2026, 12, 31);
 
+/// First day on which the De-Mail-G is no longer in force.
+const DEMAIL_G_EXPIRED: Date = Date::constant(2027, 1, 1);
+
 /// First day of the De-Mail-G and of § 5a VwZG: Art. 1 and 3 of the Gesetz vom
 /// 28.04.2011 (BGBl. I S. 666), in force the day after promulgation on
 /// 02.05.2011. From general knowledge (uncertain), not from a text at hand.
@@ -127,25 +130,27 @@ impl Provision {
         }
     }
 
-    /// First day *not* in force any more, with an explanation; `None` if not repealed.
-    fn end(self) -> Option<(Date, String)> {
-        let assumed = format!(
-            "repealed with effect from {REPEAL_DEMAIL_ROUTES} — an assumed date: the \
-             consolidated texts still have it on {LAST_TEXT_WITH_DEMAIL_ROUTES} and no longer \
-             on {FIRST_TEXT_WITHOUT_DEMAIL_ROUTES}"
-        );
+    /// First day *not* in force any more; `None` if not repealed.
+    fn end_day(self) -> Option<Date> {
         match self {
             Provision::VwVfG41Abs2 | Provision::VwZG5Abs7 => None,
-            Provision::VwZG5aAbs4 | Provision::VwVfG3aDeMail => {
-                Some((REPEAL_DEMAIL_ROUTES, assumed))
-            }
-            Provision::DeMailG => Some((
-                Date::constant(2027, 1, 1),
-                format!(
-                    "expired after {DEMAIL_G_LAST_DAY} by § 26 De-Mail-G (Fassung \
-                     {FIRST_TEXT_WITHOUT_DEMAIL_ROUTES})"
-                ),
-            )),
+            Provision::VwZG5aAbs4 | Provision::VwVfG3aDeMail => Some(REPEAL_DEMAIL_ROUTES),
+            Provision::DeMailG => Some(DEMAIL_G_EXPIRED),
+        }
+    }
+
+    /// Why the provision is no longer in force from [`Provision::end_day`] on.
+    fn end_reason(self) -> String {
+        match self {
+            Provision::DeMailG => format!(
+                "expired after {DEMAIL_G_LAST_DAY} by § 26 De-Mail-G (Fassung \
+                 {FIRST_TEXT_WITHOUT_DEMAIL_ROUTES})"
+            ),
+            _ => format!(
+                "repealed with effect from {REPEAL_DEMAIL_ROUTES} — an assumed date: the \
+                 consolidated texts still have it on {LAST_TEXT_WITH_DEMAIL_ROUTES} and no \
+                 longer on {FIRST_TEXT_WITHOUT_DEMAIL_ROUTES}"
+            ),
         }
     }
 }
@@ -159,6 +164,12 @@ impl fmt::Display for Provision {
 /// Checks that `provision` is in force on `date`. On success, returns its
 /// citation with the version of the text for that date.
 pub fn check_in_force(provision: Provision, date: Date) -> Result<String, LawError> {
+    ensure_in_force(provision, date)?;
+    Ok(in_force_citation(provision, date))
+}
+
+/// The check of [`check_in_force`] without building the citation.
+pub(crate) fn ensure_in_force(provision: Provision, date: Date) -> Result<(), LawError> {
     if let Some((first, why)) = provision.start()
         && date < first
     {
@@ -168,40 +179,50 @@ pub fn check_in_force(provision: Provision, date: Date) -> Result<String, LawErr
             detail: why.to_string(),
         });
     }
-    if let Some((gone, why)) = provision.end()
+    if let Some(gone) = provision.end_day()
         && date >= gone
     {
         return Err(LawError::NotInForce {
             provision: provision.citation().to_string(),
             date,
-            detail: why,
+            detail: provision.end_reason(),
         });
     }
+    Ok(())
+}
+
+/// The citation that [`check_in_force`] returns for a provision in force.
+pub(crate) fn in_force_citation(provision: Provision, date: Date) -> String {
     if provision == Provision::DeMailG {
-        return Ok(format!(
+        return format!(
             "{} ({})",
             provision.citation(),
             version_among(&DEMAIL_G_VERSIONS, date)
-        ));
+        );
     }
-    Ok(dated(provision.citation(), date))
+    dated(provision.citation(), date)
 }
 
 /// The number of days of the Bekanntgabe-/Zustellungsfiktion for a document
 /// sent on `sent`: 3 until 2024-12-31, 4 from 2025-01-01 (PostModG), with the
 /// source of that number.
 pub fn fiction_days(sent: Date) -> (u8, String) {
+    let (days, source) = fiction_count(sent);
+    (days, source.to_string())
+}
+
+/// [`fiction_days`] without allocating.
+pub(crate) fn fiction_count(sent: Date) -> (u8, &'static str) {
     if sent < POSTMODG_IN_FORCE {
         (
             3,
-            "\"am dritten Tag\" in the texts of 2024-01-01 (before the PostModG)".to_string(),
+            "\"am dritten Tag\" in the texts of 2024-01-01 (before the PostModG)",
         )
     } else {
         (
             4,
             "\"am vierten Tag\" since 2025-01-01: PostModG vom 15.07.2024 (BGBl. 2024 I \
-             Nr. 236), for documents sent from 2025-01-01"
-                .to_string(),
+             Nr. 236), for documents sent from 2025-01-01",
         )
     }
 }

@@ -26,13 +26,13 @@
 //! protect a party that must act *by* a deadline and do not lengthen a waiting
 //! period.
 
-use super::fiction::{FictionKind, FictionShift, fiction_day};
-use super::frist::{Basis, Period, frist_end, period_end};
-use super::holidays::add_days;
+use super::fiction::{FictionKind, FictionShift, fiction_with};
+use super::frist::{Basis, Period, count_period, shifted_end};
+use super::holidays::{HolidayCalendar, add_days};
 use super::land::Place;
-use super::regime::{Provision, check_in_force};
+use super::regime::{Provision, ensure_in_force, in_force_citation};
 use super::texts::{dated, undated};
-use super::{LawError, Step, day_label, serde_iso};
+use super::{LawError, Narrator, Quiet, Step, day_label, serde_iso};
 use jiff::civil::{Date, DateTime};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -180,9 +180,53 @@ pub fn compute(
     place: &Place,
     options: &Options,
 ) -> Result<Deadline, LawError> {
-    let event = event.into();
-    let id = rule_id.trim().to_ascii_lowercase();
-    let Some(&rule) = RULE_IDS.iter().find(|&&r| r == id) else {
+    let mut steps = Vec::new();
+    let r = compute_with(rule_id, event.into(), place, options, &mut steps)?;
+    Ok(Deadline::new(r.rule, r.title, r.kind, r.when, steps))
+}
+
+/// The result of [`compute`] without the explanation: the same kind and point
+/// in time, and the same errors, several times faster.
+pub fn compute_date(
+    rule_id: &str,
+    event: impl Into<Event>,
+    place: &Place,
+    options: &Options,
+) -> Result<(DeadlineKind, When), LawError> {
+    let r = compute_with(rule_id, event.into(), place, options, &mut Quiet)?;
+    Ok((r.kind, r.when))
+}
+
+/// What [`compute_with`] found, apart from the steps.
+struct Computed {
+    rule: &'static str,
+    title: &'static str,
+    kind: DeadlineKind,
+    when: When,
+}
+
+impl Computed {
+    fn new(rule: &'static str, title: &'static str, kind: DeadlineKind, when: When) -> Self {
+        Computed {
+            rule,
+            title,
+            kind,
+            when,
+        }
+    }
+}
+
+/// The computation of [`compute`] and [`compute_date`].
+fn compute_with<N: Narrator>(
+    rule_id: &str,
+    event: Event,
+    place: &Place,
+    options: &Options,
+    n: &mut N,
+) -> Result<Computed, LawError> {
+    let id = rule_id.trim();
+    // RULE_IDS are lower-case ASCII, so this is `id.to_ascii_lowercase() == r`.
+    let Some(&rule) = RULE_IDS.iter().find(|&&r| id.eq_ignore_ascii_case(r)) else {
         return Err(LawError::UnknownRule {
             id: rule_id.to_string(),
             known: RULE_IDS.join(", "),
@@ -206,165 +250,173 @@ pub fn compute(
         });
     }
     match rule {
-        "provider-mailbox" => provider(rule, event, 8, "in the recipient's mailbox"),
-        "provider-transfer" => provider(rule, event, 4, "handed to the recipient's provider"),
+        "provider-mailbox" => provider(rule, event, 8, "in the recipient's mailbox", n),
+        "provider-transfer" => provider(rule, event, 4, "handed to the recipient's provider", n),
         _ => {
-            let mut steps = Vec::new();
             let day = match event {
                 Event::Date(d) => d,
                 Event::DateTime(dt) => {
-                    steps.push(Step::new(
-                        format!(
-                            "event at {dt}: only its day {} counts",
-                            day_label(dt.date())
-                        ),
-                        undated("§ 187 Abs. 1 BGB"),
-                    ));
+                    n.step(|| {
+                        Step::new(
+                            format!(
+                                "event at {dt}: only its day {} counts",
+                                day_label(dt.date())
+                            ),
+                            undated("§ 187 Abs. 1 BGB"),
+                        )
+                    });
                     dt.date()
                 }
             };
-            dated_rule(rule, day, place, options, steps)
+            let mut calendar = HolidayCalendar::new(place);
+            dated_rule(rule, day, &mut calendar, options, n)
         }
     }
 }
 
 /// The rules that work on days.
-fn dated_rule(
-    rule: &str,
+fn dated_rule<N: Narrator>(
+    rule: &'static str,
     day: Date,
-    place: &Place,
+    calendar: &mut HolidayCalendar<'_>,
     options: &Options,
-    mut steps: Vec<Step>,
-) -> Result<Deadline, LawError> {
-    let latest = |title: &str, steps: Vec<Step>, end: Date| {
-        Deadline::new(rule, title, DeadlineKind::Latest, When::Date(end), steps)
+    n: &mut N,
+) -> Result<Computed, LawError> {
+    let latest = |title: &'static str, end: Date| {
+        Computed::new(rule, title, DeadlineKind::Latest, When::Date(end))
     };
     match rule {
         "gewerbe-empfang" => {
-            steps.push(Step::new(
-                "the authority certifies receipt of a Gewerbeanzeige (trade notification) \
-                 \"innerhalb dreier Tage\": read as 3 calendar days (the text says Tage, not \
-                 Werktage), counted by § 31 VwVfG with §§ 187 ff. BGB",
-                undated("§ 15 Abs. 1 GewO"),
-            ));
-            let f = frist_end(day, Period::days(3), place, Basis::VwVfG)?;
-            steps.extend(f.steps);
+            n.step(|| {
+                Step::new(
+                    "the authority certifies receipt of a Gewerbeanzeige (trade notification) \
+                     \"innerhalb dreier Tage\": read as 3 calendar days (the text says Tage, \
+                     not Werktage), counted by § 31 VwVfG with §§ 187 ff. BGB",
+                    undated("§ 15 Abs. 1 GewO"),
+                )
+            });
+            let (_, end) = shifted_end(day, Period::days(3), calendar, Basis::VwVfG, n)?;
             Ok(latest(
                 "Empfangsbescheinigung (certificate of receipt) for a Gewerbeanzeige",
-                steps,
-                f.end,
+                end,
             ))
         }
         "genehmigungsfiktion" => {
-            steps.push(Step::new(
-                "the decision period is 3 months from receipt of the complete documents, \
-                 unless a Rechtsvorschrift says otherwise; it can be extended once",
-                dated("§ 42a Abs. 2 Satz 1–3 VwVfG", day),
-            ));
-            let f = frist_end(day, Period::months(3), place, Basis::VwVfG)?;
-            steps.extend(f.steps);
-            let after = add_days(f.end, 1)?;
-            steps.push(Step::new(
-                format!(
-                    "without a decision by then the Genehmigung gilt als erteilt (is deemed \
-                     granted) from {} — only where a Rechtsvorschrift orders the \
-                     Genehmigungsfiktion and the application is hinreichend bestimmt",
-                    day_label(after)
-                ),
-                dated("§ 42a Abs. 1 Satz 1 VwVfG", day),
-            ));
+            n.step(|| {
+                Step::new(
+                    "the decision period is 3 months from receipt of the complete documents, \
+                     unless a Rechtsvorschrift says otherwise; it can be extended once",
+                    dated("§ 42a Abs. 2 Satz 1–3 VwVfG", day),
+                )
+            });
+            let (_, end) = shifted_end(day, Period::months(3), calendar, Basis::VwVfG, n)?;
+            let after = add_days(end, 1)?;
+            n.step(|| {
+                Step::new(
+                    format!(
+                        "without a decision by then the Genehmigung gilt als erteilt (is deemed \
+                         granted) from {} — only where a Rechtsvorschrift orders the \
+                         Genehmigungsfiktion and the application is hinreichend bestimmt",
+                        day_label(after)
+                    ),
+                    dated("§ 42a Abs. 1 Satz 1 VwVfG", day),
+                )
+            });
             Ok(latest(
                 "Genehmigungsfiktion (deemed approval): last day for the decision",
-                steps,
-                f.end,
+                end,
             ))
         }
         "widerspruch" => {
-            steps.push(Step::new(
-                format!(
-                    "Widerspruch (objection) within one month after the Bekanntgabe \
-                     (notification) on {}; the period runs only with a correct \
-                     Rechtsbehelfsbelehrung (otherwise see rule ohne-belehrung)",
-                    day_label(day)
-                ),
-                format!(
-                    "{} with {}",
-                    undated("§ 70 Abs. 1 Satz 1 VwGO"),
-                    undated("§ 70 Abs. 2, § 58 Abs. 1 VwGO")
-                ),
-            ));
-            steps.push(Step::new(
-                "the Widerspruchsverfahren is an administrative procedure: counted by \
-                 § 79, § 31 VwVfG (same result via § 57 Abs. 2 VwGO, § 222 ZPO)",
-                "§ 79 VwVfG (not in the reference excerpt)",
-            ));
-            let f = frist_end(day, Period::months(1), place, Basis::VwVfG)?;
-            steps.extend(f.steps);
-            Ok(latest("Widerspruchsfrist (objection period)", steps, f.end))
+            n.step(|| {
+                Step::new(
+                    format!(
+                        "Widerspruch (objection) within one month after the Bekanntgabe \
+                         (notification) on {}; the period runs only with a correct \
+                         Rechtsbehelfsbelehrung (otherwise see rule ohne-belehrung)",
+                        day_label(day)
+                    ),
+                    format!(
+                        "{} with {}",
+                        undated("§ 70 Abs. 1 Satz 1 VwGO"),
+                        undated("§ 70 Abs. 2, § 58 Abs. 1 VwGO")
+                    ),
+                )
+            });
+            n.step(|| {
+                Step::new(
+                    "the Widerspruchsverfahren is an administrative procedure: counted by \
+                     § 79, § 31 VwVfG (same result via § 57 Abs. 2 VwGO, § 222 ZPO)",
+                    "§ 79 VwVfG (not in the reference excerpt)",
+                )
+            });
+            let (_, end) = shifted_end(day, Period::months(1), calendar, Basis::VwVfG, n)?;
+            Ok(latest("Widerspruchsfrist (objection period)", end))
         }
         "ohne-belehrung" => {
-            steps.push(Step::new(
-                format!(
-                    "Rechtsbehelfsbelehrung (instructions on remedies) missing or wrong: the \
-                     remedy is admissible within one year from Zustellung, Eröffnung or \
-                     Verkündung on {} (except höhere Gewalt)",
-                    day_label(day)
-                ),
-                undated("§ 58 Abs. 2 Satz 1 VwGO"),
-            ));
-            let f = frist_end(day, Period::years(1), place, Basis::VwGO)?;
-            steps.extend(f.steps);
+            n.step(|| {
+                Step::new(
+                    format!(
+                        "Rechtsbehelfsbelehrung (instructions on remedies) missing or wrong: \
+                         the remedy is admissible within one year from Zustellung, Eröffnung \
+                         or Verkündung on {} (except höhere Gewalt)",
+                        day_label(day)
+                    ),
+                    undated("§ 58 Abs. 2 Satz 1 VwGO"),
+                )
+            });
+            let (_, end) = shifted_end(day, Period::years(1), calendar, Basis::VwGO, n)?;
             Ok(latest(
                 "Jahresfrist (one-year period) without Rechtsbehelfsbelehrung",
-                steps,
-                f.end,
+                end,
             ))
         }
         "untaetigkeit" => {
-            steps.push(Step::new(
-                format!(
-                    "Untätigkeitsklage (action for failure to act) \"nicht vor Ablauf von drei \
-                     Monaten\" since the Widerspruch or application on {}: a waiting period, \
-                     so the result is the earliest day to file (earlier only if special \
-                     circumstances require it)",
-                    day_label(day)
-                ),
-                undated("§ 75 Satz 2 VwGO"),
-            ));
-            let f = period_end(day, Period::months(3), Basis::VwGO)?;
-            steps.extend(f.steps);
-            let earliest = add_days(f.end, 1)?;
-            steps.push(Step::new(
-                format!(
-                    "the 3 months expire at 24:00 on {} → the action may be filed from {}; \
-                     not moved off weekends or holidays, as § 193 BGB / § 222 Abs. 2 ZPO do \
-                     not lengthen a waiting period",
-                    day_label(f.end),
-                    day_label(earliest)
-                ),
-                undated("§ 75 Satz 2 VwGO"),
-            ));
-            Ok(Deadline::new(
+            n.step(|| {
+                Step::new(
+                    format!(
+                        "Untätigkeitsklage (action for failure to act) \"nicht vor Ablauf von \
+                         drei Monaten\" since the Widerspruch or application on {}: a waiting \
+                         period, so the result is the earliest day to file (earlier only if \
+                         special circumstances require it)",
+                        day_label(day)
+                    ),
+                    undated("§ 75 Satz 2 VwGO"),
+                )
+            });
+            let end = count_period(day, Period::months(3), Basis::VwGO, n)?;
+            let earliest = add_days(end, 1)?;
+            n.step(|| {
+                Step::new(
+                    format!(
+                        "the 3 months expire at 24:00 on {} → the action may be filed from {}; \
+                         not moved off weekends or holidays, as § 193 BGB / § 222 Abs. 2 ZPO \
+                         do not lengthen a waiting period",
+                        day_label(end),
+                        day_label(earliest)
+                    ),
+                    undated("§ 75 Satz 2 VwGO"),
+                )
+            });
+            Ok(Computed::new(
                 rule,
                 "Untätigkeitsklage: earliest day to file",
                 DeadlineKind::Earliest,
                 When::Date(earliest),
-                steps,
             ))
         }
         "bekanntgabe-elektronisch" => {
             let shift = options.fiction_shift.unwrap_or_default();
-            let f = fiction_day(FictionKind::BekanntgabeElektronisch, day, place, shift)?;
-            steps.extend(f.steps);
-            Ok(Deadline::new(
+            let kind = FictionKind::BekanntgabeElektronisch;
+            let (_, _, fiction) = fiction_with(kind, day, calendar, shift, n)?;
+            Ok(Computed::new(
                 rule,
                 "Bekanntgabefiktion (deemed notification) of an electronic VA",
                 DeadlineKind::Effective,
-                When::Date(f.day),
-                steps,
+                When::Date(fiction),
             ))
         }
-        "zustellung-abholung" => zustellung_abholung(rule, day, place, options, steps),
+        "zustellung-abholung" => zustellung_abholung(rule, day, calendar, options, n),
         // RULE_IDS and this match are kept in step by the tests.
         other => Err(LawError::UnknownRule {
             id: other.to_string(),
@@ -374,22 +426,31 @@ fn dated_rule(
 }
 
 /// § 5a VwZG: served when picked up (Abholbestätigung), or by fiction on day 3/4.
-fn zustellung_abholung(
-    rule: &str,
+fn zustellung_abholung<N: Narrator>(
+    rule: &'static str,
     sent: Date,
-    place: &Place,
+    calendar: &mut HolidayCalendar<'_>,
     options: &Options,
-    mut steps: Vec<Step>,
-) -> Result<Deadline, LawError> {
-    let demail = check_in_force(Provision::DeMailG, sent)?;
+    n: &mut N,
+) -> Result<Computed, LawError> {
+    ensure_in_force(Provision::DeMailG, sent)?;
     let shift = options.fiction_shift.unwrap_or_default();
-    let f = fiction_day(FictionKind::ZustellungAbholung, sent, place, shift)?;
+    // The fiction's steps are kept only if the fiction decides the result.
+    let mut fiction_steps = n.fresh();
+    let kind = FictionKind::ZustellungAbholung;
+    let (_, _, fiction) = fiction_with(kind, sent, calendar, shift, &mut fiction_steps)?;
     let title = "Zustellung (service) via De-Mail against Abholbestätigung";
-    steps.push(Step::new(
-        format!("sent via De-Mail on {}", day_label(sent)),
-        format!("{} with {demail}", dated("§ 5a Abs. 1 VwZG", sent)),
-    ));
-    let mut served = f.day;
+    n.step(|| {
+        Step::new(
+            format!("sent via De-Mail on {}", day_label(sent)),
+            format!(
+                "{} with {}",
+                dated("§ 5a Abs. 1 VwZG", sent),
+                in_force_citation(Provision::DeMailG, sent)
+            ),
+        )
+    });
+    let mut served = fiction;
     if let Some(collected) = options.collected_on {
         if collected < sent {
             return Err(LawError::InvalidOption {
@@ -398,41 +459,51 @@ fn zustellung_abholung(
                 reason: format!("the pick-up day {collected} is before the sending day {sent}"),
             });
         }
-        if collected <= f.day {
-            steps.push(Step::new(
-                format!(
-                    "the Abholbestätigung shows pick-up on {} (by the fiction day {}), so the \
-                     document is served on the pick-up day and the fiction does not apply",
-                    day_label(collected),
-                    day_label(f.day)
-                ),
-                dated("§ 5a Abs. 1 Satz 2, Abs. 3 and Abs. 4 Satz 1 VwZG", sent),
-            ));
+        if collected <= fiction {
+            n.step(|| {
+                Step::new(
+                    format!(
+                        "the Abholbestätigung shows pick-up on {} (by the fiction day {}), so \
+                         the document is served on the pick-up day and the fiction does not \
+                         apply",
+                        day_label(collected),
+                        day_label(fiction)
+                    ),
+                    dated("§ 5a Abs. 1 Satz 2, Abs. 3 and Abs. 4 Satz 1 VwZG", sent),
+                )
+            });
             served = collected;
         } else {
-            steps.extend(f.steps);
-            steps.push(Step::new(
-                format!(
-                    "pick-up on {} is after the fiction day: the fiction already applied",
-                    day_label(collected)
-                ),
-                dated("§ 5a Abs. 4 Satz 1 VwZG", sent),
-            ));
+            n.append(fiction_steps);
+            n.step(|| {
+                Step::new(
+                    format!(
+                        "pick-up on {} is after the fiction day: the fiction already applied",
+                        day_label(collected)
+                    ),
+                    dated("§ 5a Abs. 4 Satz 1 VwZG", sent),
+                )
+            });
         }
     } else {
-        steps.extend(f.steps);
+        n.append(fiction_steps);
     }
-    Ok(Deadline::new(
+    Ok(Computed::new(
         rule,
         title,
         DeadlineKind::Effective,
         When::Date(served),
-        steps,
     ))
 }
 
 /// The provider transport limits: plain clock hours, not calendar Fristen.
-fn provider(rule: &str, event: Event, hours: i64, what: &str) -> Result<Deadline, LawError> {
+fn provider<N: Narrator>(
+    rule: &'static str,
+    event: Event,
+    hours: i64,
+    what: &str,
+    n: &mut N,
+) -> Result<Computed, LawError> {
     let Event::DateTime(sent) = event else {
         return Err(LawError::WrongEvent {
             rule: rule.to_string(),
@@ -441,7 +512,7 @@ fn provider(rule: &str, event: Event, hours: i64, what: &str) -> Result<Deadline
             got: event.to_string(),
         });
     };
-    let demail = check_in_force(Provision::DeMailG, sent.date())?;
+    ensure_in_force(Provision::DeMailG, sent.date())?;
     let sum = || format!("{sent} + {hours} hours");
     let span = jiff::Span::new()
         .try_hours(hours)
@@ -449,32 +520,39 @@ fn provider(rule: &str, event: Event, hours: i64, what: &str) -> Result<Deadline
     let due = sent
         .checked_add(span)
         .map_err(|e| LawError::arithmetic(sum(), e))?;
-    let steps = vec![
+    n.step(|| {
         Step::new(
             format!(
-                "sent at {sent}; the message must be {what} at the latest {hours} hours later: {due}"
+                "sent at {sent}; the message must be {what} at the latest {hours} hours later: \
+                 {due}"
             ),
             TR_PVD_FU.to_string(),
-        ),
+        )
+    });
+    n.step(|| {
         Step::new(
             "a technical service level in clock hours, not a Frist: nights, weekends and \
              holidays count (as for hour periods in § 31 Abs. 6 VwVfG); civil local time, \
              daylight-saving changes not modelled",
             TR_PVD_FU.to_string(),
-        ),
-        Step::new("the De-Mail-G is in force on the day of sending", demail),
-    ];
+        )
+    });
+    n.step(|| {
+        Step::new(
+            "the De-Mail-G is in force on the day of sending",
+            in_force_citation(Provision::DeMailG, sent.date()),
+        )
+    });
     let title = if hours == 8 {
         "provider limit: message in the recipient's mailbox"
     } else {
         "provider limit: transfer between De-Mail providers"
     };
-    Ok(Deadline::new(
+    Ok(Computed::new(
         rule,
         title,
         DeadlineKind::Latest,
         When::DateTime(due),
-        steps,
     ))
 }
 
