@@ -108,7 +108,10 @@ pub(crate) fn compose_reply(intake: &Intake, case: &Case, now: Timestamp) -> Vec
     d = d
         .header_raw(
             DeMailOption::ConfirmationOfReceipt.header(),
-            if cfg.reply_options.contains(&DeMailOption::ConfirmationOfReceipt) {
+            if cfg
+                .reply_options
+                .contains(&DeMailOption::ConfirmationOfReceipt)
+            {
                 "yes"
             } else {
                 "no"

@@ -23,7 +23,11 @@ use super::accept::{Refusal, Work, issue_confirmation, storage_refusal};
 
 /// Logs `address` in at `level`; returns the X-de-mail-message-ids of the Abholbestätigungen
 /// this login issued.
-pub(crate) fn login(shared: &Shared, address: &str, level: AuthLevel) -> Result<Vec<String>, Refusal> {
+pub(crate) fn login(
+    shared: &Shared,
+    address: &str,
+    level: AuthLevel,
+) -> Result<Vec<String>, Refusal> {
     let address = normalize_address(address);
     let account = super::lock(&shared.store)
         .account(&address)
@@ -63,7 +67,11 @@ fn issue_retrievals(work: &mut Work<'_>, address: &str) -> Result<Vec<String>, R
         let Ok(mut raw) = RawMessage::parse(&m.raw) else {
             continue;
         };
-        if raw.first(DeMailOption::ConfirmationOfRetrieve.header()).as_deref() != Some("yes") {
+        if raw
+            .first(DeMailOption::ConfirmationOfRetrieve.header())
+            .as_deref()
+            != Some("yes")
+        {
             continue;
         }
         // Auto-forwarded messages get none (PVD-FU §7.1).
@@ -88,7 +96,14 @@ fn issue_retrievals(work: &mut Work<'_>, address: &str) -> Result<Vec<String>, R
             original_subject: m.subject.clone(),
             original_rfc_message_id: m.rfc_message_id.clone(),
         };
-        issue_confirmation(work, AckKind::Retrieve, &facts, &raw, &m.message_id, &m.private_id)?;
+        issue_confirmation(
+            work,
+            AckKind::Retrieve,
+            &facts,
+            &raw,
+            &m.message_id,
+            &m.private_id,
+        )?;
         issued.push(facts.message_id);
     }
     Ok(issued)
