@@ -38,6 +38,8 @@ pub enum Command {
     /// Show the De-Mail view of a message file: type, options, addresses, rule violations,
     /// integrity verdict, confirmation content. Exit 0 valid, 1 invalid, 2 unreadable.
     Inspect(crate::inspect_cmd::InspectArgs),
+    /// Write a seeded fake population of citizens and businesses as CSV or JSON Lines.
+    Population(crate::population_cmd::PopulationArgs),
     /// Run simulated providers standalone (ports, accounts and tokens printed at start) for
     /// connecting an intake by hand; Ctrl-C stops.
     Serve(crate::serve_cmd::ServeArgs),
@@ -96,6 +98,7 @@ pub fn main() -> ExitCode {
         Command::Holidays(args) => crate::calendar_cmd::holidays(&args),
         Command::Deadline(args) => crate::calendar_cmd::deadline(&args),
         Command::Inspect(args) => crate::inspect_cmd::run(&args),
+        Command::Population(args) => crate::population_cmd::run(&args),
         Command::Serve(args) => crate::serve_cmd::run(&args),
     }
 }

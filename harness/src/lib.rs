@@ -12,6 +12,7 @@
 //! - [`cli`]: the `demail-testbed` command line.
 //! - [`calendar_cmd`]: the `holidays` and `deadline` commands.
 //! - [`inspect_cmd`]: the `inspect` command.
+//! - [`population_cmd`]: the `population` command.
 //! - [`serve_cmd`]: the `serve` command.
 
 pub mod calendar_cmd;
@@ -19,6 +20,7 @@ pub mod checks;
 pub mod cli;
 pub mod golden;
 pub mod inspect_cmd;
+pub mod population_cmd;
 pub mod regime;
 pub mod report;
 pub mod reports;

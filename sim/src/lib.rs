@@ -12,12 +12,14 @@
 //! - [`provider`]: the simulated accredited De-Mail provider (DMDA) with its SMTP face.
 //! - [`intake`]: the reference municipal intake, a system under test that talks to the
 //!   provider only over SMTP and HTTP on sockets.
+//! - [`population`]: a seeded fake population of citizens and businesses (streamed).
 
 pub mod clock;
 pub mod demail;
 pub mod intake;
 pub mod law;
 pub mod pki;
+pub mod population;
 pub mod provider;
 pub mod seed;
 pub mod trace;
