@@ -280,15 +280,13 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
                 next_step += 1;
                 continue;
             }
+            let out = outgoing_of_step(scenario, step, ci, &citizen_passwords[ci])?;
             let outcome = send(
-                scenario,
                 &provider,
                 &pki,
                 &trace,
                 &clock,
-                step,
-                ci,
-                &citizen_passwords[ci],
+                &out,
                 &seed::token(&mut msg_rng),
             )
             .await?;
@@ -388,67 +386,99 @@ async fn settle(activity: &Arc<Activity>, opts: &RunOptions) -> Result<()> {
     }
 }
 
-/// A citizen's send step: composes the message and submits it over SMTP (STARTTLS + AUTH).
-#[allow(clippy::too_many_arguments)]
-async fn send(
+/// One message a simulated citizen submits (from a scripted step or from traffic).
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    /// Step id, or `<traffic id>#<n>` for traffic.
+    pub step_id: String,
+    pub citizen_id: String,
+    pub name: String,
+    pub address: String,
+    pub password: String,
+    pub to_address: String,
+    pub to_name: String,
+    pub subject: String,
+    pub body: String,
+    pub options: Vec<DeMailOption>,
+    pub private_id: Option<String>,
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+/// The [`Outgoing`] of a scripted send step.
+fn outgoing_of_step(
     scenario: &Scenario,
+    step: &crate::scenario::StepSpec,
+    citizen_index: usize,
+    password: &str,
+) -> Result<Outgoing> {
+    let file = &scenario.file;
+    let citizen = &file.citizen[citizen_index];
+    let spec = step.send.as_ref().context("a send step")?;
+    let (to_address, to_name) = if spec.to == "intake" {
+        (file.intake.address.clone(), file.intake.name.clone())
+    } else {
+        let name = file
+            .citizen
+            .iter()
+            .find(|c| c.address == spec.to)
+            .map_or(String::new(), |c| c.name.clone());
+        (spec.to.clone(), name)
+    };
+    let mut options = Vec::new();
+    for o in &spec.options {
+        options.push(DeMailOption::from_name(o.get_ref()).context("option validated at load")?);
+    }
+    Ok(Outgoing {
+        step_id: step.id.clone(),
+        citizen_id: citizen.id.clone(),
+        name: citizen.name.clone(),
+        address: citizen.address.clone(),
+        password: password.to_string(),
+        to_address,
+        to_name,
+        subject: spec.subject.clone(),
+        body: spec.body.clone(),
+        options,
+        private_id: spec.private_id.clone(),
+        headers: spec.headers.clone(),
+    })
+}
+
+/// Composes a citizen's message and submits it over SMTP (STARTTLS + AUTH PLAIN).
+async fn send(
     provider: &Provider,
     pki: &TestPki,
     trace: &Trace,
     clock: &VirtualClock,
-    step: &crate::scenario::StepSpec,
-    citizen_index: usize,
-    password: &str,
+    out: &Outgoing,
     token: &str,
 ) -> Result<SendOutcome> {
-    let file = &scenario.file;
-    let citizen = &file.citizen[citizen_index];
-    let spec = step.send.as_ref().context("a send step")?;
-    let to_address = if spec.to == "intake" {
-        file.intake.address.clone()
-    } else {
-        spec.to.clone()
-    };
-    let to_name = if spec.to == "intake" {
-        file.intake.name.as_str()
-    } else {
-        file.citizen
-            .iter()
-            .find(|c| c.address == spec.to)
-            .map_or("", |c| c.name.as_str())
-    };
-    let domain = citizen
-        .address
-        .rsplit_once('@')
-        .map_or("localhost", |(_, d)| d);
+    let domain = out.address.rsplit_once('@').map_or("localhost", |(_, d)| d);
     let rfc_message_id = format!("<{token}@{domain}>");
     let now = clock.now();
     let mut draft = Draft::new()
-        .header_raw("From", &mailbox(&citizen.name, &citizen.address))
-        .header_raw("To", &mailbox(to_name, &to_address))
-        .header("Subject", &spec.subject)
+        .header_raw("From", &mailbox(&out.name, &out.address))
+        .header_raw("To", &mailbox(&out.to_name, &out.to_address))
+        .header("Subject", &out.subject)
         .header_raw("Date", &demail_sim::clock::format_rfc5322(&now))
         .header_raw("Message-ID", &rfc_message_id);
-    let mut options = Vec::new();
-    for o in &spec.options {
-        let opt = DeMailOption::from_name(o.get_ref()).context("option validated at load")?;
+    for opt in &out.options {
         draft = draft.header_raw(opt.header(), "yes");
-        options.push(opt.name().to_string());
     }
-    if let Some(pid) = &spec.private_id {
+    if let Some(pid) = &out.private_id {
         draft = draft.header_raw(h::PRIVATE_ID, pid);
     }
-    for (name, value) in &spec.headers {
+    for (name, value) in &out.headers {
         draft = draft.header(name, value);
     }
-    let raw = draft.text_body(&spec.body).to_bytes();
+    let raw = draft.text_body(&out.body).to_bytes();
     trace.emit(EventKind::CitizenSent {
-        citizen: citizen.id.clone(),
-        from: citizen.address.clone(),
-        to: vec![to_address.clone()],
-        subject: spec.subject.clone(),
-        private_id: spec.private_id.clone(),
-        options,
+        citizen: out.citizen_id.clone(),
+        from: out.address.clone(),
+        to: vec![out.to_address.clone()],
+        subject: out.subject.clone(),
+        private_id: out.private_id.clone(),
+        options: out.options.iter().map(|o| o.name().to_string()).collect(),
     });
     let tls = TlsParameters::builder("localhost".to_string())
         .add_root_certificate(Certificate::from_pem(pki.ca_pem().as_bytes())?)
@@ -457,15 +487,12 @@ async fn send(
     let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
         .port(addr.port())
         .tls(Tls::Required(tls))
-        .credentials(Credentials::new(
-            citizen.address.clone(),
-            password.to_string(),
-        ))
+        .credentials(Credentials::new(out.address.clone(), out.password.clone()))
         .authentication(vec![Mechanism::Plain])
         .timeout(Some(Duration::from_secs(30)))
         .build();
-    let from: Address = citizen.address.parse().context("citizen address")?;
-    let to: Address = to_address.parse().context("recipient address")?;
+    let from: Address = out.address.parse().context("citizen address")?;
+    let to: Address = out.to_address.parse().context("recipient address")?;
     let envelope = Envelope::new(Some(from), vec![to])?;
     let refused =
         match tokio::time::timeout(Duration::from_secs(60), transport.send_raw(&envelope, &raw))
@@ -479,12 +506,12 @@ async fn send(
             },
         };
     Ok(SendOutcome {
-        step_id: step.id.clone(),
-        citizen: citizen.id.clone(),
-        from: citizen.address.clone(),
+        step_id: out.step_id.clone(),
+        citizen: out.citizen_id.clone(),
+        from: out.address.clone(),
         sent_at: now,
         rfc_message_id,
-        private_id: spec.private_id.clone(),
+        private_id: out.private_id.clone(),
         refused,
     })
 }

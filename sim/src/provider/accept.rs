@@ -167,6 +167,8 @@ pub(crate) struct Work<'a> {
     pub shared: &'a Shared,
     pub store: std::sync::MutexGuard<'a, super::store::Store>,
     jobs: Vec<delivery::Job>,
+    /// (mailbox, message id) laid down in this transaction, for webhooks after commit.
+    stored: Vec<(String, String)>,
 }
 
 pub(crate) fn storage_refusal(e: anyhow::Error) -> Refusal {
@@ -185,6 +187,7 @@ impl<'a> Work<'a> {
             shared,
             store: lock(&shared.store),
             jobs: Vec::new(),
+            stored: Vec::new(),
         };
         work.store.begin().map_err(storage_refusal)?;
         Ok(work)
@@ -195,8 +198,17 @@ impl<'a> Work<'a> {
         let shared = self.shared;
         match result.and_then(|v| self.store.commit().map(|()| v).map_err(storage_refusal)) {
             Ok(v) => {
-                let Work { store, jobs, .. } = self;
+                let Work {
+                    store,
+                    jobs,
+                    stored,
+                    ..
+                } = self;
                 drop(store);
+                // Webhooks read the store, so they go out after the lock is released.
+                for (mailbox, message_id) in &stored {
+                    super::gateway::notify_stored(shared, mailbox, message_id);
+                }
                 for job in jobs {
                     shared.activity.delivery_queued();
                     if shared.deliveries.send(job).is_err() {
@@ -231,6 +243,8 @@ impl<'a> Work<'a> {
             message_id: message.message_id.clone(),
             message_type: message.message_type.as_str().to_string(),
         });
+        self.stored
+            .push((message.mailbox.clone(), message.message_id.clone()));
         if let Some(target) = self
             .store
             .account(&message.mailbox)

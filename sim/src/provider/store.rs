@@ -65,6 +65,108 @@ pub struct StoredMessage {
     pub raw: Vec<u8>,
 }
 
+/// What the gateway API shows of a stored message (everything but the bytes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageSummary {
+    /// Position in the store (SQLite rowid): increases with the Eingang, never reused; the
+    /// gateway's paging cursor.
+    pub seq: i64,
+    /// The mailbox (account address).
+    pub mailbox: String,
+    /// X-de-mail-message-id.
+    pub message_id: String,
+    /// Message-ID header, with angle brackets.
+    pub rfc_message_id: Option<String>,
+    /// In-Reply-To header, with angle brackets.
+    pub in_reply_to: Option<String>,
+    /// X-de-mail-message-type.
+    pub message_type: MessageType,
+    /// Sender address.
+    pub from: String,
+    /// Decoded subject.
+    pub subject: String,
+    /// X-de-mail-private-id.
+    pub private_id: Option<String>,
+    /// The Eingang (virtual time).
+    pub stored_at: Timestamp,
+    /// Size of the stored message in bytes.
+    pub size: u64,
+    /// When the mailbox's holder first acknowledged it over the gateway API (virtual time).
+    pub acknowledged_at: Option<Timestamp>,
+}
+
+/// Columns of [`MessageSummary`], for `messages m LEFT JOIN gateway_acks a`.
+const SUMMARY_COLUMNS: &str = "m.id, m.mailbox, m.message_id, m.rfc_message_id, m.in_reply_to,
+    m.message_type, m.from_addr, m.subject, m.private_id, m.stored_at, length(m.raw), a.acked_at
+    FROM messages m LEFT JOIN gateway_acks a
+    ON a.mailbox = m.mailbox AND a.message_id = m.message_id";
+
+/// Reads one row selected with [`SUMMARY_COLUMNS`].
+fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
+    Ok(SummaryRow {
+        seq: r.get(0)?,
+        mailbox: r.get(1)?,
+        message_id: r.get(2)?,
+        rfc_message_id: r.get(3)?,
+        in_reply_to: r.get(4)?,
+        message_type: r.get(5)?,
+        from: r.get(6)?,
+        subject: r.get(7)?,
+        private_id: r.get(8)?,
+        stored_at: r.get(9)?,
+        size: r.get(10)?,
+        acked_at: r.get(11)?,
+    })
+}
+
+/// A [`MessageSummary`] row before its text columns are parsed.
+struct SummaryRow {
+    seq: i64,
+    mailbox: String,
+    message_id: String,
+    rfc_message_id: Option<String>,
+    in_reply_to: Option<String>,
+    message_type: String,
+    from: String,
+    subject: String,
+    private_id: Option<String>,
+    stored_at: String,
+    size: i64,
+    acked_at: Option<String>,
+}
+
+impl SummaryRow {
+    fn parse(self) -> Result<MessageSummary> {
+        let message_type = MessageType::parse(&self.message_type)
+            .ok_or_else(|| anyhow!("stored message type {:?} unknown", self.message_type))?;
+        let stored_at = self
+            .stored_at
+            .parse()
+            .with_context(|| format!("stored time {:?} unreadable", self.stored_at))?;
+        let acknowledged_at = match self.acked_at {
+            Some(at) => Some(
+                at.parse()
+                    .with_context(|| format!("acknowledgement time {at:?} unreadable"))?,
+            ),
+            None => None,
+        };
+        Ok(MessageSummary {
+            seq: self.seq,
+            mailbox: self.mailbox,
+            message_id: self.message_id,
+            rfc_message_id: self.rfc_message_id,
+            in_reply_to: self.in_reply_to,
+            message_type,
+            from: self.from,
+            subject: self.subject,
+            private_id: self.private_id,
+            stored_at,
+            size: u64::try_from(self.size).unwrap_or(0),
+            acknowledged_at,
+        })
+    }
+}
+
 /// A push waiting in the durable queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueuedDelivery {
@@ -129,6 +231,18 @@ CREATE TABLE IF NOT EXISTS deliveries (
     state         TEXT NOT NULL DEFAULT 'pending',
     attempts      INTEGER NOT NULL DEFAULT 0,
     last_error    TEXT
+);
+-- The gateway API (gateway.rs): acknowledgements of an institution's intake and webhook URLs.
+-- Separate tables, so that a database from before the gateway opens unchanged.
+CREATE TABLE IF NOT EXISTS gateway_acks (
+    mailbox    TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    acked_at   TEXT NOT NULL,
+    PRIMARY KEY (mailbox, message_id)
+);
+CREATE TABLE IF NOT EXISTS gateway_webhooks (
+    mailbox TEXT PRIMARY KEY,
+    url     TEXT NOT NULL
 );
 ";
 
@@ -386,6 +500,142 @@ impl Store {
         }
         Ok(out)
     }
+
+    /// The account whose gateway API token is `token` (`api_token`; accounts without a token,
+    /// or with an empty one, have no API access). Compares in constant time per account.
+    pub fn account_by_token(&self, token: &str) -> Option<Account> {
+        if token.is_empty() {
+            return None;
+        }
+        self.accounts
+            .values()
+            .find(|a| {
+                a.config.api_token.as_deref().is_some_and(|t| {
+                    !t.is_empty() && constant_time_eq(t.as_bytes(), token.as_bytes())
+                })
+            })
+            .cloned()
+    }
+
+    /// A page of a mailbox's messages for the gateway API, in Eingang order: those after
+    /// position `after` ([`MessageSummary::seq`]), at most `limit`, acknowledged ones only if
+    /// asked.
+    pub fn message_summaries(
+        &self,
+        mailbox: &str,
+        after: i64,
+        limit: usize,
+        include_acknowledged: bool,
+    ) -> Result<Vec<MessageSummary>> {
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS}
+             WHERE m.mailbox = ?1 AND m.id > ?2 AND (?3 OR a.acked_at IS NULL)
+             ORDER BY m.id LIMIT ?4"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(
+            params![
+                normalize_address(mailbox),
+                after,
+                include_acknowledged,
+                limit
+            ],
+            summary_row,
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?.parse()?);
+        }
+        Ok(out)
+    }
+
+    /// One message of a mailbox for the gateway API, if the mailbox holds it.
+    pub fn message_summary(
+        &self,
+        mailbox: &str,
+        message_id: &str,
+    ) -> Result<Option<MessageSummary>> {
+        let sql = format!("SELECT {SUMMARY_COLUMNS} WHERE m.mailbox = ?1 AND m.message_id = ?2");
+        self.conn
+            .query_row(
+                &sql,
+                params![normalize_address(mailbox), message_id],
+                summary_row,
+            )
+            .optional()?
+            .map(SummaryRow::parse)
+            .transpose()
+    }
+
+    /// The bytes of one message of a mailbox exactly as stored, if the mailbox holds it.
+    pub fn message_raw(&self, mailbox: &str, message_id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT raw FROM messages WHERE mailbox = ?1 AND message_id = ?2",
+                params![normalize_address(mailbox), message_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Marks a message of a mailbox as acknowledged by its holder at `at`. Idempotent: the
+    /// first acknowledgement's time is kept. Returns the message, or `None` when the mailbox
+    /// does not hold it.
+    pub fn acknowledge(
+        &mut self,
+        mailbox: &str,
+        message_id: &str,
+        at: Timestamp,
+    ) -> Result<Option<MessageSummary>> {
+        let mailbox = normalize_address(mailbox);
+        if self.message_summary(&mailbox, message_id)?.is_none() {
+            return Ok(None);
+        }
+        self.conn.execute(
+            "INSERT OR IGNORE INTO gateway_acks (mailbox, message_id, acked_at) VALUES (?1, ?2, ?3)",
+            params![mailbox, message_id, at.to_string()],
+        )?;
+        self.message_summary(&mailbox, message_id)
+    }
+
+    /// Sets (`Some`) or removes (`None`) a mailbox's webhook URL (kept across restarts).
+    pub fn set_webhook(&mut self, mailbox: &str, url: Option<&str>) -> Result<()> {
+        let mailbox = normalize_address(mailbox);
+        match url {
+            Some(url) => self.conn.execute(
+                "INSERT INTO gateway_webhooks (mailbox, url) VALUES (?1, ?2)
+                 ON CONFLICT(mailbox) DO UPDATE SET url = ?2",
+                params![mailbox, url],
+            )?,
+            None => self.conn.execute(
+                "DELETE FROM gateway_webhooks WHERE mailbox = ?1",
+                params![mailbox],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// A mailbox's webhook URL, if one is set.
+    pub fn webhook(&self, mailbox: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT url FROM gateway_webhooks WHERE mailbox = ?1",
+                params![normalize_address(mailbox)],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
+
+/// Byte-wise equality whose running time does not depend on where the inputs differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -432,13 +682,25 @@ mod tests {
         {
             let mut s = Store::open(Some(&path), &accounts).unwrap();
             s.begin().unwrap();
-            assert_eq!(s.next_message_id("x.de-mail.de").unwrap(), "m000001@x.de-mail.de");
+            assert_eq!(
+                s.next_message_id("x.de-mail.de").unwrap(),
+                "m000001@x.de-mail.de"
+            );
             assert!(s.deposit(&message("m1")).unwrap());
-            assert!(!s.deposit(&message("m1")).unwrap(), "same id twice is a no-op");
+            assert!(
+                !s.deposit(&message("m1")).unwrap(),
+                "same id twice is a no-op"
+            );
             s.set_push_target("a@x.de-mail.de", "127.0.0.1:2525".parse().unwrap())
                 .unwrap();
             let q = s
-                .enqueue("127.0.0.1:2525".parse().unwrap(), "b@x", "a@x.de-mail.de", "m1", b"raw")
+                .enqueue(
+                    "127.0.0.1:2525".parse().unwrap(),
+                    "b@x",
+                    "a@x.de-mail.de",
+                    "m1",
+                    b"raw",
+                )
                 .unwrap();
             s.commit().unwrap();
             // An uncommitted transaction is lost.
@@ -451,7 +713,10 @@ mod tests {
         let m = s.mailbox("a@x.de-mail.de").unwrap();
         assert_eq!(m.len(), 1);
         assert_eq!(m[0], message("m1"));
-        assert_eq!(s.next_message_id("x.de-mail.de").unwrap(), "m000002@x.de-mail.de");
+        assert_eq!(
+            s.next_message_id("x.de-mail.de").unwrap(),
+            "m000002@x.de-mail.de"
+        );
         assert_eq!(
             s.account("a@x.de-mail.de").unwrap().push_target,
             Some("127.0.0.1:2525".parse().unwrap())
@@ -460,6 +725,75 @@ mod tests {
         assert_eq!(pending.len(), 1);
         s.delivery_result(pending[0].id, Ok(())).unwrap();
         assert!(s.pending_deliveries().unwrap().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Gateway state: acknowledgements (first time kept, idempotent) and webhook URLs survive
+    /// reopening; paging by position skips acknowledged messages unless asked; a database
+    /// written before the gateway tables existed opens and gains them.
+    #[test]
+    fn gateway_state_survives_reopening() {
+        let dir = std::env::temp_dir().join(format!("demail-store-gw-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.sqlite");
+        // A database from before the gateway: only the original tables.
+        {
+            let conn = Connection::open(&path).unwrap();
+            let old = SCHEMA.split("-- The gateway API").next().unwrap();
+            conn.execute_batch(old).unwrap();
+        }
+        let mut accounts = vec![account("a@x.de-mail.de")];
+        accounts[0].api_token = Some("secret".into());
+        let t1: Timestamp = "2025-03-03T09:00:00Z".parse().unwrap();
+        let t2: Timestamp = "2025-03-03T10:00:00Z".parse().unwrap();
+        {
+            let mut s = Store::open(Some(&path), &accounts).unwrap();
+            assert!(s.account_by_token("secret").is_some());
+            assert!(s.account_by_token("secreT").is_none());
+            assert!(s.account_by_token("").is_none());
+            s.deposit(&message("m1")).unwrap();
+            s.deposit(&message("m2")).unwrap();
+            let all = s.message_summaries("a@x.de-mail.de", 0, 10, false).unwrap();
+            assert_eq!(all.len(), 2);
+            assert_eq!(all[0].size, message("m1").raw.len() as u64);
+            let a = s.acknowledge("a@x.de-mail.de", "m1", t1).unwrap().unwrap();
+            assert_eq!(a.acknowledged_at, Some(t1));
+            let again = s.acknowledge("a@x.de-mail.de", "m1", t2).unwrap().unwrap();
+            assert_eq!(again, a, "a second acknowledgement changes nothing");
+            assert!(
+                s.acknowledge("a@x.de-mail.de", "nope", t1)
+                    .unwrap()
+                    .is_none()
+            );
+            s.set_webhook("a@x.de-mail.de", Some("http://127.0.0.1:9/h"))
+                .unwrap();
+        }
+        let mut s = Store::open(Some(&path), &accounts).unwrap();
+        let open = s.message_summaries("a@x.de-mail.de", 0, 10, false).unwrap();
+        assert_eq!(
+            open.iter()
+                .map(|m| m.message_id.as_str())
+                .collect::<Vec<_>>(),
+            ["m2"]
+        );
+        let all = s.message_summaries("a@x.de-mail.de", 0, 10, true).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].acknowledged_at, Some(t1));
+        let after = s
+            .message_summaries("a@x.de-mail.de", all[0].seq, 10, true)
+            .unwrap();
+        assert_eq!(after.len(), 1);
+        assert_eq!(
+            s.message_raw("a@x.de-mail.de", "m2").unwrap().unwrap(),
+            message("m2").raw
+        );
+        assert_eq!(
+            s.webhook("a@x.de-mail.de").unwrap().as_deref(),
+            Some("http://127.0.0.1:9/h")
+        );
+        s.set_webhook("a@x.de-mail.de", None).unwrap();
+        assert_eq!(s.webhook("a@x.de-mail.de").unwrap(), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
