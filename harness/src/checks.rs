@@ -31,6 +31,18 @@ pub struct Observation<'a> {
     pub intake_address: &'a str,
     /// The run's CA (DER): confirmations must be signed under it.
     pub trust_anchor: &'a [u8],
+    /// How many arrivals each traffic has in all (id, count).
+    pub traffic_totals: &'a [(String, usize)],
+}
+
+impl Observation<'_> {
+    /// The number of arrivals of a traffic over the whole run.
+    pub fn traffic_total(&self, traffic: &str) -> usize {
+        self.traffic_totals
+            .iter()
+            .find(|(id, _)| id == traffic)
+            .map_or(0, |(_, n)| *n)
+    }
 }
 
 /// Judges the expectations of one scenario over the run.
@@ -79,7 +91,18 @@ impl<'a> Judge<'a> {
             if self.verdicts[i].is_some() {
                 continue;
             }
-            let step = self.scenario.file.expect[i].step.get_ref();
+            if let Expectation::AllReplies { traffic, rule } = &self.scenario.expectations[i] {
+                let (traffic, rule) = (traffic.clone(), rule.clone());
+                self.all_replies(i, obs, &traffic, &rule, false);
+                continue;
+            }
+            let Some(step) = self.scenario.file.expect[i]
+                .step
+                .as_ref()
+                .map(|s| s.get_ref())
+            else {
+                continue;
+            };
             let Some(send) = obs.sends.iter().find(|s| s.step_id == *step) else {
                 continue;
             };
@@ -125,6 +148,8 @@ impl<'a> Judge<'a> {
                         }
                     });
                 }
+                // Judged above, before looking for a step.
+                Expectation::AllReplies { .. } => {}
                 Expectation::Zustellung { mode } => {
                     let mode = mode.clone();
                     self.zustellung(i, obs, send, &mode);
@@ -399,8 +424,120 @@ impl<'a> Judge<'a> {
         }
     }
 
+    /// Judges a whole traffic: every accepted message must have a reply from the intake before
+    /// the rule's deadline. Decided once every arrival was sent and either all replied or the
+    /// last deadline passed, or at the end of the run (`at_end`).
+    fn all_replies(
+        &mut self,
+        i: usize,
+        obs: &Observation<'_>,
+        traffic: &str,
+        rule: &str,
+        at_end: bool,
+    ) {
+        let prefix = format!("{traffic}#");
+        let sent: Vec<&SendOutcome> = obs
+            .sends
+            .iter()
+            .filter(|s| s.step_id.starts_with(&prefix))
+            .collect();
+        if !at_end && sent.len() < obs.traffic_total(traffic) {
+            return;
+        }
+        let intake = normalize_address(obs.intake_address);
+        let mut open = Vec::new();
+        let (mut in_time, mut late, mut missing, mut refused) =
+            (0usize, Vec::new(), Vec::new(), 0usize);
+        let mut latencies: Vec<i64> = Vec::new();
+        let mut last_due = None;
+        for s in &sent {
+            if s.refused.is_some() {
+                refused += 1;
+                continue;
+            }
+            let due = match crate::rules::due(rule, &s.sent_at, &self.scenario.place) {
+                Ok(d) => d.due,
+                Err(e) => {
+                    self.decide(i, false, format!("deadline {rule}: {e}"));
+                    return;
+                }
+            };
+            last_due = last_due.max(Some(due.timestamp()));
+            let mailbox = match obs.provider.mailbox(&s.from) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.decide(i, false, format!("cannot read a mailbox: {e:#}"));
+                    return;
+                }
+            };
+            match mailbox.iter().find(|m| {
+                normalize_address(&m.from) == intake
+                    && m.in_reply_to.as_deref() == Some(s.rfc_message_id.as_str())
+            }) {
+                Some(m) if m.stored_at < due.timestamp() => {
+                    in_time += 1;
+                    latencies.push(m.stored_at.duration_since(s.sent_at.timestamp()).as_secs());
+                }
+                Some(_) => late.push(s.step_id.clone()),
+                None if obs.now.timestamp() < due.timestamp() => open.push(s.step_id.clone()),
+                None => missing.push(s.step_id.clone()),
+            }
+        }
+        let all_settled = open.is_empty() || last_due.is_some_and(|d| obs.now.timestamp() >= d);
+        if !at_end && !all_settled {
+            return;
+        }
+        latencies.sort_unstable();
+        let pct = |p: usize| -> String {
+            if latencies.is_empty() {
+                return "-".into();
+            }
+            let idx = ((latencies.len() * p).div_ceil(100)).clamp(1, latencies.len()) - 1;
+            human(SignedDuration::from_secs(latencies[idx]))
+        };
+        let accepted = sent.len() - refused;
+        let detail = format!(
+            "{} sent, {accepted} accepted, {refused} refused by the provider; {in_time} replied before the {rule} deadline (p50 {}, p95 {}, max {}), {} late{}, {} without reply{}{}",
+            sent.len(),
+            pct(50),
+            pct(95),
+            pct(100),
+            late.len(),
+            if late.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", late.join(", "))
+            },
+            missing.len(),
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", missing.join(", "))
+            },
+            if open.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", {} still open when the run ended before their deadline ({}); lengthen `duration` or shorten the traffic's `until`",
+                    open.len(),
+                    open.join(", ")
+                )
+            },
+        );
+        let passed = late.is_empty() && missing.is_empty() && open.is_empty() && accepted > 0;
+        self.decide(i, passed, detail);
+    }
+
     /// Fails whatever is still undecided at the end of the scenario.
-    pub fn finish(&mut self, now: &ZonedDateTime) {
+    pub fn finish(&mut self, now: &ZonedDateTime, obs: &Observation<'_>) {
+        for i in 0..self.verdicts.len() {
+            if self.verdicts[i].is_none()
+                && let Expectation::AllReplies { traffic, rule } = &self.scenario.expectations[i]
+            {
+                let (traffic, rule) = (traffic.clone(), rule.clone());
+                self.all_replies(i, obs, &traffic, &rule, true);
+            }
+        }
         for i in 0..self.verdicts.len() {
             if self.verdicts[i].is_none() {
                 self.decide(

@@ -170,6 +170,23 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             access_opened: c.access_opened,
         });
     }
+    // A generated population: its De-Mail users at this provider become accounts.
+    let generated = generate_population(scenario, master, provider_spec)?;
+    let mut pop_rng = seed::rng(master, "population-credentials");
+    let mut generated_passwords = Vec::new();
+    for g in &generated {
+        let pw = seed::token(&mut pop_rng);
+        accounts.push(AccountConfig {
+            address: g.address.clone(),
+            holder: g.name.clone(),
+            kind: g.kind,
+            max_auth_level: g.level,
+            password: pw.clone(),
+            api_token: None,
+            access_opened: g.access_opened,
+        });
+        generated_passwords.push(pw);
+    }
     let provider = Provider::start(
         ProviderConfig {
             id: provider_spec.id.clone(),
@@ -242,8 +259,21 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             .with_context(|| format!("step {} time out of range", file.step[i].id))?;
         step_times.push((t.timestamp(), i));
     }
+    let arrivals = plan_arrivals(scenario, master, &end, &generated, &generated_passwords)?;
+    let traffic_totals: Vec<(String, usize)> = file
+        .traffic
+        .iter()
+        .map(|t| {
+            let n = arrivals
+                .iter()
+                .filter(|(_, o)| o.step_id.starts_with(&format!("{}#", t.id)))
+                .count();
+            (t.id.clone(), n)
+        })
+        .collect();
     // Stable sort: steps at the same instant run in file order.
     step_times.sort_by_key(|(t, _)| *t);
+    let mut next_arrival = 0;
 
     let ca_der = pki.ca_der();
     let mut msg_rng = seed::rng(master, "messages");
@@ -294,15 +324,32 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             settle(&activity, opts).await?;
             next_step += 1;
         }
+        while next_arrival < arrivals.len() && arrivals[next_arrival].0 <= now {
+            let out = &arrivals[next_arrival].1;
+            tracing::debug!("instant {now}: traffic {}", out.step_id);
+            let outcome = send(
+                &provider,
+                &pki,
+                &trace,
+                &clock,
+                out,
+                &seed::token(&mut msg_rng),
+            )
+            .await?;
+            sends.push(outcome);
+            settle(&activity, opts).await?;
+            next_arrival += 1;
+        }
         let observation = Observation {
             now: clock.now(),
             sends: &sends,
             provider: &provider,
             intake_address: &file.intake.address,
             trust_anchor: ca_der.as_ref(),
+            traffic_totals: &traffic_totals,
         };
         judge.observe(&observation);
-        let steps_left = next_step < step_times.len();
+        let steps_left = next_step < step_times.len() || next_arrival < arrivals.len();
         if !steps_left && judge.all_decided() {
             break;
         }
@@ -311,15 +358,28 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             .checked_add(scenario.tick)
             .context("tick out of range")?;
         let mut next = tick_at.timestamp();
-        if steps_left {
-            next = next.min(step_times[next_step].0);
+        if let Some((t, _)) = step_times.get(next_step) {
+            next = next.min(*t);
+        }
+        if let Some((t, _)) = arrivals.get(next_arrival) {
+            next = next.min(*t);
         }
         if next > end.timestamp() {
             break;
         }
         clock.advance_to(next);
     }
-    judge.finish(&clock.now());
+    judge.finish(
+        &clock.now(),
+        &Observation {
+            now: clock.now(),
+            sends: &sends,
+            provider: &provider,
+            intake_address: &file.intake.address,
+            trust_anchor: ca_der.as_ref(),
+            traffic_totals: &traffic_totals,
+        },
+    );
     let checks = judge.outcomes();
     let passed = checks.iter().filter(|c| c.passed).count() as u32;
     trace.emit(EventKind::RunFinished {
@@ -384,6 +444,176 @@ async fn settle(activity: &Arc<Activity>, opts: &RunOptions) -> Result<()> {
             );
         }
     }
+}
+
+/// A generated citizen with a De-Mail account at the scenario's provider.
+struct Generated {
+    id: String,
+    name: String,
+    address: String,
+    kind: AccountKind,
+    level: demail_sim::demail::AuthLevel,
+    access_opened: bool,
+    errors: demail_sim::population::behaviour::ErrorRates,
+}
+
+/// Generates the scenario's population (if any) and keeps the De-Mail users at `provider`.
+fn generate_population(
+    scenario: &Scenario,
+    master: u64,
+    provider: &crate::scenario::ProviderSpec,
+) -> Result<Vec<Generated>> {
+    use demail_sim::population::{self, Kind, ProviderShare, Spec};
+    let Some(p) = &scenario.file.population else {
+        return Ok(Vec::new());
+    };
+    let mut spec = Spec::new(
+        master,
+        p.size,
+        scenario.file.scenario.municipality.get_ref(),
+    )
+    .map_err(|e| anyhow::anyhow!("population: {e}"))?;
+    spec.reference_date = scenario.start.date();
+    spec.adoption.providers = vec![ProviderShare {
+        id: provider.id.clone(),
+        domain: provider.domain.clone(),
+        share: 1.0,
+    }];
+    if let Some(share) = p.demail_share {
+        spec.adoption.person_share = share;
+    }
+    if let Some(share) = p.high_share {
+        spec.adoption.person_high_share = share;
+        spec.adoption.business_high_share = share;
+    }
+    let mut out = Vec::new();
+    for c in population::generate(spec).map_err(|e| anyhow::anyhow!("population: {e}"))? {
+        let Some(account) = &c.demail else { continue };
+        if account.provider != provider.id {
+            continue;
+        }
+        let name = match &c.business {
+            Some(b) => b.name.clone(),
+            None => format!("{} {}", c.first_names, c.surname),
+        };
+        out.push(Generated {
+            id: c.id.clone(),
+            name,
+            address: account.address.clone(),
+            kind: if c.kind == Kind::Business {
+                AccountKind::Institution
+            } else {
+                AccountKind::Person
+            },
+            level: account.auth_level,
+            access_opened: account.access_opened,
+            errors: c.behaviour.errors,
+        });
+    }
+    Ok(out)
+}
+
+/// Plans every traffic arrival of the run: `per_day` messages on each working day of the
+/// place (not Saturday, Sunday or a holiday, § 193 BGB's notion), at times drawn uniformly in
+/// the office-hour window, from citizens drawn uniformly among the generated De-Mail users.
+/// Error habits (population behaviour model) are applied per message: a missing
+/// absenderbestätigt drops that option, a misspelt header replaces it by a wrong name.
+fn plan_arrivals(
+    scenario: &Scenario,
+    master: u64,
+    end: &ZonedDateTime,
+    generated: &[Generated],
+    passwords: &[String],
+) -> Result<Vec<(Timestamp, Outgoing)>> {
+    use rand_core::Rng as _;
+    let file = &scenario.file;
+    let mut out: Vec<(Timestamp, Outgoing)> = Vec::new();
+    if file.traffic.is_empty() {
+        return Ok(out);
+    }
+    if generated.is_empty() {
+        bail!("the population has no De-Mail users at the intake's provider to send traffic");
+    }
+    let mut rng = seed::rng(master, "arrivals");
+    let mut uniform = |n: u64| -> u64 { rng.next_u64() % n.max(1) };
+    let tz = scenario.start.time_zone().clone();
+    for ((t, (from_s, to_s)), until) in file
+        .traffic
+        .iter()
+        .zip(&scenario.office_hours)
+        .zip(&scenario.traffic_until)
+    {
+        let stop = scenario
+            .start
+            .checked_add(*until)
+            .context("traffic `until` out of range")?;
+        let stop = if stop < *end { stop } else { end.clone() };
+        let mut options = Vec::new();
+        for o in &t.options {
+            options.push(DeMailOption::from_name(o.get_ref()).context("option validated at load")?);
+        }
+        let mut n = 0usize;
+        let mut day = scenario.start.date();
+        while day <= end.date() {
+            if demail_sim::law::is_working_day(&scenario.place, day)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
+                let midnight = day
+                    .to_zoned_datetime(tz.clone())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let mut times: Vec<u64> = (0..t.per_day)
+                    .map(|_| u64::from(*from_s) + uniform(u64::from(to_s - from_s)))
+                    .collect();
+                times.sort_unstable();
+                for secs in times {
+                    let at = midnight
+                        .checked_add(jiff::SignedDuration::from_secs(secs as i64))
+                        .context("arrival time out of range")?;
+                    if at < scenario.start || at >= stop {
+                        continue;
+                    }
+                    let who = uniform(generated.len() as u64) as usize;
+                    let g = &generated[who];
+                    // Error habits: probabilities per message, drawn in a fixed order.
+                    let mut opts = options.clone();
+                    let mut headers = std::collections::BTreeMap::new();
+                    let draw = |p: f64, r: u64| (r % 1_000_000) < (p * 1_000_000.0) as u64;
+                    if draw(g.errors.missing_absenderbestaetigt, uniform(1_000_000)) {
+                        opts.retain(|o| *o != DeMailOption::Authoritative);
+                    }
+                    if draw(g.errors.misspelt_header, uniform(1_000_000))
+                        && opts.contains(&DeMailOption::Authoritative)
+                    {
+                        opts.retain(|o| *o != DeMailOption::Authoritative);
+                        headers
+                            .insert("X-de-mail-absenderbestaetig".to_string(), "yes".to_string());
+                    }
+                    n += 1;
+                    out.push((
+                        at.timestamp(),
+                        Outgoing {
+                            step_id: format!("{}#{n}", t.id),
+                            citizen_id: g.id.clone(),
+                            name: g.name.clone(),
+                            address: g.address.clone(),
+                            password: passwords[who].clone(),
+                            to_address: file.intake.address.clone(),
+                            to_name: file.intake.name.clone(),
+                            subject: t.subject.clone(),
+                            body: t.body.clone(),
+                            options: opts,
+                            private_id: Some(format!("{}-{n}", t.id.to_uppercase())),
+                            headers,
+                        },
+                    ));
+                }
+            }
+            day = day.tomorrow().map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    // Stable: arrivals at the same instant keep their traffic and draw order.
+    out.sort_by_key(|(t, _)| *t);
+    Ok(out)
 }
 
 /// One message a simulated citizen submits (from a scripted step or from traffic).

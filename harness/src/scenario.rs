@@ -25,6 +25,12 @@ pub struct ScenarioFile {
     pub citizen: Vec<CitizenSpec>,
     #[serde(default)]
     pub step: Vec<StepSpec>,
+    /// A generated population (its De-Mail users at the intake's provider become accounts).
+    #[serde(default)]
+    pub population: Option<PopulationSpec>,
+    /// Arrival processes: generated citizens sending to the intake.
+    #[serde(default)]
+    pub traffic: Vec<TrafficSpec>,
     #[serde(default)]
     pub expect: Vec<ExpectSpec>,
 }
@@ -96,6 +102,41 @@ pub struct CitizenSpec {
     pub access_opened: bool,
 }
 
+/// `[population]`: a seeded fake population of the scenario's municipality.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopulationSpec {
+    /// Number of citizens and businesses.
+    pub size: u64,
+    /// Share of people with a De-Mail account (default: the population module's).
+    #[serde(default)]
+    pub demail_share: Option<f64>,
+    /// Share of De-Mail users who can log in at level high (default: the module's).
+    #[serde(default)]
+    pub high_share: Option<f64>,
+}
+
+/// `[[traffic]]`: generated citizens with De-Mail send to the intake on working days.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficSpec {
+    pub id: String,
+    /// Messages per working day (Monday to Friday, not on holidays of the place).
+    pub per_day: u32,
+    /// Window in which they arrive, local time, e.g. "08:00-18:00" (default).
+    #[serde(default)]
+    pub office_hours: Option<Spanned<String>>,
+    /// Arrivals stop this long after the start (default: the scenario's duration); the rest
+    /// of the run lets the answers come in.
+    #[serde(default)]
+    pub until: Option<Spanned<String>>,
+    pub subject: String,
+    pub body: String,
+    /// De-Mail options the citizens mean to set (their error habits may drop some).
+    #[serde(default)]
+    pub options: Vec<Spanned<String>>,
+}
+
 /// `[[step]]`: something a citizen does at a time.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,8 +178,9 @@ pub struct SendSpec {
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
     pub id: String,
-    /// Which step's message the expectation is about.
-    pub step: Spanned<String>,
+    /// Which step's message the expectation is about (all kinds but `all-replies`).
+    #[serde(default)]
+    pub step: Option<Spanned<String>>,
     /// "confirmation", "reply" or "refused".
     pub kind: Spanned<String>,
     #[serde(default)]
@@ -157,6 +199,8 @@ pub struct ExpectSpec {
     pub notification_type: Option<Spanned<String>>,
     #[serde(default)]
     pub mode: Option<Spanned<String>>,
+    #[serde(default)]
+    pub traffic: Option<Spanned<String>>,
 }
 
 /// The kinds of expectation, validated from an [`ExpectSpec`].
@@ -182,6 +226,9 @@ pub enum Expectation {
     /// The intake's reply to the step's message is served (§ 5a VwZG) in this mode:
     /// "abholung" (Abholbestätigung) or "fiktion" (Zustellungsfiktion) (key: `mode`).
     Zustellung { mode: String },
+    /// Every message of a traffic that the provider accepted gets a reply from the intake
+    /// before the deadline of the rule (keys: `traffic`, `rule`; no `step`).
+    AllReplies { traffic: String, rule: String },
 }
 
 /// A scenario that loaded and validated.
@@ -203,6 +250,10 @@ pub struct Scenario {
     pub expectations: Vec<Expectation>,
     /// Where the scenario's deadlines run (Land and municipality, for holidays).
     pub place: demail_sim::law::Place,
+    /// Office-hour windows of the traffics (seconds after midnight), parallel to `file.traffic`.
+    pub office_hours: Vec<(u32, u32)>,
+    /// When each traffic's arrivals stop (offset from start), parallel to `file.traffic`.
+    pub traffic_until: Vec<Span>,
 }
 
 /// A problem in a scenario file, located.
@@ -424,17 +475,80 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         step_offsets.push(span_of(&s.at, "at")?);
     }
     let step_ids: Vec<&str> = file.step.iter().map(|s| s.id.as_str()).collect();
-    let mut expectations = Vec::new();
-    for e in &file.expect {
-        if !step_ids.contains(&e.step.get_ref().as_str()) {
+    let traffic_ids: Vec<&str> = file.traffic.iter().map(|t| t.id.as_str()).collect();
+    let mut office_hours = Vec::new();
+    let mut traffic_until = Vec::new();
+    for t in &file.traffic {
+        if file.population.is_none() {
             return Err(at(
-                e.step.span(),
+                0..0,
                 format!(
-                    "unknown step {:?}; the file defines: {}",
-                    e.step.get_ref(),
-                    quoted(&step_ids)
+                    "traffic {:?} needs a [population] to draw its senders from",
+                    t.id
                 ),
             ));
+        }
+        for o in &t.options {
+            if DeMailOption::from_name(o.get_ref()).is_none() {
+                let names: Vec<&str> = DeMailOption::ALL.iter().map(|o| o.name()).collect();
+                return Err(at(
+                    o.span(),
+                    format!(
+                        "unknown De-Mail option {:?}; expected one of: {}",
+                        o.get_ref(),
+                        quoted(&names)
+                    ),
+                ));
+            }
+        }
+        let window = match &t.office_hours {
+            None => (8 * 3600, 18 * 3600),
+            Some(h) => {
+                parse_hours(h.get_ref()).map_err(|e| at(h.span(), format!("office_hours: {e}")))?
+            }
+        };
+        office_hours.push(window);
+        traffic_until.push(match &t.until {
+            Some(u) => span_of(u, "until")?,
+            None => duration,
+        });
+    }
+    if let Some(p) = &file.population
+        && (p.size == 0 || p.size > 1_000_000)
+    {
+        return Err(at(
+            0..0,
+            format!("population size {} must be 1 to 1,000,000", p.size),
+        ));
+    }
+    let mut expectations = Vec::new();
+    for e in &file.expect {
+        match (&e.step, e.kind.get_ref().as_str()) {
+            (Some(step), "all-replies") => {
+                return Err(at(
+                    step.span(),
+                    "an expectation of kind \"all-replies\" is about a whole traffic: give `traffic`, not `step`".into(),
+                ));
+            }
+            (None, "all-replies") => {}
+            (None, _) => {
+                return Err(at(
+                    e.kind.span(),
+                    format!("expectation {:?} needs the key `step`", e.id),
+                ));
+            }
+            (Some(step), _) => {
+                if !step_ids.contains(&step.get_ref().as_str()) {
+                    return Err(at(
+                        step.span(),
+                        format!(
+                            "unknown step {:?}; the file defines: {}",
+                            step.get_ref(),
+                            quoted(&step_ids)
+                        ),
+                    ));
+                }
+            }
         }
         let kind_span = e.kind.span();
         let need =
@@ -456,11 +570,12 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             "refused" => &["code", "enhanced"],
             "notification" => &["notification_type", "within"],
             "zustellung" => &["mode"],
+            "all-replies" => &["traffic", "rule"],
             other => {
                 return Err(at(
                     kind_span,
                     format!(
-                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\""
+                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\""
                     ),
                 ));
             }
@@ -542,6 +657,26 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                     within: span_of(&within, "within")?,
                 }
             }
+            "all-replies" => {
+                let traffic = need(&e.traffic, "traffic")?;
+                if !traffic_ids.contains(&traffic.get_ref().as_str()) {
+                    return Err(at(
+                        traffic.span(),
+                        format!(
+                            "unknown traffic {:?}; the file defines: {}",
+                            traffic.get_ref(),
+                            quoted(&traffic_ids)
+                        ),
+                    ));
+                }
+                let rule = need(&e.rule, "rule")?;
+                crate::rules::due(rule.get_ref(), &start, &place)
+                    .map_err(|err| at(rule.span(), format!("rule {:?}: {err}", rule.get_ref())))?;
+                Expectation::AllReplies {
+                    traffic: traffic.into_inner(),
+                    rule: rule.into_inner(),
+                }
+            }
             "zustellung" => {
                 let mode = need(&e.mode, "mode")?;
                 if !["abholung", "fiktion"].contains(&mode.get_ref().as_str()) {
@@ -583,7 +718,25 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         processing_time,
         expectations,
         place,
+        office_hours,
+        traffic_until,
     })
+}
+
+/// Parses "HH:MM-HH:MM" into seconds after midnight.
+fn parse_hours(text: &str) -> Result<(u32, u32), String> {
+    let hm = |t: &str| -> Option<u32> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some((h * 60 + m) * 60)
+    };
+    let expected = "expected \"HH:MM-HH:MM\" such as \"08:00-18:00\"";
+    let (a, b) = text.split_once('-').ok_or_else(|| expected.to_string())?;
+    match (hm(a), hm(b)) {
+        (Some(a), Some(b)) if a < b => Ok((a, b)),
+        (Some(_), Some(_)) => Err(format!("the window must end after it starts; {expected}")),
+        _ => Err(expected.to_string()),
+    }
 }
 
 /// Parses a duration: ISO 8601 (`P3D`, `PT20H`) or jiff's friendly form (`3d`, `20h`).
@@ -699,6 +852,42 @@ mod tests {
                 .unwrap()
                 + 1
         );
+    }
+
+    /// Traffic needs a population, a valid office-hour window, and an `all-replies`
+    /// expectation names a traffic, not a step.
+    #[test]
+    fn traffic_rules_are_checked() {
+        let traffic = include_str!("../../scenarios/traffic/gewerbe-woche.toml");
+        assert!(parse_str(traffic).is_ok());
+        let e = parse_str(&traffic.replacen("[population]\nsize = 400", "[unused]\nsize = 400", 1))
+            .unwrap_err();
+        assert!(
+            e.message.contains("unknown field") || e.message.contains("needs a [population]"),
+            "{e}"
+        );
+        let no_pop = traffic
+            .replacen("[population]\n", "", 1)
+            .replacen("size = 400\n", "", 1)
+            .replacen("demail_share = 0.5\n", "", 1)
+            .replacen("high_share = 0.9\n", "", 1);
+        let e = parse_str(&no_pop).unwrap_err();
+        assert!(e.message.contains("needs a [population]"), "{e}");
+        let e = parse_str(&traffic.replacen("\"08:00-18:00\"", "\"18:00-08:00\"", 1)).unwrap_err();
+        assert!(
+            e.message.contains("office_hours") && e.message.contains("end after it starts"),
+            "{e}"
+        );
+        let e = parse_str(&traffic.replacen(
+            "traffic = \"gewerbe\"",
+            "traffic = \"gewerbe\"\nstep = \"x\"",
+            1,
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("give `traffic`, not `step`"), "{e}");
+        let e = parse_str(&traffic.replacen("traffic = \"gewerbe\"", "traffic = \"wohnen\"", 1))
+            .unwrap_err();
+        assert!(e.message.contains("unknown traffic \"wohnen\""), "{e}");
     }
 
     /// Bad dates and durations say what form was expected.
