@@ -7,7 +7,6 @@
 
 use demail_sim::clock::format_instant;
 use demail_sim::demail::{MessageType, normalize_address};
-use demail_sim::provider::Provider;
 use demail_sim::trace::{EventKind, Trace};
 use jiff::{SignedDuration, ZonedDateTime};
 use serde::Serialize;
@@ -27,7 +26,7 @@ pub struct CheckOutcome {
 pub struct Observation<'a> {
     pub now: ZonedDateTime,
     pub sends: &'a [SendOutcome],
-    pub provider: &'a Provider,
+    pub world: &'a crate::runner::World<'a>,
     pub intake_address: &'a str,
     /// The run's CA (DER): confirmations must be signed under it.
     pub trust_anchor: &'a [u8],
@@ -179,7 +178,7 @@ impl<'a> Judge<'a> {
                     let sources = due.sources.as_str();
                     let due = due.due;
                     let intake = normalize_address(obs.intake_address);
-                    let mailbox = match obs.provider.mailbox(&send.from) {
+                    let mailbox = match obs.world.mailbox(&send.from) {
                         Ok(m) => m,
                         Err(e) => {
                             self.decide(i, false, format!("cannot read the sender's mailbox: {e:#}"));
@@ -258,7 +257,7 @@ impl<'a> Judge<'a> {
             self.decide(i, false, "limit out of range".into());
             return;
         };
-        let mailbox = match obs.provider.mailbox(&send.from) {
+        let mailbox = match obs.world.mailbox(&send.from) {
             Ok(m) => m,
             Err(e) => {
                 self.decide(i, false, format!("cannot read the sender's mailbox: {e:#}"));
@@ -316,7 +315,7 @@ impl<'a> Judge<'a> {
     /// Abholbestätigung came by then and the recipient has opened access (Abs. 4 Satz 1).
     fn zustellung(&mut self, i: usize, obs: &Observation<'_>, send: &SendOutcome, expected: &str) {
         use demail_sim::law::{self, Options, When};
-        let mailbox = match obs.provider.mailbox(&send.from) {
+        let mailbox = match obs.world.mailbox(&send.from) {
             Ok(m) => m,
             Err(e) => {
                 self.decide(i, false, format!("cannot read the sender's mailbox: {e:#}"));
@@ -463,7 +462,7 @@ impl<'a> Judge<'a> {
                 }
             };
             last_due = last_due.max(Some(due.timestamp()));
-            let mailbox = match obs.provider.mailbox(&s.from) {
+            let mailbox = match obs.world.mailbox(&s.from) {
                 Ok(m) => m,
                 Err(e) => {
                     self.decide(i, false, format!("cannot read a mailbox: {e:#}"));

@@ -19,7 +19,9 @@ use demail_sim::demail::compose::{Draft, mailbox};
 use demail_sim::demail::{DeMailOption, h};
 use demail_sim::intake::{IntakeConfig, ReferenceIntake};
 use demail_sim::pki::TestPki;
-use demail_sim::provider::{AccountConfig, AccountKind, Activity, Provider, ProviderConfig};
+use demail_sim::provider::{
+    AccountConfig, AccountKind, Activity, ActivitySnapshot, Provider, ProviderConfig, StoredMessage,
+};
 use demail_sim::seed;
 use demail_sim::trace::{EventKind, Trace};
 use jiff::{Timestamp, ZonedDateTime};
@@ -133,80 +135,114 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         citizen_passwords.push(seed::token(&mut cred_rng));
     }
 
-    // One provider in this version: the intake's. Citizens of other providers need the
-    // provider-to-provider transport of issue [4/6].
-    let provider_spec = file
+    // Every provider of the world gets the accounts of its citizens; the intake's provider also
+    // the intake and the generated population's De-Mail users.
+    let intake_provider = file
         .provider
         .iter()
-        .find(|p| p.id == *file.intake.provider.get_ref())
+        .position(|p| p.id == *file.intake.provider.get_ref())
         .context("intake provider defined")?;
-    for c in &file.citizen {
-        if c.provider.get_ref() != &provider_spec.id {
-            bail!(
-                "citizen {:?} is at provider {:?}; this version simulates one provider (the intake's, {:?})",
-                c.id,
-                c.provider.get_ref(),
-                provider_spec.id
-            );
-        }
-    }
-    let mut accounts = vec![AccountConfig {
-        address: file.intake.address.clone(),
-        holder: file.intake.name.clone(),
-        kind: AccountKind::Institution,
-        max_auth_level: demail_sim::demail::AuthLevel::High,
-        password: intake_password.clone(),
-        api_token: None,
-        access_opened: true,
-    }];
-    for (c, pw) in file.citizen.iter().zip(&citizen_passwords) {
-        accounts.push(AccountConfig {
-            address: c.address.clone(),
-            holder: c.name.clone(),
-            kind: AccountKind::Person,
-            max_auth_level: c.auth_level,
-            password: pw.clone(),
-            api_token: None,
-            access_opened: c.access_opened,
-        });
-    }
-    // A generated population: its De-Mail users at this provider become accounts.
-    let generated = generate_population(scenario, master, provider_spec)?;
+    let generated = generate_population(scenario, master, &file.provider[intake_provider])?;
     let mut pop_rng = seed::rng(master, "population-credentials");
     let mut generated_passwords = Vec::new();
-    for g in &generated {
-        let pw = seed::token(&mut pop_rng);
-        accounts.push(AccountConfig {
-            address: g.address.clone(),
-            holder: g.name.clone(),
-            kind: g.kind,
-            max_auth_level: g.level,
-            password: pw.clone(),
-            api_token: None,
-            access_opened: g.access_opened,
-        });
-        generated_passwords.push(pw);
+    for _ in &generated {
+        generated_passwords.push(seed::token(&mut pop_rng));
     }
-    let provider = Provider::start(
-        ProviderConfig {
-            id: provider_spec.id.clone(),
-            name: provider_spec.name.clone(),
-            domain: provider_spec.domain.clone(),
-            hosted_domains: provider_spec.hosts.clone(),
-            accounts,
-            message_dir: opts.keep_messages.then(|| opts.out_dir.join("messages")),
-            database: Some(
-                opts.out_dir
-                    .join(format!("provider-{}.sqlite", provider_spec.id)),
-            ),
-            smtp_listen: None,
-            http_listen: None,
-        },
-        clock.clone(),
-        trace.clone(),
-        &pki,
-    )
-    .await?;
+    let trusted_peers: Vec<String> = file
+        .provider
+        .iter()
+        .filter(|p| p.trusted)
+        .map(|p| p.domain.clone())
+        .collect();
+    let wire_log = Arc::new(demail_sim::provider::WireLog::new(
+        opts.keep_messages.then(|| opts.out_dir.join("messages")),
+    ));
+    // One delivery worker for the world keeps cross-provider hand-overs in causal order.
+    let (hub, hub_task) = demail_sim::provider::delivery::DeliveryHub::start();
+    let mut providers: Vec<Provider> = Vec::new();
+    for (pi, spec) in file.provider.iter().enumerate() {
+        let mut accounts = Vec::new();
+        if pi == intake_provider {
+            accounts.push(AccountConfig {
+                address: file.intake.address.clone(),
+                holder: file.intake.name.clone(),
+                kind: AccountKind::Institution,
+                max_auth_level: demail_sim::demail::AuthLevel::High,
+                password: intake_password.clone(),
+                api_token: None,
+                access_opened: true,
+            });
+        }
+        for (c, pw) in file.citizen.iter().zip(&citizen_passwords) {
+            if *c.provider.get_ref() == spec.id {
+                accounts.push(AccountConfig {
+                    address: c.address.clone(),
+                    holder: c.name.clone(),
+                    kind: AccountKind::Person,
+                    max_auth_level: c.auth_level,
+                    password: pw.clone(),
+                    api_token: None,
+                    access_opened: c.access_opened,
+                });
+            }
+        }
+        if pi == intake_provider {
+            for (g, pw) in generated.iter().zip(&generated_passwords) {
+                accounts.push(AccountConfig {
+                    address: g.address.clone(),
+                    holder: g.name.clone(),
+                    kind: g.kind,
+                    max_auth_level: g.level,
+                    password: pw.clone(),
+                    api_token: None,
+                    access_opened: g.access_opened,
+                });
+            }
+        }
+        let provider = Provider::start(
+            ProviderConfig {
+                id: spec.id.clone(),
+                name: spec.name.clone(),
+                domain: spec.domain.clone(),
+                hosted_domains: spec.hosts.clone(),
+                accounts,
+                message_dir: None,
+                wire_log: Some(wire_log.clone()),
+                database: Some(opts.out_dir.join(format!("provider-{}.sqlite", spec.id))),
+                smtp_listen: None,
+                http_listen: None,
+                relay_listen: None,
+                delivery_hub: Some(hub.clone()),
+                trusted_peers: trusted_peers.clone(),
+            },
+            clock.clone(),
+            trace.clone(),
+            &pki,
+        )
+        .await?;
+        providers.push(provider);
+    }
+    // Routing between providers (the TR uses DNS SRV records for this, IT-BInfra-IO §5).
+    for p in &providers {
+        for q in &providers {
+            if p.id() == q.id() {
+                continue;
+            }
+            for d in q.domains() {
+                p.set_route(
+                    &d,
+                    demail_sim::provider::Route {
+                        addr: q.relay_addr(),
+                        provider_domain: q.domain().to_string(),
+                    },
+                );
+            }
+        }
+    }
+    let provider = &providers[intake_provider];
+    let world = World {
+        providers: &providers,
+    };
     let intake = ReferenceIntake::start(IntakeConfig {
         address: file.intake.address.clone(),
         display_name: file.intake.name.clone(),
@@ -246,7 +282,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         .build()
         .context("HTTP client")?;
     let clock_url = format!("{}/testbed/clock", intake.base_url());
-    let activity = provider.activity();
+    let activity: Vec<Arc<Activity>> = providers.iter().map(Provider::activity).collect();
     let end = scenario
         .start
         .checked_add(scenario.duration)
@@ -303,7 +339,9 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
                     address: citizen.address.clone(),
                     level: level.as_str().to_string(),
                 });
-                provider
+                world
+                    .provider_of(&citizen.address)
+                    .context("citizen's provider")?
                     .login(&citizen.address, level)
                     .with_context(|| format!("step {}: login of {}", step.id, citizen.id))?;
                 settle(&activity, opts).await?;
@@ -312,7 +350,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             }
             let out = outgoing_of_step(scenario, step, ci, &citizen_passwords[ci])?;
             let outcome = send(
-                &provider,
+                &world,
                 &pki,
                 &trace,
                 &clock,
@@ -328,7 +366,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             let out = &arrivals[next_arrival].1;
             tracing::debug!("instant {now}: traffic {}", out.step_id);
             let outcome = send(
-                &provider,
+                &world,
                 &pki,
                 &trace,
                 &clock,
@@ -343,7 +381,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         let observation = Observation {
             now: clock.now(),
             sends: &sends,
-            provider: &provider,
+            world: &world,
             intake_address: &file.intake.address,
             trust_anchor: ca_der.as_ref(),
             traffic_totals: &traffic_totals,
@@ -374,7 +412,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         &Observation {
             now: clock.now(),
             sends: &sends,
-            provider: &provider,
+            world: &world,
             intake_address: &file.intake.address,
             trust_anchor: ca_der.as_ref(),
             traffic_totals: &traffic_totals,
@@ -400,7 +438,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     std::fs::write(opts.out_dir.join("trace.jsonl"), &result.trace)?;
     std::fs::write(opts.out_dir.join("summary.txt"), &result.summary)?;
     drop(intake);
-    provider.shutdown();
+    for p in &providers {
+        p.shutdown();
+    }
+    hub_task.abort();
     Ok(result)
 }
 
@@ -422,13 +463,27 @@ async fn post_clock(http: &reqwest::Client, url: &str, now: &ZonedDateTime) -> R
 }
 
 /// Waits until the provider is idle and nothing moved for the quiet window.
-async fn settle(activity: &Arc<Activity>, opts: &RunOptions) -> Result<()> {
+async fn settle(activity: &[Arc<Activity>], opts: &RunOptions) -> Result<()> {
+    let snapshot = || -> ActivitySnapshot {
+        let mut sum = ActivitySnapshot {
+            open_sessions: 0,
+            pending_deliveries: 0,
+            generation: 0,
+        };
+        for a in activity {
+            let s = a.snapshot();
+            sum.open_sessions += s.open_sessions;
+            sum.pending_deliveries += s.pending_deliveries;
+            sum.generation = sum.generation.wrapping_add(s.generation);
+        }
+        sum
+    };
     let started = Instant::now();
-    let mut last = activity.snapshot();
+    let mut last = snapshot();
     let mut quiet_since = Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(2)).await;
-        let s = activity.snapshot();
+        let s = snapshot();
         if s != last {
             last = s;
             quiet_since = Instant::now();
@@ -442,6 +497,39 @@ async fn settle(activity: &Arc<Activity>, opts: &RunOptions) -> Result<()> {
                 s.open_sessions,
                 s.pending_deliveries
             );
+        }
+    }
+}
+
+/// The providers of one run.
+pub struct World<'a> {
+    pub providers: &'a [Provider],
+}
+
+impl World<'_> {
+    /// The provider hosting `address`'s domain.
+    pub fn provider_of(&self, address: &str) -> Option<&Provider> {
+        let domain = demail_sim::demail::domain_of(address)?;
+        // The most specific match wins (an institution's subdomain may be hosted elsewhere).
+        self.providers
+            .iter()
+            .filter_map(|p| {
+                p.domains()
+                    .iter()
+                    .filter(|d| demail_sim::provider::domain_matches(&domain, d))
+                    .map(|d| d.len())
+                    .max()
+                    .map(|len| (len, p))
+            })
+            .max_by_key(|(len, _)| *len)
+            .map(|(_, p)| p)
+    }
+
+    /// The mailbox of `address` at its provider.
+    pub fn mailbox(&self, address: &str) -> Result<Vec<StoredMessage>> {
+        match self.provider_of(address) {
+            Some(p) => p.mailbox(address),
+            None => bail!("no provider of this world hosts {address}"),
         }
     }
 }
@@ -676,7 +764,7 @@ fn outgoing_of_step(
 
 /// Composes a citizen's message and submits it over SMTP (STARTTLS + AUTH PLAIN).
 async fn send(
-    provider: &Provider,
+    world: &World<'_>,
     pki: &TestPki,
     trace: &Trace,
     clock: &VirtualClock,
@@ -713,7 +801,10 @@ async fn send(
     let tls = TlsParameters::builder("localhost".to_string())
         .add_root_certificate(Certificate::from_pem(pki.ca_pem().as_bytes())?)
         .build_rustls()?;
-    let addr = provider.submission_addr();
+    let addr = world
+        .provider_of(&out.address)
+        .context("the sender's provider")?
+        .submission_addr();
     let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
         .port(addr.port())
         .tls(Tls::Required(tls))

@@ -65,6 +65,14 @@ pub struct ProviderSpec {
     /// Further domains hosted (institution subdomains such as `dresden.de-mail.de`).
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// Whether the other providers' trust lists carry this provider (default true); an
+    /// untrusted provider's relay connections are refused (IT-BInfra-IO §7).
+    #[serde(default = "yes")]
+    pub trusted: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[intake]`: the institution's Funktionspostfach and the reference intake's settings.

@@ -52,6 +52,9 @@ pub struct ProviderEntry {
     /// HTTP face address, e.g. "127.0.0.1:8080" (default: an ephemeral port).
     #[serde(default)]
     pub http: Option<SocketAddr>,
+    /// Provider-to-provider face (implicit TLS, mutual TLS), e.g. "127.0.0.1:1465".
+    #[serde(default)]
+    pub relay: Option<SocketAddr>,
     #[serde(default)]
     pub account: Vec<AccountEntry>,
 }
@@ -172,7 +175,8 @@ async fn serve(config: ServeConfig, data: &Path) -> Result<()> {
         ca.display()
     );
     println!("(the CA is generated anew at every start: clients must trust the current ca.pem)");
-    let mut providers = Vec::new();
+    let mut providers: Vec<Provider> = Vec::new();
+    let trusted: Vec<String> = config.provider.iter().map(|p| p.domain.clone()).collect();
     for p in config.provider {
         let accounts: Vec<AccountConfig> = p
             .account
@@ -198,6 +202,10 @@ async fn serve(config: ServeConfig, data: &Path) -> Result<()> {
                 database: Some(data.join(&p.id).join("store.sqlite")),
                 smtp_listen: p.smtp,
                 http_listen: p.http,
+                relay_listen: p.relay,
+                delivery_hub: None,
+                wire_log: None,
+                trusted_peers: trusted.clone(),
             },
             clock.clone(),
             trace.clone(),
@@ -219,6 +227,10 @@ async fn serve(config: ServeConfig, data: &Path) -> Result<()> {
             "  HTTP             http://{}  (gateway API /api/v1, directory /directory/v1, /openapi.json)",
             provider.http_addr()
         );
+        println!(
+            "  relay            {}  (provider to provider: implicit TLS, client certificate required)",
+            provider.relay_addr()
+        );
         for a in &p.account {
             let push = a.push.map(|t| format!("  push → {t}")).unwrap_or_default();
             let token = a.api_token.as_deref().unwrap_or("-");
@@ -228,6 +240,22 @@ async fn serve(config: ServeConfig, data: &Path) -> Result<()> {
             );
         }
         providers.push(provider);
+    }
+    // Every provider routes the others' domains to their relay faces.
+    for p in &providers {
+        for q in &providers {
+            if p.id() != q.id() {
+                for d in q.domains() {
+                    p.set_route(
+                        &d,
+                        demail_sim::provider::Route {
+                            addr: q.relay_addr(),
+                            provider_domain: q.domain().to_string(),
+                        },
+                    );
+                }
+            }
+        }
     }
     println!("ready; Ctrl-C stops");
     tokio::signal::ctrl_c()

@@ -136,6 +136,24 @@ impl Identity {
         Ok(Arc::new(config))
     }
 
+    /// A rustls server configuration presenting this identity and requiring a client
+    /// certificate issued by one of `roots` (mutual TLS between providers, IT-BInfra-IO
+    /// Tabelle 1: "Client-Authentisierung: muss").
+    pub fn mutual_server_config(
+        &self,
+        roots: rustls::RootCertStore,
+    ) -> Result<Arc<rustls::ServerConfig>> {
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()));
+        let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .context("building the client-certificate verifier")?;
+        let config = rustls::ServerConfig::builder()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![self.cert_der.clone()], key)
+            .context("building a mutual-TLS server configuration")?;
+        Ok(Arc::new(config))
+    }
+
     /// Writes `<name>.crt` and `<name>.key` (PEM) into `dir`; returns both paths.
     pub fn write_pem(&self, dir: &Path, name: &str) -> Result<(PathBuf, PathBuf)> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

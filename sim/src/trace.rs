@@ -77,6 +77,16 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         eml: Option<String>,
     },
+    /// A message came in from a peer provider on the relay face (mutual TLS).
+    #[serde(rename = "provider.received")]
+    ProviderReceived {
+        provider: String,
+        /// The peer provider's domain, from its certificate.
+        from_provider: String,
+        message_id: String,
+        message_type: String,
+        to: Vec<String>,
+    },
     /// A message was laid into a mailbox (the Eingang, PVD-FU §3.3).
     #[serde(rename = "provider.stored")]
     ProviderStored {

@@ -211,7 +211,7 @@ impl<'a> Work<'a> {
                 }
                 for job in jobs {
                     shared.activity.delivery_queued();
-                    if shared.deliveries.send(job).is_err() {
+                    if !shared.deliveries.send(shared, job) {
                         // The worker is gone only when the provider shuts down; the push stays
                         // queued in the database for the next start.
                         shared.activity.delivery_done();
@@ -234,6 +234,9 @@ impl<'a> Work<'a> {
     /// Lays a message into its mailbox, records the Eingang, and queues a push if the mailbox
     /// belongs to an intake. A message id already in the mailbox is not laid down again.
     pub fn deposit(&mut self, message: StoredMessage, envelope_from: &str) -> Result<(), Refusal> {
+        if !self.shared.hosts(&message.mailbox) {
+            return self.relay(message, envelope_from);
+        }
         if !self.store.deposit(&message).map_err(storage_refusal)? {
             return Ok(());
         }
@@ -250,27 +253,224 @@ impl<'a> Work<'a> {
             .account(&message.mailbox)
             .and_then(|a| a.push_target)
         {
-            let queue_id = self
-                .store
-                .enqueue(
-                    target,
-                    envelope_from,
-                    &message.mailbox,
-                    &message.message_id,
-                    &message.raw,
-                )
-                .map_err(storage_refusal)?;
-            self.jobs.push(delivery::Job {
-                queue_id,
-                target,
-                envelope_from: envelope_from.to_string(),
-                mailbox: message.mailbox,
-                message_id: message.message_id,
-                raw: message.raw,
-            });
+            self.queue(target, envelope_from, message)?;
         }
         Ok(())
     }
+
+    /// Hands a message for a foreign domain to its provider (relay face, mutual TLS); without
+    /// a route it cannot leave, which is a refusal the sender sees.
+    fn relay(&mut self, mut message: StoredMessage, envelope_from: &str) -> Result<(), Refusal> {
+        let Some(route) = self.shared.route(&message.mailbox) else {
+            return Err(Refusal::new(
+                550,
+                "5.1.2",
+                &format!("no route to the De-Mail domain of <{}>", message.mailbox),
+            ));
+        };
+        // The receiving provider sets its own Envelope-to (PVD-IO §3.1.22).
+        if let Ok(mut raw) = RawMessage::parse(&message.raw) {
+            raw.remove_all(h::ENVELOPE_TO);
+            message.raw = raw.to_bytes();
+        }
+        self.queue(route.addr, envelope_from, message)
+    }
+
+    fn queue(
+        &mut self,
+        target: std::net::SocketAddr,
+        envelope_from: &str,
+        message: StoredMessage,
+    ) -> Result<(), Refusal> {
+        let queue_id = self
+            .store
+            .enqueue(
+                target,
+                envelope_from,
+                &message.mailbox,
+                &message.message_id,
+                &message.raw,
+            )
+            .map_err(storage_refusal)?;
+        self.jobs.push(delivery::Job {
+            queue_id,
+            target,
+            envelope_from: envelope_from.to_string(),
+            mailbox: message.mailbox,
+            message_id: message.message_id,
+            raw: message.raw,
+        });
+        Ok(())
+    }
+}
+
+/// A message handed over by a trusted peer provider on the relay face (PVD-FU Schritt 41–45):
+/// its seal must verify under the trust anchor; a normal message is checked for
+/// deliverability per recipient (Meldung back to the sender otherwise), laid into the
+/// mailbox at most once per X-de-mail-message-id, and confirmed with an Eingangsbestätigung
+/// when asked; confirmations and Meldungen are laid into the addressee's mailbox.
+pub(crate) fn accept_relayed(
+    shared: &Shared,
+    peer: &str,
+    envelope_from: &str,
+    recipients: &[String],
+    data: &[u8],
+) -> Result<String, Refusal> {
+    let mut msg = RawMessage::parse(data)
+        .map_err(|e| Refusal::new(554, "5.6.0", &format!("Message header unreadable: {e}")))?;
+    msg.remove_all(h::ENVELOPE_TO);
+    let anchors = [shared.ca_der.clone()];
+    let verdict = integrity::verify_with(
+        &msg,
+        &integrity::VerifyOptions {
+            trusted_cas: Some(&anchors),
+            at_unix: Some(shared.clock.timestamp().as_second()),
+        },
+    );
+    if !matches!(verdict, integrity::Verdict::Signed { trusted: true, .. }) {
+        return Err(Refusal::new(
+            554,
+            "5.7.1",
+            &format!(
+                "X-de-mail-integrity of a message from {peer} does not hold: {verdict} (PVD-IO §3.1.21)"
+            ),
+        ));
+    }
+    let message_id = msg.first(h::MESSAGE_ID).ok_or_else(|| {
+        Refusal::new(
+            554,
+            "5.6.0",
+            "Missing x-de-mail-message-id (PVD-IO Tabelle 1 Nr. 14)",
+        )
+    })?;
+    let kind = msg
+        .first(h::MESSAGE_TYPE)
+        .and_then(|t| MessageType::parse(&t))
+        .ok_or_else(|| {
+            Refusal::new(
+                554,
+                "5.6.0",
+                "Missing or unknown x-de-mail-message-type (PVD-IO Tabelle 12)",
+            )
+        })?;
+    let sender = msg
+        .first(h::SENDER)
+        .map(|s| normalize_address(&s))
+        .unwrap_or_else(|| normalize_address(envelope_from));
+    let parsed = mail_parser::MessageParser::default().parse_headers(data);
+    let subject = parsed
+        .as_ref()
+        .and_then(|m| m.subject())
+        .unwrap_or_default()
+        .to_string();
+    shared.trace.emit(EventKind::ProviderReceived {
+        provider: shared.config.id.clone(),
+        from_provider: peer.to_string(),
+        message_id: message_id.clone(),
+        message_type: kind.as_str().to_string(),
+        to: recipients.to_vec(),
+    });
+    let mut work = Work::begin(shared)?;
+    let result = deliver_relayed(
+        &mut work,
+        &msg,
+        &message_id,
+        kind,
+        &sender,
+        &subject,
+        recipients,
+    );
+    work.finish(result.map(|()| message_id))
+}
+
+fn deliver_relayed(
+    work: &mut Work<'_>,
+    msg: &RawMessage,
+    message_id: &str,
+    kind: MessageType,
+    sender: &str,
+    subject: &str,
+    recipients: &[String],
+) -> Result<(), Refusal> {
+    let shared = work.shared;
+    let now = shared.clock.now();
+    let private_id = msg.first(h::PRIVATE_ID);
+    let rfc_message_id = msg.first("message-id");
+    let option = |o: DeMailOption| msg.first(o.header()).as_deref() == Some("yes");
+    for rcpt in recipients {
+        if kind == MessageType::Normal {
+            let needs_high =
+                option(DeMailOption::Private) || option(DeMailOption::ConfirmationOfRetrieve);
+            let reason = match work.store.account(rcpt).map(|a| a.config.max_auth_level) {
+                None => Some(Undeliverable::UnknownRecipient),
+                Some(AuthLevel::Normal) if needs_high => Some(Undeliverable::CannotReadPrivate),
+                _ => None,
+            };
+            if let Some(reason) = reason {
+                let f = NotificationFacts {
+                    provider_domain: shared.config.domain.clone(),
+                    provider_name: shared.config.name.clone(),
+                    message_id: work.next_id()?,
+                    date: format_rfc5322(&now),
+                    time: crate::clock::format_instant(&now),
+                    to: msg
+                        .first("reply-to")
+                        .map(|r| normalize_address(&r))
+                        .unwrap_or_else(|| sender.to_string()),
+                    recipient: rcpt.clone(),
+                    reason,
+                    original_subject: subject.to_string(),
+                    original_message_id: message_id.to_string(),
+                    original_rfc_message_id: rfc_message_id.clone(),
+                    original_private_id: private_id.clone(),
+                };
+                issue_notification(work, &f, sender)?;
+                continue;
+            }
+        } else if work.store.account(rcpt).is_none() {
+            // A confirmation or Meldung for nobody here is dropped (no Meldung about system
+            // messages, PVD-FU Schritt 45).
+            continue;
+        }
+        let mut copy = msg.clone();
+        copy.prepend(vec![Field::new("Envelope-to", rcpt)]);
+        let stored = StoredMessage {
+            mailbox: rcpt.clone(),
+            message_id: message_id.to_string(),
+            rfc_message_id: rfc_message_id.clone(),
+            in_reply_to: msg.first("in-reply-to"),
+            message_type: kind,
+            from: sender.to_string(),
+            subject: subject.to_string(),
+            private_id: private_id.clone(),
+            stored_at: now.timestamp(),
+            raw: copy.to_bytes(),
+        };
+        let already = work
+            .store
+            .mailbox(rcpt)
+            .map_err(storage_refusal)?
+            .iter()
+            .any(|m| m.message_id == message_id);
+        work.deposit(stored, sender)?;
+        // The recipient's Postfachdienst confirms the Eingang (PVD-FU §3.3), once.
+        if kind == MessageType::Normal && option(DeMailOption::ConfirmationOfReceipt) && !already {
+            let f = ConfirmationFacts {
+                provider_domain: shared.config.domain.clone(),
+                provider_name: shared.config.name.clone(),
+                message_id: work.next_id()?,
+                date: format_rfc5322(&now),
+                time: crate::clock::format_instant(&now),
+                delivery_time: None,
+                original_sender: sender.to_string(),
+                original_recipient: rcpt.clone(),
+                original_subject: subject.to_string(),
+                original_rfc_message_id: rfc_message_id.clone(),
+            };
+            issue_confirmation(work, AckKind::Receipt, &f, msg, message_id, &private_id)?;
+        }
+    }
+    Ok(())
 }
 
 /// Metadata (Tabelle 1), sealing, deliverability, Eingang and confirmations for one accepted
@@ -411,7 +611,10 @@ fn stamp_and_deliver(
         // Reply-To) gets a Meldung (Schritt 45).
         let needs_high = options.contains(&DeMailOption::Private)
             || options.contains(&DeMailOption::ConfirmationOfRetrieve);
+        let foreign = !shared.hosts(rcpt);
         let reason = match work.store.account(rcpt).map(|a| a.config.max_auth_level) {
+            // The recipient's provider checks deliverability of a foreign address.
+            _ if foreign => None,
             None => Some(Undeliverable::UnknownRecipient),
             Some(AuthLevel::Normal) if needs_high => Some(Undeliverable::CannotReadPrivate),
             _ => None,
@@ -453,8 +656,9 @@ fn stamp_and_deliver(
             },
             &sub.login.address,
         )?;
-        // The recipient's Postfachdienst confirms the Eingang once the copy is stored (PVD-FU §3.3).
-        if options.contains(&DeMailOption::ConfirmationOfReceipt) {
+        // The recipient's Postfachdienst confirms the Eingang once the copy is stored (PVD-FU
+        // §3.3); for a foreign recipient that is the other provider.
+        if options.contains(&DeMailOption::ConfirmationOfReceipt) && !foreign {
             let f = facts(work)?;
             issue_confirmation(
                 work,

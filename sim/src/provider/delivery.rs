@@ -8,7 +8,7 @@
 //! 8-hour limit.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::Weak;
 use std::time::Duration;
 
 use lettre::address::Envelope;
@@ -37,14 +37,43 @@ pub(crate) struct Job {
     pub raw: Vec<u8>,
 }
 
+/// One delivery worker for a whole simulated world: every provider's pushes and relays go
+/// through one queue, one at a time, in the order they were queued. Queue order is causal
+/// order, so the trace stays deterministic when several providers hand mail to each other
+/// (a worker per provider would race). A provider started alone gets a hub of its own.
+#[derive(Clone)]
+pub struct DeliveryHub {
+    tx: mpsc::UnboundedSender<(Weak<Shared>, Job)>,
+}
+
+impl std::fmt::Debug for DeliveryHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeliveryHub")
+    }
+}
+
+impl DeliveryHub {
+    /// Starts the worker (needs a tokio runtime); abort the handle to stop it.
+    pub fn start() -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { tx }, tokio::spawn(run(rx)))
+    }
+
+    /// Queues a job of `shared`'s provider; false if the worker is gone.
+    pub(crate) fn send(&self, shared: &Shared, job: Job) -> bool {
+        let me = shared.me.get().cloned().unwrap_or_default();
+        self.tx.send((me, job)).is_ok()
+    }
+}
+
 /// Delivers jobs until the channel closes.
-pub(crate) async fn run(
-    mut jobs: mpsc::UnboundedReceiver<Job>,
-    shared: Arc<Shared>,
-    ca_pem: String,
-) {
-    while let Some(job) = jobs.recv().await {
-        let outcome = deliver(&shared, &job, Some(ca_pem.as_bytes())).await;
+async fn run(mut jobs: mpsc::UnboundedReceiver<(Weak<Shared>, Job)>) {
+    while let Some((shared, job)) = jobs.recv().await {
+        // A provider that was shut down keeps its queued pushes in its database.
+        let Some(shared) = shared.upgrade() else {
+            continue;
+        };
+        let outcome = deliver(&shared, &job, Some(shared.ca_pem.as_bytes())).await;
         if let Err(e) = super::lock(&shared.store).delivery_result(job.queue_id, outcome) {
             tracing::error!("cannot record the push of {}: {e:#}", job.message_id);
         }
@@ -97,18 +126,48 @@ async fn send_once(
     ca_pem: Option<&[u8]>,
 ) -> Result<(), (bool, String)> {
     let temp = |e: String| (false, e);
-    let mut tls = TlsParameters::builder("localhost".to_string());
+    // A mailbox of this provider is pushed to its intake (STARTTLS); a foreign one goes to the
+    // peer provider's relay face: implicit TLS, our certificate as client certificate, and the
+    // peer's certificate must carry its provider domain (IT-BInfra-IO Tabelle 1).
+    let relay = if shared.hosts(&job.mailbox) {
+        None
+    } else {
+        Some(
+            shared
+                .route(&job.mailbox)
+                .ok_or_else(|| temp(format!("no route to the domain of {}", job.mailbox)))?,
+        )
+    };
+    let server_name = relay
+        .as_ref()
+        .map_or_else(|| "localhost".to_string(), |r| r.provider_domain.clone());
+    let mut tls = TlsParameters::builder(server_name);
     if let Some(pem) = ca_pem {
         let cert = Certificate::from_pem(pem).map_err(|e| temp(format!("test CA: {e}")))?;
         tls = tls.add_root_certificate(cert);
     }
+    if relay.is_some() {
+        // lettre 0.11.23's rustls path takes the certificate argument as DER despite the
+        // name `from_pem` (it wraps the bytes unparsed); the key is parsed from PEM.
+        let identity = lettre::transport::smtp::client::Identity::from_pem(
+            shared.relay_identity.cert_der.as_ref(),
+            shared.relay_identity.key_pem.as_bytes(),
+        )
+        .map_err(|e| temp(format!("client certificate: {e}")))?;
+        tls = tls.identify_with(identity);
+    }
     let tls = tls
         .build_rustls()
         .map_err(|e| temp(format!("TLS parameters: {e}")))?;
+    let tls = if relay.is_some() {
+        Tls::Wrapper(tls)
+    } else {
+        Tls::Required(tls)
+    };
     let transport =
         AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(job.target.ip().to_string())
             .port(job.target.port())
-            .tls(Tls::Required(tls))
+            .tls(tls)
             .hello_name(lettre::transport::smtp::extension::ClientId::Domain(
                 format!("smtp.{}", shared.config.domain),
             ))

@@ -1,9 +1,10 @@
 //! The simulated accredited De-Mail provider (DMDA, De-Mail-Diensteanbieter).
 //!
-//! What it does in this version: accounts with a highest authentication level, mailboxes,
-//! an SMTP submission face (STARTTLS + AUTH PLAIN/LOGIN, enhanced status codes, size limit),
-//! the PVD rules needed for an absenderbestätigte message, the Eingangsbestätigung, and push
-//! delivery of an institution's mail to its intake over SMTP with STARTTLS.
+//! What it does: accounts with a highest authentication level, mailboxes, an SMTP submission
+//! face (STARTTLS + AUTH PLAIN/LOGIN, enhanced status codes, size limit), the PVD rules,
+//! confirmations and Meldungen, push delivery of an institution's mail to its intake over SMTP
+//! with STARTTLS, an HTTP face, and a relay face to other providers (SMTP over implicit TLS
+//! with mutual TLS and a trust list, IT-BInfra-IO Tabelle 1 and §7).
 //!
 //! Submodules:
 //! - [`store`]: accounts, mailboxes and the push queue, durable in SQLite (WAL).
@@ -31,7 +32,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::clock::VirtualClock;
@@ -102,6 +102,26 @@ pub struct ProviderConfig {
     pub smtp_listen: Option<SocketAddr>,
     /// Where the HTTP face listens (`None`: an ephemeral port on 127.0.0.1).
     pub http_listen: Option<SocketAddr>,
+    /// Where the provider-to-provider face listens: SMTP over implicit TLS with mutual TLS
+    /// (IT-BInfra-IO Tabelle 1, port 1465 in the TR; `None`: an ephemeral port on 127.0.0.1).
+    pub relay_listen: Option<SocketAddr>,
+    /// A wire log shared with other providers of the same world (one numbering in trace
+    /// order); `None`: this provider keeps its own in `message_dir`.
+    pub wire_log: Option<Arc<WireLog>>,
+    /// The world's delivery worker (`None`: the provider starts its own).
+    pub delivery_hub: Option<delivery::DeliveryHub>,
+    /// The trust list: provider domains whose certificates this provider accepts on its
+    /// relay face (IT-BInfra-IO §7; the TR takes it from the BSI's TSL).
+    pub trusted_peers: Vec<String>,
+}
+
+/// Where mail for a foreign domain goes: the peer provider's relay face and the name its
+/// certificate must carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub addr: SocketAddr,
+    /// The peer provider's domain (TLS server name, certificate CN).
+    pub provider_domain: String,
 }
 
 /// Counters the runner reads to decide that the world has settled.
@@ -167,13 +187,51 @@ pub(crate) struct Shared {
     pub trace: Trace,
     pub tls: Arc<rustls::ServerConfig>,
     pub store: std::sync::Mutex<store::Store>,
-    pub deliveries: mpsc::UnboundedSender<delivery::Job>,
+    pub deliveries: delivery::DeliveryHub,
+    /// This provider's own `Arc` (weak), for queueing deliveries from `&Shared`.
+    pub me: std::sync::OnceLock<std::sync::Weak<Shared>>,
     pub activity: Arc<Activity>,
     /// Signs X-de-mail-integrity and confirmations (PVD-IO §3.1.21, §3.5.1): an ECDSA P-256
     /// key with a certificate from the test PKI.
     pub signer: crate::demail::integrity::Signer,
     /// Keeps every message as it crossed the wire, if asked to.
-    pub wire_log: WireLog,
+    pub wire_log: Arc<WireLog>,
+    /// Routing table: foreign De-Mail domain → peer provider (the TR uses DNS SRV records).
+    pub routes: std::sync::Mutex<std::collections::BTreeMap<String, Route>>,
+    /// Certificate and key (PEM) presented to peers and on the relay face.
+    pub relay_identity: crate::pki::Identity,
+    /// The test CA (PEM and DER): trust anchor for peers and for X-de-mail-signature-certificate.
+    pub ca_pem: String,
+    pub ca_der: Vec<u8>,
+}
+
+impl Shared {
+    /// Whether `address` belongs to a domain this provider hosts.
+    pub fn hosts(&self, address: &str) -> bool {
+        let Some(domain) = crate::demail::domain_of(address) else {
+            return false;
+        };
+        std::iter::once(&self.config.domain)
+            .chain(&self.config.hosted_domains)
+            .any(|base| domain_matches(&domain, base))
+    }
+
+    /// The peer provider for a foreign address, if there is a route (for the domain or a
+    /// parent domain: institutions have their own subdomains, ACM-FU §2.1.2).
+    pub fn route(&self, address: &str) -> Option<Route> {
+        let domain = crate::demail::domain_of(address)?;
+        lock(&self.routes)
+            .iter()
+            .filter(|(base, _)| domain_matches(&domain, base))
+            .max_by_key(|(base, _)| base.len())
+            .map(|(_, r)| r.clone())
+    }
+}
+
+/// Whether `domain` is `base` or a subdomain of it (case-insensitive).
+pub fn domain_matches(domain: &str, base: &str) -> bool {
+    let (d, b) = (domain.to_ascii_lowercase(), base.to_ascii_lowercase());
+    d == b || d.ends_with(&format!(".{b}"))
 }
 
 /// Writes each message that crosses the provider's wire to `<dir>/NNNNNN.eml`, numbered in
@@ -213,6 +271,7 @@ pub struct Provider {
     shared: Arc<Shared>,
     submission_addr: SocketAddr,
     http_addr: SocketAddr,
+    relay_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -236,26 +295,44 @@ impl Provider {
             signing.cert_der.to_vec(),
         )
         .map_err(|e| anyhow::anyhow!("provider signing key: {e}"))?;
-        let wire_log = WireLog::new(config.message_dir.clone());
+        let wire_log = config
+            .wire_log
+            .clone()
+            .unwrap_or_else(|| Arc::new(WireLog::new(config.message_dir.clone())));
+        let relay_identity =
+            pki.issue(&config.domain, &[&config.domain, "localhost", "127.0.0.1"])?;
+        let relay_tls = relay_identity.mutual_server_config(pki.root_store()?)?;
         let store = store::Store::open(config.database.as_deref(), &config.accounts)?;
         let pending = store.pending_deliveries()?;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (hub, own_worker) = match &config.delivery_hub {
+            Some(h) => (h.clone(), None),
+            None => {
+                let (h, task) = delivery::DeliveryHub::start();
+                (h, Some(task))
+            }
+        };
         let shared = Arc::new(Shared {
             config,
             clock,
             trace,
             tls,
             store: std::sync::Mutex::new(store),
-            deliveries: tx,
+            deliveries: hub,
+            me: std::sync::OnceLock::new(),
             activity: Arc::new(Activity::default()),
             signer,
             wire_log,
+            routes: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            relay_identity,
+            ca_pem: pki.ca_pem().to_string(),
+            ca_der: pki.ca_der().to_vec(),
         });
         let smtp_at = shared.config.smtp_listen.unwrap_or(LOOPBACK_ANY);
         let listener = TcpListener::bind(smtp_at)
             .await
             .with_context(|| format!("binding the provider's SMTP submission port {smtp_at}"))?;
         let submission_addr = listener.local_addr()?;
+        let _ = shared.me.set(Arc::downgrade(&shared));
         // Pushes left in the queue by an earlier run of this provider go out first, in order.
         for q in pending {
             shared.activity.delivery_queued();
@@ -267,11 +344,17 @@ impl Provider {
                 message_id: q.message_id,
                 raw: q.raw,
             };
-            if shared.deliveries.send(job).is_err() {
+            if !shared.deliveries.send(&shared, job) {
                 shared.activity.delivery_done();
             }
         }
         let accept_task = tokio::spawn(smtp::serve(listener, shared.clone()));
+        let relay_at = shared.config.relay_listen.unwrap_or(LOOPBACK_ANY);
+        let relay_listener = TcpListener::bind(relay_at)
+            .await
+            .with_context(|| format!("binding the provider's relay port {relay_at}"))?;
+        let relay_addr = relay_listener.local_addr()?;
+        let relay_task = tokio::spawn(smtp::serve_relay(relay_listener, shared.clone(), relay_tls));
         let http_at = shared.config.http_listen.unwrap_or(LOOPBACK_ANY);
         let http = TcpListener::bind(http_at)
             .await
@@ -283,13 +366,14 @@ impl Provider {
                 tracing::error!("provider HTTP face stopped: {e}");
             }
         });
-        let delivery_task =
-            tokio::spawn(delivery::run(rx, shared.clone(), pki.ca_pem().to_string()));
+        let mut tasks = vec![accept_task, http_task, relay_task];
+        tasks.extend(own_worker);
         Ok(Self {
             shared,
             submission_addr,
             http_addr,
-            tasks: vec![accept_task, delivery_task, http_task],
+            relay_addr,
+            tasks,
         })
     }
 
@@ -301,6 +385,28 @@ impl Provider {
     /// The HTTP face: gateway API and directory (`http://<addr>/`).
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The provider-to-provider face (implicit TLS, mutual TLS).
+    pub fn relay_addr(&self) -> SocketAddr {
+        self.relay_addr
+    }
+
+    /// The provider's domain.
+    pub fn domain(&self) -> &str {
+        &self.shared.config.domain
+    }
+
+    /// Domains this provider hosts (its own and its institutions').
+    pub fn domains(&self) -> Vec<String> {
+        let mut d = vec![self.shared.config.domain.clone()];
+        d.extend(self.shared.config.hosted_domains.iter().cloned());
+        d
+    }
+
+    /// Routes mail for `domain` to a peer provider.
+    pub fn set_route(&self, domain: &str, route: Route) {
+        lock(&self.shared.routes).insert(domain.to_ascii_lowercase(), route);
     }
 
     /// The provider's id.

@@ -55,6 +55,88 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// Accepts provider-to-provider connections: implicit TLS with a client certificate from the
+/// test PKI (mutual TLS), and the peer's certificate name must be on the trust list
+/// (IT-BInfra-IO Tabelle 1 and §7). Anything else is answered 554 5.7.1 and closed.
+pub(crate) async fn serve_relay(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Arc<rustls::ServerConfig>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    loop {
+        let Ok((stream, _peer)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        let acceptor = acceptor.clone();
+        shared.activity.session_opened();
+        tokio::spawn(async move {
+            let activity = shared.activity.clone();
+            match acceptor.accept(stream).await {
+                Err(e) => {
+                    // A peer without a certificate of the test PKI never gets an SMTP word.
+                    shared.trace.emit(EventKind::ProviderRefused {
+                        provider: shared.config.id.clone(),
+                        stage: "CONNECT".into(),
+                        from: None,
+                        code: 0,
+                        enhanced: "5.7.1".into(),
+                        reason: format!("TLS handshake on the relay face failed: {e}"),
+                        eml: None,
+                    });
+                }
+                Ok(tls) => {
+                    let peer = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .and_then(|c| certificate_cn(c.as_ref()));
+                    let trusted = peer.as_ref().is_some_and(|p| {
+                        shared
+                            .config
+                            .trusted_peers
+                            .iter()
+                            .any(|t| t.eq_ignore_ascii_case(p))
+                    });
+                    let mut session = Session::new(shared.clone(), Box::new(tls));
+                    session.tls = true;
+                    if trusted {
+                        session.relay_peer = peer;
+                        if let Err(e) = session.run().await {
+                            tracing::debug!("relay session ended with an I/O error: {e}");
+                        }
+                    } else {
+                        let name = peer.unwrap_or_else(|| "(no name)".into());
+                        let _ = session
+                            .refuse(
+                                "CONNECT",
+                                Refusal::new(
+                                    554,
+                                    "5.7.1",
+                                    &format!("peer {name} is not on the trust list of this provider (IT-BInfra-IO §7)"),
+                                ),
+                            )
+                            .await;
+                    }
+                }
+            }
+            activity.session_closed();
+        });
+    }
+}
+
+/// The subject CN of a DER certificate.
+fn certificate_cn(der: &[u8]) -> Option<String> {
+    use x509_cert::der::Decode as _;
+    let cert = x509_cert::Certificate::from_der(der).ok()?;
+    match cert.tbs_certificate().subject().common_name() {
+        Ok(Some(cn)) => Some(String::from(cn)),
+        _ => None,
+    }
+}
+
 /// A logged-in account.
 #[derive(Clone, Debug)]
 pub(crate) struct Login {
@@ -77,6 +159,8 @@ struct Session {
     login: Option<Login>,
     mail_from: Option<String>,
     rcpts: Vec<String>,
+    /// On the relay face: the trusted peer provider's domain (then no AUTH is needed).
+    relay_peer: Option<String>,
 }
 
 impl Session {
@@ -89,6 +173,7 @@ impl Session {
             login: None,
             mail_from: None,
             rcpts: Vec::new(),
+            relay_peer: None,
         }
     }
 
@@ -206,7 +291,9 @@ impl Session {
                     lines.push("8BITMIME".into());
                     lines.push("ENHANCEDSTATUSCODES".into());
                     lines.push("PIPELINING".into());
-                    if self.tls {
+                    if self.relay_peer.is_some() {
+                        // Provider to provider: already mutually authenticated by TLS.
+                    } else if self.tls {
                         lines.push("AUTH PLAIN LOGIN".into());
                     } else {
                         lines.push("STARTTLS".into());
@@ -375,6 +462,13 @@ impl Session {
         if !self.greeted {
             return self.reply(503, "5.5.1", "Send EHLO first").await;
         }
+        if self.relay_peer.is_some() {
+            if self.mail_from.is_some() {
+                return self.reply(503, "5.5.1", "Nested MAIL command").await;
+            }
+            self.mail_from = Some(normalize_address(&address));
+            return self.reply(250, "2.1.0", "Sender OK").await;
+        }
         let Some(login) = self.login.clone() else {
             return self
                 .refuse(
@@ -421,7 +515,29 @@ impl Session {
         if self.mail_from.is_none() {
             return self.reply(503, "5.5.1", "Send MAIL first").await;
         }
-        let known = lock(&self.shared.store).account(&address).is_some();
+        if self.relay_peer.is_some() {
+            // The deliverability check (unknown recipient → Meldung) happens after DATA
+            // (PVD-FU Schritt 42); here only the domain must be one this provider hosts.
+            if !self.shared.hosts(&address) {
+                return self
+                    .refuse(
+                        "RCPT",
+                        Refusal::new(
+                            550,
+                            "5.1.2",
+                            &format!("<{address}> is not a domain of this provider"),
+                        ),
+                    )
+                    .await;
+            }
+            let address = normalize_address(&address);
+            if !self.rcpts.contains(&address) {
+                self.rcpts.push(address);
+            }
+            return self.reply(250, "2.1.5", "Recipient OK").await;
+        }
+        let known = lock(&self.shared.store).account(&address).is_some()
+            || (!self.shared.hosts(&address) && self.shared.route(&address).is_some());
         if !known {
             return self
                 .refuse(
@@ -472,9 +588,29 @@ impl Session {
                 message.extend_from_slice(b"\r\n");
             }
         }
-        let login = self.login.clone().expect("MAIL required a login");
         let rcpts = std::mem::take(&mut self.rcpts);
-        self.mail_from = None;
+        let envelope_from = self.mail_from.take().unwrap_or_default();
+        if let Some(peer) = self.relay_peer.clone() {
+            if overflow {
+                return self
+                    .refuse("DATA", Refusal::new(552, "5.3.4", "Message too large"))
+                    .await;
+            }
+            return match accept::accept_relayed(
+                &self.shared,
+                &peer,
+                &envelope_from,
+                &rcpts,
+                &message,
+            ) {
+                Ok(id) => self.reply(250, "2.0.0", &format!("Accepted {id}")).await,
+                Err(r) => {
+                    let eml = self.shared.wire_log.record(&message);
+                    self.refuse_with("DATA", r, Some(eml)).await
+                }
+            };
+        }
+        let login = self.login.clone().expect("MAIL required a login");
         if overflow {
             return self
                 .refuse(
