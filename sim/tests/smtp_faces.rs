@@ -402,3 +402,31 @@ async fn reqwest_like_post(base: &str, body: &str) -> String {
     s.read_to_string(&mut out).await.unwrap();
     out
 }
+
+/// At level normal an account may send at most 100 messages a day (PVD-FU §3.1.1.1): the 101st
+/// is refused with 550 5.7.1 naming the limit, and nothing of it is stored.
+#[tokio::test]
+async fn daily_limit_at_level_normal() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, NORMAL_CITIZEN).await;
+    for i in 0..100 {
+        let r = c
+            .send(
+                NORMAL_CITIZEN,
+                CITIZEN,
+                &message(NORMAL_CITIZEN, &format!("X-N: {i}\n")),
+            )
+            .await;
+        assert!(r.starts_with("250"), "message {i}: {r}");
+    }
+    let r = c
+        .send(
+            NORMAL_CITIZEN,
+            CITIZEN,
+            &message(NORMAL_CITIZEN, "X-N: 100\n"),
+        )
+        .await;
+    assert!(r.starts_with("550 5.7.1"), "{r}");
+    assert!(r.contains("PVD-FU §3.1.1.1"), "{r}");
+    assert_eq!(w.provider.mailbox(CITIZEN).unwrap().len(), 100);
+}

@@ -28,6 +28,11 @@ use super::smtp::Login;
 use super::store::StoredMessage;
 use super::{AccountKind, Shared, delivery, lock};
 
+/// PVD-FU §3.1.1.1: messages a day at level normal.
+pub const MAX_MESSAGES_NORMAL: u32 = 100;
+/// PVD-FU §3.1.1.1: recipients a day, over all messages, at level normal.
+pub const MAX_RECIPIENTS_NORMAL: u32 = 300;
+
 /// An SMTP refusal: reply code, enhanced status (RFC 3463) and a text a person can act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
@@ -157,6 +162,29 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
     // Everything this submission causes is written in one transaction; the 250 goes out only
     // after it committed (store.rs: a 250 is durable).
     let mut work = Work::begin(shared)?;
+    // PVD-FU §3.1.1.1: at level normal at most 100 messages a day with 300 recipients in all
+    // (a day of the provider's legal time zone).
+    if sub.login.level == AuthLevel::Normal {
+        let day = shared.clock.now().date().to_string();
+        let (messages, recipients) = work
+            .store
+            .sent_on(&sub.login.address, &day)
+            .map_err(storage_refusal)?;
+        let more = sub.recipients.len() as u32;
+        if messages >= MAX_MESSAGES_NORMAL || recipients + more > MAX_RECIPIENTS_NORMAL {
+            work.store.rollback();
+            return Err(Refusal::new(
+                550,
+                "5.7.1",
+                &format!(
+                    "Daily limit at level normal reached: {messages} messages and {recipients} recipients sent on {day}; at most {MAX_MESSAGES_NORMAL} messages with {MAX_RECIPIENTS_NORMAL} recipients in all (PVD-FU §3.1.1.1). Log in at level high to send more."
+                ),
+            ));
+        }
+        work.store
+            .record_sent(&sub.login.address, &day, more)
+            .map_err(storage_refusal)?;
+    }
     let result = stamp_and_deliver(&mut work, &sub, msg, &parsed, &options, &subject, &holder);
     work.finish(result)
 }

@@ -221,6 +221,13 @@ CREATE TABLE IF NOT EXISTS messages (
     raw            BLOB NOT NULL,
     UNIQUE (mailbox, message_id)
 );
+CREATE TABLE IF NOT EXISTS send_log (
+    account    TEXT NOT NULL,
+    day        TEXT NOT NULL,
+    messages   INTEGER NOT NULL,
+    recipients INTEGER NOT NULL,
+    PRIMARY KEY (account, day)
+);
 CREATE TABLE IF NOT EXISTS deliveries (
     id            INTEGER PRIMARY KEY,
     target        TEXT NOT NULL,
@@ -389,6 +396,31 @@ impl Store {
             ],
         )?;
         Ok(n == 1)
+    }
+
+    /// Messages and recipients `account` sent on `day` (YYYY-MM-DD) while logged in at level
+    /// normal (PVD-FU §3.1.1.1 counts those).
+    pub fn sent_on(&self, account: &str, day: &str) -> Result<(u32, u32)> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT messages, recipients FROM send_log WHERE account = ?1 AND day = ?2",
+                params![normalize_address(account), day],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or((0, 0)))
+    }
+
+    /// Counts one message to `recipients` recipients for `account` on `day`.
+    pub fn record_sent(&mut self, account: &str, day: &str, recipients: u32) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO send_log (account, day, messages, recipients) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT(account, day) DO UPDATE SET messages = messages + 1,
+                 recipients = recipients + ?3",
+            params![normalize_address(account), day, recipients],
+        )?;
+        Ok(())
     }
 
     /// Queues a push of `raw` to `target`; returns its queue id.
