@@ -236,3 +236,36 @@ fn inspect_exit_codes() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A scenario whose intake answers too late fails its deadline check with exit code 1 and a
+/// detail naming the deadline and its legal source: the checks bite.
+#[test]
+fn a_late_answer_fails_the_run() {
+    let tmp = temp("late");
+    let o = bin()
+        .args([
+            "run",
+            "harness/tests/fixtures/scenarios/gewerbe/zu-langsam.toml",
+            "--bless",
+            "--golden",
+        ])
+        .arg(tmp.join("golden"))
+        .arg("--out")
+        .arg(tmp.join("runs"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("FAIL empfangsbescheinigung"), "{err}");
+    assert!(
+        err.contains("after the deadline 2025-03-07T00:00:00+01:00")
+            || err.contains("by the deadline 2025-03-07T00:00:00+01:00"),
+        "{err}"
+    );
+    assert!(
+        err.contains("§ 15 Abs. 1 GewO") || err.contains("gewerbe-empfang"),
+        "{err}"
+    );
+    let junit = std::fs::read_to_string(tmp.join("runs/junit.xml")).unwrap();
+    assert!(junit.contains("<failure"), "{junit}");
+}

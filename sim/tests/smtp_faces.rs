@@ -17,6 +17,7 @@ const CITIZEN: &str = "erika.mustermann@dmda-a.de-mail.de";
 const NORMAL_CITIZEN: &str = "max.normal@dmda-a.de-mail.de";
 const INTAKE: &str = "gewerbeangelegenheiten@dresden.de-mail.de";
 const PASSWORD: &str = "pw";
+const PSEUDONYM: &str = "pn_kaninchen@dmda-a.de-mail.de";
 
 struct World {
     pki: TestPki,
@@ -49,6 +50,7 @@ async fn start_world() -> World {
                 account(CITIZEN, AccountKind::Person, AuthLevel::High),
                 account(NORMAL_CITIZEN, AccountKind::Person, AuthLevel::Normal),
                 account(INTAKE, AccountKind::Institution, AuthLevel::High),
+                account(PSEUDONYM, AccountKind::Person, AuthLevel::High),
             ],
             message_dir: None,
             database: None,
@@ -429,4 +431,24 @@ async fn daily_limit_at_level_normal() {
     assert!(r.starts_with("550 5.7.1"), "{r}");
     assert!(r.contains("PVD-FU §3.1.1.1"), "{r}");
     assert_eq!(w.provider.mailbox(CITIZEN).unwrap().len(), 100);
+}
+
+/// Absenderbestätigt is refused for a pseudonymous address even at level high (PVD-FU §3.3).
+#[tokio::test]
+async fn authoritative_refused_for_pseudonyms() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, PSEUDONYM).await;
+    let r = c
+        .send(
+            PSEUDONYM,
+            INTAKE,
+            &message(PSEUDONYM, "X-de-mail-authoritative: yes\n"),
+        )
+        .await;
+    assert!(r.starts_with("550 5.7.1") && r.contains("pseudonym"), "{r}");
+    let r = c.send(PSEUDONYM, INTAKE, &message(PSEUDONYM, "")).await;
+    assert!(
+        r.starts_with("250"),
+        "without the option the pseudonym may send: {r}"
+    );
 }

@@ -151,6 +151,21 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
             ));
         }
     }
+    // PVD-FU §3.3: absenderbestätigt is not allowed from a pseudonymous address.
+    if options.contains(&DeMailOption::Authoritative)
+        && sub
+            .login
+            .address
+            .split('@')
+            .next()
+            .is_some_and(|l| l.starts_with("pn_"))
+    {
+        return Err(Refusal::new(
+            550,
+            "5.7.1",
+            "Option authoritative (absenderbestätigt) is not allowed from a pseudonymous address (PVD-FU §3.3)",
+        ));
+    }
     if options.contains(&DeMailOption::ConfirmationOfRetrieve) && kind != AccountKind::Institution {
         return Err(Refusal::new(
             550,
