@@ -222,23 +222,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         .await?;
         providers.push(provider);
     }
-    // Routing between providers (the TR uses DNS SRV records for this, IT-BInfra-IO §5).
-    for p in &providers {
-        for q in &providers {
-            if p.id() == q.id() {
-                continue;
-            }
-            for d in q.domains() {
-                p.set_route(
-                    &d,
-                    demail_sim::provider::Route {
-                        addr: q.relay_addr(),
-                        provider_domain: q.domain().to_string(),
-                    },
-                );
-            }
-        }
-    }
+    demail_sim::provider::connect_all(&providers);
     let provider = &providers[intake_provider];
     let world = World {
         providers: &providers,

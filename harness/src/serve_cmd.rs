@@ -241,22 +241,7 @@ async fn serve(config: ServeConfig, data: &Path) -> Result<()> {
         }
         providers.push(provider);
     }
-    // Every provider routes the others' domains to their relay faces.
-    for p in &providers {
-        for q in &providers {
-            if p.id() != q.id() {
-                for d in q.domains() {
-                    p.set_route(
-                        &d,
-                        demail_sim::provider::Route {
-                            addr: q.relay_addr(),
-                            provider_domain: q.domain().to_string(),
-                        },
-                    );
-                }
-            }
-        }
-    }
+    demail_sim::provider::connect_all(&providers);
     println!("ready; Ctrl-C stops");
     tokio::signal::ctrl_c()
         .await

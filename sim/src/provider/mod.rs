@@ -228,6 +228,27 @@ impl Shared {
     }
 }
 
+/// Routes every provider's mail for the others' domains to their relay faces (the TR uses
+/// DNS SRV records for this, IT-BInfra-IO §5).
+pub fn connect_all(providers: &[Provider]) {
+    for p in providers {
+        for q in providers {
+            if p.id() == q.id() {
+                continue;
+            }
+            for d in q.domains() {
+                p.set_route(
+                    &d,
+                    Route {
+                        addr: q.relay_addr(),
+                        provider_domain: q.domain().to_string(),
+                    },
+                );
+            }
+        }
+    }
+}
+
 /// Whether `domain` is `base` or a subdomain of it (case-insensitive).
 pub fn domain_matches(domain: &str, base: &str) -> bool {
     let (d, b) = (domain.to_ascii_lowercase(), base.to_ascii_lowercase());
