@@ -11,7 +11,7 @@ use super::acknowledge::{self, AckError, AckFacts, AckKind};
 use super::compose::{Draft, mailbox};
 use super::headers::RawMessage;
 use super::integrity::{self, HashAlg, Signer};
-use super::{TR_VERSION, h, multipart, pdf};
+use super::{MessageType, TR_VERSION, h, multipart, pdf};
 
 /// The facts a confirmation states that are not in the original message.
 #[derive(Clone, Debug)]
@@ -49,6 +49,73 @@ pub struct Built {
     pub subject: String,
 }
 
+/// The header block of a message the provider itself issues (confirmation, Meldung): From the
+/// system address, the TR metadata of PVD-IO Tabelle 1 for that type, the original's
+/// private-id copied (§3.1.9), and the provider's seal over it all (§3.1.21, §3.5.1).
+pub(crate) struct SystemMessage<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub cc: Option<&'a str>,
+    pub subject: &'a str,
+    pub date: &'a str,
+    pub message_id: &'a str,
+    pub in_reply_to: Option<&'a str>,
+    pub provider_domain: &'a str,
+    pub message_type: MessageType,
+    /// Further header fields after X-de-mail-actual-recipient (e.g. the notification type).
+    pub extra: &'a [(&'a str, &'a str)],
+    pub private_id: Option<&'a str>,
+    pub content_type: &'a str,
+}
+
+/// Composes a [`SystemMessage`] with its MIME body and seals it; returns the bytes.
+pub(crate) fn seal_system_message(
+    m: &SystemMessage<'_>,
+    body: Vec<u8>,
+    signer: Option<&Signer>,
+) -> Vec<u8> {
+    let recipients = match m.cc {
+        Some(cc) => format!("to={};cc={cc}", m.to),
+        None => format!("to={}", m.to),
+    };
+    let mut d = Draft::new()
+        .header_raw("From", &mailbox("", m.from))
+        .header_raw("To", &format!("<{}>", m.to));
+    if let Some(cc) = m.cc {
+        d = d.header_raw("Cc", &format!("<{cc}>"));
+    }
+    d = d
+        .header("Subject", m.subject)
+        .header_raw("Date", m.date)
+        .header_raw("Message-ID", &format!("<{}>", m.message_id));
+    if let Some(id) = m.in_reply_to {
+        d = d.header_raw("In-Reply-To", id);
+    }
+    d = d
+        .header_raw(h::SENDER, m.from)
+        .header_raw(h::CHOSEN_RECIPIENT, &recipients)
+        .header_raw(
+            h::ORIGINATOR_PROVIDER,
+            &format!("smtp.{}", m.provider_domain),
+        )
+        .header_raw(h::MESSAGE_TYPE, m.message_type.as_str())
+        .header_raw(h::VERSION, TR_VERSION)
+        .header_raw(h::MESSAGE_ID, m.message_id)
+        .header_raw(h::ACTUAL_RECIPIENT, &recipients);
+    for (name, value) in m.extra {
+        d = d.header_raw(name, value);
+    }
+    if let Some(pid) = m.private_id {
+        d = d.header_raw(h::PRIVATE_ID, pid);
+    }
+    let bytes = d.mime_body(m.content_type, body).to_bytes();
+    let mut msg = RawMessage::parse(&bytes).expect("a system message we composed parses");
+    // A signer whose certificate does not hold its key is a set-up bug, not input.
+    integrity::seal(&mut msg, HashAlg::Sha256, signer)
+        .expect("the provider's signer matches its certificate");
+    msg.to_bytes()
+}
+
 /// Builds a confirmation of `kind` for `original` (the message as it was sealed for this
 /// recipient), To the original's sender with a copy to the recipient (PVD-FU §3.3).
 pub fn build(
@@ -81,52 +148,25 @@ pub fn build(
     // The Versandbestätigung goes to the sender only; Eingangs- and Abholbestätigung go to
     // the sender with a copy to the recipient (PVD-FU §3.3, §7.1).
     let copy_to_recipient = kind != AckKind::Dispatch;
-    let recipients = if copy_to_recipient {
-        format!("to={};cc={}", f.original_sender, f.original_recipient)
-    } else {
-        format!("to={}", f.original_sender)
-    };
-    let mut d = Draft::new()
-        .header_raw("From", &mailbox("", &from))
-        .header_raw("To", &format!("<{}>", f.original_sender));
-    if copy_to_recipient {
-        d = d.header_raw("Cc", &format!("<{}>", f.original_recipient));
-    }
-    let mut d = d
-        .header("Subject", &subject)
-        .header_raw("Date", &f.date)
-        .header_raw("Message-ID", &format!("<{}>", f.message_id));
-    if let Some(id) = &f.original_rfc_message_id {
-        d = d.header_raw("In-Reply-To", id);
-    }
-    d = d
-        .header_raw(h::SENDER, &from)
-        .header_raw(h::CHOSEN_RECIPIENT, &recipients)
-        .header_raw(
-            h::ORIGINATOR_PROVIDER,
-            &format!("smtp.{}", f.provider_domain),
-        )
-        .header_raw(h::MESSAGE_TYPE, kind.message_type().as_str())
-        .header_raw(h::VERSION, TR_VERSION)
-        .header_raw(h::MESSAGE_ID, &f.message_id)
-        .header_raw(h::ACTUAL_RECIPIENT, &recipients);
-    if let Some(pid) = original.first(h::PRIVATE_ID) {
-        d = d.header_raw(h::PRIVATE_ID, &pid);
-    }
-    let bytes = d.mime_body(&body.content_type, body.body).to_bytes();
-    let mut msg = RawMessage::parse(&bytes).expect("a confirmation we composed parses");
-    if let Some(signer) = signer {
-        // A signer whose certificate does not hold its key is a set-up bug, not input.
-        integrity::seal(&mut msg, HashAlg::Sha256, Some(signer))
-            .expect("the provider's signer matches its certificate");
-    } else {
-        integrity::seal(&mut msg, HashAlg::Sha256, None).expect("hashing cannot fail");
-    }
-    Ok(Built {
-        raw: msg.to_bytes(),
-        from,
-        subject,
-    })
+    let raw = seal_system_message(
+        &SystemMessage {
+            from: &from,
+            to: &f.original_sender,
+            cc: copy_to_recipient.then_some(f.original_recipient.as_str()),
+            subject: &subject,
+            date: &f.date,
+            message_id: &f.message_id,
+            in_reply_to: f.original_rfc_message_id.as_deref(),
+            provider_domain: &f.provider_domain,
+            message_type: kind.message_type(),
+            extra: &[],
+            private_id: original.first(h::PRIVATE_ID).as_deref(),
+            content_type: &body.content_type,
+        },
+        body.body,
+        signer,
+    );
+    Ok(Built { raw, from, subject })
 }
 
 #[cfg(test)]

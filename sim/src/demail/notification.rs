@@ -11,11 +11,10 @@
 //! original is deleted), which prevents loops between providers.
 
 use super::acknowledge::xml_escape;
-use super::compose::{Draft, mailbox};
-use super::headers::RawMessage;
-use super::integrity::{self, HashAlg, Signer};
+use super::confirmation::{SystemMessage, seal_system_message};
+use super::integrity::Signer;
 use super::multipart::{Part, multipart_mixed};
-use super::{MessageType, TR_VERSION, h, pdf, system_address};
+use super::{MessageType, h, pdf, system_address};
 
 /// The types of PVD-IO Tabelle 22.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,45 +171,31 @@ pub fn build(
             },
         ],
     );
-    let recipients = format!("to={}", f.to);
-    let mut d = Draft::new()
-        .header_raw("From", &mailbox("", &from))
-        .header_raw("To", &format!("<{}>", f.to))
-        .header("Subject", &subject)
-        .header_raw("Date", &f.date)
-        .header_raw("Message-ID", &format!("<{}>", f.message_id));
-    if let Some(id) = &f.original_rfc_message_id {
-        d = d.header_raw("In-Reply-To", id);
-    }
-    d = d
-        .header_raw(h::SENDER, &from)
-        .header_raw(h::CHOSEN_RECIPIENT, &recipients)
-        .header_raw(
-            h::ORIGINATOR_PROVIDER,
-            &format!("smtp.{}", f.provider_domain),
-        )
-        .header_raw(h::MESSAGE_TYPE, MessageType::Notification.as_str())
-        .header_raw(h::VERSION, TR_VERSION)
-        .header_raw(h::MESSAGE_ID, &f.message_id)
-        .header_raw(h::ACTUAL_RECIPIENT, &recipients)
-        .header_raw(h::NOTIFICATION_TYPE, f.reason.notification_type().as_str());
-    if let Some(pid) = &f.original_private_id {
-        d = d.header_raw(h::PRIVATE_ID, pid);
-    }
-    let bytes = d.mime_body(&body.content_type, body.body).to_bytes();
-    let mut msg = RawMessage::parse(&bytes).expect("a Meldung we composed parses");
-    integrity::seal(&mut msg, HashAlg::Sha256, signer)
-        .expect("the provider's signer matches its certificate");
-    Some(Built {
-        raw: msg.to_bytes(),
-        from,
-        subject,
-    })
+    let raw = seal_system_message(
+        &SystemMessage {
+            from: &from,
+            to: &f.to,
+            cc: None,
+            subject: &subject,
+            date: &f.date,
+            message_id: &f.message_id,
+            in_reply_to: f.original_rfc_message_id.as_deref(),
+            provider_domain: &f.provider_domain,
+            message_type: MessageType::Notification,
+            extra: &[(h::NOTIFICATION_TYPE, f.reason.notification_type().as_str())],
+            private_id: f.original_private_id.as_deref(),
+            content_type: &body.content_type,
+        },
+        body.body,
+        signer,
+    );
+    Some(Built { raw, from, subject })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::demail::headers::RawMessage;
     use crate::demail::inspect::inspect;
 
     fn facts() -> NotificationFacts {
