@@ -624,7 +624,7 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                     return Err(at(
                         confirmation.span(),
                         format!(
-                            "confirmation {:?} is not supported; expected \"receipt\" (Eingangsbestätigung) or \"dispatch\" (Versandbestätigung); \"retrieve\" needs logins (issue [4/6])",
+                            "confirmation {:?} is not supported; expected \"receipt\" (Eingangsbestätigung) or \"dispatch\" (Versandbestätigung); for the Abholbestätigung use a `login` step and the `zustellung` expectation",
                             confirmation.get_ref()
                         ),
                     ));

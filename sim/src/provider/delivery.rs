@@ -1,11 +1,12 @@
-//! Push delivery into an institution's intake over SMTP with STARTTLS.
+//! Outgoing delivery: pushes into an institution's intake (SMTP with STARTTLS) and hand-overs
+//! to peer providers (SMTP over implicit TLS with a client certificate).
 //!
-//! One worker delivers jobs in the order they were queued, so the intake sees messages in
-//! Eingang order and the trace stays deterministic. The client is lettre; the intake's
-//! certificate must chain to the run's test CA. A 4xx answer or a connection failure is
-//! retried a few times; a 5xx is permanent. Both are recorded in the trace.
-//! Still missing (issue [4/6]): a durable queue and backoff in virtual time with the TR's
-//! 8-hour limit.
+//! One worker per world ([`DeliveryHub`]) delivers jobs in the order they were queued, so
+//! intakes see messages in Eingang order and the trace stays deterministic. The client is
+//! lettre; certificates must chain to the run's test CA. A 4xx answer or a connection failure
+//! is retried a few times; a 5xx is permanent. Both are recorded in the trace, and the outcome
+//! in the durable queue. Still missing: backoff in virtual time and a report against the TR's
+//! 8-hour (mailbox) and 4-hour (between providers) limits (PVD-FU §4.2).
 
 use std::net::SocketAddr;
 use std::sync::Weak;
