@@ -539,8 +539,8 @@ async fn missing_or_wrong_token_is_401_with_challenge() {
 }
 
 /// A token sees only its own mailbox: another account's message is neither listed nor
-/// fetchable nor acknowledgeable; the answer is 404, the same as for an id that exists
-/// nowhere, so the API does not reveal other mailboxes.
+/// fetchable nor acknowledgeable; cross-account access is refused with 403, while an id that
+/// exists nowhere is a 404.
 #[tokio::test]
 async fn other_accounts_message_is_not_visible() {
     let w = start_world().await;
@@ -552,7 +552,14 @@ async fn other_accounts_message_is_not_visible() {
     assert!(ids(&list).is_empty());
     let elsewhere = get(&w, &format!("/api/v1/messages/{}", seg(&id)), OTHER_INTAKE)
         .await
-        .problem(404);
+        .problem(403);
+    assert!(
+        elsewhere["detail"]
+            .as_str()
+            .unwrap()
+            .contains("another account"),
+        "{elsewhere}"
+    );
     let nowhere = get(
         &w,
         "/api/v1/messages/m999999@dmda-a.de-mail.de",
@@ -560,22 +567,21 @@ async fn other_accounts_message_is_not_visible() {
     )
     .await
     .problem(404);
-    assert_eq!(elsewhere["type"], nowhere["type"]);
-    assert_eq!(elsewhere["title"], nowhere["title"]);
+    assert_ne!(elsewhere["type"], nowhere["type"]);
     get(
         &w,
         &format!("/api/v1/messages/{}/raw", seg(&id)),
         OTHER_INTAKE,
     )
     .await
-    .problem(404);
+    .problem(403);
     post(
         &w,
         &format!("/api/v1/messages/{}/ack", seg(&id)),
         OTHER_INTAKE,
     )
     .await
-    .problem(404);
+    .problem(403);
     // The other account's attempt did not acknowledge it for its owner.
     let own = get(&w, "/api/v1/messages", INTAKE).await.json();
     assert_eq!(ids(&own), [id]);

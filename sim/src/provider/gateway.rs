@@ -4,8 +4,8 @@
 //!
 //! - Gateway API (`/api/v1/…`): `Authorization: Bearer <token>` with the account's
 //!   [`api_token`](super::AccountConfig::api_token). A token sees only its own account's
-//!   mailbox. A message id that is not in the caller's mailbox is a 404, whether or not another
-//!   mailbox holds it: the API does not reveal what exists elsewhere.
+//!   mailbox. A message id that another mailbox holds is a 403 (cross-account access refused);
+//!   an id that exists nowhere is a 404.
 //! - Directory (`/directory/v1/entries/{address}`): public, the attributes of the TR's LDAP
 //!   schema (IT-BInfra-IO §6.2: `mail`, `cn`, `demailMaxAuthLevel`, `demailAccessOpening`).
 //! - `GET /openapi.json`: OpenAPI 3.1 description of all of the above ([`openapi`]).
@@ -59,6 +59,7 @@ pub mod problem_type {
     pub const INVALID_REQUEST: &str = "urn:demail-testbed:problem:invalid-request";
     pub const UNAUTHORIZED: &str = "urn:demail-testbed:problem:unauthorized";
     pub const NOT_FOUND: &str = "urn:demail-testbed:problem:not-found";
+    pub const FORBIDDEN: &str = "urn:demail-testbed:problem:forbidden";
     pub const NO_SUCH_ROUTE: &str = "urn:demail-testbed:problem:no-such-route";
     pub const METHOD_NOT_ALLOWED: &str = "urn:demail-testbed:problem:method-not-allowed";
     pub const INVALID_WEBHOOK: &str = "urn:demail-testbed:problem:invalid-webhook";
@@ -447,8 +448,26 @@ async fn get_message(
     let found = lock(&shared.store).message_summary(&account.config.address, &id);
     match found {
         Ok(Some(m)) => json_ok(message_json(&m)),
-        Ok(None) => not_found(message_absent(&id)),
+        Ok(None) => absent(&shared, &id),
         Err(e) => internal("reading a message", e),
+    }
+}
+
+/// The answer for an id the caller's mailbox does not hold: 403 if another mailbox holds it
+/// (cross-account access is refused), 404 if it exists nowhere.
+fn absent(shared: &Shared, id: &str) -> Response {
+    match lock(&shared.store).message_id_exists(id) {
+        Ok(true) => problem(
+            StatusCode::FORBIDDEN,
+            problem_type::FORBIDDEN,
+            "Forbidden",
+            format!(
+                "X-de-mail-message-id {:?} belongs to another account; a token sees only its own mailbox",
+                truncate(id, 200)
+            ),
+        ),
+        Ok(false) => not_found(message_absent(id)),
+        Err(e) => internal("looking up a message", e),
     }
 }
 
@@ -480,7 +499,7 @@ async fn get_raw(
             raw,
         )
             .into_response(),
-        Ok(None) => not_found(message_absent(&id)),
+        Ok(None) => absent(&shared, &id),
         Err(e) => internal("reading a message", e),
     }
 }
@@ -503,7 +522,7 @@ async fn ack_message(
     let done = lock(&shared.store).acknowledge(&account.config.address, &id, now);
     match done {
         Ok(Some(m)) => json_ok(message_json(&m)),
-        Ok(None) => not_found(message_absent(&id)),
+        Ok(None) => absent(&shared, &id),
         Err(e) => internal("acknowledging a message", e),
     }
 }

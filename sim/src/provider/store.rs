@@ -398,6 +398,19 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Whether any mailbox of this provider holds `message_id`.
+    pub fn message_id_exists(&self, message_id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM messages WHERE message_id = ?1 LIMIT 1",
+                params![message_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// Messages and recipients `account` sent on `day` (YYYY-MM-DD) while logged in at level
     /// normal (PVD-FU §3.1.1.1 counts those).
     pub fn sent_on(&self, account: &str, day: &str) -> Result<(u32, u32)> {

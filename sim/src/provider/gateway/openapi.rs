@@ -42,7 +42,7 @@ pub fn document() -> Value {
             "title": "demail-testbed provider HTTP face",
             "version": "1.0.0",
             "summary": "Gateway API for an institution's intake, directory (ÖVD) look-up",
-            "description": "The HTTP face of the simulated De-Mail provider (DMDA). The gateway API lets an institution's intake list, fetch and acknowledge the messages of its mailbox and register a webhook; a bearer token sees only its own account's mailbox, and a message outside it is reported as 404 whether or not it exists elsewhere. The directory look-up returns the attributes of the LDAP schema of BSI TR 01201 IT-BInfra-IO §6.2. Errors are RFC 9457 problems. See docs/gateway.md.",
+            "description": "The HTTP face of the simulated De-Mail provider (DMDA). The gateway API lets an institution's intake list, fetch and acknowledge the messages of its mailbox and register a webhook; a bearer token sees only its own account's mailbox: another account's message is refused with 403, an id that exists nowhere is a 404. The directory look-up returns the attributes of the LDAP schema of BSI TR 01201 IT-BInfra-IO §6.2. Errors are RFC 9457 problems. See docs/gateway.md.",
             "license": {"name": "EUPL-1.2", "identifier": "EUPL-1.2"}
         },
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
@@ -84,6 +84,7 @@ pub fn document() -> Value {
                         "200": json_response("The message's metadata", "Message"),
                         "400": problem_ref("BadRequest"),
                         "401": problem_ref("Unauthorized"),
+                        "403": problem_ref("Forbidden"),
                         "404": problem_ref("NotFound"),
                         "500": problem_ref("InternalError")
                     }
@@ -103,6 +104,7 @@ pub fn document() -> Value {
                         },
                         "400": problem_ref("BadRequest"),
                         "401": problem_ref("Unauthorized"),
+                        "403": problem_ref("Forbidden"),
                         "404": problem_ref("NotFound"),
                         "500": problem_ref("InternalError")
                     }
@@ -120,6 +122,7 @@ pub fn document() -> Value {
                         "200": json_response("The acknowledged message", "Message"),
                         "400": problem_ref("BadRequest"),
                         "401": problem_ref("Unauthorized"),
+                        "403": problem_ref("Forbidden"),
                         "404": problem_ref("NotFound"),
                         "500": problem_ref("InternalError")
                     }
@@ -275,6 +278,7 @@ pub fn document() -> Value {
                         "example": {"type": problem_type::UNAUTHORIZED, "title": "Unauthorized", "status": 401, "detail": "The bearer token is not valid for any account"}
                     }}
                 },
+                "Forbidden": problem_response("Forbidden", problem_type::FORBIDDEN, 403, "X-de-mail-message-id \"m000009@dmda-a.de-mail.de\" belongs to another account; a token sees only its own mailbox"),
                 "NotFound": problem_response("Not found", problem_type::NOT_FOUND, 404, "Your mailbox holds no message with X-de-mail-message-id \"m000009@dmda-a.de-mail.de\""),
                 "InvalidWebhook": problem_response("Webhook URL not accepted", problem_type::INVALID_WEBHOOK, 422, "host example.org is not loopback; only 127.0.0.0/8, [::1] and localhost are accepted"),
                 "InternalError": problem_response("Internal error", problem_type::INTERNAL, 500, "The provider could not read or write its store; nothing was changed. Try again later.")
