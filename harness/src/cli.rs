@@ -15,7 +15,12 @@ use crate::scenario::{self, Scenario, ScenarioError};
 
 /// A test-bed and simulator for De-Mail (BSI TR 01201) and municipal intakes.
 #[derive(Debug, Parser)]
-#[command(name = "demail-testbed", version, about, long_about = None)]
+#[command(
+    name = "demail-testbed",
+    version,
+    about = "A test-bed and simulator for De-Mail (BSI TR 01201) and municipal intakes",
+    long_about = None
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
