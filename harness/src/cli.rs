@@ -232,7 +232,12 @@ fn run(args: RunArgs) -> ExitCode {
         opts.seed = args.seed;
         opts.keep_messages = !args.no_messages;
         opts.settle_quiet = std::time::Duration::from_millis(args.settle_ms);
-        let result = match rt.block_on(runner::run(s, &opts)) {
+        opts.progress = Some(progress_bar(s));
+        let outcome = rt.block_on(runner::run(s, &opts));
+        if let Some(pb) = &opts.progress {
+            pb.finish_and_clear();
+        }
+        let result = match outcome {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("  error: {e:#}");
@@ -345,6 +350,32 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// A bar over the scenario's virtual time; indicatif draws it only when stderr is a terminal,
+/// so CI logs stay clean.
+fn progress_bar(s: &Scenario) -> indicatif::ProgressBar {
+    let total = s
+        .start
+        .checked_add(s.duration)
+        .map(|end| {
+            end.timestamp()
+                .duration_since(s.start.timestamp())
+                .as_secs()
+                .max(1) as u64
+        })
+        .unwrap_or(1);
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr_with_hz(10),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "  {prefix} [{bar:30}] {percent:>3}% of the virtual time, {elapsed} wall",
+    ) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_prefix(s.name.clone());
+    pb
 }
 
 /// The first line (1-based) where two traces differ, with both lines.

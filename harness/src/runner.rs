@@ -46,6 +46,8 @@ pub struct RunOptions {
     pub settle_limit: Duration,
     /// Keep every message as it crossed the wire in `<out>/messages/NNNNNN.eml`.
     pub keep_messages: bool,
+    /// Progress over virtual time (drawn only on a terminal).
+    pub progress: Option<indicatif::ProgressBar>,
 }
 
 impl RunOptions {
@@ -57,6 +59,7 @@ impl RunOptions {
             settle_quiet: Duration::from_millis(25),
             settle_limit: Duration::from_secs(30),
             keep_messages: true,
+            progress: None,
         }
     }
 }
@@ -371,6 +374,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             traffic_totals: &traffic_totals,
         };
         judge.observe(&observation);
+        if let Some(pb) = &opts.progress {
+            let done = clock.timestamp().duration_since(scenario.start.timestamp());
+            pb.set_position(done.as_secs().max(0) as u64);
+        }
         let steps_left = next_step < step_times.len() || next_arrival < arrivals.len();
         if !steps_left && judge.all_decided() {
             break;
