@@ -23,6 +23,7 @@ struct World {
     pki: TestPki,
     trace: Trace,
     provider: Provider,
+    clock: VirtualClock,
 }
 
 async fn start_world() -> World {
@@ -61,7 +62,7 @@ async fn start_world() -> World {
             wire_log: None,
             trusted_peers: Vec::new(),
         },
-        clock,
+        clock.clone(),
         trace.clone(),
         &pki,
     )
@@ -71,6 +72,7 @@ async fn start_world() -> World {
         pki,
         trace,
         provider,
+        clock,
     }
 }
 
@@ -450,5 +452,74 @@ async fn authoritative_refused_for_pseudonyms() {
     assert!(
         r.starts_with("250"),
         "without the option the pseudonym may send: {r}"
+    );
+}
+
+/// Deletion (PVD-FU §3.1.3.9, Funktion 13): a message with an Eingangsbestätigung cannot be
+/// moved to the Papierkorb at level normal before 90 days after its Eingang, can at level high,
+/// and can at level normal after 90 days; a "persönlich" message only at level high; purging
+/// needs the Papierkorb first.
+#[tokio::test]
+async fn deletion_locks() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let r = c
+        .send(
+            CITIZEN,
+            INTAKE,
+            &message(CITIZEN, "X-de-mail-confirmation-of-receipt: yes\n"),
+        )
+        .await;
+    assert!(r.starts_with("250"), "{r}");
+    let r = c
+        .send(
+            CITIZEN,
+            INTAKE,
+            &message(CITIZEN, "X-de-mail-private: yes\n"),
+        )
+        .await;
+    assert!(r.starts_with("250"), "{r}");
+    let inbox = w.provider.mailbox(INTAKE).unwrap();
+    let confirmed = inbox[0].message_id.clone();
+    let private = inbox
+        .iter()
+        .rev()
+        .find(|m| m.message_type == demail_sim::demail::MessageType::Normal)
+        .unwrap()
+        .message_id
+        .clone();
+    let e = w
+        .provider
+        .delete(INTAKE, &confirmed, AuthLevel::Normal)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("90 days") && e.contains("5.7.1"), "{e}");
+    let e = w
+        .provider
+        .delete(INTAKE, &private, AuthLevel::Normal)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("only at level high"), "{e}");
+    w.provider
+        .delete(INTAKE, &private, AuthLevel::High)
+        .unwrap();
+    let e = w
+        .provider
+        .purge(INTAKE, &confirmed)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Papierkorb"), "{e}");
+    w.clock
+        .advance_to(w.clock.timestamp() + jiff::SignedDuration::from_hours(91 * 24));
+    w.provider
+        .delete(INTAKE, &confirmed, AuthLevel::Normal)
+        .unwrap();
+    w.provider.purge(INTAKE, &confirmed).unwrap();
+    assert!(
+        w.provider
+            .mailbox(INTAKE)
+            .unwrap()
+            .iter()
+            .all(|m| m.message_id != confirmed)
     );
 }

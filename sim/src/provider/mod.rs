@@ -13,6 +13,7 @@
 //!   confirmations.
 //! - [`delivery`]: the push queue into an institution's intake.
 //! - [`login`]: logins and the Abholbestätigung at the first login at level high.
+//! - [`delete`]: two-stage deletion with the 90-day lock and the level-high rules.
 //! - [`gateway`]: the HTTP face: gateway API (list, fetch, acknowledge), directory (ÖVD)
 //!   look-up, OpenAPI document.
 //!
@@ -20,6 +21,7 @@
 //! intake code.
 
 pub mod accept;
+pub mod delete;
 pub mod delivery;
 pub mod gateway;
 pub mod login;
@@ -444,6 +446,19 @@ impl Provider {
     /// Abholbestätigungen due (PVD-FU §7.1); their X-de-mail-message-ids are returned.
     pub fn login(&self, address: &str, level: AuthLevel) -> Result<Vec<String>> {
         login::login(&self.shared, address, level)
+            .map_err(|r| anyhow::anyhow!("{} {} {}", r.code, r.enhanced, r.text))
+    }
+
+    /// Moves a message into the holder's Papierkorb, if the rules allow it at `level`
+    /// (PVD-FU §3.1.3.9); the error names the rule.
+    pub fn delete(&self, address: &str, message_id: &str, level: AuthLevel) -> Result<()> {
+        delete::trash(&self.shared, address, message_id, level)
+            .map_err(|r| anyhow::anyhow!("{} {} {}", r.code, r.enhanced, r.text))
+    }
+
+    /// Deletes a message from the Papierkorb for good.
+    pub fn purge(&self, address: &str, message_id: &str) -> Result<()> {
+        delete::purge(&self.shared, address, message_id)
             .map_err(|r| anyhow::anyhow!("{} {} {}", r.code, r.enhanced, r.text))
     }
 

@@ -221,6 +221,12 @@ CREATE TABLE IF NOT EXISTS messages (
     raw            BLOB NOT NULL,
     UNIQUE (mailbox, message_id)
 );
+CREATE TABLE IF NOT EXISTS trash (
+    mailbox    TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    trashed_at TEXT NOT NULL,
+    PRIMARY KEY (mailbox, message_id)
+);
 CREATE TABLE IF NOT EXISTS send_log (
     account    TEXT NOT NULL,
     day        TEXT NOT NULL,
@@ -396,6 +402,47 @@ impl Store {
             ],
         )?;
         Ok(n == 1)
+    }
+
+    /// Moves a message into the mailbox's Papierkorb (first stage of deletion, PVD-FU Funktion
+    /// 13); false if it was there already.
+    pub fn trash(&mut self, mailbox: &str, message_id: &str, at: Timestamp) -> Result<bool> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO trash (mailbox, message_id, trashed_at) VALUES (?1, ?2, ?3)",
+            params![normalize_address(mailbox), message_id, at.to_string()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Whether the message is in the mailbox's Papierkorb.
+    pub fn is_trashed(&self, mailbox: &str, message_id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM trash WHERE mailbox = ?1 AND message_id = ?2",
+                params![normalize_address(mailbox), message_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Deletes a message from the Papierkorb for good (second stage); false if it was not
+    /// in the Papierkorb.
+    pub fn purge(&mut self, mailbox: &str, message_id: &str) -> Result<bool> {
+        let mailbox = normalize_address(mailbox);
+        let n = self.conn.execute(
+            "DELETE FROM trash WHERE mailbox = ?1 AND message_id = ?2",
+            params![mailbox, message_id],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.conn.execute(
+            "DELETE FROM messages WHERE mailbox = ?1 AND message_id = ?2",
+            params![mailbox, message_id],
+        )?;
+        Ok(true)
     }
 
     /// Whether any mailbox of this provider holds `message_id`.
