@@ -275,13 +275,18 @@ impl<'a> Work<'a> {
     }
 
     /// Lays a message into its mailbox, records the Eingang, and queues a push if the mailbox
-    /// belongs to an intake. A message id already in the mailbox is not laid down again.
-    pub fn deposit(&mut self, message: StoredMessage, envelope_from: &str) -> Result<(), Refusal> {
+    /// belongs to an intake; a foreign mailbox's message is handed to its provider. Returns
+    /// false when the mailbox already held this message id (it is not laid down again).
+    pub fn deposit(
+        &mut self,
+        message: StoredMessage,
+        envelope_from: &str,
+    ) -> Result<bool, Refusal> {
         if !self.shared.hosts(&message.mailbox) {
-            return self.relay(message, envelope_from);
+            return self.relay(message, envelope_from).map(|()| true);
         }
         if !self.store.deposit(&message).map_err(storage_refusal)? {
-            return Ok(());
+            return Ok(false);
         }
         self.shared.trace.emit(EventKind::ProviderStored {
             provider: self.shared.config.id.clone(),
@@ -298,7 +303,7 @@ impl<'a> Work<'a> {
         {
             self.queue(target, envelope_from, message)?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Hands a message for a foreign domain to its provider (relay face, mutual TLS); without
@@ -489,15 +494,9 @@ fn deliver_relayed(
             stored_at: now.timestamp(),
             raw: copy.to_bytes(),
         };
-        let already = work
-            .store
-            .mailbox(rcpt)
-            .map_err(storage_refusal)?
-            .iter()
-            .any(|m| m.message_id == message_id);
-        work.deposit(stored, sender)?;
+        let new = work.deposit(stored, sender)?;
         // The recipient's Postfachdienst confirms the Eingang (PVD-FU §3.3), once.
-        if kind == MessageType::Normal && option(DeMailOption::ConfirmationOfReceipt) && !already {
+        if kind == MessageType::Normal && option(DeMailOption::ConfirmationOfReceipt) && new {
             let f = ConfirmationFacts {
                 provider_domain: shared.config.domain.clone(),
                 provider_name: shared.config.name.clone(),
@@ -806,6 +805,7 @@ fn issue_notification(
         },
         &built.from,
     )
+    .map(|_| ())
 }
 
 fn addresses(list: Option<&mail_parser::Address<'_>>) -> Vec<String> {

@@ -74,7 +74,7 @@ async fn run(mut jobs: mpsc::UnboundedReceiver<(Weak<Shared>, Job)>) {
         let Some(shared) = shared.upgrade() else {
             continue;
         };
-        let outcome = deliver(&shared, &job, Some(shared.ca_pem.as_bytes())).await;
+        let outcome = deliver(&shared, &job).await;
         if let Err(e) = super::lock(&shared.store).delivery_result(job.queue_id, outcome) {
             tracing::error!("cannot record the push of {}: {e:#}", job.message_id);
         }
@@ -83,10 +83,10 @@ async fn run(mut jobs: mpsc::UnboundedReceiver<(Weak<Shared>, Job)>) {
 }
 
 /// Tries a push up to [`MAX_ATTEMPTS`] times; the last outcome is returned for the queue.
-async fn deliver(shared: &Shared, job: &Job, ca_pem: Option<&[u8]>) -> Result<(), (bool, String)> {
+async fn deliver(shared: &Shared, job: &Job) -> Result<(), (bool, String)> {
     for attempt in 1..=MAX_ATTEMPTS {
         shared.activity.bump();
-        let outcome = send_once(shared, job, ca_pem).await;
+        let outcome = send_once(shared, job).await;
         shared.activity.bump();
         match outcome {
             Ok(()) => {
@@ -121,11 +121,7 @@ async fn deliver(shared: &Shared, job: &Job, ca_pem: Option<&[u8]>) -> Result<()
 }
 
 /// One SMTP transaction; `Err((permanent, reason))` on failure.
-async fn send_once(
-    shared: &Shared,
-    job: &Job,
-    ca_pem: Option<&[u8]>,
-) -> Result<(), (bool, String)> {
+async fn send_once(shared: &Shared, job: &Job) -> Result<(), (bool, String)> {
     let temp = |e: String| (false, e);
     // A mailbox of this provider is pushed to its intake (STARTTLS); a foreign one goes to the
     // peer provider's relay face: implicit TLS, our certificate as client certificate, and the
@@ -142,11 +138,9 @@ async fn send_once(
     let server_name = relay
         .as_ref()
         .map_or_else(|| "localhost".to_string(), |r| r.provider_domain.clone());
-    let mut tls = TlsParameters::builder(server_name);
-    if let Some(pem) = ca_pem {
-        let cert = Certificate::from_pem(pem).map_err(|e| temp(format!("test CA: {e}")))?;
-        tls = tls.add_root_certificate(cert);
-    }
+    let ca = Certificate::from_pem(shared.ca_pem.as_bytes())
+        .map_err(|e| temp(format!("test CA: {e}")))?;
+    let mut tls = TlsParameters::builder(server_name).add_root_certificate(ca);
     if relay.is_some() {
         // lettre 0.11.23's rustls path takes the certificate argument as DER despite the
         // name `from_pem` (it wraps the bytes unparsed); the key is parsed from PEM.
