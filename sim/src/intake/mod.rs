@@ -17,6 +17,7 @@
 //! Architecture invariant: the intake talks to the provider only over sockets. It shares no
 //! memory with the provider or the harness; everything it knows came over the wire.
 
+pub mod dms;
 pub mod http;
 pub mod inbound;
 pub mod outbound;
