@@ -18,6 +18,7 @@
 pub mod calendar_cmd;
 pub mod checks;
 pub mod cli;
+pub mod dms_mock;
 pub mod golden;
 pub mod inspect_cmd;
 pub mod population_cmd;
