@@ -1480,6 +1480,17 @@ mod tests {
         assert_eq!(p.chars().count(), PROBLEM_MAX_CHARS + 1);
     }
 
+    /// The intake calls `flush` from an axum handler or a spawned task: the future must be
+    /// `Send` (no `MutexGuard` held across an await).
+    #[test]
+    fn flush_future_is_send() {
+        fn is_send<T: Send>(_: &T) {}
+        let outbox = Mutex::new(DmsOutbox::open(None).unwrap());
+        let client = DmsClient::new("http://127.0.0.1:1").unwrap();
+        let future = flush(&outbox, &client, Timestamp::UNIX_EPOCH);
+        is_send(&future);
+    }
+
     #[test]
     fn client_accepts_only_http_urls() {
         assert!(DmsClient::new("http://127.0.0.1:1/dms/").is_ok());
