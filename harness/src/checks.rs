@@ -44,6 +44,14 @@ impl Observation<'_> {
     }
 }
 
+/// A case as the intake reported it (`intake.received`).
+struct IntakeCase {
+    aktenzeichen: String,
+    procedure: String,
+    binding: bool,
+    reason: String,
+}
+
 /// Judges the expectations of one scenario over the run.
 pub struct Judge<'a> {
     scenario: &'a Scenario,
@@ -149,6 +157,50 @@ impl<'a> Judge<'a> {
                 }
                 // Judged above, before looking for a step.
                 Expectation::AllReplies { .. } => {}
+                Expectation::Case { procedure, binding } => {
+                    let (procedure, binding) = (procedure.clone(), *binding);
+                    if let Some(case) = self.intake_case(obs, send) {
+                        let ok = case.procedure == procedure && case.binding == binding;
+                        let detail = format!(
+                            "the intake opened {} as {} ({}): {}",
+                            case.aktenzeichen,
+                            case.procedure,
+                            if case.binding { "binding" } else { "not binding" },
+                            case.reason
+                        );
+                        if ok {
+                            self.decide(i, true, detail);
+                        } else {
+                            self.decide(
+                                i,
+                                false,
+                                format!(
+                                    "expected procedure {procedure} {}, but {detail}",
+                                    if binding { "binding" } else { "not binding" }
+                                ),
+                            );
+                        }
+                    }
+                }
+                Expectation::Fallback => {
+                    if let Some(case) = self.intake_case(obs, send) {
+                        let fallback = self.trace.events().into_iter().find_map(|e| match e.kind {
+                            EventKind::IntakeFallback {
+                                aktenzeichen,
+                                channel,
+                                reason,
+                            } if aktenzeichen == case.aktenzeichen => Some((channel, reason)),
+                            _ => None,
+                        });
+                        if let Some((channel, reason)) = fallback {
+                            self.decide(
+                                i,
+                                true,
+                                format!("{}: {channel} fallback: {reason}", case.aktenzeichen),
+                            );
+                        }
+                    }
+                }
                 Expectation::Zustellung { mode } => {
                     let mode = mode.clone();
                     self.zustellung(i, obs, send, &mode);
@@ -177,7 +229,6 @@ impl<'a> Judge<'a> {
                     let rule_id = due.rule.as_str();
                     let sources = due.sources.as_str();
                     let due = due.due;
-                    let intake = normalize_address(obs.intake_address);
                     let mailbox = match obs.world.mailbox(&send.from) {
                         Ok(m) => m,
                         Err(e) => {
@@ -185,10 +236,21 @@ impl<'a> Judge<'a> {
                             continue;
                         }
                     };
-                    let found = mailbox.into_iter().find(|m| {
-                        normalize_address(&m.from) == intake
-                            && m.in_reply_to.as_deref() == Some(send.rfc_message_id.as_str())
-                    });
+                    // Replies come from any of the intake's Funktionspostfächer; a case may get
+                    // several (Empfangsbescheinigung, Bescheid): the one with the expected
+                    // subject counts, else the first.
+                    let replies: Vec<_> = mailbox
+                        .into_iter()
+                        .filter(|m| {
+                            self.scenario.intake.mailbox(&m.from).is_some()
+                                && m.in_reply_to.as_deref() == Some(send.rfc_message_id.as_str())
+                        })
+                        .collect();
+                    let found = replies
+                        .iter()
+                        .find(|m| m.subject.contains(subject_contains.as_str()))
+                        .or(replies.first())
+                        .cloned();
                     match found {
                         Some(m) if !m.subject.contains(subject_contains.as_str()) => self.decide(
                             i,
@@ -310,6 +372,38 @@ impl<'a> Judge<'a> {
         }
     }
 
+    /// The case the intake opened for the step's message: the message is found in one of
+    /// the intake's mailboxes at the provider (by Message-ID), and its X-de-mail-message-id
+    /// in the intake's `intake.received` events.
+    fn intake_case(&self, obs: &Observation<'_>, send: &SendOutcome) -> Option<IntakeCase> {
+        let message_id = self.scenario.intake.mailboxes.iter().find_map(|m| {
+            obs.world
+                .mailbox(&m.address)
+                .ok()?
+                .into_iter()
+                .find_map(|s| {
+                    (s.rfc_message_id.as_deref() == Some(send.rfc_message_id.as_str()))
+                        .then_some(s.message_id)
+                })
+        })?;
+        self.trace.events().into_iter().find_map(|e| match e.kind {
+            EventKind::IntakeReceived {
+                aktenzeichen,
+                procedure,
+                message_id: m,
+                binding,
+                reason,
+                ..
+            } if m == message_id => Some(IntakeCase {
+                aktenzeichen,
+                procedure,
+                binding,
+                reason,
+            }),
+            _ => None,
+        })
+    }
+
     /// Judges the Zustellung (service) of the intake's reply to the step's message under
     /// § 5a VwZG: by Abholbestätigung, or by the fiction on the 4th day after sending when no
     /// Abholbestätigung came by then and the recipient has opened access (Abs. 4 Satz 1).
@@ -322,10 +416,16 @@ impl<'a> Judge<'a> {
                 return;
             }
         };
-        let intake = normalize_address(obs.intake_address);
+        // The served document: the intake's message in reply to the step's message that asks
+        // for an Abholbestätigung (a Bescheid, or a reply sent with that option).
         let Some(reply) = mailbox.iter().find(|m| {
-            normalize_address(&m.from) == intake
+            self.scenario.intake.mailbox(&m.from).is_some()
                 && m.in_reply_to.as_deref() == Some(send.rfc_message_id.as_str())
+                && demail_sim::demail::headers::RawMessage::parse(&m.raw).is_ok_and(|r| {
+                    r.first(demail_sim::demail::h::CONFIRMATION_OF_RETRIEVE)
+                        .as_deref()
+                        == Some("yes")
+                })
         }) else {
             return;
         };
@@ -388,6 +488,84 @@ impl<'a> Judge<'a> {
             }
         }
         let mode = if by_retrieval { "abholung" } else { "fiktion" };
+        // The intake must have recorded the same day and mode in its file (its
+        // `intake.zustellung` for the case the document belongs to).
+        let case = self.intake_case(obs, send);
+        let recorded = case.as_ref().and_then(|c| {
+            self.trace.events().into_iter().find_map(|e| match e.kind {
+                EventKind::IntakeZustellung {
+                    aktenzeichen,
+                    mode,
+                    date,
+                    rechtsbehelf_until,
+                    ..
+                } if aktenzeichen == c.aktenzeichen => Some((mode, date, rechtsbehelf_until)),
+                _ => None,
+            })
+        });
+        // For a Bescheid the intake must also have computed the period for a remedy from the
+        // day of Zustellung: § 70 VwGO with a Rechtsbehelfsbelehrung, § 58 Abs. 2 VwGO without.
+        let remedy = case
+            .as_ref()
+            .and_then(|c| self.scenario.intake.procedure(&c.procedure))
+            .and_then(|p| p.bescheid.as_ref())
+            .map(|b| {
+                let rule = if b.rechtsbehelfsbelehrung {
+                    "widerspruch"
+                } else {
+                    "ohne-belehrung"
+                };
+                match law::compute_date(rule, day, &self.scenario.place, &Options::default()) {
+                    Ok((_, When::Date(d))) => format!("{d} ({rule})"),
+                    Ok((_, When::DateTime(d))) => format!("{} ({rule})", d.date()),
+                    Err(e) => format!("not computable: {e}"),
+                }
+            })
+            .unwrap_or_default();
+        let intake_note = match &recorded {
+            Some((m, d, until)) if m == mode && *d == day.to_string() && *until == remedy => {
+                if until.is_empty() {
+                    format!("; the intake recorded the same ({m}, {d})")
+                } else {
+                    format!(
+                        "; the intake recorded the same ({m}, {d}) and a remedy period until {until}"
+                    )
+                }
+            }
+            Some((m, d, until)) if m == mode && *d == day.to_string() => {
+                self.decide(
+                    i,
+                    false,
+                    format!(
+                        "{} is served on {day} by {mode}, as the intake recorded, but the intake computed the remedy period until {until:?} instead of {remedy:?}",
+                        reply.message_id
+                    ),
+                );
+                return;
+            }
+            Some((m, d, _)) => {
+                self.decide(
+                    i,
+                    false,
+                    format!(
+                        "{} is served on {day} by {mode} under § 5a VwZG, but the intake recorded {m} on {d}",
+                        reply.message_id
+                    ),
+                );
+                return;
+            }
+            None => {
+                self.decide(
+                    i,
+                    false,
+                    format!(
+                        "{} is served on {day} by {mode} under § 5a VwZG, but the intake recorded no Zustellung",
+                        reply.message_id
+                    ),
+                );
+                return;
+            }
+        };
         self.trace.emit(if by_retrieval {
             EventKind::ZustellungAbholung {
                 message_id: reply.message_id.clone(),
@@ -402,7 +580,7 @@ impl<'a> Judge<'a> {
             }
         });
         let detail = format!(
-            "{} served on {day} by {} (sent {}); {}",
+            "{} served on {day} by {} (sent {}){intake_note}; {}",
             reply.message_id,
             if by_retrieval {
                 "Abholbestätigung"
@@ -443,7 +621,6 @@ impl<'a> Judge<'a> {
         if !at_end && sent.len() < obs.traffic_total(traffic) {
             return;
         }
-        let intake = normalize_address(obs.intake_address);
         let mut open = Vec::new();
         let (mut in_time, mut late, mut missing, mut refused) =
             (0usize, Vec::new(), Vec::new(), 0usize);
@@ -470,7 +647,7 @@ impl<'a> Judge<'a> {
                 }
             };
             match mailbox.iter().find(|m| {
-                normalize_address(&m.from) == intake
+                self.scenario.intake.mailbox(&m.from).is_some()
                     && m.in_reply_to.as_deref() == Some(s.rfc_message_id.as_str())
             }) {
                 Some(m) if m.stored_at < due.timestamp() => {

@@ -132,7 +132,13 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     // Credentials are drawn from the seed so that a run is replayable; they never reach the trace.
     let mut cred_rng = seed::rng(master, "credentials");
     let file = &scenario.file;
-    let intake_password = seed::token(&mut cred_rng);
+    // One password per Funktionspostfach, in configuration order.
+    let intake_passwords: std::collections::BTreeMap<String, String> = scenario
+        .intake
+        .mailboxes
+        .iter()
+        .map(|m| (m.address.clone(), seed::token(&mut cred_rng)))
+        .collect();
     let mut citizen_passwords = Vec::new();
     for _ in &file.citizen {
         citizen_passwords.push(seed::token(&mut cred_rng));
@@ -166,15 +172,17 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     for (pi, spec) in file.provider.iter().enumerate() {
         let mut accounts = Vec::new();
         if pi == intake_provider {
-            accounts.push(AccountConfig {
-                address: file.intake.address.clone(),
-                holder: file.intake.name.clone(),
-                kind: AccountKind::Institution,
-                max_auth_level: demail_sim::demail::AuthLevel::High,
-                password: intake_password.clone(),
-                api_token: None,
-                access_opened: true,
-            });
+            for m in &scenario.intake.mailboxes {
+                accounts.push(AccountConfig {
+                    address: m.address.clone(),
+                    holder: m.name.clone(),
+                    kind: AccountKind::Institution,
+                    max_auth_level: demail_sim::demail::AuthLevel::High,
+                    password: intake_passwords[&m.address].clone(),
+                    api_token: None,
+                    access_opened: true,
+                });
+            }
         }
         for (c, pw) in file.citizen.iter().zip(&citizen_passwords) {
             if *c.provider.get_ref() == spec.id {
@@ -231,16 +239,14 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         providers: &providers,
     };
     let intake = ReferenceIntake::start(IntakeConfig {
-        address: file.intake.address.clone(),
-        display_name: file.intake.name.clone(),
-        password: intake_password,
+        file: scenario.intake.clone(),
+        passwords: intake_passwords,
         provider_submission: provider.submission_addr(),
+        provider_http: Some(format!("http://{}", provider.http_addr())),
         ca_pem: pki.ca_pem().to_string(),
         ca_der: pki.ca_der().to_vec(),
         identity: pki.issue("intake.localhost", &["localhost", "127.0.0.1"])?,
         tls_dir: pki_dir.clone(),
-        processing_time: scenario.processing_time,
-        aktenzeichen_prefix: file.intake.aktenzeichen_prefix.clone(),
         reply_options: file
             .intake
             .reply_options
@@ -249,7 +255,9 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             .collect(),
     })
     .await?;
-    provider.set_push_target(&file.intake.address, intake.smtp_addr())?;
+    for m in &scenario.intake.mailboxes {
+        provider.set_push_target(&m.address, intake.smtp_addr())?;
+    }
 
     if !demail_sim::law::regime(scenario.start.date()).in_force(demail_sim::law::Provision::DeMailG)
     {
@@ -269,6 +277,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         .build()
         .context("HTTP client")?;
     let clock_url = format!("{}/testbed/clock", intake.base_url());
+    let mut intake_events = IntakeEvents {
+        url: format!("{}/testbed/events", intake.base_url()),
+        next: 0,
+    };
     let activity: Vec<Arc<Activity>> = providers.iter().map(Provider::activity).collect();
     let end = scenario
         .start
@@ -310,6 +322,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         post_clock(&http, &clock_url, &clock.now()).await?;
         tracing::debug!("instant {now}: settling");
         settle(&activity, opts).await?;
+        intake_events.drain(&http, &trace).await?;
         while next_step < step_times.len() && step_times[next_step].0 <= now {
             let i = step_times[next_step].1;
             let step = &file.step[i];
@@ -332,6 +345,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
                     .login(&citizen.address, level)
                     .with_context(|| format!("step {}: login of {}", step.id, citizen.id))?;
                 settle(&activity, opts).await?;
+                intake_events.drain(&http, &trace).await?;
                 next_step += 1;
                 continue;
             }
@@ -347,6 +361,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             .await?;
             sends.push(outcome);
             settle(&activity, opts).await?;
+            intake_events.drain(&http, &trace).await?;
             next_step += 1;
         }
         while next_arrival < arrivals.len() && arrivals[next_arrival].0 <= now {
@@ -363,13 +378,14 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             .await?;
             sends.push(outcome);
             settle(&activity, opts).await?;
+            intake_events.drain(&http, &trace).await?;
             next_arrival += 1;
         }
         let observation = Observation {
             now: clock.now(),
             sends: &sends,
             world: &world,
-            intake_address: &file.intake.address,
+            intake_address: &scenario.intake_address,
             trust_anchor: ca_der.as_ref(),
             traffic_totals: &traffic_totals,
         };
@@ -404,7 +420,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             now: clock.now(),
             sends: &sends,
             world: &world,
-            intake_address: &file.intake.address,
+            intake_address: &scenario.intake_address,
             trust_anchor: ca_der.as_ref(),
             traffic_totals: &traffic_totals,
         },
@@ -434,6 +450,54 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     }
     hub_task.abort();
     Ok(result)
+}
+
+/// The reader of the intake's `GET /testbed/events`: copies its `intake.*` events into the
+/// trace, stamped with the current virtual time.
+struct IntakeEvents {
+    url: String,
+    /// How many events were read so far.
+    next: usize,
+}
+
+impl IntakeEvents {
+    async fn drain(&mut self, http: &reqwest::Client, trace: &Trace) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            events: Vec<EventKind>,
+            next: usize,
+        }
+        let url = format!("{}?after={}", self.url, self.next);
+        let resp = http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        if !resp.status().is_success() {
+            bail!("the intake's events: GET {url} answered {}", resp.status());
+        }
+        let page: Page = resp
+            .json()
+            .await
+            .with_context(|| format!("reading the answer of GET {url}"))?;
+        for e in page.events {
+            // Only intake events: the intake cannot write anything else into the trace.
+            if matches!(
+                e,
+                EventKind::IntakeReceived { .. }
+                    | EventKind::IntakeRefused { .. }
+                    | EventKind::IntakeAcknowledged { .. }
+                    | EventKind::IntakeBescheid { .. }
+                    | EventKind::IntakeZustellung { .. }
+                    | EventKind::IntakeFallback { .. }
+                    | EventKind::IntakeDms { .. }
+            ) {
+                trace.emit(e);
+            }
+        }
+        self.next = page.next;
+        Ok(())
+    }
 }
 
 /// Tells the intake the time (test-clock contract) and waits for its answer.
@@ -610,6 +674,10 @@ fn plan_arrivals(
     if file.traffic.is_empty() {
         return Ok(out);
     }
+    let intake_name = scenario
+        .intake
+        .mailbox(&scenario.intake_address)
+        .map_or(String::new(), |m| m.name.clone());
     if generated.is_empty() {
         bail!("the population has no De-Mail users at the intake's provider to send traffic");
     }
@@ -676,8 +744,8 @@ fn plan_arrivals(
                             name: g.name.clone(),
                             address: g.address.clone(),
                             password: passwords[who].clone(),
-                            to_address: file.intake.address.clone(),
-                            to_name: file.intake.name.clone(),
+                            to_address: scenario.intake_address.clone(),
+                            to_name: intake_name.clone(),
                             subject: t.subject.clone(),
                             body: t.body.clone(),
                             options: opts,
@@ -724,7 +792,13 @@ fn outgoing_of_step(
     let citizen = &file.citizen[citizen_index];
     let spec = step.send.as_ref().context("a send step")?;
     let (to_address, to_name) = if spec.to == "intake" {
-        (file.intake.address.clone(), file.intake.name.clone())
+        let name = scenario
+            .intake
+            .mailbox(&scenario.intake_address)
+            .map_or(String::new(), |m| m.name.clone());
+        (scenario.intake_address.clone(), name)
+    } else if let Some(m) = scenario.intake.mailbox(&spec.to) {
+        (m.address.clone(), m.name.clone())
     } else {
         let name = file
             .citizen

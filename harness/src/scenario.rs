@@ -75,24 +75,30 @@ fn yes() -> bool {
     true
 }
 
-/// `[intake]`: the institution's Funktionspostfach and the reference intake's settings.
+/// `[intake]`: the reference intake's configuration and the Funktionspostfach that steps
+/// address as `to = "intake"`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntakeSpec {
-    pub address: String,
-    pub name: String,
+    /// A Funktionspostfach of the intake configuration.
+    pub address: Spanned<String>,
+    /// Overrides the mailbox's display name.
+    #[serde(default)]
+    pub name: Option<String>,
     pub provider: Spanned<String>,
-    /// Time from receipt to the reply (hours and minutes, e.g. `PT20H`).
-    pub processing_time: Spanned<String>,
-    #[serde(default = "default_prefix")]
-    pub aktenzeichen_prefix: String,
+    /// The intake configuration file (relative to the scenario); default: the embedded
+    /// Dresden-like configuration (`docs/intake.md`).
+    #[serde(default)]
+    pub config: Option<Spanned<String>>,
+    /// Overrides every procedure's time from receipt to the reply (e.g. `PT20H`).
+    #[serde(default)]
+    pub processing_time: Option<Spanned<String>>,
+    /// Overrides the Aktenzeichen prefix of the procedure of `address`.
+    #[serde(default)]
+    pub aktenzeichen_prefix: Option<String>,
     /// De-Mail options the intake sets on its replies.
     #[serde(default)]
     pub reply_options: Vec<Spanned<String>>,
-}
-
-fn default_prefix() -> String {
-    "GA".into()
 }
 
 /// `[[citizen]]`: a named citizen for scripted stories.
@@ -209,6 +215,10 @@ pub struct ExpectSpec {
     pub mode: Option<Spanned<String>>,
     #[serde(default)]
     pub traffic: Option<Spanned<String>>,
+    #[serde(default)]
+    pub procedure: Option<Spanned<String>>,
+    #[serde(default)]
+    pub binding: Option<Spanned<bool>>,
 }
 
 /// The kinds of expectation, validated from an [`ExpectSpec`].
@@ -237,6 +247,11 @@ pub enum Expectation {
     /// Every message of a traffic that the provider accepted gets a reply from the intake
     /// before the deadline of the rule (keys: `traffic`, `rule`; no `step`).
     AllReplies { traffic: String, rule: String },
+    /// The intake opened a case for the step's message in this procedure, binding or not
+    /// (keys: `procedure`, `binding`).
+    Case { procedure: String, binding: bool },
+    /// The intake could not serve the step's case by De-Mail and recorded a postal fallback.
+    Fallback,
 }
 
 /// A scenario that loaded and validated.
@@ -252,8 +267,10 @@ pub struct Scenario {
     pub tick: Span,
     /// Step offsets, parallel to `file.step`.
     pub step_offsets: Vec<Span>,
-    /// Processing time of the intake.
-    pub processing_time: jiff::SignedDuration,
+    /// The intake configuration with the scenario's overrides.
+    pub intake: demail_sim::intake::config::IntakeFile,
+    /// The (normalised) Funktionspostfach that `to = "intake"` means.
+    pub intake_address: String,
     /// Validated expectations, parallel to `file.expect`.
     pub expectations: Vec<Expectation>,
     /// Where the scenario's deadlines run (Land and municipality, for holidays).
@@ -348,13 +365,66 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             .expect("zero tick came from the file");
         return Err(at(t.span(), "tick must be longer than zero".into()));
     }
-    let processing = span_of(&file.intake.processing_time, "processing_time")?;
-    let processing_time = processing.to_duration(&start).map_err(|e| {
-        at(
-            file.intake.processing_time.span(),
-            format!("processing_time: {e}"),
-        )
+    let mut intake_file = match &file.intake.config {
+        None => demail_sim::intake::config::IntakeFile::default_dresden(),
+        Some(p) => {
+            let config_path = path.parent().unwrap_or(Path::new(".")).join(p.get_ref());
+            if !config_path.is_file() {
+                return Err(at(
+                    p.span(),
+                    format!(
+                        "intake config {} does not exist (paths are relative to the scenario file)",
+                        config_path.display()
+                    ),
+                ));
+            }
+            demail_sim::intake::config::IntakeFile::load(&config_path)
+        }
+    }
+    .map_err(|e| ScenarioError {
+        path: e.path.clone(),
+        line: e.line,
+        column: e.column,
+        message: e.message.clone(),
     })?;
+    if let Some(pt) = &file.intake.processing_time {
+        let processing = span_of(pt, "processing_time")?;
+        for p in &mut intake_file.procedures {
+            p.reply_after = processing;
+        }
+    }
+    let intake_address = demail_sim::demail::normalize_address(file.intake.address.get_ref());
+    let Some(mailbox_index) = intake_file
+        .mailboxes
+        .iter()
+        .position(|m| m.address == intake_address)
+    else {
+        let known: Vec<&str> = intake_file
+            .mailboxes
+            .iter()
+            .map(|m| m.address.as_str())
+            .collect();
+        return Err(at(
+            file.intake.address.span(),
+            format!(
+                "{intake_address:?} is not a Funktionspostfach of the intake configuration; expected one of: {}",
+                quoted(&known)
+            ),
+        ));
+    };
+    if let Some(name) = &file.intake.name {
+        intake_file.mailboxes[mailbox_index].name = name.clone();
+    }
+    if let Some(prefix) = &file.intake.aktenzeichen_prefix {
+        let fixed = intake_file.mailboxes[mailbox_index].procedure.clone();
+        if let Some(p) = intake_file
+            .procedures
+            .iter_mut()
+            .find(|p| Some(&p.id) == fixed.as_ref())
+        {
+            p.prefix = prefix.clone();
+        }
+    }
 
     let land: demail_sim::law::Land =
         file.scenario
@@ -427,8 +497,8 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             ));
         }
     }
-    if let Err(e) = demail_sim::demail::address::validate(&file.intake.address) {
-        return Err(at(file.intake.provider.span(), format!("intake: {e}")));
+    if let Err(e) = demail_sim::demail::address::validate(&intake_address) {
+        return Err(at(file.intake.address.span(), format!("intake: {e}")));
     }
     let citizen_ids: Vec<&str> = file.citizen.iter().map(|c| c.id.as_str()).collect();
     let mut step_offsets = Vec::new();
@@ -530,6 +600,11 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         ));
     }
     let mut expectations = Vec::new();
+    let file_intake_procedures: Vec<String> = intake_file
+        .procedures
+        .iter()
+        .map(|p| p.id.clone())
+        .collect();
     for e in &file.expect {
         match (&e.step, e.kind.get_ref().as_str()) {
             (Some(step), "all-replies") => {
@@ -579,11 +654,13 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             "notification" => &["notification_type", "within"],
             "zustellung" => &["mode"],
             "all-replies" => &["traffic", "rule"],
+            "case" => &["procedure", "binding"],
+            "fallback" => &[],
             other => {
                 return Err(at(
                     kind_span,
                     format!(
-                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\""
+                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\", \"case\", \"fallback\""
                     ),
                 ));
             }
@@ -602,6 +679,9 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                 "notification_type",
                 e.notification_type.as_ref().map(|v| v.span()),
             ),
+            ("procedure", e.procedure.as_ref().map(|v| v.span())),
+            ("binding", e.binding.as_ref().map(|v| v.span())),
+            ("mode", e.mode.as_ref().map(|v| v.span())),
         ];
         for (key, span) in present {
             if let Some(span) = span
@@ -685,6 +765,41 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                     rule: rule.into_inner(),
                 }
             }
+            "case" => {
+                let procedure = need(&e.procedure, "procedure")?;
+                if file_intake_procedures
+                    .iter()
+                    .all(|p| p != procedure.get_ref())
+                {
+                    return Err(at(
+                        procedure.span(),
+                        format!(
+                            "unknown procedure {:?}; the intake configuration has: {}",
+                            procedure.get_ref(),
+                            quoted(
+                                &file_intake_procedures
+                                    .iter()
+                                    .map(String::as_str)
+                                    .collect::<Vec<_>>()
+                            )
+                        ),
+                    ));
+                }
+                let binding = e.binding.as_ref().ok_or_else(|| {
+                    at(
+                        kind_span.clone(),
+                        format!(
+                            "expectation {:?} of kind \"case\" needs the key `binding` (true or false)",
+                            e.id
+                        ),
+                    )
+                })?;
+                Expectation::Case {
+                    procedure: procedure.into_inner(),
+                    binding: *binding.get_ref(),
+                }
+            }
+            "fallback" => Expectation::Fallback,
             "zustellung" => {
                 let mode = need(&e.mode, "mode")?;
                 if !["abholung", "fiktion"].contains(&mode.get_ref().as_str()) {
@@ -723,7 +838,8 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         duration,
         tick,
         step_offsets,
-        processing_time,
+        intake: intake_file,
+        intake_address,
         expectations,
         place,
         office_hours,

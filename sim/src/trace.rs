@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::{VirtualClock, format_instant};
 
@@ -26,7 +26,10 @@ pub struct Event {
 }
 
 /// The kinds of events. The `kind` column holds the dotted name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+///
+/// `Deserialize` lets the reference intake report its `intake.*` events over HTTP in the same
+/// form (`GET /testbed/events`), which the runner copies into the trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum EventKind {
     /// The scenario started.
@@ -186,6 +189,72 @@ pub enum EventKind {
         due: String,
         /// The explanation, one line per step with its source.
         steps: Vec<String>,
+    },
+    /// The intake received a De-Mail in a Funktionspostfach and opened a case.
+    #[serde(rename = "intake.received")]
+    IntakeReceived {
+        mailbox: String,
+        aktenzeichen: String,
+        /// Procedure id from the intake's configuration, e.g. "gewerbeanzeige".
+        procedure: String,
+        message_id: String,
+        citizen: String,
+        /// Whether the case is binding (form requirements met).
+        binding: bool,
+        /// Why (the form rule applied, with its source).
+        reason: String,
+    },
+    /// The intake refused a message at its SMTP listener (e.g. plain e-mail, not a De-Mail).
+    #[serde(rename = "intake.refused")]
+    IntakeRefused {
+        mailbox: String,
+        code: u16,
+        reason: String,
+    },
+    /// The intake sent its reply to a case (Empfangsbescheinigung or a notice of a form defect)
+    /// with the deadlines the case started.
+    #[serde(rename = "intake.acknowledged")]
+    IntakeAcknowledged {
+        aktenzeichen: String,
+        /// "empfangsbescheinigung", "formmangel" (form defect) or "eingangsmitteilung".
+        reply: String,
+        /// "rule: date (kind)" per deadline started by receipt.
+        deadlines: Vec<String>,
+    },
+    /// The intake sent a Bescheid for förmliche Zustellung (§ 5a VwZG) and noted the time and
+    /// mailbox in the file (§ 5a Abs. 4 Satz 4 VwZG).
+    #[serde(rename = "intake.bescheid")]
+    IntakeBescheid {
+        aktenzeichen: String,
+        recipient: String,
+        options: Vec<String>,
+    },
+    /// The intake recorded the day of Zustellung and the Widerspruchsfrist it starts.
+    #[serde(rename = "intake.zustellung")]
+    IntakeZustellung {
+        aktenzeichen: String,
+        /// "abholung" or "fiktion".
+        mode: String,
+        date: String,
+        /// Last day of the Widerspruchsfrist (§ 70 VwGO) or of the year (§ 58 Abs. 2 VwGO).
+        rechtsbehelf_until: String,
+        source: String,
+    },
+    /// The intake chose another channel (recorded as postal) for a document it could not
+    /// serve by De-Mail.
+    #[serde(rename = "intake.fallback")]
+    IntakeFallback {
+        aktenzeichen: String,
+        channel: String,
+        reason: String,
+    },
+    /// The intake's hand-over of a case to the document management system.
+    #[serde(rename = "intake.dms")]
+    IntakeDms {
+        aktenzeichen: String,
+        /// "stored", "retry" or "rejected".
+        outcome: String,
+        detail: String,
     },
     /// A check of the scenario passed.
     #[serde(rename = "check.passed")]

@@ -352,10 +352,10 @@ async fn intake_refuses_plain_mail() {
     let w = start_world().await;
     let dir = std::env::temp_dir().join(format!("demail-intake-test-{}", std::process::id()));
     let intake = ReferenceIntake::start(IntakeConfig {
-        address: INTAKE.into(),
-        display_name: "Gewerbeamt".into(),
-        password: PASSWORD.into(),
+        file: demail_sim::intake::config::IntakeFile::default_dresden().unwrap(),
+        passwords: [(INTAKE.to_string(), PASSWORD.to_string())].into(),
         provider_submission: w.provider.submission_addr(),
+        provider_http: None,
         ca_pem: w.pki.ca_pem().into(),
         ca_der: w.pki.ca_der().to_vec(),
         identity: w
@@ -363,8 +363,6 @@ async fn intake_refuses_plain_mail() {
             .issue("intake.localhost", &["localhost", "127.0.0.1"])
             .unwrap(),
         tls_dir: dir,
-        processing_time: jiff::SignedDuration::from_hours(1),
-        aktenzeichen_prefix: "GA".into(),
         reply_options: Vec::new(),
     })
     .await
@@ -386,10 +384,41 @@ async fn intake_refuses_plain_mail() {
         .await;
     assert!(r.starts_with("554"), "{r}");
     assert!(r.contains("5.6.0") && r.contains("x-de-mail-sender"), "{r}");
+    // A mailbox the configuration does not have is refused at RCPT.
+    let mut c = Client::connect(intake.smtp_addr()).await;
+    c.cmd("EHLO test").await;
+    let mut c = c.starttls(&w.pki).await;
+    c.cmd("EHLO test").await;
+    let r = c.cmd("MAIL FROM:<someone@example.org>").await;
+    assert!(r.starts_with("250"), "{r}");
+    let r = c.cmd("RCPT TO:<wohngeld@dresden.de-mail.de>").await;
+    assert!(r.starts_with("550") && r.contains("5.1.1"), "{r}");
+    // The refusal is reported as an intake event for the trace; a bad query is a problem.
+    let events = http_get(&intake.base_url(), "/testbed/events?after=0").await;
+    assert!(events.starts_with("HTTP/1.1 200"), "{events}");
+    assert!(events.contains(r#""kind":"intake.refused""#), "{events}");
+    assert!(events.contains(r#""code":554"#), "{events}");
+    let later = http_get(&intake.base_url(), "/testbed/events?after=1").await;
+    assert!(later.contains(r#""events":[]"#), "{later}");
+    let bad = http_get(&intake.base_url(), "/testbed/events?after=x").await;
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    assert!(bad.contains("application/problem+json"), "{bad}");
     // A bad clock request is a JSON problem, not a crash.
     let bad = reqwest_like_post(&intake.base_url(), r#"{"now":"yesterday"}"#).await;
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
     assert!(bad.contains("application/problem+json"), "{bad}");
+}
+
+/// A minimal HTTP/1.1 GET; returns the raw response.
+async fn http_get(base: &str, path: &str) -> String {
+    use tokio::io::AsyncReadExt;
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
 }
 
 /// A minimal HTTP/1.1 POST to `/testbed/clock`; returns the raw response.

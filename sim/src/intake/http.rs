@@ -2,14 +2,17 @@
 //!
 //! - `POST /testbed/clock` with `{"now": "<RFC 3339>"}`: sets the intake's time, submits all
 //!   replies due by then, answers `{"now", "idle": true, "replies_sent"}` once they went out.
-//! - `GET /testbed/cases`: the intake's cases as JSON (diagnostics).
+//! - `GET /testbed/events?after=N`: what the intake did, as `intake.*` trace events
+//!   (`{"events": [...], "next": M}`; pass `next` as `after` to read on). The runner copies
+//!   them into the trace after each settled step.
+//! - `GET /testbed/cases`: the intake's cases, evidence and services as JSON (diagnostics).
 //!
 //! Bad requests get a JSON problem (RFC 9457) with status 400 or 409.
 
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,13 +21,14 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Intake, outbound};
+use super::{Intake, outbound, service};
 use crate::provider::lock;
 
 pub(crate) fn router(intake: Arc<Intake>) -> Router {
     Router::new()
         .route("/testbed/clock", post(set_clock))
         .route("/testbed/cases", get(cases))
+        .route("/testbed/events", get(events))
         .with_state(intake)
 }
 
@@ -80,11 +84,46 @@ async fn set_clock(
         state.now = Some(now);
     }
     let sent = outbound::send_due(&intake, now).await;
+    service::run_due(&intake, now).await;
     Json(json!({"now": now.to_string(), "idle": true, "replies_sent": sent})).into_response()
 }
 
 async fn cases(State(intake): State<Arc<Intake>>) -> Response {
     let state = lock(&intake.state);
-    Json(json!({"now": state.now.map(|t| t.to_string()), "cases": state.cases, "evidence": state.evidence}))
-        .into_response()
+    Json(json!({
+        "now": state.now.map(|t| t.to_string()),
+        "cases": state.cases,
+        "evidence": state.evidence,
+        "services": state.services,
+    }))
+    .into_response()
+}
+
+/// Reads `after=N` (the only parameter); no query means 0.
+fn parse_after(query: Option<&str>) -> Result<usize, String> {
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        return Ok(0);
+    };
+    match query.split_once('=') {
+        Some(("after", n)) => n
+            .parse()
+            .map_err(|_| format!("after={n:?} is not a number")),
+        _ => Err(format!("unknown query {query:?}")),
+    }
+}
+
+async fn events(State(intake): State<Arc<Intake>>, RawQuery(query): RawQuery) -> Response {
+    let after = match parse_after(query.as_deref()) {
+        Ok(n) => n,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Bad events request",
+                format!("{e}; expected ?after=N with N the number of events already read"),
+            );
+        }
+    };
+    let state = lock(&intake.state);
+    let from = after.min(state.events.len());
+    Json(json!({"events": &state.events[from..], "next": state.events.len()})).into_response()
 }

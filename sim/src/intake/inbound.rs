@@ -1,19 +1,23 @@
 //! The intake's SMTP listener handler (mailin-embedded): receives pushed De-Mails.
 //!
 //! A message without the metadata a provider sets on every De-Mail (PVD-IO Tabelle 1) is
-//! refused with 554 and the list of what is missing: the intake accepts De-Mail only.
-//! Confirmations are kept as evidence; normal messages open a case.
+//! refused with 554 and the list of what is missing: the intake accepts De-Mail only, so plain
+//! e-mail is never binding. Confirmations and Meldungen are kept as evidence (the service
+//! module acts on them); normal messages are classified into a procedure, judged by the form
+//! rule (`rules.rs`) and open a case with the deadlines receipt starts.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use mailin_embedded::response::{OK, Response};
 
-use super::{Case, Evidence, Intake, Verdict};
+use super::rules::{FormFacts, judge};
+use super::{Case, CaseDeadline, Evidence, Intake, Verdict, berlin};
 use crate::demail::headers::RawMessage;
-use crate::demail::integrity::{self, Verdict as Integrity, VerifyOptions};
+use crate::demail::integrity::{self, VerifyOptions};
 use crate::demail::{MessageType, h, normalize_address};
 use crate::provider::lock;
+use crate::trace::EventKind;
 
 /// Headers every De-Mail carries when it leaves a provider (PVD-IO Tabelle 1, XX in all
 /// columns).
@@ -30,7 +34,8 @@ const REQUIRED: [&str; 5] = [
 pub struct Handler {
     intake: Arc<Intake>,
     data: Vec<u8>,
-    for_us: bool,
+    /// The first recipient that is a mailbox of this intake.
+    mailbox: Option<String>,
 }
 
 impl Handler {
@@ -38,14 +43,14 @@ impl Handler {
         Self {
             intake,
             data: Vec::new(),
-            for_us: false,
+            mailbox: None,
         }
     }
 }
 
 impl mailin_embedded::Handler for Handler {
     fn rcpt(&mut self, to: &str) -> Response {
-        if normalize_address(to) == normalize_address(&self.intake.config.address) {
+        if self.intake.config.file.mailbox(to).is_some() {
             OK
         } else {
             Response::custom(550, format!("5.1.1 <{to}> is not a mailbox of this intake"))
@@ -54,9 +59,10 @@ impl mailin_embedded::Handler for Handler {
 
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
         self.data.clear();
-        self.for_us = to
+        self.mailbox = to
             .iter()
-            .any(|t| normalize_address(t) == normalize_address(&self.intake.config.address));
+            .find(|t| self.intake.config.file.mailbox(t).is_some())
+            .map(|t| normalize_address(t));
         OK
     }
 
@@ -67,12 +73,23 @@ impl mailin_embedded::Handler for Handler {
 
     fn data_end(&mut self) -> Response {
         let data = std::mem::take(&mut self.data);
-        if !self.for_us {
+        let Some(mailbox) = self.mailbox.clone() else {
             return Response::custom(554, "5.1.1 no recipient of this intake".into());
-        }
-        match receive(&self.intake, &data) {
+        };
+        match receive(&self.intake, &mailbox, &data) {
             Ok(()) => OK,
-            Err((code, text)) => Response::custom(code, text),
+            Err((code, text)) => {
+                if code >= 500 {
+                    lock(&self.intake.state)
+                        .events
+                        .push(EventKind::IntakeRefused {
+                            mailbox,
+                            code,
+                            reason: text.clone(),
+                        });
+                }
+                Response::custom(code, text)
+            }
         }
     }
 
@@ -81,8 +98,8 @@ impl mailin_embedded::Handler for Handler {
     }
 }
 
-/// Judges and records one pushed message; `Err((code, "x.y.z text"))` refuses it.
-pub(crate) fn receive(intake: &Intake, data: &[u8]) -> Result<(), (u16, String)> {
+/// Judges and records one pushed message to `mailbox`; `Err((code, "x.y.z text"))` refuses it.
+pub(crate) fn receive(intake: &Intake, mailbox: &str, data: &[u8]) -> Result<(), (u16, String)> {
     let msg =
         RawMessage::parse(data).map_err(|e| (554, format!("5.6.0 unreadable message: {e}")))?;
     let missing: Vec<&str> = REQUIRED
@@ -118,8 +135,12 @@ pub(crate) fn receive(intake: &Intake, data: &[u8]) -> Result<(), (u16, String)>
             message_type,
             demail_message_id,
             private_id,
+            in_reply_to: msg.first("in-reply-to").map(|s| s.trim().to_string()),
+            notification_type: msg.first(h::NOTIFICATION_TYPE),
             received_at: now,
+            handled: false,
         });
+        super::service::file_evidence(&mut state, &intake.config.file.city.place);
         return Ok(());
     }
     let parsed = mail_parser::MessageParser::default().parse_headers(data);
@@ -128,7 +149,6 @@ pub(crate) fn receive(intake: &Intake, data: &[u8]) -> Result<(), (u16, String)>
         .and_then(|m| m.subject())
         .unwrap_or_default()
         .to_string();
-    let authoritative = msg.first(h::AUTHORITATIVE).as_deref() == Some("yes");
     // The provider's seal must verify against the trust anchor (PVD-IO §3.1.21: the key comes
     // from X-de-mail-signature-certificate, which must chain to a trusted CA).
     let anchors = [intake.config.ca_der.clone()];
@@ -140,42 +160,79 @@ pub(crate) fn receive(intake: &Intake, data: &[u8]) -> Result<(), (u16, String)>
         },
     );
     let level = msg.first(h::AUTH_LEVEL).unwrap_or_default();
-    // The intake's procedure rule: the Gewerbeanzeige is accepted by De-Mail only as an
-    // absenderbestätigte De-Mail sent at level high: the Schriftform route of § 3a Abs. 3
-    // Nr. 2 Buchst. d VwVfG (Fassung 2025-01-20) with § 5 Abs. 5 De-Mail-G (Versandart
-    // absenderbestätigt). The reference intake applies this rule to every case.
-    let verdict = if !integrity.is_valid() {
-        Verdict::FormDefect(format!("X-de-mail-integrity does not verify ({integrity})"))
-    } else if authoritative && !matches!(integrity, Integrity::Signed { trusted: true, .. }) {
-        Verdict::FormDefect(format!(
-            "absenderbestätigt, but not signed by a trusted provider ({integrity})"
-        ))
-    } else if !authoritative {
-        Verdict::FormDefect("X-de-mail-authoritative is not \"yes\" (not absenderbestätigt)".into())
-    } else if level != "high" {
-        Verdict::FormDefect(format!("X-de-mail-auth-level is {level:?}, not \"high\""))
-    } else {
-        Verdict::Accepted
+    let file = &intake.config.file;
+    let procedure = file.classify(mailbox, &subject);
+    let today = now.to_zoned_datetime(berlin()).date();
+    let decision = judge(
+        procedure,
+        &FormFacts {
+            authoritative: msg.first(h::AUTHORITATIVE).as_deref() == Some("yes"),
+            auth_level: &level,
+            integrity: &integrity,
+            received_on: today,
+        },
+    );
+    let citizen = msg
+        .first(h::SENDER)
+        .map(|s| normalize_address(&s))
+        .unwrap_or_default();
+    let aktenzeichen = state.next_aktenzeichen(&procedure.prefix, now);
+    let zoned = now.to_zoned_datetime(berlin());
+    let reply_due = zoned
+        .checked_add(procedure.reply_after)
+        .map_or(now, |z| z.timestamp());
+    // Deadlines start only for a binding case: a defective one is no application yet.
+    let mut deadlines = Vec::new();
+    if decision.binding {
+        for rule in procedure.receipt_rule.iter().chain(&procedure.deadlines) {
+            match crate::law::compute(
+                rule,
+                today,
+                &file.city.place,
+                &crate::law::Options::default(),
+            ) {
+                Ok(d) => deadlines.push(CaseDeadline::from_law(&d)),
+                Err(e) => tracing::warn!("intake: deadline {rule} for {aktenzeichen}: {e}"),
+            }
+        }
+    }
+    let bescheid_due = match (&procedure.bescheid, decision.binding) {
+        (Some(b), true) => zoned.checked_add(b.after).ok().map(|z| z.timestamp()),
+        _ => None,
     };
-    let aktenzeichen = state.next_aktenzeichen(&intake.config.aktenzeichen_prefix, now);
-    let reply_due = now
-        .checked_add(intake.config.processing_time)
-        .unwrap_or(now);
+    state.events.push(EventKind::IntakeReceived {
+        mailbox: mailbox.to_string(),
+        aktenzeichen: aktenzeichen.clone(),
+        procedure: procedure.id.clone(),
+        message_id: demail_message_id.clone(),
+        citizen: citizen.clone(),
+        binding: decision.binding,
+        reason: decision.reason.clone(),
+    });
     state.cases.push(Case {
         aktenzeichen,
+        mailbox: mailbox.to_string(),
+        procedure: procedure.id.clone(),
         received_at: now,
-        citizen: msg
-            .first(h::SENDER)
-            .map(|s| normalize_address(&s))
-            .unwrap_or_default(),
+        citizen,
         subject,
         demail_message_id,
         rfc_message_id: msg.first("message-id"),
         private_id,
         integrity: integrity.to_string(),
-        verdict,
+        verdict: if decision.binding {
+            Verdict::Accepted
+        } else {
+            Verdict::FormDefect {
+                reason: decision.reason.clone(),
+                remedy: decision.remedy.unwrap_or_default(),
+            }
+        },
+        deadlines,
         reply_due,
         replied: false,
+        bescheid_due,
+        bescheid_sent: false,
         last_error: None,
     });
     Ok(())

@@ -1,49 +1,69 @@
 //! The reference municipal intake: a system under test shipped with the test-bed.
 //!
-//! It plays a Gewerbeamt's Funktionspostfach (e.g. `gewerbeangelegenheiten@dresden.de-mail.de`):
-//! it receives pushed De-Mails on its own SMTP listener (mailin-embedded, STARTTLS with a
-//! certificate of the test PKI), checks that a Gewerbeanzeige is absenderbestätigt at level
-//! high, assigns an Aktenzeichen (file number), and answers with an Empfangsbescheinigung
-//! (§ 15 Abs. 1 GewO, Fassung 2025-01-20 in `reference/law/GewO_14-15.md`) submitted to its
-//! provider over SMTP submission (STARTTLS + AUTH PLAIN).
+//! It plays a city's Funktionspostfächer (functional mailboxes; the default is Dresden-like:
+//! stadtverwaltung@, gewerbeangelegenheiten@, wohnen@ and petition@ on
+//! `dresden.de-mail.de`, see `dresden.toml` and `docs/intake.md`). Pushed De-Mails arrive on
+//! its own SMTP listener (mailin-embedded, STARTTLS with a certificate of the test PKI). For
+//! each message it:
+//!
+//! 1. classifies it into a procedure (the mailbox's procedure, or keywords in the subject for a
+//!    general mailbox): Gewerbeanzeige, Antrag auf Wohnberechtigungsschein, Petition, general
+//!    request ([`config`]);
+//! 2. applies the form rule ([`rules`]): a Schriftform procedure is binding only as an
+//!    absenderbestätigte De-Mail at level high with a valid seal, and only while § 3a Abs. 3
+//!    VwVfG still lets De-Mail replace the written form;
+//! 3. opens a case with an Aktenzeichen (file number), computes the deadlines receipt starts
+//!    (`law::compute`), and answers with an Empfangsbescheinigung (certificate of receipt)
+//!    that carries them in a JSON attachment, or with a notice naming the form defect and the
+//!    remedy ([`outbound`]);
+//! 4. for procedures that end with a Bescheid (decision), serves it förmlich by De-Mail
+//!    against Abholbestätigung (§ 5a VwZG), records the day of Zustellung from the
+//!    Abholbestätigung or by the fiction of § 5a Abs. 4 VwZG, tells the recipient of the
+//!    fiction, and computes the Widerspruchsfrist; where De-Mail service is impossible
+//!    (no access opened, § 5a repealed, a Meldung came back) it records a postal fallback
+//!    ([`service`]).
 //!
 //! It implements the test-clock contract of DESIGN.md: `POST /testbed/clock {"now": RFC 3339}`
-//! sets its time; replies due by then are submitted before the request is answered, so the
-//! runner knows the intake is idle when the answer comes.
-//!
-//! Submodules: [`inbound`] (the SMTP listener's handler), [`outbound`] (replies),
-//! [`http`] (the test-clock endpoint).
+//! sets its time; everything due by then is done before the request is answered, so the
+//! runner knows the intake is idle when the answer comes. `GET /testbed/events` lists what it
+//! did as `intake.*` trace events ([`http`]).
 //!
 //! Architecture invariant: the intake talks to the provider only over sockets. It shares no
 //! memory with the provider or the harness; everything it knows came over the wire.
 
+pub mod config;
 pub mod dms;
 pub mod http;
 pub mod inbound;
 pub mod outbound;
+pub mod rules;
+pub mod service;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
 use crate::pki::Identity;
+use crate::trace::EventKind;
 
-/// Configuration of the reference intake.
+/// Runtime configuration of the reference intake: the configuration file plus what the
+/// world it runs in provides (sockets, credentials, certificates).
 #[derive(Clone)]
 pub struct IntakeConfig {
-    /// The Funktionspostfach address.
-    pub address: String,
-    /// Display name used in From.
-    pub display_name: String,
-    /// SMTP AUTH password at the provider.
-    pub password: String,
+    /// City, Funktionspostfächer and procedures (`config.rs`, `docs/intake.md`).
+    pub file: config::IntakeFile,
+    /// SMTP AUTH password at the provider, per mailbox address (normalised).
+    pub passwords: BTreeMap<String, String>,
     /// The provider's SMTP submission address.
     pub provider_submission: SocketAddr,
+    /// Base URL of the provider's HTTP face (directory look-ups before a förmliche Zustellung).
+    pub provider_http: Option<String>,
     /// PEM of the CA that signed the provider's certificate.
     pub ca_pem: String,
     /// The same CA in DER: trust anchor for X-de-mail-signature-certificate.
@@ -52,12 +72,8 @@ pub struct IntakeConfig {
     pub identity: Identity,
     /// Where the listener's PEM files are written (mailin-embedded reads files).
     pub tls_dir: PathBuf,
-    /// How long after receipt the Empfangsbescheinigung goes out.
-    pub processing_time: SignedDuration,
-    /// Prefix of Aktenzeichen, e.g. "GA".
-    pub aktenzeichen_prefix: String,
-    /// De-Mail options set on the replies, e.g. Abholbestätigung and persönlich for a
-    /// förmliche Zustellung (§ 5a VwZG).
+    /// De-Mail options set on the replies to cases, e.g. Abholbestätigung and persönlich
+    /// (then the reply itself is served förmlich and tracked like a Bescheid).
     pub reply_options: Vec<crate::demail::DeMailOption>,
 }
 
@@ -65,16 +81,53 @@ pub struct IntakeConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Form requirements met: an Empfangsbescheinigung goes out.
+    /// Form requirements met (or none): the case is binding; an Empfangsbescheinigung goes out.
     Accepted,
-    /// Form requirement not met: a notice naming the defect goes out.
-    FormDefect(String),
+    /// Form requirement not met: a notice naming the defect and the remedy goes out.
+    FormDefect { reason: String, remedy: String },
+}
+
+/// A deadline the intake computed for a case, with its sources.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CaseDeadline {
+    pub rule: String,
+    pub title: String,
+    /// "latest", "earliest" or "effective".
+    pub kind: String,
+    pub date: String,
+    pub sources: Vec<String>,
+}
+
+impl CaseDeadline {
+    fn from_law(d: &crate::law::Deadline) -> Self {
+        Self {
+            rule: d.rule.clone(),
+            title: d.title.clone(),
+            kind: match d.kind {
+                crate::law::DeadlineKind::Latest => "latest",
+                crate::law::DeadlineKind::Earliest => "earliest",
+                crate::law::DeadlineKind::Effective => "effective",
+            }
+            .into(),
+            date: d.date().to_string(),
+            sources: d.sources.clone(),
+        }
+    }
+
+    /// "rule: date (kind)".
+    pub fn label(&self) -> String {
+        format!("{}: {} ({})", self.rule, self.date, self.kind)
+    }
 }
 
 /// An application the intake received.
 #[derive(Clone, Debug, Serialize)]
 pub struct Case {
     pub aktenzeichen: String,
+    /// The Funktionspostfach it arrived in.
+    pub mailbox: String,
+    /// Procedure id (configuration).
+    pub procedure: String,
     /// Intake's test-clock time at receipt.
     pub received_at: Timestamp,
     pub citizen: String,
@@ -85,10 +138,44 @@ pub struct Case {
     /// The X-de-mail-integrity verdict (PVD-IO §3.1.21) as text.
     pub integrity: String,
     pub verdict: Verdict,
+    /// Deadlines started by receipt (only for a binding case).
+    pub deadlines: Vec<CaseDeadline>,
     pub reply_due: Timestamp,
     pub replied: bool,
-    /// Last error submitting the reply, if any.
+    /// When the Bescheid is due (procedures that end with one, binding cases only).
+    pub bescheid_due: Option<Timestamp>,
+    pub bescheid_sent: bool,
+    /// Last error submitting a reply, if any.
     pub last_error: Option<String>,
+}
+
+/// How a document sent for förmliche Zustellung stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum ServiceStatus {
+    /// Sent; neither Abholbestätigung nor the fiction day yet.
+    Sent,
+    /// Served on `date` (by Abholbestätigung or fiction).
+    Served { mode: String, date: String },
+    /// Not served by De-Mail; another channel (post) was chosen.
+    Fallback { reason: String },
+}
+
+/// A document the intake serves förmlich (§ 5a VwZG): a Bescheid, or a reply sent with
+/// Abholbestätigung.
+#[derive(Clone, Debug, Serialize)]
+pub struct Service {
+    pub aktenzeichen: String,
+    pub recipient: String,
+    /// RFC 5322 Message-ID of the document (Abholbestätigung and Meldungen refer to it).
+    pub rfc_message_id: String,
+    pub sent_at: Timestamp,
+    /// For a Verwaltungsakt: whether it carries a Rechtsbehelfsbelehrung (decides the
+    /// Widerspruchsfrist); `None` for other documents.
+    pub rechtsbehelfsbelehrung: Option<bool>,
+    pub status: ServiceStatus,
+    /// Whether the recipient was told of the fiction (§ 5a Abs. 4 Satz 5 VwZG).
+    pub fiction_notice_sent: bool,
 }
 
 /// A confirmation or notification the intake keeps as evidence.
@@ -97,7 +184,13 @@ pub struct Evidence {
     pub message_type: String,
     pub demail_message_id: String,
     pub private_id: Option<String>,
+    /// The In-Reply-To of the confirmation: the original's Message-ID.
+    pub in_reply_to: Option<String>,
+    /// For a Meldung: its type (PVD-IO Tabelle 22).
+    pub notification_type: Option<String>,
     pub received_at: Timestamp,
+    /// Whether the intake has acted on it.
+    pub handled: bool,
 }
 
 /// Mutable state of the intake.
@@ -107,14 +200,20 @@ pub struct IntakeState {
     pub now: Option<Timestamp>,
     pub cases: Vec<Case>,
     pub evidence: Vec<Evidence>,
-    next_number: u32,
+    pub services: Vec<Service>,
+    /// Everything the intake did, for `GET /testbed/events` (the runner copies it into the
+    /// trace).
+    pub events: Vec<EventKind>,
+    /// Aktenzeichen counters per prefix.
+    numbers: BTreeMap<String, u32>,
 }
 
 impl IntakeState {
     fn next_aktenzeichen(&mut self, prefix: &str, at: Timestamp) -> String {
-        self.next_number += 1;
+        let n = self.numbers.entry(prefix.to_string()).or_insert(0);
+        *n += 1;
         let year = at.to_zoned_datetime(berlin()).year();
-        format!("{prefix}-{year}-{:05}", self.next_number)
+        format!("{prefix}-{year}-{:05}", *n)
     }
 }
 

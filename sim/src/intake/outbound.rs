@@ -1,5 +1,12 @@
-//! The intake's replies: Empfangsbescheinigung or a notice of a form defect, submitted to the
-//! provider over SMTP submission with STARTTLS and AUTH PLAIN (lettre).
+//! The intake's outgoing mail: replies to cases (Empfangsbescheinigung, or a notice of a form
+//! defect), Bescheide and notices of the Zustellungsfiktion, submitted to the provider over SMTP
+//! submission with STARTTLS and AUTH PLAIN (lettre) as the Funktionspostfach they belong to.
+//!
+//! The Empfangsbescheinigung (certificate of receipt; for a Gewerbeanzeige § 15 Abs. 1 GewO)
+//! names the Aktenzeichen and carries a machine-readable attachment
+//! `empfangsbescheinigung.json`: `{"aktenzeichen", "procedure", "received_at",
+//! "binding", "deadlines": [{"rule", "title", "kind", "date", "sources"}]}`
+//! (documented in `docs/intake.md`).
 
 use std::time::Duration;
 
@@ -9,12 +16,33 @@ use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use serde_json::json;
 
-use super::{Case, Intake, Verdict, berlin};
+use super::{Case, Intake, Verdict, berlin, service};
 use crate::clock::format_rfc5322;
 use crate::demail::compose::{Draft, mailbox};
+use crate::demail::multipart::{Part, multipart_mixed};
 use crate::demail::{DeMailOption, h};
 use crate::provider::lock;
+use crate::trace::EventKind;
+
+/// A message the intake sends.
+pub(crate) struct Letter<'a> {
+    /// The Funktionspostfach it is sent from.
+    pub from: &'a str,
+    pub to: &'a str,
+    pub subject: String,
+    /// RFC 5322 Message-ID with angle brackets.
+    pub message_id: String,
+    pub in_reply_to: Option<&'a str>,
+    /// X-de-mail-private-id: the Aktenzeichen, so confirmations can be filed.
+    pub private_id: &'a str,
+    /// Options set to "yes".
+    pub options: &'a [DeMailOption],
+    pub body: String,
+    /// Attachments (file name, content type, bytes).
+    pub attachments: Vec<(String, String, Vec<u8>)>,
+}
 
 /// Submits every reply due at `now`, oldest first. Returns how many went out.
 pub(crate) async fn send_due(intake: &Intake, now: Timestamp) -> usize {
@@ -30,12 +58,31 @@ pub(crate) async fn send_due(intake: &Intake, now: Timestamp) -> usize {
     };
     let mut sent = 0;
     for (i, case) in due {
-        let result = submit(intake, &compose_reply(intake, &case, now), &case.citizen).await;
+        let (letter, kind) = reply_letter(intake, &case, now);
+        let result = submit(intake, &letter, now).await;
         let mut state = lock(&intake.state);
         match result {
             Ok(()) => {
                 state.cases[i].replied = true;
                 state.cases[i].last_error = None;
+                state.events.push(EventKind::IntakeAcknowledged {
+                    aktenzeichen: case.aktenzeichen.clone(),
+                    reply: kind.into(),
+                    deadlines: case.deadlines.iter().map(|d| d.label()).collect(),
+                });
+                if letter
+                    .options
+                    .contains(&DeMailOption::ConfirmationOfRetrieve)
+                {
+                    service::track(
+                        &mut state,
+                        &case.aktenzeichen,
+                        &case.citizen,
+                        &letter.message_id,
+                        now,
+                        None,
+                    );
+                }
                 sent += 1;
             }
             Err(e) => state.cases[i].last_error = Some(format!("{e:#}")),
@@ -44,72 +91,129 @@ pub(crate) async fn send_due(intake: &Intake, now: Timestamp) -> usize {
     sent
 }
 
-/// The reply for a case, as message bytes.
-pub(crate) fn compose_reply(intake: &Intake, case: &Case, now: Timestamp) -> Vec<u8> {
+/// The reply for a case and its kind ("empfangsbescheinigung" or "formmangel").
+pub(crate) fn reply_letter<'a>(
+    intake: &'a Intake,
+    case: &'a Case,
+    _now: Timestamp,
+) -> (Letter<'a>, &'static str) {
     let cfg = &intake.config;
+    let file = &cfg.file;
+    let sender_name = file
+        .mailbox(&case.mailbox)
+        .map_or(file.city.name.as_str(), |m| m.name.as_str());
+    let procedure = file.procedure(&case.procedure);
+    let title = procedure.map_or("Anfrage", |p| p.title.as_str());
     let received = case
         .received_at
         .to_zoned_datetime(berlin())
         .strftime("%d.%m.%Y um %H:%M Uhr")
         .to_string();
-    let (subject, body) = match &case.verdict {
-        Verdict::Accepted => (
-            format!(
-                "Empfangsbescheinigung zu Ihrer Gewerbeanzeige, Az. {}",
-                case.aktenzeichen
-            ),
-            format!(
+    let private_id = case.private_id.as_deref().unwrap_or("-");
+    let (subject, body, kind, attachments) = match &case.verdict {
+        Verdict::Accepted => {
+            let basis = procedure.map_or("", |p| p.legal_basis.as_str());
+            let mut body = format!(
                 "Sehr geehrte Damen und Herren,\n\n\
-                 hiermit bescheinigen wir den Empfang Ihrer Gewerbeanzeige (§ 15 Abs. 1 GewO).\n\n\
+                 hiermit bescheinigen wir den Empfang Ihrer Nachricht ({title}, {basis}).\n\n\
                  Eingegangen am: {received}\n\
                  Betreff:        {}\n\
                  Aktenzeichen:   {}\n\
-                 Ihre Kennung:   {}\n\n\
-                 Mit freundlichen Grüßen\n{}\n",
-                case.subject,
-                case.aktenzeichen,
-                case.private_id.as_deref().unwrap_or("-"),
-                cfg.display_name
-            ),
-        ),
-        Verdict::FormDefect(defect) => (
+                 Ihre Kennung:   {private_id}\n",
+                case.subject, case.aktenzeichen,
+            );
+            if !case.deadlines.is_empty() {
+                body.push_str("\nFristen, die mit dem Eingang beginnen:\n");
+                for d in &case.deadlines {
+                    body.push_str(&format!("- {} ({}): {}\n", d.title, d.kind, d.date));
+                }
+            }
+            if procedure.is_some_and(|p| p.bescheid.is_some()) {
+                // § 5a Abs. 4 Satz 3 VwZG: the recipient is told of the legal consequences
+                // before the document is transmitted.
+                body.push_str(
+                    "\nBelehrung (§ 5a Abs. 4 Satz 3 VwZG): Den Bescheid stellen wir Ihnen per \
+                     De-Mail gegen Abholbestätigung zu. Holen Sie ihn nicht ab, gilt er am \
+                     vierten Tag nach der Absendung als zugestellt (bis 31.12.2024: am dritten \
+                     Tag), es sei denn, Sie weisen nach, dass er nicht oder später zugegangen \
+                     ist.\n",
+                );
+            }
+            body.push_str(&format!("\nMit freundlichen Grüßen\n{sender_name}\n"));
+            let receipt = json!({
+                "aktenzeichen": case.aktenzeichen,
+                "procedure": case.procedure,
+                "received_at": case.received_at.to_zoned_datetime(berlin()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                "binding": true,
+                "deadlines": case.deadlines,
+            });
+            let json = serde_json::to_vec_pretty(&receipt).unwrap_or_default();
+            (
+                format!("Empfangsbescheinigung: {title}, Az. {}", case.aktenzeichen),
+                body,
+                "empfangsbescheinigung",
+                vec![(
+                    "empfangsbescheinigung.json".to_string(),
+                    "application/json; charset=utf-8".to_string(),
+                    json,
+                )],
+            )
+        }
+        Verdict::FormDefect { reason, remedy } => (
             format!(
-                "Ihre Gewerbeanzeige: Formerfordernis nicht erfüllt, Az. {}",
+                "Formerfordernis nicht erfüllt: {title}, Az. {}",
                 case.aktenzeichen
             ),
             format!(
                 "Sehr geehrte Damen und Herren,\n\n\
-                 Ihre Nachricht vom {received} (Betreff: {}) kann nicht als Gewerbeanzeige \
-                 bearbeitet werden: {defect}.\n\
-                 Bitte senden Sie die Anzeige als absenderbestätigte De-Mail.\n\n\
-                 Aktenzeichen: {}\n\nMit freundlichen Grüßen\n{}\n",
-                case.subject, case.aktenzeichen, cfg.display_name
+                 Ihre Nachricht vom {received} (Betreff: {}) kann nicht als {title} \
+                 bearbeitet werden: {reason}.\n\
+                 {remedy}\n\n\
+                 Aktenzeichen: {}\n\nMit freundlichen Grüßen\n{sender_name}\n",
+                case.subject, case.aktenzeichen
             ),
+            "formmangel",
+            Vec::new(),
         ),
     };
+    let domain = cfg.file.city.domain.as_str();
+    (
+        Letter {
+            from: &case.mailbox,
+            to: &case.citizen,
+            subject,
+            message_id: format!("<{}@{domain}>", case.aktenzeichen.to_ascii_lowercase()),
+            in_reply_to: case.rfc_message_id.as_deref(),
+            private_id: &case.aktenzeichen,
+            options: &cfg.reply_options,
+            body,
+            attachments,
+        },
+        kind,
+    )
+}
+
+/// The message bytes of a letter dated `now`.
+pub(crate) fn compose(intake: &Intake, letter: &Letter<'_>, now: Timestamp) -> Vec<u8> {
+    let file = &intake.config.file;
+    let name = file
+        .mailbox(letter.from)
+        .map_or(file.city.name.as_str(), |m| m.name.as_str());
     let date = format_rfc5322(&now.to_zoned_datetime(berlin()));
-    let domain = cfg
-        .address
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("localhost");
     let mut d = Draft::new()
-        .header_raw("From", &mailbox(&cfg.display_name, &cfg.address))
-        .header_raw("To", &format!("<{}>", case.citizen))
-        .header("Subject", &subject)
+        .header_raw("From", &mailbox(name, letter.from))
+        .header_raw("To", &format!("<{}>", letter.to))
+        .header("Subject", &letter.subject)
         .header_raw("Date", &date)
-        .header_raw(
-            "Message-ID",
-            &format!("<{}@{domain}>", case.aktenzeichen.to_ascii_lowercase()),
-        );
-    if let Some(id) = &case.rfc_message_id {
+        .header_raw("Message-ID", &letter.message_id);
+    if let Some(id) = letter.in_reply_to {
         d = d.header_raw("In-Reply-To", id).header_raw("References", id);
     }
     d = d
         .header_raw(
             DeMailOption::ConfirmationOfReceipt.header(),
-            if cfg
-                .reply_options
+            if letter
+                .options
                 .contains(&DeMailOption::ConfirmationOfReceipt)
             {
                 "yes"
@@ -117,18 +221,39 @@ pub(crate) fn compose_reply(intake: &Intake, case: &Case, now: Timestamp) -> Vec
                 "no"
             },
         )
-        .header_raw(h::PRIVATE_ID, &case.aktenzeichen);
-    for o in &cfg.reply_options {
+        .header_raw(h::PRIVATE_ID, letter.private_id);
+    for o in letter.options {
         if *o != DeMailOption::ConfirmationOfReceipt {
             d = d.header_raw(o.header(), "yes");
         }
     }
-    d.text_body(&body).to_bytes()
+    if letter.attachments.is_empty() {
+        return d.text_body(&letter.body).to_bytes();
+    }
+    let mut parts = vec![Part {
+        content_type: "text/plain; charset=utf-8".into(),
+        filename: None,
+        data: letter.body.as_bytes().to_vec(),
+    }];
+    for (name, content_type, data) in &letter.attachments {
+        parts.push(Part {
+            content_type: content_type.clone(),
+            filename: Some(name.clone()),
+            data: data.clone(),
+        });
+    }
+    let body = multipart_mixed(&letter.message_id, &parts);
+    d.mime_body(&body.content_type, body.body).to_bytes()
 }
 
-/// Submits one message to the provider as the intake's account.
-async fn submit(intake: &Intake, raw: &[u8], to: &str) -> Result<()> {
+/// Submits one letter to the provider as its Funktionspostfach.
+pub(crate) async fn submit(intake: &Intake, letter: &Letter<'_>, now: Timestamp) -> Result<()> {
+    let raw = compose(intake, letter, now);
     let cfg = &intake.config;
+    let password = cfg
+        .passwords
+        .get(letter.from)
+        .with_context(|| format!("no password for {}", letter.from))?;
     let tls = TlsParameters::builder("localhost".to_string())
         .add_root_certificate(Certificate::from_pem(cfg.ca_pem.as_bytes()).context("provider CA")?)
         .build_rustls()
@@ -138,19 +263,22 @@ async fn submit(intake: &Intake, raw: &[u8], to: &str) -> Result<()> {
     )
     .port(cfg.provider_submission.port())
     .tls(Tls::Required(tls))
-    .credentials(Credentials::new(cfg.address.clone(), cfg.password.clone()))
+    .credentials(Credentials::new(letter.from.to_string(), password.clone()))
     .authentication(vec![Mechanism::Plain])
     .hello_name(lettre::transport::smtp::extension::ClientId::Domain(
         "intake.localhost".into(),
     ))
     .timeout(Some(Duration::from_secs(30)))
     .build();
-    let from: Address = cfg.address.parse().context("intake address")?;
-    let to: Address = to.parse().with_context(|| format!("recipient {to}"))?;
+    let from: Address = letter.from.parse().context("intake address")?;
+    let to: Address = letter
+        .to
+        .parse()
+        .with_context(|| format!("recipient {}", letter.to))?;
     let envelope = Envelope::new(Some(from), vec![to])?;
-    tokio::time::timeout(Duration::from_secs(30), transport.send_raw(&envelope, raw))
+    tokio::time::timeout(Duration::from_secs(30), transport.send_raw(&envelope, &raw))
         .await
         .map_err(|_| anyhow!("provider did not answer within 30 s"))?
-        .context("submitting the reply")?;
+        .with_context(|| format!("submitting {}", letter.message_id))?;
     Ok(())
 }
