@@ -32,6 +32,8 @@ pub struct Observation<'a> {
     pub trust_anchor: &'a [u8],
     /// How many arrivals each traffic has in all (id, count).
     pub traffic_totals: &'a [(String, usize)],
+    /// The mock DMS, if the scenario has one.
+    pub dms: Option<&'a crate::dms_mock::MockDms>,
 }
 
 impl Observation<'_> {
@@ -180,6 +182,11 @@ impl<'a> Judge<'a> {
                                 ),
                             );
                         }
+                    }
+                }
+                Expectation::Dms => {
+                    if let Some(case) = self.intake_case(obs, send) {
+                        self.dms(i, obs, send, &case);
                     }
                 }
                 Expectation::Fallback => {
@@ -402,6 +409,83 @@ impl<'a> Judge<'a> {
             }),
             _ => None,
         })
+    }
+
+    /// Judges the DMS hand-over of a case: the mock DMS holds a record for it whose message
+    /// hash matches its bytes and the message as stored in the intake's mailbox.
+    fn dms(&mut self, i: usize, obs: &Observation<'_>, send: &SendOutcome, case: &IntakeCase) {
+        use demail_sim::intake::dms::EvidenceRecord;
+        let Some(dms) = obs.dms else {
+            return;
+        };
+        let Some(doc) = dms
+            .documents()
+            .into_iter()
+            .find(|d| d["aktenzeichen"] == case.aktenzeichen.as_str())
+        else {
+            return;
+        };
+        let record: Result<EvidenceRecord, _> = serde_json::from_value(doc.clone());
+        let stored = self.scenario.intake.mailboxes.iter().find_map(|m| {
+            obs.world
+                .mailbox(&m.address)
+                .ok()?
+                .into_iter()
+                .find_map(|s| {
+                    (s.rfc_message_id.as_deref() == Some(send.rfc_message_id.as_str()))
+                        .then_some(s.raw)
+                })
+        });
+        let confirmations = doc["confirmations"].as_array().map_or(0, Vec::len);
+        let attempts = self
+            .trace
+            .events()
+            .iter()
+            .filter(|e| matches!(&e.kind, EventKind::IntakeDms { aktenzeichen, .. } if *aktenzeichen == case.aktenzeichen))
+            .count();
+        let verdict = if let Err(e) = record
+            .as_ref()
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.verify())
+        {
+            Err(format!("the evidence record does not hold together: {e}"))
+        } else if stored.as_ref().is_some_and(|s| {
+            // Equal up to trailing empty lines: the push client (lettre) ends DATA with an
+            // extra CRLF, and the seal's simple body canonicalization ignores them
+            // (RFC 6376 §3.4.3), so they carry no meaning.
+            let trim = |b: &[u8]| {
+                let mut b = b.to_vec();
+                while b.ends_with(b"\r\n\r\n") {
+                    b.truncate(b.len() - 2);
+                }
+                b
+            };
+            let received = record
+                .as_ref()
+                .ok()
+                .and_then(|r| r.raw().ok())
+                .unwrap_or_default();
+            trim(s) != trim(&received)
+        }) {
+            Err("the record's message differs from the one in the intake's mailbox".into())
+        } else if doc["integrity"].as_str().is_none_or(str::is_empty) {
+            Err("the record lacks the provider's X-de-mail-integrity value".into())
+        } else {
+            Ok(())
+        };
+        match verdict {
+            Ok(()) => self.decide(
+                i,
+                true,
+                // The hash itself stays out of the trace: the seal is an ECDSA signature by
+                // a key generated per run, so the bytes differ from run to run.
+                format!(
+                    "{} is in the DMS with its evidence record (SHA-256 matches the message in the mailbox, seal kept, {confirmations} confirmation(s)) after {attempts} hand-over attempt(s)",
+                    case.aktenzeichen
+                ),
+            ),
+            Err(why) => self.decide(i, false, format!("{}: {why}", case.aktenzeichen)),
+        }
     }
 
     /// Judges the Zustellung (service) of the intake's reply to the step's message under

@@ -119,7 +119,9 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if name.starts_with("provider-") && name.contains(".sqlite") {
+        if (name.starts_with("provider-") || name.starts_with("intake-dms"))
+            && name.contains(".sqlite")
+        {
             std::fs::remove_file(&path).with_context(|| format!("clearing {}", path.display()))?;
         }
     }
@@ -238,6 +240,11 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     let world = World {
         providers: &providers,
     };
+    // The DMS of the intake's hand-over: a mock with the scenario's outage windows.
+    let dms = match &file.dms {
+        Some(_) => Some(crate::dms_mock::MockDms::start().await?),
+        None => None,
+    };
     let intake = ReferenceIntake::start(IntakeConfig {
         file: scenario.intake.clone(),
         passwords: intake_passwords,
@@ -247,6 +254,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         ca_der: pki.ca_der().to_vec(),
         identity: pki.issue("intake.localhost", &["localhost", "127.0.0.1"])?,
         tls_dir: pki_dir.clone(),
+        dms_url: dms.as_ref().map(crate::dms_mock::MockDms::url),
+        dms_outbox: Some(opts.out_dir.join("intake-dms.sqlite")),
         reply_options: file
             .intake
             .reply_options
@@ -318,6 +327,13 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     let mut tick_at = scenario.start.clone();
     loop {
         let now = clock.timestamp();
+        if let Some(dms) = &dms {
+            let down = scenario.dms_outages.iter().any(|(from, until)| {
+                let at = |s: &jiff::Span| scenario.start.checked_add(*s).map(|z| z.timestamp());
+                matches!((at(from), at(until)), (Ok(a), Ok(b)) if a <= now && now < b)
+            });
+            dms.set_available(!down);
+        }
         tracing::debug!("instant {now}: posting the clock");
         post_clock(&http, &clock_url, &clock.now()).await?;
         tracing::debug!("instant {now}: settling");
@@ -388,6 +404,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             intake_address: &scenario.intake_address,
             trust_anchor: ca_der.as_ref(),
             traffic_totals: &traffic_totals,
+            dms: dms.as_ref(),
         };
         judge.observe(&observation);
         if let Some(pb) = &opts.progress {
@@ -423,6 +440,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             intake_address: &scenario.intake_address,
             trust_anchor: ca_der.as_ref(),
             traffic_totals: &traffic_totals,
+            dms: dms.as_ref(),
         },
     );
     let checks = judge.outcomes();

@@ -31,8 +31,28 @@ pub struct ScenarioFile {
     /// Arrival processes: generated citizens sending to the intake.
     #[serde(default)]
     pub traffic: Vec<TrafficSpec>,
+    /// A document management system for the intake's hand-over (a mock with outages).
+    #[serde(default)]
+    pub dms: Option<DmsSpec>,
     #[serde(default)]
     pub expect: Vec<ExpectSpec>,
+}
+
+/// `[dms]`: the run starts a mock DMS (docs/dms.md) and the intake hands every case to it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DmsSpec {
+    /// Windows (offsets from the start) in which the DMS answers 503.
+    #[serde(default)]
+    pub outages: Vec<OutageSpec>,
+}
+
+/// One outage window: `{ from = "PT1H", until = "PT6H" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutageSpec {
+    pub from: Spanned<String>,
+    pub until: Spanned<String>,
 }
 
 /// `[scenario]`: what the run is and when it happens.
@@ -252,6 +272,9 @@ pub enum Expectation {
     Case { procedure: String, binding: bool },
     /// The intake could not serve the step's case by De-Mail and recorded a postal fallback.
     Fallback,
+    /// The step's case reached the DMS with an evidence record whose hash matches the message
+    /// in the intake's mailbox (needs `[dms]`).
+    Dms,
 }
 
 /// A scenario that loaded and validated.
@@ -271,6 +294,8 @@ pub struct Scenario {
     pub intake: demail_sim::intake::config::IntakeFile,
     /// The (normalised) Funktionspostfach that `to = "intake"` means.
     pub intake_address: String,
+    /// DMS outage windows as offsets from the start (from, until).
+    pub dms_outages: Vec<(Span, Span)>,
     /// Validated expectations, parallel to `file.expect`.
     pub expectations: Vec<Expectation>,
     /// Where the scenario's deadlines run (Land and municipality, for holidays).
@@ -600,6 +625,21 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         ));
     }
     let mut expectations = Vec::new();
+    let mut dms_outages = Vec::new();
+    for o in file.dms.iter().flat_map(|d| &d.outages) {
+        let from = span_of(&o.from, "from")?;
+        let until = span_of(&o.until, "until")?;
+        let (Ok(a), Ok(b)) = (start.checked_add(from), start.checked_add(until)) else {
+            return Err(at(o.from.span(), "outage out of range".into()));
+        };
+        if b <= a {
+            return Err(at(
+                o.until.span(),
+                "until must be later than from, e.g. { from = \"PT1H\", until = \"PT6H\" }".into(),
+            ));
+        }
+        dms_outages.push((from, until));
+    }
     let file_intake_procedures: Vec<String> = intake_file
         .procedures
         .iter()
@@ -656,11 +696,12 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             "all-replies" => &["traffic", "rule"],
             "case" => &["procedure", "binding"],
             "fallback" => &[],
+            "dms" => &[],
             other => {
                 return Err(at(
                     kind_span,
                     format!(
-                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\", \"case\", \"fallback\""
+                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\", \"case\", \"fallback\", \"dms\""
                     ),
                 ));
             }
@@ -800,6 +841,15 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                 }
             }
             "fallback" => Expectation::Fallback,
+            "dms" => {
+                if file.dms.is_none() {
+                    return Err(at(
+                        kind_span.clone(),
+                        "an expectation of kind \"dms\" needs a [dms] section".into(),
+                    ));
+                }
+                Expectation::Dms
+            }
             "zustellung" => {
                 let mode = need(&e.mode, "mode")?;
                 if !["abholung", "fiktion"].contains(&mode.get_ref().as_str()) {
@@ -840,6 +890,7 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         step_offsets,
         intake: intake_file,
         intake_address,
+        dms_outages,
         expectations,
         place,
         office_hours,

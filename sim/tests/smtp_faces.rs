@@ -364,6 +364,8 @@ async fn intake_refuses_plain_mail() {
             .unwrap(),
         tls_dir: dir,
         reply_options: Vec::new(),
+        dms_url: None,
+        dms_outbox: None,
     })
     .await
     .unwrap();

@@ -85,6 +85,7 @@ async fn set_clock(
     }
     let sent = outbound::send_due(&intake, now).await;
     service::run_due(&intake, now).await;
+    dms_flush(&intake, now).await;
     Json(json!({"now": now.to_string(), "idle": true, "replies_sent": sent})).into_response()
 }
 
@@ -126,4 +127,58 @@ async fn events(State(intake): State<Arc<Intake>>, RawQuery(query): RawQuery) ->
     let state = lock(&intake.state);
     let from = after.min(state.events.len());
     Json(json!({"events": &state.events[from..], "next": state.events.len()})).into_response()
+}
+
+/// Hands due evidence records to the DMS and reports each attempt as an `intake.dms` event.
+async fn dms_flush(intake: &Intake, now: Timestamp) {
+    use super::dms::{FlushOutcome, flush};
+    let Some((outbox, client)) = &intake.dms else {
+        return;
+    };
+    let report = flush(outbox, client, now).await;
+    let mut state = lock(&intake.state);
+    for entry in report.entries {
+        let aktenzeichen = state
+            .cases
+            .iter()
+            .find(|c| c.demail_message_id == entry.key)
+            .map_or_else(|| entry.key.clone(), |c| c.aktenzeichen.clone());
+        let (outcome, detail) = match entry.outcome {
+            FlushOutcome::Delivered { already_stored } => (
+                "stored",
+                if already_stored {
+                    "the DMS already had it (409)".to_string()
+                } else {
+                    "stored with its evidence record".to_string()
+                },
+            ),
+            FlushOutcome::Failed {
+                reason,
+                permanent: false,
+                retry_at,
+                ..
+            } => (
+                "retry",
+                format!(
+                    "{reason}; next attempt {}",
+                    retry_at.map_or_else(
+                        || "not scheduled".to_string(),
+                        |t| crate::clock::format_instant(&t.to_zoned_datetime(super::berlin()))
+                    )
+                ),
+            ),
+            FlushOutcome::Failed { reason, .. } => ("rejected", reason),
+            FlushOutcome::NotRecorded { result, error } => {
+                ("retry", format!("{result}; not recorded: {error}"))
+            }
+        };
+        state.events.push(crate::trace::EventKind::IntakeDms {
+            aktenzeichen,
+            outcome: outcome.into(),
+            detail,
+        });
+    }
+    for e in report.errors {
+        tracing::warn!("intake: DMS outbox: {e}");
+    }
 }

@@ -132,8 +132,8 @@ pub(crate) fn receive(intake: &Intake, mailbox: &str, data: &[u8]) -> Result<(),
     };
     if kind != MessageType::Normal {
         state.evidence.push(Evidence {
-            message_type,
-            demail_message_id,
+            message_type: message_type.clone(),
+            demail_message_id: demail_message_id.clone(),
             private_id,
             in_reply_to: msg.first("in-reply-to").map(|s| s.trim().to_string()),
             notification_type: msg.first(h::NOTIFICATION_TYPE),
@@ -141,6 +141,19 @@ pub(crate) fn receive(intake: &Intake, mailbox: &str, data: &[u8]) -> Result<(),
             handled: false,
         });
         super::service::file_evidence(&mut state, &intake.config.file.city.place);
+        // The confirmation belongs to the case whose Aktenzeichen it carries as private-id
+        // (the intake sets it on everything it sends); it joins the case's evidence record.
+        let case_key = msg.first(h::PRIVATE_ID).and_then(|az| {
+            state
+                .cases
+                .iter()
+                .find(|c| c.aktenzeichen == az)
+                .map(|c| c.demail_message_id.clone())
+        });
+        if let (Some(key), Some((outbox, _))) = (case_key, &intake.dms) {
+            dms_add_confirmation(outbox, &key, &message_type, &demail_message_id, data, now)
+                .map_err(|e| (451, format!("4.3.0 cannot file the confirmation: {e:#}")))?;
+        }
         return Ok(());
     }
     let parsed = mail_parser::MessageParser::default().parse_headers(data);
@@ -200,6 +213,25 @@ pub(crate) fn receive(intake: &Intake, mailbox: &str, data: &[u8]) -> Result<(),
         (Some(b), true) => zoned.checked_add(b.after).ok().map(|z| z.timestamp()),
         _ => None,
     };
+    // Beweiswertsicherung: the message as received, its hash and the provider's seal go into
+    // the DMS outbox before the 250, so a DMS outage loses nothing (docs/dms.md).
+    if let Some((outbox, _)) = &intake.dms {
+        let record = super::dms::EvidenceRecord::new(
+            aktenzeichen.clone(),
+            procedure.id.clone(),
+            mailbox,
+            now,
+            data,
+            msg.first(h::INTEGRITY),
+        )
+        .map_err(|e| (554, format!("5.6.0 cannot build the evidence record: {e}")))?;
+        lock(outbox).enqueue(&record, now).map_err(|e| {
+            (
+                451,
+                format!("4.3.0 cannot store the evidence record: {e:#}"),
+            )
+        })?;
+    }
     state.events.push(EventKind::IntakeReceived {
         mailbox: mailbox.to_string(),
         aktenzeichen: aktenzeichen.clone(),
@@ -235,5 +267,26 @@ pub(crate) fn receive(intake: &Intake, mailbox: &str, data: &[u8]) -> Result<(),
         bescheid_sent: false,
         last_error: None,
     });
+    Ok(())
+}
+
+/// Adds a confirmation to the evidence record of the case with DMS key `key`.
+fn dms_add_confirmation(
+    outbox: &std::sync::Mutex<super::dms::DmsOutbox>,
+    key: &str,
+    message_type: &str,
+    demail_message_id: &str,
+    raw: &[u8],
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let mut outbox = lock(outbox);
+    let Some(entry) = outbox.entry_by_key(key)? else {
+        return Ok(());
+    };
+    let Some(mut record) = outbox.record(entry.id)? else {
+        return Ok(());
+    };
+    record.add_confirmation(message_type, demail_message_id, raw);
+    outbox.enqueue(&record, now)?;
     Ok(())
 }

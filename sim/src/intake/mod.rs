@@ -75,6 +75,10 @@ pub struct IntakeConfig {
     /// De-Mail options set on the replies to cases, e.g. Abholbestätigung and persönlich
     /// (then the reply itself is served förmlich and tracked like a Bescheid).
     pub reply_options: Vec<crate::demail::DeMailOption>,
+    /// Base URL of the document management system (`docs/dms.md`); `None`: no hand-over.
+    pub dms_url: Option<String>,
+    /// The DMS outbox's SQLite file; `None`: in memory (lives as long as the intake).
+    pub dms_outbox: Option<PathBuf>,
 }
 
 /// What the intake decided about an application.
@@ -225,6 +229,8 @@ fn berlin() -> jiff::tz::TimeZone {
 pub(crate) struct Intake {
     pub config: IntakeConfig,
     pub state: Mutex<IntakeState>,
+    /// The DMS hand-over, if configured: durable outbox and client.
+    pub dms: Option<(Mutex<dms::DmsOutbox>, dms::DmsClient)>,
 }
 
 /// A running reference intake.
@@ -239,9 +245,20 @@ impl ReferenceIntake {
     /// Starts the SMTP listener (a mailin-embedded thread pool) and the HTTP endpoint.
     pub async fn start(config: IntakeConfig) -> Result<Self> {
         let (cert, key) = config.identity.write_pem(&config.tls_dir, "intake")?;
+        let dms = match &config.dms_url {
+            None => None,
+            Some(url) => Some((
+                Mutex::new(
+                    dms::DmsOutbox::open(config.dms_outbox.as_deref())
+                        .context("opening the DMS outbox")?,
+                ),
+                dms::DmsClient::new(url).with_context(|| format!("DMS URL {url}"))?,
+            )),
+        };
         let inner = Arc::new(Intake {
             config,
             state: Mutex::new(IntakeState::default()),
+            dms,
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0")
             .context("binding the intake's SMTP listener")?;
