@@ -638,17 +638,10 @@ impl<'a> Judge<'a> {
                 );
                 return;
             }
-            None => {
-                self.decide(
-                    i,
-                    false,
-                    format!(
-                        "{} is served on {day} by {mode} under § 5a VwZG, but the intake recorded no Zustellung",
-                        reply.message_id
-                    ),
-                );
-                return;
-            }
+            // Not (yet) recorded: an intake that pulls its mail sees the Abholbestätigung
+            // only at its next poll. Undecided until then; at the end it fails as "not
+            // observed".
+            None => return,
         };
         self.trace.emit(if by_retrieval {
             EventKind::ZustellungAbholung {

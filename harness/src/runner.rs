@@ -141,6 +141,22 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         .iter()
         .map(|m| (m.address.clone(), seed::token(&mut cred_rng)))
         .collect();
+    let pull = file
+        .intake
+        .receive
+        .as_ref()
+        .is_some_and(|r| r.get_ref() == "pull");
+    // Pull mode: one API token per Funktionspostfach for the gateway API.
+    let intake_tokens: std::collections::BTreeMap<String, String> = if pull {
+        scenario
+            .intake
+            .mailboxes
+            .iter()
+            .map(|m| (m.address.clone(), seed::token(&mut cred_rng)))
+            .collect()
+    } else {
+        Default::default()
+    };
     let mut citizen_passwords = Vec::new();
     for _ in &file.citizen {
         citizen_passwords.push(seed::token(&mut cred_rng));
@@ -181,7 +197,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
                     kind: AccountKind::Institution,
                     max_auth_level: demail_sim::demail::AuthLevel::High,
                     password: intake_passwords[&m.address].clone(),
-                    api_token: None,
+                    api_token: intake_tokens.get(&m.address).cloned(),
                     access_opened: true,
                 });
             }
@@ -256,6 +272,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         tls_dir: pki_dir.clone(),
         dms_url: dms.as_ref().map(crate::dms_mock::MockDms::url),
         dms_outbox: Some(opts.out_dir.join("intake-dms.sqlite")),
+        pull_tokens: pull.then(|| intake_tokens.clone()),
         reply_options: file
             .intake
             .reply_options
@@ -264,8 +281,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             .collect(),
     })
     .await?;
-    for m in &scenario.intake.mailboxes {
-        provider.set_push_target(&m.address, intake.smtp_addr())?;
+    if !pull {
+        for m in &scenario.intake.mailboxes {
+            provider.set_push_target(&m.address, intake.smtp_addr())?;
+        }
     }
 
     if !demail_sim::law::regime(scenario.start.date()).in_force(demail_sim::law::Provision::DeMailG)

@@ -119,6 +119,10 @@ pub struct IntakeSpec {
     /// De-Mail options the intake sets on its replies.
     #[serde(default)]
     pub reply_options: Vec<Spanned<String>>,
+    /// How mail reaches the intake: "push" (SMTP to its listener, default) or "pull" (it
+    /// polls the provider's HTTP gateway API on every clock step).
+    #[serde(default)]
+    pub receive: Option<Spanned<String>>,
 }
 
 /// `[[citizen]]`: a named citizen for scripted stories.
@@ -437,6 +441,14 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             ),
         ));
     };
+    if let Some(r) = &file.intake.receive
+        && !["push", "pull"].contains(&r.get_ref().as_str())
+    {
+        return Err(at(
+            r.span(),
+            format!("receive {:?}: expected \"push\" or \"pull\"", r.get_ref()),
+        ));
+    }
     if let Some(name) = &file.intake.name {
         intake_file.mailboxes[mailbox_index].name = name.clone();
     }

@@ -366,6 +366,7 @@ async fn intake_refuses_plain_mail() {
         reply_options: Vec::new(),
         dms_url: None,
         dms_outbox: None,
+        pull_tokens: None,
     })
     .await
     .unwrap();

@@ -83,6 +83,7 @@ async fn set_clock(
         }
         state.now = Some(now);
     }
+    super::pull::poll(&intake).await;
     let sent = outbound::send_due(&intake, now).await;
     service::run_due(&intake, now).await;
     dms_flush(&intake, now).await;

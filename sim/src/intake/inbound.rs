@@ -100,6 +100,18 @@ impl mailin_embedded::Handler for Handler {
 
 /// Judges and records one pushed message to `mailbox`; `Err((code, "x.y.z text"))` refuses it.
 pub(crate) fn receive(intake: &Intake, mailbox: &str, data: &[u8]) -> Result<(), (u16, String)> {
+    receive_at(intake, mailbox, data, None)
+}
+
+/// [`receive`] with the time of receipt: `Some(Eingang)` when the intake pulls a message that
+/// reached its mailbox earlier (the Eingang in the mailbox is the receipt, not the poll), `None`
+/// for the intake's clock (push).
+pub(crate) fn receive_at(
+    intake: &Intake,
+    mailbox: &str,
+    data: &[u8],
+    at: Option<jiff::Timestamp>,
+) -> Result<(), (u16, String)> {
     let msg =
         RawMessage::parse(data).map_err(|e| (554, format!("5.6.0 unreadable message: {e}")))?;
     let missing: Vec<&str> = REQUIRED
@@ -126,9 +138,11 @@ pub(crate) fn receive(intake: &Intake, mailbox: &str, data: &[u8]) -> Result<(),
     let demail_message_id = msg.first(h::MESSAGE_ID).unwrap_or_default();
     let private_id = msg.first(h::PRIVATE_ID);
     let mut state = lock(&intake.state);
-    let now = match state.now {
-        Some(t) => t,
-        None => return Err((451, "4.3.0 intake test clock not set yet; try again".into())),
+    let now = match (at, state.now) {
+        (Some(t), _) | (None, Some(t)) => t,
+        (None, None) => {
+            return Err((451, "4.3.0 intake test clock not set yet; try again".into()));
+        }
     };
     if kind != MessageType::Normal {
         state.evidence.push(Evidence {

@@ -2,9 +2,9 @@
 //!
 //! It plays a city's Funktionspostfächer (functional mailboxes; the default is Dresden-like:
 //! stadtverwaltung@, gewerbeangelegenheiten@, wohnen@ and petition@ on
-//! `dresden.de-mail.de`, see `dresden.toml` and `docs/intake.md`). Pushed De-Mails arrive on
-//! its own SMTP listener (mailin-embedded, STARTTLS with a certificate of the test PKI). For
-//! each message it:
+//! `dresden.de-mail.de`, see `dresden.toml` and `docs/intake.md`). De-Mails arrive pushed on
+//! its own SMTP listener (mailin-embedded, STARTTLS with a certificate of the test PKI) or, in
+//! pull mode, from the provider's gateway API ([`pull`]). For each message it:
 //!
 //! 1. classifies it into a procedure (the mailbox's procedure, or keywords in the subject for a
 //!    general mailbox): Gewerbeanzeige, Antrag auf Wohnberechtigungsschein, Petition, general
@@ -36,6 +36,7 @@ pub mod dms;
 pub mod http;
 pub mod inbound;
 pub mod outbound;
+pub mod pull;
 pub mod rules;
 pub mod service;
 
@@ -79,6 +80,9 @@ pub struct IntakeConfig {
     pub dms_url: Option<String>,
     /// The DMS outbox's SQLite file; `None`: in memory (lives as long as the intake).
     pub dms_outbox: Option<PathBuf>,
+    /// Pull mode: API token per mailbox for the provider's gateway API (`pull.rs`); `None`:
+    /// the provider pushes to the intake's SMTP listener.
+    pub pull_tokens: Option<BTreeMap<String, String>>,
 }
 
 /// What the intake decided about an application.
