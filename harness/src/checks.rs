@@ -157,8 +157,10 @@ impl<'a> Judge<'a> {
                         }
                     });
                 }
-                // Judged above, before looking for a step.
-                Expectation::AllReplies { .. } => {}
+                // Judged above, before looking for a step, or at the end.
+                Expectation::AllReplies { .. }
+                | Expectation::Latency { .. }
+                | Expectation::Throughput { .. } => {}
                 Expectation::Case { procedure, binding } => {
                     let (procedure, binding) = (procedure.clone(), *binding);
                     if let Some(case) = self.intake_case(obs, send) {
@@ -781,8 +783,128 @@ impl<'a> Judge<'a> {
         self.decide(i, passed, detail);
     }
 
+    /// Reply times of a traffic's accepted messages: (step id, seconds from sending to the
+    /// intake's reply in the sender's mailbox, or `None` without reply), and how many the
+    /// provider refused.
+    fn reply_times(
+        &self,
+        obs: &Observation<'_>,
+        traffic: &str,
+    ) -> Result<(Vec<(String, Option<i64>)>, usize), String> {
+        let prefix = format!("{traffic}#");
+        let mut out = Vec::new();
+        let mut refused = 0;
+        for s in obs.sends.iter().filter(|s| s.step_id.starts_with(&prefix)) {
+            if s.refused.is_some() {
+                refused += 1;
+                continue;
+            }
+            let mailbox = obs
+                .world
+                .mailbox(&s.from)
+                .map_err(|e| format!("cannot read a mailbox: {e:#}"))?;
+            let reply = mailbox.iter().find(|m| {
+                self.scenario.intake.mailbox(&m.from).is_some()
+                    && m.in_reply_to.as_deref() == Some(s.rfc_message_id.as_str())
+            });
+            out.push((
+                s.step_id.clone(),
+                reply.map(|m| m.stored_at.duration_since(s.sent_at.timestamp()).as_secs()),
+            ));
+        }
+        Ok((out, refused))
+    }
+
+    /// Judges a latency threshold at the end of the run.
+    fn latency(
+        &mut self,
+        i: usize,
+        obs: &Observation<'_>,
+        traffic: &str,
+        p: u8,
+        within: jiff::Span,
+    ) {
+        let (times, refused) = match self.reply_times(obs, traffic) {
+            Ok(t) => t,
+            Err(e) => return self.decide(i, false, e),
+        };
+        if times.is_empty() {
+            return self.decide(
+                i,
+                false,
+                format!("traffic {traffic} has no accepted message ({refused} refused)"),
+            );
+        }
+        let limit = match within.to_duration(&obs.now) {
+            Ok(d) => d.as_secs(),
+            Err(e) => return self.decide(i, false, format!("within: {e}")),
+        };
+        // Nearest-rank percentile; a message without reply sorts last (infinitely late).
+        let mut sorted: Vec<Option<i64>> = times.iter().map(|(_, t)| *t).collect();
+        sorted.sort_by_key(|t| t.unwrap_or(i64::MAX));
+        let rank = (sorted.len() * usize::from(p))
+            .div_ceil(100)
+            .clamp(1, sorted.len());
+        let value = sorted[rank - 1];
+        let missing = times.iter().filter(|(_, t)| t.is_none()).count();
+        let shown = value.map_or_else(
+            || "no reply".to_string(),
+            |v| human(SignedDuration::from_secs(v)),
+        );
+        let detail = format!(
+            "p{p} of the reply time over {} accepted messages of {traffic} is {shown} (limit {}; {missing} without reply, {refused} refused)",
+            sorted.len(),
+            human(SignedDuration::from_secs(limit))
+        );
+        let passed = value.is_some_and(|v| v <= limit);
+        self.decide(i, passed, detail);
+    }
+
+    /// Judges a throughput threshold at the end of the run.
+    fn throughput(&mut self, i: usize, obs: &Observation<'_>, traffic: &str, per_day: u32) {
+        let (times, refused) = match self.reply_times(obs, traffic) {
+            Ok(t) => t,
+            Err(e) => return self.decide(i, false, e),
+        };
+        let prefix = format!("{traffic}#");
+        let Some(first) = obs
+            .sends
+            .iter()
+            .filter(|s| s.step_id.starts_with(&prefix))
+            .map(|s| s.sent_at.timestamp())
+            .min()
+        else {
+            return self.decide(i, false, format!("traffic {traffic} sent nothing"));
+        };
+        let replied = times.iter().filter(|(_, t)| t.is_some()).count();
+        let secs = obs.now.timestamp().duration_since(first).as_secs().max(1);
+        let days = (secs as f64 / 86_400.0).max(1.0);
+        let rate = replied as f64 / days;
+        let detail = format!(
+            "{replied} replies to {traffic} over {days:.1} days from the first arrival: {rate:.1} per day (required {per_day}; {} accepted, {refused} refused)",
+            times.len()
+        );
+        self.decide(i, rate >= f64::from(per_day), detail);
+    }
+
     /// Fails whatever is still undecided at the end of the scenario.
     pub fn finish(&mut self, now: &ZonedDateTime, obs: &Observation<'_>) {
+        for i in 0..self.verdicts.len() {
+            if self.verdicts[i].is_some() {
+                continue;
+            }
+            match self.scenario.expectations[i].clone() {
+                Expectation::Latency {
+                    traffic,
+                    percentile,
+                    within,
+                } => self.latency(i, obs, &traffic, percentile, within),
+                Expectation::Throughput { traffic, per_day } => {
+                    self.throughput(i, obs, &traffic, per_day);
+                }
+                _ => {}
+            }
+        }
         for i in 0..self.verdicts.len() {
             if self.verdicts[i].is_none()
                 && let Expectation::AllReplies { traffic, rule } = &self.scenario.expectations[i]

@@ -243,6 +243,10 @@ pub struct ExpectSpec {
     pub procedure: Option<Spanned<String>>,
     #[serde(default)]
     pub binding: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub percentile: Option<Spanned<u8>>,
+    #[serde(default)]
+    pub per_day: Option<Spanned<u32>>,
 }
 
 /// The kinds of expectation, validated from an [`ExpectSpec`].
@@ -279,6 +283,18 @@ pub enum Expectation {
     /// The step's case reached the DMS with an evidence record whose hash matches the message
     /// in the intake's mailbox (needs `[dms]`).
     Dms,
+    /// The `percentile`-th percentile of the time from sending to the intake's reply, over the
+    /// traffic's accepted messages (a missing reply counts as infinitely late), is at most
+    /// `within` (keys: `traffic`, `percentile`, `within`; decided at the end).
+    Latency {
+        traffic: String,
+        percentile: u8,
+        within: Span,
+    },
+    /// The intake replied to at least `per_day` of the traffic's messages per day on average,
+    /// over the days from the first arrival to the end of the run (keys: `traffic`,
+    /// `per_day`; decided at the end).
+    Throughput { traffic: String, per_day: u32 },
 }
 
 /// A scenario that loaded and validated.
@@ -659,13 +675,15 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         .collect();
     for e in &file.expect {
         match (&e.step, e.kind.get_ref().as_str()) {
-            (Some(step), "all-replies") => {
+            (Some(step), kind @ ("all-replies" | "latency" | "throughput")) => {
                 return Err(at(
                     step.span(),
-                    "an expectation of kind \"all-replies\" is about a whole traffic: give `traffic`, not `step`".into(),
+                    format!(
+                        "an expectation of kind {kind:?} is about a whole traffic: give `traffic`, not `step`"
+                    ),
                 ));
             }
-            (None, "all-replies") => {}
+            (None, "all-replies" | "latency" | "throughput") => {}
             (None, _) => {
                 return Err(at(
                     e.kind.span(),
@@ -709,11 +727,13 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             "case" => &["procedure", "binding"],
             "fallback" => &[],
             "dms" => &[],
+            "latency" => &["traffic", "percentile", "within"],
+            "throughput" => &["traffic", "per_day"],
             other => {
                 return Err(at(
                     kind_span,
                     format!(
-                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\", \"case\", \"fallback\", \"dms\""
+                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\", \"case\", \"fallback\", \"dms\", \"latency\", \"throughput\""
                     ),
                 ));
             }
@@ -735,6 +755,9 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             ("procedure", e.procedure.as_ref().map(|v| v.span())),
             ("binding", e.binding.as_ref().map(|v| v.span())),
             ("mode", e.mode.as_ref().map(|v| v.span())),
+            ("traffic", e.traffic.as_ref().map(|v| v.span())),
+            ("percentile", e.percentile.as_ref().map(|v| v.span())),
+            ("per_day", e.per_day.as_ref().map(|v| v.span())),
         ];
         for (key, span) in present {
             if let Some(span) = span
@@ -853,6 +876,50 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                 }
             }
             "fallback" => Expectation::Fallback,
+            "latency" | "throughput" => {
+                let traffic = need(&e.traffic, "traffic")?;
+                if !traffic_ids.contains(&traffic.get_ref().as_str()) {
+                    return Err(at(
+                        traffic.span(),
+                        format!(
+                            "unknown traffic {:?}; the file defines: {}",
+                            traffic.get_ref(),
+                            quoted(&traffic_ids)
+                        ),
+                    ));
+                }
+                if e.kind.get_ref() == "latency" {
+                    let p = e.percentile.as_ref().ok_or_else(|| {
+                        at(
+                            kind_span.clone(),
+                            format!("expectation {:?} of kind \"latency\" needs the key `percentile` (1 to 100, e.g. 95)", e.id),
+                        )
+                    })?;
+                    if !(1..=100).contains(p.get_ref()) {
+                        return Err(at(
+                            p.span(),
+                            format!("percentile {}: expected 1 to 100, e.g. 95", p.get_ref()),
+                        ));
+                    }
+                    let within = need(&e.within, "within")?;
+                    Expectation::Latency {
+                        traffic: traffic.into_inner(),
+                        percentile: *p.get_ref(),
+                        within: span_of(&within, "within")?,
+                    }
+                } else {
+                    let n = e.per_day.as_ref().ok_or_else(|| {
+                        at(
+                            kind_span.clone(),
+                            format!("expectation {:?} of kind \"throughput\" needs the key `per_day` (a whole number, e.g. 20)", e.id),
+                        )
+                    })?;
+                    Expectation::Throughput {
+                        traffic: traffic.into_inner(),
+                        per_day: *n.get_ref(),
+                    }
+                }
+            }
             "dms" => {
                 if file.dms.is_none() {
                     return Err(at(

@@ -273,3 +273,32 @@ fn a_late_answer_fails_the_run() {
     let junit = std::fs::read_to_string(tmp.join("runs/junit.xml")).unwrap();
     assert!(junit.contains("<failure"), "{junit}");
 }
+
+/// Latency and throughput thresholds bite: an intake that answers after 60 hours fails a p90
+/// limit of 24 hours and a rate of 10 answers a day, and the failures name the figures.
+#[test]
+fn thresholds_fail_a_slow_intake() {
+    let tmp = temp("thresholds");
+    let o = bin()
+        .current_dir(workspace())
+        .args([
+            "run",
+            "harness/tests/fixtures/scenarios/traffic/zu-langsam-last.toml",
+            "--bless",
+            "--golden",
+        ])
+        .arg(tmp.join("golden"))
+        .arg("--out")
+        .arg(tmp.join("runs"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("FAIL antwortzeit-p90: p90 of the reply time"),
+        "{err}"
+    );
+    assert!(err.contains("(limit 1d 0h 0m;"), "{err}");
+    assert!(err.contains("FAIL durchsatz:"), "{err}");
+    assert!(err.contains("(required 10;"), "{err}");
+}
