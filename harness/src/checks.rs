@@ -46,6 +46,10 @@ impl Observation<'_> {
     }
 }
 
+/// Reply times of a traffic: (step id, seconds to the reply or `None`) per accepted message,
+/// and the number of refused ones.
+type ReplyTimes = (Vec<(String, Option<i64>)>, usize);
+
 /// A case as the intake reported it (`intake.received`).
 struct IntakeCase {
     aktenzeichen: String,
@@ -790,7 +794,7 @@ impl<'a> Judge<'a> {
         &self,
         obs: &Observation<'_>,
         traffic: &str,
-    ) -> Result<(Vec<(String, Option<i64>)>, usize), String> {
+    ) -> Result<ReplyTimes, String> {
         let prefix = format!("{traffic}#");
         let mut out = Vec::new();
         let mut refused = 0;

@@ -285,7 +285,14 @@ fn run(args: RunArgs) -> ExitCode {
             eprintln!("  golden files not compared: --seed differs from the scenario's seed");
             "skipped"
         } else {
-            match golden_step(&args, &result) {
+            let redact: Vec<String> = s
+                .file
+                .scenario
+                .redact
+                .iter()
+                .map(|r| r.get_ref().clone())
+                .collect();
+            match golden_step(&args, &result, &redact) {
                 Ok(status) => status,
                 Err(e) => {
                     eprintln!("  error: {e:#}");
@@ -396,12 +403,14 @@ fn first_divergence(a: &str, b: &str) -> Option<(usize, String, String)> {
 
 /// Compares (or blesses) both golden files of a run; returns "same", "blessed", "missing"
 /// or "different".
-fn golden_step(args: &RunArgs, result: &runner::RunResult) -> anyhow::Result<&'static str> {
+fn golden_step(
+    args: &RunArgs,
+    result: &runner::RunResult,
+    redact: &[String],
+) -> anyhow::Result<&'static str> {
     let mut status = "same";
-    for (kind, content) in [
-        (Kind::Trace, &result.trace),
-        (Kind::Summary, &result.summary),
-    ] {
+    let trace = golden::redact(&result.trace, redact);
+    for (kind, content) in [(Kind::Trace, &trace), (Kind::Summary, &result.summary)] {
         let path = golden::path(&args.golden, &result.name, kind);
         if args.bless {
             golden::bless(&path, content)?;

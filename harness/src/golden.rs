@@ -5,6 +5,11 @@
 //! between `---` lines, then the content. The CLI compares the content the same way insta
 //! does (trailing whitespace ignored), writes the new output beside a mismatching golden as
 //! `.snap.new`, and prints a unified diff; `--bless` writes the golden instead.
+//!
+//! Redactions (`[scenario] redact = ["aktenzeichen"]`): the values of the named trace columns
+//! are replaced by `"[redacted]"` in the trace that is compared and blessed, so an intake that
+//! chooses its own file numbers or texts still matches. `trace.jsonl` in the run folder keeps
+//! the real values.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +18,92 @@ use similar::TextDiff;
 
 /// The `source:` insta records for snapshots asserted in `harness/tests/golden.rs`.
 pub const SNAPSHOT_SOURCE: &str = "harness/tests/golden.rs";
+
+/// Trace columns a scenario may redact: values an intake other than the reference one may
+/// choose freely. Everything else (times, message ids, verdicts) stays compared.
+pub const REDACTABLE: &[&str] = &[
+    "aktenzeichen",
+    "reason",
+    "detail",
+    "deadlines",
+    "source",
+    "subject",
+    "eml",
+];
+
+/// The trace with the values of `columns` (top-level keys of each JSON line) replaced by
+/// `"[redacted]"`. Lines that are not JSON objects are kept as they are.
+pub fn redact(trace: &str, columns: &[String]) -> String {
+    if columns.is_empty() {
+        return trace.to_string();
+    }
+    let mut out = String::with_capacity(trace.len());
+    for line in trace.split_inclusive('\n') {
+        let mut l = line.to_string();
+        for c in columns {
+            l = redact_key(&l, c);
+        }
+        out.push_str(&l);
+    }
+    out
+}
+
+/// Replaces the value of the top-level key `key` in one JSON line.
+fn redact_key(line: &str, key: &str) -> String {
+    let needle = format!("\"{key}\":");
+    let bytes = line.as_bytes();
+    let mut search = 0;
+    while let Some(pos) = line[search..].find(&needle).map(|p| p + search) {
+        // A key starts right after '{' or ','; inside a string '"' is escaped.
+        let before = line[..pos].trim_end().chars().last();
+        let start = pos + needle.len();
+        if !matches!(before, Some('{' | ',')) {
+            search = start;
+            continue;
+        }
+        let Some(end) = value_end(bytes, start) else {
+            return line.to_string();
+        };
+        return format!("{}\"[redacted]\"{}", &line[..start], &line[end..]);
+    }
+    line.to_string()
+}
+
+/// The byte index just after the JSON value starting at `start`.
+fn value_end(b: &[u8], start: usize) -> Option<usize> {
+    let (mut i, mut depth, mut in_str, mut esc) = (start, 0i32, false, false);
+    while i < b.len() {
+        let c = b[i];
+        if in_str {
+            match (esc, c) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => {
+                    in_str = false;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+        } else {
+            match c {
+                b'"' => in_str = true,
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' if depth > 0 => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                b',' | b'}' if depth == 0 => return Some(i),
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    None
+}
 
 /// Which golden file of a scenario.
 #[derive(Clone, Copy, Debug)]
@@ -112,6 +203,27 @@ pub fn write_pending(path: &Path, actual: &str) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redaction_replaces_only_top_level_values() {
+        let line = r#"{"seq":1,"kind":"intake.received","aktenzeichen":"GA-2025-00001","binding":true,"reason":"a \"quoted\", text","deadlines":["x: 1","y"],"detail":"has \"aktenzeichen\":1 inside"}"#;
+        let cols: Vec<String> = ["aktenzeichen", "reason", "deadlines"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let r = redact(&format!("{line}\n"), &cols);
+        assert_eq!(
+            r,
+            "{\"seq\":1,\"kind\":\"intake.received\",\"aktenzeichen\":\"[redacted]\",\"binding\":true,\"reason\":\"[redacted]\",\"deadlines\":\"[redacted]\",\"detail\":\"has \\\"aktenzeichen\\\":1 inside\"}\n"
+        );
+        // Numbers at the end of an object, absent keys, and no columns at all.
+        let r = redact(
+            "{\"a\":1,\"seq\":22}\n",
+            &["seq".to_string(), "zz".to_string()],
+        );
+        assert_eq!(r, "{\"a\":1,\"seq\":\"[redacted]\"}\n");
+        assert_eq!(redact("x\n", &[]), "x\n");
+    }
 
     /// A golden that differs in one line is reported with a diff naming the line; an equal
     /// one (up to trailing whitespace) is the same; a missing one is missing.

@@ -73,6 +73,10 @@ pub struct Header {
     /// Step of the virtual clock between settles (default one hour).
     #[serde(default)]
     pub tick: Option<Spanned<String>>,
+    /// Trace columns whose values are replaced by `[redacted]` before the golden comparison
+    /// (what an external intake may choose freely, e.g. its Aktenzeichen).
+    #[serde(default)]
+    pub redact: Vec<Spanned<String>>,
 }
 
 /// `[[provider]]`: a simulated DMDA.
@@ -653,6 +657,18 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         ));
     }
     let mut expectations = Vec::new();
+    for r in &file.scenario.redact {
+        if !crate::golden::REDACTABLE.contains(&r.get_ref().as_str()) {
+            return Err(at(
+                r.span(),
+                format!(
+                    "redact: {:?} is not a trace column that may be redacted; expected one of: {}",
+                    r.get_ref(),
+                    quoted(crate::golden::REDACTABLE)
+                ),
+            ));
+        }
+    }
     let mut dms_outages = Vec::new();
     for o in file.dms.iter().flat_map(|d| &d.outages) {
         let from = span_of(&o.from, "from")?;

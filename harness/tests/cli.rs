@@ -302,3 +302,74 @@ fn thresholds_fail_a_slow_intake() {
     assert!(err.contains("FAIL durchsatz:"), "{err}");
     assert!(err.contains("(required 10;"), "{err}");
 }
+
+/// `redact` replaces the named trace columns in the golden comparison: the blessed golden holds
+/// `[redacted]` instead of the Aktenzeichen, a second run matches it, and trace.jsonl keeps the
+/// real value. An unknown column is an input error with its position.
+#[test]
+fn redacted_columns_are_not_compared() {
+    let tmp = temp("redact");
+    let src = std::fs::read_to_string(
+        workspace().join("scenarios/gewerbe/anzeige-absenderbestaetigt.toml"),
+    )
+    .unwrap();
+    let scenario = tmp.join("redigiert.toml");
+    std::fs::write(
+        &scenario,
+        src.replacen(
+            "[scenario]\n",
+            "[scenario]\nredact = [\"aktenzeichen\"]\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let run = || {
+        bin()
+            .arg("run")
+            .arg(&scenario)
+            .arg("--golden")
+            .arg(tmp.join("golden"))
+            .arg("--out")
+            .arg(tmp.join("runs"))
+            .arg("--bless")
+            .output()
+            .unwrap()
+    };
+    let o = run();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let golden = find(&tmp.join("golden"), ".trace.snap").expect("a trace golden was blessed");
+    let text = std::fs::read_to_string(&golden).unwrap();
+    assert!(text.contains(r#""aktenzeichen":"[redacted]""#), "{text}");
+    assert!(!text.contains(r#""aktenzeichen":"GA-"#), "{text}");
+    let raw = find(&tmp.join("runs"), "trace.jsonl").expect("trace.jsonl written");
+    assert!(
+        std::fs::read_to_string(raw)
+            .unwrap()
+            .contains(r#""aktenzeichen":"GA-2025-00001""#)
+    );
+
+    let bad = src.replacen("[scenario]\n", "[scenario]\nredact = [\"seq\"]\n", 1);
+    let line = bad.lines().position(|l| l.starts_with("redact")).unwrap() + 1;
+    std::fs::write(&scenario, &bad).unwrap();
+    let o = bin().arg("check").arg(&scenario).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // `check` reports on stdout, one line per file.
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(&format!("redigiert.toml:{line}:11:")), "{out}");
+    assert!(out.contains("may be redacted"), "{out}");
+}
+
+/// The first file under `dir` (depth first) whose name ends with `suffix`.
+fn find(dir: &Path, suffix: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()? {
+        let p = entry.ok()?.path();
+        if p.is_dir() {
+            if let Some(f) = find(&p, suffix) {
+                return Some(f);
+            }
+        } else if p.to_string_lossy().ends_with(suffix) {
+            return Some(p);
+        }
+    }
+    None
+}

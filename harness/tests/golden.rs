@@ -44,10 +44,15 @@ fn scenarios_match_their_golden_files() {
         for c in &result.checks {
             assert!(c.passed, "{}: check {} failed: {}", s.name, c.id, c.detail);
         }
-        for (kind, content) in [
-            (Kind::Trace, &result.trace),
-            (Kind::Summary, &result.summary),
-        ] {
+        let redact: Vec<String> = s
+            .file
+            .scenario
+            .redact
+            .iter()
+            .map(|r| r.get_ref().clone())
+            .collect();
+        let trace = golden::redact(&result.trace, &redact);
+        for (kind, content) in [(Kind::Trace, &trace), (Kind::Summary, &result.summary)] {
             let path = golden::path(&workspace().join("golden"), &s.name, kind);
             let dir = path.parent().unwrap().to_path_buf();
             let name = path
