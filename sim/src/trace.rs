@@ -156,6 +156,32 @@ pub enum EventKind {
         attempt: u32,
         permanent: bool,
         reason: String,
+        /// When a temporary failure is tried next (virtual time).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_at: Option<String>,
+    },
+    /// A push or hand-over missed its limit (PVD-FU §4.2): delivered after it, or still
+    /// undelivered when it passed (reported once).
+    #[serde(rename = "provider.late")]
+    ProviderLate {
+        provider: String,
+        mailbox: String,
+        message_id: String,
+        /// `provider-mailbox` (push into the intake, 8 h) or `provider-transfer` (hand-over to
+        /// the recipient's provider, 4 h), the rule ids of `sim::law::rules`.
+        rule: String,
+        queued_at: String,
+        /// The latest instant the rule allows.
+        limit: String,
+        /// When it was delivered; absent while still undelivered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivered_at: Option<String>,
+        /// Attempts made so far.
+        attempts: u32,
+        /// The reason of the last failed attempt.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        source: String,
     },
     /// A simulated account holder logged in (at level high this may issue Abholbestätigungen).
     #[serde(rename = "citizen.login")]

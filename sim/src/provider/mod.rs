@@ -390,7 +390,11 @@ impl Provider {
             }
         });
         let mut tasks = vec![accept_task, http_task, relay_task];
-        tasks.extend(own_worker);
+        if let Some(worker) = own_worker {
+            // Alone (serve, tests) nobody else calls `delivery::retry_due`: a timer does.
+            tasks.push(worker);
+            tasks.push(delivery::spawn_retry_timer(Arc::downgrade(&shared)));
+        }
         Ok(Self {
             shared,
             submission_addr,

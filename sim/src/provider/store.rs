@@ -14,6 +14,13 @@
 //! Accounts come from configuration; they are kept in memory (in an ordered map) and mirrored
 //! into the database together with each mailbox's push target, so that a restarted provider
 //! resumes queued pushes.
+//!
+//! The delivery queue (`deliveries`) keeps, per push or hand-over, its state, the number of
+//! attempts, the last error, and the virtual times that drive retries and the PVD-FU §4.2
+//! report: `queued_at`, `due_at` (the TR limit), `next_attempt_at`, `delivered_at` (unix
+//! seconds of the provider's [`crate::clock::VirtualClock`]). The policy (backoff, give-up,
+//! limits) lives in [`super::delivery`]; this module only records it, so a restarted provider
+//! keeps its retry schedule. Due jobs come out ordered by `(next_attempt_at, id)`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -179,6 +186,141 @@ pub struct QueuedDelivery {
     pub raw: Vec<u8>,
 }
 
+/// Where a job of the delivery queue stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// To be tried now: queued, or due and handed to the delivery worker.
+    Pending,
+    /// Failed temporarily; waits for its `next_attempt_at`.
+    Retry,
+    /// A 2xx was answered.
+    Delivered,
+    /// Failed permanently (5xx, or given up after the retry horizon).
+    Failed,
+}
+
+impl DeliveryState {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Retry => "retry",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [
+            DeliveryState::Pending,
+            DeliveryState::Retry,
+            DeliveryState::Delivered,
+            DeliveryState::Failed,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+/// A job of the delivery queue with its retry bookkeeping (times are virtual).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// Queue position (SQLite rowid).
+    pub id: i64,
+    pub mailbox: String,
+    pub message_id: String,
+    pub state: DeliveryState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Reason of the last failed attempt.
+    pub last_error: Option<String>,
+    /// When the delivery worker was handed the job (`None` before that).
+    pub queued_at: Option<Timestamp>,
+    /// The limit's rule id in `crate::law::rules` (`provider-mailbox`, `provider-transfer`).
+    pub rule: Option<String>,
+    /// The latest instant the limit allows.
+    pub due_at: Option<Timestamp>,
+    /// When a job in state [`DeliveryState::Retry`] is tried next.
+    pub next_attempt_at: Option<Timestamp>,
+    /// When the 2xx came.
+    pub delivered_at: Option<Timestamp>,
+    /// Whether the job was reported as undelivered past its limit.
+    pub late_reported: bool,
+}
+
+/// What one delivery attempt came to, as recorded in the queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// A 2xx at `at`.
+    Delivered { at: Timestamp },
+    /// A temporary failure; the next attempt is not before `next_attempt_at`.
+    Retry {
+        reason: String,
+        next_attempt_at: Timestamp,
+    },
+    /// A permanent failure; the job is not tried again.
+    Failed { reason: String },
+}
+
+/// Columns of [`DeliveryRecord`] in the `deliveries` table.
+const RECORD_COLUMNS: &str = "id, mailbox, message_id, state, attempts, last_error, queued_at,
+    rule, due_at, next_attempt_at, delivered_at, late_reported FROM deliveries";
+
+/// A [`DeliveryRecord`] row before its state and times are parsed.
+struct RecordRow {
+    id: i64,
+    mailbox: String,
+    message_id: String,
+    state: String,
+    attempts: i64,
+    last_error: Option<String>,
+    rule: Option<String>,
+    /// queued_at, due_at, next_attempt_at, delivered_at.
+    times: [Option<i64>; 4],
+    late_reported: bool,
+}
+
+/// Reads one row selected with [`RECORD_COLUMNS`].
+fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
+    Ok(RecordRow {
+        id: r.get(0)?,
+        mailbox: r.get(1)?,
+        message_id: r.get(2)?,
+        state: r.get(3)?,
+        attempts: r.get(4)?,
+        last_error: r.get(5)?,
+        rule: r.get(7)?,
+        times: [r.get(6)?, r.get(8)?, r.get(9)?, r.get(10)?],
+        late_reported: r.get::<_, i64>(11)? != 0,
+    })
+}
+
+/// Parses a row read by [`record_row`].
+fn parse_record(row: RecordRow) -> Result<DeliveryRecord> {
+    let id = row.id;
+    let [queued_at, due_at, next_attempt_at, delivered_at] =
+        row.times.map(|t| t.map(unix).transpose());
+    Ok(DeliveryRecord {
+        id,
+        mailbox: row.mailbox,
+        message_id: row.message_id,
+        state: DeliveryState::parse(&row.state)
+            .ok_or_else(|| anyhow!("delivery {id}: unknown state {:?}", row.state))?,
+        attempts: u32::try_from(row.attempts).unwrap_or(0),
+        last_error: row.last_error,
+        queued_at: queued_at?,
+        rule: row.rule,
+        due_at: due_at?,
+        next_attempt_at: next_attempt_at?,
+        delivered_at: delivered_at?,
+        late_reported: row.late_reported,
+    })
+}
+
+/// A stored unix second as a timestamp.
+fn unix(s: i64) -> Result<Timestamp> {
+    Timestamp::from_second(s).with_context(|| format!("stored time {s} out of range"))
+}
+
 /// All accounts and mailboxes of one provider.
 pub struct Store {
     conn: Connection,
@@ -234,16 +376,26 @@ CREATE TABLE IF NOT EXISTS send_log (
     recipients INTEGER NOT NULL,
     PRIMARY KEY (account, day)
 );
+-- The delivery queue (delivery.rs). state: 'pending' (to be tried now: queued, or due and
+-- handed to the worker), 'retry' (waiting for next_attempt_at), 'delivered', 'failed'. Times
+-- are virtual unix seconds; the columns after last_error are added to older databases by
+-- `migrate_deliveries`.
 CREATE TABLE IF NOT EXISTS deliveries (
-    id            INTEGER PRIMARY KEY,
-    target        TEXT NOT NULL,
-    envelope_from TEXT NOT NULL,
-    mailbox       TEXT NOT NULL,
-    message_id    TEXT NOT NULL,
-    raw           BLOB NOT NULL,
-    state         TEXT NOT NULL DEFAULT 'pending',
-    attempts      INTEGER NOT NULL DEFAULT 0,
-    last_error    TEXT
+    id              INTEGER PRIMARY KEY,
+    target          TEXT NOT NULL,
+    envelope_from   TEXT NOT NULL,
+    mailbox         TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    raw             BLOB NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    queued_at       INTEGER,
+    rule            TEXT,
+    due_at          INTEGER,
+    next_attempt_at INTEGER,
+    delivered_at    INTEGER,
+    late_reported   INTEGER NOT NULL DEFAULT 0
 );
 -- The gateway API (gateway.rs): acknowledgements of an institution's intake and webhook URLs.
 -- Separate tables, so that a database from before the gateway opens unchanged.
@@ -279,6 +431,7 @@ impl Store {
         .context("setting SQLite pragmas")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA).context("creating the schema")?;
+        migrate_deliveries(&conn).context("adding the retry columns to the delivery queue")?;
         let mut store = Self {
             conn,
             accounts: BTreeMap::new(),
@@ -500,52 +653,167 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Records the outcome of a push: `Ok` = delivered, `Err((permanent, reason))` = failed.
-    pub fn delivery_result(&mut self, id: i64, outcome: Result<(), (bool, String)>) -> Result<()> {
+    /// Notes when the delivery worker was handed job `id` and the limit it must meet; only the
+    /// first call counts (a job queued again after a restart keeps its times). Returns whether
+    /// this call set them.
+    pub fn mark_queued(
+        &mut self,
+        id: i64,
+        queued_at: Timestamp,
+        rule: &str,
+        due_at: Timestamp,
+    ) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE deliveries SET queued_at = ?2, rule = ?3, due_at = ?4
+             WHERE id = ?1 AND queued_at IS NULL",
+            params![id, queued_at.as_second(), rule, due_at.as_second()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Records one attempt of job `id`: delivered, to be retried at a virtual instant, or
+    /// failed for good.
+    pub fn record_attempt(&mut self, id: i64, outcome: &AttemptOutcome) -> Result<()> {
         match outcome {
-            Ok(()) => self.conn.execute(
-                "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1 WHERE id = ?1",
-                params![id],
+            AttemptOutcome::Delivered { at } => self.conn.execute(
+                "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1,
+                     delivered_at = ?2, next_attempt_at = NULL WHERE id = ?1",
+                params![id, at.as_second()],
             )?,
-            Err((permanent, reason)) => self.conn.execute(
-                "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_error = ?3
-                 WHERE id = ?1",
-                params![id, if permanent { "failed" } else { "pending" }, reason],
+            AttemptOutcome::Retry {
+                reason,
+                next_attempt_at,
+            } => self.conn.execute(
+                "UPDATE deliveries SET state = 'retry', attempts = attempts + 1, last_error = ?2,
+                     next_attempt_at = ?3 WHERE id = ?1",
+                params![id, reason, next_attempt_at.as_second()],
+            )?,
+            AttemptOutcome::Failed { reason } => self.conn.execute(
+                "UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = ?2,
+                     next_attempt_at = NULL WHERE id = ?1",
+                params![id, reason],
             )?,
         };
         Ok(())
     }
 
-    /// Pushes still pending, in queue order (for a restarted provider).
+    /// Job `id` of the delivery queue, if there is one.
+    pub fn delivery(&self, id: i64) -> Result<Option<DeliveryRecord>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {RECORD_COLUMNS} WHERE id = ?1"),
+                params![id],
+                record_row,
+            )
+            .optional()?
+            .map(parse_record)
+            .transpose()
+    }
+
+    /// The whole delivery queue in queue order (for inspection and tests).
+    pub fn deliveries(&self) -> Result<Vec<DeliveryRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {RECORD_COLUMNS} ORDER BY id"))?;
+        let rows = stmt.query_map([], record_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(parse_record(row?)?);
+        }
+        Ok(out)
+    }
+
+    /// Takes the jobs waiting for a retry that is due at `now`, ordered by
+    /// `(next_attempt_at, id)`, and sets them pending (handed to the worker). Each comes with
+    /// its `next_attempt_at`.
+    pub fn take_due(&mut self, now: Timestamp) -> Result<Vec<(Timestamp, QueuedDelivery)>> {
+        let due: Vec<(i64, i64)> = {
+            let mut stmt = self.conn.prepare(
+                "SELECT id, next_attempt_at FROM deliveries
+                 WHERE state = 'retry' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id",
+            )?;
+            let rows = stmt.query_map(params![now.as_second()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut out = Vec::new();
+        for (id, at) in due {
+            self.conn.execute(
+                "UPDATE deliveries SET state = 'pending' WHERE id = ?1",
+                params![id],
+            )?;
+            if let Some(q) = self.queued_delivery(id)? {
+                out.push((unix(at)?, q));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Takes the jobs not yet delivered (pending or waiting for a retry) whose limit passed
+    /// before `now` and that were not reported yet, ordered by `(due_at, id)`, and marks them
+    /// reported: each is reported once.
+    pub fn take_overdue(&mut self, now: Timestamp) -> Result<Vec<DeliveryRecord>> {
+        let mut out = Vec::new();
+        {
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT {RECORD_COLUMNS} WHERE state IN ('pending', 'retry')
+                 AND late_reported = 0 AND due_at < ?1 ORDER BY due_at, id"
+            ))?;
+            let rows = stmt.query_map(params![now.as_second()], record_row)?;
+            for row in rows {
+                out.push(parse_record(row?)?);
+            }
+        }
+        for r in &mut out {
+            self.conn.execute(
+                "UPDATE deliveries SET late_reported = 1 WHERE id = ?1",
+                params![r.id],
+            )?;
+            r.late_reported = true;
+        }
+        Ok(out)
+    }
+
+    /// The next virtual instant at which the queue needs a look: the earliest retry, or the
+    /// first second after the limit of a job not yet delivered and not yet reported.
+    pub fn next_wakeup(&self) -> Result<Option<Timestamp>> {
+        let at: Option<i64> = self.conn.query_row(
+            "SELECT MIN(t) FROM (
+                 SELECT next_attempt_at AS t FROM deliveries WHERE state = 'retry'
+                 UNION ALL
+                 SELECT due_at + 1 AS t FROM deliveries
+                 WHERE state IN ('pending', 'retry') AND late_reported = 0 AND due_at IS NOT NULL
+             )",
+            [],
+            |r| r.get(0),
+        )?;
+        at.map(unix).transpose()
+    }
+
+    /// One job of the queue as the worker needs it.
+    fn queued_delivery(&self, id: i64) -> Result<Option<QueuedDelivery>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, target, envelope_from, mailbox, message_id, raw FROM deliveries
+                 WHERE id = ?1",
+                params![id],
+                queued_row,
+            )
+            .optional()?;
+        row.map(parse_queued).transpose()
+    }
+
+    /// Jobs to be tried now (state pending), in queue order, for a restarted provider. Jobs
+    /// waiting for a retry are not among them: [`Store::take_due`] hands them out when due.
     pub fn pending_deliveries(&self) -> Result<Vec<QueuedDelivery>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, target, envelope_from, mailbox, message_id, raw FROM deliveries
              WHERE state = 'pending' ORDER BY id",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, Vec<u8>>(5)?,
-            ))
-        })?;
+        let rows = stmt.query_map([], queued_row)?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, target, envelope_from, mailbox, message_id, raw) = row?;
-            let target = target
-                .parse()
-                .with_context(|| format!("delivery {id}: bad target {target:?}"))?;
-            out.push(QueuedDelivery {
-                id,
-                target,
-                envelope_from,
-                mailbox,
-                message_id,
-                raw,
-            });
+            out.push(parse_queued(row?)?);
         }
         Ok(out)
     }
@@ -722,6 +990,65 @@ impl Store {
     }
 }
 
+/// A [`QueuedDelivery`] row before its target is parsed.
+type QueuedRow = (i64, String, String, String, String, Vec<u8>);
+
+fn queued_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn parse_queued(row: QueuedRow) -> Result<QueuedDelivery> {
+    let (id, target, envelope_from, mailbox, message_id, raw) = row;
+    let target = target
+        .parse()
+        .with_context(|| format!("delivery {id}: bad target {target:?}"))?;
+    Ok(QueuedDelivery {
+        id,
+        target,
+        envelope_from,
+        mailbox,
+        message_id,
+        raw,
+    })
+}
+
+/// The columns the retry schedule added to `deliveries`, with their types.
+const RETRY_COLUMNS: [(&str, &str); 6] = [
+    ("queued_at", "INTEGER"),
+    ("rule", "TEXT"),
+    ("due_at", "INTEGER"),
+    ("next_attempt_at", "INTEGER"),
+    ("delivered_at", "INTEGER"),
+    ("late_reported", "INTEGER NOT NULL DEFAULT 0"),
+];
+
+/// Adds the retry columns to a `deliveries` table written before they existed (its pending
+/// jobs are then tried at the next start and get their times then), and the index for due
+/// jobs.
+fn migrate_deliveries(conn: &Connection) -> Result<()> {
+    let present: Vec<String> = {
+        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('deliveries')")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (name, ty) in RETRY_COLUMNS {
+        if !present.iter().any(|p| p == name) {
+            conn.execute_batch(&format!("ALTER TABLE deliveries ADD COLUMN {name} {ty}"))?;
+        }
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at, id)",
+    )?;
+    Ok(())
+}
+
 /// Byte-wise equality whose running time does not depend on where the inputs differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -815,8 +1142,145 @@ mod tests {
         );
         let pending = s.pending_deliveries().unwrap();
         assert_eq!(pending.len(), 1);
-        s.delivery_result(pending[0].id, Ok(())).unwrap();
+        let at = "2025-03-03T08:00:00Z".parse().unwrap();
+        s.record_attempt(pending[0].id, &AttemptOutcome::Delivered { at })
+            .unwrap();
         assert!(s.pending_deliveries().unwrap().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The retry schedule is durable: after reopening, jobs waiting for a retry are not
+    /// pending, come out only when due, ordered by (next_attempt_at, id), keep their attempts
+    /// and last error, and each undelivered job past its limit is reported once.
+    #[test]
+    fn retry_schedule_survives_reopening() {
+        let dir = std::env::temp_dir().join(format!("demail-store-retry-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("store.sqlite");
+        let accounts = [account("a@x.de-mail.de")];
+        let t0: Timestamp = "2025-03-03T08:00:00Z".parse().unwrap();
+        let at = |mins: i64| t0 + jiff::SignedDuration::from_mins(mins);
+        let target: SocketAddr = "127.0.0.1:2525".parse().unwrap();
+        let ids = {
+            let mut s = Store::open(Some(&path), &accounts).unwrap();
+            let mut ids = Vec::new();
+            for (n, retry_in) in [("m1", 5), ("m2", 5), ("m3", 2)] {
+                let id = s
+                    .enqueue(target, "b@x", "a@x.de-mail.de", n, b"raw")
+                    .unwrap();
+                assert!(s.mark_queued(id, t0, "provider-mailbox", at(480)).unwrap());
+                assert!(
+                    !s.mark_queued(id, at(1), "provider-mailbox", at(481))
+                        .unwrap(),
+                    "the first queue time stays"
+                );
+                s.record_attempt(
+                    id,
+                    &AttemptOutcome::Retry {
+                        reason: "421 4.3.2 try later".into(),
+                        next_attempt_at: at(retry_in),
+                    },
+                )
+                .unwrap();
+                ids.push(id);
+            }
+            ids
+        };
+        let mut s = Store::open(Some(&path), &accounts).unwrap();
+        assert!(
+            s.pending_deliveries().unwrap().is_empty(),
+            "none is due now"
+        );
+        assert_eq!(s.next_wakeup().unwrap(), Some(at(2)));
+        assert!(s.take_due(at(1)).unwrap().is_empty());
+        let r = s.delivery(ids[0]).unwrap().unwrap();
+        assert_eq!(r.state, DeliveryState::Retry);
+        assert_eq!(r.attempts, 1);
+        assert_eq!(r.last_error.as_deref(), Some("421 4.3.2 try later"));
+        assert_eq!(r.queued_at, Some(t0));
+        assert_eq!(r.due_at, Some(at(480)));
+        assert_eq!(r.rule.as_deref(), Some("provider-mailbox"));
+        assert_eq!(r.next_attempt_at, Some(at(5)));
+        let due = s.take_due(at(5)).unwrap();
+        assert_eq!(
+            due.iter().map(|(t, q)| (*t, q.id)).collect::<Vec<_>>(),
+            [(at(2), ids[2]), (at(5), ids[0]), (at(5), ids[1])],
+            "ordered by (next_attempt_at, id)"
+        );
+        assert!(s.take_due(at(5)).unwrap().is_empty(), "handed out once");
+        assert_eq!(s.pending_deliveries().unwrap().len(), 3);
+        // The limit: on time at the limit itself, overdue one second later, reported once.
+        assert_eq!(
+            s.next_wakeup().unwrap(),
+            Some(at(480) + jiff::SignedDuration::from_secs(1))
+        );
+        assert!(s.take_overdue(at(480)).unwrap().is_empty());
+        s.record_attempt(ids[0], &AttemptOutcome::Delivered { at: at(6) })
+            .unwrap();
+        s.record_attempt(
+            ids[1],
+            &AttemptOutcome::Failed {
+                reason: "550 5.1.1 no such user".into(),
+            },
+        )
+        .unwrap();
+        let late = at(480) + jiff::SignedDuration::from_secs(1);
+        let overdue = s.take_overdue(late).unwrap();
+        assert_eq!(overdue.len(), 1);
+        assert_eq!(overdue[0].id, ids[2]);
+        assert!(s.take_overdue(late).unwrap().is_empty());
+        assert_eq!(s.next_wakeup().unwrap(), None);
+        drop(s);
+        let s = Store::open(Some(&path), &accounts).unwrap();
+        let all = s.deliveries().unwrap();
+        assert_eq!(
+            all.iter().map(|r| r.state).collect::<Vec<_>>(),
+            [
+                DeliveryState::Delivered,
+                DeliveryState::Failed,
+                DeliveryState::Pending
+            ]
+        );
+        assert_eq!(all[0].delivered_at, Some(at(6)));
+        assert_eq!(all[0].attempts, 2);
+        assert!(all[2].late_reported);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A queue written before the retry columns existed opens: the columns are added and its
+    /// pending job is still pending.
+    #[test]
+    fn old_delivery_queue_gains_the_retry_columns() {
+        let dir = std::env::temp_dir().join(format!("demail-store-old-q-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE deliveries (
+                    id INTEGER PRIMARY KEY, target TEXT NOT NULL, envelope_from TEXT NOT NULL,
+                    mailbox TEXT NOT NULL, message_id TEXT NOT NULL, raw BLOB NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+                    last_error TEXT);
+                 INSERT INTO deliveries (target, envelope_from, mailbox, message_id, raw)
+                 VALUES ('127.0.0.1:2525', 'b@x', 'a@x.de-mail.de', 'm1', x'00');",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(Some(&path), &[account("a@x.de-mail.de")]).unwrap();
+        let pending = s.pending_deliveries().unwrap();
+        assert_eq!(pending.len(), 1);
+        let t0: Timestamp = "2025-03-03T08:00:00Z".parse().unwrap();
+        assert!(
+            s.mark_queued(pending[0].id, t0, "provider-mailbox", t0)
+                .unwrap()
+        );
+        let r = s.delivery(pending[0].id).unwrap().unwrap();
+        assert_eq!(
+            (r.state, r.queued_at, r.late_reported),
+            (DeliveryState::Pending, Some(t0), false)
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
