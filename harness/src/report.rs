@@ -23,6 +23,24 @@ pub fn summary(
     let confirmations = count(|k| matches!(k, EventKind::ConfirmationIssued { .. }));
     let notifications = count(|k| matches!(k, EventKind::NotificationIssued { .. }));
     let warnings = count(|k| matches!(k, EventKind::ProviderWarning { .. }));
+    let late = count(|k| {
+        matches!(
+            k,
+            EventKind::ProviderLate {
+                delivered_at: Some(_),
+                ..
+            }
+        )
+    });
+    let overdue = count(|k| {
+        matches!(
+            k,
+            EventKind::ProviderLate {
+                delivered_at: None,
+                ..
+            }
+        )
+    });
     let passed = checks.iter().filter(|c| c.passed).count();
     let end = events.last().map(|e| e.at.clone()).unwrap_or_default();
     let h = &scenario.file.scenario;
@@ -48,6 +66,12 @@ pub fn summary(
     out.push_str(&format!(
         "provider       {accepted} accepted, {refused} refused, {stored} stored, {pushed} pushed to the intake, {push_failed} push failures\n"
     ));
+    // Only when there is something late, so that summaries without it stay as they were.
+    if late + overdue > 0 {
+        out.push_str(&format!(
+            "late           {late} delivered after the PVD-FU §4.2 limit, {overdue} undelivered when it passed\n"
+        ));
+    }
     out.push_str(&format!(
         "confirmations  {confirmations} issued; {notifications} Meldungen; {warnings} warnings\n"
     ));
