@@ -27,6 +27,11 @@ pub struct ServeArgs {
     /// Data directory: SQLite stores, messages, the test CA.
     #[arg(long, default_value = "serve-data")]
     pub data: PathBuf,
+    /// Do not keep each message as it crossed the wire (`<data>/<provider>/messages/*.eml`);
+    /// the store keeps every message either way. For load tests: on some file systems the
+    /// file per message costs more than the rest of the submission.
+    #[arg(long)]
+    pub no_messages: bool,
 }
 
 /// The configuration file.
@@ -55,6 +60,10 @@ pub struct ProviderEntry {
     /// Provider-to-provider face (implicit TLS, mutual TLS), e.g. "127.0.0.1:1465".
     #[serde(default)]
     pub relay: Option<SocketAddr>,
+    /// Trusted submission listener (plain SMTP, no TLS, no AUTH; MAIL FROM names the account),
+    /// loopback only, off by default; for benchmarks (`scripts/bench-smtp.sh`).
+    #[serde(default)]
+    pub trusted_smtp: Option<toml::Spanned<SocketAddr>>,
     #[serde(default)]
     pub account: Vec<AccountEntry>,
 }
@@ -106,19 +115,34 @@ api_token = "token-gewerbeamt"
 access_opened = true
 "#;
 
+/// `FILE:LINE:COLUMN` of a byte offset into `text`.
+fn locate(text: &str, path: &Path, offset: usize) -> String {
+    let before = &text[..text.floor_char_boundary(offset.min(text.len()))];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("{}:{line}:{column}", path.display())
+}
+
 /// Parses a configuration with `FILE:LINE:COLUMN` errors.
 pub fn parse_config(text: &str, path: &Path) -> Result<ServeConfig> {
     let config: ServeConfig = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start).min(text.len());
-        let before = &text[..text.floor_char_boundary(offset)];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        anyhow::anyhow!("{}:{line}:{column}: {}", path.display(), e.message().trim())
+        let at = locate(text, path, e.span().map_or(0, |s| s.start));
+        anyhow::anyhow!("{at}: {}", e.message().trim())
     })?;
     if config.provider.is_empty() {
         bail!("{}: no [[provider]] defined", path.display());
     }
     for p in &config.provider {
+        if let Some(t) = &p.trusted_smtp
+            && !t.get_ref().ip().is_loopback()
+        {
+            bail!(
+                "{}: trusted_smtp {} of provider {:?} is not a loopback address; the trusted submission listener (no TLS, no AUTH) may listen only on 127.0.0.0/8 or ::1",
+                locate(text, path, t.span().start),
+                t.get_ref(),
+                p.id
+            );
+        }
         for a in &p.account {
             demail_sim::demail::address::validate(&a.address)
                 .with_context(|| format!("{}: provider {:?}", path.display(), p.id))?;
@@ -153,7 +177,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match rt.block_on(serve(config, &args.data)) {
+    match rt.block_on(serve(config, &args.data, !args.no_messages)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -162,7 +186,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     }
 }
 
-async fn serve(config: ServeConfig, data: &Path) -> Result<()> {
+async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<()> {
     demail_sim::init_crypto();
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let clock = VirtualClock::wall();
@@ -175,6 +199,9 @@ async fn serve(config: ServeConfig, data: &Path) -> Result<()> {
         ca.display()
     );
     println!("(the CA is generated anew at every start: clients must trust the current ca.pem)");
+    if !keep_messages {
+        println!("(--no-messages: no messages/NNNNNN.eml copies; the store keeps every message)");
+    }
     let mut providers: Vec<Provider> = Vec::new();
     let trusted: Vec<String> = config.provider.iter().map(|p| p.domain.clone()).collect();
     for p in config.provider {
@@ -191,14 +218,14 @@ async fn serve(config: ServeConfig, data: &Path) -> Result<()> {
                 access_opened: a.access_opened,
             })
             .collect();
-        let provider = Provider::start(
+        let mut provider = Provider::start(
             ProviderConfig {
                 id: p.id.clone(),
                 name: p.name.clone(),
                 domain: p.domain.clone(),
                 hosted_domains: p.hosts.clone(),
                 accounts,
-                message_dir: Some(data.join(&p.id).join("messages")),
+                message_dir: keep_messages.then(|| data.join(&p.id).join("messages")),
                 database: Some(data.join(&p.id).join("store.sqlite")),
                 smtp_listen: p.smtp,
                 http_listen: p.http,
@@ -218,11 +245,29 @@ async fn serve(config: ServeConfig, data: &Path) -> Result<()> {
                 provider.set_push_target(&a.address, target)?;
             }
         }
+        let trusted_at = match &p.trusted_smtp {
+            Some(t) => Some(
+                provider
+                    .open_trusted_submission(*t.get_ref())
+                    .await
+                    .with_context(|| format!("provider {:?}", p.id))?,
+            ),
+            None => None,
+        };
         println!("provider {} ({})", p.id, p.domain);
         println!(
             "  SMTP submission  {}  (STARTTLS required before AUTH PLAIN/LOGIN)",
             provider.submission_addr()
         );
+        if let Some(at) = trusted_at {
+            println!(
+                "  trusted SMTP     {at}  (WARNING: no TLS, no AUTH; MAIL FROM names the account; for benchmarks on loopback only)"
+            );
+            eprintln!(
+                "warning: provider {}: trusted submission listener on {at} accepts mail for any account of this provider without TLS or AUTH; use it for benchmarks on loopback only",
+                p.id
+            );
+        }
         println!(
             "  HTTP             http://{}  (gateway API /api/v1, directory /directory/v1, /openapi.json)",
             provider.http_addr()
@@ -270,5 +315,38 @@ mod tests {
         let bad = DEMO_CONFIG.replacen("erika.mustermann@", "Erika.Mustermann@", 1);
         let e = format!("{:#}", parse_config(&bad, Path::new("x.toml")).unwrap_err());
         assert!(e.contains("lower case"), "{e}");
+    }
+
+    /// trusted_smtp is off by default, accepted on loopback, and refused elsewhere with the
+    /// location of the value.
+    #[test]
+    fn trusted_smtp_must_be_loopback() {
+        let c = parse_config(DEMO_CONFIG, Path::new("demo")).unwrap();
+        assert!(c.provider[0].trusted_smtp.is_none());
+        let ok = DEMO_CONFIG.replacen(
+            "http = \"127.0.0.1:8025\"",
+            "http = \"127.0.0.1:8025\"\ntrusted_smtp = \"127.0.0.1:2526\"",
+            1,
+        );
+        let c = parse_config(&ok, Path::new("x.toml")).unwrap();
+        assert_eq!(
+            *c.provider[0].trusted_smtp.as_ref().unwrap().get_ref(),
+            "127.0.0.1:2526".parse::<SocketAddr>().unwrap()
+        );
+        let v6 = ok.replacen("127.0.0.1:2526", "[::1]:2526", 1);
+        assert!(parse_config(&v6, Path::new("x.toml")).is_ok());
+        let bad = ok.replacen("127.0.0.1:2526", "0.0.0.0:2526", 1);
+        let e = parse_config(&bad, Path::new("x.toml"))
+            .unwrap_err()
+            .to_string();
+        let line = bad
+            .lines()
+            .position(|l| l.starts_with("trusted_smtp"))
+            .unwrap()
+            + 1;
+        assert!(
+            e.starts_with(&format!("x.toml:{line}:16: ")) && e.contains("loopback"),
+            "{e}"
+        );
     }
 }

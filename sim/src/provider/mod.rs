@@ -409,6 +409,28 @@ impl Provider {
         self.submission_addr
     }
 
+    /// Opens the trusted submission listener on `addr` (a loopback address; port 0 picks one)
+    /// and returns where it listens: plain SMTP without TLS or AUTH, the envelope sender names
+    /// the account (like Postfix's `permit_mynetworks`). Off unless this is called; meant for
+    /// load benchmarks on one machine (`scripts/bench-smtp.sh`). What happens after MAIL FROM
+    /// is the normal submission path ([`smtp`] module documentation).
+    pub async fn open_trusted_submission(&mut self, addr: SocketAddr) -> Result<SocketAddr> {
+        if !addr.ip().is_loopback() {
+            anyhow::bail!(
+                "the trusted submission listener must be on a loopback address, not {addr}"
+            );
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the provider's trusted submission port {addr}"))?;
+        let local = listener.local_addr()?;
+        self.tasks.push(tokio::spawn(smtp::serve_trusted(
+            listener,
+            self.shared.clone(),
+        )));
+        Ok(local)
+    }
+
     /// The HTTP face: gateway API and directory (`http://<addr>/`).
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr

@@ -9,6 +9,15 @@
 //! - DATA is limited to [`super::MAX_MESSAGE_BYTES`] (552 5.3.4); the message is then judged
 //!   by [`super::accept`].
 //!
+//! The trusted submission listener ([`serve_trusted`], off by default, loopback only) is the
+//! one exception, like Postfix's `permit_mynetworks`: it offers neither STARTTLS nor AUTH, and
+//! the envelope sender (MAIL FROM) names the account, which must exist at this provider (else
+//! 550 5.7.1); the session then counts as logged in at that account's highest level, with
+//! [`TRUSTED_MECHANISM`] as the mechanism. From there on (PVD rules, limits, sealing, the
+//! durable commit before 250, trace events, confirmations) it is the same code as a normal
+//! submission. It exists for load benchmarks with tools that speak plain SMTP
+//! (`scripts/bench-smtp.sh`).
+//!
 //! A refusal is a protocol answer plus a `provider.refused` trace event, never an `Err`.
 
 use std::sync::Arc;
@@ -32,6 +41,9 @@ const MAX_COMMAND_LINE: usize = 4096;
 const MAX_DATA_LINE: usize = 64 * 1024;
 /// A session idle longer than this is closed with 421.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// `X-de-mail-auth-mechanism` of a message that came in on the trusted submission listener:
+/// nobody authenticated, the loopback interface was trusted.
+pub const TRUSTED_MECHANISM: &str = "trusted-loopback";
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -49,6 +61,44 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             let mut session = Session::new(shared, Box::new(stream));
             if let Err(e) = session.run().await {
                 tracing::debug!("SMTP session ended with an I/O error: {e}");
+            }
+            activity.session_closed();
+        });
+    }
+}
+
+/// Accepts connections on the trusted submission listener: plain SMTP from the loopback
+/// interface, no TLS, no AUTH; MAIL FROM names the account (see the module documentation).
+/// A peer that is not on a loopback address is answered 554 5.7.1 and closed.
+pub(crate) async fn serve_trusted(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
+        // Nagle would hold back the small replies of a pipelining client.
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        shared.activity.session_opened();
+        tokio::spawn(async move {
+            let activity = shared.activity.clone();
+            let mut session = Session::new(shared, Box::new(stream));
+            session.trusted = true;
+            let result = if peer.ip().is_loopback() {
+                session.run().await
+            } else {
+                session
+                    .refuse(
+                        "CONNECT",
+                        Refusal::new(
+                            554,
+                            "5.7.1",
+                            &format!("the trusted submission listener serves the loopback interface only, not {}", peer.ip()),
+                        ),
+                    )
+                    .await
+            };
+            if let Err(e) = result {
+                tracing::debug!("trusted SMTP session ended with an I/O error: {e}");
             }
             activity.session_closed();
         });
@@ -161,6 +211,8 @@ struct Session {
     rcpts: Vec<String>,
     /// On the relay face: the trusted peer provider's domain (then no AUTH is needed).
     relay_peer: Option<String>,
+    /// On the trusted submission listener: no TLS, no AUTH, MAIL FROM names the account.
+    trusted: bool,
 }
 
 impl Session {
@@ -174,6 +226,7 @@ impl Session {
             mail_from: None,
             rcpts: Vec::new(),
             relay_peer: None,
+            trusted: false,
         }
     }
 
@@ -291,8 +344,10 @@ impl Session {
                     lines.push("8BITMIME".into());
                     lines.push("ENHANCEDSTATUSCODES".into());
                     lines.push("PIPELINING".into());
-                    if self.relay_peer.is_some() {
-                        // Provider to provider: already mutually authenticated by TLS.
+                    if self.relay_peer.is_some() || self.trusted {
+                        // Provider to provider: already mutually authenticated by TLS. Trusted
+                        // listener: the loopback interface is trusted, MAIL FROM names the
+                        // account.
                     } else if self.tls {
                         lines.push("AUTH PLAIN LOGIN".into());
                     } else {
@@ -306,6 +361,15 @@ impl Session {
                     self.write(&out).await?;
                 }
                 Request::StartTls => {
+                    if self.trusted {
+                        self.reply(
+                            502,
+                            "5.5.1",
+                            "STARTTLS is not offered on the trusted submission listener",
+                        )
+                        .await?;
+                        continue;
+                    }
                     if self.tls {
                         self.reply(503, "5.5.1", "TLS already active").await?;
                         continue;
@@ -364,6 +428,15 @@ impl Session {
     }
 
     async fn auth(&mut self, mechanism: u64, initial: String) -> std::io::Result<()> {
+        if self.trusted {
+            return self
+                .reply(
+                    503,
+                    "5.5.1",
+                    "AUTH is not used on the trusted submission listener: MAIL FROM names the account",
+                )
+                .await;
+        }
         if !self.tls {
             return self
                 .refuse(
@@ -468,6 +541,32 @@ impl Session {
             }
             self.mail_from = Some(normalize_address(&address));
             return self.reply(250, "2.1.0", "Sender OK").await;
+        }
+        if self.trusted && self.mail_from.is_none() {
+            // Each transaction logs in as the account its envelope sender names.
+            self.login = None;
+            let account = lock(&self.shared.store).account(&address);
+            match account {
+                Some(a) => {
+                    self.login = Some(Login {
+                        address: normalize_address(&a.config.address),
+                        level: a.config.max_auth_level,
+                        mechanism: TRUSTED_MECHANISM,
+                    });
+                }
+                None => {
+                    return self
+                        .refuse(
+                            "MAIL",
+                            Refusal::new(
+                                550,
+                                "5.7.1",
+                                &format!("Sender <{address}> is not an account of this provider; the trusted submission listener accepts MAIL FROM of an existing account only"),
+                            ),
+                        )
+                        .await;
+                }
+            }
         }
         let Some(login) = self.login.clone() else {
             return self
