@@ -790,11 +790,7 @@ impl<'a> Judge<'a> {
     /// Reply times of a traffic's accepted messages: (step id, seconds from sending to the
     /// intake's reply in the sender's mailbox, or `None` without reply), and how many the
     /// provider refused.
-    fn reply_times(
-        &self,
-        obs: &Observation<'_>,
-        traffic: &str,
-    ) -> Result<ReplyTimes, String> {
+    fn reply_times(&self, obs: &Observation<'_>, traffic: &str) -> Result<ReplyTimes, String> {
         let prefix = format!("{traffic}#");
         let mut out = Vec::new();
         let mut refused = 0;
