@@ -81,8 +81,9 @@ pub struct RunArgs {
     /// traces differ (the determinism invariant, checked against this machine and SUT).
     #[arg(long)]
     pub check_determinism: bool,
-    /// Quiet window (ms) that counts as settled between events.
-    #[arg(long, default_value_t = 25)]
+    /// Extra quiet window (ms) after the world is idle between events; 0 settles on the idle
+    /// signal alone (no SMTP session open, no delivery pending, the intake's clock answered)
+    #[arg(long, default_value_t = 0)]
     pub settle_ms: u64,
 }
 

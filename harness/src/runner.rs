@@ -2,9 +2,26 @@
 //!
 //! It is a discrete-event loop. At each instant (a step's time or a clock tick) it moves the
 //! virtual clock, tells the intake the time (test-clock contract, DESIGN.md), runs the steps
-//! due, and waits for the world to settle: no SMTP session open, no delivery pending, and no
-//! activity for a quiet window. Then it judges the expectations. Between instants nothing
-//! happens, so the trace does not depend on thread timing.
+//! due, and waits for the world to settle after each of them. Then it judges the
+//! expectations. Between instants nothing happens, so the trace does not depend on thread
+//! timing.
+//!
+//! Settling is an explicit idle signal, not a quiet window: the world is settled when no
+//! provider has an SMTP session open or a delivery queued or in flight ([`Activity`]), and
+//! the intake is idle when its `POST /testbed/clock` has answered (the contract says it
+//! answers only then). Every piece of work is counted before the work that caused it is
+//! answered (a push is queued before the 250 of the submission that caused it, a relay's
+//! session opens before the sending provider's delivery is done), so "idle" cannot be seen
+//! while work is still on its way. The runner waits on [`Activity::changed`] instead of
+//! polling; `RunOptions::settle_quiet` adds an optional quiet window on top (0 by default).
+//!
+//! Citizens submit over real SMTP (STARTTLS + AUTH PLAIN), one connection per message, with
+//! `TCP_NODELAY` set: lettre writes the message and the final `.` in two writes, and with
+//! Nagle's algorithm the second waits for the delayed ACK of the first (40 ms on Linux).
+//! One TLS client configuration per run lets the connections resume TLS sessions.
+//!
+//! Where the wall time goes is logged at debug level at the end of a run (`RUST_LOG=
+//! demail_harness::runner=debug`): see `docs/benchmarks.md`.
 //!
 //! Architecture invariant: the harness talks to the intake only over HTTP (the clock) and
 //! sees its behaviour only through the provider (what reached which mailbox when).
@@ -25,10 +42,12 @@ use demail_sim::provider::{
 use demail_sim::seed;
 use demail_sim::trace::{EventKind, Trace};
 use jiff::{Timestamp, ZonedDateTime};
+use lettre::Address;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use tokio::net::TcpStream;
 
 use crate::checks::{self, CheckOutcome, Observation};
 use crate::scenario::Scenario;
@@ -40,7 +59,7 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// The run folder for this scenario (created).
     pub out_dir: PathBuf,
-    /// Quiet window for settling.
+    /// Extra quiet window after the world is idle (0: settle on the idle signal alone).
     pub settle_quiet: Duration,
     /// Longest wait for the world to settle at one instant.
     pub settle_limit: Duration,
@@ -56,7 +75,7 @@ impl RunOptions {
         Self {
             seed: None,
             out_dir,
-            settle_quiet: Duration::from_millis(25),
+            settle_quiet: Duration::ZERO,
             settle_limit: Duration::from_secs(30),
             keep_messages: true,
             progress: None,
@@ -339,6 +358,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     let mut next_arrival = 0;
 
     let ca_der = pki.ca_der();
+    let submitter = Submitter::new(&pki)?;
+    let mut phases = Phases::default();
     let mut msg_rng = seed::rng(master, "messages");
     let mut sends: Vec<SendOutcome> = Vec::new();
     let mut judge = checks::Judge::new(scenario, &trace);
@@ -346,6 +367,24 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     let mut tick_at = scenario.start.clone();
     loop {
         let now = clock.timestamp();
+        // Pushes and hand-overs whose retry is due at this instant, and limits passed
+        // undelivered (docs/delivery.md): first, and settled before the intake hears the time,
+        // so that the retried deliveries never race the intake's replies in the trace.
+        let t = Instant::now();
+        let retried = demail_sim::provider::delivery::retry_due(&providers);
+        phases.clock += t.elapsed();
+        if retried > 0 {
+            tracing::debug!("instant {now}: {retried} delivery retries due");
+            settle_and_drain(
+                &activity,
+                opts,
+                &mut intake_events,
+                &http,
+                &trace,
+                &mut phases,
+            )
+            .await?;
+        }
         if let Some(dms) = &dms {
             let down = scenario.dms_outages.iter().any(|(from, until)| {
                 let at = |s: &jiff::Span| scenario.start.checked_add(*s).map(|z| z.timestamp());
@@ -353,11 +392,20 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             });
             dms.set_available(!down);
         }
-        tracing::debug!("instant {now}: posting the clock");
+        tracing::trace!("instant {now}: posting the clock");
+        let t = Instant::now();
         post_clock(&http, &clock_url, &clock.now()).await?;
-        tracing::debug!("instant {now}: settling");
-        settle(&activity, opts).await?;
-        intake_events.drain(&http, &trace).await?;
+        phases.clock += t.elapsed();
+        phases.instants += 1;
+        settle_and_drain(
+            &activity,
+            opts,
+            &mut intake_events,
+            &http,
+            &trace,
+            &mut phases,
+        )
+        .await?;
         while next_step < step_times.len() && step_times[next_step].0 <= now {
             let i = step_times[next_step].1;
             let step = &file.step[i];
@@ -379,41 +427,68 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
                     .context("citizen's provider")?
                     .login(&citizen.address, level)
                     .with_context(|| format!("step {}: login of {}", step.id, citizen.id))?;
-                settle(&activity, opts).await?;
-                intake_events.drain(&http, &trace).await?;
+                settle_and_drain(
+                    &activity,
+                    opts,
+                    &mut intake_events,
+                    &http,
+                    &trace,
+                    &mut phases,
+                )
+                .await?;
                 next_step += 1;
                 continue;
             }
             let out = outgoing_of_step(scenario, step, ci, &citizen_passwords[ci])?;
+            let t = Instant::now();
             let outcome = send(
                 &world,
-                &pki,
+                &submitter,
                 &trace,
                 &clock,
                 &out,
                 &seed::token(&mut msg_rng),
             )
             .await?;
+            phases.send += t.elapsed();
+            phases.sends += 1;
             sends.push(outcome);
-            settle(&activity, opts).await?;
-            intake_events.drain(&http, &trace).await?;
+            settle_and_drain(
+                &activity,
+                opts,
+                &mut intake_events,
+                &http,
+                &trace,
+                &mut phases,
+            )
+            .await?;
             next_step += 1;
         }
         while next_arrival < arrivals.len() && arrivals[next_arrival].0 <= now {
             let out = &arrivals[next_arrival].1;
-            tracing::debug!("instant {now}: traffic {}", out.step_id);
+            tracing::trace!("instant {now}: traffic {}", out.step_id);
+            let t = Instant::now();
             let outcome = send(
                 &world,
-                &pki,
+                &submitter,
                 &trace,
                 &clock,
                 out,
                 &seed::token(&mut msg_rng),
             )
             .await?;
+            phases.send += t.elapsed();
+            phases.sends += 1;
             sends.push(outcome);
-            settle(&activity, opts).await?;
-            intake_events.drain(&http, &trace).await?;
+            settle_and_drain(
+                &activity,
+                opts,
+                &mut intake_events,
+                &http,
+                &trace,
+                &mut phases,
+            )
+            .await?;
             next_arrival += 1;
         }
         let observation = Observation {
@@ -425,7 +500,9 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             traffic_totals: &traffic_totals,
             dms: dms.as_ref(),
         };
+        let t = Instant::now();
         judge.observe(&observation);
+        phases.judge += t.elapsed();
         if let Some(pb) = &opts.progress {
             let done = clock.timestamp().duration_since(scenario.start.timestamp());
             pb.set_position(done.as_secs().max(0) as u64);
@@ -445,6 +522,12 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         if let Some((t, _)) = arrivals.get(next_arrival) {
             next = next.min(*t);
         }
+        // Never step over a delivery retry or a transport limit (docs/delivery.md).
+        if let Some(t) = demail_sim::provider::delivery::next_wakeup(&providers)
+            && t > now
+        {
+            next = next.min(t);
+        }
         if next > end.timestamp() {
             break;
         }
@@ -462,6 +545,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             dms: dms.as_ref(),
         },
     );
+    tracing::debug!("{}: {}", scenario.name, phases.report(wall_start.elapsed()));
     let checks = judge.outcomes();
     let passed = checks.iter().filter(|c| c.passed).count() as u32;
     trace.emit(EventKind::RunFinished {
@@ -554,42 +638,107 @@ async fn post_clock(http: &reqwest::Client, url: &str, now: &ZonedDateTime) -> R
     Ok(())
 }
 
-/// Waits until the provider is idle and nothing moved for the quiet window.
+/// Waits until the world is idle: no provider has an SMTP session open or a delivery queued
+/// or in flight (module documentation). With several providers, idle must be read twice in a
+/// row with the same generations, so that no hand-over between two readings is missed. Then
+/// waits `settle_quiet` more if asked, and starts over if anything moved meanwhile.
 async fn settle(activity: &[Arc<Activity>], opts: &RunOptions) -> Result<()> {
-    let snapshot = || -> ActivitySnapshot {
-        let mut sum = ActivitySnapshot {
-            open_sessions: 0,
-            pending_deliveries: 0,
-            generation: 0,
-        };
-        for a in activity {
-            let s = a.snapshot();
-            sum.open_sessions += s.open_sessions;
-            sum.pending_deliveries += s.pending_deliveries;
-            sum.generation = sum.generation.wrapping_add(s.generation);
-        }
-        sum
-    };
     let started = Instant::now();
-    let mut last = snapshot();
-    let mut quiet_since = Instant::now();
+    let read = || -> Vec<ActivitySnapshot> { activity.iter().map(|a| a.snapshot()).collect() };
     loop {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        let s = snapshot();
-        if s != last {
-            last = s;
-            quiet_since = Instant::now();
-        } else if s.is_idle() && quiet_since.elapsed() >= opts.settle_quiet {
+        // Registered before reading: a wake-up between the reading and the wait is not lost.
+        let wakeups: Vec<_> = activity.iter().map(|a| a.changed()).collect();
+        let first = read();
+        let busy = first.iter().position(|s| !s.is_idle());
+        let Some(busy) = busy else {
+            if (activity.len() > 1 && read() != first)
+                || (!opts.settle_quiet.is_zero() && !quiet_for(activity, &first, opts).await)
+            {
+                continue;
+            }
             return Ok(());
-        }
-        if started.elapsed() > opts.settle_limit {
+        };
+        // A busy provider becomes idle only after one of its own sessions closes or one of its
+        // own deliveries is done, so waiting for its wake-up suffices.
+        let left = opts.settle_limit.saturating_sub(started.elapsed());
+        let wakeup = wakeups
+            .into_iter()
+            .nth(busy)
+            .expect("one wake-up per provider");
+        if tokio::time::timeout(left, wakeup).await.is_err() {
+            let s = read();
             bail!(
                 "the world did not settle within {} s: {} SMTP sessions open, {} deliveries pending",
                 opts.settle_limit.as_secs(),
-                s.open_sessions,
-                s.pending_deliveries
+                s.iter().map(|s| s.open_sessions).sum::<usize>(),
+                s.iter().map(|s| s.pending_deliveries).sum::<usize>()
             );
         }
+    }
+}
+
+/// Whether nothing moved (same generations) for the quiet window after `idle` was read.
+async fn quiet_for(
+    activity: &[Arc<Activity>],
+    idle: &[ActivitySnapshot],
+    opts: &RunOptions,
+) -> bool {
+    tokio::time::sleep(opts.settle_quiet).await;
+    activity.iter().zip(idle).all(|(a, s)| a.snapshot() == *s)
+}
+
+/// Settles, then copies what the intake did into the trace (at the current virtual time).
+async fn settle_and_drain(
+    activity: &[Arc<Activity>],
+    opts: &RunOptions,
+    intake_events: &mut IntakeEvents,
+    http: &reqwest::Client,
+    trace: &Trace,
+    phases: &mut Phases,
+) -> Result<()> {
+    let t = Instant::now();
+    settle(activity, opts).await?;
+    let settled = Instant::now();
+    intake_events.drain(http, trace).await?;
+    phases.settle += settled - t;
+    phases.drain += settled.elapsed();
+    Ok(())
+}
+
+/// Wall time of the runner's phases, for the debug log at the end of a run: where the time
+/// of a run goes (docs/benchmarks.md). Never reaches the trace.
+#[derive(Default)]
+struct Phases {
+    instants: u64,
+    sends: u64,
+    /// `POST /testbed/clock` until answered (the intake's due work).
+    clock: Duration,
+    /// Citizen submissions until the provider's answer.
+    send: Duration,
+    /// Waiting for idle after a clock post or a send (pushes into the intake and the like).
+    settle: Duration,
+    /// `GET /testbed/events`.
+    drain: Duration,
+    /// The judge's observations.
+    judge: Duration,
+}
+
+impl Phases {
+    fn report(&self, wall: Duration) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let accounted = self.clock + self.send + self.settle + self.drain + self.judge;
+        format!(
+            "wall {:.0} ms over {} instants and {} sends: clock {:.0} ms, send {:.0} ms, settle {:.0} ms, drain {:.0} ms, judge {:.0} ms, rest (set-up, planning, report) {:.0} ms",
+            ms(wall),
+            self.instants,
+            self.sends,
+            ms(self.clock),
+            ms(self.send),
+            ms(self.settle),
+            ms(self.drain),
+            ms(self.judge),
+            ms(wall.saturating_sub(accounted)),
+        )
     }
 }
 
@@ -864,10 +1013,62 @@ fn outgoing_of_step(
     })
 }
 
+/// The citizens' SMTP client: one TLS client configuration for the whole run (so TLS
+/// sessions are resumed) and the EHLO name lettre would use.
+struct Submitter {
+    tls: TlsParameters,
+    hello: ClientId,
+}
+
+impl Submitter {
+    fn new(pki: &TestPki) -> Result<Self> {
+        let tls = TlsParameters::builder("localhost".to_string())
+            .add_root_certificate(Certificate::from_pem(pki.ca_pem().as_bytes())?)
+            .build_rustls()?;
+        Ok(Self {
+            tls,
+            hello: ClientId::default(),
+        })
+    }
+
+    /// One message over one connection: connect (`TCP_NODELAY`), EHLO, STARTTLS, EHLO,
+    /// AUTH PLAIN, MAIL, RCPT, DATA, QUIT; what lettre's `AsyncSmtpTransport::send_raw` does,
+    /// with Nagle's algorithm off (module documentation).
+    async fn submit(
+        &self,
+        addr: std::net::SocketAddr,
+        credentials: Credentials,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> Result<std::result::Result<(), lettre::transport::smtp::Error>> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to the provider's submission face {addr}"))?;
+        stream.set_nodelay(true).context("TCP_NODELAY")?;
+        Ok(self.dialogue(stream, credentials, envelope, raw).await)
+    }
+
+    async fn dialogue(
+        &self,
+        stream: TcpStream,
+        credentials: Credentials,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> std::result::Result<(), lettre::transport::smtp::Error> {
+        let mut conn =
+            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await?;
+        conn.starttls(self.tls.clone(), &self.hello).await?;
+        conn.auth(&[Mechanism::Plain], &credentials).await?;
+        conn.send(envelope, raw).await?;
+        conn.abort().await;
+        Ok(())
+    }
+}
+
 /// Composes a citizen's message and submits it over SMTP (STARTTLS + AUTH PLAIN).
 async fn send(
     world: &World<'_>,
-    pki: &TestPki,
+    submitter: &Submitter,
     trace: &Trace,
     clock: &VirtualClock,
     out: &Outgoing,
@@ -900,34 +1101,27 @@ async fn send(
         private_id: out.private_id.clone(),
         options: out.options.iter().map(|o| o.name().to_string()).collect(),
     });
-    let tls = TlsParameters::builder("localhost".to_string())
-        .add_root_certificate(Certificate::from_pem(pki.ca_pem().as_bytes())?)
-        .build_rustls()?;
     let addr = world
         .provider_of(&out.address)
         .context("the sender's provider")?
         .submission_addr();
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
-        .port(addr.port())
-        .tls(Tls::Required(tls))
-        .credentials(Credentials::new(out.address.clone(), out.password.clone()))
-        .authentication(vec![Mechanism::Plain])
-        .timeout(Some(Duration::from_secs(30)))
-        .build();
     let from: Address = out.address.parse().context("citizen address")?;
     let to: Address = out.to_address.parse().context("recipient address")?;
     let envelope = Envelope::new(Some(from), vec![to])?;
-    let refused =
-        match tokio::time::timeout(Duration::from_secs(60), transport.send_raw(&envelope, &raw))
-            .await
-            .context("the provider did not answer within 60 s")?
-        {
-            Ok(_) => None,
-            Err(e) => match e.status() {
-                Some(code) => Some((u16::from(code), enhanced_of(&e.to_string()), e.to_string())),
-                None => return Err(anyhow::Error::new(e).context("submitting to the provider")),
-            },
-        };
+    let credentials = Credentials::new(out.address.clone(), out.password.clone());
+    let refused = match tokio::time::timeout(
+        Duration::from_secs(60),
+        submitter.submit(addr, credentials, &envelope, &raw),
+    )
+    .await
+    .context("the provider did not answer within 60 s")??
+    {
+        Ok(()) => None,
+        Err(e) => match e.status() {
+            Some(code) => Some((u16::from(code), enhanced_of(&e.to_string()), e.to_string())),
+            None => return Err(anyhow::Error::new(e).context("submitting to the provider")),
+        },
+    };
     Ok(SendOutcome {
         step_id: out.step_id.clone(),
         citizen: out.citizen_id.clone(),

@@ -135,6 +135,9 @@ pub struct Activity {
     pending_deliveries: AtomicUsize,
     /// Bumped on every command, delivery step and session change.
     generation: AtomicU64,
+    /// Woken when a session closes or a delivery is done: the changes that can make the
+    /// provider idle ([`Activity::changed`]).
+    changed: tokio::sync::Notify,
 }
 
 /// A point-in-time reading of [`Activity`].
@@ -163,6 +166,7 @@ impl Activity {
     pub(crate) fn session_closed(&self) {
         self.open_sessions.fetch_sub(1, Ordering::SeqCst);
         self.bump();
+        self.changed.notify_waiters();
     }
     pub(crate) fn delivery_queued(&self) {
         self.pending_deliveries.fetch_add(1, Ordering::SeqCst);
@@ -171,6 +175,14 @@ impl Activity {
     pub(crate) fn delivery_done(&self) {
         self.pending_deliveries.fetch_sub(1, Ordering::SeqCst);
         self.bump();
+        self.changed.notify_waiters();
+    }
+    /// Resolves at the next session close or finished delivery, the only changes after which
+    /// the provider can be idle. Create it before reading [`Activity::snapshot`]: a
+    /// `Notified` receives every wake-up from the moment it exists, so none is lost in
+    /// between (the runner waits for idle this way instead of polling).
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
     }
     /// Reads the counters.
     pub fn snapshot(&self) -> ActivitySnapshot {
