@@ -288,16 +288,72 @@ impl WireLog {
     }
 
     /// Records `raw` and returns its name relative to the run folder (`messages/000001.eml`).
+    /// The file is written before this returns (into the page cache: it survives kill -9),
+    /// unless the caller runs inside [`WireLog::deferred`].
     pub fn record(&self, raw: &[u8]) -> String {
         let n = self.next.fetch_add(1, Ordering::SeqCst) + 1;
         let name = format!("{n:06}.eml");
         if let Some(dir) = &self.dir {
             let path = dir.join(&name);
-            if let Err(e) = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, raw)) {
-                tracing::warn!("cannot keep {}: {e}", path.display());
+            let held = DEFERRED_WRITES.with(|d| match d.borrow_mut().as_mut() {
+                Some(pending) => {
+                    pending.push((path.clone(), raw.to_vec()));
+                    true
+                }
+                None => false,
+            });
+            if !held {
+                write_kept(&path, raw);
             }
         }
         format!("messages/{name}")
+    }
+
+    /// Runs `f` and writes the files it [`WireLog::record`]s on this thread when `f` has
+    /// returned instead of while it runs; names and numbers are handed out at once as
+    /// always. The submission face runs the PVD rules and the SQLite commit inside this, so
+    /// that creating one file per message happens outside the store's lock (on some file
+    /// systems it costs as much as the rest of the transaction) and still before the 250.
+    pub(crate) fn deferred<T>(f: impl FnOnce() -> T) -> T {
+        /// Writes what is held back, also if `f` panics.
+        struct Flush;
+        impl Drop for Flush {
+            fn drop(&mut self) {
+                let pending = DEFERRED_WRITES.with(|d| d.borrow_mut().take());
+                for (path, raw) in pending.unwrap_or_default() {
+                    write_kept(&path, &raw);
+                }
+            }
+        }
+        DEFERRED_WRITES.with(|d| {
+            d.borrow_mut().get_or_insert_with(Vec::new);
+        });
+        let _flush = Flush;
+        f()
+    }
+}
+
+/// Wire-log files held back on one thread: (path, bytes).
+type HeldWrites = Vec<(std::path::PathBuf, Vec<u8>)>;
+
+thread_local! {
+    /// Files held back by [`WireLog::deferred`] on this thread.
+    static DEFERRED_WRITES: std::cell::RefCell<Option<HeldWrites>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Writes one wire-log file; the folder is made when the write finds it missing (the first
+/// message), so that a message costs one file creation and not a mkdir and a stat more.
+fn write_kept(path: &std::path::Path, raw: &[u8]) {
+    let written = match std::fs::write(path, raw) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| std::fs::write(path, raw)),
+        other => other,
+    };
+    if let Err(e) = written {
+        tracing::warn!("cannot keep {}: {e}", path.display());
     }
 }
 
@@ -521,5 +577,40 @@ impl Provider {
 impl Drop for Provider {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wire log numbers at once; inside `deferred` the file appears only when the closure
+    /// has returned, outside it at once; a missing folder is made.
+    #[test]
+    fn wire_log_deferred_writes_after_the_closure() {
+        let dir = std::env::temp_dir().join(format!("demail-wirelog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let log = WireLog::new(Some(dir.join("messages")));
+        assert_eq!(log.record(b"one"), "messages/000001.eml");
+        assert_eq!(
+            std::fs::read(dir.join("messages/000001.eml")).unwrap(),
+            b"one"
+        );
+        let name = WireLog::deferred(|| {
+            let name = log.record(b"two");
+            assert!(!dir.join("messages/000002.eml").exists(), "held back");
+            name
+        });
+        assert_eq!(name, "messages/000002.eml");
+        assert_eq!(
+            std::fs::read(dir.join("messages/000002.eml")).unwrap(),
+            b"two"
+        );
+        assert_eq!(log.record(b"three"), "messages/000003.eml");
+        assert!(
+            dir.join("messages/000003.eml").exists(),
+            "written at once again"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -722,12 +722,39 @@ impl Session {
                 )
                 .await;
         }
-        let submission = Submission {
-            login: &login,
-            recipients: &rcpts,
-            data: &message,
+        // The PVD rules, sealing and the SQLite commit block (the store is behind a mutex), so
+        // they run on tokio's blocking pool: the runtime's workers keep serving the other
+        // sessions meanwhile. The wire-log copy is written after the store's lock is released,
+        // before the reply; the reply waits for the commit (a 250 is durable).
+        let shared = self.shared.clone();
+        let judged = tokio::task::spawn_blocking(move || {
+            let submission = Submission {
+                login: &login,
+                recipients: &rcpts,
+                data: &message,
+            };
+            let verdict = super::WireLog::deferred(|| accept::accept(&shared, submission));
+            (verdict, message)
+        })
+        .await;
+        let (verdict, message) = match judged {
+            Ok(v) => v,
+            Err(e) => {
+                // A panic inside accept is a provider bug: no 250, the client may try again.
+                tracing::error!("accepting a submission failed: {e}");
+                return self
+                    .refuse(
+                        "DATA",
+                        Refusal::new(
+                            451,
+                            "4.3.0",
+                            "Local error in processing; nothing was stored",
+                        ),
+                    )
+                    .await;
+            }
         };
-        match accept::accept(&self.shared, submission) {
+        match verdict {
             Ok(id) => self.reply(250, "2.0.0", &format!("Accepted as {id}")).await,
             Err(r) => {
                 let eml = self.shared.wire_log.record(&message);
