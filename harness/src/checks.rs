@@ -195,6 +195,10 @@ impl<'a> Judge<'a> {
                         self.dms(i, obs, send, &case);
                     }
                 }
+                Expectation::Delivery { within } => {
+                    let within = *within;
+                    self.delivery(i, obs, send, within);
+                }
                 Expectation::Fallback => {
                     if let Some(case) = self.intake_case(obs, send) {
                         let fallback = self.trace.events().into_iter().find_map(|e| match e.kind {
@@ -388,8 +392,10 @@ impl<'a> Judge<'a> {
     /// The case the intake opened for the step's message: the message is found in one of
     /// the intake's mailboxes at the provider (by Message-ID), and its X-de-mail-message-id
     /// in the intake's `intake.received` events.
-    fn intake_case(&self, obs: &Observation<'_>, send: &SendOutcome) -> Option<IntakeCase> {
-        let message_id = self.scenario.intake.mailboxes.iter().find_map(|m| {
+    /// The provider's message id (`X-de-mail-message-id`) of the step's message, as stored in
+    /// one of the intake's mailboxes.
+    fn intake_message_id(&self, obs: &Observation<'_>, send: &SendOutcome) -> Option<String> {
+        self.scenario.intake.mailboxes.iter().find_map(|m| {
             obs.world
                 .mailbox(&m.address)
                 .ok()?
@@ -398,7 +404,93 @@ impl<'a> Judge<'a> {
                     (s.rfc_message_id.as_deref() == Some(send.rfc_message_id.as_str()))
                         .then_some(s.message_id)
                 })
-        })?;
+        })
+    }
+
+    /// Judges the provider's push of the step's message into the intake: delivered by
+    /// `within` after sending, or by the PVD-FU § 4.2 limit (rule `provider-mailbox`).
+    /// Decided at the delivery, or failed once the limit has passed without one.
+    fn delivery(
+        &mut self,
+        i: usize,
+        obs: &Observation<'_>,
+        send: &SendOutcome,
+        within: Option<jiff::Span>,
+    ) {
+        let (limit, what) = match within {
+            Some(w) => match send.sent_at.checked_add(w) {
+                Ok(l) => (l, format!("within {w}")),
+                Err(e) => return self.decide(i, false, format!("limit out of range: {e}")),
+            },
+            None => {
+                match crate::rules::due("provider-mailbox", &send.sent_at, &self.scenario.place) {
+                    Ok(d) => (
+                        d.due,
+                        format!("within the limit of {} ({})", d.rule, d.sources),
+                    ),
+                    Err(e) => {
+                        return self.decide(i, false, format!("deadline provider-mailbox: {e}"));
+                    }
+                }
+            }
+        };
+        let Some(message_id) = self.intake_message_id(obs, send) else {
+            return;
+        };
+        let events = self.trace.events();
+        let failures: Vec<String> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::ProviderDeliveryFailed {
+                    message_id: m,
+                    reason,
+                    ..
+                } if *m == message_id => Some(format!("{}: {reason}", e.at)),
+                _ => None,
+            })
+            .collect();
+        let delivered = events.iter().find_map(|e| match &e.kind {
+            EventKind::ProviderDelivered {
+                message_id: m,
+                attempt,
+                ..
+            } if *m == message_id => Some((e.at.clone(), *attempt)),
+            _ => None,
+        });
+        let limit_text = format_instant(&limit);
+        let last_failure = failures
+            .last()
+            .map(|f| format!("; last failure {f}"))
+            .unwrap_or_default();
+        match delivered {
+            Some((at, attempt)) => {
+                let on_time = at
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|t| t <= limit.timestamp());
+                let detail = format!(
+                    "{message_id} pushed into the intake at {at} at attempt {attempt} ({} failed before), {what}: latest {limit_text}{last_failure}",
+                    failures.len()
+                );
+                if on_time {
+                    self.decide(i, true, detail);
+                } else {
+                    self.decide(i, false, format!("late: {detail}"));
+                }
+            }
+            None if obs.now.timestamp() > limit.timestamp() => self.decide(
+                i,
+                false,
+                format!(
+                    "{message_id} not pushed into the intake {what}: latest {limit_text}; {} failed attempts{last_failure}",
+                    failures.len()
+                ),
+            ),
+            None => {}
+        }
+    }
+
+    fn intake_case(&self, obs: &Observation<'_>, send: &SendOutcome) -> Option<IntakeCase> {
+        let message_id = self.intake_message_id(obs, send)?;
         self.trace.events().into_iter().find_map(|e| match e.kind {
             EventKind::IntakeReceived {
                 aktenzeichen,

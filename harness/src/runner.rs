@@ -298,6 +298,15 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         dms_url: dms.as_ref().map(crate::dms_mock::MockDms::url),
         dms_outbox: Some(opts.out_dir.join("intake-dms.sqlite")),
         pull_tokens: pull.then(|| intake_tokens.clone()),
+        outages: scenario
+            .intake_outages
+            .iter()
+            .map(|(from, until)| {
+                let at = |s: &jiff::Span| scenario.start.checked_add(*s).map(|z| z.timestamp());
+                Ok((at(from)?, at(until)?))
+            })
+            .collect::<Result<_, jiff::Error>>()
+            .context("intake outage out of range")?,
         reply_options: file
             .intake
             .reply_options
@@ -532,9 +541,13 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             break;
         }
         // Next instant: the next tick or the next step, whichever is earlier, never past end.
-        tick_at = tick_at
-            .checked_add(scenario.tick)
-            .context("tick out of range")?;
+        // Ticks stay on their own grid (start + k × tick): an instant of a step or a retry
+        // in between does not move the next tick.
+        while tick_at.timestamp() <= now {
+            tick_at = tick_at
+                .checked_add(scenario.tick)
+                .context("tick out of range")?;
+        }
         let mut next = tick_at.timestamp();
         if let Some((t, _)) = step_times.get(next_step) {
             next = next.min(*t);

@@ -127,6 +127,9 @@ pub struct IntakeSpec {
     /// polls the provider's HTTP gateway API on every clock step).
     #[serde(default)]
     pub receive: Option<Spanned<String>>,
+    /// Windows (offsets from the start) in which the intake's SMTP listener answers 451.
+    #[serde(default)]
+    pub outages: Vec<OutageSpec>,
 }
 
 /// `[[citizen]]`: a named citizen for scripted stories.
@@ -287,6 +290,10 @@ pub enum Expectation {
     /// The step's case reached the DMS with an evidence record whose hash matches the message
     /// in the intake's mailbox (needs `[dms]`).
     Dms,
+    /// The provider pushed the step's message into the intake's listener by `within` after
+    /// sending, or when `None` by the limit of TR 01201 PVD-FU § 4.2 (rule
+    /// `provider-mailbox`, 8 hours) (key: `within`, optional; push mode only).
+    Delivery { within: Option<Span> },
     /// The `percentile`-th percentile of the time from sending to the intake's reply, over the
     /// traffic's accepted messages (a missing reply counts as infinitely late), is at most
     /// `within` (keys: `traffic`, `percentile`, `within`; decided at the end).
@@ -320,6 +327,8 @@ pub struct Scenario {
     pub intake_address: String,
     /// DMS outage windows as offsets from the start (from, until).
     pub dms_outages: Vec<(Span, Span)>,
+    /// Outage windows of the intake's SMTP listener (from, until).
+    pub intake_outages: Vec<(Span, Span)>,
     /// Validated expectations, parallel to `file.expect`.
     pub expectations: Vec<Expectation>,
     /// Where the scenario's deadlines run (Land and municipality, for holidays).
@@ -669,6 +678,38 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             ));
         }
     }
+    let outages = |list: &[OutageSpec]| -> Result<Vec<(Span, Span)>, ScenarioError> {
+        let mut out = Vec::new();
+        for o in list {
+            let from = span_of(&o.from, "from")?;
+            let until = span_of(&o.until, "until")?;
+            let (Ok(a), Ok(b)) = (start.checked_add(from), start.checked_add(until)) else {
+                return Err(at(o.from.span(), "outage out of range".into()));
+            };
+            if b <= a {
+                return Err(at(
+                    o.until.span(),
+                    "until must be later than from, e.g. { from = \"PT1H\", until = \"PT6H\" }"
+                        .into(),
+                ));
+            }
+            out.push((from, until));
+        }
+        Ok(out)
+    };
+    let intake_outages = outages(&file.intake.outages)?;
+    if !intake_outages.is_empty()
+        && file
+            .intake
+            .receive
+            .as_ref()
+            .is_some_and(|r| r.get_ref() == "pull")
+    {
+        return Err(at(
+            file.intake.provider.span(),
+            "[intake] outages stop the SMTP listener, which a pulling intake does not use".into(),
+        ));
+    }
     let mut dms_outages = Vec::new();
     for o in file.dms.iter().flat_map(|d| &d.outages) {
         let from = span_of(&o.from, "from")?;
@@ -743,13 +784,14 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             "case" => &["procedure", "binding"],
             "fallback" => &[],
             "dms" => &[],
+            "delivery" => &["within"],
             "latency" => &["traffic", "percentile", "within"],
             "throughput" => &["traffic", "per_day"],
             other => {
                 return Err(at(
                     kind_span,
                     format!(
-                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\", \"case\", \"fallback\", \"dms\", \"latency\", \"throughput\""
+                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\", \"case\", \"fallback\", \"dms\", \"delivery\", \"latency\", \"throughput\""
                     ),
                 ));
             }
@@ -945,6 +987,26 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                 }
                 Expectation::Dms
             }
+            "delivery" => {
+                if file
+                    .intake
+                    .receive
+                    .as_ref()
+                    .is_some_and(|r| r.get_ref() == "pull")
+                {
+                    return Err(at(
+                        kind_span.clone(),
+                        "an expectation of kind \"delivery\" judges the provider's push into the intake, which a pulling intake ([intake] receive = \"pull\") does not get".into(),
+                    ));
+                }
+                Expectation::Delivery {
+                    within: e
+                        .within
+                        .as_ref()
+                        .map(|w| span_of(w, "within"))
+                        .transpose()?,
+                }
+            }
             "zustellung" => {
                 let mode = need(&e.mode, "mode")?;
                 if !["abholung", "fiktion"].contains(&mode.get_ref().as_str()) {
@@ -986,6 +1048,7 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         intake: intake_file,
         intake_address,
         dms_outages,
+        intake_outages,
         expectations,
         place,
         office_hours,

@@ -303,6 +303,55 @@ fn thresholds_fail_a_slow_intake() {
     assert!(err.contains("(required 10;"), "{err}");
 }
 
+/// The delivery check bites: an intake that is down for ten hours gets the application only
+/// after the 8 hours of PVD-FU § 4.2; the check fails with the attempts and the last failure,
+/// and the trace reports the late push (`provider.late`, once at the limit and once delivered).
+#[test]
+fn a_push_after_the_transport_limit_fails() {
+    let tmp = temp("push-late");
+    let o = bin()
+        .current_dir(workspace())
+        .args([
+            "run",
+            "harness/tests/fixtures/scenarios/intake/zu-lange-down.toml",
+            "--bless",
+            "--golden",
+        ])
+        .arg(tmp.join("golden"))
+        .arg("--out")
+        .arg(tmp.join("runs"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("FAIL zugestellt-nach-wartung: m000001@dmda-a.de-mail.de not pushed into the intake within the limit of provider-mailbox"),
+        "{err}"
+    );
+    assert!(
+        err.contains("latest 2025-03-03T15:00:00+01:00; 11 failed attempts"),
+        "{err}"
+    );
+    assert!(
+        err.contains("4.3.2 intake down for maintenance until 2025-03-03T17:00:00+01:00"),
+        "{err}"
+    );
+    // The application is not lost: it arrives after the window and is answered in time.
+    assert!(err.contains("pass empfangsbescheinigung"), "{err}");
+    let trace = std::fs::read_to_string(tmp.join("runs/intake/zu-lange-down/trace.jsonl")).unwrap();
+    let late: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.contains(r#""kind":"provider.late""#))
+        .collect();
+    assert_eq!(late.len(), 2, "{trace}");
+    assert!(!late[0].contains("delivered_at"), "{}", late[0]);
+    assert!(
+        late[1].contains(r#""delivered_at":"2025-03-03T17:15:00+01:00""#),
+        "{}",
+        late[1]
+    );
+}
+
 /// `redact` replaces the named trace columns in the golden comparison: the blessed golden holds
 /// `[redacted]` instead of the Aktenzeichen, a second run matches it, and trace.jsonl keeps the
 /// real value. An unknown column is an input error with its position.

@@ -367,6 +367,7 @@ async fn intake_refuses_plain_mail() {
         dms_url: None,
         dms_outbox: None,
         pull_tokens: None,
+        outages: Vec::new(),
     })
     .await
     .unwrap();

@@ -50,6 +50,23 @@ impl Handler {
 
 impl mailin_embedded::Handler for Handler {
     fn rcpt(&mut self, to: &str) -> Response {
+        let now = lock(&self.intake.state).now;
+        if let Some(now) = now
+            && let Some((_, until)) = self
+                .intake
+                .config
+                .outages
+                .iter()
+                .find(|(from, until)| *from <= now && now < *until)
+        {
+            return Response::custom(
+                451,
+                format!(
+                    "4.3.2 intake down for maintenance until {}; try again later",
+                    crate::clock::format_instant(&until.to_zoned_datetime(super::berlin()))
+                ),
+            );
+        }
         if self.intake.config.file.mailbox(to).is_some() {
             OK
         } else {

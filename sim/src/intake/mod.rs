@@ -83,6 +83,9 @@ pub struct IntakeConfig {
     /// Pull mode: API token per mailbox for the provider's gateway API (`pull.rs`); `None`:
     /// the provider pushes to the intake's SMTP listener.
     pub pull_tokens: Option<BTreeMap<String, String>>,
+    /// Windows of the intake's own clock in which its SMTP listener is down for maintenance:
+    /// it answers 451 4.3.2, so the provider must retry (scenario `[intake] outages`).
+    pub outages: Vec<(Timestamp, Timestamp)>,
 }
 
 /// What the intake decided about an application.
@@ -264,8 +267,17 @@ impl ReferenceIntake {
             state: Mutex::new(IntakeState::default()),
             dms,
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .context("binding the intake's SMTP listener")?;
+        // TCP_NODELAY on the listening socket is inherited by the accepted ones (Linux), so
+        // mailin-embedded's replies are not held back by Nagle's algorithm.
+        let sock = tokio::net::TcpSocket::new_v4().context("the intake's SMTP socket")?;
+        sock.set_nodelay(true)?;
+        sock.bind(std::net::SocketAddr::from((
+            std::net::Ipv4Addr::LOCALHOST,
+            0,
+        )))
+        .context("binding the intake's SMTP listener")?;
+        let listener = sock.listen(128)?.into_std()?;
+        listener.set_nonblocking(false)?;
         let smtp_addr = listener.local_addr()?;
         let mut server = mailin_embedded::Server::new(inbound::Handler::new(inner.clone()));
         server

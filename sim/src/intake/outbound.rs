@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use jiff::Timestamp;
+use lettre::Address;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use serde_json::json;
 
 use super::{Case, Intake, Verdict, berlin, service};
@@ -258,25 +258,31 @@ pub(crate) async fn submit(intake: &Intake, letter: &Letter<'_>, now: Timestamp)
         .add_root_certificate(Certificate::from_pem(cfg.ca_pem.as_bytes()).context("provider CA")?)
         .build_rustls()
         .context("TLS parameters")?;
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
-        cfg.provider_submission.ip().to_string(),
-    )
-    .port(cfg.provider_submission.port())
-    .tls(Tls::Required(tls))
-    .credentials(Credentials::new(letter.from.to_string(), password.clone()))
-    .authentication(vec![Mechanism::Plain])
-    .hello_name(lettre::transport::smtp::extension::ClientId::Domain(
-        "intake.localhost".into(),
-    ))
-    .timeout(Some(Duration::from_secs(30)))
-    .build();
     let from: Address = letter.from.parse().context("intake address")?;
     let to: Address = letter
         .to
         .parse()
         .with_context(|| format!("recipient {}", letter.to))?;
     let envelope = Envelope::new(Some(from), vec![to])?;
-    tokio::time::timeout(Duration::from_secs(30), transport.send_raw(&envelope, &raw))
+    let hello = lettre::transport::smtp::extension::ClientId::Domain("intake.localhost".into());
+    let creds = Credentials::new(letter.from.to_string(), password.clone());
+    let addr = cfg.provider_submission;
+    let fut = async move {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let mut conn =
+            lettre::transport::smtp::client::AsyncSmtpConnection::connect_with_transport(
+                Box::new(stream),
+                &hello,
+            )
+            .await?;
+        conn.starttls(tls, &hello).await?;
+        conn.auth(&[Mechanism::Plain], &creds).await?;
+        conn.send(&envelope, &raw).await?;
+        conn.abort().await;
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(30), fut)
         .await
         .map_err(|_| anyhow!("provider did not answer within 30 s"))?
         .with_context(|| format!("submitting {}", letter.message_id))?;

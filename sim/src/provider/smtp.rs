@@ -54,6 +54,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         let Ok((stream, _peer)) = listener.accept().await else {
             continue;
         };
+        let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         shared.activity.session_opened();
         tokio::spawn(async move {
