@@ -86,6 +86,8 @@ async fn set_clock(
     super::pull::poll(&intake).await;
     let sent = outbound::send_due(&intake, now).await;
     service::run_due(&intake, now).await;
+    // The provider counts an open session as activity: the step's session ends here.
+    outbound::end_session(&intake).await;
     dms_flush(&intake, now).await;
     Json(json!({"now": now.to_string(), "idle": true, "replies_sent": sent})).into_response()
 }

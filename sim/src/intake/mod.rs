@@ -238,6 +238,10 @@ pub(crate) struct Intake {
     pub state: Mutex<IntakeState>,
     /// The DMS hand-over, if configured: durable outbox and client.
     pub dms: Option<(Mutex<dms::DmsOutbox>, dms::DmsClient)>,
+    /// The open submission session of the current clock step (`outbound::submit`).
+    pub session: tokio::sync::Mutex<Option<outbound::Session>>,
+    /// STARTTLS parameters for submission (the provider's CA as the only root), built once.
+    pub submission_tls: std::sync::OnceLock<lettre::transport::smtp::client::TlsParameters>,
 }
 
 /// A running reference intake.
@@ -266,6 +270,8 @@ impl ReferenceIntake {
             config,
             state: Mutex::new(IntakeState::default()),
             dms,
+            session: tokio::sync::Mutex::new(None),
+            submission_tls: std::sync::OnceLock::new(),
         });
         // TCP_NODELAY on the listening socket is inherited by the accepted ones (Linux), so
         // mailin-embedded's replies are not held back by Nagle's algorithm.

@@ -15,7 +15,8 @@ use jiff::Timestamp;
 use lettre::Address;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use serde_json::json;
 
 use super::{Case, Intake, Verdict, berlin, service};
@@ -246,7 +247,16 @@ pub(crate) fn compose(intake: &Intake, letter: &Letter<'_>, now: Timestamp) -> V
     d.mime_body(&body.content_type, body.body).to_bytes()
 }
 
-/// Submits one letter to the provider as its Funktionspostfach.
+/// An open submission session (STARTTLS, AUTH PLAIN as `from`). The letters of one clock
+/// step from the same Funktionspostfach share it (SMTP allows many transactions per session,
+/// RFC 5321 § 3.3); [`end_session`] closes it at the end of the step.
+pub(crate) struct Session {
+    from: String,
+    conn: AsyncSmtpConnection,
+}
+
+/// Submits one letter to the provider as its Funktionspostfach, over the step's open session
+/// when it belongs to the same mailbox, else over a new one.
 pub(crate) async fn submit(intake: &Intake, letter: &Letter<'_>, now: Timestamp) -> Result<()> {
     let raw = compose(intake, letter, now);
     let cfg = &intake.config;
@@ -254,37 +264,73 @@ pub(crate) async fn submit(intake: &Intake, letter: &Letter<'_>, now: Timestamp)
         .passwords
         .get(letter.from)
         .with_context(|| format!("no password for {}", letter.from))?;
-    let tls = TlsParameters::builder("localhost".to_string())
-        .add_root_certificate(Certificate::from_pem(cfg.ca_pem.as_bytes()).context("provider CA")?)
-        .build_rustls()
-        .context("TLS parameters")?;
+    let tls = match intake.submission_tls.get() {
+        Some(t) => t.clone(),
+        None => {
+            let t = TlsParameters::builder("localhost".to_string())
+                .add_root_certificate(
+                    Certificate::from_pem(cfg.ca_pem.as_bytes()).context("provider CA")?,
+                )
+                .build_rustls()
+                .context("TLS parameters")?;
+            intake.submission_tls.get_or_init(|| t).clone()
+        }
+    };
     let from: Address = letter.from.parse().context("intake address")?;
     let to: Address = letter
         .to
         .parse()
         .with_context(|| format!("recipient {}", letter.to))?;
     let envelope = Envelope::new(Some(from), vec![to])?;
-    let hello = lettre::transport::smtp::extension::ClientId::Domain("intake.localhost".into());
+    let hello = ClientId::Domain("intake.localhost".into());
     let creds = Credentials::new(letter.from.to_string(), password.clone());
     let addr = cfg.provider_submission;
-    let fut = async move {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let mut conn =
-            lettre::transport::smtp::client::AsyncSmtpConnection::connect_with_transport(
-                Box::new(stream),
-                &hello,
-            )
-            .await?;
-        conn.starttls(tls, &hello).await?;
-        conn.auth(&[Mechanism::Plain], &creds).await?;
-        conn.send(&envelope, &raw).await?;
-        conn.abort().await;
-        anyhow::Ok(())
+    let mut slot = intake.session.lock().await;
+    let open = slot.take();
+    let fut = async {
+        let reused = match open {
+            Some(s) if s.from == letter.from => Some(s.conn),
+            Some(mut s) => {
+                let _ = s.conn.quit().await;
+                None
+            }
+            None => None,
+        };
+        let mut conn = match reused {
+            Some(c) => c,
+            None => {
+                // TCP_NODELAY: the small SMTP commands must not wait for delayed ACKs.
+                let stream = tokio::net::TcpStream::connect(addr).await?;
+                stream.set_nodelay(true)?;
+                let mut conn =
+                    AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello).await?;
+                conn.starttls(tls, &hello).await?;
+                conn.auth(&[Mechanism::Plain], &creds).await?;
+                conn
+            }
+        };
+        match conn.send(&envelope, &raw).await {
+            Ok(_) => anyhow::Ok(conn),
+            Err(e) => {
+                conn.abort().await;
+                Err(e.into())
+            }
+        }
     };
-    tokio::time::timeout(Duration::from_secs(30), fut)
+    let conn = tokio::time::timeout(Duration::from_secs(30), fut)
         .await
         .map_err(|_| anyhow!("provider did not answer within 30 s"))?
         .with_context(|| format!("submitting {}", letter.message_id))?;
+    *slot = Some(Session {
+        from: letter.from.to_string(),
+        conn,
+    });
     Ok(())
+}
+
+/// Closes the step's submission session, if one is open (QUIT, waiting for the 221).
+pub(crate) async fn end_session(intake: &Intake) {
+    if let Some(mut s) = intake.session.lock().await.take() {
+        let _ = tokio::time::timeout(Duration::from_secs(30), s.conn.quit()).await;
+    }
 }

@@ -230,10 +230,24 @@ async fn send_due_bescheide(intake: &Intake, now: Timestamp) {
 
 /// Files Abholbestätigungen and Meldungen that refer to a document in service. Called when
 /// one arrives (and again on every clock step).
+///
+/// An Abholbestätigung or Meldung whose document is not (yet) in service stays unfiled and is
+/// tried again at the next call: a Meldung can arrive while the intake is still submitting the
+/// document it is about (the provider refuses "persönlich" and pushes the Meldung before its
+/// 250), i.e. before [`track`] has recorded the document. Evidence of other kinds (e.g. the
+/// copy of an Eingangsbestätigung) is filed at once.
 pub(crate) fn file_evidence(state: &mut IntakeState, place: &law::Place) {
     for ev in state.evidence.iter_mut().filter(|e| !e.handled) {
-        ev.handled = true;
+        let kind = MessageType::parse(&ev.message_type);
+        if !matches!(
+            kind,
+            Some(MessageType::ConfirmationOfRetrieve | MessageType::Notification)
+        ) {
+            ev.handled = true;
+            continue;
+        }
         let Some(reply_to) = ev.in_reply_to.as_deref().map(str::trim) else {
+            ev.handled = true;
             continue;
         };
         let Some(service) = state
@@ -243,10 +257,10 @@ pub(crate) fn file_evidence(state: &mut IntakeState, place: &law::Place) {
         else {
             continue;
         };
+        ev.handled = true;
         if service.status != ServiceStatus::Sent {
             continue;
         }
-        let kind = MessageType::parse(&ev.message_type);
         if kind == Some(MessageType::ConfirmationOfRetrieve) {
             let options = Options {
                 collected_on: Some(day(ev.received_at)),

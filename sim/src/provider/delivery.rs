@@ -195,18 +195,41 @@ fn limit_place() -> crate::law::Place {
 
 /// Delivers jobs until the channel closes.
 async fn run(mut jobs: mpsc::UnboundedReceiver<(Weak<Shared>, Job)>) {
+    let mut pushes = Pushes::default();
     while let Some((shared, job)) = jobs.recv().await {
         // A provider that was shut down keeps its queued pushes in its database.
         let Some(shared) = shared.upgrade() else {
             continue;
         };
-        attempt(&shared, &job).await;
+        attempt(&shared, &job, &mut pushes).await;
         shared.activity.delivery_done();
+    }
+    if let Some(open) = pushes.open.take() {
+        let mut conn = open.conn;
+        conn.abort().await;
     }
 }
 
+/// The worker's push connections. The last push session stays open and carries the next
+/// push by the same provider to the same intake listener (SMTP allows any number of
+/// transactions per session, RFC 5321 § 3.3), so a push costs no new TCP and TLS handshake;
+/// before reuse a NOOP checks that the intake has not closed it. A session whose transaction
+/// failed is closed, never reused. The STARTTLS parameters (the test CA as the only root) are
+/// built once per provider, which also lets rustls resume TLS sessions.
+#[derive(Default)]
+struct Pushes {
+    open: Option<PushSession>,
+    tls: std::collections::HashMap<String, TlsParameters>,
+}
+
+struct PushSession {
+    provider: String,
+    target: SocketAddr,
+    conn: AsyncSmtpConnection,
+}
+
 /// Makes one attempt at a job, records the outcome in the queue and the trace.
-async fn attempt(shared: &Shared, job: &Job) {
+async fn attempt(shared: &Shared, job: &Job, pushes: &mut Pushes) {
     let read = lock(&shared.store).delivery(job.queue_id);
     let record = match read {
         Ok(Some(r)) => r,
@@ -224,7 +247,7 @@ async fn attempt(shared: &Shared, job: &Job) {
         return;
     }
     shared.activity.bump();
-    let outcome = send_once(shared, job).await;
+    let outcome = send_once(shared, job, pushes).await;
     shared.activity.bump();
     let now = shared.clock.timestamp();
     let attempt = record.attempts.saturating_add(1);
@@ -438,39 +461,8 @@ pub(crate) fn spawn_retry_timer(shared: Weak<Shared>) -> tokio::task::JoinHandle
 }
 
 /// One SMTP transaction; `Err((permanent, reason))` on failure.
-async fn send_once(shared: &Shared, job: &Job) -> Result<(), (bool, String)> {
+async fn send_once(shared: &Shared, job: &Job, pushes: &mut Pushes) -> Result<(), (bool, String)> {
     let temp = |e: String| (false, e);
-    // A mailbox of this provider is pushed to its intake (STARTTLS); a foreign one goes to the
-    // peer provider's relay face: implicit TLS, our certificate as client certificate, and the
-    // peer's certificate must carry its provider domain (IT-BInfra-IO Tabelle 1).
-    let relay = if shared.hosts(&job.mailbox) {
-        None
-    } else {
-        Some(
-            shared
-                .route(&job.mailbox)
-                .ok_or_else(|| temp(format!("no route to the domain of {}", job.mailbox)))?,
-        )
-    };
-    let server_name = relay
-        .as_ref()
-        .map_or_else(|| "localhost".to_string(), |r| r.provider_domain.clone());
-    let ca = Certificate::from_pem(shared.ca_pem.as_bytes())
-        .map_err(|e| temp(format!("test CA: {e}")))?;
-    let mut tls = TlsParameters::builder(server_name).add_root_certificate(ca);
-    if relay.is_some() {
-        // lettre 0.11.23's rustls path takes the certificate argument as DER despite the
-        // name `from_pem` (it wraps the bytes unparsed); the key is parsed from PEM.
-        let identity = lettre::transport::smtp::client::Identity::from_pem(
-            shared.relay_identity.cert_der.as_ref(),
-            shared.relay_identity.key_pem.as_bytes(),
-        )
-        .map_err(|e| temp(format!("client certificate: {e}")))?;
-        tls = tls.identify_with(identity);
-    }
-    let tls = tls
-        .build_rustls()
-        .map_err(|e| temp(format!("TLS parameters: {e}")))?;
     let from: Address = job
         .envelope_from
         .parse()
@@ -484,7 +476,28 @@ async fn send_once(shared: &Shared, job: &Job) -> Result<(), (bool, String)> {
         "smtp.{}",
         shared.config.domain
     ));
-    let answer = if relay.is_some() {
+    let smtp = |e: lettre::transport::smtp::Error| (e.is_permanent(), e.to_string());
+    // A mailbox of this provider is pushed to its intake (STARTTLS); a foreign one goes to the
+    // peer provider's relay face: implicit TLS, our certificate as client certificate, and the
+    // peer's certificate must carry its provider domain (IT-BInfra-IO Tabelle 1).
+    if !shared.hosts(&job.mailbox) {
+        let relay = shared
+            .route(&job.mailbox)
+            .ok_or_else(|| temp(format!("no route to the domain of {}", job.mailbox)))?;
+        let ca = Certificate::from_pem(shared.ca_pem.as_bytes())
+            .map_err(|e| temp(format!("test CA: {e}")))?;
+        // lettre 0.11.23's rustls path takes the certificate argument as DER despite the
+        // name `from_pem` (it wraps the bytes unparsed); the key is parsed from PEM.
+        let identity = lettre::transport::smtp::client::Identity::from_pem(
+            shared.relay_identity.cert_der.as_ref(),
+            shared.relay_identity.key_pem.as_bytes(),
+        )
+        .map_err(|e| temp(format!("client certificate: {e}")))?;
+        let tls = TlsParameters::builder(relay.provider_domain.clone())
+            .add_root_certificate(ca)
+            .identify_with(identity)
+            .build_rustls()
+            .map_err(|e| temp(format!("TLS parameters: {e}")))?;
         let transport =
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(job.target.ip().to_string())
                 .port(job.target.port())
@@ -492,40 +505,87 @@ async fn send_once(shared: &Shared, job: &Job) -> Result<(), (bool, String)> {
                 .hello_name(hello)
                 .timeout(Some(SEND_TIMEOUT))
                 .build();
-        tokio::time::timeout(SEND_TIMEOUT, async {
-            transport
-                .send_raw(&envelope, &job.raw)
-                .await
-                .map(drop)
-                .map_err(|e| (e.is_permanent(), e.to_string()))
-        })
-        .await
-    } else {
-        // The push into an intake: STARTTLS on a connection of our own with TCP_NODELAY, so
-        // that the small SMTP commands are not held back by Nagle's algorithm (the runner
-        // waits for each delivery; docs/benchmarks.md).
-        tokio::time::timeout(SEND_TIMEOUT, async {
-            let stream = tokio::net::TcpStream::connect(job.target)
-                .await
-                .map_err(|e| temp(format!("connecting to {}: {e}", job.target)))?;
-            let _ = stream.set_nodelay(true);
-            let smtp = |e: lettre::transport::smtp::Error| (e.is_permanent(), e.to_string());
-            let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
-                .await
-                .map_err(smtp)?;
-            conn.starttls(tls, &hello).await.map_err(smtp)?;
-            conn.send(&envelope, &job.raw).await.map_err(smtp)?;
-            conn.quit().await.map_err(smtp)?;
-            Ok(())
-        })
-        .await
+        return match tokio::time::timeout(SEND_TIMEOUT, transport.send_raw(&envelope, &job.raw))
+            .await
+        {
+            Err(_) => Err(temp(format!(
+                "no answer within {} s",
+                SEND_TIMEOUT.as_secs()
+            ))),
+            Ok(r) => r.map(drop).map_err(smtp),
+        };
+    }
+    let provider = shared.config.id.clone();
+    let tls = match pushes.tls.get(&provider) {
+        Some(t) => t.clone(),
+        None => {
+            let ca = Certificate::from_pem(shared.ca_pem.as_bytes())
+                .map_err(|e| temp(format!("test CA: {e}")))?;
+            let t = TlsParameters::builder("localhost".to_string())
+                .add_root_certificate(ca)
+                .build_rustls()
+                .map_err(|e| temp(format!("TLS parameters: {e}")))?;
+            pushes.tls.insert(provider.clone(), t.clone());
+            t
+        }
     };
-    match answer {
+    let open = pushes.open.take();
+    let target = job.target;
+    let transaction = async {
+        let reused = match open {
+            Some(mut s) if s.provider == provider && s.target == target => {
+                if s.conn.test_connected().await {
+                    Some(s.conn)
+                } else {
+                    s.conn.abort().await;
+                    None
+                }
+            }
+            Some(mut s) => {
+                s.conn.abort().await;
+                None
+            }
+            None => None,
+        };
+        let mut conn = match reused {
+            Some(c) => c,
+            None => {
+                // TCP_NODELAY: the small SMTP commands must not wait for the peer's delayed
+                // ACK (Nagle); the runner waits for every push (docs/benchmarks.md).
+                let stream = tokio::net::TcpStream::connect(target)
+                    .await
+                    .map_err(|e| temp(format!("connecting to {target}: {e}")))?;
+                let _ = stream.set_nodelay(true);
+                let mut conn =
+                    AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
+                        .await
+                        .map_err(smtp)?;
+                conn.starttls(tls, &hello).await.map_err(smtp)?;
+                conn
+            }
+        };
+        match conn.send(&envelope, &job.raw).await {
+            Ok(_) => Ok(conn),
+            Err(e) => {
+                conn.abort().await;
+                Err(smtp(e))
+            }
+        }
+    };
+    match tokio::time::timeout(SEND_TIMEOUT, transaction).await {
         Err(_) => Err(temp(format!(
             "no answer within {} s",
             SEND_TIMEOUT.as_secs()
         ))),
-        Ok(r) => r,
+        Ok(Ok(conn)) => {
+            pushes.open = Some(PushSession {
+                provider,
+                target,
+                conn,
+            });
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e),
     }
 }
 
