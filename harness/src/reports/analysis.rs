@@ -17,7 +17,7 @@
 //!   sending). It is met when the reply arrived before `due`, missed when the reply came at or
 //!   after `due` or never came while the run reached `due`, and open otherwise.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use demail_sim::trace::{Event, EventKind};
 use jiff::Timestamp;
@@ -218,6 +218,15 @@ pub fn analyse(events: &[Event]) -> Analysis {
     let mut answers: Vec<Answer> = Vec::new();
     let mut deadlines: Vec<(u64, &str, &str, &str)> = Vec::new();
     let mut hours: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+    // Indexes over `sends`, so that a run of tens of thousands of messages is analysed in
+    // O(n log n): the unanswered sends (all, and per sender), the send of each message id, and
+    // the sends that wait for a reply, per sender. Each keeps the sends in their order, so the
+    // first match is the one a linear search from the front would find.
+    let mut unanswered: BTreeSet<usize> = BTreeSet::new();
+    let mut unanswered_by_from: HashMap<String, BTreeSet<usize>> = HashMap::new();
+    let mut send_of_message: HashMap<String, usize> = HashMap::new();
+    let mut awaiting_reply: HashMap<String, BTreeSet<usize>> = HashMap::new();
+    let mut accepted_seq: HashMap<&str, u64> = HashMap::new();
     let hour_of = |at: &str| -> Option<i64> {
         Some(ts(at)?.duration_since(start?).as_secs().div_euclid(3600))
     };
@@ -229,18 +238,23 @@ pub fn analyse(events: &[Event]) -> Analysis {
                 to,
                 subject,
                 ..
-            } => sends.push(Send {
-                seq: e.seq,
-                at: e.at.clone(),
-                citizen: citizen.clone(),
-                from: lower(from),
-                to: to.iter().map(|t| lower(t)).collect(),
-                subject: subject.clone(),
-                answered: false,
-                message_id: None,
-                reply: None,
-                claimed_by_deadline: false,
-            }),
+            } => {
+                let i = sends.len();
+                unanswered.insert(i);
+                unanswered_by_from.entry(lower(from)).or_default().insert(i);
+                sends.push(Send {
+                    seq: e.seq,
+                    at: e.at.clone(),
+                    citizen: citizen.clone(),
+                    from: lower(from),
+                    to: to.iter().map(|t| lower(t)).collect(),
+                    subject: subject.clone(),
+                    answered: false,
+                    message_id: None,
+                    reply: None,
+                    claimed_by_deadline: false,
+                });
+            }
             EventKind::ProviderAccepted {
                 message_id,
                 from,
@@ -250,28 +264,56 @@ pub fn analyse(events: &[Event]) -> Analysis {
                 if let Some(h) = hour_of(&e.at) {
                     hours.entry(h).or_default().0 += 1;
                 }
+                accepted_seq.entry(message_id.as_str()).or_insert(e.seq);
                 let from = lower(from);
                 let to: Vec<String> = to.iter().map(|t| lower(t)).collect();
-                if let Some(s) = sends.iter_mut().find(|s| !s.answered && s.from == from) {
+                // The sender's first unanswered send is the one accepted here.
+                let first = unanswered_by_from
+                    .get_mut(&from)
+                    .and_then(|set| set.pop_first());
+                if let Some(i) = first {
+                    unanswered.remove(&i);
+                    let s = &mut sends[i];
                     s.answered = true;
                     s.message_id = Some(message_id.clone());
+                    send_of_message.entry(message_id.clone()).or_insert(i);
+                    awaiting_reply.entry(s.from.clone()).or_default().insert(i);
                 }
-                if let Some(s) = sends.iter_mut().find(|s| {
-                    s.reply.is_none()
-                        && s.message_id.as_ref().is_some_and(|m| m != message_id)
-                        && s.to.contains(&from)
-                        && to.contains(&s.from)
-                }) {
+                // A message from one of a send's recipients back to its sender replies to the
+                // earliest such send still without reply.
+                let reply_to = to
+                    .iter()
+                    .filter_map(|t| awaiting_reply.get(t))
+                    .filter_map(|set| {
+                        set.iter().copied().find(|&i| {
+                            let s = &sends[i];
+                            s.message_id.as_ref().is_some_and(|m| m != message_id)
+                                && s.to.contains(&from)
+                        })
+                    })
+                    .min();
+                if let Some(i) = reply_to {
+                    let s = &mut sends[i];
                     s.reply = Some((message_id.clone(), e.at.clone()));
+                    if let Some(set) = awaiting_reply.get_mut(&s.from) {
+                        set.remove(&i);
+                    }
                 }
             }
             EventKind::ProviderRefused { from, .. } => {
-                let from = from.as_deref().map(lower);
-                if let Some(s) = sends
-                    .iter_mut()
-                    .find(|s| !s.answered && from.as_ref().is_none_or(|f| *f == s.from))
-                {
-                    s.answered = true;
+                let first = match from.as_deref().map(lower) {
+                    Some(f) => unanswered_by_from
+                        .get_mut(&f)
+                        .and_then(|set| set.pop_first()),
+                    None => unanswered.first().copied().inspect(|i| {
+                        if let Some(set) = unanswered_by_from.get_mut(&sends[*i].from) {
+                            set.remove(i);
+                        }
+                    }),
+                };
+                if let Some(i) = first {
+                    unanswered.remove(&i);
+                    sends[i].answered = true;
                 }
             }
             EventKind::ProviderStored { .. } => {
@@ -285,10 +327,7 @@ pub fn analyse(events: &[Event]) -> Analysis {
                 message_id,
                 ..
             } => {
-                if let Some(i) = sends
-                    .iter()
-                    .position(|s| s.message_id.as_ref() == Some(for_message_id))
-                {
+                if let Some(&i) = send_of_message.get(for_message_id) {
                     answers.push(Answer {
                         send: i,
                         seq: e.seq,
@@ -305,10 +344,7 @@ pub fn analyse(events: &[Event]) -> Analysis {
                 message_id,
                 ..
             } => {
-                if let Some(i) = sends
-                    .iter()
-                    .position(|s| s.message_id.as_ref() == Some(for_message_id))
-                {
+                if let Some(&i) = send_of_message.get(for_message_id) {
                     answers.push(Answer {
                         send: i,
                         seq: e.seq,
@@ -356,10 +392,7 @@ pub fn analyse(events: &[Event]) -> Analysis {
     for s in &sends {
         if let Some((id, at)) = &s.reply {
             let arrived_at = arrival(&s.from, id, at);
-            let seq = evs
-                .iter()
-                .find(|e| matches!(&e.kind, EventKind::ProviderAccepted { message_id, .. } if message_id == id))
-                .map_or(u64::MAX, |e| e.seq);
+            let seq = accepted_seq.get(id.as_str()).copied().unwrap_or(u64::MAX);
             all.push((
                 s.seq,
                 seq,
@@ -371,15 +404,22 @@ pub fn analyse(events: &[Event]) -> Analysis {
     out.latencies = all.into_iter().map(|(_, _, l)| l).collect();
 
     let end = out.virtual_end.as_deref().and_then(ts);
+    // Sends by their instant, in order: a deadline pairs with the first unclaimed accepted send
+    // of its starting instant that came before it.
+    let mut sends_at: HashMap<Timestamp, Vec<usize>> = HashMap::new();
+    for (i, s) in sends.iter().enumerate() {
+        if let Some(t) = ts(&s.at) {
+            sends_at.entry(t).or_default().push(i);
+        }
+    }
     for (seq, rule, from, due) in deadlines {
-        let from_ts = ts(from);
-        let paired = sends.iter_mut().find(|s| {
-            !s.claimed_by_deadline
-                && s.message_id.is_some()
-                && s.seq < seq
-                && from_ts.is_some()
-                && ts(&s.at) == from_ts
+        let found = ts(from).and_then(|t| sends_at.get(&t)).and_then(|list| {
+            list.iter().copied().find(|&i| {
+                let s = &sends[i];
+                !s.claimed_by_deadline && s.message_id.is_some() && s.seq < seq
+            })
         });
+        let paired = found.map(|i| &mut sends[i]);
         let (message_id, subject, reply_at) = match paired {
             Some(s) => {
                 s.claimed_by_deadline = true;
