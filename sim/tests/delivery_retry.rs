@@ -44,6 +44,8 @@ struct Sink {
     rcpts: Arc<Mutex<usize>>,
     /// Messages taken (after DATA).
     accepted: Arc<Mutex<Vec<String>>>,
+    /// TCP connections accepted.
+    connections: Arc<Mutex<usize>>,
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -62,11 +64,17 @@ impl Sink {
             mode: Arc::new(Mutex::new(mode)),
             rcpts: Arc::new(Mutex::new(0)),
             accepted: Arc::new(Mutex::new(Vec::new())),
+            connections: Arc::new(Mutex::new(0)),
         };
-        let (mode, rcpts, accepted) =
-            (sink.mode.clone(), sink.rcpts.clone(), sink.accepted.clone());
+        let (mode, rcpts, accepted, connections) = (
+            sink.mode.clone(),
+            sink.rcpts.clone(),
+            sink.accepted.clone(),
+            sink.connections.clone(),
+        );
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                *connections.lock().unwrap() += 1;
                 let (tls, mode, rcpts, accepted) =
                     (tls.clone(), mode.clone(), rcpts.clone(), accepted.clone());
                 tokio::spawn(async move {
@@ -87,6 +95,10 @@ impl Sink {
 
     fn accepted(&self) -> Vec<String> {
         self.accepted.lock().unwrap().clone()
+    }
+
+    fn connections(&self) -> usize {
+        *self.connections.lock().unwrap()
     }
 }
 
@@ -554,4 +566,45 @@ async fn unreachable_peer_is_late_after_four_hours_and_given_up_after_a_day() {
     assert!(reason.is_some());
     let q = w.provider.delivery_queue().unwrap();
     assert_eq!((q[0].state, q[0].attempts), (DeliveryState::Failed, 27));
+}
+
+/// Pushes share one SMTP session (RFC 5321 § 3.3: many transactions per session): three
+/// messages in a row reach the intake over one connection. A transaction that fails (451)
+/// closes the session, so the retry opens a new one, and later pushes reuse that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_reuse_one_session_until_a_transaction_fails() {
+    let w = world().await;
+    let sink = Sink::start(&w.pki, Mode::Accept).await;
+    w.provider.set_push_target(INTAKE, sink.addr).unwrap();
+    for subject in ["Eins", "Zwei", "Drei"] {
+        w.submit(INTAKE, subject).await;
+        w.settle().await;
+    }
+    assert_eq!(sink.accepted().len(), 3);
+    assert_eq!(sink.connections(), 1, "three pushes, one session");
+
+    sink.set(Mode::TryLater);
+    w.submit(INTAKE, "Vier").await;
+    w.settle().await;
+    assert_eq!(w.failures().len(), 1);
+    assert_eq!(
+        sink.connections(),
+        1,
+        "the failed attempt used the open session"
+    );
+
+    sink.set(Mode::Accept);
+    assert_eq!(w.at("2025-03-03T09:05:00+01:00").await, 1);
+    w.submit(INTAKE, "Fuenf").await;
+    w.settle().await;
+    assert_eq!(sink.accepted().len(), 5);
+    assert_eq!(
+        sink.connections(),
+        2,
+        "the retry after the failed transaction opened a new session, the next push reused it"
+    );
+    assert_eq!(
+        w.deliveries().iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        [1, 1, 1, 2, 1]
+    );
 }
