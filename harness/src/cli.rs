@@ -286,13 +286,7 @@ fn run(args: RunArgs) -> ExitCode {
             eprintln!("  golden files not compared: --seed differs from the scenario's seed");
             "skipped"
         } else {
-            let redact: Vec<String> = s
-                .file
-                .scenario
-                .redact
-                .iter()
-                .map(|r| r.get_ref().clone())
-                .collect();
+            let redact = s.redactions();
             match golden_step(&args, &result, &redact) {
                 Ok(status) => status,
                 Err(e) => {

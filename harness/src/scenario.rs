@@ -377,7 +377,7 @@ pub fn load(path: &Path, root: &Path) -> Result<Scenario, ScenarioError> {
 /// Parses and validates scenario text (the path is for messages and the name).
 pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioError> {
     let at = |span: Range<usize>, message: String| {
-        let (line, column) = line_col(text, span.start);
+        let (line, column) = demail_sim::line_col(text, span.start);
         ScenarioError {
             path: path.to_path_buf(),
             line,
@@ -1088,13 +1088,17 @@ fn quoted(items: &[&str]) -> String {
         .join(", ")
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..text.floor_char_boundary(offset)];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
+impl Scenario {
+    /// The trace columns `[scenario] redact` names, replaced by `"[redacted]"` in the golden
+    /// comparison (`golden::redact`).
+    pub fn redactions(&self) -> Vec<String> {
+        self.file
+            .scenario
+            .redact
+            .iter()
+            .map(|r| r.get_ref().clone())
+            .collect()
+    }
 }
 
 /// The scenario's name: its path below `root` without the extension, with `/` separators.

@@ -44,13 +44,7 @@ fn scenarios_match_their_golden_files() {
         for c in &result.checks {
             assert!(c.passed, "{}: check {} failed: {}", s.name, c.id, c.detail);
         }
-        let redact: Vec<String> = s
-            .file
-            .scenario
-            .redact
-            .iter()
-            .map(|r| r.get_ref().clone())
-            .collect();
+        let redact = s.redactions();
         let trace = golden::redact(&result.trace, &redact);
         for (kind, content) in [(Kind::Trace, &trace), (Kind::Summary, &result.summary)] {
             let path = golden::path(&workspace().join("golden"), &s.name, kind);

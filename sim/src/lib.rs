@@ -24,6 +24,17 @@ pub mod provider;
 pub mod seed;
 pub mod trace;
 
+/// 1-based line and column (in characters) of a byte offset into `text`, for the
+/// `FILE:LINE:COLUMN` of input errors (scenario and intake configuration files). An offset
+/// past the end or inside a character is clamped to the text.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
 /// Installs aws-lc-rs as the process-wide rustls crypto provider.
 ///
 /// mailin-embedded builds its rustls `ServerConfig` from the process default, so the default

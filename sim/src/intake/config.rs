@@ -191,7 +191,7 @@ impl IntakeFile {
     /// Parses and checks `text`; `path` is used in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let at = |span: Option<Range<usize>>, message: String| {
-            let (line, column) = span.map_or((0, 0), |s| line_col(text, s.start));
+            let (line, column) = span.map_or((0, 0), |s| crate::line_col(text, s.start));
             ConfigError {
                 path: path.to_path_buf(),
                 line,
@@ -396,15 +396,6 @@ fn span(s: &Spanned<String>) -> Result<Span, String> {
         return Err(format!("{text:?}: expected a positive duration"));
     }
     Ok(parsed)
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..text.floor_char_boundary(offset)];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 #[cfg(test)]
