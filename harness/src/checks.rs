@@ -5,10 +5,12 @@
 //! `check.failed` in the trace. The judge reads mailboxes of the simulated provider only; it
 //! never looks inside the intake.
 
+use std::collections::HashMap;
+
 use demail_sim::clock::format_instant;
 use demail_sim::demail::{MessageType, normalize_address};
 use demail_sim::trace::{EventKind, Trace};
-use jiff::{SignedDuration, ZonedDateTime};
+use jiff::{SignedDuration, Timestamp, ZonedDateTime};
 use serde::Serialize;
 
 use crate::runner::SendOutcome;
@@ -64,6 +66,10 @@ pub struct Judge<'a> {
     trace: &'a Trace,
     verdicts: Vec<Option<CheckOutcome>>,
     deadline_noted: Vec<bool>,
+    /// `all-replies`: per (expectation, step) the deadline and, once seen, the instant the
+    /// reply reached the sender's mailbox. Both are fixed once known, so later observations
+    /// read only the mailboxes of the messages still without reply.
+    reply_seen: HashMap<(usize, String), (Timestamp, Option<Timestamp>)>,
 }
 
 impl<'a> Judge<'a> {
@@ -74,6 +80,7 @@ impl<'a> Judge<'a> {
             trace,
             verdicts: vec![None; n],
             deadline_noted: vec![false; n],
+            reply_seen: HashMap::new(),
         }
     }
 
@@ -806,31 +813,45 @@ impl<'a> Judge<'a> {
                 refused += 1;
                 continue;
             }
-            let due = match crate::rules::due(rule, &s.sent_at, &self.scenario.place) {
-                Ok(d) => d.due,
-                Err(e) => {
-                    self.decide(i, false, format!("deadline {rule}: {e}"));
-                    return;
+            let key = (i, s.step_id.clone());
+            let (due, seen) = match self.reply_seen.get(&key) {
+                Some(known) => *known,
+                None => match crate::rules::due(rule, &s.sent_at, &self.scenario.place) {
+                    Ok(d) => (d.due.timestamp(), None),
+                    Err(e) => {
+                        self.decide(i, false, format!("deadline {rule}: {e}"));
+                        return;
+                    }
+                },
+            };
+            last_due = last_due.max(Some(due));
+            let reply_at = match seen {
+                Some(at) => Some(at),
+                None => {
+                    let mailbox = match obs.world.mailbox(&s.from) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            self.decide(i, false, format!("cannot read a mailbox: {e:#}"));
+                            return;
+                        }
+                    };
+                    mailbox
+                        .iter()
+                        .find(|m| {
+                            self.scenario.intake.mailbox(&m.from).is_some()
+                                && m.in_reply_to.as_deref() == Some(s.rfc_message_id.as_str())
+                        })
+                        .map(|m| m.stored_at)
                 }
             };
-            last_due = last_due.max(Some(due.timestamp()));
-            let mailbox = match obs.world.mailbox(&s.from) {
-                Ok(m) => m,
-                Err(e) => {
-                    self.decide(i, false, format!("cannot read a mailbox: {e:#}"));
-                    return;
-                }
-            };
-            match mailbox.iter().find(|m| {
-                self.scenario.intake.mailbox(&m.from).is_some()
-                    && m.in_reply_to.as_deref() == Some(s.rfc_message_id.as_str())
-            }) {
-                Some(m) if m.stored_at < due.timestamp() => {
+            self.reply_seen.insert(key, (due, reply_at));
+            match reply_at {
+                Some(at) if at < due => {
                     in_time += 1;
-                    latencies.push(m.stored_at.duration_since(s.sent_at.timestamp()).as_secs());
+                    latencies.push(at.duration_since(s.sent_at.timestamp()).as_secs());
                 }
                 Some(_) => late.push(s.step_id.clone()),
-                None if obs.now.timestamp() < due.timestamp() => open.push(s.step_id.clone()),
+                None if obs.now.timestamp() < due => open.push(s.step_id.clone()),
                 None => missing.push(s.step_id.clone()),
             }
         }
