@@ -497,11 +497,19 @@ async fn permanent_failure_is_not_retried() {
     assert!(w.late().is_empty());
     let q = w.provider.delivery_queue().unwrap();
     assert_eq!((q[0].state, q[0].attempts), (DeliveryState::Failed, 1));
+    // The message is in the Funktionspostfach (Eingang); a failed push is no Meldung.
+    assert!(
+        !w.trace
+            .events()
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::NotificationIssued { .. }))
+    );
 }
 
 /// A hand-over to a peer provider that does not answer (connection refused) is retried on the
 /// schedule, reported once when the 4-hour limit passes, and given up as permanent when the
-/// next attempt would fall more than 24 hours after queueing (27 attempts).
+/// next attempt would fall more than 24 hours after queueing (27 attempts); the sender then
+/// gets a Meldung.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_peer_is_late_after_four_hours_and_given_up_after_a_day() {
     let w = world().await;
@@ -566,6 +574,49 @@ async fn unreachable_peer_is_late_after_four_hours_and_given_up_after_a_day() {
     assert!(reason.is_some());
     let q = w.provider.delivery_queue().unwrap();
     assert_eq!((q[0].state, q[0].attempts), (DeliveryState::Failed, 27));
+    // The message never reached the peer: its sender gets a Meldung (type "other") at the
+    // give-up, exactly once, naming the recipient.
+    let notes: Vec<(String, EventKind)> = w
+        .trace
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e.kind, EventKind::NotificationIssued { .. }))
+        .map(|e| (e.at, e.kind))
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let (
+        at,
+        EventKind::NotificationIssued {
+            notification_type,
+            to,
+            recipient,
+            reason,
+            ..
+        },
+    ) = &notes[0]
+    else {
+        unreachable!()
+    };
+    assert_eq!(at, "2025-03-04T08:15:00+01:00");
+    assert_eq!(
+        (notification_type.as_str(), to.as_str(), recipient.as_str()),
+        ("other", CITIZEN, PEER)
+    );
+    assert!(reason.contains("nicht übermittelt"), "{reason}");
+    let inbox = w.provider.mailbox(CITIZEN).unwrap();
+    let meldung: Vec<_> = inbox
+        .iter()
+        .filter(|m| m.message_type == demail_sim::demail::MessageType::Notification)
+        .collect();
+    assert_eq!(meldung.len(), 1);
+    assert_eq!(
+        meldung[0].subject,
+        "Meldung: Nachricht nicht zustellbar: Weiterleitung"
+    );
+    assert_eq!(
+        meldung[0].in_reply_to.as_deref(),
+        Some("<Weiterleitung@test>")
+    );
 }
 
 /// Pushes share one SMTP session (RFC 5321 § 3.3: many transactions per session): three

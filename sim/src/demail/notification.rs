@@ -51,6 +51,12 @@ pub enum Undeliverable {
     CannotReadPrivate,
     /// "Empfänger-De-Mail-Konto vollständig gesperrt".
     AccountClosed,
+    /// The sender's provider could not hand the message over to the recipient's provider and
+    /// gave up (docs/delivery.md). Not one of the TR's check results (PVD-FU Schritt 43 is the
+    /// recipient side's check); the text is ours. A provider that accepted a message and
+    /// cannot deliver it must tell the sender (RFC 5321 § 6.1), and in De-Mail that is a
+    /// Meldung of type "other" (PVD-IO Tabelle 22).
+    TransferFailed,
 }
 
 impl Undeliverable {
@@ -62,6 +68,9 @@ impl Undeliverable {
                 "Empfänger kann keine Nachrichten mit Versandoption 'Persönlich' abrufen"
             }
             Undeliverable::AccountClosed => "Empfänger-De-Mail-Konto vollständig gesperrt",
+            Undeliverable::TransferFailed => {
+                "Nachricht konnte dem De-Mail-Anbieter des Empfängers nicht übermittelt werden"
+            }
         }
     }
 
@@ -71,6 +80,7 @@ impl Undeliverable {
             Undeliverable::UnknownRecipient => NotificationType::UnknownRecipient,
             Undeliverable::CannotReadPrivate => NotificationType::Other,
             Undeliverable::AccountClosed => NotificationType::ClosedAccount,
+            Undeliverable::TransferFailed => NotificationType::Other,
         }
     }
 }

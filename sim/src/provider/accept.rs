@@ -769,7 +769,7 @@ pub(crate) fn issue_confirmation(
 }
 
 /// Sends a Meldungsnachricht to the sender (PVD-FU Schritt 45) and records it.
-fn issue_notification(
+pub(crate) fn issue_notification(
     work: &mut Work<'_>,
     f: &NotificationFacts,
     original_sender: &str,

@@ -306,6 +306,23 @@ async fn attempt(shared: &Shared, job: &Job, pushes: &mut Pushes) {
         tracing::error!("cannot record the delivery of {}: {e:#}", job.message_id);
     }
     shared.trace.emit(event);
+    // A hand-over to a peer provider that failed for good: the message never reached the
+    // recipient's provider, so its sender gets a Meldung. A push into an intake is different:
+    // the message is in the Funktionspostfach already (Eingang), the intake can still fetch it
+    // over the gateway API, and `provider.late` reports the missed limit.
+    if matches!(stored, AttemptOutcome::Failed { .. }) && !shared.hosts(&job.mailbox) {
+        let reason = match &stored {
+            AttemptOutcome::Failed { reason } => reason.as_str(),
+            _ => "",
+        };
+        if let Err(e) = notify_sender(shared, job, reason) {
+            tracing::error!(
+                "cannot send the Meldung about {}: {}",
+                job.message_id,
+                e.text
+            );
+        }
+    }
     if let AttemptOutcome::Delivered { at } = stored {
         let rule = record
             .rule
@@ -329,6 +346,38 @@ async fn attempt(shared: &Shared, job: &Job, pushes: &mut Pushes) {
             });
         }
     }
+}
+
+/// Lays a Meldung (type "other", PVD-IO Tabelle 22) into the mailbox of the sender of a message
+/// whose hand-over to its recipient's provider failed for good (PVD-FU Schritt 45 by analogy;
+/// RFC 5321 § 6.1). None about a message from a system address (no Meldung about a Meldung).
+fn notify_sender(shared: &Shared, job: &Job, reason: &str) -> Result<(), super::accept::Refusal> {
+    let parsed = crate::demail::headers::RawMessage::parse(&job.raw).ok();
+    let header = |name: &str| parsed.as_ref().and_then(|m| m.first(name));
+    let sender = crate::demail::normalize_address(&job.envelope_from);
+    let now = shared.clock.now();
+    let mut work = super::accept::Work::begin(shared)?;
+    let result = (|| {
+        let f = crate::demail::notification::NotificationFacts {
+            provider_domain: shared.config.domain.clone(),
+            provider_name: shared.config.name.clone(),
+            message_id: work.next_id()?,
+            date: crate::clock::format_rfc5322(&now),
+            time: format_instant(&now),
+            to: header("reply-to")
+                .map(|r| crate::demail::normalize_address(&r))
+                .unwrap_or_else(|| sender.clone()),
+            recipient: job.mailbox.clone(),
+            reason: crate::demail::notification::Undeliverable::TransferFailed,
+            original_subject: header("subject").unwrap_or_default(),
+            original_message_id: job.message_id.clone(),
+            original_rfc_message_id: header("message-id"),
+            original_private_id: header(crate::demail::h::PRIVATE_ID),
+        };
+        tracing::debug!("Meldung about {}: {reason}", job.message_id);
+        super::accept::issue_notification(&mut work, &f, &sender)
+    })();
+    work.finish(result)
 }
 
 /// An instant for the trace, in the clock's zone.
