@@ -70,6 +70,10 @@ pub struct Judge<'a> {
     /// reply reached the sender's mailbox. Both are fixed once known, so later observations
     /// read only the mailboxes of the messages still without reply.
     reply_seen: HashMap<(usize, String), (Timestamp, Option<Timestamp>)>,
+    /// Sends per traffic so far, counted incrementally (`sends_counted` of `obs.sends`), so
+    /// that `all-replies` knows cheaply whether its traffic is complete.
+    sent_per_traffic: HashMap<String, usize>,
+    sends_counted: usize,
 }
 
 impl<'a> Judge<'a> {
@@ -81,6 +85,8 @@ impl<'a> Judge<'a> {
             verdicts: vec![None; n],
             deadline_noted: vec![false; n],
             reply_seen: HashMap::new(),
+            sent_per_traffic: HashMap::new(),
+            sends_counted: 0,
         }
     }
 
@@ -107,6 +113,17 @@ impl<'a> Judge<'a> {
 
     /// Decides what can be decided at this instant.
     pub fn observe(&mut self, obs: &Observation<'_>) {
+        for s in obs.sends.iter().skip(self.sends_counted) {
+            for (traffic, _) in obs.traffic_totals {
+                if s.step_id
+                    .strip_prefix(traffic.as_str())
+                    .is_some_and(|rest| rest.starts_with('#'))
+                {
+                    *self.sent_per_traffic.entry(traffic.clone()).or_default() += 1;
+                }
+            }
+        }
+        self.sends_counted = obs.sends.len();
         for i in 0..self.verdicts.len() {
             if self.verdicts[i].is_some() {
                 continue;
@@ -794,6 +811,10 @@ impl<'a> Judge<'a> {
         rule: &str,
         at_end: bool,
     ) {
+        let so_far = self.sent_per_traffic.get(traffic).copied().unwrap_or(0);
+        if !at_end && so_far < obs.traffic_total(traffic) {
+            return;
+        }
         let prefix = format!("{traffic}#");
         let sent: Vec<&SendOutcome> = obs
             .sends
