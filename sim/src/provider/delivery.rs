@@ -196,7 +196,26 @@ fn limit_place() -> crate::law::Place {
 /// Delivers jobs until the channel closes.
 async fn run(mut jobs: mpsc::UnboundedReceiver<(Weak<Shared>, Job)>) {
     let mut pushes = Pushes::default();
-    while let Some((shared, job)) = jobs.recv().await {
+    loop {
+        // An open push session that has carried nothing for PUSH_IDLE (wall clock, a network
+        // timeout like SEND_TIMEOUT) is closed with QUIT, as an SMTP client should not keep
+        // an idle connection to someone else's server (RFC 5321 § 4.5.3.2).
+        let next = if pushes.open.is_some() {
+            match tokio::time::timeout(PUSH_IDLE, jobs.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    if let Some(mut open) = pushes.open.take() {
+                        let _ = tokio::time::timeout(SEND_TIMEOUT, open.conn.quit()).await;
+                    }
+                    continue;
+                }
+            }
+        } else {
+            jobs.recv().await
+        };
+        let Some((shared, job)) = next else {
+            break;
+        };
         // A provider that was shut down keeps its queued pushes in its database.
         let Some(shared) = shared.upgrade() else {
             continue;
@@ -209,6 +228,9 @@ async fn run(mut jobs: mpsc::UnboundedReceiver<(Weak<Shared>, Job)>) {
         conn.abort().await;
     }
 }
+
+/// How long an idle push session stays open (wall clock).
+const PUSH_IDLE: Duration = Duration::from_secs(30);
 
 /// The worker's push connections. The last push session stays open and carries the next
 /// push by the same provider to the same intake listener (SMTP allows any number of
