@@ -44,9 +44,9 @@
 
 use std::fmt;
 
+use aws_lc_rs::signature::{self as lc_sig, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use rsa::Pkcs1v15Sign;
 use rsa::pkcs8::DecodePublicKey as _;
 use sha2::Digest as _;
@@ -180,6 +180,8 @@ impl fmt::Display for SigAlg {
 }
 
 /// The provider's signing key with its certificate (DER).
+// One signer per provider: the size of the RSA variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Signer {
     /// RSA key, signs RSASSA-PKCS1-v1_5 (`a=<hash>/rsa`).
@@ -187,11 +189,29 @@ pub enum Signer {
         key: rsa::PrivateKey,
         cert_der: Vec<u8>,
     },
-    /// ECDSA P-256 key, signs deterministically per RFC 6979 (`a=<hash>/ec-dsa`).
+    /// ECDSA P-256 key (aws-lc), signs with a random nonce (`a=<hash>/ec-dsa`): sealing the
+    /// same message twice gives two different, equally valid signatures.
     EcdsaP256 {
-        key: p256::ecdsa::SigningKey,
+        key: EcdsaP256Key,
         cert_der: Vec<u8>,
     },
+}
+
+/// An ECDSA P-256 private key (aws-lc), shared between clones.
+#[derive(Clone)]
+pub struct EcdsaP256Key(std::sync::Arc<lc_sig::EcdsaKeyPair>);
+
+impl EcdsaP256Key {
+    /// The public key as an uncompressed SEC1 point (`04 || x || y`).
+    fn public_point(&self) -> &[u8] {
+        self.0.public_key().as_ref()
+    }
+}
+
+impl fmt::Debug for EcdsaP256Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EcdsaP256Key").finish_non_exhaustive()
+    }
 }
 
 impl Signer {
@@ -208,10 +228,13 @@ impl Signer {
         key_der: &[u8],
         cert_der: Vec<u8>,
     ) -> Result<Self, IntegrityError> {
-        use p256::pkcs8::DecodePrivateKey as _;
-        let key = p256::ecdsa::SigningKey::from_pkcs8_der(key_der)
-            .map_err(|e| IntegrityError::Key(format!("not a PKCS#8 P-256 private key: {e}")))?;
-        Ok(Signer::EcdsaP256 { key, cert_der })
+        let key =
+            lc_sig::EcdsaKeyPair::from_pkcs8(&lc_sig::ECDSA_P256_SHA256_ASN1_SIGNING, key_der)
+                .map_err(|e| IntegrityError::Key(format!("not a PKCS#8 P-256 private key: {e}")))?;
+        Ok(Signer::EcdsaP256 {
+            key: EcdsaP256Key(std::sync::Arc::new(key)),
+            cert_der,
+        })
     }
 
     /// The certificate (DER).
@@ -236,7 +259,7 @@ impl Signer {
         let key = public_key_of(&cert).map_err(IntegrityError::Certificate)?;
         let matches = match (self, &key) {
             (Signer::Rsa { key: k, .. }, PublicKey::Rsa(p)) => k.to_public_key() == *p,
-            (Signer::EcdsaP256 { key: k, .. }, PublicKey::P256(p)) => k.verifying_key() == p,
+            (Signer::EcdsaP256 { key: k, .. }, PublicKey::P256(p)) => k.public_point() == p,
             _ => false,
         };
         if matches {
@@ -252,10 +275,15 @@ impl Signer {
                 .sign(pkcs1v15(alg), hash)
                 .map_err(|e| IntegrityError::Sign(format!("RSA signing failed: {e}"))),
             Signer::EcdsaP256 { key, .. } => {
-                let sig: p256::ecdsa::Signature = key
-                    .sign_prehash(hash)
+                let _ = alg;
+                let digest = p256_digest(hash)
                     .map_err(|e| IntegrityError::Sign(format!("ECDSA signing failed: {e}")))?;
-                Ok(sig.to_der().as_bytes().to_vec())
+                let sig = key
+                    .0
+                    .sign_digest(&digest)
+                    .map_err(|e| IntegrityError::Sign(format!("ECDSA signing failed: {e}")))?;
+                // ECDSA_P256_SHA256_ASN1_SIGNING: DER Ecdsa-Sig-Value, as before.
+                Ok(sig.as_ref().to_vec())
             }
         }
     }
@@ -1057,7 +1085,22 @@ fn decode_certificate_text(raw: &str) -> Result<Vec<u8>, String> {
 
 enum PublicKey {
     Rsa(rsa::PublicKey),
-    P256(p256::ecdsa::VerifyingKey),
+    /// Uncompressed SEC1 point of a P-256 key, checked to lie on the curve.
+    P256(Vec<u8>),
+}
+
+/// OID of the named curve P-256 (prime256v1, RFC 5480).
+const OID_P256: &str = "1.2.840.10045.3.1.7";
+
+/// A hash as the 32-byte digest P-256 ECDSA signs: a longer hash is cut to its leftmost 256
+/// bits, which is what ECDSA does with it anyway (SEC 1 §4.1.3 step 5, FIPS 186-5 §6.4.1), so
+/// `a=sha384/ec-dsa` and `a=sha512/ec-dsa` keep their meaning.
+fn p256_digest(hash: &[u8]) -> Result<aws_lc_rs::digest::Digest, String> {
+    let cut = hash
+        .get(..32)
+        .ok_or_else(|| format!("a {}-byte hash is too short for ECDSA P-256", hash.len()))?;
+    aws_lc_rs::digest::Digest::import_less_safe(cut, &aws_lc_rs::digest::SHA256)
+        .map_err(|_| "cannot take the hash as a digest".to_string())
 }
 
 fn public_key_of(cert: &Certificate) -> Result<PublicKey, String> {
@@ -1069,13 +1112,35 @@ fn public_key_of(cert: &Certificate) -> Result<PublicKey, String> {
         OID_RSA_ENCRYPTION => rsa::PublicKey::from_public_key_der(&der)
             .map(PublicKey::Rsa)
             .map_err(|e| format!("bad RSA public key: {e}")),
-        OID_EC_PUBLIC_KEY => p256::ecdsa::VerifyingKey::from_public_key_der(&der)
+        OID_EC_PUBLIC_KEY => p256_point(spki)
             .map(PublicKey::P256)
             .map_err(|e| format!("EC key is not a valid P-256 key (only P-256 is supported): {e}")),
         other => Err(format!(
             "public key algorithm {other} is neither RSA nor EC (PVD-IO §3.1.21)"
         )),
     }
+}
+
+/// The public point of a P-256 key in a certificate; the curve must be P-256 and the point
+/// must lie on it.
+fn p256_point(spki: &x509_cert::spki::SubjectPublicKeyInfoOwned) -> Result<Vec<u8>, String> {
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .ok_or("the EC key names no curve")?
+        .decode_as::<x509_cert::der::asn1::ObjectIdentifier>()
+        .map_err(|e| format!("the EC key's curve is not a named curve: {e}"))?;
+    if curve.to_string() != OID_P256 {
+        return Err(format!("curve {curve} is not P-256"));
+    }
+    let point = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or("the public key is not a whole number of bytes")?;
+    lc_sig::ParsedPublicKey::new(&lc_sig::ECDSA_P256_SHA256_ASN1, point)
+        .map_err(|e| format!("not a point on the curve: {e}"))?;
+    Ok(point.to_vec())
 }
 
 fn pkcs1v15(alg: HashAlg) -> Pkcs1v15Sign {
@@ -1104,10 +1169,17 @@ fn verify_signature(
         }
         .map_err(|_| "RSASSA-PSS check failed".to_string()),
         (PublicKey::P256(k), SigAlg::EcDsa) => {
-            let parsed = p256::ecdsa::Signature::from_der(sig)
-                .or_else(|_| p256::ecdsa::Signature::from_slice(sig))
-                .map_err(|_| "b= is neither a DER nor a raw r||s ECDSA signature".to_string())?;
-            k.verify_prehash(hash, &parsed)
+            // DER Ecdsa-Sig-Value (a SEQUENCE), or raw 64-byte r||s.
+            let form = if sig.first() == Some(&0x30) {
+                &lc_sig::ECDSA_P256_SHA256_ASN1
+            } else if sig.len() == 64 {
+                &lc_sig::ECDSA_P256_SHA256_FIXED
+            } else {
+                return Err("b= is neither a DER nor a raw r||s ECDSA signature".to_string());
+            };
+            let digest = p256_digest(hash)?;
+            lc_sig::UnparsedPublicKey::new(form, k)
+                .verify_digest(&digest, sig)
                 .map_err(|_| "ECDSA check failed".to_string())
         }
         (PublicKey::Rsa(_), SigAlg::EcDsa) => {
@@ -1646,11 +1718,12 @@ mod tests {
     }
 
     /// Sealing twice replaces the old seal (PVD-IO §3.1.8: a new hash per copy) and is
-    /// deterministic for the hash-only, RSA and ECDSA (RFC 6979) forms.
+    /// deterministic for the hash-only and RSA forms. ECDSA (aws-lc) uses a random nonce: the
+    /// second seal differs only in `b=`, and both verify.
     #[test]
     fn reseal_replaces_and_is_deterministic() {
         let (_, issuer) = ca();
-        for signer in [None, Some(ecdsa_signer(&issuer)), Some(rsa_signer(&issuer))] {
+        for signer in [None, Some(rsa_signer(&issuer))] {
             let mut a = message();
             seal(&mut a, HashAlg::Sha256, signer.as_ref()).unwrap();
             let mut b = a.clone();
@@ -1658,6 +1731,25 @@ mod tests {
             assert_eq!(a, b);
             assert_eq!(b.count(h::INTEGRITY), 1);
         }
+        let signer = ecdsa_signer(&issuer);
+        let mut a = message();
+        seal(&mut a, HashAlg::Sha256, Some(&signer)).unwrap();
+        let mut b = a.clone();
+        seal(&mut b, HashAlg::Sha256, Some(&signer)).unwrap();
+        assert_eq!(b.count(h::INTEGRITY), 1);
+        assert!(verify(&reparse(&a)).is_valid());
+        assert!(verify(&reparse(&b)).is_valid());
+        let without_b = |m: &RawMessage| {
+            let mut tags = Tags::parse(&seal_field(m).unwrap().raw_value).unwrap().0;
+            tags.retain(|(name, _)| name != "b");
+            tags
+        };
+        assert_eq!(without_b(&a), without_b(&b));
+        let mut a_rest = a.clone();
+        let mut b_rest = b.clone();
+        a_rest.remove_all(h::INTEGRITY);
+        b_rest.remove_all(h::INTEGRITY);
+        assert_eq!(a_rest, b_rest);
     }
 
     /// RSASSA-PSS (a=<hash>/rsassa-pss) is verified too (PVD-IO §3.1.21: the DMDA must be able

@@ -247,10 +247,26 @@ impl<'a> Work<'a> {
                     stored,
                     ..
                 } = self;
+                // The webhook URLs are held in memory by the store: read them under the lock
+                // already held (nothing at all when no mailbox has one), post after release.
+                let hooks: Vec<(String, &str, &str)> = if store.has_webhooks() {
+                    stored
+                        .iter()
+                        .filter_map(|(mailbox, message_id)| match store.webhook(mailbox) {
+                            Ok(Some(url)) => Some((url, mailbox.as_str(), message_id.as_str())),
+                            Ok(None) => None,
+                            Err(e) => {
+                                tracing::error!("webhook of {mailbox}: cannot read the URL: {e:#}");
+                                None
+                            }
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 drop(store);
-                // Webhooks read the store, so they go out after the lock is released.
-                for (mailbox, message_id) in &stored {
-                    super::gateway::notify_stored(shared, mailbox, message_id);
+                for (url, mailbox, message_id) in hooks {
+                    super::gateway::notify_stored(&url, mailbox, message_id);
                 }
                 for job in jobs {
                     shared.activity.delivery_queued();

@@ -126,6 +126,10 @@ fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
     })
 }
 
+/// Prepared statements kept per connection (rusqlite's default is 16; the submission path,
+/// the delivery queue and the gateway use more than that).
+const STATEMENT_CACHE: usize = 64;
+
 /// A [`MessageSummary`] row before its text columns are parsed.
 struct SummaryRow {
     seq: i64,
@@ -325,6 +329,9 @@ fn unix(s: i64) -> Result<Timestamp> {
 pub struct Store {
     conn: Connection,
     accounts: BTreeMap<String, Account>,
+    /// The webhook URLs of `gateway_webhooks` (mailbox → URL), kept in memory so that a
+    /// deposit needs no query to learn that nobody is to be notified.
+    webhooks: BTreeMap<String, String>,
     /// Whether a transaction is open.
     in_transaction: bool,
 }
@@ -432,46 +439,76 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA).context("creating the schema")?;
         migrate_deliveries(&conn).context("adding the retry columns to the delivery queue")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let webhooks = {
+            let mut stmt = conn.prepare("SELECT mailbox, url FROM gateway_webhooks")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
         let mut store = Self {
             conn,
             accounts: BTreeMap::new(),
+            webhooks,
             in_transaction: false,
         };
-        for a in accounts {
-            store.register(a)?;
-        }
+        store
+            .register_all(accounts)
+            .context("registering the configured accounts")?;
         Ok(store)
     }
 
-    fn register(&mut self, a: &AccountConfig) -> Result<()> {
-        let address = normalize_address(&a.address);
-        let push: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT push_target FROM accounts WHERE address = ?1",
-                params![address],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        self.conn.execute(
-            "INSERT INTO accounts (address, holder, kind, max_level) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(address) DO UPDATE SET holder = ?2, kind = ?3, max_level = ?4",
-            params![
-                address,
-                a.holder,
-                format!("{:?}", a.kind),
-                a.max_auth_level.as_str()
-            ],
-        )?;
-        self.accounts.insert(
-            address,
-            Account {
-                config: a.clone(),
-                push_target: push.and_then(|p| p.parse().ok()),
-            },
-        );
+    /// Registers the configured accounts in one transaction with one cached statement (a
+    /// population of 100,000 citizens would otherwise cost one commit each), keeping each
+    /// mailbox's push target from the database.
+    fn register_all(&mut self, accounts: &[AccountConfig]) -> Result<()> {
+        let push_targets: BTreeMap<String, String> = {
+            let mut stmt = self.conn.prepare(
+                "SELECT address, push_target FROM accounts WHERE push_target IS NOT NULL",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO accounts (address, holder, kind, max_level) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(address) DO UPDATE SET holder = ?2, kind = ?3, max_level = ?4",
+            )?;
+            for a in accounts {
+                let address = normalize_address(&a.address);
+                insert.execute(params![
+                    address,
+                    a.holder,
+                    format!("{:?}", a.kind),
+                    a.max_auth_level.as_str()
+                ])?;
+                let push_target = push_targets.get(&address).and_then(|p| p.parse().ok());
+                self.accounts.insert(
+                    address,
+                    Account {
+                        config: a.clone(),
+                        push_target,
+                    },
+                );
+            }
+        }
+        tx.commit()?;
         Ok(())
+    }
+
+    /// Runs one statement through the connection's statement cache (prepared once).
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
+    }
+
+    /// Reads one row through the connection's statement cache (prepared once).
+    fn row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(params, f)
     }
 
     /// The account with this address.
@@ -486,7 +523,7 @@ impl Store {
             return Err(anyhow!("no account {mailbox} to push to"));
         };
         a.push_target = Some(target);
-        self.conn.execute(
+        self.exec(
             "UPDATE accounts SET push_target = ?2 WHERE address = ?1",
             params![address, target.to_string()],
         )?;
@@ -496,14 +533,14 @@ impl Store {
     /// Opens a transaction; everything until [`Store::commit`] is written together or not at
     /// all.
     pub fn begin(&mut self) -> Result<()> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.exec("BEGIN IMMEDIATE", [])?;
         self.in_transaction = true;
         Ok(())
     }
 
     /// Commits the open transaction (durable when it returns).
     pub fn commit(&mut self) -> Result<()> {
-        self.conn.execute_batch("COMMIT")?;
+        self.exec("COMMIT", [])?;
         self.in_transaction = false;
         Ok(())
     }
@@ -511,8 +548,11 @@ impl Store {
     /// Rolls the open transaction back, if any.
     pub fn rollback(&mut self) {
         if self.in_transaction {
-            let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = self.exec("ROLLBACK", []);
             self.in_transaction = false;
+            if let Err(e) = self.reload_webhooks() {
+                tracing::error!("reading the webhook URLs after a rollback: {e:#}");
+            }
         }
     }
 
@@ -520,13 +560,9 @@ impl Store {
     /// so ids are deterministic for a given order of submissions and never reused after a
     /// restart.
     pub fn next_message_id(&mut self, provider_domain: &str) -> Result<String> {
-        self.conn.execute(
+        let n: i64 = self.row(
             "INSERT INTO meta (name, value) VALUES ('next_message', 1)
-             ON CONFLICT(name) DO UPDATE SET value = value + 1",
-            [],
-        )?;
-        let n: i64 = self.conn.query_row(
-            "SELECT value FROM meta WHERE name = 'next_message'",
+             ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
             [],
             |r| r.get(0),
         )?;
@@ -536,7 +572,7 @@ impl Store {
     /// Lays a message into its mailbox. Returns `false` when the mailbox already holds this
     /// X-de-mail-message-id (delivered before: exactly once).
     pub fn deposit(&mut self, m: &StoredMessage) -> Result<bool> {
-        let n = self.conn.execute(
+        let n = self.exec(
             "INSERT OR IGNORE INTO messages
              (mailbox, message_id, rfc_message_id, in_reply_to, message_type, from_addr, subject,
               private_id, stored_at, raw)
@@ -560,7 +596,7 @@ impl Store {
     /// Moves a message into the mailbox's Papierkorb (first stage of deletion, PVD-FU Funktion
     /// 13); false if it was there already.
     pub fn trash(&mut self, mailbox: &str, message_id: &str, at: Timestamp) -> Result<bool> {
-        let n = self.conn.execute(
+        let n = self.exec(
             "INSERT OR IGNORE INTO trash (mailbox, message_id, trashed_at) VALUES (?1, ?2, ?3)",
             params![normalize_address(mailbox), message_id, at.to_string()],
         )?;
@@ -570,8 +606,7 @@ impl Store {
     /// Whether the message is in the mailbox's Papierkorb.
     pub fn is_trashed(&self, mailbox: &str, message_id: &str) -> Result<bool> {
         Ok(self
-            .conn
-            .query_row(
+            .row(
                 "SELECT 1 FROM trash WHERE mailbox = ?1 AND message_id = ?2",
                 params![normalize_address(mailbox), message_id],
                 |_| Ok(()),
@@ -584,14 +619,14 @@ impl Store {
     /// in the Papierkorb.
     pub fn purge(&mut self, mailbox: &str, message_id: &str) -> Result<bool> {
         let mailbox = normalize_address(mailbox);
-        let n = self.conn.execute(
+        let n = self.exec(
             "DELETE FROM trash WHERE mailbox = ?1 AND message_id = ?2",
             params![mailbox, message_id],
         )?;
         if n == 0 {
             return Ok(false);
         }
-        self.conn.execute(
+        self.exec(
             "DELETE FROM messages WHERE mailbox = ?1 AND message_id = ?2",
             params![mailbox, message_id],
         )?;
@@ -601,8 +636,7 @@ impl Store {
     /// Whether any mailbox of this provider holds `message_id`.
     pub fn message_id_exists(&self, message_id: &str) -> Result<bool> {
         Ok(self
-            .conn
-            .query_row(
+            .row(
                 "SELECT 1 FROM messages WHERE message_id = ?1 LIMIT 1",
                 params![message_id],
                 |_| Ok(()),
@@ -615,8 +649,7 @@ impl Store {
     /// normal (PVD-FU §3.1.1.1 counts those).
     pub fn sent_on(&self, account: &str, day: &str) -> Result<(u32, u32)> {
         Ok(self
-            .conn
-            .query_row(
+            .row(
                 "SELECT messages, recipients FROM send_log WHERE account = ?1 AND day = ?2",
                 params![normalize_address(account), day],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -627,7 +660,7 @@ impl Store {
 
     /// Counts one message to `recipients` recipients for `account` on `day`.
     pub fn record_sent(&mut self, account: &str, day: &str, recipients: u32) -> Result<()> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO send_log (account, day, messages, recipients) VALUES (?1, ?2, 1, ?3)
              ON CONFLICT(account, day) DO UPDATE SET messages = messages + 1,
                  recipients = recipients + ?3",
@@ -645,7 +678,7 @@ impl Store {
         message_id: &str,
         raw: &[u8],
     ) -> Result<i64> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO deliveries (target, envelope_from, mailbox, message_id, raw)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![target.to_string(), envelope_from, mailbox, message_id, raw],
@@ -663,7 +696,7 @@ impl Store {
         rule: &str,
         due_at: Timestamp,
     ) -> Result<bool> {
-        let n = self.conn.execute(
+        let n = self.exec(
             "UPDATE deliveries SET queued_at = ?2, rule = ?3, due_at = ?4
              WHERE id = ?1 AND queued_at IS NULL",
             params![id, queued_at.as_second(), rule, due_at.as_second()],
@@ -675,7 +708,7 @@ impl Store {
     /// failed for good.
     pub fn record_attempt(&mut self, id: i64, outcome: &AttemptOutcome) -> Result<()> {
         match outcome {
-            AttemptOutcome::Delivered { at } => self.conn.execute(
+            AttemptOutcome::Delivered { at } => self.exec(
                 "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1,
                      delivered_at = ?2, next_attempt_at = NULL WHERE id = ?1",
                 params![id, at.as_second()],
@@ -683,12 +716,12 @@ impl Store {
             AttemptOutcome::Retry {
                 reason,
                 next_attempt_at,
-            } => self.conn.execute(
+            } => self.exec(
                 "UPDATE deliveries SET state = 'retry', attempts = attempts + 1, last_error = ?2,
                      next_attempt_at = ?3 WHERE id = ?1",
                 params![id, reason, next_attempt_at.as_second()],
             )?,
-            AttemptOutcome::Failed { reason } => self.conn.execute(
+            AttemptOutcome::Failed { reason } => self.exec(
                 "UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = ?2,
                      next_attempt_at = NULL WHERE id = ?1",
                 params![id, reason],
@@ -699,22 +732,21 @@ impl Store {
 
     /// Job `id` of the delivery queue, if there is one.
     pub fn delivery(&self, id: i64) -> Result<Option<DeliveryRecord>> {
-        self.conn
-            .query_row(
-                &format!("SELECT {RECORD_COLUMNS} WHERE id = ?1"),
-                params![id],
-                record_row,
-            )
-            .optional()?
-            .map(parse_record)
-            .transpose()
+        self.row(
+            &format!("SELECT {RECORD_COLUMNS} WHERE id = ?1"),
+            params![id],
+            record_row,
+        )
+        .optional()?
+        .map(parse_record)
+        .transpose()
     }
 
     /// The whole delivery queue in queue order (for inspection and tests).
     pub fn deliveries(&self) -> Result<Vec<DeliveryRecord>> {
         let mut stmt = self
             .conn
-            .prepare(&format!("SELECT {RECORD_COLUMNS} ORDER BY id"))?;
+            .prepare_cached(&format!("SELECT {RECORD_COLUMNS} ORDER BY id"))?;
         let rows = stmt.query_map([], record_row)?;
         let mut out = Vec::new();
         for row in rows {
@@ -728,7 +760,7 @@ impl Store {
     /// its `next_attempt_at`.
     pub fn take_due(&mut self, now: Timestamp) -> Result<Vec<(Timestamp, QueuedDelivery)>> {
         let due: Vec<(i64, i64)> = {
-            let mut stmt = self.conn.prepare(
+            let mut stmt = self.conn.prepare_cached(
                 "SELECT id, next_attempt_at FROM deliveries
                  WHERE state = 'retry' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id",
             )?;
@@ -737,7 +769,7 @@ impl Store {
         };
         let mut out = Vec::new();
         for (id, at) in due {
-            self.conn.execute(
+            self.exec(
                 "UPDATE deliveries SET state = 'pending' WHERE id = ?1",
                 params![id],
             )?;
@@ -754,7 +786,7 @@ impl Store {
     pub fn take_overdue(&mut self, now: Timestamp) -> Result<Vec<DeliveryRecord>> {
         let mut out = Vec::new();
         {
-            let mut stmt = self.conn.prepare(&format!(
+            let mut stmt = self.conn.prepare_cached(&format!(
                 "SELECT {RECORD_COLUMNS} WHERE state IN ('pending', 'retry')
                  AND late_reported = 0 AND due_at < ?1 ORDER BY due_at, id"
             ))?;
@@ -764,7 +796,7 @@ impl Store {
             }
         }
         for r in &mut out {
-            self.conn.execute(
+            self.exec(
                 "UPDATE deliveries SET late_reported = 1 WHERE id = ?1",
                 params![r.id],
             )?;
@@ -776,7 +808,7 @@ impl Store {
     /// The next virtual instant at which the queue needs a look: the earliest retry, or the
     /// first second after the limit of a job not yet delivered and not yet reported.
     pub fn next_wakeup(&self) -> Result<Option<Timestamp>> {
-        let at: Option<i64> = self.conn.query_row(
+        let at: Option<i64> = self.row(
             "SELECT MIN(t) FROM (
                  SELECT next_attempt_at AS t FROM deliveries WHERE state = 'retry'
                  UNION ALL
@@ -792,8 +824,7 @@ impl Store {
     /// One job of the queue as the worker needs it.
     fn queued_delivery(&self, id: i64) -> Result<Option<QueuedDelivery>> {
         let row = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT id, target, envelope_from, mailbox, message_id, raw FROM deliveries
                  WHERE id = ?1",
                 params![id],
@@ -806,7 +837,7 @@ impl Store {
     /// Jobs to be tried now (state pending), in queue order, for a restarted provider. Jobs
     /// waiting for a retry are not among them: [`Store::take_due`] hands them out when due.
     pub fn pending_deliveries(&self) -> Result<Vec<QueuedDelivery>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT id, target, envelope_from, mailbox, message_id, raw FROM deliveries
              WHERE state = 'pending' ORDER BY id",
         )?;
@@ -820,7 +851,7 @@ impl Store {
 
     /// A mailbox's messages in Eingang order.
     pub fn mailbox(&self, address: &str) -> Result<Vec<StoredMessage>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT mailbox, message_id, rfc_message_id, in_reply_to, message_type, from_addr,
                     subject, private_id, stored_at, raw
              FROM messages WHERE mailbox = ?1 ORDER BY id",
@@ -892,7 +923,7 @@ impl Store {
              WHERE m.mailbox = ?1 AND m.id > ?2 AND (?3 OR a.acked_at IS NULL)
              ORDER BY m.id LIMIT ?4"
         );
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt.query_map(
             params![
@@ -917,22 +948,20 @@ impl Store {
         message_id: &str,
     ) -> Result<Option<MessageSummary>> {
         let sql = format!("SELECT {SUMMARY_COLUMNS} WHERE m.mailbox = ?1 AND m.message_id = ?2");
-        self.conn
-            .query_row(
-                &sql,
-                params![normalize_address(mailbox), message_id],
-                summary_row,
-            )
-            .optional()?
-            .map(SummaryRow::parse)
-            .transpose()
+        self.row(
+            &sql,
+            params![normalize_address(mailbox), message_id],
+            summary_row,
+        )
+        .optional()?
+        .map(SummaryRow::parse)
+        .transpose()
     }
 
     /// The bytes of one message of a mailbox exactly as stored, if the mailbox holds it.
     pub fn message_raw(&self, mailbox: &str, message_id: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
-            .conn
-            .query_row(
+            .row(
                 "SELECT raw FROM messages WHERE mailbox = ?1 AND message_id = ?2",
                 params![normalize_address(mailbox), message_id],
                 |r| r.get(0),
@@ -953,7 +982,7 @@ impl Store {
         if self.message_summary(&mailbox, message_id)?.is_none() {
             return Ok(None);
         }
-        self.conn.execute(
+        self.exec(
             "INSERT OR IGNORE INTO gateway_acks (mailbox, message_id, acked_at) VALUES (?1, ?2, ?3)",
             params![mailbox, message_id, at.to_string()],
         )?;
@@ -964,29 +993,45 @@ impl Store {
     pub fn set_webhook(&mut self, mailbox: &str, url: Option<&str>) -> Result<()> {
         let mailbox = normalize_address(mailbox);
         match url {
-            Some(url) => self.conn.execute(
-                "INSERT INTO gateway_webhooks (mailbox, url) VALUES (?1, ?2)
-                 ON CONFLICT(mailbox) DO UPDATE SET url = ?2",
-                params![mailbox, url],
-            )?,
-            None => self.conn.execute(
-                "DELETE FROM gateway_webhooks WHERE mailbox = ?1",
-                params![mailbox],
-            )?,
+            Some(url) => {
+                self.exec(
+                    "INSERT INTO gateway_webhooks (mailbox, url) VALUES (?1, ?2)
+                     ON CONFLICT(mailbox) DO UPDATE SET url = ?2",
+                    params![mailbox, url],
+                )?;
+                self.webhooks.insert(mailbox, url.to_string());
+            }
+            None => {
+                self.exec(
+                    "DELETE FROM gateway_webhooks WHERE mailbox = ?1",
+                    params![mailbox],
+                )?;
+                self.webhooks.remove(&mailbox);
+            }
         };
         Ok(())
     }
 
-    /// A mailbox's webhook URL, if one is set.
+    /// A mailbox's webhook URL, if one is set (from memory; the table is read at open and
+    /// after a rollback).
     pub fn webhook(&self, mailbox: &str) -> Result<Option<String>> {
-        Ok(self
+        Ok(self.webhooks.get(&normalize_address(mailbox)).cloned())
+    }
+
+    /// Whether any mailbox has a webhook URL.
+    pub fn has_webhooks(&self) -> bool {
+        !self.webhooks.is_empty()
+    }
+
+    /// Reads the webhook URLs from the table again (after a rollback, which may have undone a
+    /// [`Store::set_webhook`]).
+    fn reload_webhooks(&mut self) -> Result<()> {
+        let mut stmt = self
             .conn
-            .query_row(
-                "SELECT url FROM gateway_webhooks WHERE mailbox = ?1",
-                params![normalize_address(mailbox)],
-                |r| r.get(0),
-            )
-            .optional()?)
+            .prepare_cached("SELECT mailbox, url FROM gateway_webhooks")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        self.webhooks = rows.collect::<rusqlite::Result<_>>()?;
+        Ok(())
     }
 }
 

@@ -17,7 +17,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::super::{Shared, lock};
 use crate::demail::normalize_address;
 
 /// The whole notification (connect, send, read the status line) must finish within this.
@@ -130,23 +129,16 @@ fn split_host_port(authority: &str) -> Result<(&str, u16), String> {
     Ok((host, port))
 }
 
-/// Tells the mailbox's webhook, if it has one, that `message_id` was laid into `mailbox`.
+/// Tells the webhook at `url` (the mailbox's, as [`super::super::store::Store::webhook`] read
+/// it) that `message_id` was laid into `mailbox`.
 ///
-/// Call it **after the transaction that stored the message committed, with the store not
-/// locked by the caller**: it locks `shared.store` briefly to read the URL (calling it while
-/// holding the store's lock would deadlock). The POST runs in a spawned task and never delays
-/// or fails the caller; it needs a tokio runtime (without one, it logs and does nothing).
-pub(crate) fn notify_stored(shared: &Shared, mailbox: &str, message_id: &str) {
+/// Call it **after the transaction that stored the message committed**. It does not touch the
+/// store, so the caller may read the URL under the store's lock and call this after releasing
+/// it. The POST runs in a spawned task and never delays or fails the caller; it needs a tokio
+/// runtime (without one, it logs and does nothing).
+pub(crate) fn notify_stored(url: &str, mailbox: &str, message_id: &str) {
     let mailbox = normalize_address(mailbox);
-    let url = match lock(&shared.store).webhook(&mailbox) {
-        Ok(Some(url)) => url,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::error!("webhook of {mailbox}: cannot read the URL: {e:#}");
-            return;
-        }
-    };
-    let url = match WebhookUrl::parse(&url) {
+    let url = match WebhookUrl::parse(url) {
         Ok(u) => u,
         Err(why) => {
             tracing::warn!("webhook of {mailbox}: stored URL {url:?} refused: {why}");
