@@ -31,6 +31,10 @@
 #   NO_MESSAGES=1   also measure serve --no-messages
 #   PER_SESSION=1   messages per session of the STARTTLS+AUTH driver (1 = like smtp-source)
 #   POSTFIX_DEB=    a postfix .deb to use instead of downloading one
+#   TESTBED=, LOADER=  other demail-testbed and smtp_load binaries to measure (e.g. a copy built
+#                   from an older commit, for a before/after on the same machine state); the
+#                   build of step 1 still runs. The build goes to $CARGO_TARGET_DIR (default
+#                   target/), and so does the postfix cache (bench-smtp/).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,8 +79,8 @@ die() {
 # --- 1. build ---------------------------------------------------------------------------------
 echo "== building (release)"
 (cd "$ROOT" && cargo build --release --locked -q && cargo build --release --locked -q -p demail-harness --example smtp_load)
-TESTBED=$TARGET_DIR/release/demail-testbed
-LOADER=$TARGET_DIR/release/examples/smtp_load
+TESTBED=${TESTBED:-$TARGET_DIR/release/demail-testbed}
+LOADER=${LOADER:-$TARGET_DIR/release/examples/smtp_load}
 
 # --- 2. Postfix's smtp-sink and smtp-source ----------------------------------------------------
 PF=$CACHE/postfix
