@@ -840,8 +840,8 @@ async fn webhook_registration_accepts_only_loopback() {
 
 /// When a message is laid into a mailbox with a webhook, the provider POSTs
 /// `{"event":"message.stored","id":…,"mailbox":…}` to it; mail for another mailbox does not
-/// trigger it. Needs `accept.rs` to call `gateway::notify_stored` after commit (see
-/// `docs/gateway.md`, "Wiring the webhook"); remove the `ignore` once it does.
+/// trigger it (`accept.rs` calls `gateway::notify_stored` after the commit; `docs/gateway.md`,
+/// "Wiring the webhook").
 #[tokio::test]
 async fn webhook_receives_post_for_new_message() {
     let w = start_world().await;
