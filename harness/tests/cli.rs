@@ -29,6 +29,18 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs a scenario that must fail, with golden files blessed into and the run folder under
+/// `tmp` (a fixture has no golden files of its own).
+fn run_fixture(tmp: &Path, scenario: &str) -> Output {
+    bin()
+        .args(["run", scenario, "--bless", "--golden"])
+        .arg(tmp.join("golden"))
+        .arg("--out")
+        .arg(tmp.join("runs"))
+        .output()
+        .unwrap()
+}
+
 /// A scenario with a misspelt key exits 2 and names file, line and column.
 #[test]
 fn broken_scenario_exits_2_with_location() {
@@ -246,18 +258,10 @@ fn inspect_exit_codes() {
 #[test]
 fn a_late_answer_fails_the_run() {
     let tmp = temp("late");
-    let o = bin()
-        .args([
-            "run",
-            "harness/tests/fixtures/scenarios/gewerbe/zu-langsam.toml",
-            "--bless",
-            "--golden",
-        ])
-        .arg(tmp.join("golden"))
-        .arg("--out")
-        .arg(tmp.join("runs"))
-        .output()
-        .unwrap();
+    let o = run_fixture(
+        &tmp,
+        "harness/tests/fixtures/scenarios/gewerbe/zu-langsam.toml",
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("FAIL empfangsbescheinigung"), "{err}");
@@ -279,19 +283,10 @@ fn a_late_answer_fails_the_run() {
 #[test]
 fn thresholds_fail_a_slow_intake() {
     let tmp = temp("thresholds");
-    let o = bin()
-        .current_dir(workspace())
-        .args([
-            "run",
-            "harness/tests/fixtures/scenarios/traffic/zu-langsam-last.toml",
-            "--bless",
-            "--golden",
-        ])
-        .arg(tmp.join("golden"))
-        .arg("--out")
-        .arg(tmp.join("runs"))
-        .output()
-        .unwrap();
+    let o = run_fixture(
+        &tmp,
+        "harness/tests/fixtures/scenarios/traffic/zu-langsam-last.toml",
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -309,19 +304,10 @@ fn thresholds_fail_a_slow_intake() {
 #[test]
 fn a_push_after_the_transport_limit_fails() {
     let tmp = temp("push-late");
-    let o = bin()
-        .current_dir(workspace())
-        .args([
-            "run",
-            "harness/tests/fixtures/scenarios/intake/zu-lange-down.toml",
-            "--bless",
-            "--golden",
-        ])
-        .arg(tmp.join("golden"))
-        .arg("--out")
-        .arg(tmp.join("runs"))
-        .output()
-        .unwrap();
+    let o = run_fixture(
+        &tmp,
+        "harness/tests/fixtures/scenarios/intake/zu-lange-down.toml",
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
