@@ -710,21 +710,7 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             "[intake] outages stop the SMTP listener, which a pulling intake does not use".into(),
         ));
     }
-    let mut dms_outages = Vec::new();
-    for o in file.dms.iter().flat_map(|d| &d.outages) {
-        let from = span_of(&o.from, "from")?;
-        let until = span_of(&o.until, "until")?;
-        let (Ok(a), Ok(b)) = (start.checked_add(from), start.checked_add(until)) else {
-            return Err(at(o.from.span(), "outage out of range".into()));
-        };
-        if b <= a {
-            return Err(at(
-                o.until.span(),
-                "until must be later than from, e.g. { from = \"PT1H\", until = \"PT6H\" }".into(),
-            ));
-        }
-        dms_outages.push((from, until));
-    }
+    let dms_outages = outages(file.dms.as_ref().map_or(&[][..], |d| &d.outages))?;
     let file_intake_procedures: Vec<String> = intake_file
         .procedures
         .iter()

@@ -332,18 +332,15 @@ async fn attempt(shared: &Shared, job: &Job, pushes: &mut Pushes) {
     // recipient's provider, so its sender gets a Meldung. A push into an intake is different:
     // the message is in the Funktionspostfach already (Eingang), the intake can still fetch it
     // over the gateway API, and `provider.late` reports the missed limit.
-    if matches!(stored, AttemptOutcome::Failed { .. }) && !shared.hosts(&job.mailbox) {
-        let reason = match &stored {
-            AttemptOutcome::Failed { reason } => reason.as_str(),
-            _ => "",
-        };
-        if let Err(e) = notify_sender(shared, job, reason) {
-            tracing::error!(
-                "cannot send the Meldung about {}: {}",
-                job.message_id,
-                e.text
-            );
-        }
+    if let AttemptOutcome::Failed { reason } = &stored
+        && !shared.hosts(&job.mailbox)
+        && let Err(e) = notify_sender(shared, job, reason)
+    {
+        tracing::error!(
+            "cannot send the Meldung about {}: {}",
+            job.message_id,
+            e.text
+        );
     }
     if let AttemptOutcome::Delivered { at } = stored {
         let rule = record
