@@ -27,6 +27,11 @@ struct World {
 }
 
 async fn start_world() -> World {
+    start_world_with(&[]).await
+}
+
+/// A world with `extra` accounts (persons at level high) besides the usual four.
+async fn start_world_with(extra: &[String]) -> World {
     demail_sim::init_crypto();
     let start = "2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap();
     let clock = VirtualClock::new(&start);
@@ -52,7 +57,14 @@ async fn start_world() -> World {
                 account(NORMAL_CITIZEN, AccountKind::Person, AuthLevel::Normal),
                 account(INTAKE, AccountKind::Institution, AuthLevel::High),
                 account(PSEUDONYM, AccountKind::Person, AuthLevel::High),
-            ],
+            ]
+            .into_iter()
+            .chain(
+                extra
+                    .iter()
+                    .map(|a| account(a, AccountKind::Person, AuthLevel::High)),
+            )
+            .collect(),
             message_dir: None,
             database: None,
             smtp_listen: None,
@@ -147,6 +159,32 @@ impl Client {
         let r = c.cmd(&format!("AUTH PLAIN {token}")).await;
         assert!(r.starts_with("235 2.7.0"), "{r}");
         c
+    }
+
+    /// Sends raw bytes as they are (no line end added) and returns the next reply.
+    async fn raw(&mut self, bytes: &[u8]) -> String {
+        let io = self.io.get_mut();
+        io.write_all(bytes).await.unwrap();
+        io.flush().await.unwrap();
+        self.read_reply().await
+    }
+
+    /// Whether the server closed the connection (EOF) before sending anything more.
+    async fn closed(&mut self) -> bool {
+        let mut line = String::new();
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            self.io.read_line(&mut line),
+        )
+        .await
+        {
+            Ok(Ok(0)) | Ok(Err(_)) => true,
+            Ok(Ok(_)) => {
+                eprintln!("still open, got: {line}");
+                false
+            }
+            Err(_) => false,
+        }
     }
 
     /// MAIL, RCPT, DATA with `message`; returns the final reply.
@@ -555,4 +593,341 @@ async fn deletion_locks() {
             .iter()
             .all(|m| m.message_id != confirmed)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regression tests of the attack campaign against `serve` (issue #12). Each names its item.
+
+/// #12 item 1, sender forgery: a second From (the first naming the Gewerbeamt) is refused with
+/// 550 5.7.1 naming the field, as are a From with two mailboxes, a second Sender or Reply-To,
+/// and a Sender that is not the logged-in account (RFC 5322 §3.6). Nothing is sealed or stored.
+#[tokio::test]
+async fn repeated_or_multiple_origin_fields_are_refused() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let rest = format!("To: <{INTAKE}>\nSubject: Gewerbeanzeige\n\nHallo\n");
+    let cases = [
+        (
+            format!("From: <{INTAKE}>\nFrom: <{CITIZEN}>\n{rest}"),
+            "From occurs 2 times",
+        ),
+        (
+            format!("From: <{CITIZEN}>, <{INTAKE}>\n{rest}"),
+            "From names 2 mailboxes",
+        ),
+        (
+            format!("From: <{CITIZEN}>\nSender: <{CITIZEN}>\nSender: <{INTAKE}>\n{rest}"),
+            "Sender occurs 2 times",
+        ),
+        (
+            format!("From: <{CITIZEN}>\nReply-To: <{CITIZEN}>\nReply-To: <{INTAKE}>\n{rest}"),
+            "Reply-To occurs 2 times",
+        ),
+        (
+            format!("From: <{CITIZEN}>\nSender: <{INTAKE}>\n{rest}"),
+            "Sender field",
+        ),
+    ];
+    for (msg, expected) in cases {
+        let r = c.send(CITIZEN, INTAKE, &msg).await;
+        assert!(
+            r.starts_with("550 5.7.1") && r.contains(expected),
+            "{msg:?} → {r}"
+        );
+    }
+    assert!(w.provider.mailbox(INTAKE).unwrap().is_empty());
+    assert!(w.provider.mailbox(CITIZEN).unwrap().is_empty());
+}
+
+/// #12 item 2: a client's copy of every field that only the provider writes (derived from the
+/// one table of PVD-IO Tabelle 1) is removed, among them X-de-mail-notification-type and
+/// X-de-mail-signature; the message is accepted and carries only the provider's values.
+#[tokio::test]
+async fn client_copies_of_provider_fields_are_removed() {
+    use demail_sim::demail::table1;
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let forged: String = table1::provider_only()
+        .map(|name| format!("{name}: forged\n"))
+        .collect();
+    assert!(forged.contains("x-de-mail-notification-type: forged"));
+    assert!(forged.contains("x-de-mail-signature: forged"));
+    let r = c.send(CITIZEN, INTAKE, &message(CITIZEN, &forged)).await;
+    assert!(r.starts_with("250 2.0.0"), "{r}");
+    let stored = w.provider.mailbox(INTAKE).unwrap();
+    let raw = demail_sim::demail::headers::RawMessage::parse(&stored[0].raw).unwrap();
+    for f in &raw.fields {
+        assert!(
+            !f.value().contains("forged"),
+            "{} kept the client's value",
+            f.name
+        );
+    }
+    assert_eq!(raw.count("x-de-mail-notification-type"), 0);
+    assert_eq!(raw.count("x-de-mail-signature"), 0);
+    assert_eq!(raw.count("x-de-mail-sender"), 1);
+}
+
+/// The three smuggling patterns of #12 item 3: a bare LF before or after the dot.
+const SMUGGLE_PATTERNS: [&str; 3] = ["\n.\r\n", "\r\n.\n", "\n.\n"];
+
+/// DATA whose body hides a second transaction behind `pattern`.
+fn smuggling_data(pattern: &str, from: &str) -> String {
+    format!(
+        "From: <{from}>\r\nTo: <{INTAKE}>\r\nSubject: first\r\n\r\nhello{pattern}\
+         MAIL FROM:<{from}>\r\nRCPT TO:<{INTAKE}>\r\nDATA\r\n\
+         From: <{from}>\r\nTo: <{INTAKE}>\r\nSubject: smuggled\r\n\r\nx\r\n.\r\n"
+    )
+}
+
+/// Sends one smuggling attempt on a session that has MAIL and RCPT to do; the provider must
+/// answer exactly once, 554 5.6.0, and stay in step (NOOP → 250).
+async fn smuggle(c: &mut Client, pattern: &str, from: &str) {
+    let r = c.cmd(&format!("MAIL FROM:<{from}>")).await;
+    assert!(r.starts_with("250"), "{r}");
+    let r = c.cmd(&format!("RCPT TO:<{INTAKE}>")).await;
+    assert!(r.starts_with("250"), "{r}");
+    let r = c.cmd("DATA").await;
+    assert!(r.starts_with("354"), "{r}");
+    let r = c.raw(smuggling_data(pattern, from).as_bytes()).await;
+    assert!(
+        r.starts_with("554 5.6.0") && r.contains("Bare LF"),
+        "{pattern:?} → {r}"
+    );
+    let r = c.cmd("NOOP").await;
+    assert!(r.starts_with("250 "), "{pattern:?}: out of step: {r}");
+}
+
+/// #12 item 3, SMTP smuggling on the submission face and the trusted listener: DATA ends only
+/// at CRLF.CRLF; a bare LF is never a line end, the message is refused with 554 5.6.0 and no
+/// second message is made of its body (RFC 5321 §2.3.8).
+#[tokio::test]
+async fn smuggled_end_of_data_is_not_a_line_end() {
+    let mut w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    for pattern in SMUGGLE_PATTERNS {
+        smuggle(&mut c, pattern, CITIZEN).await;
+    }
+    let trusted = w
+        .provider
+        .open_trusted_submission("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut c = Client::connect(trusted).await;
+    c.cmd("EHLO test").await;
+    for pattern in SMUGGLE_PATTERNS {
+        smuggle(&mut c, pattern, CITIZEN).await;
+    }
+    assert!(w.provider.mailbox(INTAKE).unwrap().is_empty());
+}
+
+/// Starts the reference intake against the test world's provider.
+async fn start_intake(w: &World) -> ReferenceIntake {
+    let dir = std::env::temp_dir().join(format!(
+        "demail-intake-test-{}-{}",
+        std::process::id(),
+        w.provider.submission_addr().port()
+    ));
+    let intake = ReferenceIntake::start(IntakeConfig {
+        file: demail_sim::intake::config::IntakeFile::default_dresden().unwrap(),
+        passwords: [(INTAKE.to_string(), PASSWORD.to_string())].into(),
+        provider_submission: w.provider.submission_addr(),
+        provider_http: None,
+        ca_pem: w.pki.ca_pem().into(),
+        ca_der: w.pki.ca_der().to_vec(),
+        identity: w
+            .pki
+            .issue("intake.localhost", &["localhost", "127.0.0.1"])
+            .unwrap(),
+        tls_dir: dir,
+        reply_options: Vec::new(),
+        dms_url: None,
+        dms_outbox: None,
+        pull_tokens: None,
+        outages: Vec::new(),
+    })
+    .await
+    .unwrap();
+    let http =
+        reqwest_like_post(&intake.base_url(), r#"{"now":"2025-03-03T09:00:00+01:00"}"#).await;
+    assert!(http.starts_with("HTTP/1.1 200"), "{http}");
+    intake
+}
+
+/// #12 item 3 at the reference intake's listener (mailin-embedded ends DATA at any ".\r\n"
+/// line, also one after a bare LF): a message with a bare LF or bare CR is refused with
+/// 554 5.6.0 and the session is closed, so a smuggled second transaction is never read as
+/// commands.
+#[tokio::test]
+async fn intake_listener_closes_on_bare_line_ends() {
+    let w = start_world().await;
+    let intake = start_intake(&w).await;
+    for pattern in SMUGGLE_PATTERNS {
+        let mut c = Client::connect(intake.smtp_addr()).await;
+        c.cmd("EHLO test").await;
+        let mut c = c.starttls(&w.pki).await;
+        c.cmd("EHLO test").await;
+        let r = c.cmd(&format!("MAIL FROM:<{CITIZEN}>")).await;
+        assert!(r.starts_with("250"), "{r}");
+        let r = c.cmd(&format!("RCPT TO:<{INTAKE}>")).await;
+        assert!(r.starts_with("250"), "{r}");
+        let r = c.cmd("DATA").await;
+        assert!(r.starts_with("354"), "{r}");
+        let r = c.raw(smuggling_data(pattern, CITIZEN).as_bytes()).await;
+        assert!(
+            r.starts_with("554 5.6.0") && r.contains("bare LF"),
+            "{pattern:?} → {r}"
+        );
+        assert!(c.closed().await, "{pattern:?}: the session must be closed");
+    }
+}
+
+/// #12 item 4: wrong passwords are answered 535 5.7.8 twice; the third failure in a session is
+/// answered 421 4.7.0 and the connection is closed. (The per-address slow-down is tested on
+/// `AuthThrottle` itself, without waiting.)
+#[tokio::test]
+async fn failed_logins_end_the_session() {
+    let w = start_world().await;
+    let c = Client::connect(w.provider.submission_addr()).await;
+    let mut c = c.starttls(&w.pki).await;
+    c.cmd("EHLO test").await;
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{CITIZEN}\0wrong"));
+    for _ in 0..2 {
+        let r = c.cmd(&format!("AUTH PLAIN {token}")).await;
+        assert!(r.starts_with("535 5.7.8"), "{r}");
+    }
+    let r = c.cmd(&format!("AUTH PLAIN {token}")).await;
+    assert!(r.starts_with("421 4.7.0"), "{r}");
+    assert!(c.closed().await);
+}
+
+/// #12 item 5: every SIZE above the limit is 552 5.3.4, also numbers too long for 64 bits
+/// (RFC 1870); a small SIZE is accepted.
+#[tokio::test]
+async fn size_parameter_over_the_limit_is_refused() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    for size in [
+        "99999999999999999999999",
+        "18446744073709551616",
+        "20971521",
+    ] {
+        let r = c.cmd(&format!("MAIL FROM:<{CITIZEN}> SIZE={size}")).await;
+        assert!(r.starts_with("552 5.3.4"), "SIZE={size} → {r}");
+    }
+    let r = c.cmd(&format!("MAIL FROM:<{CITIZEN}> SIZE=1000")).await;
+    assert!(r.starts_with("250"), "{r}");
+}
+
+/// #12 item 6: a NUL byte or an undeclared 8-bit byte in the header block is refused with
+/// 554 5.6.0 (nothing stored); 8-bit text in the body (8BITMIME) is stored byte for byte.
+#[tokio::test]
+async fn nul_and_8bit_header_bytes_are_refused() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let head = format!("From: <{CITIZEN}>\r\nTo: <{INTAKE}>\r\n");
+    let cases: [(Vec<u8>, &str); 2] = [
+        (
+            [head.as_bytes(), b"Subject: a\0b\r\n\r\nx\r\n.\r\n"].concat(),
+            "NUL byte in line 3",
+        ),
+        (
+            [
+                head.as_bytes(),
+                b"Subject: Gr\xc3\xbc\xc3\x9fe\r\n\r\nx\r\n.\r\n",
+            ]
+            .concat(),
+            "8-bit byte 0xC3 in header line 3",
+        ),
+    ];
+    for (data, expected) in cases {
+        c.cmd(&format!("MAIL FROM:<{CITIZEN}>")).await;
+        c.cmd(&format!("RCPT TO:<{INTAKE}>")).await;
+        let r = c.cmd("DATA").await;
+        assert!(r.starts_with("354"), "{r}");
+        let r = c.raw(&data).await;
+        assert!(r.starts_with("554 5.6.0") && r.contains(expected), "{r}");
+    }
+    assert!(w.provider.mailbox(INTAKE).unwrap().is_empty());
+    c.cmd(&format!("MAIL FROM:<{CITIZEN}>")).await;
+    c.cmd(&format!("RCPT TO:<{INTAKE}>")).await;
+    c.cmd("DATA").await;
+    let body = b"Gr\xc3\xbc\xc3\x9fe aus Dresden\r\n";
+    let r = c
+        .raw(&[head.as_bytes(), b"Subject: ok\r\n\r\n", body, b".\r\n"].concat())
+        .await;
+    assert!(r.starts_with("250"), "{r}");
+    let stored = &w.provider.mailbox(INTAKE).unwrap()[0].raw;
+    assert!(stored.ends_with(body), "body rewritten");
+}
+
+/// #12 item 7: `STARTTLS now` is 501 5.5.4 (RFC 3207 §4: no parameters); plain STARTTLS
+/// still works afterwards.
+#[tokio::test]
+async fn starttls_with_a_parameter_is_refused() {
+    let w = start_world().await;
+    let mut c = Client::connect(w.provider.submission_addr()).await;
+    c.cmd("EHLO test").await;
+    let r = c.cmd("STARTTLS now").await;
+    assert!(r.starts_with("501 5.5.4"), "{r}");
+    let r = c.cmd("DATA x").await;
+    assert!(r.starts_with("501 5.5.4"), "{r}");
+    let mut c = c.starttls(&w.pki).await;
+    let r = c.cmd("EHLO test").await;
+    assert!(r.contains("AUTH PLAIN"), "{r}");
+}
+
+/// #12 item 8: at most 100 recipients per message (RFC 5321 §4.5.3.1.8); the 101st distinct
+/// recipient is 452 4.5.3, a repeated one is still 250, and the message goes to the first 100.
+#[tokio::test]
+async fn recipients_per_message_are_limited() {
+    let extra: Vec<String> = (0..101)
+        .map(|i| format!("person{i}.test@dmda-a.de-mail.de"))
+        .collect();
+    let w = start_world_with(&extra).await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let r = c.cmd(&format!("MAIL FROM:<{CITIZEN}>")).await;
+    assert!(r.starts_with("250"), "{r}");
+    for a in &extra[..100] {
+        let r = c.cmd(&format!("RCPT TO:<{a}>")).await;
+        assert!(r.starts_with("250"), "{a}: {r}");
+    }
+    let r = c.cmd(&format!("RCPT TO:<{}>", extra[100])).await;
+    assert!(r.starts_with("452 4.5.3"), "{r}");
+    let r = c.cmd(&format!("RCPT TO:<{}>", extra[0])).await;
+    assert!(r.starts_with("250"), "{r}");
+    let r = c.cmd("DATA").await;
+    assert!(r.starts_with("354"), "{r}");
+    let r = c
+        .cmd(&format!(
+            "From: <{CITIZEN}>\r\nTo: <{}>\r\nSubject: many\r\n\r\nx\r\n.",
+            extra[0]
+        ))
+        .await;
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(w.provider.mailbox(&extra[99]).unwrap().len(), 1);
+    assert!(w.provider.mailbox(&extra[100]).unwrap().is_empty());
+}
+
+/// #12 item 12: every reader takes the first Subject. A submission with two Subject fields is
+/// refused (RFC 5322 §3.6), so the gateway, the intake and the De-Mail rule cannot disagree;
+/// `inspect`, which reads messages from anywhere, shows the first.
+#[tokio::test]
+async fn readers_agree_on_the_first_subject() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let msg = format!(
+        "From: <{CITIZEN}>\nTo: <{INTAKE}>\nSubject: Gewerbeanzeige\nSubject: Widerruf\n\nx\n"
+    );
+    let r = c.send(CITIZEN, INTAKE, &msg).await;
+    assert!(
+        r.starts_with("550 5.7.1") && r.contains("Subject occurs 2 times"),
+        "{r}"
+    );
+    let bytes = msg.replace('\n', "\r\n").into_bytes();
+    let raw = demail_sim::demail::headers::RawMessage::parse(&bytes).unwrap();
+    assert_eq!(raw.subject().as_deref(), Some("Gewerbeanzeige"));
+    let report = demail_sim::demail::inspect::inspect(&raw, &bytes, None);
+    assert_eq!(report.subject.as_deref(), Some("Gewerbeanzeige"));
 }

@@ -25,24 +25,10 @@
 use std::fmt;
 
 use super::MessageType;
-use super::headers::{Field, KNOWN_DEMAIL_HEADERS, RawMessage};
+use super::headers::{Field, RawMessage};
 
 /// The XML namespace of PVD-IO §3.5.3.
 pub const NAMESPACE: &str = "urn:de-mail";
-
-/// Non-X-de-mail headers of PVD-IO Tabelle 1 (rows 8, 10, 13, 20, 21, 25, 26).
-const TABLE1_OTHER_HEADERS: [&str; 10] = [
-    "subject",
-    "reply-to",
-    "date",
-    "resent-to",
-    "resent-from",
-    "resent-date",
-    "resent-message-id",
-    "envelope-to",
-    "from",
-    "message-id",
-];
 
 /// The three kinds of Bestätigung (PVD-FU §3.3.3–3.3.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,8 +172,7 @@ impl std::error::Error for AckError {}
 
 /// Whether `name` is a header of PVD-IO Tabelle 1.
 pub fn is_table1_header(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    KNOWN_DEMAIL_HEADERS.contains(&lower.as_str()) || TABLE1_OTHER_HEADERS.contains(&lower.as_str())
+    super::table1::is_table1(name)
 }
 
 /// The original's metadata: first occurrence of every Tabelle 1 header, in message order

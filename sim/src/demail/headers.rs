@@ -53,30 +53,6 @@ impl fmt::Display for HeaderError {
 
 impl std::error::Error for HeaderError {}
 
-/// Known header names of PVD-IO Tabelle 1 (lower case).
-pub const KNOWN_DEMAIL_HEADERS: [&str; 20] = [
-    super::h::CONFIRMATION_OF_DISPATCH,
-    super::h::CONFIRMATION_OF_RECEIPT,
-    super::h::CONFIRMATION_OF_RETRIEVE,
-    super::h::AUTHORITATIVE,
-    super::h::PRIVATE,
-    super::h::SENDER,
-    super::h::CHOSEN_RECIPIENT,
-    super::h::PRIVATE_ID,
-    super::h::AUTH_LEVEL,
-    super::h::AUTH_MECHANISM,
-    super::h::MESSAGE_ID,
-    super::h::ORIGINATOR_PROVIDER,
-    super::h::MESSAGE_TYPE,
-    super::h::INTEGRITY,
-    super::h::SIGNATURE_CERTIFICATE,
-    super::h::ACTUAL_RECIPIENT,
-    super::h::VERSION,
-    super::h::ACCOUNT_HOLDER,
-    super::h::NOTIFICATION_TYPE,
-    "x-de-mail-signature",
-];
-
 impl RawMessage {
     /// Splits `bytes` into header fields and body. Accepts CRLF and bare LF line ends.
     pub fn parse(bytes: &[u8]) -> Result<Self, HeaderError> {
@@ -140,6 +116,66 @@ impl RawMessage {
             .map(Field::value)
     }
 
+    /// The first field named `name` (case-insensitive), as written.
+    pub fn first_field(&self, name: &str) -> Option<&Field> {
+        self.fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The Subject of the message: the first `Subject` field, unfolded, RFC 2047 encoded words
+    /// decoded. Every reader of a message (provider, gateway, intake, inspect) takes the
+    /// Subject from here, so all of them apply the TR's first-occurrence rule (PVD-IO
+    /// Tabelle 1 note).
+    pub fn subject(&self) -> Option<String> {
+        let field = self.first_field("subject")?;
+        let parsed = reparse(field)?;
+        Some(match parsed.subject() {
+            Some(s) => s.to_string(),
+            // An empty or undecodable Subject reads as its raw text.
+            None => field.value(),
+        })
+    }
+
+    /// The addresses (lower case, without display names) of the first field named `name`
+    /// (`from`, `to`, `cc`, `reply-to`, …), in order; groups are flattened. Empty when the
+    /// field is missing or holds no address.
+    pub fn addresses(&self, name: &str) -> Vec<String> {
+        let Some(field) = self.first_field(name) else {
+            return Vec::new();
+        };
+        let Some(parsed) = reparse(field) else {
+            return Vec::new();
+        };
+        let list = match name.to_ascii_lowercase().as_str() {
+            "from" => parsed.from(),
+            "to" => parsed.to(),
+            "cc" => parsed.cc(),
+            "bcc" => parsed.bcc(),
+            "reply-to" => parsed.reply_to(),
+            "sender" => parsed.sender(),
+            _ => None,
+        };
+        list.map(|a| {
+            a.iter()
+                .filter_map(|x| x.address())
+                .map(super::normalize_address)
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
+    /// The first field (in message order) of `names` that occurs more than once, with its
+    /// count. RFC 5322 §3.6 allows the origination, destination and identification fields
+    /// and Subject at most once each.
+    pub fn repeated(&self, names: &[&str]) -> Option<(String, usize)> {
+        self.fields.iter().find_map(|f| {
+            let single = names.iter().any(|n| n.eq_ignore_ascii_case(&f.name));
+            let n = self.count(&f.name);
+            (single && n > 1).then(|| (f.name.clone(), n))
+        })
+    }
+
     /// How many fields are named `name`.
     pub fn count(&self, name: &str) -> usize {
         self.fields
@@ -184,7 +220,7 @@ impl RawMessage {
         for f in &self.fields {
             let lower = f.name.to_ascii_lowercase();
             if lower.starts_with("x-de-mail-")
-                && !KNOWN_DEMAIL_HEADERS.contains(&lower.as_str())
+                && !super::table1::is_known_demail(&lower)
                 && !out.contains(&f.name)
             {
                 out.push(f.name.clone());
@@ -217,6 +253,30 @@ impl Field {
         }
     }
 }
+
+/// Parses one field on its own with mail-parser (address lists, encoded words), so that only
+/// the field this reader chose (the first occurrence) is read.
+fn reparse(field: &Field) -> Option<mail_parser::Message<'static>> {
+    let text = format!("{}:{}\r\n\r\n", field.name, field.raw_value);
+    mail_parser::MessageParser::default()
+        .parse_headers(text.as_bytes())
+        .map(|m| m.into_owned())
+}
+
+/// RFC 5322 §3.6 (table in §3.6): fields that may occur at most once. `Date` is not here
+/// because the provider replaces it anyway.
+pub const AT_MOST_ONCE: [&str; 10] = [
+    "from",
+    "sender",
+    "reply-to",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "message-id",
+    "in-reply-to",
+    "references",
+];
 
 fn split_head_body(bytes: &[u8]) -> (&[u8], &[u8]) {
     for i in 0..bytes.len() {

@@ -3,49 +3,16 @@
 //! unknown `X-de-mail-*` headers, the integrity verdict, and a confirmation's content.
 //!
 //! Column rules of Tabelle 1 (N = normal message, B = Bestätigungsnachricht, M =
-//! Meldungsnachricht): "XX" must be present, "X" may be, empty must not be.
+//! Meldungsnachricht): "XX" must be present, "X" may be, empty must not be; the rules come
+//! from [`super::table1::TABLE_1`].
 
 use serde::Serialize;
 
 use super::headers::RawMessage;
 use super::integrity::{self, Verdict, VerifyOptions};
+use super::table1::Presence::{Must, MustNot};
+use super::table1::TABLE_1;
 use super::{DeMailOption, MessageType, h, parse_option};
-
-/// Presence rule of a header for one message type.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Rule {
-    Must,
-    May,
-    MustNot,
-}
-use Rule::{May, Must, MustNot};
-
-/// PVD-IO Tabelle 1 rows as (header, N, B, M). `X-de-mail-private` is "wie Original" in B,
-/// which this table treats as May.
-const TABLE_1: [(&str, Rule, Rule, Rule); 22] = [
-    (h::CONFIRMATION_OF_DISPATCH, Must, MustNot, MustNot),
-    (h::CONFIRMATION_OF_RECEIPT, Must, MustNot, MustNot),
-    (h::CONFIRMATION_OF_RETRIEVE, Must, MustNot, MustNot),
-    (h::AUTHORITATIVE, Must, MustNot, MustNot),
-    (h::PRIVATE, Must, May, MustNot),
-    (h::SENDER, Must, Must, Must),
-    (h::CHOSEN_RECIPIENT, Must, Must, Must),
-    ("subject", Must, Must, Must),
-    (h::PRIVATE_ID, May, May, May),
-    ("reply-to", May, May, May),
-    (h::AUTH_LEVEL, Must, May, May),
-    (h::AUTH_MECHANISM, Must, May, May),
-    ("date", Must, Must, Must),
-    (h::MESSAGE_ID, Must, Must, Must),
-    (h::ORIGINATOR_PROVIDER, Must, Must, Must),
-    (h::MESSAGE_TYPE, Must, Must, Must),
-    (h::INTEGRITY, Must, Must, Must),
-    (h::SIGNATURE_CERTIFICATE, May, Must, May),
-    (h::ACTUAL_RECIPIENT, Must, Must, Must),
-    (h::VERSION, Must, Must, Must),
-    (h::ACCOUNT_HOLDER, Must, MustNot, MustNot),
-    (h::NOTIFICATION_TYPE, MustNot, MustNot, Must),
-];
 
 /// Values of `X-de-mail-notification-type` (PVD-IO Tabelle 22).
 pub const NOTIFICATION_TYPES: [&str; 4] = [
@@ -113,10 +80,10 @@ pub fn inspect(raw: &RawMessage, bytes: &[u8], trusted_cas: Option<&[Vec<u8>]>) 
     };
     if let Some(col) = column {
         let kind = ["normal message", "confirmation", "notification"][col - 1];
-        for (name, n, b, m) in TABLE_1 {
-            let rule = [n, b, m][col - 1];
+        for row in &TABLE_1 {
+            let name = row.name;
             let present = raw.first(name).is_some();
-            match (rule, present) {
+            match (row.presence[col - 1], present) {
                 (Must, false) => violations.push(format!(
                     "missing {name}: required in a {kind} (PVD-IO Tabelle 1)"
                 )),
@@ -225,9 +192,7 @@ pub fn inspect(raw: &RawMessage, bytes: &[u8], trusted_cas: Option<&[Vec<u8>]>) 
         sender: raw.first(h::SENDER),
         chosen_recipient: raw.first(h::CHOSEN_RECIPIENT),
         actual_recipient: raw.first(h::ACTUAL_RECIPIENT),
-        subject: parsed
-            .as_ref()
-            .and_then(|m| m.subject().map(str::to_string)),
+        subject: raw.subject(),
         private_id: raw.first(h::PRIVATE_ID),
         message_id: raw.first(h::MESSAGE_ID),
         auth_level: raw.first(h::AUTH_LEVEL),

@@ -13,6 +13,8 @@
 //! - [`inspect`]: the De-Mail view of a message (`demail-testbed inspect`).
 //! - [`notification`]: Meldungsnachrichten about undeliverable messages (PVD-FU Schritt 45).
 //! - [`multipart`]: multipart/mixed bodies with deterministic boundaries.
+//! - [`table1`]: PVD-IO Tabelle 1 as one table (who writes each header, where it must be);
+//!   every list of De-Mail header names derives from it.
 
 pub mod acknowledge;
 pub mod address;
@@ -24,6 +26,7 @@ pub mod integrity;
 pub mod multipart;
 pub mod notification;
 pub mod pdf;
+pub mod table1;
 
 use std::fmt;
 

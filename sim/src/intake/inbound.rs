@@ -36,6 +36,9 @@ pub struct Handler {
     data: Vec<u8>,
     /// The first recipient that is a mailbox of this intake.
     mailbox: Option<String>,
+    /// Lines of the current DATA so far, and the first one with a bare LF or bare CR.
+    lines: usize,
+    bare_line_end: Option<usize>,
 }
 
 impl Handler {
@@ -44,6 +47,8 @@ impl Handler {
             intake,
             data: Vec::new(),
             mailbox: None,
+            lines: 0,
+            bare_line_end: None,
         }
     }
 }
@@ -76,6 +81,8 @@ impl mailin_embedded::Handler for Handler {
 
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
         self.data.clear();
+        self.lines = 0;
+        self.bare_line_end = None;
         self.mailbox = to
             .iter()
             .find(|t| self.intake.config.file.mailbox(t).is_some())
@@ -84,12 +91,41 @@ impl mailin_embedded::Handler for Handler {
     }
 
     fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        // mailin hands over one line at a time, split at LF: a line that does not end in CRLF,
+        // or a CR elsewhere, is a bare line end (RFC 5321 §2.3.8).
+        self.lines += 1;
+        if self.bare_line_end.is_none() && has_bare_line_end(buf) {
+            self.bare_line_end = Some(self.lines);
+        }
         self.data.extend_from_slice(buf);
         Ok(())
     }
 
     fn data_end(&mut self) -> Response {
         let data = std::mem::take(&mut self.data);
+        self.lines = 0;
+        if let Some(line) = self.bare_line_end.take() {
+            // mailin ends DATA at any line ".\r\n", also one after a bare LF (`\n.\r\n`), so
+            // what follows may be a smuggled second transaction (SMTP smuggling). Refuse the
+            // message and close the session, so that nothing after it is read as a command.
+            let mut refusal = Response::custom(
+                554,
+                format!(
+                    "5.6.0 bare LF or bare CR in line {line} of the message; lines end in CRLF only (RFC 5321 §2.3.8); closing the session"
+                ),
+            );
+            refusal.action = mailin_embedded::response::Action::Close;
+            if let Some(mailbox) = self.mailbox.clone() {
+                lock(&self.intake.state)
+                    .events
+                    .push(EventKind::IntakeRefused {
+                        mailbox,
+                        code: 554,
+                        reason: format!("bare LF or bare CR in line {line} (RFC 5321 §2.3.8)"),
+                    });
+            }
+            return refusal;
+        }
         let Some(mailbox) = self.mailbox.clone() else {
             return Response::custom(554, "5.1.1 no recipient of this intake".into());
         };
@@ -113,6 +149,16 @@ impl mailin_embedded::Handler for Handler {
     fn helo(&mut self, _ip: IpAddr, _domain: &str) -> Response {
         OK
     }
+}
+
+/// Whether a DATA line (with its line end) ends in anything but CRLF or holds a CR that is not
+/// part of its final CRLF.
+fn has_bare_line_end(line: &[u8]) -> bool {
+    let body = match line.strip_suffix(b"\r\n") {
+        Some(b) => b,
+        None => return true,
+    };
+    body.contains(&b'\r') || body.contains(&b'\n')
 }
 
 /// Judges and records one pushed message to `mailbox`; `Err((code, "x.y.z text"))` refuses it.
@@ -187,12 +233,8 @@ pub(crate) fn receive_at(
         }
         return Ok(());
     }
-    let parsed = mail_parser::MessageParser::default().parse_headers(data);
-    let subject = parsed
-        .as_ref()
-        .and_then(|m| m.subject())
-        .unwrap_or_default()
-        .to_string();
+    // One header reader for every face: the first Subject counts (PVD-IO Tabelle 1 note).
+    let subject = msg.subject().unwrap_or_default();
     // The provider's seal must verify against the trust anchor (PVD-IO §3.1.21: the key comes
     // from X-de-mail-signature-certificate, which must chain to a trusted CA).
     let anchors = [intake.config.ca_der.clone()];

@@ -16,9 +16,10 @@
 use crate::clock::format_rfc5322;
 use crate::demail::acknowledge::AckKind;
 use crate::demail::confirmation::{self, ConfirmationFacts};
-use crate::demail::headers::{Field, RawMessage};
+use crate::demail::headers::{AT_MOST_ONCE, Field, RawMessage};
 use crate::demail::integrity::{self, HashAlg};
 use crate::demail::notification::{self, NotificationFacts, Undeliverable};
+use crate::demail::table1;
 use crate::demail::{
     AuthLevel, DeMailOption, MessageType, TR_VERSION, h, normalize_address, parse_option,
 };
@@ -58,58 +59,99 @@ pub(crate) struct Submission<'a> {
     pub data: &'a [u8],
 }
 
-/// Fields only the provider may set; a client's copies are removed before stamping so that
-/// the provider's values are the first (and only) occurrence.
-const PROVIDER_FIELDS: [&str; 14] = [
-    "date",
-    h::SENDER,
-    h::CHOSEN_RECIPIENT,
-    h::ACTUAL_RECIPIENT,
-    h::AUTH_LEVEL,
-    h::AUTH_MECHANISM,
-    h::MESSAGE_ID,
-    h::ORIGINATOR_PROVIDER,
-    h::MESSAGE_TYPE,
-    h::VERSION,
-    h::ACCOUNT_HOLDER,
-    h::INTEGRITY,
-    h::SIGNATURE_CERTIFICATE,
-    h::ENVELOPE_TO,
-];
-
-/// Judges and processes a submission; returns the X-de-mail-message-id on success.
-pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Refusal> {
-    let msg = RawMessage::parse(sub.data)
-        .map_err(|e| Refusal::new(554, "5.6.0", &format!("Message header unreadable: {e}")))?;
-    let parsed = mail_parser::MessageParser::default()
-        .parse_headers(sub.data)
-        .ok_or_else(|| Refusal::new(554, "5.6.0", "Message header unreadable"))?;
-
-    // From (Tabelle 1 Nr. 25) must be the logged-in account.
-    let from = parsed
-        .from()
-        .and_then(|a| a.first())
-        .and_then(|a| a.address())
-        .map(normalize_address)
-        .ok_or_else(|| {
-            Refusal::new(
-                554,
-                "5.6.0",
-                "Missing or unreadable From header (PVD-IO Tabelle 1 Nr. 25)",
-            )
-        })?;
-    if from != sub.login.address {
+/// Reads a message as it came in over SMTP (a submission or a hand-over from a peer), refusing
+/// bytes that a reader could take in two ways: a NUL anywhere (no BINARYMIME is offered;
+/// RFC 2045 §2.8 and RFC 6152 forbid NUL in 8bit data) and undeclared 8-bit bytes in the
+/// header block (only 8BITMIME is offered, which covers the body; RFC 6532 headers need
+/// SMTPUTF8, which this provider does not offer). The bytes are never rewritten: what the
+/// provider stores is what it was given plus its own fields.
+fn read_submitted(data: &[u8]) -> Result<RawMessage, Refusal> {
+    if let Some(at) = data.iter().position(|&b| b == 0) {
+        let line = data[..at].iter().filter(|&&b| b == b'\n').count() + 1;
         return Err(Refusal::new(
-            550,
-            "5.7.1",
+            554,
+            "5.6.0",
             &format!(
-                "From <{from}> is not the logged-in account <{}>",
-                sub.login.address
+                "NUL byte in line {line} of the message; NUL is not allowed in mail (RFC 5321 §4.1.4, RFC 6152)"
             ),
         ));
     }
+    let head_end = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(data.len());
+    if let Some(at) = data[..head_end].iter().position(|&b| b >= 0x80) {
+        let line = data[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        return Err(Refusal::new(
+            554,
+            "5.6.0",
+            &format!(
+                "8-bit byte 0x{:02X} in header line {line}; header fields must be ASCII with RFC 2047 encoded words (SMTPUTF8 is not offered)",
+                data[at]
+            ),
+        ));
+    }
+    RawMessage::parse(data)
+        .map_err(|e| Refusal::new(554, "5.6.0", &format!("Message header unreadable: {e}")))
+}
+
+/// The origin fields of a submission: every field RFC 5322 §3.6 allows once occurs at most
+/// once (the TR reads the first occurrence, other readers the last: a second From would let a
+/// citizen make a message look as if another account sent it); From names exactly one
+/// mailbox, the logged-in account (PVD-IO Tabelle 1 Nr. 25); a Sender field, if any, names
+/// the same account.
+fn check_origin(msg: &RawMessage, account: &str) -> Result<(), Refusal> {
+    if let Some((name, n)) = msg.repeated(&AT_MOST_ONCE) {
+        return Err(Refusal::new(
+            550,
+            "5.7.1",
+            &format!("Header field {name} occurs {n} times; RFC 5322 §3.6 allows it once"),
+        ));
+    }
+    let from = msg.addresses("from");
+    match from.as_slice() {
+        [] => Err(Refusal::new(
+            554,
+            "5.6.0",
+            "Missing or unreadable From header (PVD-IO Tabelle 1 Nr. 25)",
+        )),
+        [one] if one == account => Ok(()),
+        [one] => Err(Refusal::new(
+            550,
+            "5.7.1",
+            &format!("From <{one}> is not the logged-in account <{account}>"),
+        )),
+        more => Err(Refusal::new(
+            550,
+            "5.7.1",
+            &format!(
+                "From names {} mailboxes; a De-Mail has exactly one sender, the logged-in account <{account}> (PVD-IO Tabelle 1 Nr. 25)",
+                more.len()
+            ),
+        )),
+    }?;
+    if msg.first_field("sender").is_some() {
+        let sender = msg.addresses("sender");
+        if sender.as_slice() != [account.to_string()] {
+            return Err(Refusal::new(
+                550,
+                "5.7.1",
+                &format!(
+                    "Sender field {:?} is not the logged-in account <{account}>",
+                    msg.first("sender").unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Judges and processes a submission; returns the X-de-mail-message-id on success.
+pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Refusal> {
+    let msg = read_submitted(sub.data)?;
+    check_origin(&msg, &sub.login.address)?;
     // Subject (Tabelle 1 Nr. 8) is required on every De-Mail.
-    let subject = parsed.subject().map(str::to_string).ok_or_else(|| {
+    let subject = msg.subject().ok_or_else(|| {
         Refusal::new(
             554,
             "5.6.0",
@@ -200,7 +242,7 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
             .record_sent(&sub.login.address, &day, more)
             .map_err(storage_refusal)?;
     }
-    let result = stamp_and_deliver(&mut work, &sub, msg, &parsed, &options, &subject, &holder);
+    let result = stamp_and_deliver(&mut work, &sub, msg, &options, &subject, &holder);
     work.finish(result)
 }
 
@@ -380,8 +422,7 @@ pub(crate) fn accept_relayed(
     recipients: &[String],
     data: &[u8],
 ) -> Result<String, Refusal> {
-    let mut msg = RawMessage::parse(data)
-        .map_err(|e| Refusal::new(554, "5.6.0", &format!("Message header unreadable: {e}")))?;
+    let mut msg = read_submitted(data)?;
     msg.remove_all(h::ENVELOPE_TO);
     let anchors = [shared.ca_der.clone()];
     let verdict = integrity::verify_with(
@@ -421,12 +462,7 @@ pub(crate) fn accept_relayed(
         .first(h::SENDER)
         .map(|s| normalize_address(&s))
         .unwrap_or_else(|| normalize_address(envelope_from));
-    let parsed = mail_parser::MessageParser::default().parse_headers(data);
-    let subject = parsed
-        .as_ref()
-        .and_then(|m| m.subject())
-        .unwrap_or_default()
-        .to_string();
+    let subject = msg.subject().unwrap_or_default();
     shared.trace.emit(EventKind::ProviderReceived {
         provider: shared.config.id.clone(),
         from_provider: peer.to_string(),
@@ -537,7 +573,6 @@ fn stamp_and_deliver(
     work: &mut Work<'_>,
     sub: &Submission<'_>,
     mut msg: RawMessage,
-    parsed: &mail_parser::Message<'_>,
     options: &[DeMailOption],
     subject: &str,
     holder: &str,
@@ -547,25 +582,16 @@ fn stamp_and_deliver(
     let date = format_rfc5322(&now);
     let domain = shared.config.domain.clone();
     let message_id = work.next_id()?;
-    let to_header: Vec<String> = addresses(parsed.to());
-    let cc_header: Vec<String> = addresses(parsed.cc());
+    let to_header: Vec<String> = msg.addresses("to");
+    let cc_header: Vec<String> = msg.addresses("cc");
     let chosen = chosen_recipient(&to_header, &cc_header);
     let rfc_message_id = msg
         .first("message-id")
         .unwrap_or_else(|| format!("<{message_id}>"));
     let private_id = msg.first(h::PRIVATE_ID);
     let in_reply_to = msg.first("in-reply-to");
-    let reply_to = msg.first("reply-to").and_then(|r| {
-        mail_parser::MessageParser::default()
-            .parse_headers(format!("Reply-To: {r}\r\n\r\n").as_bytes())
-            .and_then(|m| {
-                m.reply_to()
-                    .and_then(|a| a.first())
-                    .and_then(|a| a.address())
-                    .map(normalize_address)
-            })
-    });
-    for name in PROVIDER_FIELDS {
+    let reply_to = msg.addresses("reply-to").into_iter().next();
+    for name in table1::provider_only() {
         msg.remove_all(name);
     }
     for o in DeMailOption::ALL {
@@ -822,16 +848,6 @@ pub(crate) fn issue_notification(
         &built.from,
     )
     .map(|_| ())
-}
-
-fn addresses(list: Option<&mail_parser::Address<'_>>) -> Vec<String> {
-    list.map(|a| {
-        a.iter()
-            .filter_map(|x| x.address())
-            .map(normalize_address)
-            .collect()
-    })
-    .unwrap_or_default()
 }
 
 /// Builds `X-de-mail-chosen-recipient` (PVD-IO §3.1.8): `to=…;cc=…`, empty parts left out.

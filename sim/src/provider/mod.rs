@@ -217,6 +217,8 @@ pub(crate) struct Shared {
     /// The test CA (PEM and DER): trust anchor for peers and for X-de-mail-signature-certificate.
     pub ca_pem: String,
     pub ca_der: Vec<u8>,
+    /// Failed AUTH attempts per client address (submission face).
+    pub auth_throttle: smtp::AuthThrottle,
 }
 
 impl Shared {
@@ -417,6 +419,7 @@ impl Provider {
             relay_identity,
             ca_pem: pki.ca_pem().to_string(),
             ca_der: pki.ca_der().to_vec(),
+            auth_throttle: smtp::AuthThrottle::default(),
         });
         let smtp_at = shared.config.smtp_listen.unwrap_or(LOOPBACK_ANY);
         let listener = TcpListener::bind(smtp_at)
