@@ -27,11 +27,12 @@ struct World {
 }
 
 async fn start_world() -> World {
-    start_world_with(&[]).await
+    start_world_with(&[], &[]).await
 }
 
-/// A world with `extra` accounts (persons at level high) besides the usual four.
-async fn start_world_with(extra: &[String]) -> World {
+/// A world with `extra` accounts (persons at level high) besides the usual four, and the
+/// provider domains of `trusted_peers` on the relay face's trust list.
+async fn start_world_with(extra: &[String], trusted_peers: &[&str]) -> World {
     demail_sim::init_crypto();
     let start = "2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap();
     let clock = VirtualClock::new(&start);
@@ -72,7 +73,7 @@ async fn start_world_with(extra: &[String]) -> World {
             relay_listen: None,
             delivery_hub: None,
             wire_log: None,
-            trusted_peers: Vec::new(),
+            trusted_peers: trusted_peers.iter().map(|p| p.to_string()).collect(),
         },
         clock.clone(),
         trace.clone(),
@@ -721,6 +722,38 @@ async fn smuggled_end_of_data_is_not_a_line_end() {
     assert!(w.provider.mailbox(INTAKE).unwrap().is_empty());
 }
 
+/// #12 item 3 on the relay face (provider to provider, mutual TLS): the same DATA rules as
+/// on submission; a trusted peer's smuggling attempt is one refused message.
+#[tokio::test]
+async fn relay_face_does_not_split_on_bare_line_ends() {
+    let w = start_world_with(&[], &["dmda-b.de-mail.de"]).await;
+    let peer = w
+        .pki
+        .issue("dmda-b.de-mail.de", &["dmda-b.de-mail.de"])
+        .unwrap();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(w.pki.root_store().unwrap())
+        .with_client_auth_cert(
+            vec![peer.cert_der.clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(peer.key_der.clone().into()),
+        )
+        .unwrap();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("dmda-a.de-mail.de").unwrap();
+    let tcp = TcpStream::connect(w.provider.relay_addr()).await.unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    let mut c = Client {
+        io: BufReader::new(Box::new(tls)),
+    };
+    let greeting = c.read_reply().await;
+    assert!(greeting.starts_with("220"), "{greeting}");
+    c.cmd("EHLO dmda-b.de-mail.de").await;
+    for pattern in SMUGGLE_PATTERNS {
+        smuggle(&mut c, pattern, "max.muster@dmda-b.de-mail.de").await;
+    }
+    assert!(w.provider.mailbox(INTAKE).unwrap().is_empty());
+}
+
 /// Starts the reference intake against the test world's provider.
 async fn start_intake(w: &World) -> ReferenceIntake {
     let dir = std::env::temp_dir().join(format!(
@@ -885,7 +918,7 @@ async fn recipients_per_message_are_limited() {
     let extra: Vec<String> = (0..101)
         .map(|i| format!("person{i}.test@dmda-a.de-mail.de"))
         .collect();
-    let w = start_world_with(&extra).await;
+    let w = start_world_with(&extra, &[]).await;
     let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
     let r = c.cmd(&format!("MAIL FROM:<{CITIZEN}>")).await;
     assert!(r.starts_with("250"), "{r}");
