@@ -165,15 +165,22 @@ impl RawMessage {
         .unwrap_or_default()
     }
 
-    /// The first field (in message order) of `names` that occurs more than once, with its
+    /// The field of `names` whose second occurrence comes first in the message, with its
     /// count. RFC 5322 §3.6 allows the origination, destination and identification fields
     /// and Subject at most once each.
     pub fn repeated(&self, names: &[&str]) -> Option<(String, usize)> {
-        self.fields.iter().find_map(|f| {
-            let single = names.iter().any(|n| n.eq_ignore_ascii_case(&f.name));
-            let n = self.count(&f.name);
-            (single && n > 1).then(|| (f.name.clone(), n))
-        })
+        // One pass (a message may carry a million header lines): count each name of `names`.
+        let mut counts = vec![0usize; names.len()];
+        let mut first_repeated: Option<(usize, String)> = None;
+        for f in &self.fields {
+            if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(&f.name)) {
+                counts[i] += 1;
+                if counts[i] == 2 && first_repeated.is_none() {
+                    first_repeated = Some((i, f.name.clone()));
+                }
+            }
+        }
+        first_repeated.map(|(i, name)| (name, counts[i]))
     }
 
     /// How many fields are named `name`.
@@ -217,11 +224,12 @@ impl RawMessage {
     /// `X-de-mail-privat-id` a real sender wrote). Kept in the message and reported.
     pub fn unknown_demail_fields(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
         for f in &self.fields {
             let lower = f.name.to_ascii_lowercase();
             if lower.starts_with("x-de-mail-")
                 && !super::table1::is_known_demail(&lower)
-                && !out.contains(&f.name)
+                && seen.insert(f.name.as_str())
             {
                 out.push(f.name.clone());
             }

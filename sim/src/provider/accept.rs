@@ -256,6 +256,15 @@ pub(crate) struct Work<'a> {
     stored: Vec<(String, String)>,
 }
 
+/// A transaction that is neither committed nor rolled back when its `Work` goes away (an early
+/// return, a panic in a bug) is rolled back here; otherwise BEGIN IMMEDIATE would stay open and
+/// every later transaction of the provider would fail until a restart.
+impl Drop for Work<'_> {
+    fn drop(&mut self) {
+        self.store.rollback();
+    }
+}
+
 pub(crate) fn storage_refusal(e: anyhow::Error) -> Refusal {
     tracing::error!("storage failure: {e:#}");
     Refusal::new(
@@ -283,18 +292,14 @@ impl<'a> Work<'a> {
         let shared = self.shared;
         match result.and_then(|v| self.store.commit().map(|()| v).map_err(storage_refusal)) {
             Ok(v) => {
-                let Work {
-                    store,
-                    jobs,
-                    stored,
-                    ..
-                } = self;
+                let jobs = std::mem::take(&mut self.jobs);
+                let stored = std::mem::take(&mut self.stored);
                 // The webhook URLs are held in memory by the store: read them under the lock
                 // already held (nothing at all when no mailbox has one), post after release.
-                let hooks: Vec<(String, &str, &str)> = if store.has_webhooks() {
+                let hooks: Vec<(String, &str, &str)> = if self.store.has_webhooks() {
                     stored
                         .iter()
-                        .filter_map(|(mailbox, message_id)| match store.webhook(mailbox) {
+                        .filter_map(|(mailbox, message_id)| match self.store.webhook(mailbox) {
                             Ok(Some(url)) => Some((url, mailbox.as_str(), message_id.as_str())),
                             Ok(None) => None,
                             Err(e) => {
@@ -306,7 +311,8 @@ impl<'a> Work<'a> {
                 } else {
                     Vec::new()
                 };
-                drop(store);
+                // Releases the store's lock (the transaction is committed: nothing to undo).
+                drop(self);
                 for (url, mailbox, message_id) in hooks {
                     super::gateway::notify_stored(&url, mailbox, message_id);
                 }
@@ -875,5 +881,52 @@ mod tests {
         assert_eq!(chosen_recipient(&to, &cc), "to=a@x;cc=b@x");
         assert_eq!(chosen_recipient(&to, &[]), "to=a@x");
         assert_eq!(chosen_recipient(&[], &[]), "");
+    }
+
+    /// A panic inside an open transaction (a provider bug) rolls the transaction back: the
+    /// next submission can open its own instead of failing with 451 until a restart.
+    #[tokio::test]
+    async fn a_panic_inside_a_transaction_rolls_it_back() {
+        crate::init_crypto();
+        let start = "2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap();
+        let clock = crate::clock::VirtualClock::new(&start);
+        let trace = crate::trace::Trace::new(clock.clone());
+        let pki = crate::pki::TestPki::generate("test").unwrap();
+        let provider = super::super::Provider::start(
+            super::super::ProviderConfig {
+                id: "dmda-a".into(),
+                name: "DMDA A".into(),
+                domain: "dmda-a.de-mail.de".into(),
+                hosted_domains: Vec::new(),
+                accounts: Vec::new(),
+                message_dir: None,
+                database: None,
+                smtp_listen: None,
+                http_listen: None,
+                relay_listen: None,
+                delivery_hub: None,
+                wire_log: None,
+                trusted_peers: Vec::new(),
+            },
+            clock,
+            trace,
+            &pki,
+        )
+        .await
+        .unwrap();
+        let shared = provider.shared.clone();
+        let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut work = Work::begin(&shared).unwrap();
+            work.next_id().unwrap();
+            panic!("a bug inside the transaction");
+        }));
+        assert!(crashed.is_err());
+        let mut work = Work::begin(&shared).expect("a new transaction after the panic");
+        let id = work.next_id().unwrap();
+        work.finish(Ok(())).unwrap();
+        assert_eq!(
+            id, "m000001@dmda-a.de-mail.de",
+            "the panicked id was rolled back"
+        );
     }
 }
