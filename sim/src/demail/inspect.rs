@@ -14,13 +14,9 @@ use super::table1::Presence::{Must, MustNot};
 use super::table1::TABLE_1;
 use super::{DeMailOption, MessageType, h, parse_option};
 
-/// Values of `X-de-mail-notification-type` (PVD-IO Tabelle 22).
-pub const NOTIFICATION_TYPES: [&str; 4] = [
-    "unknown-recipient",
-    "closed-account",
-    "invalid-format",
-    "other",
-];
+/// Values of `X-de-mail-notification-type` (PVD-IO Tabelle 22), from the one list in
+/// [`super::notification`].
+pub use super::notification::NOTIFICATION_TYPES;
 
 /// What `inspect` found.
 #[derive(Clone, Debug, Serialize)]

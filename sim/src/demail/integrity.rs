@@ -56,30 +56,9 @@ use x509_cert::der::{Decode as _, Encode as _};
 use super::h;
 use super::headers::{Field, RawMessage};
 
-/// The header fields hashed, in the TR's order (PVD-IO §3.1.21), spelt as in the TR.
-/// X-de-mail-private-id is hashed only if present.
-pub const TR_SIGNED_HEADERS: [&str; 20] = [
-    "From",
-    "Date",
-    "Message-ID",
-    "Subject",
-    "Reply-To",
-    "X-de-mail-confirmation-of-dispatch",
-    "X-de-mail-confirmation-of-receipt",
-    "X-de-mail-confirmation-of-retrieve",
-    "X-de-mail-authoritative",
-    "X-de-mail-private",
-    "X-de-mail-sender",
-    "X-de-mail-chosen-recipient",
-    "X-de-mail-auth-mechanism",
-    "X-de-mail-auth-level",
-    "X-de-mail-originator-provider",
-    "X-de-mail-message-type",
-    "X-de-mail-version",
-    "X-de-mail-private-id",
-    "X-de-mail-message-id",
-    "X-de-mail-account-holder",
-];
+/// The header fields hashed, in the TR's order (PVD-IO §3.1.21), spelt as in the TR; the
+/// sealed rows of [`super::table1::TABLE_1`]. X-de-mail-private-id is hashed only if present.
+pub const TR_SIGNED_HEADERS: [&str; 20] = super::table1::SEALED;
 
 /// The `q=` value required when signing (PVD-IO §3.1.21).
 pub const Q_CERTIFICATE: &str = "x-header/x-de-mail-signature-certificate";

@@ -29,9 +29,28 @@ pub enum NotificationType {
     Other,
 }
 
+/// The header values of PVD-IO Tabelle 22, in the table's order.
+pub const NOTIFICATION_TYPES: [&str; 4] = {
+    let mut out = [""; 4];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = NotificationType::ALL[i].as_str();
+        i += 1;
+    }
+    out
+};
+
 impl NotificationType {
+    /// Every type of Tabelle 22, in the table's order.
+    pub const ALL: [NotificationType; 4] = [
+        NotificationType::UnknownRecipient,
+        NotificationType::ClosedAccount,
+        NotificationType::InvalidFormat,
+        NotificationType::Other,
+    ];
+
     /// The header value.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             NotificationType::UnknownRecipient => "unknown-recipient",
             NotificationType::ClosedAccount => "closed-account",

@@ -5,7 +5,8 @@
 //! Everything that needs a list of De-Mail header names derives it from [`TABLE_1`]: the
 //! fields the provider removes from a client's submission before it stamps its own
 //! ([`provider_only`]), the known `X-de-mail-*` names ([`is_known_demail`]), the metadata a
-//! confirmation copies ([`is_table1`]) and the presence rules `inspect` checks. A new header
+//! confirmation copies ([`is_table1`]), the presence rules `inspect` checks and the seal's
+//! `h=` list ([`SEALED`], PVD-IO §3.1.21). A new header
 //! rule is one row here.
 //!
 //! The TR's table has no "who writes it" column; [`Origin`] follows from the field
@@ -44,17 +45,39 @@ pub struct Row {
     pub nr: Option<u8>,
     /// Header name in lower case (the TR recommends lower case, §3.1).
     pub name: &'static str,
+    /// The name as the TR spells it (`X-de-mail-sender`, `Message-ID`).
+    pub spelled: &'static str,
     pub origin: Origin,
+    /// Position in the seal's `h=` list (PVD-IO §3.1.21), if the seal covers the field.
+    pub sealed: Option<usize>,
     /// Presence in a normal message (N), a confirmation (B) and a notification (M).
     pub presence: [Presence; 3],
 }
 
-const fn row(nr: u8, name: &'static str, origin: Origin, presence: [Presence; 3]) -> Row {
+const fn row(
+    nr: u8,
+    name: &'static str,
+    spelled: &'static str,
+    origin: Origin,
+    presence: [Presence; 3],
+) -> Row {
     Row {
         nr: Some(nr),
         name,
+        spelled,
         origin,
+        sealed: None,
         presence,
+    }
+}
+
+impl Row {
+    /// The same row, covered by the seal at position `at` of `h=`.
+    const fn sealed(self, at: usize) -> Row {
+        Row {
+            sealed: Some(at),
+            ..self
+        }
     }
 }
 
@@ -67,90 +90,72 @@ use super::h;
 /// rendering of Nr. 18 ("X-de-mail-signature<br>certificate") shows, and a reader takes it
 /// for the provider's signature. It is reserved for the provider (removed from submissions)
 /// and must not appear in any message.
+#[rustfmt::skip]
 pub const TABLE_1: [Row; 30] = [
-    row(
-        1,
-        h::CONFIRMATION_OF_DISPATCH,
-        Origin::Option,
-        [Must, MustNot, MustNot],
-    ),
-    row(
-        2,
-        h::CONFIRMATION_OF_RECEIPT,
-        Origin::Option,
-        [Must, MustNot, MustNot],
-    ),
-    row(
-        3,
-        h::CONFIRMATION_OF_RETRIEVE,
-        Origin::Option,
-        [Must, MustNot, MustNot],
-    ),
-    row(
-        4,
-        h::AUTHORITATIVE,
-        Origin::Option,
-        [Must, MustNot, MustNot],
-    ),
-    row(5, h::PRIVATE, Origin::Option, [Must, May, MustNot]),
-    row(6, h::SENDER, Origin::Provider, [Must, Must, Must]),
-    row(7, h::CHOSEN_RECIPIENT, Origin::Provider, [Must, Must, Must]),
-    row(8, "subject", Origin::Client, [Must, Must, Must]),
-    row(9, h::PRIVATE_ID, Origin::Client, [May, May, May]),
-    row(10, "reply-to", Origin::Client, [May, May, May]),
-    row(11, h::AUTH_LEVEL, Origin::Provider, [Must, May, May]),
-    row(12, h::AUTH_MECHANISM, Origin::Provider, [Must, May, May]),
-    row(13, "date", Origin::Provider, [Must, Must, Must]),
-    row(14, h::MESSAGE_ID, Origin::Provider, [Must, Must, Must]),
-    row(
-        15,
-        h::ORIGINATOR_PROVIDER,
-        Origin::Provider,
-        [Must, Must, Must],
-    ),
-    row(16, h::MESSAGE_TYPE, Origin::Provider, [Must, Must, Must]),
-    row(17, h::INTEGRITY, Origin::Provider, [Must, Must, Must]),
-    row(
-        18,
-        h::SIGNATURE_CERTIFICATE,
-        Origin::Provider,
-        [May, Must, May],
-    ),
-    row(
-        19,
-        h::ACTUAL_RECIPIENT,
-        Origin::Provider,
-        [Must, Must, Must],
-    ),
+    row(1, h::CONFIRMATION_OF_DISPATCH, "X-de-mail-confirmation-of-dispatch", Origin::Option, [Must, MustNot, MustNot]).sealed(5),
+    row(2, h::CONFIRMATION_OF_RECEIPT, "X-de-mail-confirmation-of-receipt", Origin::Option, [Must, MustNot, MustNot]).sealed(6),
+    row(3, h::CONFIRMATION_OF_RETRIEVE, "X-de-mail-confirmation-of-retrieve", Origin::Option, [Must, MustNot, MustNot]).sealed(7),
+    row(4, h::AUTHORITATIVE, "X-de-mail-authoritative", Origin::Option, [Must, MustNot, MustNot]).sealed(8),
+    row(5, h::PRIVATE, "X-de-mail-private", Origin::Option, [Must, May, MustNot]).sealed(9),
+    row(6, h::SENDER, "X-de-mail-sender", Origin::Provider, [Must, Must, Must]).sealed(10),
+    row(7, h::CHOSEN_RECIPIENT, "X-de-mail-chosen-recipient", Origin::Provider, [Must, Must, Must]).sealed(11),
+    row(8, "subject", "Subject", Origin::Client, [Must, Must, Must]).sealed(3),
+    row(9, h::PRIVATE_ID, "X-de-mail-private-id", Origin::Client, [May, May, May]).sealed(17),
+    row(10, "reply-to", "Reply-To", Origin::Client, [May, May, May]).sealed(4),
+    row(11, h::AUTH_LEVEL, "X-de-mail-auth-level", Origin::Provider, [Must, May, May]).sealed(13),
+    row(12, h::AUTH_MECHANISM, "X-de-mail-auth-mechanism", Origin::Provider, [Must, May, May]).sealed(12),
+    row(13, "date", "Date", Origin::Provider, [Must, Must, Must]).sealed(1),
+    row(14, h::MESSAGE_ID, "X-de-mail-message-id", Origin::Provider, [Must, Must, Must]).sealed(18),
+    row(15, h::ORIGINATOR_PROVIDER, "X-de-mail-originator-provider", Origin::Provider, [Must, Must, Must]).sealed(14),
+    row(16, h::MESSAGE_TYPE, "X-de-mail-message-type", Origin::Provider, [Must, Must, Must]).sealed(15),
+    // Nr. 17: the seal itself.
+    row(17, h::INTEGRITY, "X-de-mail-integrity", Origin::Provider, [Must, Must, Must]),
+    row(18, h::SIGNATURE_CERTIFICATE, "X-de-mail-signature-certificate", Origin::Provider, [May, Must, May]),
+    // Nr. 19: differs per copy (Bcc, §3.1.8), so not sealed.
+    row(19, h::ACTUAL_RECIPIENT, "X-de-mail-actual-recipient", Origin::Provider, [Must, Must, Must]),
     // Nr. 20: set when the provider forwards a message (Weiterleitung, column W/F).
-    row(20, "resent-to", Origin::Provider, [May, May, May]),
-    row(20, "resent-from", Origin::Provider, [May, May, May]),
-    row(20, "resent-date", Origin::Provider, [May, May, May]),
-    row(20, "resent-message-id", Origin::Provider, [May, May, May]),
-    // Nr. 21: set by the receiving provider (§3.1.22).
-    row(21, h::ENVELOPE_TO, Origin::Provider, [May, May, May]),
-    row(22, h::VERSION, Origin::Provider, [Must, Must, Must]),
-    row(
-        23,
-        h::ACCOUNT_HOLDER,
-        Origin::Provider,
-        [Must, MustNot, MustNot],
-    ),
-    row(
-        24,
-        h::NOTIFICATION_TYPE,
-        Origin::Provider,
-        [MustNot, MustNot, Must],
-    ),
-    row(25, "from", Origin::Client, [Must, Must, Must]),
-    row(26, "message-id", Origin::Client, [Must, Must, Must]),
+    row(20, "resent-to", "Resent-To", Origin::Provider, [May, May, May]),
+    row(20, "resent-from", "Resent-From", Origin::Provider, [May, May, May]),
+    row(20, "resent-date", "Resent-Date", Origin::Provider, [May, May, May]),
+    row(20, "resent-message-id", "Resent-Message-ID", Origin::Provider, [May, May, May]),
+    // Nr. 21: set by the receiving provider (§3.1.22), after the seal.
+    row(21, h::ENVELOPE_TO, "Envelope-to", Origin::Provider, [May, May, May]),
+    row(22, h::VERSION, "X-de-mail-version", Origin::Provider, [Must, Must, Must]).sealed(16),
+    row(23, h::ACCOUNT_HOLDER, "X-de-mail-account-holder", Origin::Provider, [Must, MustNot, MustNot]).sealed(19),
+    row(24, h::NOTIFICATION_TYPE, "X-de-mail-notification-type", Origin::Provider, [MustNot, MustNot, Must]),
+    row(25, "from", "From", Origin::Client, [Must, Must, Must]).sealed(0),
+    row(26, "message-id", "Message-ID", Origin::Client, [Must, Must, Must]).sealed(2),
     Row {
         nr: None,
         name: "x-de-mail-signature",
+        spelled: "X-de-mail-signature",
         origin: Origin::Provider,
+        sealed: None,
         presence: [MustNot, MustNot, MustNot],
     },
 ];
+
+/// The fields the seal covers, in the order of its `h=` list (PVD-IO §3.1.21), spelt as in the
+/// TR: the rows with [`Row::sealed`], by position.
+pub const SEALED: [&str; 20] = sealed_in_order();
+
+const fn sealed_in_order() -> [&'static str; 20] {
+    let mut out = [""; 20];
+    let mut i = 0;
+    while i < TABLE_1.len() {
+        if let Some(at) = TABLE_1[i].sealed {
+            assert!(out[at].is_empty(), "two rows at one h= position");
+            out[at] = TABLE_1[i].spelled;
+        }
+        i += 1;
+    }
+    let mut at = 0;
+    while at < out.len() {
+        assert!(!out[at].is_empty(), "a gap in the h= positions");
+        at += 1;
+    }
+    out
+}
 
 /// The row of `name` (case-insensitive).
 pub fn find(name: &str) -> Option<&'static Row> {
@@ -188,6 +193,7 @@ mod tests {
         assert_eq!(numbers, expected);
         for (i, r) in TABLE_1.iter().enumerate() {
             assert_eq!(r.name, r.name.to_ascii_lowercase(), "row {i}");
+            assert!(r.spelled.eq_ignore_ascii_case(r.name), "row {i}");
             assert!(
                 TABLE_1[i + 1..].iter().all(|o| o.name != r.name),
                 "{} twice",
@@ -219,5 +225,19 @@ mod tests {
         assert!(!is_known_demail("x-de-mail-privat-id"));
         assert!(!is_known_demail("subject"));
         assert!(is_table1("Subject"));
+    }
+
+    /// The seal's h= list in the TR's order (PVD-IO §3.1.21), written out as the TR prints it.
+    #[test]
+    fn sealed_list_is_the_trs() {
+        assert_eq!(
+            SEALED.join(":"),
+            "From:Date:Message-ID:Subject:Reply-To:X-de-mail-confirmation-of-dispatch:\
+             X-de-mail-confirmation-of-receipt:X-de-mail-confirmation-of-retrieve:\
+             X-de-mail-authoritative:X-de-mail-private:X-de-mail-sender:\
+             X-de-mail-chosen-recipient:X-de-mail-auth-mechanism:X-de-mail-auth-level:\
+             X-de-mail-originator-provider:X-de-mail-message-type:X-de-mail-version:\
+             X-de-mail-private-id:X-de-mail-message-id:X-de-mail-account-holder"
+        );
     }
 }
