@@ -33,3 +33,27 @@ fn every_module_has_a_doc_comment() {
         "files without a //! module doc: {missing:?}"
     );
 }
+
+/// Architecture invariant "the intake talks to the provider only over sockets": no file of the
+/// reference intake names the provider module (until the crate graph enforces it).
+#[test]
+fn the_intake_does_not_use_provider_code() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut files = Vec::new();
+    rust_files(&root.join("sim/src/intake"), &mut files);
+    assert!(files.len() > 5, "found only {} files", files.len());
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .any(|l| l.contains("crate::provider") || l.contains("demail_sim::provider"))
+        })
+        .map(|f| f.strip_prefix(root).unwrap().display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "intake files that use provider code: {offenders:?}"
+    );
+}

@@ -13,6 +13,7 @@
 //! - [`intake`]: the reference municipal intake, a system under test that talks to the
 //!   provider only over SMTP and HTTP on sockets.
 //! - [`population`]: a seeded fake population of citizens and businesses (streamed).
+//! - [`sync`]: the mutex helper every part shares.
 
 pub mod clock;
 pub mod demail;
@@ -22,6 +23,7 @@ pub mod pki;
 pub mod population;
 pub mod provider;
 pub mod seed;
+pub mod sync;
 pub mod trace;
 
 /// 1-based line and column (in characters) of a byte offset into `text`, for the

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Intake, outbound, service};
-use crate::provider::lock;
+use crate::sync::lock;
 
 pub(crate) fn router(intake: Arc<Intake>) -> Router {
     Router::new()

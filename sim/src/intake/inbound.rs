@@ -16,7 +16,7 @@ use super::{Case, CaseDeadline, Evidence, Intake, Verdict, berlin};
 use crate::demail::headers::RawMessage;
 use crate::demail::integrity::{self, VerifyOptions};
 use crate::demail::{MessageType, h, normalize_address};
-use crate::provider::lock;
+use crate::sync::lock;
 use crate::trace::EventKind;
 
 /// Headers every De-Mail carries when it leaves a provider (PVD-IO Tabelle 1, XX in all

@@ -335,7 +335,7 @@ impl ReferenceIntake {
 
     /// A copy of the cases (for diagnostics only; checks use what crossed the wire).
     pub fn cases(&self) -> Vec<Case> {
-        crate::provider::lock(&self.inner.state).cases.clone()
+        crate::sync::lock(&self.inner.state).cases.clone()
     }
 }
 

@@ -24,7 +24,7 @@ use crate::clock::format_rfc5322;
 use crate::demail::compose::{Draft, mailbox};
 use crate::demail::multipart::{Part, multipart_mixed};
 use crate::demail::{DeMailOption, h};
-use crate::provider::lock;
+use crate::sync::lock;
 use crate::trace::EventKind;
 
 /// A message the intake sends.

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use super::{Intake, inbound};
-use crate::provider::lock;
+use crate::sync::lock;
 use crate::trace::EventKind;
 
 #[derive(Deserialize)]

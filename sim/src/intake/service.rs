@@ -25,7 +25,7 @@ use super::outbound::{Letter, submit};
 use super::{Intake, IntakeState, Service, ServiceStatus, berlin};
 use crate::demail::{DeMailOption, MessageType, normalize_address};
 use crate::law::{self, Options, Provision, check_in_force};
-use crate::provider::lock;
+use crate::sync::lock;
 use crate::trace::EventKind;
 
 /// Options on a Bescheid served förmlich: Abholbestätigung and "persönlich".

@@ -25,7 +25,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
 
 use anyhow::{Context, Result, anyhow};
 use jiff::Timestamp;
@@ -34,10 +33,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::AccountConfig;
 use crate::demail::{MessageType, normalize_address};
 
-/// Locks a mutex, recovering the data if a holder panicked (the data stays usable).
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub use crate::sync::lock;
 
 /// One account with its mailbox.
 #[derive(Clone, Debug)]
