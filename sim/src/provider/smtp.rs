@@ -829,17 +829,32 @@ impl Session {
                     .refuse("DATA", Refusal::new(552, "5.3.4", "Message too large"))
                     .await;
             }
-            return match accept::accept_relayed(
-                &self.shared,
-                &peer,
-                &envelope_from,
-                &rcpts,
-                &message,
-            ) {
-                Ok(id) => self.reply(250, "2.0.0", &format!("Accepted {id}")).await,
-                Err(r) => {
+            // Seal verification and the SQLite commit block: off the runtime's workers, like
+            // a submission's DATA.
+            let shared = self.shared.clone();
+            let judged = tokio::task::spawn_blocking(move || {
+                let verdict =
+                    accept::accept_relayed(&shared, &peer, &envelope_from, &rcpts, &message);
+                (verdict, message)
+            })
+            .await;
+            return match judged {
+                Ok((Ok(id), _)) => self.reply(250, "2.0.0", &format!("Accepted {id}")).await,
+                Ok((Err(r), message)) => {
                     let eml = self.shared.wire_log.record(&message);
                     self.refuse_with("DATA", r, Some(eml)).await
+                }
+                Err(e) => {
+                    tracing::error!("accepting a hand-over failed: {e}");
+                    self.refuse(
+                        "DATA",
+                        Refusal::new(
+                            451,
+                            "4.3.0",
+                            "Local error in processing; nothing was stored",
+                        ),
+                    )
+                    .await
                 }
             };
         }
