@@ -389,31 +389,7 @@ async fn unknown_command_is_answered() {
 #[tokio::test]
 async fn intake_refuses_plain_mail() {
     let w = start_world().await;
-    let dir = std::env::temp_dir().join(format!("demail-intake-test-{}", std::process::id()));
-    let intake = ReferenceIntake::start(IntakeConfig {
-        file: demail_sim::intake::config::IntakeFile::default_dresden().unwrap(),
-        passwords: [(INTAKE.to_string(), PASSWORD.to_string())].into(),
-        provider_submission: w.provider.submission_addr(),
-        provider_http: None,
-        ca_pem: w.pki.ca_pem().into(),
-        ca_der: w.pki.ca_der().to_vec(),
-        identity: w
-            .pki
-            .issue("intake.localhost", &["localhost", "127.0.0.1"])
-            .unwrap(),
-        tls_dir: dir,
-        reply_options: Vec::new(),
-        dms_url: None,
-        dms_outbox: None,
-        pull_tokens: None,
-        outages: Vec::new(),
-    })
-    .await
-    .unwrap();
-    // Set the intake's clock first, as the runner does.
-    let http =
-        reqwest_like_post(&intake.base_url(), r#"{"now":"2025-03-03T09:00:00+01:00"}"#).await;
-    assert!(http.starts_with("HTTP/1.1 200"), "{http}");
+    let intake = start_intake(&w).await;
     let mut c = Client::connect(intake.smtp_addr()).await;
     c.cmd("EHLO test").await;
     let mut c = c.starttls(&w.pki).await;
