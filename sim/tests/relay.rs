@@ -19,6 +19,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 const AMT: &str = "poststelle@amt.dmda-a.de-mail.de";
 const BUERGER: &str = "erika.mustermann@dmda-b.de-mail.de";
 
+#[allow(clippy::too_many_arguments)] // a test helper that names every part of a provider
 async fn provider(
     id: &str,
     account: &str,

@@ -1,0 +1,34 @@
+//! demail-core: what every part of the simulated world shares: virtual time, the trace, seeds,
+//! the test PKI, the mutex helper, located input errors and the TLS crypto provider.
+//!
+//! - [`clock`]: virtual time shared by everything in the world (legal time is virtual time).
+//! - [`trace`]: the typed event journal every run writes as `trace.jsonl`.
+//! - [`seed`]: derivation of sub-seeds from the one master seed.
+//! - [`pki`]: the test PKI (a CA generated at start, leaf certificates for every server).
+//! - [`sync`]: the mutex helper every part shares.
+
+pub mod clock;
+pub mod pki;
+pub mod seed;
+pub mod sync;
+pub mod trace;
+
+/// 1-based line and column (in characters) of a byte offset into `text`, for the
+/// `FILE:LINE:COLUMN` of input errors (scenario and intake configuration files). An offset
+/// past the end or inside a character is clamped to the text.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Installs aws-lc-rs as the process-wide rustls crypto provider.
+///
+/// mailin-embedded builds its rustls `ServerConfig` from the process default, so the default
+/// must be set before any TLS server starts (see `../shared/crates.md`, trap 1). Calling this
+/// more than once is harmless.
+pub fn init_crypto() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}

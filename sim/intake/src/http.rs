@@ -1,0 +1,189 @@
+//! The intake's HTTP endpoint: the test-clock contract of DESIGN.md.
+//!
+//! - `POST /testbed/clock` with `{"now": "<RFC 3339>"}`: sets the intake's time, submits all
+//!   replies due by then, answers `{"now", "idle": true, "replies_sent"}` once they went out.
+//! - `GET /testbed/events?after=N`: what the intake did, as `intake.*` trace events
+//!   (`{"events": [...], "next": M}`; pass `next` as `after` to read on). The runner copies
+//!   them into the trace after each settled step.
+//! - `GET /testbed/cases`: the intake's cases, evidence and services as JSON (diagnostics).
+//!
+//! Bad requests get a JSON problem (RFC 9457) with status 400 or 409.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Intake, outbound, service};
+use demail_core::sync::lock;
+
+pub(crate) fn router(intake: Arc<Intake>) -> Router {
+    Router::new()
+        .route("/testbed/clock", post(set_clock))
+        .route("/testbed/cases", get(cases))
+        .route("/testbed/events", get(events))
+        .with_state(intake)
+}
+
+#[derive(Deserialize)]
+struct ClockRequest {
+    now: String,
+}
+
+fn problem(status: StatusCode, title: &str, detail: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        Json(json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail})),
+    )
+        .into_response()
+}
+
+async fn set_clock(
+    State(intake): State<Arc<Intake>>,
+    body: Result<Json<ClockRequest>, JsonRejection>,
+) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Bad clock request",
+                format!("{e}; expected {{\"now\": \"2025-03-03T09:00:00+01:00\"}}"),
+            );
+        }
+    };
+    let now: Timestamp = match req.now.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Bad clock request",
+                format!("\"now\" is not an RFC 3339 time: {e}"),
+            );
+        }
+    };
+    {
+        let mut state = lock(&intake.state);
+        if let Some(before) = state.now
+            && now < before
+        {
+            return problem(
+                StatusCode::CONFLICT,
+                "Clock moved backwards",
+                format!("the intake's clock is at {before}, refusing {now}"),
+            );
+        }
+        state.now = Some(now);
+    }
+    super::pull::poll(&intake).await;
+    let sent = outbound::send_due(&intake, now).await;
+    service::run_due(&intake, now).await;
+    // The provider counts an open session as activity: the step's session ends here.
+    outbound::end_session(&intake).await;
+    dms_flush(&intake, now).await;
+    Json(json!({"now": now.to_string(), "idle": true, "replies_sent": sent})).into_response()
+}
+
+async fn cases(State(intake): State<Arc<Intake>>) -> Response {
+    let state = lock(&intake.state);
+    Json(json!({
+        "now": state.now.map(|t| t.to_string()),
+        "cases": state.cases,
+        "evidence": state.evidence,
+        "services": state.services,
+    }))
+    .into_response()
+}
+
+/// Reads `after=N` (the only parameter); no query means 0.
+fn parse_after(query: Option<&str>) -> Result<usize, String> {
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        return Ok(0);
+    };
+    match query.split_once('=') {
+        Some(("after", n)) => n
+            .parse()
+            .map_err(|_| format!("after={n:?} is not a number")),
+        _ => Err(format!("unknown query {query:?}")),
+    }
+}
+
+async fn events(State(intake): State<Arc<Intake>>, RawQuery(query): RawQuery) -> Response {
+    let after = match parse_after(query.as_deref()) {
+        Ok(n) => n,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Bad events request",
+                format!("{e}; expected ?after=N with N the number of events already read"),
+            );
+        }
+    };
+    let state = lock(&intake.state);
+    let from = after.min(state.events.len());
+    Json(json!({"events": &state.events[from..], "next": state.events.len()})).into_response()
+}
+
+/// Hands due evidence records to the DMS and reports each attempt as an `intake.dms` event.
+async fn dms_flush(intake: &Intake, now: Timestamp) {
+    use super::dms::{FlushOutcome, flush};
+    let Some((outbox, client)) = &intake.dms else {
+        return;
+    };
+    let report = flush(outbox, client, now).await;
+    let mut state = lock(&intake.state);
+    for entry in report.entries {
+        let aktenzeichen = state
+            .cases
+            .iter()
+            .find(|c| c.demail_message_id == entry.key)
+            .map_or_else(|| entry.key.clone(), |c| c.aktenzeichen.clone());
+        let (outcome, detail) = match entry.outcome {
+            FlushOutcome::Delivered { already_stored } => (
+                "stored",
+                if already_stored {
+                    "the DMS already had it (409)".to_string()
+                } else {
+                    "stored with its evidence record".to_string()
+                },
+            ),
+            FlushOutcome::Failed {
+                reason,
+                permanent: false,
+                retry_at,
+                ..
+            } => (
+                "retry",
+                format!(
+                    "{reason}; next attempt {}",
+                    retry_at.map_or_else(
+                        || "not scheduled".to_string(),
+                        |t| demail_core::clock::format_instant(
+                            &t.to_zoned_datetime(super::berlin())
+                        )
+                    )
+                ),
+            ),
+            FlushOutcome::Failed { reason, .. } => ("rejected", reason),
+            FlushOutcome::NotRecorded { result, error } => {
+                ("retry", format!("{result}; not recorded: {error}"))
+            }
+        };
+        state.events.push(demail_core::trace::EventKind::IntakeDms {
+            aktenzeichen,
+            outcome: outcome.into(),
+            detail,
+        });
+    }
+    for e in report.errors {
+        tracing::warn!("intake: DMS outbox: {e}");
+    }
+}

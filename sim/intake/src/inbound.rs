@@ -1,0 +1,365 @@
+//! The intake's SMTP listener handler (mailin-embedded): receives pushed De-Mails.
+//!
+//! A message without the metadata a provider sets on every De-Mail (PVD-IO Tabelle 1) is
+//! refused with 554 and the list of what is missing: the intake accepts De-Mail only, so plain
+//! e-mail is never binding. Confirmations and Meldungen are kept as evidence (the service
+//! module acts on them); normal messages are classified into a procedure, judged by the form
+//! rule (`rules.rs`) and open a case with the deadlines receipt starts.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use mailin_embedded::response::{OK, Response};
+
+use super::rules::{FormFacts, judge};
+use super::{Case, CaseDeadline, Evidence, Intake, Verdict, berlin};
+use demail_core::sync::lock;
+use demail_core::trace::EventKind;
+use demail_wire::headers::RawMessage;
+use demail_wire::integrity::{self, VerifyOptions};
+use demail_wire::{MessageType, h, normalize_address};
+
+/// Headers every De-Mail carries when it leaves a provider (PVD-IO Tabelle 1, XX in all
+/// columns).
+const REQUIRED: [&str; 5] = [
+    h::SENDER,
+    h::MESSAGE_ID,
+    h::MESSAGE_TYPE,
+    h::ORIGINATOR_PROVIDER,
+    h::VERSION,
+];
+
+/// One SMTP session's handler; mailin-embedded clones it per session.
+#[derive(Clone)]
+pub struct Handler {
+    intake: Arc<Intake>,
+    data: Vec<u8>,
+    /// The first recipient that is a mailbox of this intake.
+    mailbox: Option<String>,
+    /// Lines of the current DATA so far, and the first one with a bare LF or bare CR.
+    lines: usize,
+    bare_line_end: Option<usize>,
+}
+
+impl Handler {
+    pub(crate) fn new(intake: Arc<Intake>) -> Self {
+        Self {
+            intake,
+            data: Vec::new(),
+            mailbox: None,
+            lines: 0,
+            bare_line_end: None,
+        }
+    }
+}
+
+impl mailin_embedded::Handler for Handler {
+    fn rcpt(&mut self, to: &str) -> Response {
+        let now = lock(&self.intake.state).now;
+        if let Some(now) = now
+            && let Some((_, until)) = self
+                .intake
+                .config
+                .outages
+                .iter()
+                .find(|(from, until)| *from <= now && now < *until)
+        {
+            return Response::custom(
+                451,
+                format!(
+                    "4.3.2 intake down for maintenance until {}; try again later",
+                    demail_core::clock::format_instant(&until.to_zoned_datetime(super::berlin()))
+                ),
+            );
+        }
+        if self.intake.config.file.mailbox(to).is_some() {
+            OK
+        } else {
+            Response::custom(550, format!("5.1.1 <{to}> is not a mailbox of this intake"))
+        }
+    }
+
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.data.clear();
+        self.lines = 0;
+        self.bare_line_end = None;
+        self.mailbox = to
+            .iter()
+            .find(|t| self.intake.config.file.mailbox(t).is_some())
+            .map(|t| normalize_address(t));
+        OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        // mailin hands over one line at a time, split at LF: a line that does not end in CRLF,
+        // or a CR elsewhere, is a bare line end (RFC 5321 §2.3.8).
+        self.lines += 1;
+        if self.bare_line_end.is_none() && has_bare_line_end(buf) {
+            self.bare_line_end = Some(self.lines);
+        }
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        let data = std::mem::take(&mut self.data);
+        self.lines = 0;
+        if let Some(line) = self.bare_line_end.take() {
+            // mailin ends DATA at any line ".\r\n", also one after a bare LF (`\n.\r\n`), so
+            // what follows may be a smuggled second transaction (SMTP smuggling). Refuse the
+            // message and close the session, so that nothing after it is read as a command.
+            let mut refusal = Response::custom(
+                554,
+                format!(
+                    "5.6.0 bare LF or bare CR in line {line} of the message; lines end in CRLF only (RFC 5321 §2.3.8); closing the session"
+                ),
+            );
+            refusal.action = mailin_embedded::response::Action::Close;
+            if let Some(mailbox) = self.mailbox.clone() {
+                lock(&self.intake.state)
+                    .events
+                    .push(EventKind::IntakeRefused {
+                        mailbox,
+                        code: 554,
+                        reason: format!("bare LF or bare CR in line {line} (RFC 5321 §2.3.8)"),
+                    });
+            }
+            return refusal;
+        }
+        let Some(mailbox) = self.mailbox.clone() else {
+            return Response::custom(554, "5.1.1 no recipient of this intake".into());
+        };
+        match receive(&self.intake, &mailbox, &data) {
+            Ok(()) => OK,
+            Err((code, text)) => {
+                if code >= 500 {
+                    lock(&self.intake.state)
+                        .events
+                        .push(EventKind::IntakeRefused {
+                            mailbox,
+                            code,
+                            reason: text.clone(),
+                        });
+                }
+                Response::custom(code, text)
+            }
+        }
+    }
+
+    fn helo(&mut self, _ip: IpAddr, _domain: &str) -> Response {
+        OK
+    }
+}
+
+/// Whether a DATA line (with its line end) ends in anything but CRLF or holds a CR that is not
+/// part of its final CRLF.
+fn has_bare_line_end(line: &[u8]) -> bool {
+    let body = match line.strip_suffix(b"\r\n") {
+        Some(b) => b,
+        None => return true,
+    };
+    body.contains(&b'\r') || body.contains(&b'\n')
+}
+
+/// Judges and records one pushed message to `mailbox`; `Err((code, "x.y.z text"))` refuses it.
+pub(crate) fn receive(intake: &Intake, mailbox: &str, data: &[u8]) -> Result<(), (u16, String)> {
+    receive_at(intake, mailbox, data, None)
+}
+
+/// [`receive`] with the time of receipt: `Some(Eingang)` when the intake pulls a message that
+/// reached its mailbox earlier (the Eingang in the mailbox is the receipt, not the poll), `None`
+/// for the intake's clock (push).
+pub(crate) fn receive_at(
+    intake: &Intake,
+    mailbox: &str,
+    data: &[u8],
+    at: Option<jiff::Timestamp>,
+) -> Result<(), (u16, String)> {
+    let msg =
+        RawMessage::parse(data).map_err(|e| (554, format!("5.6.0 unreadable message: {e}")))?;
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .copied()
+        .filter(|name| msg.first(name).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err((
+            554,
+            format!(
+                "5.6.0 not a De-Mail: missing {} (PVD-IO Tabelle 1)",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let message_type = msg.first(h::MESSAGE_TYPE).unwrap_or_default();
+    let Some(kind) = MessageType::parse(&message_type) else {
+        return Err((
+            554,
+            format!("5.6.0 unknown X-de-mail-message-type {message_type:?} (PVD-IO Tabelle 12)"),
+        ));
+    };
+    let demail_message_id = msg.first(h::MESSAGE_ID).unwrap_or_default();
+    let private_id = msg.first(h::PRIVATE_ID);
+    let mut state = lock(&intake.state);
+    let now = match (at, state.now) {
+        (Some(t), _) | (None, Some(t)) => t,
+        (None, None) => {
+            return Err((451, "4.3.0 intake test clock not set yet; try again".into()));
+        }
+    };
+    if kind != MessageType::Normal {
+        state.evidence.push(Evidence {
+            message_type: message_type.clone(),
+            demail_message_id: demail_message_id.clone(),
+            private_id,
+            in_reply_to: msg.first("in-reply-to").map(|s| s.trim().to_string()),
+            notification_type: msg.first(h::NOTIFICATION_TYPE),
+            received_at: now,
+            handled: false,
+        });
+        super::service::file_evidence(&mut state, &intake.config.file.city.place);
+        // The confirmation belongs to the case whose Aktenzeichen it carries as private-id
+        // (the intake sets it on everything it sends); it joins the case's evidence record.
+        let case_key = msg.first(h::PRIVATE_ID).and_then(|az| {
+            state
+                .cases
+                .iter()
+                .find(|c| c.aktenzeichen == az)
+                .map(|c| c.demail_message_id.clone())
+        });
+        if let (Some(key), Some((outbox, _))) = (case_key, &intake.dms) {
+            dms_add_confirmation(outbox, &key, &message_type, &demail_message_id, data, now)
+                .map_err(|e| (451, format!("4.3.0 cannot file the confirmation: {e:#}")))?;
+        }
+        return Ok(());
+    }
+    // One header reader for every face: the first Subject counts (PVD-IO Tabelle 1 note).
+    let subject = msg.subject().unwrap_or_default();
+    // The provider's seal must verify against the trust anchor (PVD-IO §3.1.21: the key comes
+    // from X-de-mail-signature-certificate, which must chain to a trusted CA).
+    let anchors = [intake.config.ca_der.clone()];
+    let integrity = integrity::verify_with(
+        &msg,
+        &VerifyOptions {
+            trusted_cas: Some(&anchors),
+            at_unix: Some(now.as_second()),
+        },
+    );
+    let level = msg.first(h::AUTH_LEVEL).unwrap_or_default();
+    let file = &intake.config.file;
+    let procedure = file.classify(mailbox, &subject);
+    let today = now.to_zoned_datetime(berlin()).date();
+    let decision = judge(
+        procedure,
+        &FormFacts {
+            authoritative: msg.first(h::AUTHORITATIVE).as_deref() == Some("yes"),
+            auth_level: &level,
+            integrity: &integrity,
+            received_on: today,
+        },
+    );
+    let citizen = msg
+        .first(h::SENDER)
+        .map(|s| normalize_address(&s))
+        .unwrap_or_default();
+    let aktenzeichen = state.next_aktenzeichen(&procedure.prefix, now);
+    let zoned = now.to_zoned_datetime(berlin());
+    let reply_due = zoned
+        .checked_add(procedure.reply_after)
+        .map_or(now, |z| z.timestamp());
+    // Deadlines start only for a binding case: a defective one is no application yet.
+    let mut deadlines = Vec::new();
+    if decision.binding {
+        for rule in procedure.receipt_rule.iter().chain(&procedure.deadlines) {
+            match demail_calendar::compute(
+                rule,
+                today,
+                &file.city.place,
+                &demail_calendar::Options::default(),
+            ) {
+                Ok(d) => deadlines.push(CaseDeadline::from_law(&d)),
+                Err(e) => tracing::warn!("intake: deadline {rule} for {aktenzeichen}: {e}"),
+            }
+        }
+    }
+    let bescheid_due = match (&procedure.bescheid, decision.binding) {
+        (Some(b), true) => zoned.checked_add(b.after).ok().map(|z| z.timestamp()),
+        _ => None,
+    };
+    // Beweiswertsicherung: the message as received, its hash and the provider's seal go into
+    // the DMS outbox before the 250, so a DMS outage loses nothing (docs/dms.md).
+    if let Some((outbox, _)) = &intake.dms {
+        let record = super::dms::EvidenceRecord::new(
+            aktenzeichen.clone(),
+            procedure.id.clone(),
+            mailbox,
+            now,
+            data,
+            msg.first(h::INTEGRITY),
+        )
+        .map_err(|e| (554, format!("5.6.0 cannot build the evidence record: {e}")))?;
+        lock(outbox).enqueue(&record, now).map_err(|e| {
+            (
+                451,
+                format!("4.3.0 cannot store the evidence record: {e:#}"),
+            )
+        })?;
+    }
+    state.events.push(EventKind::IntakeReceived {
+        mailbox: mailbox.to_string(),
+        aktenzeichen: aktenzeichen.clone(),
+        procedure: procedure.id.clone(),
+        message_id: demail_message_id.clone(),
+        citizen: citizen.clone(),
+        binding: decision.binding,
+        reason: decision.reason.clone(),
+    });
+    state.cases.push(Case {
+        aktenzeichen,
+        mailbox: mailbox.to_string(),
+        procedure: procedure.id.clone(),
+        received_at: now,
+        citizen,
+        subject,
+        demail_message_id,
+        rfc_message_id: msg.first("message-id"),
+        private_id,
+        integrity: integrity.to_string(),
+        verdict: if decision.binding {
+            Verdict::Accepted
+        } else {
+            Verdict::FormDefect {
+                reason: decision.reason.clone(),
+                remedy: decision.remedy.unwrap_or_default(),
+            }
+        },
+        deadlines,
+        reply_due,
+        replied: false,
+        bescheid_due,
+        bescheid_sent: false,
+        last_error: None,
+    });
+    Ok(())
+}
+
+/// Adds a confirmation to the evidence record of the case with DMS key `key`.
+fn dms_add_confirmation(
+    outbox: &std::sync::Mutex<super::dms::DmsOutbox>,
+    key: &str,
+    message_type: &str,
+    demail_message_id: &str,
+    raw: &[u8],
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let mut outbox = lock(outbox);
+    let Some(entry) = outbox.entry_by_key(key)? else {
+        return Ok(());
+    };
+    let Some(mut record) = outbox.record(entry.id)? else {
+        return Ok(());
+    };
+    record.add_confirmation(message_type, demail_message_id, raw);
+    outbox.enqueue(&record, now)?;
+    Ok(())
+}

@@ -1,0 +1,619 @@
+//! The simulated accredited De-Mail provider (DMDA, De-Mail-Diensteanbieter).
+//!
+//! What it does: accounts with a highest authentication level, mailboxes, an SMTP submission
+//! face (STARTTLS + AUTH PLAIN/LOGIN, enhanced status codes, size limit), the PVD rules,
+//! confirmations and Meldungen, push delivery of an institution's mail to its intake over SMTP
+//! with STARTTLS, an HTTP face, and a relay face to other providers (SMTP over implicit TLS
+//! with mutual TLS and a trust list, IT-BInfra-IO Tabelle 1 and §7).
+//!
+//! Submodules:
+//! - [`store`]: accounts, mailboxes and the push queue, durable in SQLite (WAL).
+//! - [`smtp`]: the SMTP listener and session state machine.
+//! - [`accept`]: what happens to a message after DATA: PVD checks, metadata, Eingang,
+//!   confirmations.
+//! - [`delivery`]: the push queue into an institution's intake.
+//! - [`login`]: logins and the Abholbestätigung at the first login at level high.
+//! - [`delete`]: two-stage deletion with the 90-day lock and the level-high rules.
+//! - [`gateway`]: the HTTP face: gateway API (list, fetch, acknowledge), directory (ÖVD)
+//!   look-up, OpenAPI document.
+//!
+//! Architecture invariant: the provider talks to an intake only over sockets; it never calls
+//! intake code.
+
+pub mod accept;
+pub mod delete;
+pub mod delivery;
+pub mod gateway;
+pub mod login;
+pub mod smtp;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use demail_core::clock::VirtualClock;
+use demail_core::pki::TestPki;
+use demail_core::trace::Trace;
+use demail_wire::AuthLevel;
+
+pub use store::{StoredMessage, lock};
+
+/// An ephemeral port on the loopback interface.
+const LOOPBACK_ANY: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    0,
+));
+
+/// PVD-FU §4.1: messages of 20 MiB net must pass between providers; the submission face
+/// accepts that much message text.
+pub const MAX_MESSAGE_BYTES: usize = 20 * 1024 * 1024;
+
+/// What kind of account holder an account has (ACM-FU §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    /// A natural person.
+    Person,
+    /// An institution (Behörde, company) with Funktionspostfächer.
+    Institution,
+}
+
+/// One account of the provider.
+#[derive(Clone, Debug)]
+pub struct AccountConfig {
+    /// The De-Mail address (lower case).
+    pub address: String,
+    /// Full name or institution name (X-de-mail-account-holder).
+    pub holder: String,
+    /// Person or institution.
+    pub kind: AccountKind,
+    /// The highest level this account can log in at.
+    pub max_auth_level: AuthLevel,
+    /// SMTP AUTH password.
+    pub password: String,
+    /// Bearer token for the HTTP gateway API (`None`: no API access).
+    pub api_token: Option<String>,
+    /// Whether the holder opened access for legally binding mail (Zugang eröffnet, § 7 Abs. 3
+    /// De-Mail-G); published in the directory as `demailAccessOpening`.
+    pub access_opened: bool,
+}
+
+/// Static configuration of one provider.
+#[derive(Clone, Debug)]
+pub struct ProviderConfig {
+    /// Short id used in traces ("dmda-a").
+    pub id: String,
+    /// Display name used in confirmations.
+    pub name: String,
+    /// The provider's own De-Mail domain; system addresses live here (PVD-FU §4.3).
+    pub domain: String,
+    /// Further domains whose accounts this provider hosts (institution subdomains).
+    pub hosted_domains: Vec<String>,
+    /// Accounts.
+    pub accounts: Vec<AccountConfig>,
+    /// Folder for `NNNNNN.eml` copies of every message on the wire (`None`: do not keep).
+    pub message_dir: Option<std::path::PathBuf>,
+    /// The SQLite database file (`None`: in memory, gone with the process).
+    pub database: Option<std::path::PathBuf>,
+    /// Where the SMTP submission face listens (`None`: an ephemeral port on 127.0.0.1).
+    pub smtp_listen: Option<SocketAddr>,
+    /// Where the HTTP face listens (`None`: an ephemeral port on 127.0.0.1).
+    pub http_listen: Option<SocketAddr>,
+    /// Where the provider-to-provider face listens: SMTP over implicit TLS with mutual TLS
+    /// (IT-BInfra-IO Tabelle 1, port 1465 in the TR; `None`: an ephemeral port on 127.0.0.1).
+    pub relay_listen: Option<SocketAddr>,
+    /// A wire log shared with other providers of the same world (one numbering in trace
+    /// order); `None`: this provider keeps its own in `message_dir`.
+    pub wire_log: Option<Arc<WireLog>>,
+    /// The world's delivery worker (`None`: the provider starts its own).
+    pub delivery_hub: Option<delivery::DeliveryHub>,
+    /// The trust list: provider domains whose certificates this provider accepts on its
+    /// relay face (IT-BInfra-IO §7; the TR takes it from the BSI's TSL).
+    pub trusted_peers: Vec<String>,
+}
+
+/// Where mail for a foreign domain goes: the peer provider's relay face and the name its
+/// certificate must carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub addr: SocketAddr,
+    /// The peer provider's domain (TLS server name, certificate CN).
+    pub provider_domain: String,
+}
+
+/// Counters the runner reads to decide that the world has settled.
+#[derive(Debug, Default)]
+pub struct Activity {
+    /// SMTP sessions currently open.
+    open_sessions: AtomicUsize,
+    /// Deliveries queued or in flight.
+    pending_deliveries: AtomicUsize,
+    /// Bumped on every command, delivery step and session change.
+    generation: AtomicU64,
+    /// Woken when a session closes or a delivery is done: the changes that can make the
+    /// provider idle ([`Activity::changed`]).
+    changed: tokio::sync::Notify,
+}
+
+/// A point-in-time reading of [`Activity`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActivitySnapshot {
+    pub open_sessions: usize,
+    pub pending_deliveries: usize,
+    pub generation: u64,
+}
+
+impl ActivitySnapshot {
+    /// No session open and no delivery pending.
+    pub fn is_idle(&self) -> bool {
+        self.open_sessions == 0 && self.pending_deliveries == 0
+    }
+}
+
+impl Activity {
+    pub(crate) fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+    pub(crate) fn session_opened(&self) {
+        self.open_sessions.fetch_add(1, Ordering::SeqCst);
+        self.bump();
+    }
+    pub(crate) fn session_closed(&self) {
+        self.open_sessions.fetch_sub(1, Ordering::SeqCst);
+        self.bump();
+        self.changed.notify_waiters();
+    }
+    pub(crate) fn delivery_queued(&self) {
+        self.pending_deliveries.fetch_add(1, Ordering::SeqCst);
+        self.bump();
+    }
+    pub(crate) fn delivery_done(&self) {
+        self.pending_deliveries.fetch_sub(1, Ordering::SeqCst);
+        self.bump();
+        self.changed.notify_waiters();
+    }
+    /// Resolves at the next session close or finished delivery, the only changes after which
+    /// the provider can be idle. Create it before reading [`Activity::snapshot`]: a
+    /// `Notified` receives every wake-up from the moment it exists, so none is lost in
+    /// between (the runner waits for idle this way instead of polling).
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
+    }
+    /// Reads the counters.
+    pub fn snapshot(&self) -> ActivitySnapshot {
+        ActivitySnapshot {
+            open_sessions: self.open_sessions.load(Ordering::SeqCst),
+            pending_deliveries: self.pending_deliveries.load(Ordering::SeqCst),
+            generation: self.generation.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// State shared by the provider's tasks.
+pub(crate) struct Shared {
+    pub config: ProviderConfig,
+    pub clock: VirtualClock,
+    pub trace: Trace,
+    pub tls: Arc<rustls::ServerConfig>,
+    pub store: std::sync::Mutex<store::Store>,
+    pub deliveries: delivery::DeliveryHub,
+    /// This provider's own `Arc` (weak), for queueing deliveries from `&Shared`.
+    pub me: std::sync::OnceLock<std::sync::Weak<Shared>>,
+    pub activity: Arc<Activity>,
+    /// Signs X-de-mail-integrity and confirmations (PVD-IO §3.1.21, §3.5.1): an ECDSA P-256
+    /// key with a certificate from the test PKI.
+    pub signer: demail_wire::integrity::Signer,
+    /// Keeps every message as it crossed the wire, if asked to.
+    pub wire_log: Arc<WireLog>,
+    /// Routing table: foreign De-Mail domain → peer provider (the TR uses DNS SRV records).
+    pub routes: std::sync::Mutex<std::collections::BTreeMap<String, Route>>,
+    /// Certificate and key (PEM) presented to peers and on the relay face.
+    pub relay_identity: demail_core::pki::Identity,
+    /// The test CA (PEM and DER): trust anchor for peers and for X-de-mail-signature-certificate.
+    pub ca_pem: String,
+    pub ca_der: Vec<u8>,
+    /// Failed AUTH attempts per client address (submission face).
+    pub auth_throttle: smtp::AuthThrottle,
+}
+
+impl Shared {
+    /// Whether `address` belongs to a domain this provider hosts.
+    pub fn hosts(&self, address: &str) -> bool {
+        let Some(domain) = demail_wire::domain_of(address) else {
+            return false;
+        };
+        std::iter::once(&self.config.domain)
+            .chain(&self.config.hosted_domains)
+            .any(|base| domain_matches(&domain, base))
+    }
+
+    /// The peer provider for a foreign address, if there is a route (for the domain or a
+    /// parent domain: institutions have their own subdomains, ACM-FU §2.1.2).
+    pub fn route(&self, address: &str) -> Option<Route> {
+        let domain = demail_wire::domain_of(address)?;
+        lock(&self.routes)
+            .iter()
+            .filter(|(base, _)| domain_matches(&domain, base))
+            .max_by_key(|(base, _)| base.len())
+            .map(|(_, r)| r.clone())
+    }
+}
+
+/// Routes every provider's mail for the others' domains to their relay faces (the TR uses
+/// DNS SRV records for this, IT-BInfra-IO §5).
+pub fn connect_all(providers: &[Provider]) {
+    for p in providers {
+        for q in providers {
+            if p.id() == q.id() {
+                continue;
+            }
+            for d in q.domains() {
+                p.set_route(
+                    &d,
+                    Route {
+                        addr: q.relay_addr(),
+                        provider_domain: q.domain().to_string(),
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// Whether `domain` is `base` or a subdomain of it (case-insensitive).
+pub fn domain_matches(domain: &str, base: &str) -> bool {
+    let (d, b) = (domain.to_ascii_lowercase(), base.to_ascii_lowercase());
+    d == b || d.ends_with(&format!(".{b}"))
+}
+
+/// Writes each message that crosses the provider's wire to `<dir>/NNNNNN.eml`, numbered in
+/// trace order. The number is handed out even when writing is off, so the trace is the same
+/// either way.
+#[derive(Debug)]
+pub struct WireLog {
+    dir: Option<std::path::PathBuf>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl WireLog {
+    /// A log writing into `dir`, or only numbering when `None`.
+    pub fn new(dir: Option<std::path::PathBuf>) -> Self {
+        Self {
+            dir,
+            next: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Records `raw` and returns its name relative to the run folder (`messages/000001.eml`).
+    /// The file is written before this returns (into the page cache: it survives kill -9),
+    /// unless the caller runs inside [`WireLog::deferred`].
+    pub fn record(&self, raw: &[u8]) -> String {
+        let n = self.next.fetch_add(1, Ordering::SeqCst) + 1;
+        let name = format!("{n:06}.eml");
+        if let Some(dir) = &self.dir {
+            let path = dir.join(&name);
+            let held = DEFERRED_WRITES.with(|d| match d.borrow_mut().as_mut() {
+                Some(pending) => {
+                    pending.push((path.clone(), raw.to_vec()));
+                    true
+                }
+                None => false,
+            });
+            if !held {
+                write_kept(&path, raw);
+            }
+        }
+        format!("messages/{name}")
+    }
+
+    /// Runs `f` and writes the files it [`WireLog::record`]s on this thread when `f` has
+    /// returned instead of while it runs; names and numbers are handed out at once as
+    /// always. The submission face runs the PVD rules and the SQLite commit inside this, so
+    /// that creating one file per message happens outside the store's lock (on some file
+    /// systems it costs as much as the rest of the transaction) and still before the 250.
+    pub(crate) fn deferred<T>(f: impl FnOnce() -> T) -> T {
+        /// Writes what is held back, also if `f` panics.
+        struct Flush;
+        impl Drop for Flush {
+            fn drop(&mut self) {
+                let pending = DEFERRED_WRITES.with(|d| d.borrow_mut().take());
+                for (path, raw) in pending.unwrap_or_default() {
+                    write_kept(&path, &raw);
+                }
+            }
+        }
+        DEFERRED_WRITES.with(|d| {
+            d.borrow_mut().get_or_insert_with(Vec::new);
+        });
+        let _flush = Flush;
+        f()
+    }
+}
+
+/// Wire-log files held back on one thread: (path, bytes).
+type HeldWrites = Vec<(std::path::PathBuf, Vec<u8>)>;
+
+thread_local! {
+    /// Files held back by [`WireLog::deferred`] on this thread.
+    static DEFERRED_WRITES: std::cell::RefCell<Option<HeldWrites>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Writes one wire-log file; the folder is made when the write finds it missing (the first
+/// message), so that a message costs one file creation and not a mkdir and a stat more.
+fn write_kept(path: &std::path::Path, raw: &[u8]) {
+    let written = match std::fs::write(path, raw) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| std::fs::write(path, raw)),
+        other => other,
+    };
+    if let Err(e) = written {
+        tracing::warn!("cannot keep {}: {e}", path.display());
+    }
+}
+
+/// A running provider.
+pub struct Provider {
+    shared: Arc<Shared>,
+    submission_addr: SocketAddr,
+    http_addr: SocketAddr,
+    relay_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Provider {
+    /// Binds the SMTP submission face on `127.0.0.1:0` and starts the delivery worker.
+    pub async fn start(
+        config: ProviderConfig,
+        clock: VirtualClock,
+        trace: Trace,
+        pki: &TestPki,
+    ) -> Result<Self> {
+        let identity = pki.issue(
+            &format!("smtp.{}", config.domain),
+            &["localhost", "127.0.0.1", &format!("smtp.{}", config.domain)],
+        )?;
+        let tls = identity.server_config()?;
+        // IT-BInfra-IO Tabelle 2 names provider certificates CN=<DMDA domain>, OU=De-Mail.
+        let signing = pki.issue(&config.domain, &[&config.domain])?;
+        let signer = demail_wire::integrity::Signer::ecdsa_p256_from_pkcs8_der(
+            &signing.key_der,
+            signing.cert_der.to_vec(),
+        )
+        .map_err(|e| anyhow::anyhow!("provider signing key: {e}"))?;
+        let wire_log = config
+            .wire_log
+            .clone()
+            .unwrap_or_else(|| Arc::new(WireLog::new(config.message_dir.clone())));
+        let relay_identity =
+            pki.issue(&config.domain, &[&config.domain, "localhost", "127.0.0.1"])?;
+        let relay_tls = relay_identity.mutual_server_config(pki.root_store()?)?;
+        let store = store::Store::open(config.database.as_deref(), &config.accounts)?;
+        let pending = store.pending_deliveries()?;
+        let (hub, own_worker) = match &config.delivery_hub {
+            Some(h) => (h.clone(), None),
+            None => {
+                let (h, task) = delivery::DeliveryHub::start();
+                (h, Some(task))
+            }
+        };
+        let shared = Arc::new(Shared {
+            config,
+            clock,
+            trace,
+            tls,
+            store: std::sync::Mutex::new(store),
+            deliveries: hub,
+            me: std::sync::OnceLock::new(),
+            activity: Arc::new(Activity::default()),
+            signer,
+            wire_log,
+            routes: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            relay_identity,
+            ca_pem: pki.ca_pem().to_string(),
+            ca_der: pki.ca_der().to_vec(),
+            auth_throttle: smtp::AuthThrottle::default(),
+        });
+        let smtp_at = shared.config.smtp_listen.unwrap_or(LOOPBACK_ANY);
+        let listener = TcpListener::bind(smtp_at)
+            .await
+            .with_context(|| format!("binding the provider's SMTP submission port {smtp_at}"))?;
+        let submission_addr = listener.local_addr()?;
+        let _ = shared.me.set(Arc::downgrade(&shared));
+        // Pushes left in the queue by an earlier run of this provider go out first, in order.
+        for q in pending {
+            shared.activity.delivery_queued();
+            let job = delivery::Job {
+                queue_id: q.id,
+                target: q.target,
+                envelope_from: q.envelope_from,
+                mailbox: q.mailbox,
+                message_id: q.message_id,
+                raw: q.raw,
+            };
+            if !shared.deliveries.send(&shared, job) {
+                shared.activity.delivery_done();
+            }
+        }
+        let accept_task = tokio::spawn(smtp::serve(listener, shared.clone()));
+        let relay_at = shared.config.relay_listen.unwrap_or(LOOPBACK_ANY);
+        let relay_listener = TcpListener::bind(relay_at)
+            .await
+            .with_context(|| format!("binding the provider's relay port {relay_at}"))?;
+        let relay_addr = relay_listener.local_addr()?;
+        let relay_task = tokio::spawn(smtp::serve_relay(relay_listener, shared.clone(), relay_tls));
+        let http_at = shared.config.http_listen.unwrap_or(LOOPBACK_ANY);
+        let http = TcpListener::bind(http_at)
+            .await
+            .with_context(|| format!("binding the provider's HTTP port {http_at}"))?;
+        let http_addr = http.local_addr()?;
+        let router = gateway::router(shared.clone());
+        let http_task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(http, router).await {
+                tracing::error!("provider HTTP face stopped: {e}");
+            }
+        });
+        let mut tasks = vec![accept_task, http_task, relay_task];
+        if let Some(worker) = own_worker {
+            // Alone (serve, tests) nobody else calls `delivery::retry_due`: a timer does.
+            tasks.push(worker);
+            tasks.push(delivery::spawn_retry_timer(Arc::downgrade(&shared)));
+        }
+        Ok(Self {
+            shared,
+            submission_addr,
+            http_addr,
+            relay_addr,
+            tasks,
+        })
+    }
+
+    /// The SMTP submission address (STARTTLS, AUTH).
+    pub fn submission_addr(&self) -> SocketAddr {
+        self.submission_addr
+    }
+
+    /// Opens the trusted submission listener on `addr` (a loopback address; port 0 picks one)
+    /// and returns where it listens: plain SMTP without TLS or AUTH, the envelope sender names
+    /// the account (like Postfix's `permit_mynetworks`). Off unless this is called; meant for
+    /// load benchmarks on one machine (`scripts/bench-smtp.sh`). What happens after MAIL FROM
+    /// is the normal submission path ([`smtp`] module documentation).
+    pub async fn open_trusted_submission(&mut self, addr: SocketAddr) -> Result<SocketAddr> {
+        if !addr.ip().is_loopback() {
+            anyhow::bail!(
+                "the trusted submission listener must be on a loopback address, not {addr}"
+            );
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the provider's trusted submission port {addr}"))?;
+        let local = listener.local_addr()?;
+        self.tasks.push(tokio::spawn(smtp::serve_trusted(
+            listener,
+            self.shared.clone(),
+        )));
+        Ok(local)
+    }
+
+    /// The HTTP face: gateway API and directory (`http://<addr>/`).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The provider-to-provider face (implicit TLS, mutual TLS).
+    pub fn relay_addr(&self) -> SocketAddr {
+        self.relay_addr
+    }
+
+    /// The provider's domain.
+    pub fn domain(&self) -> &str {
+        &self.shared.config.domain
+    }
+
+    /// Domains this provider hosts (its own and its institutions').
+    pub fn domains(&self) -> Vec<String> {
+        let mut d = vec![self.shared.config.domain.clone()];
+        d.extend(self.shared.config.hosted_domains.iter().cloned());
+        d
+    }
+
+    /// Routes mail for `domain` to a peer provider.
+    pub fn set_route(&self, domain: &str, route: Route) {
+        lock(&self.shared.routes).insert(domain.to_ascii_lowercase(), route);
+    }
+
+    /// The provider's id.
+    pub fn id(&self) -> &str {
+        &self.shared.config.id
+    }
+
+    /// Sets the SMTP address that messages for `mailbox` are pushed to (an intake listener).
+    pub fn set_push_target(&self, mailbox: &str, target: SocketAddr) -> Result<()> {
+        lock(&self.shared.store).set_push_target(mailbox, target)
+    }
+
+    /// Logs a (simulated) account holder in at `level`. At level high this issues the
+    /// Abholbestätigungen due (PVD-FU §7.1); their X-de-mail-message-ids are returned.
+    pub fn login(&self, address: &str, level: AuthLevel) -> Result<Vec<String>> {
+        login::login(&self.shared, address, level)
+            .map_err(|r| anyhow::anyhow!("{} {} {}", r.code, r.enhanced, r.text))
+    }
+
+    /// Moves a message into the holder's Papierkorb, if the rules allow it at `level`
+    /// (PVD-FU §3.1.3.9); the error names the rule.
+    pub fn delete(&self, address: &str, message_id: &str, level: AuthLevel) -> Result<()> {
+        delete::trash(&self.shared, address, message_id, level)
+            .map_err(|r| anyhow::anyhow!("{} {} {}", r.code, r.enhanced, r.text))
+    }
+
+    /// Deletes a message from the Papierkorb for good.
+    pub fn purge(&self, address: &str, message_id: &str) -> Result<()> {
+        delete::purge(&self.shared, address, message_id)
+            .map_err(|r| anyhow::anyhow!("{} {} {}", r.code, r.enhanced, r.text))
+    }
+
+    /// The messages in a mailbox, in Eingang order.
+    pub fn mailbox(&self, address: &str) -> Result<Vec<StoredMessage>> {
+        lock(&self.shared.store).mailbox(address)
+    }
+
+    /// Activity counters for settling.
+    pub fn activity(&self) -> Arc<Activity> {
+        self.shared.activity.clone()
+    }
+
+    /// Stops the listener and the delivery worker.
+    pub fn shutdown(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wire log numbers at once; inside `deferred` the file appears only when the closure
+    /// has returned, outside it at once; a missing folder is made.
+    #[test]
+    fn wire_log_deferred_writes_after_the_closure() {
+        let dir = std::env::temp_dir().join(format!("demail-wirelog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let log = WireLog::new(Some(dir.join("messages")));
+        assert_eq!(log.record(b"one"), "messages/000001.eml");
+        assert_eq!(
+            std::fs::read(dir.join("messages/000001.eml")).unwrap(),
+            b"one"
+        );
+        let name = WireLog::deferred(|| {
+            let name = log.record(b"two");
+            assert!(!dir.join("messages/000002.eml").exists(), "held back");
+            name
+        });
+        assert_eq!(name, "messages/000002.eml");
+        assert_eq!(
+            std::fs::read(dir.join("messages/000002.eml")).unwrap(),
+            b"two"
+        );
+        assert_eq!(log.record(b"three"), "messages/000003.eml");
+        assert!(
+            dir.join("messages/000003.eml").exists(),
+            "written at once again"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
