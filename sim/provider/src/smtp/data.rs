@@ -1,0 +1,159 @@
+//! DATA: reading the message up to CRLF.CRLF only (RFC 5321 §2.3.8, no smuggling), its size
+//! limit, and handing it to [`super::accept`] on the blocking pool.
+
+use super::*;
+
+impl Session {
+    pub(super) async fn data(&mut self) -> std::io::Result<()> {
+        if self.mail_from.is_none() || self.rcpts.is_empty() {
+            return self.reply(503, "5.5.1", "Send MAIL and RCPT first").await;
+        }
+        self.write("354 Start mail input; end with <CRLF>.<CRLF>\r\n")
+            .await?;
+        let mut message = Vec::new();
+        let mut overflow = false;
+        // RFC 5321 §2.3.8 and §4.1.1.4: DATA ends only at CRLF "." CRLF. A line that ends in a
+        // bare LF, or holds a bare CR, is never a line end: reading goes on to the real
+        // CRLF.CRLF and the message is refused (no SMTP smuggling: `\n.\r\n`, `\r\n.\n` and
+        // `\n.\n` stay inside the message). The bytes are kept as sent, only un-dot-stuffed.
+        let mut bare_line_end: Option<usize> = None;
+        let mut lines = 0usize;
+        let mut after_crlf = true;
+        loop {
+            let line = match self.read_line(MAX_DATA_LINE).await? {
+                Line::Eof => return Ok(()),
+                Line::TooLong { crlf } => {
+                    overflow = true;
+                    lines += 1;
+                    after_crlf = crlf;
+                    continue;
+                }
+                Line::Text(l) => l,
+            };
+            lines += 1;
+            if after_crlf && line == b".\r\n" {
+                break;
+            }
+            let crlf = line.ends_with(b"\r\n");
+            let content = &line[..line.len() - if crlf { 2 } else { 0 }];
+            if bare_line_end.is_none() && (!crlf || content.contains(&b'\r')) {
+                bare_line_end = Some(lines);
+            }
+            let text = if after_crlf {
+                line.strip_prefix(b".").unwrap_or(&line)
+            } else {
+                &line[..]
+            };
+            after_crlf = crlf;
+            if message.len() + text.len() > MAX_MESSAGE_BYTES {
+                overflow = true;
+            }
+            if !overflow {
+                message.extend_from_slice(text);
+            }
+        }
+        if let Some(line) = bare_line_end {
+            self.rcpts.clear();
+            self.mail_from = None;
+            return self
+                .refuse(
+                    "DATA",
+                    Refusal::new(
+                        554,
+                        "5.6.0",
+                        &format!("Bare LF or bare CR in line {line} of the message; lines end in CRLF only (RFC 5321 §2.3.8)"),
+                    ),
+                )
+                .await;
+        }
+        let rcpts = std::mem::take(&mut self.rcpts);
+        let envelope_from = self.mail_from.take().unwrap_or_default();
+        if let Some(peer) = self.relay_peer.clone() {
+            if overflow {
+                return self
+                    .refuse("DATA", Refusal::new(552, "5.3.4", "Message too large"))
+                    .await;
+            }
+            // Seal verification and the SQLite commit block: off the runtime's workers, like
+            // a submission's DATA.
+            let shared = self.shared.clone();
+            let judged = tokio::task::spawn_blocking(move || {
+                let verdict =
+                    accept::accept_relayed(&shared, &peer, &envelope_from, &rcpts, &message);
+                (verdict, message)
+            })
+            .await;
+            return match judged {
+                Ok((Ok(id), _)) => self.reply(250, "2.0.0", &format!("Accepted {id}")).await,
+                Ok((Err(r), message)) => {
+                    let eml = self.shared.wire_log.record(&message);
+                    self.refuse_with("DATA", r, Some(eml)).await
+                }
+                Err(e) => {
+                    tracing::error!("accepting a hand-over failed: {e}");
+                    self.refuse(
+                        "DATA",
+                        Refusal::new(
+                            451,
+                            "4.3.0",
+                            "Local error in processing; nothing was stored",
+                        ),
+                    )
+                    .await
+                }
+            };
+        }
+        let login = self.login.clone().expect("MAIL required a login");
+        if overflow {
+            return self
+                .refuse(
+                    "DATA",
+                    Refusal::new(
+                        552,
+                        "5.3.4",
+                        &format!("Message exceeds {MAX_MESSAGE_BYTES} bytes or has a line over {MAX_DATA_LINE} bytes"),
+                    ),
+                )
+                .await;
+        }
+        // The PVD rules, sealing and the SQLite commit block (the store is behind a mutex), so
+        // they run on tokio's blocking pool: the runtime's workers keep serving the other
+        // sessions meanwhile. The wire-log copy is written after the store's lock is released,
+        // before the reply; the reply waits for the commit (a 250 is durable).
+        let shared = self.shared.clone();
+        let judged = tokio::task::spawn_blocking(move || {
+            let submission = Submission {
+                login: &login,
+                recipients: &rcpts,
+                data: &message,
+            };
+            let verdict = crate::WireLog::deferred(|| accept::accept(&shared, submission));
+            (verdict, message)
+        })
+        .await;
+        let (verdict, message) = match judged {
+            Ok(v) => v,
+            Err(e) => {
+                // A panic inside accept is a provider bug: no 250, the client may try again.
+                tracing::error!("accepting a submission failed: {e}");
+                return self
+                    .refuse(
+                        "DATA",
+                        Refusal::new(
+                            451,
+                            "4.3.0",
+                            "Local error in processing; nothing was stored",
+                        ),
+                    )
+                    .await;
+            }
+        };
+        match verdict {
+            Ok(id) => self.reply(250, "2.0.0", &format!("Accepted as {id}")).await,
+            Err(r) => {
+                let eml = self.shared.wire_log.record(&message);
+                self.refuse_with("DATA", r, Some(eml)).await
+            }
+        }
+    }
+}
