@@ -10,48 +10,14 @@ impl Session {
         }
         self.write("354 Start mail input; end with <CRLF>.<CRLF>\r\n")
             .await?;
-        let mut message = Vec::new();
-        let mut overflow = false;
-        // RFC 5321 §2.3.8 and §4.1.1.4: DATA ends only at CRLF "." CRLF. A line that ends in a
-        // bare LF, or holds a bare CR, is never a line end: reading goes on to the real
-        // CRLF.CRLF and the message is refused (no SMTP smuggling: `\n.\r\n`, `\r\n.\n` and
-        // `\n.\n` stay inside the message). The bytes are kept as sent, only un-dot-stuffed.
-        let mut bare_line_end: Option<usize> = None;
-        let mut lines = 0usize;
-        let mut after_crlf = true;
-        loop {
-            let line = match self.read_line(MAX_DATA_LINE).await? {
-                Line::Eof => return Ok(()),
-                Line::TooLong { crlf } => {
-                    overflow = true;
-                    lines += 1;
-                    after_crlf = crlf;
-                    continue;
-                }
-                Line::Text(l) => l,
-            };
-            lines += 1;
-            if after_crlf && line == b".\r\n" {
-                break;
-            }
-            let crlf = line.ends_with(b"\r\n");
-            let content = &line[..line.len() - if crlf { 2 } else { 0 }];
-            if bare_line_end.is_none() && (!crlf || content.contains(&b'\r')) {
-                bare_line_end = Some(lines);
-            }
-            let text = if after_crlf {
-                line.strip_prefix(b".").unwrap_or(&line)
-            } else {
-                &line[..]
-            };
-            after_crlf = crlf;
-            if message.len() + text.len() > MAX_MESSAGE_BYTES {
-                overflow = true;
-            }
-            if !overflow {
-                message.extend_from_slice(text);
-            }
-        }
+        let Some(DataRead {
+            message,
+            overflow,
+            bare_line_end,
+        }) = self.read_data().await?
+        else {
+            return Ok(());
+        };
         if let Some(line) = bare_line_end {
             self.rcpts.clear();
             self.mail_from = None;
@@ -156,4 +122,63 @@ impl Session {
             }
         }
     }
+
+    /// Reads DATA up to CRLF.CRLF; `None` when the connection ended first.
+    async fn read_data(&mut self) -> std::io::Result<Option<DataRead>> {
+        let mut message = Vec::new();
+        let mut overflow = false;
+        // RFC 5321 §2.3.8 and §4.1.1.4: DATA ends only at CRLF "." CRLF. A line that ends in a
+        // bare LF, or holds a bare CR, is never a line end: reading goes on to the real
+        // CRLF.CRLF and the message is refused (no SMTP smuggling: `\n.\r\n`, `\r\n.\n` and
+        // `\n.\n` stay inside the message). The bytes are kept as sent, only un-dot-stuffed.
+        let mut bare_line_end: Option<usize> = None;
+        let mut lines = 0usize;
+        let mut after_crlf = true;
+        loop {
+            let line = match self.read_line(MAX_DATA_LINE).await? {
+                Line::Eof => return Ok(None),
+                Line::TooLong { crlf } => {
+                    overflow = true;
+                    lines += 1;
+                    after_crlf = crlf;
+                    continue;
+                }
+                Line::Text(l) => l,
+            };
+            lines += 1;
+            if after_crlf && line == b".\r\n" {
+                break;
+            }
+            let crlf = line.ends_with(b"\r\n");
+            let content = &line[..line.len() - if crlf { 2 } else { 0 }];
+            if bare_line_end.is_none() && (!crlf || content.contains(&b'\r')) {
+                bare_line_end = Some(lines);
+            }
+            let text = if after_crlf {
+                line.strip_prefix(b".").unwrap_or(&line)
+            } else {
+                &line[..]
+            };
+            after_crlf = crlf;
+            if message.len() + text.len() > MAX_MESSAGE_BYTES {
+                overflow = true;
+            }
+            if !overflow {
+                message.extend_from_slice(text);
+            }
+        }
+        Ok(Some(DataRead {
+            message,
+            overflow,
+            bare_line_end,
+        }))
+    }
+}
+
+/// What DATA brought: the message (un-dot-stuffed, empty once over the limit), whether it was
+/// over [`MAX_MESSAGE_BYTES`] or had an over-long line, and the first line with a bare LF/CR.
+struct DataRead {
+    message: Vec<u8>,
+    overflow: bool,
+    bare_line_end: Option<usize>,
 }
