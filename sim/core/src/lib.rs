@@ -6,12 +6,16 @@
 //! - [`seed`]: derivation of sub-seeds from the one master seed.
 //! - [`pki`]: the test PKI (a CA generated at start, leaf certificates for every server).
 //! - [`sync`]: the mutex helper every part shares.
+//! - [`refusal`]: the one shape of a refusal (SMTP code, enhanced status, text).
 
 pub mod clock;
 pub mod pki;
+pub mod refusal;
 pub mod seed;
 pub mod sync;
 pub mod trace;
+
+pub use refusal::Refusal;
 
 /// 1-based line and column (in characters) of a byte offset into `text`, for the
 /// `FILE:LINE:COLUMN` of input errors (scenario and intake configuration files). An offset

@@ -13,6 +13,7 @@ use mailin_embedded::response::{OK, Response};
 
 use super::rules::{FormFacts, judge};
 use super::{Case, CaseDeadline, Evidence, Intake, Verdict, berlin};
+use demail_core::refusal::Refusal;
 use demail_core::sync::lock;
 use demail_core::trace::EventKind;
 use demail_wire::headers::RawMessage;
@@ -131,17 +132,17 @@ impl mailin_embedded::Handler for Handler {
         };
         match receive(&self.intake, &mailbox, &data) {
             Ok(()) => OK,
-            Err((code, text)) => {
-                if code >= 500 {
+            Err(r) => {
+                if r.code >= 500 {
                     lock(&self.intake.state)
                         .events
                         .push(EventKind::IntakeRefused {
                             mailbox,
-                            code,
-                            reason: text.clone(),
+                            code: r.code,
+                            reason: r.status_text(),
                         });
                 }
-                Response::custom(code, text)
+                Response::custom(r.code, r.status_text())
             }
         }
     }
@@ -161,8 +162,8 @@ fn has_bare_line_end(line: &[u8]) -> bool {
     body.contains(&b'\r') || body.contains(&b'\n')
 }
 
-/// Judges and records one pushed message to `mailbox`; `Err((code, "x.y.z text"))` refuses it.
-pub(crate) fn receive(intake: &Intake, mailbox: &str, data: &[u8]) -> Result<(), (u16, String)> {
+/// Judges and records one pushed message to `mailbox`; `Err` refuses it.
+pub(crate) fn receive(intake: &Intake, mailbox: &str, data: &[u8]) -> Result<(), Refusal> {
     receive_at(intake, mailbox, data, None)
 }
 
@@ -174,28 +175,30 @@ pub(crate) fn receive_at(
     mailbox: &str,
     data: &[u8],
     at: Option<jiff::Timestamp>,
-) -> Result<(), (u16, String)> {
-    let msg =
-        RawMessage::parse(data).map_err(|e| (554, format!("5.6.0 unreadable message: {e}")))?;
+) -> Result<(), Refusal> {
+    let msg = RawMessage::parse(data)
+        .map_err(|e| Refusal::new(554, "5.6.0", &format!("unreadable message: {e}")))?;
     let missing: Vec<&str> = REQUIRED
         .iter()
         .copied()
         .filter(|name| msg.first(name).is_none())
         .collect();
     if !missing.is_empty() {
-        return Err((
+        return Err(Refusal::new(
             554,
-            format!(
-                "5.6.0 not a De-Mail: missing {} (PVD-IO Tabelle 1)",
+            "5.6.0",
+            &format!(
+                "not a De-Mail: missing {} (PVD-IO Tabelle 1)",
                 missing.join(", ")
             ),
         ));
     }
     let message_type = msg.first(h::MESSAGE_TYPE).unwrap_or_default();
     let Some(kind) = MessageType::parse(&message_type) else {
-        return Err((
+        return Err(Refusal::new(
             554,
-            format!("5.6.0 unknown X-de-mail-message-type {message_type:?} (PVD-IO Tabelle 12)"),
+            "5.6.0",
+            &format!("unknown X-de-mail-message-type {message_type:?} (PVD-IO Tabelle 12)"),
         ));
     };
     let demail_message_id = msg.first(h::MESSAGE_ID).unwrap_or_default();
@@ -204,7 +207,11 @@ pub(crate) fn receive_at(
     let now = match (at, state.now) {
         (Some(t), _) | (None, Some(t)) => t,
         (None, None) => {
-            return Err((451, "4.3.0 intake test clock not set yet; try again".into()));
+            return Err(Refusal::new(
+                451,
+                "4.3.0",
+                "intake test clock not set yet; try again",
+            ));
         }
     };
     if kind != MessageType::Normal {
@@ -229,7 +236,13 @@ pub(crate) fn receive_at(
         });
         if let (Some(key), Some((outbox, _))) = (case_key, &intake.dms) {
             dms_add_confirmation(outbox, &key, &message_type, &demail_message_id, data, now)
-                .map_err(|e| (451, format!("4.3.0 cannot file the confirmation: {e:#}")))?;
+                .map_err(|e| {
+                    Refusal::new(
+                        451,
+                        "4.3.0",
+                        &format!("cannot file the confirmation: {e:#}"),
+                    )
+                })?;
         }
         return Ok(());
     }
@@ -297,11 +310,18 @@ pub(crate) fn receive_at(
             data,
             msg.first(h::INTEGRITY),
         )
-        .map_err(|e| (554, format!("5.6.0 cannot build the evidence record: {e}")))?;
+        .map_err(|e| {
+            Refusal::new(
+                554,
+                "5.6.0",
+                &format!("cannot build the evidence record: {e}"),
+            )
+        })?;
         lock(outbox).enqueue(&record, now).map_err(|e| {
-            (
+            Refusal::new(
                 451,
-                format!("4.3.0 cannot store the evidence record: {e:#}"),
+                "4.3.0",
+                &format!("cannot store the evidence record: {e:#}"),
             )
         })?;
     }

@@ -84,15 +84,16 @@ async fn poll_mailbox(
             let eingang: Option<Timestamp> = m.stored_at.parse().ok();
             let take = match inbound::receive_at(intake, mailbox, &raw, eingang) {
                 Ok(()) => true,
-                Err((code, reason)) if code >= 500 => {
+                Err(r) if r.code >= 500 => {
                     lock(&intake.state).events.push(EventKind::IntakeRefused {
                         mailbox: mailbox.to_string(),
-                        code,
-                        reason,
+                        code: r.code,
+                        reason: r.status_text(),
                     });
                     true
                 }
-                Err((_, reason)) => {
+                Err(r) => {
+                    let reason = r.status_text();
                     tracing::warn!("intake: {id} in {mailbox} not taken over yet: {reason}");
                     false
                 }

@@ -41,6 +41,7 @@ use demail_core::pki::TestPki;
 use demail_core::trace::Trace;
 use demail_wire::AuthLevel;
 
+pub use demail_core::Refusal;
 pub use store::{StoredMessage, lock};
 
 /// An ephemeral port on the loopback interface.
@@ -541,22 +542,19 @@ impl Provider {
 
     /// Logs a (simulated) account holder in at `level`. At level high this issues the
     /// Abholbestätigungen due (PVD-FU §7.1); their X-de-mail-message-ids are returned.
-    pub fn login(&self, address: &str, level: AuthLevel) -> Result<Vec<String>> {
+    pub fn login(&self, address: &str, level: AuthLevel) -> Result<Vec<String>, Refusal> {
         login::login(&self.shared, address, level)
-            .map_err(|r| anyhow::anyhow!("{} {} {}", r.code, r.enhanced, r.text))
     }
 
     /// Moves a message into the holder's Papierkorb, if the rules allow it at `level`
     /// (PVD-FU §3.1.3.9); the error names the rule.
-    pub fn delete(&self, address: &str, message_id: &str, level: AuthLevel) -> Result<()> {
+    pub fn delete(&self, address: &str, message_id: &str, level: AuthLevel) -> Result<(), Refusal> {
         delete::trash(&self.shared, address, message_id, level)
-            .map_err(|r| anyhow::anyhow!("{} {} {}", r.code, r.enhanced, r.text))
     }
 
     /// Deletes a message from the Papierkorb for good.
-    pub fn purge(&self, address: &str, message_id: &str) -> Result<()> {
+    pub fn purge(&self, address: &str, message_id: &str) -> Result<(), Refusal> {
         delete::purge(&self.shared, address, message_id)
-            .map_err(|r| anyhow::anyhow!("{} {} {}", r.code, r.enhanced, r.text))
     }
 
     /// The messages in a mailbox, in Eingang order.

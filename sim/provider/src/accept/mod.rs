@@ -34,23 +34,8 @@ pub const MAX_MESSAGES_NORMAL: u32 = 100;
 /// PVD-FU §3.1.1.1: recipients a day, over all messages, at level normal.
 pub const MAX_RECIPIENTS_NORMAL: u32 = 300;
 
-/// An SMTP refusal: reply code, enhanced status (RFC 3463) and a text a person can act on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Refusal {
-    pub code: u16,
-    pub enhanced: &'static str,
-    pub text: String,
-}
-
-impl Refusal {
-    pub fn new(code: u16, enhanced: &'static str, text: &str) -> Self {
-        Self {
-            code,
-            enhanced,
-            text: text.to_string(),
-        }
-    }
-}
+/// The one refusal type of the world (`demail_core::Refusal`).
+pub use demail_core::Refusal;
 
 /// A message as it came in over SMTP.
 pub(crate) struct Submission<'a> {
