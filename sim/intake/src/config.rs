@@ -190,15 +190,8 @@ impl IntakeFile {
 
     /// Parses and checks `text`; `path` is used in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let at = |span: Option<Range<usize>>, message: String| {
-            let (line, column) = span.map_or((0, 0), |s| demail_core::line_col(text, s.start));
-            ConfigError {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message,
-            }
-        };
+        let locator = Locator { text, path };
+        let at = |span: Option<Range<usize>>, message: String| locator.at(span, message);
         let raw: RawFile = toml::from_str(text).map_err(|e| at(e.span(), e.message().into()))?;
         let land: Land = raw.city.land.get_ref().parse().map_err(|e| {
             at(
@@ -221,62 +214,8 @@ impl IntakeFile {
         }
         let mut procedures = Vec::new();
         for p in &raw.procedure {
-            let id = p.id.get_ref().trim().to_string();
-            if id.is_empty() || procedures.iter().any(|q: &Procedure| q.id == id) {
-                return Err(at(
-                    Some(p.id.span()),
-                    format!("procedure id {id:?} is empty or used twice"),
-                ));
-            }
-            let prefix = p.prefix.get_ref().trim().to_string();
-            if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(at(
-                    Some(p.prefix.span()),
-                    format!("prefix {prefix:?}: expected letters and digits, e.g. \"GA\""),
-                ));
-            }
-            let reply_after =
-                span(&p.reply_after).map_err(|m| at(Some(p.reply_after.span()), m))?;
-            let rule = |r: &Spanned<String>| -> Result<String, ConfigError> {
-                if RULE_IDS.contains(&r.get_ref().as_str()) {
-                    Ok(r.get_ref().clone())
-                } else {
-                    Err(at(
-                        Some(r.span()),
-                        format!(
-                            "unknown rule {:?}; expected one of {}",
-                            r.get_ref(),
-                            RULE_IDS.join(", ")
-                        ),
-                    ))
-                }
-            };
-            let receipt_rule = p.receipt_rule.as_ref().map(rule).transpose()?;
-            let deadlines = p
-                .deadlines
-                .iter()
-                .map(rule)
-                .collect::<Result<Vec<_>, _>>()?;
-            let bescheid = match &p.bescheid {
-                None => None,
-                Some(b) => Some(BescheidConfig {
-                    after: span(&b.after).map_err(|m| at(Some(b.after.span()), m))?,
-                    subject: b.subject.clone(),
-                    rechtsbehelfsbelehrung: b.rechtsbehelfsbelehrung,
-                }),
-            };
-            procedures.push(Procedure {
-                id,
-                title: p.title.clone(),
-                prefix,
-                keywords: p.keywords.iter().map(|k| k.to_lowercase()).collect(),
-                legal_basis: p.legal_basis.clone(),
-                schriftform: p.schriftform,
-                reply_after,
-                receipt_rule,
-                deadlines,
-                bescheid,
-            });
+            let procedure = parse_procedure(p, &procedures, &locator)?;
+            procedures.push(procedure);
         }
         if !procedures.iter().any(|p| p.id == GENERAL) {
             return Err(at(
@@ -396,6 +335,88 @@ fn span(s: &Spanned<String>) -> Result<Span, String> {
         return Err(format!("{text:?}: expected a positive duration"));
     }
     Ok(parsed)
+}
+
+/// Turns `FILE:LINE:COLUMN` spans of the configuration text into [`ConfigError`]s.
+struct Locator<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Locator<'_> {
+    fn at(&self, span: Option<Range<usize>>, message: String) -> ConfigError {
+        let (line, column) = span.map_or((0, 0), |s| demail_core::line_col(self.text, s.start));
+        ConfigError {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    }
+}
+
+/// One `[[procedure]]`, checked against the ones before it (ids unique).
+fn parse_procedure(
+    p: &RawProcedure,
+    procedures: &[Procedure],
+    locator: &Locator<'_>,
+) -> Result<Procedure, ConfigError> {
+    let at = |span: Option<Range<usize>>, message: String| locator.at(span, message);
+    let id = p.id.get_ref().trim().to_string();
+    if id.is_empty() || procedures.iter().any(|q: &Procedure| q.id == id) {
+        return Err(at(
+            Some(p.id.span()),
+            format!("procedure id {id:?} is empty or used twice"),
+        ));
+    }
+    let prefix = p.prefix.get_ref().trim().to_string();
+    if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(at(
+            Some(p.prefix.span()),
+            format!("prefix {prefix:?}: expected letters and digits, e.g. \"GA\""),
+        ));
+    }
+    let reply_after = span(&p.reply_after).map_err(|m| at(Some(p.reply_after.span()), m))?;
+    let rule = |r: &Spanned<String>| -> Result<String, ConfigError> {
+        if RULE_IDS.contains(&r.get_ref().as_str()) {
+            Ok(r.get_ref().clone())
+        } else {
+            Err(at(
+                Some(r.span()),
+                format!(
+                    "unknown rule {:?}; expected one of {}",
+                    r.get_ref(),
+                    RULE_IDS.join(", ")
+                ),
+            ))
+        }
+    };
+    let receipt_rule = p.receipt_rule.as_ref().map(rule).transpose()?;
+    let deadlines = p
+        .deadlines
+        .iter()
+        .map(rule)
+        .collect::<Result<Vec<_>, _>>()?;
+    let bescheid = match &p.bescheid {
+        None => None,
+        Some(b) => Some(BescheidConfig {
+            after: span(&b.after).map_err(|m| at(Some(b.after.span()), m))?,
+            subject: b.subject.clone(),
+            rechtsbehelfsbelehrung: b.rechtsbehelfsbelehrung,
+        }),
+    };
+    Ok(Procedure {
+        id,
+        title: p.title.clone(),
+        prefix,
+        keywords: p.keywords.iter().map(|k| k.to_lowercase()).collect(),
+        legal_basis: p.legal_basis.clone(),
+        schriftform: p.schriftform,
+        reply_after,
+        receipt_rule,
+        deadlines,
+        bescheid,
+    })
 }
 
 #[cfg(test)]

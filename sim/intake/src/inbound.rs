@@ -12,7 +12,7 @@ use std::sync::Arc;
 use mailin_embedded::response::{OK, Response};
 
 use super::rules::{FormFacts, judge};
-use super::{Case, CaseDeadline, Evidence, Intake, Verdict, berlin};
+use super::{Case, CaseDeadline, Evidence, Intake, IntakeState, Verdict, berlin};
 use demail_core::refusal::Refusal;
 use demail_core::sync::lock;
 use demail_core::trace::EventKind;
@@ -167,15 +167,9 @@ pub(crate) fn receive(intake: &Intake, mailbox: &str, data: &[u8]) -> Result<(),
     receive_at(intake, mailbox, data, None)
 }
 
-/// [`receive`] with the time of receipt: `Some(Eingang)` when the intake pulls a message that
-/// reached its mailbox earlier (the Eingang in the mailbox is the receipt, not the poll), `None`
-/// for the intake's clock (push).
-pub(crate) fn receive_at(
-    intake: &Intake,
-    mailbox: &str,
-    data: &[u8],
-    at: Option<jiff::Timestamp>,
-) -> Result<(), Refusal> {
+/// The checks every pushed message passes first: readable, the metadata every De-Mail carries
+/// (PVD-IO Tabelle 1), a known message type (Tabelle 12).
+fn read_demail(data: &[u8]) -> Result<(RawMessage, MessageType, String), Refusal> {
     let msg = RawMessage::parse(data)
         .map_err(|e| Refusal::new(554, "5.6.0", &format!("unreadable message: {e}")))?;
     let missing: Vec<&str> = REQUIRED
@@ -201,6 +195,64 @@ pub(crate) fn receive_at(
             &format!("unknown X-de-mail-message-type {message_type:?} (PVD-IO Tabelle 12)"),
         ));
     };
+    Ok((msg, kind, message_type))
+}
+
+/// A confirmation or Meldung: kept as evidence, acted on by the service module, and added to
+/// the DMS record of the case whose Aktenzeichen it carries as private-id.
+fn file_system_message(
+    intake: &Intake,
+    state: &mut IntakeState,
+    msg: &RawMessage,
+    message_type: &str,
+    data: &[u8],
+    now: jiff::Timestamp,
+) -> Result<(), Refusal> {
+    let demail_message_id = msg.first(h::MESSAGE_ID).unwrap_or_default();
+    let private_id = msg.first(h::PRIVATE_ID);
+    state.evidence.push(Evidence {
+        message_type: message_type.to_string(),
+        demail_message_id: demail_message_id.clone(),
+        private_id,
+        in_reply_to: msg.first("in-reply-to").map(|s| s.trim().to_string()),
+        notification_type: msg.first(h::NOTIFICATION_TYPE),
+        received_at: now,
+        handled: false,
+    });
+    super::service::file_evidence(state, &intake.config.file.city.place);
+    // The confirmation belongs to the case whose Aktenzeichen it carries as private-id
+    // (the intake sets it on everything it sends); it joins the case's evidence record.
+    let case_key = msg.first(h::PRIVATE_ID).and_then(|az| {
+        state
+            .cases
+            .iter()
+            .find(|c| c.aktenzeichen == az)
+            .map(|c| c.demail_message_id.clone())
+    });
+    if let (Some(key), Some((outbox, _))) = (case_key, &intake.dms) {
+        dms_add_confirmation(outbox, &key, message_type, &demail_message_id, data, now).map_err(
+            |e| {
+                Refusal::new(
+                    451,
+                    "4.3.0",
+                    &format!("cannot file the confirmation: {e:#}"),
+                )
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// [`receive`] with the time of receipt: `Some(Eingang)` when the intake pulls a message that
+/// reached its mailbox earlier (the Eingang in the mailbox is the receipt, not the poll), `None`
+/// for the intake's clock (push).
+pub(crate) fn receive_at(
+    intake: &Intake,
+    mailbox: &str,
+    data: &[u8],
+    at: Option<jiff::Timestamp>,
+) -> Result<(), Refusal> {
+    let (msg, kind, message_type) = read_demail(data)?;
     let demail_message_id = msg.first(h::MESSAGE_ID).unwrap_or_default();
     let private_id = msg.first(h::PRIVATE_ID);
     let mut state = lock(&intake.state);
@@ -215,36 +267,7 @@ pub(crate) fn receive_at(
         }
     };
     if kind != MessageType::Normal {
-        state.evidence.push(Evidence {
-            message_type: message_type.clone(),
-            demail_message_id: demail_message_id.clone(),
-            private_id,
-            in_reply_to: msg.first("in-reply-to").map(|s| s.trim().to_string()),
-            notification_type: msg.first(h::NOTIFICATION_TYPE),
-            received_at: now,
-            handled: false,
-        });
-        super::service::file_evidence(&mut state, &intake.config.file.city.place);
-        // The confirmation belongs to the case whose Aktenzeichen it carries as private-id
-        // (the intake sets it on everything it sends); it joins the case's evidence record.
-        let case_key = msg.first(h::PRIVATE_ID).and_then(|az| {
-            state
-                .cases
-                .iter()
-                .find(|c| c.aktenzeichen == az)
-                .map(|c| c.demail_message_id.clone())
-        });
-        if let (Some(key), Some((outbox, _))) = (case_key, &intake.dms) {
-            dms_add_confirmation(outbox, &key, &message_type, &demail_message_id, data, now)
-                .map_err(|e| {
-                    Refusal::new(
-                        451,
-                        "4.3.0",
-                        &format!("cannot file the confirmation: {e:#}"),
-                    )
-                })?;
-        }
-        return Ok(());
+        return file_system_message(intake, &mut state, &msg, &message_type, data, now);
     }
     // One header reader for every face: the first Subject counts (PVD-IO Tabelle 1 note).
     let subject = msg.subject().unwrap_or_default();
