@@ -99,15 +99,13 @@ async fn submit(p: &Provider, pki: &TestPki, from: &str, to: &str) {
         .expect("250 from the sender's provider");
 }
 
-/// Polls until `f` holds (the hand-over runs in the background), at most 10 s.
-async fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    for _ in 0..500 {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
+/// Waits on the providers' idle signal (no polling): the hand-overs run in the background.
+async fn settled(providers: &[&Provider]) {
+    let activity: Vec<_> = providers.iter().map(|p| p.activity()).collect();
+    assert!(
+        demail_sim::provider::settle(&activity, Duration::from_secs(20)).await,
+        "the providers did not settle"
+    );
 }
 
 fn setup() -> (TestPki, Trace, VirtualClock) {
@@ -153,17 +151,16 @@ async fn trusted_peers_exchange_mail_and_confirmations() {
     .await;
     connect(&a, &b);
     submit(&b, &pki, BUERGER, AMT).await;
+    settled(&[&a, &b]).await;
     assert!(
-        eventually(|| !a.mailbox(AMT).unwrap().is_empty()).await,
+        !a.mailbox(AMT).unwrap().is_empty(),
         "message reached dmda-a"
     );
     assert!(
-        eventually(|| b
-            .mailbox(BUERGER)
+        b.mailbox(BUERGER)
             .unwrap()
             .iter()
-            .any(|m| m.message_type == MessageType::ConfirmationOfReceipt))
-        .await,
+            .any(|m| m.message_type == MessageType::ConfirmationOfReceipt),
         "Eingangsbestätigung reached dmda-b"
     );
     let conf = b
@@ -221,10 +218,8 @@ async fn untrusted_and_foreign_peers_are_refused() {
                 if provider == "dmda-a" && stage == "CONNECT" && code == stage_code)
         })
     };
-    assert!(
-        eventually(|| refused(554)).await,
-        "dmda-a refused the untrusted peer"
-    );
+    settled(&[&a, &b]).await;
+    assert!(refused(554), "dmda-a refused the untrusted peer");
     assert!(a.mailbox(AMT).unwrap().is_empty());
 
     // A provider with certificates from another CA.
@@ -242,9 +237,7 @@ async fn untrusted_and_foreign_peers_are_refused() {
     .await;
     connect(&a, &c);
     submit(&c, &other, "max.muster@dmda-c.de-mail.de", AMT).await;
-    assert!(
-        eventually(|| refused(0)).await,
-        "the TLS handshake with a foreign PKI failed"
-    );
+    settled(&[&a, &c]).await;
+    assert!(refused(0), "the TLS handshake with a foreign PKI failed");
     assert!(a.mailbox(AMT).unwrap().is_empty());
 }

@@ -195,6 +195,38 @@ impl Activity {
     }
 }
 
+/// Waits until every provider of `activity` is idle at once (no session open, no delivery
+/// pending), woken by [`Activity::changed`] instead of polling; gives up after `limit` (wall
+/// clock, a network timeout) and returns whether the world settled. A delivery is counted as
+/// pending from before the 250 of the transaction that queued it, so there is no idle gap
+/// between a hand-over and the work it causes at the peer.
+pub async fn settle(activity: &[Arc<Activity>], limit: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let wakeups: Vec<_> = activity.iter().map(|a| Box::pin(a.changed())).collect();
+        if activity.iter().all(|a| a.snapshot().is_idle()) {
+            return true;
+        }
+        let any = futures_select_any(wakeups);
+        if tokio::time::timeout_at(deadline, any).await.is_err() {
+            return activity.iter().all(|a| a.snapshot().is_idle());
+        }
+    }
+}
+
+/// Resolves when the first of `wakeups` does.
+async fn futures_select_any<F: std::future::Future<Output = ()> + Unpin>(mut wakeups: Vec<F>) {
+    std::future::poll_fn(|cx| {
+        for w in wakeups.iter_mut() {
+            if std::pin::Pin::new(w).poll(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
 /// State shared by the provider's tasks.
 pub(crate) struct Shared {
     pub config: ProviderConfig,
