@@ -15,7 +15,7 @@
 //!
 //! Not implemented (see `calendar.md`): § 187 Abs. 2 (periods starting at the
 //! beginning of a day), § 189 (half months), § 191 (non-continuous periods),
-//! § 31 Abs. 6 VwVfG hour periods (see the provider rules in `rules.rs`).
+//! § 31 Abs. 6 VwVfG hour periods (see the provider rules in `procedure_rules.rs`).
 
 use super::holidays::{HolidayCalendar, add_days, check_year, holidays_on, is_weekend};
 use super::land::Place;

@@ -34,8 +34,8 @@ pub mod fiction;
 pub mod frist;
 pub mod holidays;
 pub mod land;
+pub mod procedure_rules;
 pub mod regime;
-pub mod rules;
 
 pub use error::LawError;
 pub use fiction::{FictionDay, FictionKind, FictionShift, fiction_day, fiction_day_date};
@@ -45,12 +45,14 @@ pub use holidays::{
     holiday_days, holidays, holidays_on, is_holiday, is_working_day,
 };
 pub use land::{Land, LocalHoliday, Observance, ObservanceBasis, Place};
+pub use procedure_rules::{
+    Deadline, DeadlineKind, Event, Options, RULE_IDS, When, compute, compute_date,
+};
 pub use regime::{
     DEMAIL_G_LAST_DAY, FIRST_TEXT_WITHOUT_DEMAIL_ROUTES, LAST_TEXT_WITH_DEMAIL_ROUTES,
     POSTMODG_IN_FORCE, Provision, ProvisionStatus, REPEAL_DEMAIL_ROUTES, Regime, check_in_force,
     fiction_days, regime,
 };
-pub use rules::{Deadline, DeadlineKind, Event, Options, RULE_IDS, When, compute, compute_date};
 
 use jiff::civil::{Date, Weekday};
 use serde::{Deserialize, Serialize};

@@ -4,14 +4,14 @@
 //! refused with 554 and the list of what is missing: the intake accepts De-Mail only, so plain
 //! e-mail is never binding. Confirmations and Meldungen are kept as evidence (the service
 //! module acts on them); normal messages are classified into a procedure, judged by the form
-//! rule (`rules.rs`) and open a case with the deadlines receipt starts.
+//! rule (`form_rule.rs`) and open a case with the deadlines receipt starts.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use mailin_embedded::response::{OK, Response};
 
-use super::rules::{FormFacts, judge};
+use super::form_rule::{FormFacts, judge};
 use super::{Case, CaseDeadline, Evidence, Intake, IntakeState, Verdict, berlin};
 use demail_core::refusal::Refusal;
 use demail_core::sync::lock;

@@ -9,7 +9,7 @@
 //! 1. classifies it into a procedure (the mailbox's procedure, or keywords in the subject for a
 //!    general mailbox): Gewerbeanzeige, Antrag auf Wohnberechtigungsschein, Petition, general
 //!    request ([`config`]);
-//! 2. applies the form rule ([`rules`]): a Schriftform procedure is binding only as an
+//! 2. applies the form rule ([`form_rule`]): a Schriftform procedure is binding only as an
 //!    absenderbestätigte De-Mail at level high with a valid seal, and only while § 3a Abs. 3
 //!    VwVfG still lets De-Mail replace the written form;
 //! 3. opens a case with an Aktenzeichen (file number), computes the deadlines receipt starts
@@ -33,11 +33,11 @@
 
 pub mod config;
 pub mod dms;
+pub mod form_rule;
 pub mod http;
 pub mod inbound;
 pub mod outbound;
 pub mod pull;
-pub mod rules;
 pub mod service;
 
 use std::collections::BTreeMap;

@@ -10,7 +10,7 @@
 //! - An Abholbestätigung (§ 5 Abs. 9 De-Mail-G) that arrives by the fiction day makes the day
 //!   of pick-up the day of Zustellung (§ 5a Abs. 3 VwZG). Without one, the document counts as
 //!   served on the fiction day (3rd day after sending until 31.12.2024, 4th day from
-//!   01.01.2025: § 5a Abs. 4 Satz 1 VwZG, `law::rules` rule `zustellung-abholung`), once that
+//!   01.01.2025: § 5a Abs. 4 Satz 1 VwZG, `law::procedure_rules` rule `zustellung-abholung`), once that
 //!   day is over, provided access was opened; the recipient is then told of the fiction
 //!   electronically (§ 5a Abs. 4 Satz 5 VwZG).
 //! - A Meldung (notification, PVD-IO Tabelle 22: e.g. the recipient cannot read "persönlich",

@@ -71,7 +71,7 @@ pub const GIVE_UP_AFTER: SignedDuration = SignedDuration::from_hours(24);
 /// How often a provider with a hub of its own looks for due retries (wall clock).
 pub const RETRY_TIMER: Duration = Duration::from_secs(15);
 /// The source of the limits, if `law::compute` cannot give it (De-Mail-G not in force on the
-/// day; the simulation applies the TR's limits anyway). Same text as `law::rules`.
+/// day; the simulation applies the TR's limits anyway). Same text as `law::procedure_rules`.
 const PVD_FU_4_2: &str = "BSI TR 01201 Teil 3.1 (PVD-FU) Version 1.8, § 4.2 Transportzeiten";
 
 /// The pause before the next attempt after `failures` failed attempts (1 = the first).
