@@ -9,20 +9,19 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use demail_sim::clock::VirtualClock;
 use demail_sim::demail::AuthLevel;
 use demail_sim::pki::TestPki;
 use demail_sim::provider::delivery::{self, DeliveryHub};
 use demail_sim::provider::store::DeliveryState;
-use demail_sim::provider::{AccountConfig, AccountKind, Provider, ProviderConfig, Route};
-use demail_sim::trace::{EventKind, Trace};
+use demail_sim::provider::{AccountKind, Route};
+use demail_sim::trace::EventKind;
 use jiff::{SignedDuration, Timestamp};
-use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+
+mod common;
+
+use common::WorldBuilder;
 
 const CITIZEN: &str = "erika.mustermann@dmda-a.de-mail.de";
 const INTAKE: &str = "gewerbeangelegenheiten@dresden.de-mail.de";
@@ -168,89 +167,47 @@ async fn session(
     }
 }
 
+/// The shared test world and the world's delivery worker.
 struct World {
-    pki: TestPki,
-    trace: Trace,
-    clock: VirtualClock,
-    provider: Provider,
+    world: common::World,
     _hub: tokio::task::JoinHandle<()>,
+}
+
+impl std::ops::Deref for World {
+    type Target = common::World;
+    fn deref(&self) -> &common::World {
+        &self.world
+    }
 }
 
 /// A provider on a virtual clock at 2025-03-03 09:00 (Berlin), with a world's hub (so no
 /// retry timer: only the test calls `retry_due`).
 async fn world() -> World {
-    demail_sim::init_crypto();
-    let start = "2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap();
-    let clock = VirtualClock::new(&start);
-    let trace = Trace::new(clock.clone());
-    let pki = TestPki::generate("delivery-retry").unwrap();
     let (hub, task) = DeliveryHub::start();
-    let account = |address: &str, kind| AccountConfig {
-        address: address.into(),
-        holder: "Holder".into(),
-        kind,
-        max_auth_level: AuthLevel::High,
-        password: "pw".into(),
-        api_token: None,
-        access_opened: true,
-    };
-    let provider = Provider::start(
-        ProviderConfig {
-            id: "dmda-a".into(),
-            name: "DMDA A".into(),
-            domain: "dmda-a.de-mail.de".into(),
-            hosted_domains: vec!["dresden.de-mail.de".into()],
-            accounts: vec![
-                account(CITIZEN, AccountKind::Person),
-                account(INTAKE, AccountKind::Institution),
-            ],
-            message_dir: None,
-            database: None,
-            smtp_listen: None,
-            http_listen: None,
-            relay_listen: None,
-            wire_log: None,
-            delivery_hub: Some(hub),
-            trusted_peers: Vec::new(),
-        },
-        clock.clone(),
-        trace.clone(),
-        &pki,
-    )
-    .await
-    .unwrap();
-    World {
-        pki,
-        trace,
-        clock,
-        provider,
-        _hub: task,
-    }
+    let world = WorldBuilder::new()
+        .account(CITIZEN, AccountKind::Person, AuthLevel::High)
+        .account(INTAKE, AccountKind::Institution, AuthLevel::High)
+        .hub(&hub)
+        .start()
+        .await;
+    World { world, _hub: task }
 }
 
 impl World {
     /// The citizen submits a message to `to` (250 expected).
     async fn submit(&self, to: &str, subject: &str) {
-        let tls = TlsParameters::builder("localhost".into())
-            .add_root_certificate(Certificate::from_pem(self.pki.ca_pem().as_bytes()).unwrap())
-            .build_rustls()
-            .unwrap();
-        let addr = self.provider.submission_addr();
-        let mailer = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
-            .port(addr.port())
-            .tls(Tls::Required(tls))
-            .credentials(Credentials::new(CITIZEN.into(), "pw".into()))
-            .authentication(vec![Mechanism::Plain])
-            .build();
         let raw = format!(
             "From: <{CITIZEN}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
              Message-ID: <{subject}@test>\r\n\r\nHallo\r\n"
         );
-        let env = Envelope::new(Some(CITIZEN.parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
-        mailer
-            .send_raw(&env, raw.as_bytes())
-            .await
-            .expect("250 from the provider");
+        common::submit(
+            self.provider.submission_addr(),
+            &self.pki,
+            CITIZEN,
+            to,
+            &raw,
+        )
+        .await;
     }
 
     /// Waits until no session is open, no delivery pending, and nothing moved for 50 ms.

@@ -9,57 +9,34 @@ use demail_sim::clock::VirtualClock;
 use demail_sim::demail::{AuthLevel, MessageType};
 use demail_sim::pki::TestPki;
 use demail_sim::provider::delivery::DeliveryHub;
-use demail_sim::provider::{AccountConfig, AccountKind, Provider, ProviderConfig, Route};
+use demail_sim::provider::{AccountKind, Provider, Route};
 use demail_sim::trace::{EventKind, Trace};
-use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+mod common;
+
+use common::WorldBuilder;
 
 const AMT: &str = "poststelle@amt.dmda-a.de-mail.de";
 const BUERGER: &str = "erika.mustermann@dmda-b.de-mail.de";
 
-#[allow(clippy::too_many_arguments)] // a test helper that names every part of a provider
+/// A provider of the world with one account; `trusted` is its trust list.
 async fn provider(
     id: &str,
     account: &str,
     kind: AccountKind,
     trusted: &[&str],
-    pki: &TestPki,
-    trace: &Trace,
-    clock: &VirtualClock,
-    hub: &DeliveryHub,
+    world: (&TestPki, &Trace, &VirtualClock, &DeliveryHub),
 ) -> Provider {
-    Provider::start(
-        ProviderConfig {
-            id: id.into(),
-            name: id.to_uppercase(),
-            domain: format!("{id}.de-mail.de"),
-            hosted_domains: Vec::new(),
-            accounts: vec![AccountConfig {
-                address: account.into(),
-                holder: "Holder".into(),
-                kind,
-                max_auth_level: AuthLevel::High,
-                password: "pw".into(),
-                api_token: None,
-                access_opened: true,
-            }],
-            message_dir: None,
-            database: None,
-            smtp_listen: None,
-            http_listen: None,
-            relay_listen: None,
-            wire_log: None,
-            delivery_hub: Some(hub.clone()),
-            trusted_peers: trusted.iter().map(|s| s.to_string()).collect(),
-        },
-        clock.clone(),
-        trace.clone(),
-        pki,
-    )
-    .await
-    .unwrap()
+    let (pki, trace, clock, hub) = world;
+    WorldBuilder::new()
+        .id(id)
+        .hosted(&[])
+        .account(account, kind, AuthLevel::High)
+        .trusted_peers(trusted)
+        .hub(hub)
+        .sharing(clock, trace)
+        .start_provider(pki)
+        .await
 }
 
 fn connect(a: &Provider, b: &Provider) {
@@ -77,26 +54,11 @@ fn connect(a: &Provider, b: &Provider) {
 }
 
 async fn submit(p: &Provider, pki: &TestPki, from: &str, to: &str) {
-    let tls = TlsParameters::builder("localhost".into())
-        .add_root_certificate(Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap())
-        .build_rustls()
-        .unwrap();
-    let addr = p.submission_addr();
-    let mailer = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
-        .port(addr.port())
-        .tls(Tls::Required(tls))
-        .credentials(Credentials::new(from.into(), "pw".into()))
-        .authentication(vec![Mechanism::Plain])
-        .build();
     let raw = format!(
         "From: <{from}>\r\nTo: <{to}>\r\nSubject: Antrag\r\nMessage-ID: <r1@test>\r\n\
          X-de-mail-confirmation-of-receipt: yes\r\nX-de-mail-private-id: P-7\r\n\r\nHallo\r\n"
     );
-    let env = Envelope::new(Some(from.parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
-    mailer
-        .send_raw(&env, raw.as_bytes())
-        .await
-        .expect("250 from the sender's provider");
+    common::submit(p.submission_addr(), pki, from, to, &raw).await;
 }
 
 /// Waits on the providers' idle signal (no polling): the hand-overs run in the background.
@@ -132,10 +94,7 @@ async fn trusted_peers_exchange_mail_and_confirmations() {
         AMT,
         AccountKind::Institution,
         &trusted,
-        &pki,
-        &trace,
-        &clock,
-        &hub,
+        (&pki, &trace, &clock, &hub),
     )
     .await;
     let b = provider(
@@ -143,10 +102,7 @@ async fn trusted_peers_exchange_mail_and_confirmations() {
         BUERGER,
         AccountKind::Person,
         &trusted,
-        &pki,
-        &trace,
-        &clock,
-        &hub,
+        (&pki, &trace, &clock, &hub),
     )
     .await;
     connect(&a, &b);
@@ -193,10 +149,7 @@ async fn untrusted_and_foreign_peers_are_refused() {
         AMT,
         AccountKind::Institution,
         &["dmda-a.de-mail.de"],
-        &pki,
-        &trace,
-        &clock,
-        &hub,
+        (&pki, &trace, &clock, &hub),
     )
     .await;
     let b = provider(
@@ -204,10 +157,7 @@ async fn untrusted_and_foreign_peers_are_refused() {
         BUERGER,
         AccountKind::Person,
         &["dmda-a.de-mail.de", "dmda-b.de-mail.de"],
-        &pki,
-        &trace,
-        &clock,
-        &hub,
+        (&pki, &trace, &clock, &hub),
     )
     .await;
     connect(&a, &b);
@@ -229,10 +179,7 @@ async fn untrusted_and_foreign_peers_are_refused() {
         "max.muster@dmda-c.de-mail.de",
         AccountKind::Person,
         &["dmda-a.de-mail.de", "dmda-c.de-mail.de"],
-        &other,
-        &trace,
-        &clock,
-        &hub,
+        (&other, &trace, &clock, &hub),
     )
     .await;
     connect(&a, &c);

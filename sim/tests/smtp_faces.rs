@@ -4,27 +4,22 @@
 
 use std::sync::Arc;
 
-use demail_sim::clock::VirtualClock;
 use demail_sim::demail::AuthLevel;
 use demail_sim::intake::{IntakeConfig, ReferenceIntake};
 use demail_sim::pki::TestPki;
-use demail_sim::provider::{AccountConfig, AccountKind, Provider, ProviderConfig};
+use demail_sim::provider::AccountKind;
 use demail_sim::trace::{EventKind, Trace};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+mod common;
+
+use common::{PASSWORD, World, WorldBuilder};
+
 const CITIZEN: &str = "erika.mustermann@dmda-a.de-mail.de";
 const NORMAL_CITIZEN: &str = "max.normal@dmda-a.de-mail.de";
 const INTAKE: &str = "gewerbeangelegenheiten@dresden.de-mail.de";
-const PASSWORD: &str = "pw";
 const PSEUDONYM: &str = "pn_kaninchen@dmda-a.de-mail.de";
-
-struct World {
-    pki: TestPki,
-    trace: Trace,
-    provider: Provider,
-    clock: VirtualClock,
-}
 
 async fn start_world() -> World {
     start_world_with(&[], &[]).await
@@ -33,60 +28,16 @@ async fn start_world() -> World {
 /// A world with `extra` accounts (persons at level high) besides the usual four, and the
 /// provider domains of `trusted_peers` on the relay face's trust list.
 async fn start_world_with(extra: &[String], trusted_peers: &[&str]) -> World {
-    demail_sim::init_crypto();
-    let start = "2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap();
-    let clock = VirtualClock::new(&start);
-    let trace = Trace::new(clock.clone());
-    let pki = TestPki::generate("test").unwrap();
-    let account = |address: &str, kind, level| AccountConfig {
-        address: address.into(),
-        holder: "Test Holder".into(),
-        kind,
-        max_auth_level: level,
-        password: PASSWORD.into(),
-        api_token: Some(format!("token-{address}")),
-        access_opened: true,
-    };
-    let provider = Provider::start(
-        ProviderConfig {
-            id: "dmda-a".into(),
-            name: "DMDA A".into(),
-            domain: "dmda-a.de-mail.de".into(),
-            hosted_domains: vec!["dresden.de-mail.de".into()],
-            accounts: vec![
-                account(CITIZEN, AccountKind::Person, AuthLevel::High),
-                account(NORMAL_CITIZEN, AccountKind::Person, AuthLevel::Normal),
-                account(INTAKE, AccountKind::Institution, AuthLevel::High),
-                account(PSEUDONYM, AccountKind::Person, AuthLevel::High),
-            ]
-            .into_iter()
-            .chain(
-                extra
-                    .iter()
-                    .map(|a| account(a, AccountKind::Person, AuthLevel::High)),
-            )
-            .collect(),
-            message_dir: None,
-            database: None,
-            smtp_listen: None,
-            http_listen: None,
-            relay_listen: None,
-            delivery_hub: None,
-            wire_log: None,
-            trusted_peers: trusted_peers.iter().map(|p| p.to_string()).collect(),
-        },
-        clock.clone(),
-        trace.clone(),
-        &pki,
-    )
-    .await
-    .unwrap();
-    World {
-        pki,
-        trace,
-        provider,
-        clock,
+    let mut world = WorldBuilder::new()
+        .account(CITIZEN, AccountKind::Person, AuthLevel::High)
+        .account(NORMAL_CITIZEN, AccountKind::Person, AuthLevel::Normal)
+        .account(INTAKE, AccountKind::Institution, AuthLevel::High)
+        .account(PSEUDONYM, AccountKind::Person, AuthLevel::High)
+        .trusted_peers(trusted_peers);
+    for a in extra {
+        world = world.account(a, AccountKind::Person, AuthLevel::High);
     }
+    world.start().await
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}

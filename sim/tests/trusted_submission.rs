@@ -5,86 +5,55 @@
 //! senders, is refused on a non-loopback address, and leaves the normal submission face as
 //! strict as before.
 
-use demail_sim::clock::VirtualClock;
 use demail_sim::demail::AuthLevel;
 use demail_sim::demail::headers::RawMessage;
-use demail_sim::pki::TestPki;
-use demail_sim::provider::{AccountConfig, AccountKind, Provider, ProviderConfig};
-use demail_sim::trace::{EventKind, Trace};
+use demail_sim::provider::AccountKind;
+use demail_sim::trace::EventKind;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+
+mod common;
+
+use common::WorldBuilder;
 
 const SENDER: &str = "poststelle@dresden.de-mail.de";
 const RECIPIENT: &str = "gewerbeangelegenheiten@dresden.de-mail.de";
 const NORMAL_CITIZEN: &str = "max.normal@dmda-a.de-mail.de";
 
+/// The shared test world with the trusted listener open.
 struct World {
-    trace: Trace,
-    provider: Provider,
+    world: common::World,
     trusted: std::net::SocketAddr,
-    dir: std::path::PathBuf,
 }
 
-impl Drop for World {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl std::ops::Deref for World {
+    type Target = common::World;
+    fn deref(&self) -> &common::World {
+        &self.world
+    }
+}
+
+impl std::ops::DerefMut for World {
+    fn deref_mut(&mut self) -> &mut common::World {
+        &mut self.world
     }
 }
 
 /// A provider with a durable store in a temporary folder and the trusted listener open.
 async fn start_world(name: &str) -> World {
-    demail_sim::init_crypto();
-    let start = "2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap();
-    let clock = VirtualClock::new(&start);
-    let trace = Trace::new(clock.clone());
-    let pki = TestPki::generate("test").unwrap();
-    let dir = std::env::temp_dir().join(format!("demail-trusted-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let account = |address: &str, kind, level| AccountConfig {
-        address: address.into(),
-        holder: "Test Holder".into(),
-        kind,
-        max_auth_level: level,
-        password: "pw".into(),
-        api_token: None,
-        access_opened: true,
-    };
-    let mut provider = Provider::start(
-        ProviderConfig {
-            id: "dmda-a".into(),
-            name: "DMDA A".into(),
-            domain: "dmda-a.de-mail.de".into(),
-            hosted_domains: vec!["dresden.de-mail.de".into()],
-            accounts: vec![
-                account(SENDER, AccountKind::Institution, AuthLevel::High),
-                account(RECIPIENT, AccountKind::Institution, AuthLevel::High),
-                account(NORMAL_CITIZEN, AccountKind::Person, AuthLevel::Normal),
-            ],
-            message_dir: Some(dir.join("messages")),
-            database: Some(dir.join("store.sqlite")),
-            smtp_listen: None,
-            http_listen: None,
-            relay_listen: None,
-            delivery_hub: None,
-            wire_log: None,
-            trusted_peers: Vec::new(),
-        },
-        clock,
-        trace.clone(),
-        &pki,
-    )
-    .await
-    .unwrap();
-    let trusted = provider
+    let mut world = WorldBuilder::new()
+        .account(SENDER, AccountKind::Institution, AuthLevel::High)
+        .account(RECIPIENT, AccountKind::Institution, AuthLevel::High)
+        .account(NORMAL_CITIZEN, AccountKind::Person, AuthLevel::Normal)
+        .durable(&format!("trusted-{name}"))
+        .start()
+        .await;
+    let trusted = world
+        .provider
         .open_trusted_submission("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    World {
-        trace,
-        provider,
-        trusted,
-        dir,
-    }
+    World { world, trusted }
 }
 
 /// A line-level plain SMTP client.
