@@ -1245,4 +1245,265 @@ mod tests {
             "{err}"
         );
     }
+
+    /// Every validation error of an `[[expect]]` table, byte for byte with its line and
+    /// column: the messages are the user interface of the expectation kinds.
+    #[test]
+    fn expectation_errors_are_located_and_say_what_was_expected() {
+        const A: &str = GOOD;
+        const W2: &str = include_str!("../../scenarios/traffic/gewerbe-woche.toml");
+        const PULL: &str = include_str!("../../scenarios/intake/wbs-abruf-api.toml");
+        let cases: &[(&str, &str, &str)] = &[
+            // no-step
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nkind = \"fallback\"\n",
+                "scenarios/x/y.toml:71:8: expectation \"x\" needs the key `step`",
+            ),
+            // no-step-unknown-kind
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nkind = \"bogus\"\n",
+                "scenarios/x/y.toml:71:8: expectation \"x\" needs the key `step`",
+            ),
+            // unknown-kind
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"bogus\"\n",
+                "scenarios/x/y.toml:72:8: unknown expectation kind \"bogus\"; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\", \"case\", \"fallback\", \"dms\", \"delivery\", \"latency\", \"throughput\"",
+            ),
+            // unknown-step
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeig\"\nkind = \"fallback\"\n",
+                "scenarios/x/y.toml:71:8: unknown step \"anzeig\"; the file defines: \"anzeige\"",
+            ),
+            // traffic-with-step
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"latency\"\n",
+                "scenarios/x/y.toml:71:8: an expectation of kind \"latency\" is about a whole traffic: give `traffic`, not `step`",
+            ),
+            // key-not-applying
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"fallback\"\nwithin = \"PT1H\"\nmode = \"x\"\n",
+                "scenarios/x/y.toml:73:10: key `within` does not apply to an expectation of kind \"fallback\"; it takes: ",
+            ),
+            // key-not-applying2
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"confirmation\"\nper_day = 3\n",
+                "scenarios/x/y.toml:73:11: key `per_day` does not apply to an expectation of kind \"confirmation\"; it takes: confirmation, within",
+            ),
+            // key-not-applying-dms
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"dms\"\ncode = 3\n",
+                "scenarios/x/y.toml:73:8: key `code` does not apply to an expectation of kind \"dms\"; it takes: ",
+            ),
+            // conf-missing
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"confirmation\"\n",
+                "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"confirmation\" needs the key `confirmation`",
+            ),
+            // conf-bad
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"confirmation\"\nconfirmation = \"retrieve\"\nwithin = \"PT1H\"\n",
+                "scenarios/x/y.toml:73:16: confirmation \"retrieve\" is not supported; expected \"receipt\" (Eingangsbestätigung) or \"dispatch\" (Versandbestätigung); for the Abholbestätigung use a `login` step and the `zustellung` expectation",
+            ),
+            // conf-no-within
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"confirmation\"\nconfirmation = \"receipt\"\n",
+                "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"confirmation\" needs the key `within`",
+            ),
+            // conf-bad-within
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"confirmation\"\nconfirmation = \"receipt\"\nwithin = \"soon\"\n",
+                "scenarios/x/y.toml:74:10: within: failed to parse input in the \"friendly\" duration format: expected duration to start with a unit value (a decimal integer) after an optional sign, but no integer was found; expected an ISO 8601 duration such as \"P3D\" or \"PT20H\", or \"3d\", \"20h\"",
+            ),
+            // reply-no-rule
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"reply\"\n",
+                "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"reply\" needs the key `rule`",
+            ),
+            // reply-bad-rule
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"reply\"\nrule = \"gewerbe\"\nsubject_contains = \"x\"\n",
+                "scenarios/x/y.toml:73:8: rule \"gewerbe\": unknown rule id \"gewerbe\"; known rule ids: gewerbe-empfang, genehmigungsfiktion, widerspruch, ohne-belehrung, untaetigkeit, bekanntgabe-elektronisch, zustellung-abholung, provider-mailbox, provider-transfer",
+            ),
+            // reply-rule-not-latest
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"reply\"\nrule = \"zustellung-abholung\"\nsubject_contains = \"x\"\n",
+                "scenarios/x/y.toml:73:8: rule \"zustellung-abholung\": rule \"zustellung-abholung\" gives Effective (Zustellung (service) via De-Mail against Abholbestätigung), not a latest day; it cannot be a deadline",
+            ),
+            // reply-no-subject
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"reply\"\nrule = \"gewerbe-empfang\"\n",
+                "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"reply\" needs the key `subject_contains`",
+            ),
+            // refused-no-code
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"refused\"\nenhanced = \"5.7.1\"\n",
+                "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"refused\" needs the key `code`",
+            ),
+            // refused-no-enh
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"refused\"\ncode = 550\n",
+                "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"refused\" needs the key `enhanced`",
+            ),
+            // notif-missing
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"notification\"\nwithin = \"PT1H\"\n",
+                "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"notification\" needs the key `notification_type`",
+            ),
+            // notif-bad
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"notification\"\nnotification_type = \"Other\"\nwithin = \"PT1H\"\n",
+                "scenarios/x/y.toml:73:21: notification_type \"Other\" is not one of PVD-IO Tabelle 22: unknown-recipient, closed-account, invalid-format, other",
+            ),
+            // notif-no-within
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"notification\"\nnotification_type = \"other\"\n",
+                "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"notification\" needs the key `within`",
+            ),
+            // zust-missing
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"zustellung\"\n",
+                "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"zustellung\" needs the key `mode`",
+            ),
+            // zust-bad
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"zustellung\"\nmode = \"Abholung\"\n",
+                "scenarios/x/y.toml:73:8: mode \"Abholung\": expected \"abholung\" or \"fiktion\"",
+            ),
+            // case-no-proc
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"case\"\nbinding = true\n",
+                "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"case\" needs the key `procedure`",
+            ),
+            // case-bad-proc
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"case\"\nprocedure = \"gewerbe\"\nbinding = true\n",
+                "scenarios/x/y.toml:73:13: unknown procedure \"gewerbe\"; the intake configuration has: \"gewerbeanzeige\", \"wohnberechtigungsschein\", \"petition\", \"allgemein\"",
+            ),
+            // case-no-binding
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"case\"\nprocedure = \"gewerbeanzeige\"\n",
+                "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"case\" needs the key `binding` (true or false)",
+            ),
+            // dms-no-section
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"dms\"\n",
+                "scenarios/x/y.toml:72:8: an expectation of kind \"dms\" needs a [dms] section",
+            ),
+            // delivery-bad-within
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"delivery\"\nwithin = \"x\"\n",
+                "scenarios/x/y.toml:73:10: within: failed to parse input in the \"friendly\" duration format: expected duration to start with a unit value (a decimal integer) after an optional sign, but no integer was found; expected an ISO 8601 duration such as \"P3D\" or \"PT20H\", or \"3d\", \"20h\"",
+            ),
+            // delivery-pull
+            (
+                PULL,
+                "\n[[expect]]\nid = \"x\"\nstep = \"antrag\"\nkind = \"delivery\"\n",
+                "scenarios/x/y.toml:81:8: an expectation of kind \"delivery\" judges the provider's push into the intake, which a pulling intake ([intake] receive = \"pull\") does not get",
+            ),
+            // ar-no-traffic
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nkind = \"all-replies\"\n",
+                "scenarios/x/y.toml:71:8: expectation \"x\" of kind \"all-replies\" needs the key `traffic`",
+            ),
+            // ar-unknown-traffic
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nkind = \"all-replies\"\ntraffic = \"t\"\nrule = \"gewerbe-empfang\"\n",
+                "scenarios/x/y.toml:72:11: unknown traffic \"t\"; the file defines: (none)",
+            ),
+            // lat-unknown-traffic
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nkind = \"latency\"\ntraffic = \"t\"\n",
+                "scenarios/x/y.toml:72:11: unknown traffic \"t\"; the file defines: (none)",
+            ),
+            // thr-no-traffic
+            (
+                A,
+                "\n[[expect]]\nid = \"x\"\nkind = \"throughput\"\nper_day = 3\n",
+                "scenarios/x/y.toml:71:8: expectation \"x\" of kind \"throughput\" needs the key `traffic`",
+            ),
+            // ar-no-rule
+            (
+                W2,
+                "\n[[expect]]\nid = \"x\"\nkind = \"all-replies\"\ntraffic = \"gewerbe\"\n",
+                "scenarios/x/y.toml:52:8: expectation \"x\" of kind \"all-replies\" needs the key `rule`",
+            ),
+            // ar-bad-rule
+            (
+                W2,
+                "\n[[expect]]\nid = \"x\"\nkind = \"all-replies\"\ntraffic = \"gewerbe\"\nrule = \"nix\"\n",
+                "scenarios/x/y.toml:54:8: rule \"nix\": unknown rule id \"nix\"; known rule ids: gewerbe-empfang, genehmigungsfiktion, widerspruch, ohne-belehrung, untaetigkeit, bekanntgabe-elektronisch, zustellung-abholung, provider-mailbox, provider-transfer",
+            ),
+            // lat-no-pct
+            (
+                W2,
+                "\n[[expect]]\nid = \"x\"\nkind = \"latency\"\ntraffic = \"gewerbe\"\nwithin = \"PT1H\"\n",
+                "scenarios/x/y.toml:52:8: expectation \"x\" of kind \"latency\" needs the key `percentile` (1 to 100, e.g. 95)",
+            ),
+            // lat-bad-pct
+            (
+                W2,
+                "\n[[expect]]\nid = \"x\"\nkind = \"latency\"\ntraffic = \"gewerbe\"\npercentile = 0\nwithin = \"PT1H\"\n",
+                "scenarios/x/y.toml:54:14: percentile 0: expected 1 to 100, e.g. 95",
+            ),
+            // lat-big-pct
+            (
+                W2,
+                "\n[[expect]]\nid = \"x\"\nkind = \"latency\"\ntraffic = \"gewerbe\"\npercentile = 101\nwithin = \"PT1H\"\n",
+                "scenarios/x/y.toml:54:14: percentile 101: expected 1 to 100, e.g. 95",
+            ),
+            // lat-no-within
+            (
+                W2,
+                "\n[[expect]]\nid = \"x\"\nkind = \"latency\"\ntraffic = \"gewerbe\"\npercentile = 50\n",
+                "scenarios/x/y.toml:52:8: expectation \"x\" of kind \"latency\" needs the key `within`",
+            ),
+            // lat-bad-within
+            (
+                W2,
+                "\n[[expect]]\nid = \"x\"\nkind = \"latency\"\ntraffic = \"gewerbe\"\npercentile = 50\nwithin = \"y\"\n",
+                "scenarios/x/y.toml:55:10: within: failed to parse input in the \"friendly\" duration format: expected duration to start with a unit value (a decimal integer) after an optional sign, but no integer was found; expected an ISO 8601 duration such as \"P3D\" or \"PT20H\", or \"3d\", \"20h\"",
+            ),
+            // thr-no-per-day
+            (
+                W2,
+                "\n[[expect]]\nid = \"x\"\nkind = \"throughput\"\ntraffic = \"gewerbe\"\n",
+                "scenarios/x/y.toml:52:8: expectation \"x\" of kind \"throughput\" needs the key `per_day` (a whole number, e.g. 20)",
+            ),
+        ];
+        for (base, appended, expected) in cases {
+            let err = parse_str(&format!("{base}{appended}")).unwrap_err();
+            assert_eq!(err.to_string(), *expected, "{appended}");
+        }
+    }
 }
