@@ -11,42 +11,9 @@ use demail_sim::clock::format_instant;
 use demail_sim::demail::{MessageType, normalize_address};
 use demail_sim::trace::{EventKind, Trace};
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
-use serde::Serialize;
 
-use crate::runner::SendOutcome;
+use crate::model::{CheckOutcome, Observation, SendOutcome};
 use crate::scenario::{Expectation, Scenario};
-
-/// The verdict on one expectation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CheckOutcome {
-    pub id: String,
-    pub passed: bool,
-    pub detail: String,
-}
-
-/// What the judge may look at, at one instant.
-pub struct Observation<'a> {
-    pub now: ZonedDateTime,
-    pub sends: &'a [SendOutcome],
-    pub world: &'a crate::runner::World<'a>,
-    pub intake_address: &'a str,
-    /// The run's CA (DER): confirmations must be signed under it.
-    pub trust_anchor: &'a [u8],
-    /// How many arrivals each traffic has in all (id, count).
-    pub traffic_totals: &'a [(String, usize)],
-    /// The mock DMS, if the scenario has one.
-    pub dms: Option<&'a crate::dms_mock::MockDms>,
-}
-
-impl Observation<'_> {
-    /// The number of arrivals of a traffic over the whole run.
-    pub fn traffic_total(&self, traffic: &str) -> usize {
-        self.traffic_totals
-            .iter()
-            .find(|(id, _)| id == traffic)
-            .map_or(0, |(_, n)| *n)
-    }
-}
 
 /// Reply times of a traffic: (step id, seconds to the reply or `None`) per accepted message,
 /// and the number of refused ones.

@@ -3,6 +3,7 @@
 //! Map of the crate:
 //! - [`scenario`]: the TOML scenario format, loading and located errors.
 //! - [`runner`]: builds the embedded world and drives it on virtual time.
+//! - [`model`]: what runner and judge share (sends, observations, verdicts); a leaf.
 //! - [`checks`]: expectations judged against what crossed the wire.
 //! - [`rules`]: named legal deadlines with their sources.
 //! - [`regime`]: which legal regime holds on a date.
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod dms_mock;
 pub mod golden;
 pub mod inspect_cmd;
+pub mod model;
 pub mod population_cmd;
 pub mod regime;
 pub mod report;

@@ -55,7 +55,8 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParam
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 
-use crate::checks::{self, CheckOutcome, Observation};
+use crate::checks;
+use crate::model::{CheckOutcome, DmsRecords, Mailboxes, Observation, SendOutcome};
 use crate::scenario::Scenario;
 
 /// How a run is carried out.
@@ -110,19 +111,6 @@ impl RunResult {
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|c| c.passed)
     }
-}
-
-/// Outcome of a citizen's send step.
-#[derive(Clone, Debug)]
-pub struct SendOutcome {
-    pub step_id: String,
-    pub citizen: String,
-    pub from: String,
-    pub sent_at: ZonedDateTime,
-    pub rfc_message_id: String,
-    pub private_id: Option<String>,
-    /// SMTP refusal (code, enhanced status, text) if the provider refused.
-    pub refused: Option<(u16, String, String)>,
 }
 
 /// Runs one scenario against the embedded world (simulated provider + reference intake).
@@ -527,7 +515,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             intake_address: &scenario.intake_address,
             trust_anchor: ca_der.as_ref(),
             traffic_totals: &traffic_totals,
-            dms: dms.as_ref(),
+            dms: dms.as_ref().map(|d| d as &dyn DmsRecords),
         };
         let t = Instant::now();
         judge.observe(&observation);
@@ -575,7 +563,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             intake_address: &scenario.intake_address,
             trust_anchor: ca_der.as_ref(),
             traffic_totals: &traffic_totals,
-            dms: dms.as_ref(),
+            dms: dms.as_ref().map(|d| d as &dyn DmsRecords),
         },
     );
     tracing::debug!(
@@ -843,9 +831,11 @@ impl World<'_> {
             .max_by_key(|(len, _)| *len)
             .map(|(_, i)| i)
     }
+}
 
+impl Mailboxes for World<'_> {
     /// The mailbox of `address` at its provider.
-    pub fn mailbox(&self, address: &str) -> Result<Vec<StoredMessage>> {
+    fn mailbox(&self, address: &str) -> Result<Vec<StoredMessage>> {
         match self.provider_of(address) {
             Some(p) => p.mailbox(address),
             None => bail!("no provider of this world hosts {address}"),
