@@ -55,8 +55,8 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParam
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 
-use crate::checks;
-use crate::model::{CheckOutcome, DmsRecords, Mailboxes, Observation, SendOutcome};
+use crate::check;
+use crate::model::{CheckOutcome, DmsRecords, Mailboxes, Observation, ReceiveMode, SendOutcome};
 use crate::scenario::Scenario;
 
 /// How a run is carried out.
@@ -154,11 +154,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         .iter()
         .map(|m| (m.address.clone(), seed::token(&mut cred_rng)))
         .collect();
-    let pull = file
-        .intake
-        .receive
-        .as_ref()
-        .is_some_and(|r| r.get_ref() == "pull");
+    let pull = scenario.receive == ReceiveMode::Pull;
     // Pull mode: one API token per Funktionspostfach for the gateway API.
     let intake_tokens: std::collections::BTreeMap<String, String> = if pull {
         scenario
@@ -373,7 +369,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     };
     let mut msg_rng = seed::rng(master, "messages");
     let mut sends: Vec<SendOutcome> = Vec::new();
-    let mut judge = checks::Judge::new(scenario, &trace);
+    let mut judge = check::Judge::new(&scenario.expectations, scenario.setting(), &trace);
     let mut next_step = 0;
     let mut held: Option<Held> = None;
     let mut tick_at = scenario.start.clone();
@@ -554,18 +550,15 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         }
         clock.advance_to(next);
     }
-    judge.finish(
-        &clock.now(),
-        &Observation {
-            now: clock.now(),
-            sends: &sends,
-            world: &world,
-            intake_address: &scenario.intake_address,
-            trust_anchor: ca_der.as_ref(),
-            traffic_totals: &traffic_totals,
-            dms: dms.as_ref().map(|d| d as &dyn DmsRecords),
-        },
-    );
+    judge.finish(&Observation {
+        now: clock.now(),
+        sends: &sends,
+        world: &world,
+        intake_address: &scenario.intake_address,
+        trust_anchor: ca_der.as_ref(),
+        traffic_totals: &traffic_totals,
+        dms: dms.as_ref().map(|d| d as &dyn DmsRecords),
+    });
     tracing::debug!(
         "{}: {}",
         scenario.name,

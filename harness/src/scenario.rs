@@ -13,6 +13,11 @@ use jiff::{Span, ZonedDateTime};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::check::{ExpectSpec, Expectation, Known, Setting};
+pub use crate::located::parse_span;
+use crate::located::{Located, quoted};
+use crate::model::ReceiveMode;
+
 /// A whole scenario file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +39,7 @@ pub struct ScenarioFile {
     /// A document management system for the intake's hand-over (a mock with outages).
     #[serde(default)]
     pub dms: Option<DmsSpec>,
+    /// Expectations; the kinds and their keys are in [`crate::check`].
     #[serde(default)]
     pub expect: Vec<ExpectSpec>,
 }
@@ -218,96 +224,6 @@ pub struct SendSpec {
     pub headers: std::collections::BTreeMap<String, String>,
 }
 
-/// `[[expect]]`: what must happen. Which keys apply depends on `kind`; see [`Expectation`].
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectSpec {
-    pub id: String,
-    /// Which step's message the expectation is about (all kinds but `all-replies`).
-    #[serde(default)]
-    pub step: Option<Spanned<String>>,
-    /// "confirmation", "reply" or "refused".
-    pub kind: Spanned<String>,
-    #[serde(default)]
-    pub confirmation: Option<Spanned<String>>,
-    #[serde(default)]
-    pub within: Option<Spanned<String>>,
-    #[serde(default)]
-    pub rule: Option<Spanned<String>>,
-    #[serde(default)]
-    pub subject_contains: Option<Spanned<String>>,
-    #[serde(default)]
-    pub code: Option<Spanned<u16>>,
-    #[serde(default)]
-    pub enhanced: Option<Spanned<String>>,
-    #[serde(default)]
-    pub notification_type: Option<Spanned<String>>,
-    #[serde(default)]
-    pub mode: Option<Spanned<String>>,
-    #[serde(default)]
-    pub traffic: Option<Spanned<String>>,
-    #[serde(default)]
-    pub procedure: Option<Spanned<String>>,
-    #[serde(default)]
-    pub binding: Option<Spanned<bool>>,
-    #[serde(default)]
-    pub percentile: Option<Spanned<u8>>,
-    #[serde(default)]
-    pub per_day: Option<Spanned<u32>>,
-}
-
-/// The kinds of expectation, validated from an [`ExpectSpec`].
-#[derive(Debug, Clone)]
-pub enum Expectation {
-    /// The provider accepts the message and lays a confirmation of the given kind into the
-    /// sender's mailbox within `within` (keys: `confirmation`, `within`).
-    Confirmation { confirmation: String, within: Span },
-    /// The intake's reply reaches the sender's mailbox by the deadline of a legal rule
-    /// (keys: `rule`, `subject_contains`).
-    Reply {
-        rule: String,
-        subject_contains: String,
-    },
-    /// The provider refuses the message with this SMTP code (keys: `code`, `enhanced`).
-    Refused { code: u16, enhanced: String },
-    /// The provider sends the sender a Meldungsnachricht of this type within `within`
-    /// (keys: `notification_type`, `within`).
-    Notification {
-        notification_type: String,
-        within: Span,
-    },
-    /// The intake's reply to the step's message is served (§ 5a VwZG) in this mode:
-    /// "abholung" (Abholbestätigung) or "fiktion" (Zustellungsfiktion) (key: `mode`).
-    Zustellung { mode: String },
-    /// Every message of a traffic that the provider accepted gets a reply from the intake
-    /// before the deadline of the rule (keys: `traffic`, `rule`; no `step`).
-    AllReplies { traffic: String, rule: String },
-    /// The intake opened a case for the step's message in this procedure, binding or not
-    /// (keys: `procedure`, `binding`).
-    Case { procedure: String, binding: bool },
-    /// The intake could not serve the step's case by De-Mail and recorded a postal fallback.
-    Fallback,
-    /// The step's case reached the DMS with an evidence record whose hash matches the message
-    /// in the intake's mailbox (needs `[dms]`).
-    Dms,
-    /// The provider pushed the step's message into the intake's listener by `within` after
-    /// sending, or when `None` by the limit of TR 01201 PVD-FU § 4.2 (rule
-    /// `provider-mailbox`, 8 hours) (key: `within`, optional; push mode only).
-    Delivery { within: Option<Span> },
-    /// The `percentile`-th percentile of the time from sending to the intake's reply, over the
-    /// traffic's accepted messages (a missing reply counts as infinitely late), is at most
-    /// `within` (keys: `traffic`, `percentile`, `within`; decided at the end).
-    Latency {
-        traffic: String,
-        percentile: u8,
-        within: Span,
-    },
-    /// The intake replied to at least `per_day` of the traffic's messages per day on average,
-    /// over the days from the first arrival to the end of the run (keys: `traffic`,
-    /// `per_day`; decided at the end).
-    Throughput { traffic: String, per_day: u32 },
-}
-
 /// A scenario that loaded and validated.
 #[derive(Debug)]
 pub struct Scenario {
@@ -329,6 +245,8 @@ pub struct Scenario {
     pub dms_outages: Vec<(Span, Span)>,
     /// Outage windows of the intake's SMTP listener (from, until).
     pub intake_outages: Vec<(Span, Span)>,
+    /// How mail reaches the intake (`[intake] receive`).
+    pub receive: ReceiveMode,
     /// Validated expectations, parallel to `file.expect`.
     pub expectations: Vec<Expectation>,
     /// Where the scenario's deadlines run (Land and municipality, for holidays).
@@ -399,12 +317,7 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         )
     })?;
     let span_of = |s: &Spanned<String>, what: &str| -> Result<Span, ScenarioError> {
-        parse_span(s.get_ref()).map_err(|e| {
-            at(
-                s.span(),
-                format!("{what}: {e}; expected an ISO 8601 duration such as \"P3D\" or \"PT20H\", or \"3d\", \"20h\""),
-            )
-        })
+        crate::located::duration(s, what).map_err(|e| at(e.span, e.message))
     };
     let duration = span_of(&file.scenario.duration, "duration")?;
     let tick = match &file.scenario.tick {
@@ -470,14 +383,15 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             ),
         ));
     };
-    if let Some(r) = &file.intake.receive
-        && !["push", "pull"].contains(&r.get_ref().as_str())
-    {
-        return Err(at(
-            r.span(),
-            format!("receive {:?}: expected \"push\" or \"pull\"", r.get_ref()),
-        ));
-    }
+    let receive = match &file.intake.receive {
+        None => ReceiveMode::Push,
+        Some(r) => ReceiveMode::from_name(r.get_ref()).ok_or_else(|| {
+            at(
+                r.span(),
+                format!("receive {:?}: expected \"push\" or \"pull\"", r.get_ref()),
+            )
+        })?,
+    };
     if let Some(name) = &file.intake.name {
         intake_file.mailboxes[mailbox_index].name = name.clone();
     }
@@ -665,7 +579,6 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             format!("population size {} must be 1 to 1,000,000", p.size),
         ));
     }
-    let mut expectations = Vec::new();
     for r in &file.scenario.redact {
         if !crate::golden::REDACTABLE.contains(&r.get_ref().as_str()) {
             return Err(at(
@@ -698,331 +611,31 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         Ok(out)
     };
     let intake_outages = outages(&file.intake.outages)?;
-    if !intake_outages.is_empty()
-        && file
-            .intake
-            .receive
-            .as_ref()
-            .is_some_and(|r| r.get_ref() == "pull")
-    {
+    if !intake_outages.is_empty() && receive == ReceiveMode::Pull {
         return Err(at(
             file.intake.provider.span(),
             "[intake] outages stop the SMTP listener, which a pulling intake does not use".into(),
         ));
     }
     let dms_outages = outages(file.dms.as_ref().map_or(&[][..], |d| &d.outages))?;
-    let file_intake_procedures: Vec<String> = intake_file
+    let procedures: Vec<&str> = intake_file
         .procedures
         .iter()
-        .map(|p| p.id.clone())
+        .map(|p| p.id.as_str())
         .collect();
-    for e in &file.expect {
-        match (&e.step, e.kind.get_ref().as_str()) {
-            (Some(step), kind @ ("all-replies" | "latency" | "throughput")) => {
-                return Err(at(
-                    step.span(),
-                    format!(
-                        "an expectation of kind {kind:?} is about a whole traffic: give `traffic`, not `step`"
-                    ),
-                ));
-            }
-            (None, "all-replies" | "latency" | "throughput") => {}
-            (None, _) => {
-                return Err(at(
-                    e.kind.span(),
-                    format!("expectation {:?} needs the key `step`", e.id),
-                ));
-            }
-            (Some(step), _) => {
-                if !step_ids.contains(&step.get_ref().as_str()) {
-                    return Err(at(
-                        step.span(),
-                        format!(
-                            "unknown step {:?}; the file defines: {}",
-                            step.get_ref(),
-                            quoted(&step_ids)
-                        ),
-                    ));
-                }
-            }
-        }
-        let kind_span = e.kind.span();
-        let need =
-            |v: &Option<Spanned<String>>, key: &str| -> Result<Spanned<String>, ScenarioError> {
-                v.clone().ok_or_else(|| {
-                    at(
-                        kind_span.clone(),
-                        format!(
-                            "expectation {:?} of kind {:?} needs the key `{key}`",
-                            e.id,
-                            e.kind.get_ref()
-                        ),
-                    )
-                })
-            };
-        let allowed: &[&str] = match e.kind.get_ref().as_str() {
-            "confirmation" => &["confirmation", "within"],
-            "reply" => &["rule", "subject_contains"],
-            "refused" => &["code", "enhanced"],
-            "notification" => &["notification_type", "within"],
-            "zustellung" => &["mode"],
-            "all-replies" => &["traffic", "rule"],
-            "case" => &["procedure", "binding"],
-            "fallback" => &[],
-            "dms" => &[],
-            "delivery" => &["within"],
-            "latency" => &["traffic", "percentile", "within"],
-            "throughput" => &["traffic", "per_day"],
-            other => {
-                return Err(at(
-                    kind_span,
-                    format!(
-                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\", \"case\", \"fallback\", \"dms\", \"delivery\", \"latency\", \"throughput\""
-                    ),
-                ));
-            }
-        };
-        let present = [
-            ("confirmation", e.confirmation.as_ref().map(|v| v.span())),
-            ("within", e.within.as_ref().map(|v| v.span())),
-            ("rule", e.rule.as_ref().map(|v| v.span())),
-            (
-                "subject_contains",
-                e.subject_contains.as_ref().map(|v| v.span()),
-            ),
-            ("code", e.code.as_ref().map(|v| v.span())),
-            ("enhanced", e.enhanced.as_ref().map(|v| v.span())),
-            (
-                "notification_type",
-                e.notification_type.as_ref().map(|v| v.span()),
-            ),
-            ("procedure", e.procedure.as_ref().map(|v| v.span())),
-            ("binding", e.binding.as_ref().map(|v| v.span())),
-            ("mode", e.mode.as_ref().map(|v| v.span())),
-            ("traffic", e.traffic.as_ref().map(|v| v.span())),
-            ("percentile", e.percentile.as_ref().map(|v| v.span())),
-            ("per_day", e.per_day.as_ref().map(|v| v.span())),
-        ];
-        for (key, span) in present {
-            if let Some(span) = span
-                && !allowed.contains(&key)
-            {
-                return Err(at(
-                    span,
-                    format!(
-                        "key `{key}` does not apply to an expectation of kind {:?}; it takes: {}",
-                        e.kind.get_ref(),
-                        allowed.join(", ")
-                    ),
-                ));
-            }
-        }
-        let exp = match e.kind.get_ref().as_str() {
-            "confirmation" => {
-                let confirmation = need(&e.confirmation, "confirmation")?;
-                if !["receipt", "dispatch"].contains(&confirmation.get_ref().as_str()) {
-                    return Err(at(
-                        confirmation.span(),
-                        format!(
-                            "confirmation {:?} is not supported; expected \"receipt\" (Eingangsbestätigung) or \"dispatch\" (Versandbestätigung); for the Abholbestätigung use a `login` step and the `zustellung` expectation",
-                            confirmation.get_ref()
-                        ),
-                    ));
-                }
-                let within = need(&e.within, "within")?;
-                Expectation::Confirmation {
-                    confirmation: confirmation.into_inner(),
-                    within: span_of(&within, "within")?,
-                }
-            }
-            "reply" => {
-                let rule = need(&e.rule, "rule")?;
-                // Computing the rule for the start proves that it exists, is in force on that
-                // date, and yields a deadline; the error says which of these failed.
-                crate::rules::due(rule.get_ref(), &start, &place)
-                    .map_err(|e| at(rule.span(), format!("rule {:?}: {e}", rule.get_ref())))?;
-                Expectation::Reply {
-                    rule: rule.into_inner(),
-                    subject_contains: need(&e.subject_contains, "subject_contains")?.into_inner(),
-                }
-            }
-            "notification" => {
-                let t = need(&e.notification_type, "notification_type")?;
-                if !demail_sim::demail::inspect::NOTIFICATION_TYPES.contains(&t.get_ref().as_str())
-                {
-                    return Err(at(
-                        t.span(),
-                        format!(
-                            "notification_type {:?} is not one of PVD-IO Tabelle 22: {}",
-                            t.get_ref(),
-                            demail_sim::demail::inspect::NOTIFICATION_TYPES.join(", ")
-                        ),
-                    ));
-                }
-                let within = need(&e.within, "within")?;
-                Expectation::Notification {
-                    notification_type: t.into_inner(),
-                    within: span_of(&within, "within")?,
-                }
-            }
-            "all-replies" => {
-                let traffic = need(&e.traffic, "traffic")?;
-                if !traffic_ids.contains(&traffic.get_ref().as_str()) {
-                    return Err(at(
-                        traffic.span(),
-                        format!(
-                            "unknown traffic {:?}; the file defines: {}",
-                            traffic.get_ref(),
-                            quoted(&traffic_ids)
-                        ),
-                    ));
-                }
-                let rule = need(&e.rule, "rule")?;
-                crate::rules::due(rule.get_ref(), &start, &place)
-                    .map_err(|err| at(rule.span(), format!("rule {:?}: {err}", rule.get_ref())))?;
-                Expectation::AllReplies {
-                    traffic: traffic.into_inner(),
-                    rule: rule.into_inner(),
-                }
-            }
-            "case" => {
-                let procedure = need(&e.procedure, "procedure")?;
-                if file_intake_procedures
-                    .iter()
-                    .all(|p| p != procedure.get_ref())
-                {
-                    return Err(at(
-                        procedure.span(),
-                        format!(
-                            "unknown procedure {:?}; the intake configuration has: {}",
-                            procedure.get_ref(),
-                            quoted(
-                                &file_intake_procedures
-                                    .iter()
-                                    .map(String::as_str)
-                                    .collect::<Vec<_>>()
-                            )
-                        ),
-                    ));
-                }
-                let binding = e.binding.as_ref().ok_or_else(|| {
-                    at(
-                        kind_span.clone(),
-                        format!(
-                            "expectation {:?} of kind \"case\" needs the key `binding` (true or false)",
-                            e.id
-                        ),
-                    )
-                })?;
-                Expectation::Case {
-                    procedure: procedure.into_inner(),
-                    binding: *binding.get_ref(),
-                }
-            }
-            "fallback" => Expectation::Fallback,
-            "latency" | "throughput" => {
-                let traffic = need(&e.traffic, "traffic")?;
-                if !traffic_ids.contains(&traffic.get_ref().as_str()) {
-                    return Err(at(
-                        traffic.span(),
-                        format!(
-                            "unknown traffic {:?}; the file defines: {}",
-                            traffic.get_ref(),
-                            quoted(&traffic_ids)
-                        ),
-                    ));
-                }
-                if e.kind.get_ref() == "latency" {
-                    let p = e.percentile.as_ref().ok_or_else(|| {
-                        at(
-                            kind_span.clone(),
-                            format!("expectation {:?} of kind \"latency\" needs the key `percentile` (1 to 100, e.g. 95)", e.id),
-                        )
-                    })?;
-                    if !(1..=100).contains(p.get_ref()) {
-                        return Err(at(
-                            p.span(),
-                            format!("percentile {}: expected 1 to 100, e.g. 95", p.get_ref()),
-                        ));
-                    }
-                    let within = need(&e.within, "within")?;
-                    Expectation::Latency {
-                        traffic: traffic.into_inner(),
-                        percentile: *p.get_ref(),
-                        within: span_of(&within, "within")?,
-                    }
-                } else {
-                    let n = e.per_day.as_ref().ok_or_else(|| {
-                        at(
-                            kind_span.clone(),
-                            format!("expectation {:?} of kind \"throughput\" needs the key `per_day` (a whole number, e.g. 20)", e.id),
-                        )
-                    })?;
-                    Expectation::Throughput {
-                        traffic: traffic.into_inner(),
-                        per_day: *n.get_ref(),
-                    }
-                }
-            }
-            "dms" => {
-                if file.dms.is_none() {
-                    return Err(at(
-                        kind_span.clone(),
-                        "an expectation of kind \"dms\" needs a [dms] section".into(),
-                    ));
-                }
-                Expectation::Dms
-            }
-            "delivery" => {
-                if file
-                    .intake
-                    .receive
-                    .as_ref()
-                    .is_some_and(|r| r.get_ref() == "pull")
-                {
-                    return Err(at(
-                        kind_span.clone(),
-                        "an expectation of kind \"delivery\" judges the provider's push into the intake, which a pulling intake ([intake] receive = \"pull\") does not get".into(),
-                    ));
-                }
-                Expectation::Delivery {
-                    within: e
-                        .within
-                        .as_ref()
-                        .map(|w| span_of(w, "within"))
-                        .transpose()?,
-                }
-            }
-            "zustellung" => {
-                let mode = need(&e.mode, "mode")?;
-                if !["abholung", "fiktion"].contains(&mode.get_ref().as_str()) {
-                    return Err(at(
-                        mode.span(),
-                        format!(
-                            "mode {:?}: expected \"abholung\" or \"fiktion\"",
-                            mode.get_ref()
-                        ),
-                    ));
-                }
-                Expectation::Zustellung {
-                    mode: mode.into_inner(),
-                }
-            }
-            _ => Expectation::Refused {
-                code: e.code.as_ref().map(|c| *c.get_ref()).ok_or_else(|| {
-                    at(
-                        kind_span.clone(),
-                        format!(
-                            "expectation {:?} of kind \"refused\" needs the key `code`",
-                            e.id
-                        ),
-                    )
-                })?,
-                enhanced: need(&e.enhanced, "enhanced")?.into_inner(),
-            },
-        };
-        expectations.push(exp);
-    }
+    let expectations = crate::check::parse_all(
+        &file.expect,
+        &Known {
+            start: &start,
+            place: &place,
+            step_ids: &step_ids,
+            traffic_ids: &traffic_ids,
+            procedures: &procedures,
+            has_dms: file.dms.is_some(),
+            receive,
+        },
+    )
+    .map_err(|e: Located| at(e.span, e.message))?;
     Ok(Scenario {
         name: scenario_name(path, root),
         path: path.to_path_buf(),
@@ -1035,6 +648,7 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         intake_address,
         dms_outages,
         intake_outages,
+        receive,
         expectations,
         place,
         office_hours,
@@ -1058,23 +672,21 @@ fn parse_hours(text: &str) -> Result<(u32, u32), String> {
     }
 }
 
-/// Parses a duration: ISO 8601 (`P3D`, `PT20H`) or jiff's friendly form (`3d`, `20h`).
-pub fn parse_span(text: &str) -> Result<Span, String> {
-    text.trim().parse::<Span>().map_err(|e| e.to_string())
-}
-
-fn quoted(items: &[&str]) -> String {
-    if items.is_empty() {
-        return "(none)".into();
-    }
-    items
-        .iter()
-        .map(|s| format!("{s:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl Scenario {
+    /// What the judge needs to know of the scenario beyond its expectations.
+    pub fn setting(&self) -> Setting<'_> {
+        Setting {
+            place: &self.place,
+            intake: &self.intake,
+            citizens: self
+                .file
+                .citizen
+                .iter()
+                .map(|c| (c.address.clone(), c.access_opened))
+                .collect(),
+        }
+    }
+
     /// The trace columns `[scenario] redact` names, replaced by `"[redacted]"` in the golden
     /// comparison (`golden::redact`).
     pub fn redactions(&self) -> Vec<String> {

@@ -1,0 +1,1 @@
+//! Unit tests of the expectation kinds and the judge on observations recorded by hand.
