@@ -111,6 +111,12 @@ impl MockDms {
     }
 }
 
+impl crate::model::DmsRecords for MockDms {
+    fn documents(&self) -> Vec<Value> {
+        MockDms::documents(self)
+    }
+}
+
 impl Drop for MockDms {
     fn drop(&mut self) {
         self.task.abort();

@@ -3,7 +3,10 @@
 //! Map of the crate:
 //! - [`scenario`]: the TOML scenario format, loading and located errors.
 //! - [`runner`]: builds the embedded world and drives it on virtual time.
-//! - [`checks`]: expectations judged against what crossed the wire.
+//! - [`model`]: what runner and judge share (sends, observations, verdicts); a leaf.
+//! - [`check`]: the expectation kinds, one file each (keys, validation, judging), and the
+//!   judge that decides them against what crossed the wire.
+//! - [`located`]: errors at a byte span of a TOML text, and value readers.
 //! - [`rules`]: named legal deadlines with their sources.
 //! - [`regime`]: which legal regime holds on a date.
 //! - [`golden`]: golden files in insta's snapshot format.
@@ -16,11 +19,13 @@
 //! - [`serve_cmd`]: the `serve` command.
 
 pub mod calendar_cmd;
-pub mod checks;
+pub mod check;
 pub mod cli;
 pub mod dms_mock;
 pub mod golden;
 pub mod inspect_cmd;
+pub mod located;
+pub mod model;
 pub mod population_cmd;
 pub mod regime;
 pub mod report;

@@ -4,7 +4,7 @@
 use demail_sim::clock::format_instant;
 use demail_sim::trace::{Event, EventKind};
 
-use crate::checks::CheckOutcome;
+use crate::model::CheckOutcome;
 use crate::scenario::Scenario;
 
 /// Renders the summary.

@@ -24,6 +24,32 @@ pub fn ids() -> Vec<&'static str> {
     law::RULE_IDS.to_vec()
 }
 
+/// A rule id of the legal calendar ([`law::RULE_IDS`]) that the harness names itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleId(&'static str);
+
+impl RuleId {
+    /// Transport into the recipient's mailbox within 8 hours (TR 01201 PVD-FU § 4.2).
+    pub const PROVIDER_MAILBOX: RuleId = RuleId("provider-mailbox");
+    /// The day of Zustellung by Abholbestätigung or fiction (§ 5a VwZG).
+    pub const ZUSTELLUNG_ABHOLUNG: RuleId = RuleId("zustellung-abholung");
+    /// Widerspruchsfrist with a Rechtsbehelfsbelehrung (§ 70 VwGO).
+    pub const WIDERSPRUCH: RuleId = RuleId("widerspruch");
+    /// The year for a remedy without a Rechtsbehelfsbelehrung (§ 58 Abs. 2 VwGO).
+    pub const OHNE_BELEHRUNG: RuleId = RuleId("ohne-belehrung");
+
+    /// The id as the calendar knows it.
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
 /// Computes `rule` for an event at `event` in `place`. Only rules that give a latest day or
 /// time can be deadlines of a check; others are an error that says so.
 pub fn due(rule: &str, event: &ZonedDateTime, place: &Place) -> Result<Due, String> {
@@ -64,6 +90,19 @@ pub fn due(rule: &str, event: &ZonedDateTime, place: &Place) -> Result<Due, Stri
 mod tests {
     use super::*;
     use demail_sim::law::Land;
+
+    /// The ids the harness names are ids of the calendar.
+    #[test]
+    fn named_rule_ids_exist() {
+        for id in [
+            RuleId::PROVIDER_MAILBOX,
+            RuleId::ZUSTELLUNG_ABHOLUNG,
+            RuleId::WIDERSPRUCH,
+            RuleId::OHNE_BELEHRUNG,
+        ] {
+            assert!(law::RULE_IDS.contains(&id.as_str()), "{id}");
+        }
+    }
 
     /// Sent Monday 09:00 in Dresden → Tue, Wed, Thu; due at the end of Thursday.
     #[test]

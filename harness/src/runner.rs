@@ -32,6 +32,7 @@
 //! Architecture invariant: the harness talks to the intake only over HTTP (the clock) and
 //! sees its behaviour only through the provider (what reached which mailbox when).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,7 +56,8 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParam
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 
-use crate::checks::{self, CheckOutcome, Observation};
+use crate::check;
+use crate::model::{CheckOutcome, DmsRecords, Mailboxes, Observation, ReceiveMode, SendOutcome};
 use crate::scenario::Scenario;
 
 /// How a run is carried out.
@@ -112,172 +114,43 @@ impl RunResult {
     }
 }
 
-/// Outcome of a citizen's send step.
-#[derive(Clone, Debug)]
-pub struct SendOutcome {
-    pub step_id: String,
-    pub citizen: String,
-    pub from: String,
-    pub sent_at: ZonedDateTime,
-    pub rfc_message_id: String,
-    pub private_id: Option<String>,
-    /// SMTP refusal (code, enhanced status, text) if the provider refused.
-    pub refused: Option<(u16, String, String)>,
-}
-
 /// Runs one scenario against the embedded world (simulated provider + reference intake).
 pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     let wall_start = Instant::now();
     demail_sim::init_crypto();
     let master = opts.seed.unwrap_or(scenario.file.scenario.seed);
-    std::fs::create_dir_all(&opts.out_dir)
-        .with_context(|| format!("creating run folder {}", opts.out_dir.display()))?;
-    // Messages and databases of an earlier run in the same folder would mix with this run's.
-    let messages = opts.out_dir.join("messages");
-    if messages.exists() {
-        std::fs::remove_dir_all(&messages)
-            .with_context(|| format!("clearing {}", messages.display()))?;
-    }
-    for entry in std::fs::read_dir(&opts.out_dir)? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if (name.starts_with("provider-") || name.starts_with("intake-dms"))
-            && name.contains(".sqlite")
-        {
-            std::fs::remove_file(&path).with_context(|| format!("clearing {}", path.display()))?;
-        }
-    }
+    clear_run_folder(opts)?;
     let clock = VirtualClock::new(&scenario.start);
     let trace = Trace::new(clock.clone());
     let pki = TestPki::generate(&scenario.name)?;
-    let pki_dir = opts.out_dir.join("pki");
-    pki.write_ca(&pki_dir)?;
+    pki.write_ca(&opts.out_dir.join("pki"))?;
 
-    // Credentials are drawn from the seed so that a run is replayable; they never reach the trace.
-    let mut cred_rng = seed::rng(master, "credentials");
     let file = &scenario.file;
-    // One password per Funktionspostfach, in configuration order.
-    let intake_passwords: std::collections::BTreeMap<String, String> = scenario
-        .intake
-        .mailboxes
-        .iter()
-        .map(|m| (m.address.clone(), seed::token(&mut cred_rng)))
-        .collect();
-    let pull = file
-        .intake
-        .receive
-        .as_ref()
-        .is_some_and(|r| r.get_ref() == "pull");
-    // Pull mode: one API token per Funktionspostfach for the gateway API.
-    let intake_tokens: std::collections::BTreeMap<String, String> = if pull {
-        scenario
-            .intake
-            .mailboxes
-            .iter()
-            .map(|m| (m.address.clone(), seed::token(&mut cred_rng)))
-            .collect()
-    } else {
-        Default::default()
-    };
-    let mut citizen_passwords = Vec::new();
-    for _ in &file.citizen {
-        citizen_passwords.push(seed::token(&mut cred_rng));
-    }
-
-    // Every provider of the world gets the accounts of its citizens; the intake's provider also
-    // the intake and the generated population's De-Mail users.
     let intake_provider = file
         .provider
         .iter()
         .position(|p| p.id == *file.intake.provider.get_ref())
         .context("intake provider defined")?;
     let generated = generate_population(scenario, master, &file.provider[intake_provider])?;
-    let mut pop_rng = seed::rng(master, "population-credentials");
-    let mut generated_passwords = Vec::new();
-    for _ in &generated {
-        generated_passwords.push(seed::token(&mut pop_rng));
-    }
-    let trusted_peers: Vec<String> = file
+    let secrets = Secrets::draw(scenario, master, generated.len());
+    // Every provider of the world gets the accounts of its citizens; the intake's provider also
+    // the intake and the generated population's De-Mail users.
+    let accounts = file
         .provider
         .iter()
-        .filter(|p| p.trusted)
-        .map(|p| p.domain.clone())
+        .enumerate()
+        .map(|(pi, spec)| {
+            accounts(
+                scenario,
+                &secrets,
+                &spec.id,
+                pi == intake_provider,
+                &generated,
+            )
+        })
         .collect();
-    let wire_log = Arc::new(demail_sim::provider::WireLog::new(
-        opts.keep_messages.then(|| opts.out_dir.join("messages")),
-    ));
-    // One delivery worker for the world keeps cross-provider hand-overs in causal order.
-    let (hub, hub_task) = demail_sim::provider::delivery::DeliveryHub::start();
-    let mut providers: Vec<Provider> = Vec::new();
-    for (pi, spec) in file.provider.iter().enumerate() {
-        let mut accounts = Vec::new();
-        if pi == intake_provider {
-            for m in &scenario.intake.mailboxes {
-                accounts.push(AccountConfig {
-                    address: m.address.clone(),
-                    holder: m.name.clone(),
-                    kind: AccountKind::Institution,
-                    max_auth_level: demail_sim::demail::AuthLevel::High,
-                    password: intake_passwords[&m.address].clone(),
-                    api_token: intake_tokens.get(&m.address).cloned(),
-                    access_opened: true,
-                });
-            }
-        }
-        for (c, pw) in file.citizen.iter().zip(&citizen_passwords) {
-            if *c.provider.get_ref() == spec.id {
-                accounts.push(AccountConfig {
-                    address: c.address.clone(),
-                    holder: c.name.clone(),
-                    kind: AccountKind::Person,
-                    max_auth_level: c.auth_level,
-                    password: pw.clone(),
-                    api_token: None,
-                    access_opened: c.access_opened,
-                });
-            }
-        }
-        if pi == intake_provider {
-            for (g, pw) in generated.iter().zip(&generated_passwords) {
-                accounts.push(AccountConfig {
-                    address: g.address.clone(),
-                    holder: g.name.clone(),
-                    kind: g.kind,
-                    max_auth_level: g.level,
-                    password: pw.clone(),
-                    api_token: None,
-                    access_opened: g.access_opened,
-                });
-            }
-        }
-        let provider = Provider::start(
-            ProviderConfig {
-                id: spec.id.clone(),
-                name: spec.name.clone(),
-                domain: spec.domain.clone(),
-                hosted_domains: spec.hosts.clone(),
-                accounts,
-                message_dir: None,
-                wire_log: Some(wire_log.clone()),
-                database: Some(opts.out_dir.join(format!("provider-{}.sqlite", spec.id))),
-                smtp_listen: None,
-                http_listen: None,
-                relay_listen: None,
-                delivery_hub: Some(hub.clone()),
-                trusted_peers: trusted_peers.clone(),
-            },
-            clock.clone(),
-            trace.clone(),
-            &pki,
-        )
-        .await?;
-        providers.push(provider);
-    }
-    demail_sim::provider::connect_all(&providers);
-    let provider = &providers[intake_provider];
+    let (providers, hub_task) =
+        start_providers(scenario, opts, &clock, &trace, &pki, accounts).await?;
     let world = World {
         providers: &providers,
     };
@@ -286,40 +159,15 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         Some(_) => Some(crate::dms_mock::MockDms::start().await?),
         None => None,
     };
-    let intake = ReferenceIntake::start(IntakeConfig {
-        file: scenario.intake.clone(),
-        passwords: intake_passwords,
-        provider_submission: provider.submission_addr(),
-        provider_http: Some(format!("http://{}", provider.http_addr())),
-        ca_pem: pki.ca_pem().to_string(),
-        ca_der: pki.ca_der().to_vec(),
-        identity: pki.issue("intake.localhost", &["localhost", "127.0.0.1"])?,
-        tls_dir: pki_dir.clone(),
-        dms_url: dms.as_ref().map(crate::dms_mock::MockDms::url),
-        dms_outbox: Some(opts.out_dir.join("intake-dms.sqlite")),
-        pull_tokens: pull.then(|| intake_tokens.clone()),
-        outages: scenario
-            .intake_outages
-            .iter()
-            .map(|(from, until)| {
-                let at = |s: &jiff::Span| scenario.start.checked_add(*s).map(|z| z.timestamp());
-                Ok((at(from)?, at(until)?))
-            })
-            .collect::<Result<_, jiff::Error>>()
-            .context("intake outage out of range")?,
-        reply_options: file
-            .intake
-            .reply_options
-            .iter()
-            .filter_map(|o| DeMailOption::from_name(o.get_ref()))
-            .collect(),
-    })
+    let intake = start_intake(
+        scenario,
+        opts,
+        &providers[intake_provider],
+        &pki,
+        &secrets,
+        dms.as_ref(),
+    )
     .await?;
-    if !pull {
-        for m in &scenario.intake.mailboxes {
-            provider.set_push_target(&m.address, intake.smtp_addr())?;
-        }
-    }
 
     if !demail_sim::law::regime(scenario.start.date()).in_force(demail_sim::law::Provision::DeMailG)
     {
@@ -338,252 +186,79 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         .timeout(Duration::from_secs(60))
         .build()
         .context("HTTP client")?;
-    let clock_url = format!("{}/testbed/clock", intake.base_url());
-    let intake_events = IntakeEvents {
-        url: format!("{}/testbed/events", intake.base_url()),
-        next: 0,
-    };
-    let activity: Vec<Arc<Activity>> = providers.iter().map(Provider::activity).collect();
     let end = scenario
         .start
         .checked_add(scenario.duration)
         .context("start + duration out of range")?;
-    let mut step_times: Vec<(Timestamp, usize)> = Vec::new();
-    for (i, off) in scenario.step_offsets.iter().enumerate() {
-        let t = scenario
-            .start
-            .checked_add(*off)
-            .with_context(|| format!("step {} time out of range", file.step[i].id))?;
-        step_times.push((t.timestamp(), i));
-    }
-    let arrivals = plan_arrivals(scenario, master, &end, &generated, &generated_passwords)?;
-    let traffic_totals: Vec<(String, usize)> = file
-        .traffic
-        .iter()
-        .map(|t| {
-            let n = arrivals
-                .iter()
-                .filter(|(_, o)| o.step_id.starts_with(&format!("{}#", t.id)))
-                .count();
-            (t.id.clone(), n)
-        })
-        .collect();
-    // Stable sort: steps at the same instant run in file order.
-    step_times.sort_by_key(|(t, _)| *t);
-    let mut next_arrival = 0;
-
+    let arrivals = plan_arrivals(
+        scenario,
+        master,
+        &end,
+        &generated,
+        &secrets.generated_passwords,
+    )?;
+    let traffic_totals = traffic_totals(scenario, &arrivals);
     let ca_der = pki.ca_der();
-    let submitter = Submitter::new(&pki)?;
-    let mut settler = Settler {
-        held: vec![0; activity.len()],
-        activity,
-        opts,
-        http: http.clone(),
-        trace: trace.clone(),
-        intake_events,
-        phases: Phases::default(),
-    };
-    let mut msg_rng = seed::rng(master, "messages");
-    let mut sends: Vec<SendOutcome> = Vec::new();
-    let mut judge = checks::Judge::new(scenario, &trace);
-    let mut next_step = 0;
-    let mut held: Option<Held> = None;
-    let mut tick_at = scenario.start.clone();
-    loop {
-        let now = clock.timestamp();
-        // Pushes and hand-overs whose retry is due at this instant, and limits passed
-        // undelivered (docs/delivery.md): first, and settled before the intake hears the time,
-        // so that the retried deliveries never race the intake's replies in the trace.
-        let t = Instant::now();
-        let retried = demail_sim::provider::delivery::retry_due(&providers);
-        settler.phases.clock += t.elapsed();
-        if retried > 0 {
-            tracing::debug!("instant {now}: {retried} delivery retries due");
-            settler.settle_and_drain().await?;
-        }
-        if let Some(dms) = &dms {
-            let down = scenario.dms_outages.iter().any(|(from, until)| {
-                let at = |s: &jiff::Span| scenario.start.checked_add(*s).map(|z| z.timestamp());
-                matches!((at(from), at(until)), (Ok(a), Ok(b)) if a <= now && now < b)
-            });
-            dms.set_available(!down);
-        }
-        tracing::trace!("instant {now}: posting the clock");
-        let t = Instant::now();
-        post_clock(&http, &clock_url, &clock.now()).await?;
-        settler.phases.clock += t.elapsed();
-        settler.phases.instants += 1;
-        settler.settle_and_drain().await?;
-        while next_step < step_times.len() && step_times[next_step].0 <= now {
-            let i = step_times[next_step].1;
-            let step = &file.step[i];
-            let ci = file
-                .citizen
-                .iter()
-                .position(|c| c.id == *step.citizen.get_ref())
-                .context("citizen validated at load")?;
-            tracing::debug!("instant {now}: step {}", step.id);
-            let citizen = &file.citizen[ci];
-            if let Some(level) = step.login {
-                trace.emit(EventKind::CitizenLogin {
-                    citizen: citizen.id.clone(),
-                    address: citizen.address.clone(),
-                    level: level.as_str().to_string(),
-                });
-                world
-                    .provider_of(&citizen.address)
-                    .context("citizen's provider")?
-                    .login(&citizen.address, level)
-                    .with_context(|| format!("step {}: login of {}", step.id, citizen.id))?;
-                settler.settle_and_drain().await?;
-                next_step += 1;
-                continue;
-            }
-            let out = outgoing_of_step(scenario, step, ci, &citizen_passwords[ci])?;
-            let t = Instant::now();
-            let outcome = send(
-                &world,
-                &submitter,
-                &trace,
-                &clock,
-                &out,
-                &seed::token(&mut msg_rng),
-                None,
-            )
-            .await?;
-            settler.phases.send += t.elapsed();
-            settler.phases.sends += 1;
-            sends.push(outcome);
-            settler.settle_and_drain().await?;
-            next_step += 1;
-        }
-        while next_arrival < arrivals.len() && arrivals[next_arrival].0 <= now {
-            let out = &arrivals[next_arrival].1;
-            tracing::trace!("instant {now}: traffic {}", out.step_id);
-            let conn = match held.take() {
-                Some(h) if h.arrival == next_arrival => {
-                    settler.held[h.provider] -= 1;
-                    Some(h.conn)
-                }
-                Some(h) => bail!(
-                    "internal: a session was held for arrival {} but arrival {next_arrival} came",
-                    h.arrival
-                ),
-                None => None,
-            };
-            let t = Instant::now();
-            let outcome = send(
-                &world,
-                &submitter,
-                &trace,
-                &clock,
-                out,
-                &seed::token(&mut msg_rng),
-                conn,
-            )
-            .await?;
-            settler.phases.send += t.elapsed();
-            settler.phases.sends += 1;
-            sends.push(outcome);
-            // The next arrival's session opens while this one's pushes are made; the world
-            // is then settled with that session counted as the runner's own.
-            let t = Instant::now();
-            if let Some((_, ahead)) = arrivals.get(next_arrival + 1) {
-                let provider = world
-                    .provider_index(&ahead.address)
-                    .context("the sender's provider")?;
-                let addr = providers[provider].submission_addr();
-                let credentials = Credentials::new(ahead.address.clone(), ahead.password.clone());
-                let (opened, done) = tokio::join!(
-                    submitter.open(addr, &credentials),
-                    settler.deliveries_done()
-                );
-                done?;
-                match opened? {
-                    Ok(conn) => {
-                        settler.held[provider] += 1;
-                        held = Some(Held {
-                            arrival: next_arrival + 1,
-                            provider,
-                            conn,
-                        });
-                    }
-                    // Traffic credentials are right by construction: a refused login is a
-                    // fault of the world (and would put its event at the wrong place).
-                    Err(e) => bail!(
-                        "the provider refused the login of {} ahead of its arrival: {e}",
-                        ahead.step_id
-                    ),
-                }
-            }
-            settler.phases.settle += t.elapsed();
-            settler.settle_and_drain().await?;
-            next_arrival += 1;
-        }
-        let observation = Observation {
-            now: clock.now(),
-            sends: &sends,
-            world: &world,
-            intake_address: &scenario.intake_address,
-            trust_anchor: ca_der.as_ref(),
-            traffic_totals: &traffic_totals,
-            dms: dms.as_ref(),
-        };
-        let t = Instant::now();
-        judge.observe(&observation);
-        settler.phases.judge += t.elapsed();
-        if let Some(pb) = &opts.progress {
-            let done = clock.timestamp().duration_since(scenario.start.timestamp());
-            pb.set_position(done.as_secs().max(0) as u64);
-        }
-        let steps_left = next_step < step_times.len() || next_arrival < arrivals.len();
-        if !steps_left && judge.all_decided() {
-            break;
-        }
-        // Next instant: the next tick or the next step, whichever is earlier, never past end.
-        // Ticks stay on their own grid (start + k × tick): an instant of a step or a retry
-        // in between does not move the next tick.
-        while tick_at.timestamp() <= now {
-            tick_at = tick_at
-                .checked_add(scenario.tick)
-                .context("tick out of range")?;
-        }
-        let mut next = tick_at.timestamp();
-        if let Some((t, _)) = step_times.get(next_step) {
-            next = next.min(*t);
-        }
-        if let Some((t, _)) = arrivals.get(next_arrival) {
-            next = next.min(*t);
-        }
-        // Never step over a delivery retry or a transport limit (docs/delivery.md).
-        if let Some(t) = demail_sim::provider::delivery::next_wakeup(&providers)
-            && t > now
-        {
-            next = next.min(t);
-        }
-        if next > end.timestamp() {
-            break;
-        }
-        clock.advance_to(next);
-    }
-    judge.finish(
-        &clock.now(),
-        &Observation {
-            now: clock.now(),
-            sends: &sends,
-            world: &world,
-            intake_address: &scenario.intake_address,
-            trust_anchor: ca_der.as_ref(),
-            traffic_totals: &traffic_totals,
-            dms: dms.as_ref(),
+    let mut walk = Walk {
+        scenario,
+        clock: &clock,
+        trace: &trace,
+        world,
+        dms: dms.as_ref(),
+        clock_url: format!("{}/testbed/clock", intake.base_url()),
+        settler: Settler {
+            held: vec![0; providers.len()],
+            activity: providers.iter().map(Provider::activity).collect(),
+            opts,
+            http: http.clone(),
+            trace: trace.clone(),
+            intake_events: IntakeEvents {
+                url: format!("{}/testbed/events", intake.base_url()),
+                next: 0,
+            },
+            phases: Phases::default(),
         },
-    );
+        http,
+        submitter: Submitter::new(&pki)?,
+        citizen_passwords: &secrets.citizen_passwords,
+        msg_rng: seed::rng(master, "messages"),
+        step_times: step_times(scenario)?,
+        next_step: 0,
+        arrivals,
+        next_arrival: 0,
+        held: None,
+        tick_at: scenario.start.clone(),
+        end,
+        sends: Vec::new(),
+    };
+    let mut judge = check::Judge::new(&scenario.expectations, scenario.setting(), &trace);
+    let observed = (ca_der.as_ref(), traffic_totals.as_slice());
+    walk.until_done(&mut judge, opts.progress.as_ref(), observed)
+        .await?;
+    judge.finish(&walk.observation(observed));
     tracing::debug!(
         "{}: {}",
         scenario.name,
-        settler.phases.report(wall_start.elapsed())
+        walk.settler.phases.report(wall_start.elapsed())
     );
-    let checks = judge.outcomes();
+    let result = conclude(scenario, opts, master, &trace, judge.outcomes(), wall_start)?;
+    drop(intake);
+    for p in &providers {
+        p.shutdown();
+    }
+    hub_task.abort();
+    Ok(result)
+}
+
+/// Records the end of the run in the trace and writes `trace.jsonl` and `summary.txt`.
+fn conclude(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    master: u64,
+    trace: &Trace,
+    checks: Vec<CheckOutcome>,
+    wall_start: Instant,
+) -> Result<RunResult> {
     let passed = checks.iter().filter(|c| c.passed).count() as u32;
     trace.emit(EventKind::RunFinished {
         passed,
@@ -602,12 +277,532 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     };
     std::fs::write(opts.out_dir.join("trace.jsonl"), &result.trace)?;
     std::fs::write(opts.out_dir.join("summary.txt"), &result.summary)?;
-    drop(intake);
-    for p in &providers {
-        p.shutdown();
-    }
-    hub_task.abort();
     Ok(result)
+}
+
+/// The scripted steps' instants with their index, in time order; steps at the same instant
+/// run in file order (stable sort).
+fn step_times(scenario: &Scenario) -> Result<Vec<(Timestamp, usize)>> {
+    let mut step_times: Vec<(Timestamp, usize)> = Vec::new();
+    for (i, off) in scenario.step_offsets.iter().enumerate() {
+        let t = scenario
+            .start
+            .checked_add(*off)
+            .with_context(|| format!("step {} time out of range", scenario.file.step[i].id))?;
+        step_times.push((t.timestamp(), i));
+    }
+    step_times.sort_by_key(|(t, _)| *t);
+    Ok(step_times)
+}
+
+/// How many arrivals each traffic has in all (id, count), in file order.
+fn traffic_totals(scenario: &Scenario, arrivals: &[(Timestamp, Outgoing)]) -> Vec<(String, usize)> {
+    scenario
+        .file
+        .traffic
+        .iter()
+        .map(|t| {
+            let n = arrivals
+                .iter()
+                .filter(|(_, o)| o.step_id.starts_with(&format!("{}#", t.id)))
+                .count();
+            (t.id.clone(), n)
+        })
+        .collect()
+}
+
+/// Creates the run folder and clears what an earlier run in it left: its messages and
+/// databases would mix with this run's.
+fn clear_run_folder(opts: &RunOptions) -> Result<()> {
+    std::fs::create_dir_all(&opts.out_dir)
+        .with_context(|| format!("creating run folder {}", opts.out_dir.display()))?;
+    let messages = opts.out_dir.join("messages");
+    if messages.exists() {
+        std::fs::remove_dir_all(&messages)
+            .with_context(|| format!("clearing {}", messages.display()))?;
+    }
+    for entry in std::fs::read_dir(&opts.out_dir)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if (name.starts_with("provider-") || name.starts_with("intake-dms"))
+            && name.contains(".sqlite")
+        {
+            std::fs::remove_file(&path).with_context(|| format!("clearing {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The run's credentials, drawn from the seed so that a run is replayable; they never reach
+/// the trace.
+struct Secrets {
+    /// One password per Funktionspostfach, in configuration order.
+    intake_passwords: BTreeMap<String, String>,
+    /// Pull mode: one API token per Funktionspostfach for the gateway API.
+    intake_tokens: BTreeMap<String, String>,
+    /// Per scripted citizen, in file order.
+    citizen_passwords: Vec<String>,
+    /// Per generated De-Mail user, in population order.
+    generated_passwords: Vec<String>,
+}
+
+impl Secrets {
+    fn draw(scenario: &Scenario, master: u64, n_generated: usize) -> Self {
+        let mut cred_rng = seed::rng(master, "credentials");
+        let intake_passwords = scenario
+            .intake
+            .mailboxes
+            .iter()
+            .map(|m| (m.address.clone(), seed::token(&mut cred_rng)))
+            .collect();
+        let intake_tokens = if scenario.receive == ReceiveMode::Pull {
+            scenario
+                .intake
+                .mailboxes
+                .iter()
+                .map(|m| (m.address.clone(), seed::token(&mut cred_rng)))
+                .collect()
+        } else {
+            Default::default()
+        };
+        let citizen_passwords = (0..scenario.file.citizen.len())
+            .map(|_| seed::token(&mut cred_rng))
+            .collect();
+        let mut pop_rng = seed::rng(master, "population-credentials");
+        let generated_passwords = (0..n_generated)
+            .map(|_| seed::token(&mut pop_rng))
+            .collect();
+        Self {
+            intake_passwords,
+            intake_tokens,
+            citizen_passwords,
+            generated_passwords,
+        }
+    }
+}
+
+/// Starts every provider of the world with its accounts (parallel to `[[provider]]`) and
+/// connects them; returns them and the task of their one delivery worker, which keeps
+/// cross-provider hand-overs in causal order.
+async fn start_providers(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    clock: &VirtualClock,
+    trace: &Trace,
+    pki: &TestPki,
+    accounts: Vec<Vec<AccountConfig>>,
+) -> Result<(Vec<Provider>, tokio::task::JoinHandle<()>)> {
+    let file = &scenario.file;
+    let trusted_peers: Vec<String> = file
+        .provider
+        .iter()
+        .filter(|p| p.trusted)
+        .map(|p| p.domain.clone())
+        .collect();
+    let wire_log = Arc::new(demail_sim::provider::WireLog::new(
+        opts.keep_messages.then(|| opts.out_dir.join("messages")),
+    ));
+    let (hub, hub_task) = demail_sim::provider::delivery::DeliveryHub::start();
+    let mut providers: Vec<Provider> = Vec::new();
+    for (spec, accounts) in file.provider.iter().zip(accounts) {
+        let provider = Provider::start(
+            ProviderConfig {
+                id: spec.id.clone(),
+                name: spec.name.clone(),
+                domain: spec.domain.clone(),
+                hosted_domains: spec.hosts.clone(),
+                accounts,
+                message_dir: None,
+                wire_log: Some(wire_log.clone()),
+                database: Some(opts.out_dir.join(format!("provider-{}.sqlite", spec.id))),
+                smtp_listen: None,
+                http_listen: None,
+                relay_listen: None,
+                delivery_hub: Some(hub.clone()),
+                trusted_peers: trusted_peers.clone(),
+            },
+            clock.clone(),
+            trace.clone(),
+            pki,
+        )
+        .await?;
+        providers.push(provider);
+    }
+    demail_sim::provider::connect_all(&providers);
+    Ok((providers, hub_task))
+}
+
+/// The accounts of provider `provider_id`: its citizens; the intake's provider also hosts the
+/// intake and the generated population's De-Mail users.
+fn accounts(
+    scenario: &Scenario,
+    secrets: &Secrets,
+    provider_id: &str,
+    hosts_intake: bool,
+    generated: &[Generated],
+) -> Vec<AccountConfig> {
+    let mut accounts = Vec::new();
+    if hosts_intake {
+        for m in &scenario.intake.mailboxes {
+            accounts.push(AccountConfig {
+                address: m.address.clone(),
+                holder: m.name.clone(),
+                kind: AccountKind::Institution,
+                max_auth_level: demail_sim::demail::AuthLevel::High,
+                password: secrets.intake_passwords[&m.address].clone(),
+                api_token: secrets.intake_tokens.get(&m.address).cloned(),
+                access_opened: true,
+            });
+        }
+    }
+    for (c, pw) in scenario.file.citizen.iter().zip(&secrets.citizen_passwords) {
+        if *c.provider.get_ref() == provider_id {
+            accounts.push(AccountConfig {
+                address: c.address.clone(),
+                holder: c.name.clone(),
+                kind: AccountKind::Person,
+                max_auth_level: c.auth_level,
+                password: pw.clone(),
+                api_token: None,
+                access_opened: c.access_opened,
+            });
+        }
+    }
+    if hosts_intake {
+        for (g, pw) in generated.iter().zip(&secrets.generated_passwords) {
+            accounts.push(AccountConfig {
+                address: g.address.clone(),
+                holder: g.name.clone(),
+                kind: g.kind,
+                max_auth_level: g.level,
+                password: pw.clone(),
+                api_token: None,
+                access_opened: g.access_opened,
+            });
+        }
+    }
+    accounts
+}
+
+/// Starts the reference intake against `provider` and, in push mode, points the provider's
+/// push for every Funktionspostfach at it.
+async fn start_intake(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    provider: &Provider,
+    pki: &TestPki,
+    secrets: &Secrets,
+    dms: Option<&crate::dms_mock::MockDms>,
+) -> Result<ReferenceIntake> {
+    let pull = scenario.receive == ReceiveMode::Pull;
+    let intake = ReferenceIntake::start(IntakeConfig {
+        file: scenario.intake.clone(),
+        passwords: secrets.intake_passwords.clone(),
+        provider_submission: provider.submission_addr(),
+        provider_http: Some(format!("http://{}", provider.http_addr())),
+        ca_pem: pki.ca_pem().to_string(),
+        ca_der: pki.ca_der().to_vec(),
+        identity: pki.issue("intake.localhost", &["localhost", "127.0.0.1"])?,
+        tls_dir: opts.out_dir.join("pki"),
+        dms_url: dms.map(crate::dms_mock::MockDms::url),
+        dms_outbox: Some(opts.out_dir.join("intake-dms.sqlite")),
+        pull_tokens: pull.then(|| secrets.intake_tokens.clone()),
+        outages: scenario
+            .intake_outages
+            .iter()
+            .map(|(from, until)| {
+                let at = |s: &jiff::Span| scenario.start.checked_add(*s).map(|z| z.timestamp());
+                Ok((at(from)?, at(until)?))
+            })
+            .collect::<Result<_, jiff::Error>>()
+            .context("intake outage out of range")?,
+        reply_options: scenario
+            .file
+            .intake
+            .reply_options
+            .iter()
+            .filter_map(|o| DeMailOption::from_name(o.get_ref()))
+            .collect(),
+    })
+    .await?;
+    if !pull {
+        for m in &scenario.intake.mailboxes {
+            provider.set_push_target(&m.address, intake.smtp_addr())?;
+        }
+    }
+    Ok(intake)
+}
+
+/// What the judge sees beside the world: the run's CA (DER) and each traffic's arrivals in all.
+type Observed<'a> = (&'a [u8], &'a [(String, usize)]);
+
+/// The discrete-event loop's state: the world it walks, what is due, and what was sent.
+struct Walk<'a> {
+    scenario: &'a Scenario,
+    clock: &'a VirtualClock,
+    trace: &'a Trace,
+    world: World<'a>,
+    dms: Option<&'a crate::dms_mock::MockDms>,
+    http: reqwest::Client,
+    clock_url: String,
+    settler: Settler<'a>,
+    submitter: Submitter,
+    citizen_passwords: &'a [String],
+    /// Draws the Message-ID tokens.
+    msg_rng: rand_chacha::ChaCha8Rng,
+    /// Scripted steps in time order (stable: file order at the same instant), and the next.
+    step_times: Vec<(Timestamp, usize)>,
+    next_step: usize,
+    /// Traffic arrivals in time order, and the next.
+    arrivals: Vec<(Timestamp, Outgoing)>,
+    next_arrival: usize,
+    /// The session opened ahead for the next arrival.
+    held: Option<Held>,
+    /// The next clock tick (on the grid start + k × tick).
+    tick_at: ZonedDateTime,
+    end: ZonedDateTime,
+    sends: Vec<SendOutcome>,
+}
+
+impl Walk<'_> {
+    /// Starts an instant: pushes and hand-overs whose retry is due and limits passed
+    /// undelivered (docs/delivery.md) first, settled before the intake hears the time, so
+    /// that the retried deliveries never race the intake's replies in the trace; then the
+    /// DMS's outage state, then the intake's clock, settled.
+    async fn tell_the_time(&mut self, now: Timestamp) -> Result<()> {
+        let t = Instant::now();
+        let retried = demail_sim::provider::delivery::retry_due(self.world.providers);
+        self.settler.phases.clock += t.elapsed();
+        if retried > 0 {
+            tracing::debug!("instant {now}: {retried} delivery retries due");
+            self.settler.settle_and_drain().await?;
+        }
+        if let Some(dms) = self.dms {
+            let scenario = self.scenario;
+            let down = scenario.dms_outages.iter().any(|(from, until)| {
+                let at = |s: &jiff::Span| scenario.start.checked_add(*s).map(|z| z.timestamp());
+                matches!((at(from), at(until)), (Ok(a), Ok(b)) if a <= now && now < b)
+            });
+            dms.set_available(!down);
+        }
+        tracing::trace!("instant {now}: posting the clock");
+        let t = Instant::now();
+        post_clock(&self.http, &self.clock_url, &self.clock.now()).await?;
+        self.settler.phases.clock += t.elapsed();
+        self.settler.phases.instants += 1;
+        self.settler.settle_and_drain().await
+    }
+
+    /// Runs the scripted steps due at `now`, settling after each.
+    async fn run_steps(&mut self, now: Timestamp) -> Result<()> {
+        let file = &self.scenario.file;
+        while self.next_step < self.step_times.len() && self.step_times[self.next_step].0 <= now {
+            let i = self.step_times[self.next_step].1;
+            let step = &file.step[i];
+            let ci = file
+                .citizen
+                .iter()
+                .position(|c| c.id == *step.citizen.get_ref())
+                .context("citizen validated at load")?;
+            tracing::debug!("instant {now}: step {}", step.id);
+            let citizen = &file.citizen[ci];
+            if let Some(level) = step.login {
+                self.trace.emit(EventKind::CitizenLogin {
+                    citizen: citizen.id.clone(),
+                    address: citizen.address.clone(),
+                    level: level.as_str().to_string(),
+                });
+                self.world
+                    .provider_of(&citizen.address)
+                    .context("citizen's provider")?
+                    .login(&citizen.address, level)
+                    .with_context(|| format!("step {}: login of {}", step.id, citizen.id))?;
+                self.settler.settle_and_drain().await?;
+                self.next_step += 1;
+                continue;
+            }
+            let out = outgoing_of_step(self.scenario, step, ci, &self.citizen_passwords[ci])?;
+            let t = Instant::now();
+            let token = seed::token(&mut self.msg_rng);
+            let outcome = send(
+                &self.world,
+                &self.submitter,
+                self.trace,
+                self.clock,
+                &out,
+                &token,
+                None,
+            )
+            .await?;
+            self.settler.phases.send += t.elapsed();
+            self.settler.phases.sends += 1;
+            self.sends.push(outcome);
+            self.settler.settle_and_drain().await?;
+            self.next_step += 1;
+        }
+        Ok(())
+    }
+
+    /// Sends the traffic arrivals due at `now`; while each one's pushes are made, opens the
+    /// next arrival's session, and settles.
+    async fn run_arrivals(&mut self, now: Timestamp) -> Result<()> {
+        while self.next_arrival < self.arrivals.len() && self.arrivals[self.next_arrival].0 <= now {
+            let next_arrival = self.next_arrival;
+            tracing::trace!(
+                "instant {now}: traffic {}",
+                self.arrivals[next_arrival].1.step_id
+            );
+            let conn = match self.held.take() {
+                Some(h) if h.arrival == next_arrival => {
+                    self.settler.held[h.provider] -= 1;
+                    Some(h.conn)
+                }
+                Some(h) => bail!(
+                    "internal: a session was held for arrival {} but arrival {next_arrival} came",
+                    h.arrival
+                ),
+                None => None,
+            };
+            let t = Instant::now();
+            let token = seed::token(&mut self.msg_rng);
+            let outcome = send(
+                &self.world,
+                &self.submitter,
+                self.trace,
+                self.clock,
+                &self.arrivals[next_arrival].1,
+                &token,
+                conn,
+            )
+            .await?;
+            self.settler.phases.send += t.elapsed();
+            self.settler.phases.sends += 1;
+            self.sends.push(outcome);
+            let t = Instant::now();
+            self.hold_next_arrival().await?;
+            self.settler.phases.settle += t.elapsed();
+            self.settler.settle_and_drain().await?;
+            self.next_arrival += 1;
+        }
+        Ok(())
+    }
+
+    /// Opens the session of the arrival after the current one while the current one's
+    /// pushes are made; the world is then settled with that session counted as the
+    /// runner's own.
+    async fn hold_next_arrival(&mut self) -> Result<()> {
+        let Some((_, ahead)) = self.arrivals.get(self.next_arrival + 1) else {
+            return Ok(());
+        };
+        let provider = self
+            .world
+            .provider_index(&ahead.address)
+            .context("the sender's provider")?;
+        let addr = self.world.providers[provider].submission_addr();
+        let credentials = Credentials::new(ahead.address.clone(), ahead.password.clone());
+        let (opened, done) = tokio::join!(
+            self.submitter.open(addr, &credentials),
+            self.settler.deliveries_done()
+        );
+        done?;
+        match opened? {
+            Ok(conn) => {
+                self.settler.held[provider] += 1;
+                self.held = Some(Held {
+                    arrival: self.next_arrival + 1,
+                    provider,
+                    conn,
+                });
+                Ok(())
+            }
+            // Traffic credentials are right by construction: a refused login is a fault of
+            // the world (and would put its event at the wrong place).
+            Err(e) => bail!(
+                "the provider refused the login of {} ahead of its arrival: {e}",
+                ahead.step_id
+            ),
+        }
+    }
+
+    /// Walks instant by instant until every step and arrival is done and every expectation
+    /// decided, or the scenario's duration is over; the judge observes after each instant.
+    async fn until_done(
+        &mut self,
+        judge: &mut check::Judge<'_>,
+        progress: Option<&indicatif::ProgressBar>,
+        observed: Observed<'_>,
+    ) -> Result<()> {
+        loop {
+            let now = self.clock.timestamp();
+            self.tell_the_time(now).await?;
+            self.run_steps(now).await?;
+            self.run_arrivals(now).await?;
+            let t = Instant::now();
+            judge.observe(&self.observation(observed));
+            self.settler.phases.judge += t.elapsed();
+            if let Some(pb) = progress {
+                let done = self
+                    .clock
+                    .timestamp()
+                    .duration_since(self.scenario.start.timestamp());
+                pb.set_position(done.as_secs().max(0) as u64);
+            }
+            if !self.steps_left() && judge.all_decided() {
+                return Ok(());
+            }
+            match self.next_instant(now)? {
+                Some(next) => self.clock.advance_to(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// What the judge may look at now.
+    fn observation<'s>(&'s self, (trust_anchor, traffic_totals): Observed<'s>) -> Observation<'s> {
+        Observation {
+            now: self.clock.now(),
+            sends: &self.sends,
+            world: &self.world,
+            intake_address: &self.scenario.intake_address,
+            trust_anchor,
+            traffic_totals,
+            dms: self.dms.map(|d| d as &dyn DmsRecords),
+        }
+    }
+
+    /// Whether scripted steps or arrivals are still to come.
+    fn steps_left(&self) -> bool {
+        self.next_step < self.step_times.len() || self.next_arrival < self.arrivals.len()
+    }
+
+    /// The next instant: the next tick, step, arrival or delivery retry, whichever is
+    /// earliest; `None` past the end. Ticks stay on their own grid (start + k × tick): an
+    /// instant of a step or a retry in between does not move the next tick.
+    fn next_instant(&mut self, now: Timestamp) -> Result<Option<Timestamp>> {
+        while self.tick_at.timestamp() <= now {
+            self.tick_at = self
+                .tick_at
+                .checked_add(self.scenario.tick)
+                .context("tick out of range")?;
+        }
+        let mut next = self.tick_at.timestamp();
+        if let Some((t, _)) = self.step_times.get(self.next_step) {
+            next = next.min(*t);
+        }
+        if let Some((t, _)) = self.arrivals.get(self.next_arrival) {
+            next = next.min(*t);
+        }
+        // Never step over a delivery retry or a transport limit (docs/delivery.md).
+        if let Some(t) = demail_sim::provider::delivery::next_wakeup(self.world.providers)
+            && t > now
+        {
+            next = next.min(t);
+        }
+        Ok((next <= self.end.timestamp()).then_some(next))
+    }
 }
 
 /// The reader of the intake's `GET /testbed/events`: copies its `intake.*` events into the
@@ -843,9 +1038,11 @@ impl World<'_> {
             .max_by_key(|(len, _)| *len)
             .map(|(_, i)| i)
     }
+}
 
+impl Mailboxes for World<'_> {
     /// The mailbox of `address` at its provider.
-    pub fn mailbox(&self, address: &str) -> Result<Vec<StoredMessage>> {
+    fn mailbox(&self, address: &str) -> Result<Vec<StoredMessage>> {
         match self.provider_of(address) {
             Some(p) => p.mailbox(address),
             None => bail!("no provider of this world hosts {address}"),

@@ -5,13 +5,19 @@
 //! (a typo must not be ignored silently).
 
 use std::fmt;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use demail_sim::demail::{AuthLevel, DeMailOption};
+use demail_sim::intake::config::IntakeFile;
+use demail_sim::law::Place;
 use jiff::{Span, ZonedDateTime};
 use serde::Deserialize;
 use toml::Spanned;
+
+use crate::check::{ExpectSpec, Expectation, Known, Setting};
+pub use crate::located::parse_span;
+use crate::located::{Located, duration, quoted};
+use crate::model::ReceiveMode;
 
 /// A whole scenario file.
 #[derive(Debug, Deserialize)]
@@ -34,6 +40,7 @@ pub struct ScenarioFile {
     /// A document management system for the intake's hand-over (a mock with outages).
     #[serde(default)]
     pub dms: Option<DmsSpec>,
+    /// Expectations; the kinds and their keys are in [`crate::check`].
     #[serde(default)]
     pub expect: Vec<ExpectSpec>,
 }
@@ -218,96 +225,6 @@ pub struct SendSpec {
     pub headers: std::collections::BTreeMap<String, String>,
 }
 
-/// `[[expect]]`: what must happen. Which keys apply depends on `kind`; see [`Expectation`].
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectSpec {
-    pub id: String,
-    /// Which step's message the expectation is about (all kinds but `all-replies`).
-    #[serde(default)]
-    pub step: Option<Spanned<String>>,
-    /// "confirmation", "reply" or "refused".
-    pub kind: Spanned<String>,
-    #[serde(default)]
-    pub confirmation: Option<Spanned<String>>,
-    #[serde(default)]
-    pub within: Option<Spanned<String>>,
-    #[serde(default)]
-    pub rule: Option<Spanned<String>>,
-    #[serde(default)]
-    pub subject_contains: Option<Spanned<String>>,
-    #[serde(default)]
-    pub code: Option<Spanned<u16>>,
-    #[serde(default)]
-    pub enhanced: Option<Spanned<String>>,
-    #[serde(default)]
-    pub notification_type: Option<Spanned<String>>,
-    #[serde(default)]
-    pub mode: Option<Spanned<String>>,
-    #[serde(default)]
-    pub traffic: Option<Spanned<String>>,
-    #[serde(default)]
-    pub procedure: Option<Spanned<String>>,
-    #[serde(default)]
-    pub binding: Option<Spanned<bool>>,
-    #[serde(default)]
-    pub percentile: Option<Spanned<u8>>,
-    #[serde(default)]
-    pub per_day: Option<Spanned<u32>>,
-}
-
-/// The kinds of expectation, validated from an [`ExpectSpec`].
-#[derive(Debug, Clone)]
-pub enum Expectation {
-    /// The provider accepts the message and lays a confirmation of the given kind into the
-    /// sender's mailbox within `within` (keys: `confirmation`, `within`).
-    Confirmation { confirmation: String, within: Span },
-    /// The intake's reply reaches the sender's mailbox by the deadline of a legal rule
-    /// (keys: `rule`, `subject_contains`).
-    Reply {
-        rule: String,
-        subject_contains: String,
-    },
-    /// The provider refuses the message with this SMTP code (keys: `code`, `enhanced`).
-    Refused { code: u16, enhanced: String },
-    /// The provider sends the sender a Meldungsnachricht of this type within `within`
-    /// (keys: `notification_type`, `within`).
-    Notification {
-        notification_type: String,
-        within: Span,
-    },
-    /// The intake's reply to the step's message is served (§ 5a VwZG) in this mode:
-    /// "abholung" (Abholbestätigung) or "fiktion" (Zustellungsfiktion) (key: `mode`).
-    Zustellung { mode: String },
-    /// Every message of a traffic that the provider accepted gets a reply from the intake
-    /// before the deadline of the rule (keys: `traffic`, `rule`; no `step`).
-    AllReplies { traffic: String, rule: String },
-    /// The intake opened a case for the step's message in this procedure, binding or not
-    /// (keys: `procedure`, `binding`).
-    Case { procedure: String, binding: bool },
-    /// The intake could not serve the step's case by De-Mail and recorded a postal fallback.
-    Fallback,
-    /// The step's case reached the DMS with an evidence record whose hash matches the message
-    /// in the intake's mailbox (needs `[dms]`).
-    Dms,
-    /// The provider pushed the step's message into the intake's listener by `within` after
-    /// sending, or when `None` by the limit of TR 01201 PVD-FU § 4.2 (rule
-    /// `provider-mailbox`, 8 hours) (key: `within`, optional; push mode only).
-    Delivery { within: Option<Span> },
-    /// The `percentile`-th percentile of the time from sending to the intake's reply, over the
-    /// traffic's accepted messages (a missing reply counts as infinitely late), is at most
-    /// `within` (keys: `traffic`, `percentile`, `within`; decided at the end).
-    Latency {
-        traffic: String,
-        percentile: u8,
-        within: Span,
-    },
-    /// The intake replied to at least `per_day` of the traffic's messages per day on average,
-    /// over the days from the first arrival to the end of the run (keys: `traffic`,
-    /// `per_day`; decided at the end).
-    Throughput { traffic: String, per_day: u32 },
-}
-
 /// A scenario that loaded and validated.
 #[derive(Debug)]
 pub struct Scenario {
@@ -329,6 +246,8 @@ pub struct Scenario {
     pub dms_outages: Vec<(Span, Span)>,
     /// Outage windows of the intake's SMTP listener (from, until).
     pub intake_outages: Vec<(Span, Span)>,
+    /// How mail reaches the intake (`[intake] receive`).
+    pub receive: ReceiveMode,
     /// Validated expectations, parallel to `file.expect`.
     pub expectations: Vec<Expectation>,
     /// Where the scenario's deadlines run (Land and municipality, for holidays).
@@ -376,82 +295,175 @@ pub fn load(path: &Path, root: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and validates scenario text (the path is for messages and the name).
 pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioError> {
-    let at = |span: Range<usize>, message: String| {
-        let (line, column) = demail_sim::line_col(text, span.start);
-        ScenarioError {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message,
+    let at = |problem: Problem| match problem {
+        Problem::Here(Located { span, message }) => {
+            let (line, column) = demail_sim::line_col(text, span.start);
+            ScenarioError {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
         }
+        Problem::Elsewhere(e) => e,
     };
     let file: ScenarioFile = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        at(span, e.message().trim().to_string())
+        at(Located::new(span, e.message().trim()).into())
     })?;
+    validate(file, path, root).map_err(at)
+}
 
-    let start: ZonedDateTime = file.scenario.start.get_ref().parse().map_err(|e| {
-        at(
-            file.scenario.start.span(),
+/// A problem in the scenario file (located by span) or in a file it names (located there).
+enum Problem {
+    Here(Located),
+    Elsewhere(ScenarioError),
+}
+
+impl From<Located> for Problem {
+    fn from(l: Located) -> Self {
+        Problem::Here(l)
+    }
+}
+
+/// Validates a file section by section, in the order a user reads it, and reports the first
+/// problem.
+fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Problem> {
+    let (start, duration, tick) = timing(&file.scenario)?;
+    let (intake, intake_address, receive) = intake(&file.intake, path)?;
+    let place = place(&file.scenario)?;
+    world(&file, &intake_address)?;
+    let step_offsets = steps(&file)?;
+    let (office_hours, traffic_until) = traffic(&file, duration)?;
+    if let Some(p) = &file.population
+        && (p.size == 0 || p.size > 1_000_000)
+    {
+        return Err(Located::new(
+            0..0,
+            format!("population size {} must be 1 to 1,000,000", p.size),
+        )
+        .into());
+    }
+    for r in &file.scenario.redact {
+        if !crate::golden::REDACTABLE.contains(&r.get_ref().as_str()) {
+            return Err(Located::new(
+                r.span(),
+                format!(
+                    "redact: {:?} is not a trace column that may be redacted; expected one of: {}",
+                    r.get_ref(),
+                    quoted(crate::golden::REDACTABLE)
+                ),
+            )
+            .into());
+        }
+    }
+    let intake_outages = outages(&file.intake.outages, &start)?;
+    if !intake_outages.is_empty() && receive == ReceiveMode::Pull {
+        return Err(Located::new(
+            file.intake.provider.span(),
+            "[intake] outages stop the SMTP listener, which a pulling intake does not use",
+        )
+        .into());
+    }
+    let dms_outages = outages(file.dms.as_ref().map_or(&[][..], |d| &d.outages), &start)?;
+    let step_ids: Vec<&str> = file.step.iter().map(|s| s.id.as_str()).collect();
+    let traffic_ids: Vec<&str> = file.traffic.iter().map(|t| t.id.as_str()).collect();
+    let procedures: Vec<&str> = intake.procedures.iter().map(|p| p.id.as_str()).collect();
+    let expectations = crate::check::parse_all(
+        &file.expect,
+        &Known {
+            start: &start,
+            place: &place,
+            step_ids: &step_ids,
+            traffic_ids: &traffic_ids,
+            procedures: &procedures,
+            has_dms: file.dms.is_some(),
+            receive,
+        },
+    )?;
+    Ok(Scenario {
+        name: scenario_name(path, root),
+        path: path.to_path_buf(),
+        file,
+        start,
+        duration,
+        tick,
+        step_offsets,
+        intake,
+        intake_address,
+        dms_outages,
+        intake_outages,
+        receive,
+        expectations,
+        place,
+        office_hours,
+        traffic_until,
+    })
+}
+
+/// `start`, `duration` and `tick` of `[scenario]`.
+fn timing(h: &Header) -> Result<(ZonedDateTime, Span, Span), Located> {
+    let start: ZonedDateTime = h.start.get_ref().parse().map_err(|e| {
+        Located::new(
+            h.start.span(),
             format!(
                 "start: {e}; expected a date-time with zone such as \"2025-03-03T09:00:00+01:00[Europe/Berlin]\""
             ),
         )
     })?;
-    let span_of = |s: &Spanned<String>, what: &str| -> Result<Span, ScenarioError> {
-        parse_span(s.get_ref()).map_err(|e| {
-            at(
-                s.span(),
-                format!("{what}: {e}; expected an ISO 8601 duration such as \"P3D\" or \"PT20H\", or \"3d\", \"20h\""),
-            )
-        })
-    };
-    let duration = span_of(&file.scenario.duration, "duration")?;
-    let tick = match &file.scenario.tick {
-        Some(t) => span_of(t, "tick")?,
+    let run = duration(&h.duration, "duration")?;
+    let tick = match &h.tick {
         None => Span::new().hours(1),
+        Some(t) => {
+            let tick = duration(t, "tick")?;
+            if tick.get_hours() == 0
+                && tick.get_minutes() == 0
+                && tick.get_days() == 0
+                && tick.get_seconds() == 0
+            {
+                return Err(Located::new(t.span(), "tick must be longer than zero"));
+            }
+            tick
+        }
     };
-    if tick.get_hours() == 0
-        && tick.get_minutes() == 0
-        && tick.get_days() == 0
-        && tick.get_seconds() == 0
-    {
-        let t = file
-            .scenario
-            .tick
-            .as_ref()
-            .expect("zero tick came from the file");
-        return Err(at(t.span(), "tick must be longer than zero".into()));
-    }
-    let mut intake_file = match &file.intake.config {
-        None => demail_sim::intake::config::IntakeFile::default_dresden(),
+    Ok((start, run, tick))
+}
+
+/// `[intake]`: the configuration with the scenario's overrides, the Funktionspostfach that
+/// `to = "intake"` means, and how mail reaches the intake.
+fn intake(spec: &IntakeSpec, path: &Path) -> Result<(IntakeFile, String, ReceiveMode), Problem> {
+    let mut intake_file = match &spec.config {
+        None => IntakeFile::default_dresden(),
         Some(p) => {
             let config_path = path.parent().unwrap_or(Path::new(".")).join(p.get_ref());
             if !config_path.is_file() {
-                return Err(at(
+                return Err(Located::new(
                     p.span(),
                     format!(
                         "intake config {} does not exist (paths are relative to the scenario file)",
                         config_path.display()
                     ),
-                ));
+                )
+                .into());
             }
-            demail_sim::intake::config::IntakeFile::load(&config_path)
+            IntakeFile::load(&config_path)
         }
     }
-    .map_err(|e| ScenarioError {
-        path: e.path.clone(),
-        line: e.line,
-        column: e.column,
-        message: e.message.clone(),
+    .map_err(|e| {
+        Problem::Elsewhere(ScenarioError {
+            path: e.path.clone(),
+            line: e.line,
+            column: e.column,
+            message: e.message.clone(),
+        })
     })?;
-    if let Some(pt) = &file.intake.processing_time {
-        let processing = span_of(pt, "processing_time")?;
+    if let Some(pt) = &spec.processing_time {
+        let processing = duration(pt, "processing_time")?;
         for p in &mut intake_file.procedures {
             p.reply_after = processing;
         }
     }
-    let intake_address = demail_sim::demail::normalize_address(file.intake.address.get_ref());
+    let intake_address = demail_sim::demail::normalize_address(spec.address.get_ref());
     let Some(mailbox_index) = intake_file
         .mailboxes
         .iter()
@@ -462,26 +474,28 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             .iter()
             .map(|m| m.address.as_str())
             .collect();
-        return Err(at(
-            file.intake.address.span(),
+        return Err(Located::new(
+            spec.address.span(),
             format!(
                 "{intake_address:?} is not a Funktionspostfach of the intake configuration; expected one of: {}",
                 quoted(&known)
             ),
-        ));
+        )
+        .into());
     };
-    if let Some(r) = &file.intake.receive
-        && !["push", "pull"].contains(&r.get_ref().as_str())
-    {
-        return Err(at(
-            r.span(),
-            format!("receive {:?}: expected \"push\" or \"pull\"", r.get_ref()),
-        ));
-    }
-    if let Some(name) = &file.intake.name {
+    let receive = match &spec.receive {
+        None => ReceiveMode::Push,
+        Some(r) => ReceiveMode::from_name(r.get_ref()).ok_or_else(|| {
+            Located::new(
+                r.span(),
+                format!("receive {:?}: expected \"push\" or \"pull\"", r.get_ref()),
+            )
+        })?,
+    };
+    if let Some(name) = &spec.name {
         intake_file.mailboxes[mailbox_index].name = name.clone();
     }
-    if let Some(prefix) = &file.intake.aktenzeichen_prefix {
+    if let Some(prefix) = &spec.aktenzeichen_prefix {
         let fixed = intake_file.mailboxes[mailbox_index].procedure.clone();
         if let Some(p) = intake_file
             .procedures
@@ -491,29 +505,33 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             p.prefix = prefix.clone();
         }
     }
+    Ok((intake_file, intake_address, receive))
+}
 
+/// `land` and `municipality` of `[scenario]`: where deadlines run.
+fn place(h: &Header) -> Result<Place, Located> {
     let land: demail_sim::law::Land =
-        file.scenario
-            .land
+        h.land
             .get_ref()
             .parse()
             .map_err(|e: demail_sim::law::LawError| {
-                at(file.scenario.land.span(), format!("land: {e}"))
+                Located::new(h.land.span(), format!("land: {e}"))
             })?;
-    let place =
-        demail_sim::law::Place::municipality(land, file.scenario.municipality.get_ref().clone());
-    place.validate().map_err(|e| {
-        at(
-            file.scenario.municipality.span(),
-            format!("municipality: {e}"),
-        )
-    })?;
+    let place = Place::municipality(land, h.municipality.get_ref().clone());
+    place
+        .validate()
+        .map_err(|e| Located::new(h.municipality.span(), format!("municipality: {e}")))?;
+    Ok(place)
+}
+
+/// Providers, citizens and the intake's address and reply options.
+fn world(file: &ScenarioFile, intake_address: &str) -> Result<(), Located> {
     let provider_ids: Vec<&str> = file.provider.iter().map(|p| p.id.as_str()).collect();
-    let known_provider = |p: &Spanned<String>| -> Result<(), ScenarioError> {
+    let known_provider = |p: &Spanned<String>| -> Result<(), Located> {
         if provider_ids.contains(&p.get_ref().as_str()) {
             Ok(())
         } else {
-            Err(at(
+            Err(Located::new(
                 p.span(),
                 format!(
                     "unknown provider {:?}; the file defines: {}",
@@ -524,9 +542,9 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         }
     };
     if file.provider.is_empty() {
-        return Err(at(
+        return Err(Located::new(
             0..0,
-            "no [[provider]] defined; a scenario needs at least one".into(),
+            "no [[provider]] defined; a scenario needs at least one",
         ));
     }
     known_provider(&file.intake.provider)?;
@@ -539,7 +557,7 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
         match validate(&c.address) {
             Ok(AddressKind::Person | AddressKind::Pseudonym) => {}
             Ok(kind) => {
-                return Err(at(
+                return Err(Located::new(
                     c.provider.span(),
                     format!(
                         "citizen {:?}: {:?} is a {kind:?} address, not a person's",
@@ -547,30 +565,31 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                     ),
                 ));
             }
-            Err(e) => return Err(at(c.provider.span(), format!("citizen {:?}: {e}", c.id))),
+            Err(e) => {
+                return Err(Located::new(
+                    c.provider.span(),
+                    format!("citizen {:?}: {e}", c.id),
+                ));
+            }
         }
     }
-    for o in &file.intake.reply_options {
-        if DeMailOption::from_name(o.get_ref()).is_none() {
-            let names: Vec<&str> = DeMailOption::ALL.iter().map(|o| o.name()).collect();
-            return Err(at(
-                o.span(),
-                format!(
-                    "unknown De-Mail option {:?}; expected one of: {}",
-                    o.get_ref(),
-                    quoted(&names)
-                ),
-            ));
-        }
+    known_options(&file.intake.reply_options)?;
+    if let Err(e) = demail_sim::demail::address::validate(intake_address) {
+        return Err(Located::new(
+            file.intake.address.span(),
+            format!("intake: {e}"),
+        ));
     }
-    if let Err(e) = demail_sim::demail::address::validate(&intake_address) {
-        return Err(at(file.intake.address.span(), format!("intake: {e}")));
-    }
+    Ok(())
+}
+
+/// `[[step]]`: who acts, what, and when (the offsets, parallel to the steps).
+fn steps(file: &ScenarioFile) -> Result<Vec<Span>, Located> {
     let citizen_ids: Vec<&str> = file.citizen.iter().map(|c| c.id.as_str()).collect();
     let mut step_offsets = Vec::new();
     for s in &file.step {
         if !citizen_ids.contains(&s.citizen.get_ref().as_str()) {
-            return Err(at(
+            return Err(Located::new(
                 s.citizen.span(),
                 format!(
                     "unknown citizen {:?}; the file defines: {}",
@@ -583,31 +602,19 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
             (Some(send), None) => Some(send),
             (None, Some(_)) => None,
             _ => {
-                return Err(at(
+                return Err(Located::new(
                     s.at.span(),
                     format!("step {:?} needs exactly one of `send` or `login`", s.id),
                 ));
             }
         };
-        for o in send.map(|x| x.options.as_slice()).unwrap_or_default() {
-            if DeMailOption::from_name(o.get_ref()).is_none() {
-                let names: Vec<&str> = DeMailOption::ALL.iter().map(|o| o.name()).collect();
-                return Err(at(
-                    o.span(),
-                    format!(
-                        "unknown De-Mail option {:?}; expected one of: {}",
-                        o.get_ref(),
-                        quoted(&names)
-                    ),
-                ));
-            }
-        }
+        known_options(send.map(|x| x.options.as_slice()).unwrap_or_default())?;
         for name in send
             .map(|x| x.headers.keys().collect::<Vec<_>>())
             .unwrap_or_default()
         {
             if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
-                return Err(at(
+                return Err(Located::new(
                     s.at.span(),
                     format!(
                         "step {:?}: header name {name:?} is not a valid field name (RFC 5322 §3.6.8)",
@@ -616,15 +623,18 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                 ));
             }
         }
-        step_offsets.push(span_of(&s.at, "at")?);
+        step_offsets.push(duration(&s.at, "at")?);
     }
-    let step_ids: Vec<&str> = file.step.iter().map(|s| s.id.as_str()).collect();
-    let traffic_ids: Vec<&str> = file.traffic.iter().map(|t| t.id.as_str()).collect();
+    Ok(step_offsets)
+}
+
+/// `[[traffic]]`: office-hour windows and when arrivals stop, parallel to the traffics.
+fn traffic(file: &ScenarioFile, run: Span) -> Result<(Vec<Window>, Vec<Span>), Located> {
     let mut office_hours = Vec::new();
     let mut traffic_until = Vec::new();
     for t in &file.traffic {
         if file.population.is_none() {
-            return Err(at(
+            return Err(Located::new(
                 0..0,
                 format!(
                     "traffic {:?} needs a [population] to draw its senders from",
@@ -632,414 +642,60 @@ pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioE
                 ),
             ));
         }
-        for o in &t.options {
-            if DeMailOption::from_name(o.get_ref()).is_none() {
-                let names: Vec<&str> = DeMailOption::ALL.iter().map(|o| o.name()).collect();
-                return Err(at(
-                    o.span(),
-                    format!(
-                        "unknown De-Mail option {:?}; expected one of: {}",
-                        o.get_ref(),
-                        quoted(&names)
-                    ),
-                ));
-            }
-        }
+        known_options(&t.options)?;
         let window = match &t.office_hours {
             None => (8 * 3600, 18 * 3600),
-            Some(h) => {
-                parse_hours(h.get_ref()).map_err(|e| at(h.span(), format!("office_hours: {e}")))?
-            }
+            Some(h) => parse_hours(h.get_ref())
+                .map_err(|e| Located::new(h.span(), format!("office_hours: {e}")))?,
         };
         office_hours.push(window);
         traffic_until.push(match &t.until {
-            Some(u) => span_of(u, "until")?,
-            None => duration,
+            Some(u) => duration(u, "until")?,
+            None => run,
         });
     }
-    if let Some(p) = &file.population
-        && (p.size == 0 || p.size > 1_000_000)
-    {
-        return Err(at(
-            0..0,
-            format!("population size {} must be 1 to 1,000,000", p.size),
-        ));
+    Ok((office_hours, traffic_until))
+}
+
+/// Outage windows as offsets from the start: each must end after it begins.
+fn outages(list: &[OutageSpec], start: &ZonedDateTime) -> Result<Vec<(Span, Span)>, Located> {
+    let mut out = Vec::new();
+    for o in list {
+        let from = duration(&o.from, "from")?;
+        let until = duration(&o.until, "until")?;
+        let (Ok(a), Ok(b)) = (start.checked_add(from), start.checked_add(until)) else {
+            return Err(Located::new(o.from.span(), "outage out of range"));
+        };
+        if b <= a {
+            return Err(Located::new(
+                o.until.span(),
+                "until must be later than from, e.g. { from = \"PT1H\", until = \"PT6H\" }",
+            ));
+        }
+        out.push((from, until));
     }
-    let mut expectations = Vec::new();
-    for r in &file.scenario.redact {
-        if !crate::golden::REDACTABLE.contains(&r.get_ref().as_str()) {
-            return Err(at(
-                r.span(),
+    Ok(out)
+}
+
+/// An office-hour window: (from, until) in seconds after midnight.
+type Window = (u32, u32);
+
+/// Every name is a De-Mail option.
+fn known_options(options: &[Spanned<String>]) -> Result<(), Located> {
+    for o in options {
+        if DeMailOption::from_name(o.get_ref()).is_none() {
+            let names: Vec<&str> = DeMailOption::ALL.iter().map(|o| o.name()).collect();
+            return Err(Located::new(
+                o.span(),
                 format!(
-                    "redact: {:?} is not a trace column that may be redacted; expected one of: {}",
-                    r.get_ref(),
-                    quoted(crate::golden::REDACTABLE)
+                    "unknown De-Mail option {:?}; expected one of: {}",
+                    o.get_ref(),
+                    quoted(&names)
                 ),
             ));
         }
     }
-    let outages = |list: &[OutageSpec]| -> Result<Vec<(Span, Span)>, ScenarioError> {
-        let mut out = Vec::new();
-        for o in list {
-            let from = span_of(&o.from, "from")?;
-            let until = span_of(&o.until, "until")?;
-            let (Ok(a), Ok(b)) = (start.checked_add(from), start.checked_add(until)) else {
-                return Err(at(o.from.span(), "outage out of range".into()));
-            };
-            if b <= a {
-                return Err(at(
-                    o.until.span(),
-                    "until must be later than from, e.g. { from = \"PT1H\", until = \"PT6H\" }"
-                        .into(),
-                ));
-            }
-            out.push((from, until));
-        }
-        Ok(out)
-    };
-    let intake_outages = outages(&file.intake.outages)?;
-    if !intake_outages.is_empty()
-        && file
-            .intake
-            .receive
-            .as_ref()
-            .is_some_and(|r| r.get_ref() == "pull")
-    {
-        return Err(at(
-            file.intake.provider.span(),
-            "[intake] outages stop the SMTP listener, which a pulling intake does not use".into(),
-        ));
-    }
-    let dms_outages = outages(file.dms.as_ref().map_or(&[][..], |d| &d.outages))?;
-    let file_intake_procedures: Vec<String> = intake_file
-        .procedures
-        .iter()
-        .map(|p| p.id.clone())
-        .collect();
-    for e in &file.expect {
-        match (&e.step, e.kind.get_ref().as_str()) {
-            (Some(step), kind @ ("all-replies" | "latency" | "throughput")) => {
-                return Err(at(
-                    step.span(),
-                    format!(
-                        "an expectation of kind {kind:?} is about a whole traffic: give `traffic`, not `step`"
-                    ),
-                ));
-            }
-            (None, "all-replies" | "latency" | "throughput") => {}
-            (None, _) => {
-                return Err(at(
-                    e.kind.span(),
-                    format!("expectation {:?} needs the key `step`", e.id),
-                ));
-            }
-            (Some(step), _) => {
-                if !step_ids.contains(&step.get_ref().as_str()) {
-                    return Err(at(
-                        step.span(),
-                        format!(
-                            "unknown step {:?}; the file defines: {}",
-                            step.get_ref(),
-                            quoted(&step_ids)
-                        ),
-                    ));
-                }
-            }
-        }
-        let kind_span = e.kind.span();
-        let need =
-            |v: &Option<Spanned<String>>, key: &str| -> Result<Spanned<String>, ScenarioError> {
-                v.clone().ok_or_else(|| {
-                    at(
-                        kind_span.clone(),
-                        format!(
-                            "expectation {:?} of kind {:?} needs the key `{key}`",
-                            e.id,
-                            e.kind.get_ref()
-                        ),
-                    )
-                })
-            };
-        let allowed: &[&str] = match e.kind.get_ref().as_str() {
-            "confirmation" => &["confirmation", "within"],
-            "reply" => &["rule", "subject_contains"],
-            "refused" => &["code", "enhanced"],
-            "notification" => &["notification_type", "within"],
-            "zustellung" => &["mode"],
-            "all-replies" => &["traffic", "rule"],
-            "case" => &["procedure", "binding"],
-            "fallback" => &[],
-            "dms" => &[],
-            "delivery" => &["within"],
-            "latency" => &["traffic", "percentile", "within"],
-            "throughput" => &["traffic", "per_day"],
-            other => {
-                return Err(at(
-                    kind_span,
-                    format!(
-                        "unknown expectation kind {other:?}; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\", \"case\", \"fallback\", \"dms\", \"delivery\", \"latency\", \"throughput\""
-                    ),
-                ));
-            }
-        };
-        let present = [
-            ("confirmation", e.confirmation.as_ref().map(|v| v.span())),
-            ("within", e.within.as_ref().map(|v| v.span())),
-            ("rule", e.rule.as_ref().map(|v| v.span())),
-            (
-                "subject_contains",
-                e.subject_contains.as_ref().map(|v| v.span()),
-            ),
-            ("code", e.code.as_ref().map(|v| v.span())),
-            ("enhanced", e.enhanced.as_ref().map(|v| v.span())),
-            (
-                "notification_type",
-                e.notification_type.as_ref().map(|v| v.span()),
-            ),
-            ("procedure", e.procedure.as_ref().map(|v| v.span())),
-            ("binding", e.binding.as_ref().map(|v| v.span())),
-            ("mode", e.mode.as_ref().map(|v| v.span())),
-            ("traffic", e.traffic.as_ref().map(|v| v.span())),
-            ("percentile", e.percentile.as_ref().map(|v| v.span())),
-            ("per_day", e.per_day.as_ref().map(|v| v.span())),
-        ];
-        for (key, span) in present {
-            if let Some(span) = span
-                && !allowed.contains(&key)
-            {
-                return Err(at(
-                    span,
-                    format!(
-                        "key `{key}` does not apply to an expectation of kind {:?}; it takes: {}",
-                        e.kind.get_ref(),
-                        allowed.join(", ")
-                    ),
-                ));
-            }
-        }
-        let exp = match e.kind.get_ref().as_str() {
-            "confirmation" => {
-                let confirmation = need(&e.confirmation, "confirmation")?;
-                if !["receipt", "dispatch"].contains(&confirmation.get_ref().as_str()) {
-                    return Err(at(
-                        confirmation.span(),
-                        format!(
-                            "confirmation {:?} is not supported; expected \"receipt\" (Eingangsbestätigung) or \"dispatch\" (Versandbestätigung); for the Abholbestätigung use a `login` step and the `zustellung` expectation",
-                            confirmation.get_ref()
-                        ),
-                    ));
-                }
-                let within = need(&e.within, "within")?;
-                Expectation::Confirmation {
-                    confirmation: confirmation.into_inner(),
-                    within: span_of(&within, "within")?,
-                }
-            }
-            "reply" => {
-                let rule = need(&e.rule, "rule")?;
-                // Computing the rule for the start proves that it exists, is in force on that
-                // date, and yields a deadline; the error says which of these failed.
-                crate::rules::due(rule.get_ref(), &start, &place)
-                    .map_err(|e| at(rule.span(), format!("rule {:?}: {e}", rule.get_ref())))?;
-                Expectation::Reply {
-                    rule: rule.into_inner(),
-                    subject_contains: need(&e.subject_contains, "subject_contains")?.into_inner(),
-                }
-            }
-            "notification" => {
-                let t = need(&e.notification_type, "notification_type")?;
-                if !demail_sim::demail::inspect::NOTIFICATION_TYPES.contains(&t.get_ref().as_str())
-                {
-                    return Err(at(
-                        t.span(),
-                        format!(
-                            "notification_type {:?} is not one of PVD-IO Tabelle 22: {}",
-                            t.get_ref(),
-                            demail_sim::demail::inspect::NOTIFICATION_TYPES.join(", ")
-                        ),
-                    ));
-                }
-                let within = need(&e.within, "within")?;
-                Expectation::Notification {
-                    notification_type: t.into_inner(),
-                    within: span_of(&within, "within")?,
-                }
-            }
-            "all-replies" => {
-                let traffic = need(&e.traffic, "traffic")?;
-                if !traffic_ids.contains(&traffic.get_ref().as_str()) {
-                    return Err(at(
-                        traffic.span(),
-                        format!(
-                            "unknown traffic {:?}; the file defines: {}",
-                            traffic.get_ref(),
-                            quoted(&traffic_ids)
-                        ),
-                    ));
-                }
-                let rule = need(&e.rule, "rule")?;
-                crate::rules::due(rule.get_ref(), &start, &place)
-                    .map_err(|err| at(rule.span(), format!("rule {:?}: {err}", rule.get_ref())))?;
-                Expectation::AllReplies {
-                    traffic: traffic.into_inner(),
-                    rule: rule.into_inner(),
-                }
-            }
-            "case" => {
-                let procedure = need(&e.procedure, "procedure")?;
-                if file_intake_procedures
-                    .iter()
-                    .all(|p| p != procedure.get_ref())
-                {
-                    return Err(at(
-                        procedure.span(),
-                        format!(
-                            "unknown procedure {:?}; the intake configuration has: {}",
-                            procedure.get_ref(),
-                            quoted(
-                                &file_intake_procedures
-                                    .iter()
-                                    .map(String::as_str)
-                                    .collect::<Vec<_>>()
-                            )
-                        ),
-                    ));
-                }
-                let binding = e.binding.as_ref().ok_or_else(|| {
-                    at(
-                        kind_span.clone(),
-                        format!(
-                            "expectation {:?} of kind \"case\" needs the key `binding` (true or false)",
-                            e.id
-                        ),
-                    )
-                })?;
-                Expectation::Case {
-                    procedure: procedure.into_inner(),
-                    binding: *binding.get_ref(),
-                }
-            }
-            "fallback" => Expectation::Fallback,
-            "latency" | "throughput" => {
-                let traffic = need(&e.traffic, "traffic")?;
-                if !traffic_ids.contains(&traffic.get_ref().as_str()) {
-                    return Err(at(
-                        traffic.span(),
-                        format!(
-                            "unknown traffic {:?}; the file defines: {}",
-                            traffic.get_ref(),
-                            quoted(&traffic_ids)
-                        ),
-                    ));
-                }
-                if e.kind.get_ref() == "latency" {
-                    let p = e.percentile.as_ref().ok_or_else(|| {
-                        at(
-                            kind_span.clone(),
-                            format!("expectation {:?} of kind \"latency\" needs the key `percentile` (1 to 100, e.g. 95)", e.id),
-                        )
-                    })?;
-                    if !(1..=100).contains(p.get_ref()) {
-                        return Err(at(
-                            p.span(),
-                            format!("percentile {}: expected 1 to 100, e.g. 95", p.get_ref()),
-                        ));
-                    }
-                    let within = need(&e.within, "within")?;
-                    Expectation::Latency {
-                        traffic: traffic.into_inner(),
-                        percentile: *p.get_ref(),
-                        within: span_of(&within, "within")?,
-                    }
-                } else {
-                    let n = e.per_day.as_ref().ok_or_else(|| {
-                        at(
-                            kind_span.clone(),
-                            format!("expectation {:?} of kind \"throughput\" needs the key `per_day` (a whole number, e.g. 20)", e.id),
-                        )
-                    })?;
-                    Expectation::Throughput {
-                        traffic: traffic.into_inner(),
-                        per_day: *n.get_ref(),
-                    }
-                }
-            }
-            "dms" => {
-                if file.dms.is_none() {
-                    return Err(at(
-                        kind_span.clone(),
-                        "an expectation of kind \"dms\" needs a [dms] section".into(),
-                    ));
-                }
-                Expectation::Dms
-            }
-            "delivery" => {
-                if file
-                    .intake
-                    .receive
-                    .as_ref()
-                    .is_some_and(|r| r.get_ref() == "pull")
-                {
-                    return Err(at(
-                        kind_span.clone(),
-                        "an expectation of kind \"delivery\" judges the provider's push into the intake, which a pulling intake ([intake] receive = \"pull\") does not get".into(),
-                    ));
-                }
-                Expectation::Delivery {
-                    within: e
-                        .within
-                        .as_ref()
-                        .map(|w| span_of(w, "within"))
-                        .transpose()?,
-                }
-            }
-            "zustellung" => {
-                let mode = need(&e.mode, "mode")?;
-                if !["abholung", "fiktion"].contains(&mode.get_ref().as_str()) {
-                    return Err(at(
-                        mode.span(),
-                        format!(
-                            "mode {:?}: expected \"abholung\" or \"fiktion\"",
-                            mode.get_ref()
-                        ),
-                    ));
-                }
-                Expectation::Zustellung {
-                    mode: mode.into_inner(),
-                }
-            }
-            _ => Expectation::Refused {
-                code: e.code.as_ref().map(|c| *c.get_ref()).ok_or_else(|| {
-                    at(
-                        kind_span.clone(),
-                        format!(
-                            "expectation {:?} of kind \"refused\" needs the key `code`",
-                            e.id
-                        ),
-                    )
-                })?,
-                enhanced: need(&e.enhanced, "enhanced")?.into_inner(),
-            },
-        };
-        expectations.push(exp);
-    }
-    Ok(Scenario {
-        name: scenario_name(path, root),
-        path: path.to_path_buf(),
-        file,
-        start,
-        duration,
-        tick,
-        step_offsets,
-        intake: intake_file,
-        intake_address,
-        dms_outages,
-        intake_outages,
-        expectations,
-        place,
-        office_hours,
-        traffic_until,
-    })
+    Ok(())
 }
 
 /// Parses "HH:MM-HH:MM" into seconds after midnight.
@@ -1058,23 +714,21 @@ fn parse_hours(text: &str) -> Result<(u32, u32), String> {
     }
 }
 
-/// Parses a duration: ISO 8601 (`P3D`, `PT20H`) or jiff's friendly form (`3d`, `20h`).
-pub fn parse_span(text: &str) -> Result<Span, String> {
-    text.trim().parse::<Span>().map_err(|e| e.to_string())
-}
-
-fn quoted(items: &[&str]) -> String {
-    if items.is_empty() {
-        return "(none)".into();
-    }
-    items
-        .iter()
-        .map(|s| format!("{s:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl Scenario {
+    /// What the judge needs to know of the scenario beyond its expectations.
+    pub fn setting(&self) -> Setting<'_> {
+        Setting {
+            place: &self.place,
+            intake: &self.intake,
+            citizens: self
+                .file
+                .citizen
+                .iter()
+                .map(|c| (c.address.clone(), c.access_opened))
+                .collect(),
+        }
+    }
+
     /// The trace columns `[scenario] redact` names, replaced by `"[redacted]"` in the golden
     /// comparison (`golden::redact`).
     pub fn redactions(&self) -> Vec<String> {
@@ -1244,5 +898,269 @@ mod tests {
                 .contains("unknown De-Mail option \"authorative\""),
             "{err}"
         );
+    }
+
+    const A: &str = GOOD;
+    const W2: &str = include_str!("../../scenarios/traffic/gewerbe-woche.toml");
+    const PULL: &str = include_str!("../../scenarios/intake/wbs-abruf-api.toml");
+
+    /// (scenario, `[[expect]]` table appended to it, the error in full).
+    const EXPECTATION_ERRORS: &[(&str, &str, &str)] = &[
+        // no-step
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nkind = \"fallback\"\n",
+            "scenarios/x/y.toml:71:8: expectation \"x\" needs the key `step`",
+        ),
+        // no-step-unknown-kind
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nkind = \"bogus\"\n",
+            "scenarios/x/y.toml:71:8: expectation \"x\" needs the key `step`",
+        ),
+        // unknown-kind
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"bogus\"\n",
+            "scenarios/x/y.toml:72:8: unknown expectation kind \"bogus\"; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\", \"case\", \"fallback\", \"dms\", \"delivery\", \"latency\", \"throughput\"",
+        ),
+        // unknown-step
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeig\"\nkind = \"fallback\"\n",
+            "scenarios/x/y.toml:71:8: unknown step \"anzeig\"; the file defines: \"anzeige\"",
+        ),
+        // traffic-with-step
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"latency\"\n",
+            "scenarios/x/y.toml:71:8: an expectation of kind \"latency\" is about a whole traffic: give `traffic`, not `step`",
+        ),
+        // key-not-applying
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"fallback\"\nwithin = \"PT1H\"\nmode = \"x\"\n",
+            "scenarios/x/y.toml:73:10: key `within` does not apply to an expectation of kind \"fallback\"; it takes: ",
+        ),
+        // key-not-applying2
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"confirmation\"\nper_day = 3\n",
+            "scenarios/x/y.toml:73:11: key `per_day` does not apply to an expectation of kind \"confirmation\"; it takes: confirmation, within",
+        ),
+        // key-not-applying-dms
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"dms\"\ncode = 3\n",
+            "scenarios/x/y.toml:73:8: key `code` does not apply to an expectation of kind \"dms\"; it takes: ",
+        ),
+        // conf-missing
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"confirmation\"\n",
+            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"confirmation\" needs the key `confirmation`",
+        ),
+        // conf-bad
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"confirmation\"\nconfirmation = \"retrieve\"\nwithin = \"PT1H\"\n",
+            "scenarios/x/y.toml:73:16: confirmation \"retrieve\" is not supported; expected \"receipt\" (Eingangsbestätigung) or \"dispatch\" (Versandbestätigung); for the Abholbestätigung use a `login` step and the `zustellung` expectation",
+        ),
+        // conf-no-within
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"confirmation\"\nconfirmation = \"receipt\"\n",
+            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"confirmation\" needs the key `within`",
+        ),
+        // conf-bad-within
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"confirmation\"\nconfirmation = \"receipt\"\nwithin = \"soon\"\n",
+            "scenarios/x/y.toml:74:10: within: failed to parse input in the \"friendly\" duration format: expected duration to start with a unit value (a decimal integer) after an optional sign, but no integer was found; expected an ISO 8601 duration such as \"P3D\" or \"PT20H\", or \"3d\", \"20h\"",
+        ),
+        // reply-no-rule
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"reply\"\n",
+            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"reply\" needs the key `rule`",
+        ),
+        // reply-bad-rule
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"reply\"\nrule = \"gewerbe\"\nsubject_contains = \"x\"\n",
+            "scenarios/x/y.toml:73:8: rule \"gewerbe\": unknown rule id \"gewerbe\"; known rule ids: gewerbe-empfang, genehmigungsfiktion, widerspruch, ohne-belehrung, untaetigkeit, bekanntgabe-elektronisch, zustellung-abholung, provider-mailbox, provider-transfer",
+        ),
+        // reply-rule-not-latest
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"reply\"\nrule = \"zustellung-abholung\"\nsubject_contains = \"x\"\n",
+            "scenarios/x/y.toml:73:8: rule \"zustellung-abholung\": rule \"zustellung-abholung\" gives Effective (Zustellung (service) via De-Mail against Abholbestätigung), not a latest day; it cannot be a deadline",
+        ),
+        // reply-no-subject
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"reply\"\nrule = \"gewerbe-empfang\"\n",
+            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"reply\" needs the key `subject_contains`",
+        ),
+        // refused-no-code
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"refused\"\nenhanced = \"5.7.1\"\n",
+            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"refused\" needs the key `code`",
+        ),
+        // refused-no-enh
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"refused\"\ncode = 550\n",
+            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"refused\" needs the key `enhanced`",
+        ),
+        // notif-missing
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"notification\"\nwithin = \"PT1H\"\n",
+            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"notification\" needs the key `notification_type`",
+        ),
+        // notif-bad
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"notification\"\nnotification_type = \"Other\"\nwithin = \"PT1H\"\n",
+            "scenarios/x/y.toml:73:21: notification_type \"Other\" is not one of PVD-IO Tabelle 22: unknown-recipient, closed-account, invalid-format, other",
+        ),
+        // notif-no-within
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"notification\"\nnotification_type = \"other\"\n",
+            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"notification\" needs the key `within`",
+        ),
+        // zust-missing
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"zustellung\"\n",
+            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"zustellung\" needs the key `mode`",
+        ),
+        // zust-bad
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"zustellung\"\nmode = \"Abholung\"\n",
+            "scenarios/x/y.toml:73:8: mode \"Abholung\": expected \"abholung\" or \"fiktion\"",
+        ),
+        // case-no-proc
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"case\"\nbinding = true\n",
+            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"case\" needs the key `procedure`",
+        ),
+        // case-bad-proc
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"case\"\nprocedure = \"gewerbe\"\nbinding = true\n",
+            "scenarios/x/y.toml:73:13: unknown procedure \"gewerbe\"; the intake configuration has: \"gewerbeanzeige\", \"wohnberechtigungsschein\", \"petition\", \"allgemein\"",
+        ),
+        // case-no-binding
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"case\"\nprocedure = \"gewerbeanzeige\"\n",
+            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"case\" needs the key `binding` (true or false)",
+        ),
+        // dms-no-section
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"dms\"\n",
+            "scenarios/x/y.toml:72:8: an expectation of kind \"dms\" needs a [dms] section",
+        ),
+        // delivery-bad-within
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"delivery\"\nwithin = \"x\"\n",
+            "scenarios/x/y.toml:73:10: within: failed to parse input in the \"friendly\" duration format: expected duration to start with a unit value (a decimal integer) after an optional sign, but no integer was found; expected an ISO 8601 duration such as \"P3D\" or \"PT20H\", or \"3d\", \"20h\"",
+        ),
+        // delivery-pull
+        (
+            PULL,
+            "\n[[expect]]\nid = \"x\"\nstep = \"antrag\"\nkind = \"delivery\"\n",
+            "scenarios/x/y.toml:81:8: an expectation of kind \"delivery\" judges the provider's push into the intake, which a pulling intake ([intake] receive = \"pull\") does not get",
+        ),
+        // ar-no-traffic
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nkind = \"all-replies\"\n",
+            "scenarios/x/y.toml:71:8: expectation \"x\" of kind \"all-replies\" needs the key `traffic`",
+        ),
+        // ar-unknown-traffic
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nkind = \"all-replies\"\ntraffic = \"t\"\nrule = \"gewerbe-empfang\"\n",
+            "scenarios/x/y.toml:72:11: unknown traffic \"t\"; the file defines: (none)",
+        ),
+        // lat-unknown-traffic
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nkind = \"latency\"\ntraffic = \"t\"\n",
+            "scenarios/x/y.toml:72:11: unknown traffic \"t\"; the file defines: (none)",
+        ),
+        // thr-no-traffic
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nkind = \"throughput\"\nper_day = 3\n",
+            "scenarios/x/y.toml:71:8: expectation \"x\" of kind \"throughput\" needs the key `traffic`",
+        ),
+        // ar-no-rule
+        (
+            W2,
+            "\n[[expect]]\nid = \"x\"\nkind = \"all-replies\"\ntraffic = \"gewerbe\"\n",
+            "scenarios/x/y.toml:52:8: expectation \"x\" of kind \"all-replies\" needs the key `rule`",
+        ),
+        // ar-bad-rule
+        (
+            W2,
+            "\n[[expect]]\nid = \"x\"\nkind = \"all-replies\"\ntraffic = \"gewerbe\"\nrule = \"nix\"\n",
+            "scenarios/x/y.toml:54:8: rule \"nix\": unknown rule id \"nix\"; known rule ids: gewerbe-empfang, genehmigungsfiktion, widerspruch, ohne-belehrung, untaetigkeit, bekanntgabe-elektronisch, zustellung-abholung, provider-mailbox, provider-transfer",
+        ),
+        // lat-no-pct
+        (
+            W2,
+            "\n[[expect]]\nid = \"x\"\nkind = \"latency\"\ntraffic = \"gewerbe\"\nwithin = \"PT1H\"\n",
+            "scenarios/x/y.toml:52:8: expectation \"x\" of kind \"latency\" needs the key `percentile` (1 to 100, e.g. 95)",
+        ),
+        // lat-bad-pct
+        (
+            W2,
+            "\n[[expect]]\nid = \"x\"\nkind = \"latency\"\ntraffic = \"gewerbe\"\npercentile = 0\nwithin = \"PT1H\"\n",
+            "scenarios/x/y.toml:54:14: percentile 0: expected 1 to 100, e.g. 95",
+        ),
+        // lat-big-pct
+        (
+            W2,
+            "\n[[expect]]\nid = \"x\"\nkind = \"latency\"\ntraffic = \"gewerbe\"\npercentile = 101\nwithin = \"PT1H\"\n",
+            "scenarios/x/y.toml:54:14: percentile 101: expected 1 to 100, e.g. 95",
+        ),
+        // lat-no-within
+        (
+            W2,
+            "\n[[expect]]\nid = \"x\"\nkind = \"latency\"\ntraffic = \"gewerbe\"\npercentile = 50\n",
+            "scenarios/x/y.toml:52:8: expectation \"x\" of kind \"latency\" needs the key `within`",
+        ),
+        // lat-bad-within
+        (
+            W2,
+            "\n[[expect]]\nid = \"x\"\nkind = \"latency\"\ntraffic = \"gewerbe\"\npercentile = 50\nwithin = \"y\"\n",
+            "scenarios/x/y.toml:55:10: within: failed to parse input in the \"friendly\" duration format: expected duration to start with a unit value (a decimal integer) after an optional sign, but no integer was found; expected an ISO 8601 duration such as \"P3D\" or \"PT20H\", or \"3d\", \"20h\"",
+        ),
+        // thr-no-per-day
+        (
+            W2,
+            "\n[[expect]]\nid = \"x\"\nkind = \"throughput\"\ntraffic = \"gewerbe\"\n",
+            "scenarios/x/y.toml:52:8: expectation \"x\" of kind \"throughput\" needs the key `per_day` (a whole number, e.g. 20)",
+        ),
+    ];
+
+    /// Every validation error of an `[[expect]]` table, byte for byte with its line and
+    /// column: the messages are the user interface of the expectation kinds.
+    #[test]
+    fn expectation_errors_are_located_and_say_what_was_expected() {
+        for (base, appended, expected) in EXPECTATION_ERRORS {
+            let err = parse_str(&format!("{base}{appended}")).unwrap_err();
+            assert_eq!(err.to_string(), *expected, "{appended}");
+        }
     }
 }

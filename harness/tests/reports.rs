@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use demail_harness::checks::CheckOutcome;
+use demail_harness::model::CheckOutcome;
 use demail_harness::reports::{self, DeadlineStatus, LatencyKind, ScenarioReport};
 use demail_harness::runner::{self, RunOptions, RunResult};
 use demail_harness::scenario;

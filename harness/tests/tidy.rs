@@ -74,3 +74,30 @@ fn the_intake_does_not_use_provider_code() {
         "intake files that use provider code: {offenders:?}"
     );
 }
+
+/// The judge is testable without a world: the expectation kinds (`harness/src/check/`) and
+/// the leaves they build on (`model.rs`, `located.rs`) name neither the runner nor the
+/// scenario loader (ARCHITECTURE.md, harness code map), so no module cycle runs through them.
+#[test]
+fn the_checks_do_not_use_the_runner_or_the_loader() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&root.join("check"), &mut files);
+    assert!(files.len() > 10, "found only {} files", files.len());
+    files.push(root.join("model.rs"));
+    files.push(root.join("located.rs"));
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .any(|l| l.contains("crate::runner") || l.contains("crate::scenario"))
+        })
+        .map(|f| f.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "check files that use the runner or the scenario loader: {offenders:?}"
+    );
+}

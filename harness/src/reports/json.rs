@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{DeadlineBar, HourCount, Latency, ScenarioReport, totals};
-use crate::checks::CheckOutcome;
+use crate::model::CheckOutcome;
 
 /// Version of the file's layout; raised when a field changes meaning or disappears.
 pub const FORMAT: &str = "demail-testbed-report/1";

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::checks::CheckOutcome;
+use crate::model::CheckOutcome;
 use crate::runner::RunResult;
 
 pub use analysis::{DeadlineBar, DeadlineStatus, HourCount, Latency, LatencyKind};

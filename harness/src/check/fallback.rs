@@ -1,0 +1,41 @@
+//! `fallback`: the intake could not serve the step's case by De-Mail (access not opened, a
+//! Meldung came back, § 5a VwZG repealed) and recorded a postal fallback (`intake.fallback`).
+
+use demail_sim::trace::EventKind;
+
+use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use crate::located::Located;
+use crate::model::SendOutcome;
+
+pub const ENTRY: Entry = Entry::new::<Fallback>(Shape {
+    name: "fallback",
+    keys: &[],
+    about: About::AcceptedMessage,
+    timing: Timing::Observed,
+});
+
+/// No keys.
+#[derive(Clone, Debug)]
+pub struct Fallback;
+
+impl Kind for Fallback {
+    fn parse(_cx: &ParseCx<'_>) -> Result<Self, Located> {
+        Ok(Self)
+    }
+
+    fn observe(&mut self, cx: &Cx<'_>, send: &SendOutcome) -> Option<Verdict> {
+        let case = cx.intake_case(send)?;
+        let (channel, reason) = cx.trace.events().into_iter().find_map(|e| match e.kind {
+            EventKind::IntakeFallback {
+                aktenzeichen,
+                channel,
+                reason,
+            } if aktenzeichen == case.aktenzeichen => Some((channel, reason)),
+            _ => None,
+        })?;
+        Some(Verdict::pass(format!(
+            "{}: {channel} fallback: {reason}",
+            case.aktenzeichen
+        )))
+    }
+}

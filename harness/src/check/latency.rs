@@ -1,0 +1,78 @@
+//! `latency`: decided at the end: the percentile (nearest rank) of the time from sending to
+//! the intake's reply in the sender's mailbox, over a traffic's accepted messages, is at most
+//! `within`; a message without reply counts as infinitely late.
+
+use jiff::{SignedDuration, Span};
+
+use super::lookup::human;
+use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use crate::located::Located;
+
+pub const ENTRY: Entry = Entry::new::<Latency>(Shape {
+    name: "latency",
+    keys: &["traffic", "percentile", "within"],
+    about: About::Traffic,
+    timing: Timing::AtEnd,
+});
+
+/// Keys `traffic`, `percentile` (1 to 100) and `within`.
+#[derive(Clone, Debug)]
+pub struct Latency {
+    traffic: String,
+    percentile: u8,
+    within: Span,
+}
+
+impl Kind for Latency {
+    fn parse(cx: &ParseCx<'_>) -> Result<Self, Located> {
+        let traffic = cx.traffic()?;
+        let p = cx.need_as(&cx.spec.percentile, "percentile", " (1 to 100, e.g. 95)")?;
+        if !(1..=100).contains(p.get_ref()) {
+            return Err(Located::new(
+                p.span(),
+                format!("percentile {}: expected 1 to 100, e.g. 95", p.get_ref()),
+            ));
+        }
+        let within = cx.need(&cx.spec.within, "within")?;
+        Ok(Self {
+            traffic,
+            percentile: p.into_inner(),
+            within: cx.duration(&within, "within")?,
+        })
+    }
+
+    fn finish(&mut self, cx: &Cx<'_>) -> Option<Verdict> {
+        let (traffic, p) = (&self.traffic, self.percentile);
+        let (times, refused) = match cx.reply_times(traffic) {
+            Ok(t) => t,
+            Err(e) => return Some(Verdict::fail(e)),
+        };
+        if times.is_empty() {
+            return Some(Verdict::fail(format!(
+                "traffic {traffic} has no accepted message ({refused} refused)"
+            )));
+        }
+        let limit = match self.within.to_duration(&cx.obs.now) {
+            Ok(d) => d.as_secs(),
+            Err(e) => return Some(Verdict::fail(format!("within: {e}"))),
+        };
+        // Nearest-rank percentile; a message without reply sorts last (infinitely late).
+        let mut sorted: Vec<Option<i64>> = times.iter().map(|(_, t)| *t).collect();
+        sorted.sort_by_key(|t| t.unwrap_or(i64::MAX));
+        let rank = (sorted.len() * usize::from(p))
+            .div_ceil(100)
+            .clamp(1, sorted.len());
+        let value = sorted[rank - 1];
+        let missing = times.iter().filter(|(_, t)| t.is_none()).count();
+        let shown = value.map_or_else(
+            || "no reply".to_string(),
+            |v| human(SignedDuration::from_secs(v)),
+        );
+        let detail = format!(
+            "p{p} of the reply time over {} accepted messages of {traffic} is {shown} (limit {}; {missing} without reply, {refused} refused)",
+            sorted.len(),
+            human(SignedDuration::from_secs(limit))
+        );
+        Some(Verdict::new(value.is_some_and(|v| v <= limit), detail))
+    }
+}

@@ -1,0 +1,43 @@
+//! `refused`: the provider refuses the step's message with this SMTP code and enhanced status.
+
+use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use crate::located::Located;
+use crate::model::SendOutcome;
+
+pub const ENTRY: Entry = Entry::new::<Refused>(Shape {
+    name: "refused",
+    keys: &["code", "enhanced"],
+    about: About::Message,
+    timing: Timing::Observed,
+});
+
+/// Keys `code` (e.g. 550) and `enhanced` (e.g. "5.7.1").
+#[derive(Clone, Debug)]
+pub struct Refused {
+    code: u16,
+    enhanced: String,
+}
+
+impl Kind for Refused {
+    fn parse(cx: &ParseCx<'_>) -> Result<Self, Located> {
+        Ok(Self {
+            code: cx.need(&cx.spec.code, "code")?.into_inner(),
+            enhanced: cx.need(&cx.spec.enhanced, "enhanced")?.into_inner(),
+        })
+    }
+
+    fn observe(&mut self, _cx: &Cx<'_>, send: &SendOutcome) -> Option<Verdict> {
+        let (code, enhanced) = (self.code, &self.enhanced);
+        Some(match &send.refused {
+            Some((c, e, text)) if *c == code && e == enhanced => {
+                Verdict::pass(format!("refused as expected: {text}"))
+            }
+            Some((_, _, text)) => {
+                Verdict::fail(format!("expected a refusal {code} {enhanced}, got: {text}"))
+            }
+            None => Verdict::fail(format!(
+                "expected a refusal {code} {enhanced}, but the provider accepted the message"
+            )),
+        })
+    }
+}

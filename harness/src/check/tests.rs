@@ -1,0 +1,409 @@
+//! Unit tests of the expectation kinds and the judge on observations recorded by hand: no
+//! provider, no intake, no socket. The mailboxes are a map, the trace a fresh one on a virtual
+//! clock that the test moves.
+
+use std::collections::BTreeMap;
+
+use demail_sim::clock::VirtualClock;
+use demail_sim::demail::MessageType;
+use demail_sim::demail::acknowledge::AckKind;
+use demail_sim::demail::confirmation::{self, ConfirmationFacts};
+use demail_sim::demail::headers::RawMessage;
+use demail_sim::demail::integrity::{self, HashAlg, Signer};
+use demail_sim::intake::config::IntakeFile;
+use demail_sim::law::{Land, Place};
+use demail_sim::pki::TestPki;
+use demail_sim::provider::StoredMessage;
+use demail_sim::trace::{EventKind, Trace};
+use jiff::{Span, Timestamp, ZonedDateTime};
+use serde::Deserialize;
+
+use super::{ExpectSpec, Expectation, Judge, KINDS, Known, Setting, parse_all};
+use crate::model::{CheckOutcome, Mailboxes, Observation, ReceiveMode, SendOutcome};
+
+const START: &str = "2025-03-03T09:00:00+01:00[Europe/Berlin]";
+const SENDER: &str = "erika.mustermann@dmda-a.de-mail.de";
+const INTAKE: &str = "gewerbeangelegenheiten@dresden.de-mail.de";
+const RFC_ID: &str = "<c1@example>";
+const PRIVATE_ID: &str = "GA-4711";
+
+/// Mailboxes recorded by hand.
+#[derive(Default)]
+struct Recorded(BTreeMap<String, Vec<StoredMessage>>);
+
+impl Mailboxes for Recorded {
+    fn mailbox(&self, address: &str) -> anyhow::Result<Vec<StoredMessage>> {
+        Ok(self.0.get(address).cloned().unwrap_or_default())
+    }
+}
+
+impl Recorded {
+    fn lay(&mut self, m: StoredMessage) {
+        self.0.entry(m.mailbox.clone()).or_default().push(m);
+    }
+}
+
+/// What a scenario would give the judge: its place, the default intake, a trace.
+struct Bench {
+    start: ZonedDateTime,
+    place: Place,
+    intake: IntakeFile,
+    clock: VirtualClock,
+    trace: Trace,
+}
+
+impl Bench {
+    fn new() -> Self {
+        let start: ZonedDateTime = START.parse().unwrap();
+        let clock = VirtualClock::new(&start);
+        Self {
+            place: Place::municipality(Land::Sachsen, "Dresden"),
+            intake: IntakeFile::default_dresden().unwrap(),
+            trace: Trace::new(clock.clone()),
+            clock,
+            start,
+        }
+    }
+
+    /// Validates `[[expect]]` tables about step "anzeige" as the scenario loader would.
+    fn expectations(&self, toml: &str) -> Vec<Expectation> {
+        #[derive(Deserialize)]
+        struct Tables {
+            expect: Vec<ExpectSpec>,
+        }
+        let tables: Tables = toml::from_str(toml).unwrap();
+        let procedures: Vec<&str> = self
+            .intake
+            .procedures
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect();
+        parse_all(
+            &tables.expect,
+            &Known {
+                start: &self.start,
+                place: &self.place,
+                step_ids: &["anzeige"],
+                traffic_ids: &[],
+                procedures: &procedures,
+                has_dms: false,
+                receive: ReceiveMode::Push,
+            },
+        )
+        .unwrap()
+    }
+
+    fn judge(&self, expectations: &[Expectation]) -> Judge<'_> {
+        let setting = Setting {
+            place: &self.place,
+            intake: &self.intake,
+            citizens: vec![(SENDER.into(), false)],
+        };
+        Judge::new(expectations, setting, &self.trace)
+    }
+
+    /// The instant `offset` after the start; the clock moves there.
+    fn at(&self, offset: &str) -> ZonedDateTime {
+        let at = self
+            .start
+            .checked_add(offset.parse::<Span>().unwrap())
+            .unwrap();
+        self.clock.advance_to(at.timestamp());
+        at
+    }
+
+    /// The trace's check verdicts and deadlines, in order, as (kind, check or rule).
+    fn decisions(&self) -> Vec<(String, String)> {
+        self.trace
+            .events()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::CheckPassed { check, .. } => Some(("passed".into(), check)),
+                EventKind::CheckFailed { check, .. } => Some(("failed".into(), check)),
+                EventKind::DeadlineComputed { rule, .. } => Some(("deadline".into(), rule)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Erika's Gewerbeanzeige, sent at the start.
+fn anzeige(bench: &Bench, refused: Option<(u16, String, String)>) -> SendOutcome {
+    SendOutcome {
+        step_id: "anzeige".into(),
+        citizen: "erika".into(),
+        from: SENDER.into(),
+        sent_at: bench.start.clone(),
+        rfc_message_id: RFC_ID.into(),
+        private_id: Some(PRIVATE_ID.into()),
+        refused,
+    }
+}
+
+/// The provider's Eingangsbestätigung for the Anzeige, signed under a fresh test CA, laid into
+/// Erika's mailbox at `stored_at`. Returns it and the CA (DER), the judge's trust anchor.
+fn eingangsbestaetigung(stored_at: Timestamp) -> (StoredMessage, Vec<u8>) {
+    demail_sim::init_crypto();
+    let pki = TestPki::generate("check-tests").unwrap();
+    let id = pki
+        .issue("dmda-a.de-mail.de", &["dmda-a.de-mail.de"])
+        .unwrap();
+    let signer = Signer::ecdsa_p256_from_pkcs8_der(&id.key_der, id.cert_der.to_vec()).unwrap();
+    let original = format!(
+        "From: <{SENDER}>\r\nTo: <{INTAKE}>\r\nSubject: Gewerbeanzeige\r\n\
+         Date: Mon, 3 Mar 2025 09:00:00 +0100\r\nMessage-ID: {RFC_ID}\r\n\
+         X-de-mail-sender: {SENDER}\r\nX-de-mail-message-type: normal\r\n\
+         X-de-mail-message-id: m000001@dmda-a.de-mail.de\r\nX-de-mail-private-id: {PRIVATE_ID}\r\n\r\nHallo\r\n"
+    );
+    let mut original = RawMessage::parse(original.as_bytes()).unwrap();
+    integrity::seal(&mut original, HashAlg::Sha256, None).unwrap();
+    let facts = ConfirmationFacts {
+        provider_domain: "dmda-a.de-mail.de".into(),
+        provider_name: "DMDA A (simuliert)".into(),
+        message_id: "m000002@dmda-a.de-mail.de".into(),
+        date: "Mon, 3 Mar 2025 09:05:00 +0100".into(),
+        time: "2025-03-03T09:05:00+01:00".into(),
+        delivery_time: None,
+        original_sender: SENDER.into(),
+        original_recipient: INTAKE.into(),
+        original_subject: "Gewerbeanzeige".into(),
+        original_rfc_message_id: Some(RFC_ID.into()),
+    };
+    let built = confirmation::build(AckKind::Receipt, &facts, &original, Some(&signer)).unwrap();
+    let stored = StoredMessage {
+        mailbox: SENDER.into(),
+        message_id: "m000002@dmda-a.de-mail.de".into(),
+        rfc_message_id: Some("<m000002@dmda-a.de-mail.de>".into()),
+        in_reply_to: Some(RFC_ID.into()),
+        message_type: MessageType::ConfirmationOfReceipt,
+        from: built.from,
+        subject: built.subject,
+        private_id: Some(PRIVATE_ID.into()),
+        stored_at,
+        raw: built.raw,
+    };
+    (stored, pki.ca_der().to_vec())
+}
+
+fn observation<'a>(
+    now: ZonedDateTime,
+    sends: &'a [SendOutcome],
+    world: &'a Recorded,
+    anchor: &'a [u8],
+) -> Observation<'a> {
+    Observation {
+        now,
+        sends,
+        world,
+        intake_address: INTAKE,
+        trust_anchor: anchor,
+        traffic_totals: &[],
+        dms: None,
+    }
+}
+
+const EINGANG_8H: &str = r#"
+[[expect]]
+id = "eingangsbestaetigung"
+step = "anzeige"
+kind = "confirmation"
+confirmation = "receipt"
+within = "PT8H"
+"#;
+
+/// A signed Eingangsbestätigung five minutes after sending passes at the first instant that
+/// sees it, with the detail the trace and summary carry.
+#[test]
+fn a_confirmation_in_time_passes() {
+    let bench = Bench::new();
+    let expectations = bench.expectations(EINGANG_8H);
+    let mut judge = bench.judge(&expectations);
+    let sends = [anzeige(&bench, None)];
+    let (confirmation, anchor) = eingangsbestaetigung(bench.at("PT5M").timestamp());
+    let mut world = Recorded::default();
+    world.lay(confirmation);
+    judge.observe(&observation(bench.at("PT1H"), &sends, &world, &anchor));
+    assert!(judge.all_decided());
+    assert_eq!(
+        judge.outcomes(),
+        [CheckOutcome {
+            id: "eingangsbestaetigung".into(),
+            passed: true,
+            detail: "Eingangsbestätigung m000002@dmda-a.de-mail.de from Eingangsbestaetigung@dmda-a.de-mail.de in the sender's mailbox 0h 5m after sending (limit PT8H), private-id copied, signed by dmda-a.de-mail.de (sha256/ec-dsa)".into(),
+        }]
+    );
+    assert_eq!(
+        bench.decisions(),
+        [("passed".into(), "eingangsbestaetigung".into())]
+    );
+}
+
+/// Without a confirmation the expectation stays open up to its limit and fails at the first
+/// instant after it.
+#[test]
+fn a_confirmation_that_does_not_come_fails_after_its_limit() {
+    let bench = Bench::new();
+    let expectations = bench.expectations(EINGANG_8H);
+    let mut judge = bench.judge(&expectations);
+    let sends = [anzeige(&bench, None)];
+    let world = Recorded::default();
+    for offset in ["PT0S", "PT1H", "PT8H"] {
+        judge.observe(&observation(bench.at(offset), &sends, &world, &[]));
+        assert!(!judge.all_decided(), "decided at {offset}");
+    }
+    judge.observe(&observation(bench.at("PT9H"), &sends, &world, &[]));
+    assert_eq!(
+        judge.outcomes(),
+        [CheckOutcome {
+            id: "eingangsbestaetigung".into(),
+            passed: false,
+            detail: "no Eingangsbestätigung within PT8H of sending".into(),
+        }]
+    );
+    let events = bench.trace.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].at, "2025-03-03T18:00:00+01:00");
+}
+
+/// A confirmation after its limit fails with how late it came, whatever its signature.
+#[test]
+fn a_late_confirmation_fails() {
+    let bench = Bench::new();
+    let expectations = bench.expectations(EINGANG_8H);
+    let mut judge = bench.judge(&expectations);
+    let sends = [anzeige(&bench, None)];
+    let (confirmation, _) = eingangsbestaetigung(bench.at("PT9H").timestamp());
+    let mut world = Recorded::default();
+    world.lay(confirmation);
+    judge.observe(&observation(bench.at("PT10H"), &sends, &world, &[]));
+    assert_eq!(
+        judge.outcomes()[0].detail,
+        "Eingangsbestätigung m000002@dmda-a.de-mail.de arrived 9h 0m after sending, later than PT8H"
+    );
+}
+
+/// A refused message fails every kind about an accepted message, without asking the kind,
+/// and passes `refused`; verdicts come in file order.
+#[test]
+fn a_refusal_fails_the_other_kinds_and_passes_refused() {
+    let bench = Bench::new();
+    let expectations = bench.expectations(&format!(
+        "{EINGANG_8H}
+[[expect]]
+id = \"abgewiesen\"
+step = \"anzeige\"
+kind = \"refused\"
+code = 550
+enhanced = \"5.7.1\"
+"
+    ));
+    let mut judge = bench.judge(&expectations);
+    let text = "permanent error (550): 5.7.1 Option authoritative needs a login at level high";
+    let sends = [anzeige(&bench, Some((550, "5.7.1".into(), text.into())))];
+    judge.observe(&observation(
+        bench.at("PT0S"),
+        &sends,
+        &Recorded::default(),
+        &[],
+    ));
+    let outcomes = judge.outcomes();
+    assert_eq!(
+        outcomes[0].detail,
+        format!("the provider refused the message: {text}")
+    );
+    assert!(!outcomes[0].passed);
+    assert_eq!(outcomes[1].detail, format!("refused as expected: {text}"));
+    assert!(outcomes[1].passed);
+    assert_eq!(
+        bench.decisions(),
+        [
+            ("failed".into(), "eingangsbestaetigung".into()),
+            ("passed".into(), "abgewiesen".into())
+        ]
+    );
+}
+
+/// A `reply` traces its deadline once, before any verdict, and fails when the deadline of
+/// § 15 Abs. 1 GewO passes without a reply.
+#[test]
+fn a_missing_reply_fails_at_its_deadline_which_is_traced_once() {
+    let bench = Bench::new();
+    let expectations = bench.expectations(
+        r#"
+[[expect]]
+id = "empfangsbescheinigung"
+step = "anzeige"
+kind = "reply"
+rule = "gewerbe-empfang"
+subject_contains = "Empfangsbescheinigung"
+"#,
+    );
+    let mut judge = bench.judge(&expectations);
+    let sends = [anzeige(&bench, None)];
+    let world = Recorded::default();
+    for offset in ["PT0S", "P1D", "P3DT14H59M"] {
+        judge.observe(&observation(bench.at(offset), &sends, &world, &[]));
+    }
+    assert!(!judge.all_decided());
+    judge.observe(&observation(bench.at("P3DT15H"), &sends, &world, &[]));
+    let detail = &judge.outcomes()[0].detail;
+    assert!(
+        detail.starts_with(
+            "no reply from gewerbeangelegenheiten@dresden.de-mail.de by the deadline 2025-03-07T00:00:00+01:00 (gewerbe-empfang: § 15 Abs. 1 GewO"
+        ),
+        "{detail}"
+    );
+    assert_eq!(
+        bench.decisions(),
+        [
+            ("deadline".into(), "gewerbe-empfang".into()),
+            ("failed".into(), "empfangsbescheinigung".into())
+        ]
+    );
+}
+
+/// At the end, what no instant decided fails as not observed, stamped with the end.
+#[test]
+fn finish_fails_what_was_not_observed() {
+    let bench = Bench::new();
+    let expectations = bench.expectations(
+        r#"
+[[expect]]
+id = "postweg"
+step = "anzeige"
+kind = "fallback"
+"#,
+    );
+    let mut judge = bench.judge(&expectations);
+    let sends = [anzeige(&bench, None)];
+    let world = Recorded::default();
+    judge.observe(&observation(bench.at("PT1H"), &sends, &world, &[]));
+    judge.finish(&observation(bench.at("P7D"), &sends, &world, &[]));
+    assert_eq!(
+        judge.outcomes()[0].detail,
+        "not observed by the end of the scenario at 2025-03-10T09:00:00+01:00"
+    );
+}
+
+/// The registry and the `[[expect]]` table agree: kind names are unique, every key a kind
+/// takes is a key of the table, and every key of the table belongs to some kind.
+#[test]
+fn registry_and_expect_table_agree() {
+    let mut names: Vec<&str> = KINDS.iter().map(|k| k.shape.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), KINDS.len(), "duplicate kind names");
+    let table: ExpectSpec = toml::from_str("id = \"x\"\nkind = \"y\"").unwrap();
+    let table_keys: Vec<&str> = table.kind_keys().iter().map(|(k, _)| *k).collect();
+    for kind in KINDS {
+        for key in kind.shape.keys {
+            assert!(table_keys.contains(key), "{}: {key}", kind.shape.name);
+        }
+    }
+    for key in table_keys {
+        assert!(
+            KINDS.iter().any(|k| k.shape.keys.contains(&key)),
+            "no kind takes {key}"
+        );
+    }
+}

@@ -1,0 +1,293 @@
+//! `zustellung`: the intake's document in reply to the step's message that asks for an
+//! Abholbestätigung (a Bescheid, or a reply sent with `reply_options`) is served under § 5a
+//! VwZG in the expected mode: by Abholbestätigung (the day of the high login), or by the
+//! fiction when no Abholbestätigung came by its day and the citizen opened access (Abs. 4
+//! Satz 1). The day comes from the legal calendar (`zustellung-abholung`) and is traced as
+//! `zustellung.abholung` / `zustellung.fiktion`; the intake must have recorded the same day
+//! and mode (`intake.zustellung`), and for a Bescheid the same last day for a remedy.
+
+use std::fmt;
+
+use demail_sim::demail::{MessageType, normalize_address};
+use demail_sim::law::{self, Options, When};
+use demail_sim::trace::EventKind;
+use jiff::civil::Date;
+
+use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use crate::located::Located;
+use crate::model::SendOutcome;
+use crate::rules::RuleId;
+
+pub const ENTRY: Entry = Entry::new::<Zustellung>(Shape {
+    name: "zustellung",
+    keys: &["mode"],
+    about: About::AcceptedMessage,
+    timing: Timing::Observed,
+});
+
+/// Key `mode = "abholung" | "fiktion"`.
+#[derive(Clone, Debug)]
+pub struct Zustellung {
+    mode: Mode,
+}
+
+/// How a document is served under § 5a VwZG.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// By Abholbestätigung (§ 5a VwZG).
+    Abholung,
+    /// By the Zustellungsfiktion (§ 5a Abs. 4 VwZG).
+    Fiktion,
+}
+
+impl Mode {
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "abholung" => Some(Self::Abholung),
+            "fiktion" => Some(Self::Fiktion),
+            _ => None,
+        }
+    }
+
+    /// The name in scenario files and in `intake.zustellung`.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Abholung => "abholung",
+            Self::Fiktion => "fiktion",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Undecided (`Err(None)`) or decided early (`Err(Some(_))`).
+type Pending<T> = Result<T, Option<Verdict>>;
+
+/// The Zustellung the calendar computes for the served document.
+struct Service {
+    /// The document's X-de-mail-message-id.
+    message_id: String,
+    /// The day it was laid into the citizen's mailbox.
+    sent_on: Date,
+    /// The day of Zustellung.
+    day: Date,
+    mode: Mode,
+    /// The calendar's sources, joined with "; ".
+    source: String,
+}
+
+impl Kind for Zustellung {
+    fn parse(cx: &ParseCx<'_>) -> Result<Self, Located> {
+        let mode = cx.need(&cx.spec.mode, "mode")?;
+        let Some(mode) = Mode::from_name(mode.get_ref()) else {
+            return Err(Located::new(
+                mode.span(),
+                format!(
+                    "mode {:?}: expected \"abholung\" or \"fiktion\"",
+                    mode.get_ref()
+                ),
+            ));
+        };
+        Ok(Self { mode })
+    }
+
+    fn observe(&mut self, cx: &Cx<'_>, send: &SendOutcome) -> Option<Verdict> {
+        match self.judge(cx, send) {
+            Ok(v) => Some(v),
+            Err(pending) => pending,
+        }
+    }
+}
+
+impl Zustellung {
+    fn judge(&self, cx: &Cx<'_>, send: &SendOutcome) -> Pending<Verdict> {
+        let s = service(cx, send)?;
+        let intake_note = intake_record(cx, send, &s)?;
+        let by_retrieval = s.mode == Mode::Abholung;
+        let (message_id, date, source) =
+            (s.message_id.clone(), s.day.to_string(), s.source.clone());
+        cx.trace.emit(if by_retrieval {
+            EventKind::ZustellungAbholung {
+                message_id,
+                date,
+                source,
+            }
+        } else {
+            EventKind::ZustellungFiktion {
+                message_id,
+                date,
+                source,
+            }
+        });
+        let detail = format!(
+            "{} served on {} by {} (sent {}){intake_note}; {}",
+            s.message_id,
+            s.day,
+            if by_retrieval {
+                "Abholbestätigung"
+            } else {
+                "Zustellungsfiktion"
+            },
+            s.sent_on,
+            s.source
+        );
+        Ok(if s.mode == self.mode {
+            Verdict::pass(detail)
+        } else {
+            Verdict::fail(format!(
+                "expected Zustellung by {}, but: {detail}",
+                self.mode
+            ))
+        })
+    }
+}
+
+/// Finds the served document (the intake's message in reply to the step's message that asks
+/// for an Abholbestätigung) and computes its day and mode of Zustellung.
+fn service(cx: &Cx<'_>, send: &SendOutcome) -> Pending<Service> {
+    let mailbox = cx.obs.world.mailbox(&send.from).map_err(|e| {
+        Some(Verdict::fail(format!(
+            "cannot read the sender's mailbox: {e:#}"
+        )))
+    })?;
+    let reply = mailbox
+        .iter()
+        .find(|m| {
+            cx.is_reply(m, send)
+                && demail_sim::demail::headers::RawMessage::parse(&m.raw).is_ok_and(|r| {
+                    r.first(demail_sim::demail::h::CONFIRMATION_OF_RETRIEVE)
+                        .as_deref()
+                        == Some("yes")
+                })
+        })
+        .ok_or(None)?;
+    let tz = cx.obs.now.time_zone().clone();
+    let sent = reply.stored_at.to_zoned_datetime(tz.clone());
+    let retrieval = mailbox.iter().find(|m| {
+        m.message_type == MessageType::ConfirmationOfRetrieve
+            && m.in_reply_to.is_some()
+            && m.in_reply_to == reply.rfc_message_id
+    });
+    let collected_on = retrieval.map(|r| r.stored_at.to_zoned_datetime(tz.clone()).date());
+    let options = Options {
+        collected_on,
+        ..Options::default()
+    };
+    let served = law::compute(
+        RuleId::ZUSTELLUNG_ABHOLUNG.as_str(),
+        sent.date(),
+        cx.setting.place,
+        &options,
+    )
+    .map_err(|e| {
+        Some(Verdict::fail(format!(
+            "{}: {e}",
+            RuleId::ZUSTELLUNG_ABHOLUNG
+        )))
+    })?;
+    let day = match served.when {
+        When::Date(d) => d,
+        When::DateTime(dt) => dt.date(),
+    };
+    let by_retrieval = collected_on.is_some_and(|c| c <= day) && retrieval.is_some();
+    if !by_retrieval {
+        // Without an Abholbestätigung the fiction holds only once its day is over, and only
+        // for a recipient who opened access (§ 5a Abs. 4 Satz 1 VwZG).
+        let end = day
+            .tomorrow()
+            .and_then(|d| d.to_zoned_datetime(tz))
+            .map_err(|_| None)?;
+        if cx.obs.now.timestamp() < end.timestamp() {
+            return Err(None);
+        }
+        let opened = cx
+            .setting
+            .citizens
+            .iter()
+            .find(|(address, _)| normalize_address(address) == normalize_address(&send.from))
+            .is_some_and(|(_, opened)| *opened);
+        if !opened {
+            return Err(Some(Verdict::fail(format!(
+                "no Zustellung of {}: no Abholbestätigung, and {} has not opened access, so the fiction of § 5a Abs. 4 Satz 1 VwZG does not apply",
+                reply.message_id, send.from
+            ))));
+        }
+    }
+    Ok(Service {
+        message_id: reply.message_id.clone(),
+        sent_on: sent.date(),
+        day,
+        mode: if by_retrieval {
+            Mode::Abholung
+        } else {
+            Mode::Fiktion
+        },
+        source: served.sources.join("; "),
+    })
+}
+
+/// Compares the intake's own record (`intake.zustellung` for the case the document belongs
+/// to) with the computed service; returns the note for the detail when they agree. Not yet
+/// recorded is undecided: an intake that pulls its mail sees the Abholbestätigung only at its
+/// next poll (at the end it fails as "not observed").
+fn intake_record(cx: &Cx<'_>, send: &SendOutcome, s: &Service) -> Pending<String> {
+    let (day, mode) = (s.day, s.mode);
+    let case = cx.intake_case(send);
+    let recorded = case.as_ref().and_then(|c| {
+        cx.trace.events().into_iter().find_map(|e| match e.kind {
+            EventKind::IntakeZustellung {
+                aktenzeichen,
+                mode,
+                date,
+                rechtsbehelf_until,
+                ..
+            } if aktenzeichen == c.aktenzeichen => Some((mode, date, rechtsbehelf_until)),
+            _ => None,
+        })
+    });
+    // For a Bescheid the intake must also have computed the period for a remedy from the
+    // day of Zustellung: § 70 VwGO with a Rechtsbehelfsbelehrung, § 58 Abs. 2 VwGO without.
+    let remedy = case
+        .as_ref()
+        .and_then(|c| cx.setting.intake.procedure(&c.procedure))
+        .and_then(|p| p.bescheid.as_ref())
+        .map(|b| {
+            let rule = if b.rechtsbehelfsbelehrung {
+                RuleId::WIDERSPRUCH
+            } else {
+                RuleId::OHNE_BELEHRUNG
+            };
+            match law::compute_date(rule.as_str(), day, cx.setting.place, &Options::default()) {
+                Ok((_, When::Date(d))) => format!("{d} ({rule})"),
+                Ok((_, When::DateTime(d))) => format!("{} ({rule})", d.date()),
+                Err(e) => format!("not computable: {e}"),
+            }
+        })
+        .unwrap_or_default();
+    match recorded {
+        Some((m, d, until)) if m == mode.as_str() && d == day.to_string() && until == remedy => {
+            Ok(if until.is_empty() {
+                format!("; the intake recorded the same ({m}, {d})")
+            } else {
+                format!(
+                    "; the intake recorded the same ({m}, {d}) and a remedy period until {until}"
+                )
+            })
+        }
+        Some((m, d, until)) if m == mode.as_str() && d == day.to_string() => {
+            Err(Some(Verdict::fail(format!(
+                "{} is served on {day} by {mode}, as the intake recorded, but the intake computed the remedy period until {until:?} instead of {remedy:?}",
+                s.message_id
+            ))))
+        }
+        Some((m, d, _)) => Err(Some(Verdict::fail(format!(
+            "{} is served on {day} by {mode} under § 5a VwZG, but the intake recorded {m} on {d}",
+            s.message_id
+        )))),
+        None => Err(None),
+    }
+}

@@ -1,0 +1,65 @@
+//! A problem at a place in a TOML text, and the readers of values that report one.
+//!
+//! Validation code that knows only a value's byte span (the expectation kinds in
+//! [`crate::check`], the scenario loader) returns a [`Located`]; the scenario loader turns
+//! its span into `FILE:LINE:COLUMN`. A leaf: it names nothing else of the crate.
+
+use std::fmt;
+use std::ops::Range;
+
+use jiff::Span;
+use toml::Spanned;
+
+/// A message about the text at a byte span.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Located {
+    /// Byte range in the TOML text; the error points at its start.
+    pub span: Range<usize>,
+    pub message: String,
+}
+
+impl Located {
+    pub fn new(span: Range<usize>, message: impl Into<String>) -> Self {
+        Self {
+            span,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}..{}: {}",
+            self.span.start, self.span.end, self.message
+        )
+    }
+}
+
+/// Parses a duration: ISO 8601 (`P3D`, `PT20H`) or jiff's friendly form (`3d`, `20h`).
+pub fn parse_span(text: &str) -> Result<Span, String> {
+    text.trim().parse::<Span>().map_err(|e| e.to_string())
+}
+
+/// Reads the duration value of key `what`; the error says which forms are expected.
+pub fn duration(value: &Spanned<String>, what: &str) -> Result<Span, Located> {
+    parse_span(value.get_ref()).map_err(|e| {
+        Located::new(
+            value.span(),
+            format!("{what}: {e}; expected an ISO 8601 duration such as \"P3D\" or \"PT20H\", or \"3d\", \"20h\""),
+        )
+    })
+}
+
+/// `"a", "b"` for a message that lists what a file defines, or `(none)`.
+pub fn quoted(items: &[&str]) -> String {
+    if items.is_empty() {
+        return "(none)".into();
+    }
+    items
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

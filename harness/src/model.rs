@@ -1,0 +1,91 @@
+//! The vocabulary the runner and the judge share: what a citizen sent, what the judge may look
+//! at at one instant, and its verdicts.
+//!
+//! A leaf of the crate: it names nothing of the runner, the checks or the scenario format, so
+//! both sides import it and neither imports the other. The judge reads the world only through
+//! the [`Mailboxes`] and [`DmsRecords`] traits: the runner lends it the live providers and the
+//! mock DMS, a test lends it messages recorded by hand.
+
+use demail_sim::provider::StoredMessage;
+use jiff::ZonedDateTime;
+use serde::Serialize;
+
+/// Outcome of a citizen's send step (or of a traffic arrival, named `<traffic>#<n>`).
+#[derive(Clone, Debug)]
+pub struct SendOutcome {
+    pub step_id: String,
+    pub citizen: String,
+    pub from: String,
+    pub sent_at: ZonedDateTime,
+    pub rfc_message_id: String,
+    pub private_id: Option<String>,
+    /// SMTP refusal (code, enhanced status, text) if the provider refused.
+    pub refused: Option<(u16, String, String)>,
+}
+
+/// The verdict on one expectation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckOutcome {
+    pub id: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// The mailboxes of the simulated providers, as the judge reads them.
+pub trait Mailboxes {
+    /// The messages in `address`'s mailbox, in the order they were laid in; an error when no
+    /// provider of the world hosts the address or its store cannot be read.
+    fn mailbox(&self, address: &str) -> anyhow::Result<Vec<StoredMessage>>;
+}
+
+/// The documents a document management system holds (the mock DMS of `docs/dms.md`).
+pub trait DmsRecords {
+    /// Every stored document (evidence record as JSON), in the order received.
+    fn documents(&self) -> Vec<serde_json::Value>;
+}
+
+/// What the judge may look at, at one instant.
+pub struct Observation<'a> {
+    pub now: ZonedDateTime,
+    pub sends: &'a [SendOutcome],
+    /// The providers' mailboxes.
+    pub world: &'a dyn Mailboxes,
+    pub intake_address: &'a str,
+    /// The run's CA (DER): confirmations must be signed under it.
+    pub trust_anchor: &'a [u8],
+    /// How many arrivals each traffic has in all (id, count).
+    pub traffic_totals: &'a [(String, usize)],
+    /// The mock DMS, if the scenario has one.
+    pub dms: Option<&'a dyn DmsRecords>,
+}
+
+impl Observation<'_> {
+    /// The number of arrivals of a traffic over the whole run.
+    pub fn traffic_total(&self, traffic: &str) -> usize {
+        self.traffic_totals
+            .iter()
+            .find(|(id, _)| id == traffic)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// How mail reaches the intake (`[intake] receive`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReceiveMode {
+    /// The provider pushes each message to the intake's SMTP listener.
+    #[default]
+    Push,
+    /// The intake polls the provider's gateway API on every clock step.
+    Pull,
+}
+
+impl ReceiveMode {
+    /// The value of `[intake] receive`, or `None` for another text.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "push" => Some(Self::Push),
+            "pull" => Some(Self::Pull),
+            _ => None,
+        }
+    }
+}
