@@ -28,7 +28,7 @@ fi
 cargo build --release --locked -p demail-harness --bin demail-testbed
 BIN="$TARGET_DIR/release/demail-testbed"
 if ! "$BIN" population --help >/dev/null 2>&1; then
-  echo "bench: $BIN has no 'population' command (is population_cmd wired into cli.rs?)" >&2
+  echo "bench: $BIN has no 'population' command (is cmd/population.rs wired into cli.rs?)" >&2
   exit 2
 fi
 

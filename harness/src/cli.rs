@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use crate::golden::{self, Comparison, Kind};
-use crate::runner::{self, RunOptions};
+use crate::report::golden::{self, Comparison, Kind};
+use crate::run::{self, RunOptions};
 use crate::scenario::{self, Scenario, ScenarioError};
 
 /// A test-bed and simulator for De-Mail (BSI TR 01201) and municipal intakes.
@@ -37,17 +37,17 @@ pub enum Command {
         paths: Vec<PathBuf>,
     },
     /// List the public holidays of a Land (and municipality) in a year, with sources.
-    Holidays(crate::calendar_cmd::HolidaysArgs),
+    Holidays(crate::cmd::calendar::HolidaysArgs),
     /// Compute a legal deadline and explain each step with its source.
-    Deadline(crate::calendar_cmd::DeadlineArgs),
+    Deadline(crate::cmd::calendar::DeadlineArgs),
     /// Show the De-Mail view of a message file: type, options, addresses, rule violations,
     /// integrity verdict, confirmation content. Exit 0 valid, 1 invalid, 2 unreadable.
-    Inspect(crate::inspect_cmd::InspectArgs),
+    Inspect(crate::cmd::inspect::InspectArgs),
     /// Write a seeded fake population of citizens and businesses as CSV or JSON Lines.
-    Population(crate::population_cmd::PopulationArgs),
+    Population(crate::cmd::population::PopulationArgs),
     /// Run simulated providers standalone (ports, accounts and tokens printed at start) for
     /// connecting an intake by hand; Ctrl-C stops.
-    Serve(crate::serve_cmd::ServeArgs),
+    Serve(crate::cmd::serve::ServeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -101,11 +101,11 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Check { paths } => check(&paths),
-        Command::Holidays(args) => crate::calendar_cmd::holidays(&args),
-        Command::Deadline(args) => crate::calendar_cmd::deadline(&args),
-        Command::Inspect(args) => crate::inspect_cmd::run(&args),
-        Command::Population(args) => crate::population_cmd::run(&args),
-        Command::Serve(args) => crate::serve_cmd::run(&args),
+        Command::Holidays(args) => crate::cmd::calendar::holidays(&args),
+        Command::Deadline(args) => crate::cmd::calendar::deadline(&args),
+        Command::Inspect(args) => crate::cmd::inspect::run(&args),
+        Command::Population(args) => crate::cmd::population::run(&args),
+        Command::Serve(args) => crate::cmd::serve::run(&args),
     }
 }
 
@@ -234,7 +234,7 @@ fn run(args: RunArgs) -> ExitCode {
         opts.keep_messages = !args.no_messages;
         opts.settle_quiet = std::time::Duration::from_millis(args.settle_ms);
         opts.progress = Some(progress_bar(s));
-        let outcome = rt.block_on(runner::run(s, &opts));
+        let outcome = rt.block_on(run::run(s, &opts));
         if let Some(pb) = &opts.progress {
             pb.finish_and_clear();
         }
@@ -249,7 +249,7 @@ fn run(args: RunArgs) -> ExitCode {
                 infra_error = true;
                 report.push(json!({"scenario": s.name, "seed": seed, "error": format!("{e:#}")}));
                 scenario_reports.push(
-                    crate::reports::ScenarioReport::errored(&s.name, seed, &format!("{e:#}"))
+                    crate::report::ScenarioReport::errored(&s.name, seed, &format!("{e:#}"))
                         .with_path(&s.path),
                 );
                 continue;
@@ -259,7 +259,7 @@ fn run(args: RunArgs) -> ExitCode {
         if args.check_determinism {
             let mut again = opts.clone();
             again.out_dir = opts.out_dir.join("determinism-rerun");
-            match rt.block_on(runner::run(s, &again)) {
+            match rt.block_on(run::run(s, &again)) {
                 Ok(second) => match first_divergence(&result.trace, &second.trace) {
                     None => eprintln!(
                         "  determinism: second run gave an identical trace ({} events)",
@@ -316,7 +316,7 @@ fn run(args: RunArgs) -> ExitCode {
             );
         }
         scenario_reports
-            .push(crate::reports::ScenarioReport::from(&result, golden_status).with_path(&s.path));
+            .push(crate::report::ScenarioReport::from(&result, golden_status).with_path(&s.path));
         report.push(json!({
             "scenario": s.name,
             "seed": seed,
@@ -327,7 +327,7 @@ fn run(args: RunArgs) -> ExitCode {
             "run_folder": opts.out_dir.display().to_string(),
         }));
     }
-    match crate::reports::write_all(&args.out, &scenario_reports) {
+    match crate::report::write_all(&args.out, &scenario_reports) {
         Ok(paths) => {
             let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             eprintln!("reports: {}", names.join(", "));
@@ -400,7 +400,7 @@ fn first_divergence(a: &str, b: &str) -> Option<(usize, String, String)> {
 /// or "different".
 fn golden_step(
     args: &RunArgs,
-    result: &runner::RunResult,
+    result: &run::RunResult,
     redact: &[String],
 ) -> anyhow::Result<&'static str> {
     let mut status = "same";

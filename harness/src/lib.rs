@@ -18,19 +18,11 @@
 //! - [`population_cmd`]: the `population` command.
 //! - [`serve_cmd`]: the `serve` command.
 
-pub mod calendar_cmd;
 pub mod check;
 pub mod cli;
-pub mod dms_mock;
-pub mod golden;
-pub mod inspect_cmd;
+pub mod cmd;
 pub mod located;
 pub mod model;
-pub mod population_cmd;
-pub mod regime;
 pub mod report;
-pub mod reports;
-pub mod rules;
-pub mod runner;
+pub mod run;
 pub mod scenario;
-pub mod serve_cmd;

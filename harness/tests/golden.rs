@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use demail_harness::golden::{self, Kind};
-use demail_harness::runner::{self, RunOptions};
+use demail_harness::report::golden::{self, Kind};
+use demail_harness::run::{self, RunOptions};
 use demail_harness::scenario;
 
 fn workspace() -> PathBuf {
@@ -15,12 +15,12 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-fn run_once(s: &scenario::Scenario, out: &Path) -> runner::RunResult {
+fn run_once(s: &scenario::Scenario, out: &Path) -> run::RunResult {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(runner::run(s, &RunOptions::new(out.to_path_buf())))
+    rt.block_on(run::run(s, &RunOptions::new(out.to_path_buf())))
         .unwrap_or_else(|e| panic!("{}: run failed: {e:#}", s.name))
 }
 

@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use demail_harness::model::CheckOutcome;
-use demail_harness::reports::{self, DeadlineStatus, LatencyKind, ScenarioReport};
-use demail_harness::runner::{self, RunOptions, RunResult};
+use demail_harness::report::{self, DeadlineStatus, LatencyKind, ScenarioReport};
+use demail_harness::run::{self, RunOptions, RunResult};
 use demail_harness::scenario;
 
 fn workspace() -> PathBuf {
@@ -39,7 +39,7 @@ fn real_run() -> &'static RunResult {
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(runner::run(&s, &RunOptions::new(temp("run"))))
+        rt.block_on(run::run(&s, &RunOptions::new(temp("run"))))
             .unwrap_or_else(|e| panic!("{}: run failed: {e:#}", s.name))
     })
 }
@@ -66,7 +66,7 @@ fn failing_report() -> ScenarioReport {
 
 fn write(label: &str, reports: &[ScenarioReport]) -> (PathBuf, Vec<PathBuf>) {
     let dir = temp(label);
-    let files = reports::write_all(&dir, reports).unwrap();
+    let files = report::write_all(&dir, reports).unwrap();
     (dir, files)
 }
 
@@ -346,7 +346,7 @@ fn output_is_deterministic() {
     b2.wall = Some(Duration::from_millis(2));
     let (d2, _) = write("det-2", &[b2.clone(), a2.clone()]);
     let (d3, _) = write("det-3", &[a2, b2]);
-    for name in reports::FILES {
+    for name in report::FILES {
         assert_eq!(
             read(&d2, name),
             read(&d3, name),

@@ -119,7 +119,7 @@ impl AllReplies {
             }
             let (due, seen) = match self.reply_seen.get(&s.step_id) {
                 Some(known) => *known,
-                None => match crate::rules::due(&self.rule, &s.sent_at, cx.setting.place) {
+                None => match crate::check::due::due(&self.rule, &s.sent_at, cx.setting.place) {
                     Ok(d) => (d.due.timestamp(), None),
                     Err(e) => return Err(format!("deadline {}: {e}", self.rule)),
                 },

@@ -9,9 +9,9 @@ use demail_sim::trace::EventKind;
 use jiff::Span;
 
 use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use crate::check::due::RuleId;
 use crate::located::Located;
 use crate::model::{ReceiveMode, SendOutcome};
-use crate::rules::RuleId;
 
 pub const ENTRY: Entry = Entry::new::<Delivery>(Shape {
     name: "delivery",
@@ -47,7 +47,7 @@ impl Kind for Delivery {
             },
             None => {
                 let rule = RuleId::PROVIDER_MAILBOX;
-                match crate::rules::due(rule.as_str(), &send.sent_at, cx.setting.place) {
+                match crate::check::due::due(rule.as_str(), &send.sent_at, cx.setting.place) {
                     Ok(d) => (
                         d.due,
                         format!("within the limit of {} ({})", d.rule, d.sources),

@@ -12,6 +12,7 @@
 //! events and the mock DMS through [`crate::model`]; it never looks inside the intake, and
 //! nothing here names the runner or the scenario loader.
 
+pub mod due;
 mod judge;
 mod lookup;
 
@@ -327,10 +328,10 @@ impl ParseCx<'_> {
 
     /// A legal rule that gives a deadline, as written. Computing it for the start proves that
     /// it exists, is in force on that date, and yields a deadline; the error says which of
-    /// these failed. The text is kept as written (not as a [`crate::rules::RuleId`]): the
+    /// these failed. The text is kept as written (not as a [`crate::check::due::RuleId`]): the
     /// calendar reads it (trimmed, any case) and the details quote it.
     pub fn rule(&self, rule: Spanned<String>) -> Result<String, Located> {
-        crate::rules::due(rule.get_ref(), self.known.start, self.known.place)
+        crate::check::due::due(rule.get_ref(), self.known.start, self.known.place)
             .map_err(|e| Located::new(rule.span(), format!("rule {:?}: {e}", rule.get_ref())))?;
         Ok(rule.into_inner())
     }

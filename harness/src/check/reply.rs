@@ -39,7 +39,7 @@ impl Kind for Reply {
     }
 
     fn observe(&mut self, cx: &Cx<'_>, send: &SendOutcome) -> Option<Verdict> {
-        let due = match crate::rules::due(&self.rule, &send.sent_at, cx.setting.place) {
+        let due = match crate::check::due::due(&self.rule, &send.sent_at, cx.setting.place) {
             Ok(d) => d,
             Err(e) => {
                 return Some(Verdict::fail(format!("deadline {}: {e}", self.rule)));

@@ -14,9 +14,9 @@ use demail_sim::trace::EventKind;
 use jiff::civil::Date;
 
 use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use crate::check::due::RuleId;
 use crate::located::Located;
 use crate::model::SendOutcome;
-use crate::rules::RuleId;
 
 pub const ENTRY: Entry = Entry::new::<Zustellung>(Shape {
     name: "zustellung",

@@ -14,10 +14,12 @@
 //! in Markdown, the "Wall times" section in HTML).
 
 pub mod analysis;
+pub mod golden;
 mod html;
 mod json;
 mod junit;
 mod markdown;
+pub mod summary;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,7 +28,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::model::CheckOutcome;
-use crate::runner::RunResult;
+use crate::run::RunResult;
 
 pub use analysis::{DeadlineBar, DeadlineStatus, HourCount, Latency, LatencyKind};
 

@@ -345,13 +345,13 @@ fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Pr
         .into());
     }
     for r in &file.scenario.redact {
-        if !crate::golden::REDACTABLE.contains(&r.get_ref().as_str()) {
+        if !crate::report::golden::REDACTABLE.contains(&r.get_ref().as_str()) {
             return Err(Located::new(
                 r.span(),
                 format!(
                     "redact: {:?} is not a trace column that may be redacted; expected one of: {}",
                     r.get_ref(),
-                    quoted(crate::golden::REDACTABLE)
+                    quoted(crate::report::golden::REDACTABLE)
                 ),
             )
             .into());
@@ -778,7 +778,7 @@ pub fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 mod tests {
     use super::*;
 
-    const GOOD: &str = include_str!("../../scenarios/gewerbe/anzeige-absenderbestaetigt.toml");
+    const GOOD: &str = include_str!("../../../scenarios/gewerbe/anzeige-absenderbestaetigt.toml");
 
     fn parse_str(text: &str) -> Result<Scenario, ScenarioError> {
         parse(
@@ -835,7 +835,7 @@ mod tests {
     /// expectation names a traffic, not a step.
     #[test]
     fn traffic_rules_are_checked() {
-        let traffic = include_str!("../../scenarios/traffic/gewerbe-woche.toml");
+        let traffic = include_str!("../../../scenarios/traffic/gewerbe-woche.toml");
         assert!(parse_str(traffic).is_ok());
         let e = parse_str(&traffic.replacen("[population]\nsize = 400", "[unused]\nsize = 400", 1))
             .unwrap_err();
@@ -901,8 +901,8 @@ mod tests {
     }
 
     const A: &str = GOOD;
-    const W2: &str = include_str!("../../scenarios/traffic/gewerbe-woche.toml");
-    const PULL: &str = include_str!("../../scenarios/intake/wbs-abruf-api.toml");
+    const W2: &str = include_str!("../../../scenarios/traffic/gewerbe-woche.toml");
+    const PULL: &str = include_str!("../../../scenarios/intake/wbs-abruf-api.toml");
 
     /// (scenario, `[[expect]]` table appended to it, the error in full).
     const EXPECTATION_ERRORS: &[(&str, &str, &str)] = &[

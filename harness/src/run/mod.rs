@@ -27,10 +27,13 @@
 //! Scripted steps open their sessions at their instant (their logins may be meant to fail).
 //!
 //! Where the wall time goes is logged at debug level at the end of a run (`RUST_LOG=
-//! demail_harness::runner=debug`): see `docs/benchmarks.md`.
+//! demail_harness::run=debug`): see `docs/benchmarks.md`.
 //!
 //! Architecture invariant: the harness talks to the intake only over HTTP (the clock) and
 //! sees its behaviour only through the provider (what reached which mailbox when).
+
+pub mod dms_mock;
+pub mod regime;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -156,7 +159,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     };
     // The DMS of the intake's hand-over: a mock with the scenario's outage windows.
     let dms = match &file.dms {
-        Some(_) => Some(crate::dms_mock::MockDms::start().await?),
+        Some(_) => Some(crate::run::dms_mock::MockDms::start().await?),
         None => None,
     };
     let intake = start_intake(
@@ -179,7 +182,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     trace.emit(EventKind::RunStarted {
         scenario: scenario.name.clone(),
         seed: master,
-        regime: crate::regime::describe(scenario.start.date()),
+        regime: crate::run::regime::describe(scenario.start.date()),
     });
 
     let http = reqwest::Client::builder()
@@ -265,7 +268,7 @@ fn conclude(
         failed: checks.len() as u32 - passed,
     });
     let events = trace.events();
-    let summary = crate::report::summary(scenario, master, &events, &checks);
+    let summary = crate::report::summary::summary(scenario, master, &events, &checks);
     let result = RunResult {
         name: scenario.name.clone(),
         seed: master,
@@ -495,7 +498,7 @@ async fn start_intake(
     provider: &Provider,
     pki: &TestPki,
     secrets: &Secrets,
-    dms: Option<&crate::dms_mock::MockDms>,
+    dms: Option<&crate::run::dms_mock::MockDms>,
 ) -> Result<ReferenceIntake> {
     let pull = scenario.receive == ReceiveMode::Pull;
     let intake = ReferenceIntake::start(IntakeConfig {
@@ -507,7 +510,7 @@ async fn start_intake(
         ca_der: pki.ca_der().to_vec(),
         identity: pki.issue("intake.localhost", &["localhost", "127.0.0.1"])?,
         tls_dir: opts.out_dir.join("pki"),
-        dms_url: dms.map(crate::dms_mock::MockDms::url),
+        dms_url: dms.map(crate::run::dms_mock::MockDms::url),
         dms_outbox: Some(opts.out_dir.join("intake-dms.sqlite")),
         pull_tokens: pull.then(|| secrets.intake_tokens.clone()),
         outages: scenario
@@ -545,7 +548,7 @@ struct Walk<'a> {
     clock: &'a VirtualClock,
     trace: &'a Trace,
     world: World<'a>,
-    dms: Option<&'a crate::dms_mock::MockDms>,
+    dms: Option<&'a crate::run::dms_mock::MockDms>,
     http: reqwest::Client,
     clock_url: String,
     settler: Settler<'a>,
