@@ -28,6 +28,7 @@ fn every_module_has_a_doc_comment() {
         "sim/provider/src",
         "sim/intake/src",
         "sim/population/src",
+        "sim/world/src",
         "harness/src",
         "harness/tests",
     ] {

@@ -16,6 +16,8 @@
 //!   provider crate.
 //! - `demail-population` ([`population`]): a seeded fake population of citizens and
 //!   businesses (streamed).
+//! - `demail-world` ([`world`]): the world as the runner sees it: the providers and their
+//!   settle signal, the system under test behind one interface, the citizens' SMTP client.
 
 pub use demail_calendar as law;
 pub use demail_core::{clock, init_crypto, line_col, pki, seed, sync, trace};
@@ -23,3 +25,4 @@ pub use demail_intake as intake;
 pub use demail_population as population;
 pub use demail_provider as provider;
 pub use demail_wire as demail;
+pub use demail_world as world;

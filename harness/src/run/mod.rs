@@ -41,23 +41,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use demail_sim::clock::{VirtualClock, format_instant};
+use demail_sim::clock::VirtualClock;
 use demail_sim::demail::compose::{Draft, mailbox};
 use demail_sim::demail::{DeMailOption, h};
 use demail_sim::intake::{IntakeConfig, ReferenceIntake};
 use demail_sim::pki::TestPki;
-use demail_sim::provider::{
-    AccountConfig, AccountKind, Activity, ActivitySnapshot, Provider, ProviderConfig, StoredMessage,
-};
+use demail_sim::provider::{AccountConfig, AccountKind, Provider, StoredMessage};
 use demail_sim::seed;
 use demail_sim::trace::{EventKind, Trace};
 use jiff::{Timestamp, ZonedDateTime};
 use lettre::Address;
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use tokio::net::TcpStream;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::AsyncSmtpConnection;
+
+use demail_sim::world::clock_link::{IntakeEvents, post_clock};
+use demail_sim::world::settle::{Phases, SettleLimits, Settler};
+use demail_sim::world::submit::{Submitter, enhanced_of};
+use demail_sim::world::{ProviderPlan, SystemUnderTest, World};
 
 use crate::check;
 use crate::model::{CheckOutcome, DmsRecords, Mailboxes, Observation, ReceiveMode, SendOutcome};
@@ -202,23 +203,24 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     )?;
     let traffic_totals = traffic_totals(scenario, &arrivals);
     let ca_der = pki.ca_der();
+    let sut: &dyn SystemUnderTest = &intake;
     let mut walk = Walk {
         scenario,
         clock: &clock,
         trace: &trace,
         world,
         dms: dms.as_ref(),
-        clock_url: format!("{}/testbed/clock", intake.base_url()),
+        clock_url: format!("{}/testbed/clock", sut.base_url()),
         settler: Settler {
             held: vec![0; providers.len()],
             activity: providers.iter().map(Provider::activity).collect(),
-            opts,
+            limits: SettleLimits {
+                quiet: opts.settle_quiet,
+                limit: opts.settle_limit,
+            },
             http: http.clone(),
             trace: trace.clone(),
-            intake_events: IntakeEvents {
-                url: format!("{}/testbed/events", intake.base_url()),
-                next: 0,
-            },
+            intake_events: IntakeEvents::new(format!("{}/testbed/events", sut.base_url())),
             phases: Phases::default(),
         },
         http,
@@ -387,9 +389,8 @@ impl Secrets {
     }
 }
 
-/// Starts every provider of the world with its accounts (parallel to `[[provider]]`) and
-/// connects them; returns them and the task of their one delivery worker, which keeps
-/// cross-provider hand-overs in causal order.
+/// Starts every provider of the world with its accounts (parallel to `[[provider]]`), their
+/// stores and the run's wire log in the run folder.
 async fn start_providers(
     scenario: &Scenario,
     opts: &RunOptions,
@@ -398,44 +399,24 @@ async fn start_providers(
     pki: &TestPki,
     accounts: Vec<Vec<AccountConfig>>,
 ) -> Result<(Vec<Provider>, tokio::task::JoinHandle<()>)> {
-    let file = &scenario.file;
-    let trusted_peers: Vec<String> = file
+    let plans = scenario
+        .file
         .provider
         .iter()
-        .filter(|p| p.trusted)
-        .map(|p| p.domain.clone())
+        .zip(accounts)
+        .map(|(spec, accounts)| ProviderPlan {
+            id: spec.id.clone(),
+            name: spec.name.clone(),
+            domain: spec.domain.clone(),
+            hosts: spec.hosts.clone(),
+            trusted: spec.trusted,
+            accounts,
+        })
         .collect();
     let wire_log = Arc::new(demail_sim::provider::WireLog::new(
         opts.keep_messages.then(|| opts.out_dir.join("messages")),
     ));
-    let (hub, hub_task) = demail_sim::provider::delivery::DeliveryHub::start();
-    let mut providers: Vec<Provider> = Vec::new();
-    for (spec, accounts) in file.provider.iter().zip(accounts) {
-        let provider = Provider::start(
-            ProviderConfig {
-                id: spec.id.clone(),
-                name: spec.name.clone(),
-                domain: spec.domain.clone(),
-                hosted_domains: spec.hosts.clone(),
-                accounts,
-                message_dir: None,
-                wire_log: Some(wire_log.clone()),
-                database: Some(opts.out_dir.join(format!("provider-{}.sqlite", spec.id))),
-                smtp_listen: None,
-                http_listen: None,
-                relay_listen: None,
-                delivery_hub: Some(hub.clone()),
-                trusted_peers: trusted_peers.clone(),
-            },
-            clock.clone(),
-            trace.clone(),
-            pki,
-        )
-        .await?;
-        providers.push(provider);
-    }
-    demail_sim::provider::connect_all(&providers);
-    Ok((providers, hub_task))
+    demail_sim::world::start_providers(plans, &opts.out_dir, wire_log, clock, trace, pki).await
 }
 
 /// The accounts of provider `provider_id`: its citizens; the intake's provider also hosts the
@@ -531,9 +512,9 @@ async fn start_intake(
             .collect(),
     })
     .await?;
-    if !pull {
+    if !pull && let Some(push) = SystemUnderTest::push_addr(&intake) {
         for m in &scenario.intake.mailboxes {
-            provider.set_push_target(&m.address, intake.smtp_addr())?;
+            provider.set_push_target(&m.address, push)?;
         }
     }
     Ok(intake)
@@ -551,7 +532,7 @@ struct Walk<'a> {
     dms: Option<&'a crate::run::dms_mock::MockDms>,
     http: reqwest::Client,
     clock_url: String,
-    settler: Settler<'a>,
+    settler: Settler,
     submitter: Submitter,
     citizen_passwords: &'a [String],
     /// Draws the Message-ID tokens.
@@ -808,241 +789,6 @@ impl Walk<'_> {
     }
 }
 
-/// The reader of the intake's `GET /testbed/events`: copies its `intake.*` events into the
-/// trace, stamped with the current virtual time.
-struct IntakeEvents {
-    url: String,
-    /// How many events were read so far.
-    next: usize,
-}
-
-impl IntakeEvents {
-    async fn drain(&mut self, http: &reqwest::Client, trace: &Trace) -> Result<()> {
-        #[derive(serde::Deserialize)]
-        struct Page {
-            events: Vec<EventKind>,
-            next: usize,
-        }
-        let url = format!("{}?after={}", self.url, self.next);
-        let resp = http
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        if !resp.status().is_success() {
-            bail!("the intake's events: GET {url} answered {}", resp.status());
-        }
-        let page: Page = resp
-            .json()
-            .await
-            .with_context(|| format!("reading the answer of GET {url}"))?;
-        for e in page.events {
-            // Only intake events: the intake cannot write anything else into the trace.
-            if matches!(
-                e,
-                EventKind::IntakeReceived { .. }
-                    | EventKind::IntakeRefused { .. }
-                    | EventKind::IntakeAcknowledged { .. }
-                    | EventKind::IntakeBescheid { .. }
-                    | EventKind::IntakeZustellung { .. }
-                    | EventKind::IntakeFallback { .. }
-                    | EventKind::IntakeDms { .. }
-            ) {
-                trace.emit(e);
-            }
-        }
-        self.next = page.next;
-        Ok(())
-    }
-}
-
-/// Tells the intake the time (test-clock contract) and waits for its answer.
-async fn post_clock(http: &reqwest::Client, url: &str, now: &ZonedDateTime) -> Result<()> {
-    let body = serde_json::json!({ "now": format_instant(now) });
-    let resp = http
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .with_context(|| format!("POST {url}"))?;
-    if !resp.status().is_success() {
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        bail!("the intake refused the test clock: POST {url} answered {status}: {text}");
-    }
-    Ok(())
-}
-
-/// Waits for the world to settle and copies the intake's events into the trace. Knows the
-/// SMTP sessions the runner itself holds open ahead of an arrival (`held`, per provider):
-/// those are idle by construction and do not count as activity.
-struct Settler<'a> {
-    activity: Vec<Arc<Activity>>,
-    /// Sessions the runner holds open, per provider (in `activity` order).
-    held: Vec<usize>,
-    opts: &'a RunOptions,
-    http: reqwest::Client,
-    trace: Trace,
-    intake_events: IntakeEvents,
-    phases: Phases,
-}
-
-impl Settler<'_> {
-    /// Whether provider `i`'s reading shows no activity but the runner's own held sessions.
-    fn idle(&self, i: usize, s: &ActivitySnapshot) -> bool {
-        s.pending_deliveries == 0 && s.open_sessions == self.held[i]
-    }
-
-    fn read(&self) -> Vec<ActivitySnapshot> {
-        self.activity.iter().map(|a| a.snapshot()).collect()
-    }
-
-    /// Waits until the world is idle: no provider has an SMTP session open (other than the
-    /// runner's held ones) or a delivery queued or in flight (module documentation). With
-    /// several providers, idle must be read twice in a row with the same generations, so that
-    /// no hand-over between two readings is missed. Then waits `settle_quiet` more if asked,
-    /// and starts over if anything moved meanwhile.
-    async fn settle(&self) -> Result<()> {
-        let started = Instant::now();
-        loop {
-            // Registered before reading: a wake-up between reading and waiting is not lost.
-            let wakeups: Vec<_> = self.activity.iter().map(|a| a.changed()).collect();
-            let first = self.read();
-            let busy = first.iter().enumerate().position(|(i, s)| !self.idle(i, s));
-            let Some(busy) = busy else {
-                if (self.activity.len() > 1 && self.read() != first)
-                    || (!self.opts.settle_quiet.is_zero() && !self.quiet_for(&first).await)
-                {
-                    continue;
-                }
-                return Ok(());
-            };
-            // A busy provider becomes idle only after one of its own sessions closes or one of
-            // its own deliveries is done, so waiting for its wake-up suffices.
-            self.wait(started, wakeups.into_iter().nth(busy)).await?;
-        }
-    }
-
-    /// Waits until no provider has a delivery queued or in flight (sessions may be open).
-    async fn deliveries_done(&self) -> Result<()> {
-        let started = Instant::now();
-        loop {
-            let wakeups: Vec<_> = self.activity.iter().map(|a| a.changed()).collect();
-            let busy = self.read().iter().position(|s| s.pending_deliveries > 0);
-            let Some(busy) = busy else {
-                return Ok(());
-            };
-            self.wait(started, wakeups.into_iter().nth(busy)).await?;
-        }
-    }
-
-    /// Waits for `wakeup`, or fails when the settle limit since `started` has passed.
-    async fn wait(
-        &self,
-        started: Instant,
-        wakeup: Option<tokio::sync::futures::Notified<'_>>,
-    ) -> Result<()> {
-        let wakeup = wakeup.context("one wake-up per provider")?;
-        let left = self.opts.settle_limit.saturating_sub(started.elapsed());
-        if tokio::time::timeout(left, wakeup).await.is_err() {
-            let s = self.read();
-            bail!(
-                "the world did not settle within {} s: {} SMTP sessions open ({} of them the runner's, waiting for their arrival), {} deliveries pending",
-                self.opts.settle_limit.as_secs(),
-                s.iter().map(|s| s.open_sessions).sum::<usize>(),
-                self.held.iter().sum::<usize>(),
-                s.iter().map(|s| s.pending_deliveries).sum::<usize>()
-            );
-        }
-        Ok(())
-    }
-
-    /// Whether nothing moved (same generations) for the quiet window after `idle` was read.
-    async fn quiet_for(&self, idle: &[ActivitySnapshot]) -> bool {
-        tokio::time::sleep(self.opts.settle_quiet).await;
-        self.read() == idle
-    }
-
-    /// Settles, then copies what the intake did into the trace (at the current virtual time).
-    async fn settle_and_drain(&mut self) -> Result<()> {
-        let t = Instant::now();
-        self.settle().await?;
-        let settled = Instant::now();
-        self.intake_events.drain(&self.http, &self.trace).await?;
-        self.phases.settle += settled - t;
-        self.phases.drain += settled.elapsed();
-        Ok(())
-    }
-}
-
-/// Wall time of the runner's phases, for the debug log at the end of a run: where the time
-/// of a run goes (docs/benchmarks.md). Never reaches the trace.
-#[derive(Default)]
-struct Phases {
-    instants: u64,
-    sends: u64,
-    /// `POST /testbed/clock` until answered (the intake's due work).
-    clock: Duration,
-    /// Citizen submissions until the provider's answer.
-    send: Duration,
-    /// Waiting for idle after a clock post or a send (pushes into the intake and the like).
-    settle: Duration,
-    /// `GET /testbed/events`.
-    drain: Duration,
-    /// The judge's observations.
-    judge: Duration,
-}
-
-impl Phases {
-    fn report(&self, wall: Duration) -> String {
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let accounted = self.clock + self.send + self.settle + self.drain + self.judge;
-        format!(
-            "wall {:.0} ms over {} instants and {} sends: clock {:.0} ms, send {:.0} ms, settle {:.0} ms, drain {:.0} ms, judge {:.0} ms, rest (set-up, planning, report) {:.0} ms",
-            ms(wall),
-            self.instants,
-            self.sends,
-            ms(self.clock),
-            ms(self.send),
-            ms(self.settle),
-            ms(self.drain),
-            ms(self.judge),
-            ms(wall.saturating_sub(accounted)),
-        )
-    }
-}
-
-/// The providers of one run.
-pub struct World<'a> {
-    pub providers: &'a [Provider],
-}
-
-impl World<'_> {
-    /// The provider hosting `address`'s domain.
-    pub fn provider_of(&self, address: &str) -> Option<&Provider> {
-        self.provider_index(address).map(|i| &self.providers[i])
-    }
-
-    /// The position of the provider hosting `address`'s domain.
-    pub fn provider_index(&self, address: &str) -> Option<usize> {
-        let domain = demail_sim::demail::domain_of(address)?;
-        // The most specific match wins (an institution's subdomain may be hosted elsewhere).
-        self.providers
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
-                p.domains()
-                    .iter()
-                    .filter(|d| demail_sim::provider::domain_matches(&domain, d))
-                    .map(|d| d.len())
-                    .max()
-                    .map(|len| (len, i))
-            })
-            .max_by_key(|(len, _)| *len)
-            .map(|(_, i)| i)
-    }
-}
-
 impl Mailboxes for World<'_> {
     /// The mailbox of `address` at its provider.
     fn mailbox(&self, address: &str) -> Result<Vec<StoredMessage>> {
@@ -1291,66 +1037,6 @@ fn outgoing_of_step(
     })
 }
 
-/// The citizens' SMTP client: one TLS client configuration for the whole run (so TLS
-/// sessions are resumed) and the EHLO name lettre would use.
-struct Submitter {
-    tls: TlsParameters,
-    hello: ClientId,
-}
-
-impl Submitter {
-    fn new(pki: &TestPki) -> Result<Self> {
-        let tls = TlsParameters::builder("localhost".to_string())
-            .add_root_certificate(Certificate::from_pem(pki.ca_pem().as_bytes())?)
-            .build_rustls()?;
-        Ok(Self {
-            tls,
-            hello: ClientId::default(),
-        })
-    }
-
-    /// Opens a citizen's session: connect (`TCP_NODELAY`), EHLO, STARTTLS, EHLO, AUTH PLAIN;
-    /// what lettre's `AsyncSmtpTransport` does before MAIL, with Nagle's algorithm off
-    /// (module documentation). `Err` for a socket failure, `Ok(Err)` for an SMTP answer.
-    async fn open(
-        &self,
-        addr: std::net::SocketAddr,
-        credentials: &Credentials,
-    ) -> Result<SmtpResult<AsyncSmtpConnection>> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .with_context(|| format!("connecting to the provider's submission face {addr}"))?;
-        stream.set_nodelay(true).context("TCP_NODELAY")?;
-        Ok(self.login(stream, credentials).await)
-    }
-
-    async fn login(
-        &self,
-        stream: TcpStream,
-        credentials: &Credentials,
-    ) -> SmtpResult<AsyncSmtpConnection> {
-        let mut conn =
-            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await?;
-        conn.starttls(self.tls.clone(), &self.hello).await?;
-        conn.auth(&[Mechanism::Plain], credentials).await?;
-        Ok(conn)
-    }
-
-    /// One message over an open session (MAIL, RCPT, DATA), then QUIT.
-    async fn deliver(
-        mut conn: AsyncSmtpConnection,
-        envelope: &Envelope,
-        raw: &[u8],
-    ) -> SmtpResult<()> {
-        conn.send(envelope, raw).await?;
-        conn.abort().await;
-        Ok(())
-    }
-}
-
-/// An SMTP answer other than success (code, enhanced status and text inside).
-type SmtpResult<T> = std::result::Result<T, lettre::transport::smtp::Error>;
-
 /// A citizen's session the runner opened ahead of the citizen's arrival, while the world
 /// settled from the previous one (STARTTLS and AUTH done, waiting before MAIL): the TLS
 /// handshake is then off the arrival's critical path. A provider emits nothing for a
@@ -1440,18 +1126,4 @@ async fn send(
         private_id: out.private_id.clone(),
         refused,
     })
-}
-
-/// Finds an enhanced status code (x.y.z) in an error text.
-fn enhanced_of(text: &str) -> String {
-    text.split(|c: char| c.is_whitespace() || c == ':')
-        .find(|w| {
-            let parts: Vec<&str> = w.split('.').collect();
-            parts.len() == 3
-                && parts
-                    .iter()
-                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .unwrap_or("")
-        .to_string()
 }

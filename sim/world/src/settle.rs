@@ -1,0 +1,161 @@
+//! Settling: waiting until the world is idle at the current virtual instant (no provider has
+//! an SMTP session open other than the runner's held ones, no delivery queued or in flight),
+//! woken by the providers' `Activity` signals, never by polling; then copying the system under
+//! test's events into the trace. And the wall-time accounting of a run's phases.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use demail_core::trace::Trace;
+use demail_provider::{Activity, ActivitySnapshot};
+
+use crate::clock_link::IntakeEvents;
+
+/// How long settling may take, and an optional quiet window on top of the idle signal.
+#[derive(Clone, Copy, Debug)]
+pub struct SettleLimits {
+    /// Extra quiet window after the world is idle (0: settle on the idle signal alone).
+    pub quiet: Duration,
+    /// Longest wait for the world to settle at one instant.
+    pub limit: Duration,
+}
+
+/// Waits for the world to settle and copies the intake's events into the trace. Knows the
+/// SMTP sessions the runner itself holds open ahead of an arrival (`held`, per provider):
+/// those are idle by construction and do not count as activity.
+pub struct Settler {
+    pub activity: Vec<Arc<Activity>>,
+    /// Sessions the runner holds open, per provider (in `activity` order).
+    pub held: Vec<usize>,
+    pub limits: SettleLimits,
+    pub http: reqwest::Client,
+    pub trace: Trace,
+    pub intake_events: IntakeEvents,
+    pub phases: Phases,
+}
+
+impl Settler {
+    /// Whether provider `i`'s reading shows no activity but the runner's own held sessions.
+    fn idle(&self, i: usize, s: &ActivitySnapshot) -> bool {
+        s.pending_deliveries == 0 && s.open_sessions == self.held[i]
+    }
+
+    fn read(&self) -> Vec<ActivitySnapshot> {
+        self.activity.iter().map(|a| a.snapshot()).collect()
+    }
+
+    /// Waits until the world is idle: no provider has an SMTP session open (other than the
+    /// runner's held ones) or a delivery queued or in flight (module documentation). With
+    /// several providers, idle must be read twice in a row with the same generations, so that
+    /// no hand-over between two readings is missed. Then waits `settle_quiet` more if asked,
+    /// and starts over if anything moved meanwhile.
+    pub async fn settle(&self) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            // Registered before reading: a wake-up between reading and waiting is not lost.
+            let wakeups: Vec<_> = self.activity.iter().map(|a| a.changed()).collect();
+            let first = self.read();
+            let busy = first.iter().enumerate().position(|(i, s)| !self.idle(i, s));
+            let Some(busy) = busy else {
+                if (self.activity.len() > 1 && self.read() != first)
+                    || (!self.limits.quiet.is_zero() && !self.quiet_for(&first).await)
+                {
+                    continue;
+                }
+                return Ok(());
+            };
+            // A busy provider becomes idle only after one of its own sessions closes or one of
+            // its own deliveries is done, so waiting for its wake-up suffices.
+            self.wait(started, wakeups.into_iter().nth(busy)).await?;
+        }
+    }
+
+    /// Waits until no provider has a delivery queued or in flight (sessions may be open).
+    pub async fn deliveries_done(&self) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let wakeups: Vec<_> = self.activity.iter().map(|a| a.changed()).collect();
+            let busy = self.read().iter().position(|s| s.pending_deliveries > 0);
+            let Some(busy) = busy else {
+                return Ok(());
+            };
+            self.wait(started, wakeups.into_iter().nth(busy)).await?;
+        }
+    }
+
+    /// Waits for `wakeup`, or fails when the settle limit since `started` has passed.
+    async fn wait(
+        &self,
+        started: Instant,
+        wakeup: Option<tokio::sync::futures::Notified<'_>>,
+    ) -> Result<()> {
+        let wakeup = wakeup.context("one wake-up per provider")?;
+        let left = self.limits.limit.saturating_sub(started.elapsed());
+        if tokio::time::timeout(left, wakeup).await.is_err() {
+            let s = self.read();
+            bail!(
+                "the world did not settle within {} s: {} SMTP sessions open ({} of them the runner's, waiting for their arrival), {} deliveries pending",
+                self.limits.limit.as_secs(),
+                s.iter().map(|s| s.open_sessions).sum::<usize>(),
+                self.held.iter().sum::<usize>(),
+                s.iter().map(|s| s.pending_deliveries).sum::<usize>()
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether nothing moved (same generations) for the quiet window after `idle` was read.
+    async fn quiet_for(&self, idle: &[ActivitySnapshot]) -> bool {
+        tokio::time::sleep(self.limits.quiet).await;
+        self.read() == idle
+    }
+
+    /// Settles, then copies what the intake did into the trace (at the current virtual time).
+    pub async fn settle_and_drain(&mut self) -> Result<()> {
+        let t = Instant::now();
+        self.settle().await?;
+        let settled = Instant::now();
+        self.intake_events.drain(&self.http, &self.trace).await?;
+        self.phases.settle += settled - t;
+        self.phases.drain += settled.elapsed();
+        Ok(())
+    }
+}
+
+/// Wall time of the runner's phases, for the debug log at the end of a run: where the time
+/// of a run goes (docs/benchmarks.md). Never reaches the trace.
+#[derive(Default)]
+pub struct Phases {
+    pub instants: u64,
+    pub sends: u64,
+    /// `POST /testbed/clock` until answered (the intake's due work).
+    pub clock: Duration,
+    /// Citizen submissions until the provider's answer.
+    pub send: Duration,
+    /// Waiting for idle after a clock post or a send (pushes into the intake and the like).
+    pub settle: Duration,
+    /// `GET /testbed/events`.
+    pub drain: Duration,
+    /// The judge's observations.
+    pub judge: Duration,
+}
+
+impl Phases {
+    pub fn report(&self, wall: Duration) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let accounted = self.clock + self.send + self.settle + self.drain + self.judge;
+        format!(
+            "wall {:.0} ms over {} instants and {} sends: clock {:.0} ms, send {:.0} ms, settle {:.0} ms, drain {:.0} ms, judge {:.0} ms, rest (set-up, planning, report) {:.0} ms",
+            ms(wall),
+            self.instants,
+            self.sends,
+            ms(self.clock),
+            ms(self.send),
+            ms(self.settle),
+            ms(self.drain),
+            ms(self.judge),
+            ms(wall.saturating_sub(accounted)),
+        )
+    }
+}
