@@ -180,36 +180,9 @@ fn check(paths: &[PathBuf]) -> ExitCode {
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    let paths = if args.paths.is_empty() {
-        vec![PathBuf::from("scenarios")]
-    } else {
-        args.paths.clone()
-    };
-    let files = match collect(&paths) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let scenarios = match load_all(&files) {
-        Ok(s) => s,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("error: {e}");
-            }
-            return ExitCode::from(2);
-        }
-    };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+    let (scenarios, rt) = match prepare(&args) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     eprintln!(
         "demail-testbed {} · target {} · {} scenario(s)",
@@ -255,29 +228,7 @@ fn run(args: RunArgs) -> ExitCode {
                 continue;
             }
         };
-        let mut deterministic = true;
-        if args.check_determinism {
-            let mut again = opts.clone();
-            again.out_dir = opts.out_dir.join("determinism-rerun");
-            match rt.block_on(run::run(s, &again)) {
-                Ok(second) => match first_divergence(&result.trace, &second.trace) {
-                    None => eprintln!(
-                        "  determinism: second run gave an identical trace ({} events)",
-                        result.events.len()
-                    ),
-                    Some((line, a, b)) => {
-                        deterministic = false;
-                        eprintln!(
-                            "  determinism FAILED: traces differ at line {line}\n    first:  {a}\n    second: {b}"
-                        );
-                    }
-                },
-                Err(e) => {
-                    deterministic = false;
-                    eprintln!("  determinism: the second run failed: {e:#}");
-                }
-            }
-        }
+        let deterministic = !args.check_determinism || same_on_rerun(&rt, s, &opts, &result);
         for c in &result.checks {
             let verdict = if c.passed { "pass" } else { "FAIL" };
             eprintln!("  {verdict} {}: {}", c.id, c.detail);
@@ -352,6 +303,75 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `--check-determinism`: runs the scenario again into `determinism-rerun/` and compares the
+/// traces line by line; prints the first difference.
+fn same_on_rerun(
+    rt: &tokio::runtime::Runtime,
+    s: &Scenario,
+    opts: &RunOptions,
+    result: &run::RunResult,
+) -> bool {
+    let mut deterministic = true;
+    let mut again = opts.clone();
+    again.out_dir = opts.out_dir.join("determinism-rerun");
+    match rt.block_on(run::run(s, &again)) {
+        Ok(second) => match first_divergence(&result.trace, &second.trace) {
+            None => eprintln!(
+                "  determinism: second run gave an identical trace ({} events)",
+                result.events.len()
+            ),
+            Some((line, a, b)) => {
+                deterministic = false;
+                eprintln!(
+                    "  determinism FAILED: traces differ at line {line}\n    first:  {a}\n    second: {b}"
+                );
+            }
+        },
+        Err(e) => {
+            deterministic = false;
+            eprintln!("  determinism: the second run failed: {e:#}");
+        }
+    }
+    deterministic
+}
+
+/// The scenarios named on the command line (default: `scenarios/`), loaded and validated, and
+/// the async runtime; errors are printed and give exit code 2.
+fn prepare(args: &RunArgs) -> Result<(Vec<Scenario>, tokio::runtime::Runtime), ExitCode> {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        args.paths.clone()
+    };
+    let files = match collect(&paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    let scenarios = match load_all(&files) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            return Err(ExitCode::from(2));
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    Ok((scenarios, rt))
 }
 
 /// A bar over the scenario's virtual time; indicatif draws it only when stderr is a terminal,

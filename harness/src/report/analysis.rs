@@ -213,24 +213,67 @@ pub fn analyse(events: &[Event]) -> Analysis {
                 .or_insert_with(|| e.at.clone());
         }
     }
-
-    let mut sends: Vec<Send> = Vec::new();
-    let mut answers: Vec<Answer> = Vec::new();
-    let mut deadlines: Vec<(u64, &str, &str, &str)> = Vec::new();
+    let mut pairing = Pairing::default();
     let mut hours: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
-    // Indexes over `sends`, so that a run of tens of thousands of messages is analysed in
-    // O(n log n): the unanswered sends (all, and per sender), the send of each message id, and
-    // the sends that wait for a reply, per sender. Each keeps the sends in their order, so the
-    // first match is the one a linear search from the front would find.
-    let mut unanswered: BTreeSet<usize> = BTreeSet::new();
-    let mut unanswered_by_from: HashMap<String, BTreeSet<usize>> = HashMap::new();
-    let mut send_of_message: HashMap<String, usize> = HashMap::new();
-    let mut awaiting_reply: HashMap<String, BTreeSet<usize>> = HashMap::new();
-    let mut accepted_seq: HashMap<&str, u64> = HashMap::new();
     let hour_of = |at: &str| -> Option<i64> {
         Some(ts(at)?.duration_since(start?).as_secs().div_euclid(3600))
     };
     for e in &evs {
+        match &e.kind {
+            EventKind::ProviderAccepted { .. } => {
+                if let Some(h) = hour_of(&e.at) {
+                    hours.entry(h).or_default().0 += 1;
+                }
+            }
+            EventKind::ProviderStored { .. } => {
+                if let Some(h) = hour_of(&e.at) {
+                    hours.entry(h).or_default().1 += 1;
+                }
+            }
+            _ => {}
+        }
+        pairing.feed(e);
+    }
+    out.throughput = hours
+        .into_iter()
+        .map(|(hour, (accepted, stored))| HourCount {
+            hour,
+            accepted,
+            stored,
+        })
+        .collect();
+    let arrival = |mailbox: &str, id: &str, fallback: &str| -> String {
+        stored
+            .get(&(mailbox.to_string(), id.to_string()))
+            .cloned()
+            .unwrap_or_else(|| fallback.to_string())
+    };
+    out.latencies = pairing.latencies(&arrival);
+    let end = out.virtual_end.as_deref().and_then(ts);
+    out.deadlines = pairing.deadline_bars(end, &arrival);
+    out
+}
+
+/// Pairs sends with what answered them, in one pass over the events in `seq` order.
+///
+/// Indexes over `sends`, so that a run of tens of thousands of messages is analysed in
+/// O(n log n): the unanswered sends (all, and per sender), the send of each message id, and
+/// the sends that wait for a reply, per sender. Each keeps the sends in their order, so the
+/// first match is the one a linear search from the front would find.
+#[derive(Default)]
+struct Pairing<'e> {
+    sends: Vec<Send>,
+    answers: Vec<Answer>,
+    deadlines: Vec<(u64, &'e str, &'e str, &'e str)>,
+    unanswered: BTreeSet<usize>,
+    unanswered_by_from: HashMap<String, BTreeSet<usize>>,
+    send_of_message: HashMap<String, usize>,
+    awaiting_reply: HashMap<String, BTreeSet<usize>>,
+    accepted_seq: HashMap<&'e str, u64>,
+}
+
+impl<'e> Pairing<'e> {
+    fn feed(&mut self, e: &'e Event) {
         match &e.kind {
             EventKind::CitizenSent {
                 citizen,
@@ -239,10 +282,13 @@ pub fn analyse(events: &[Event]) -> Analysis {
                 subject,
                 ..
             } => {
-                let i = sends.len();
-                unanswered.insert(i);
-                unanswered_by_from.entry(lower(from)).or_default().insert(i);
-                sends.push(Send {
+                let i = self.sends.len();
+                self.unanswered.insert(i);
+                self.unanswered_by_from
+                    .entry(lower(from))
+                    .or_default()
+                    .insert(i);
+                self.sends.push(Send {
                     seq: e.seq,
                     at: e.at.clone(),
                     citizen: citizen.clone(),
@@ -260,65 +306,22 @@ pub fn analyse(events: &[Event]) -> Analysis {
                 from,
                 to,
                 ..
-            } => {
-                if let Some(h) = hour_of(&e.at) {
-                    hours.entry(h).or_default().0 += 1;
-                }
-                accepted_seq.entry(message_id.as_str()).or_insert(e.seq);
-                let from = lower(from);
-                let to: Vec<String> = to.iter().map(|t| lower(t)).collect();
-                // The sender's first unanswered send is the one accepted here.
-                let first = unanswered_by_from
-                    .get_mut(&from)
-                    .and_then(|set| set.pop_first());
-                if let Some(i) = first {
-                    unanswered.remove(&i);
-                    let s = &mut sends[i];
-                    s.answered = true;
-                    s.message_id = Some(message_id.clone());
-                    send_of_message.entry(message_id.clone()).or_insert(i);
-                    awaiting_reply.entry(s.from.clone()).or_default().insert(i);
-                }
-                // A message from one of a send's recipients back to its sender replies to the
-                // earliest such send still without reply.
-                let reply_to = to
-                    .iter()
-                    .filter_map(|t| awaiting_reply.get(t))
-                    .filter_map(|set| {
-                        set.iter().copied().find(|&i| {
-                            let s = &sends[i];
-                            s.message_id.as_ref().is_some_and(|m| m != message_id)
-                                && s.to.contains(&from)
-                        })
-                    })
-                    .min();
-                if let Some(i) = reply_to {
-                    let s = &mut sends[i];
-                    s.reply = Some((message_id.clone(), e.at.clone()));
-                    if let Some(set) = awaiting_reply.get_mut(&s.from) {
-                        set.remove(&i);
-                    }
-                }
-            }
+            } => self.accepted(e, message_id, from, to),
             EventKind::ProviderRefused { from, .. } => {
                 let first = match from.as_deref().map(lower) {
-                    Some(f) => unanswered_by_from
+                    Some(f) => self
+                        .unanswered_by_from
                         .get_mut(&f)
                         .and_then(|set| set.pop_first()),
-                    None => unanswered.first().copied().inspect(|i| {
-                        if let Some(set) = unanswered_by_from.get_mut(&sends[*i].from) {
+                    None => self.unanswered.first().copied().inspect(|i| {
+                        if let Some(set) = self.unanswered_by_from.get_mut(&self.sends[*i].from) {
                             set.remove(i);
                         }
                     }),
                 };
                 if let Some(i) = first {
-                    unanswered.remove(&i);
-                    sends[i].answered = true;
-                }
-            }
-            EventKind::ProviderStored { .. } => {
-                if let Some(h) = hour_of(&e.at) {
-                    hours.entry(h).or_default().1 += 1;
+                    self.unanswered.remove(&i);
+                    self.sends[i].answered = true;
                 }
             }
             EventKind::ConfirmationIssued {
@@ -326,129 +329,183 @@ pub fn analyse(events: &[Event]) -> Analysis {
                 for_message_id,
                 message_id,
                 ..
-            } => {
-                if let Some(&i) = send_of_message.get(for_message_id) {
-                    answers.push(Answer {
-                        send: i,
-                        seq: e.seq,
-                        kind: LatencyKind::Confirmation,
-                        detail: confirmation.clone(),
-                        id: message_id.clone(),
-                        at: e.at.clone(),
-                    });
-                }
-            }
+            } => self.answer(
+                e,
+                for_message_id,
+                LatencyKind::Confirmation,
+                confirmation,
+                message_id,
+            ),
             EventKind::NotificationIssued {
                 notification_type,
                 for_message_id,
                 message_id,
                 ..
-            } => {
-                if let Some(&i) = send_of_message.get(for_message_id) {
-                    answers.push(Answer {
-                        send: i,
-                        seq: e.seq,
-                        kind: LatencyKind::Notification,
-                        detail: notification_type.clone(),
-                        id: message_id.clone(),
-                        at: e.at.clone(),
-                    });
-                }
-            }
+            } => self.answer(
+                e,
+                for_message_id,
+                LatencyKind::Notification,
+                notification_type,
+                message_id,
+            ),
             EventKind::DeadlineComputed {
                 rule, from, due, ..
             } => {
-                deadlines.push((e.seq, rule, from, due));
+                self.deadlines.push((e.seq, rule, from, due));
             }
             _ => {}
         }
     }
-    out.throughput = hours
-        .into_iter()
-        .map(|(hour, (accepted, stored))| HourCount {
-            hour,
-            accepted,
-            stored,
-        })
-        .collect();
 
-    let arrival = |mailbox: &str, id: &str, fallback: &str| -> String {
-        stored
-            .get(&(mailbox.to_string(), id.to_string()))
-            .cloned()
-            .unwrap_or_else(|| fallback.to_string())
-    };
-    // Replies become answers too, ordered after the events that announced them.
-    let mut all: Vec<(u64, u64, Latency)> = Vec::new();
-    for a in &answers {
-        let s = &sends[a.send];
-        let arrived_at = arrival(&s.from, &a.id, &a.at);
-        all.push((
-            s.seq,
-            a.seq,
-            latency(s, a.kind, &a.detail, &a.id, arrived_at),
-        ));
+    /// The provider accepted `message_id`: it answers the sender's first unanswered send, and a
+    /// message from one of a send's recipients back to its sender replies to the earliest such
+    /// send still without reply.
+    fn accepted(&mut self, e: &'e Event, message_id: &'e str, from: &str, to: &[String]) {
+        self.accepted_seq.entry(message_id).or_insert(e.seq);
+        let from = lower(from);
+        let to: Vec<String> = to.iter().map(|t| lower(t)).collect();
+        let first = self
+            .unanswered_by_from
+            .get_mut(&from)
+            .and_then(|set| set.pop_first());
+        if let Some(i) = first {
+            self.unanswered.remove(&i);
+            let s = &mut self.sends[i];
+            s.answered = true;
+            s.message_id = Some(message_id.to_string());
+            self.send_of_message
+                .entry(message_id.to_string())
+                .or_insert(i);
+            self.awaiting_reply
+                .entry(s.from.clone())
+                .or_default()
+                .insert(i);
+        }
+        let sends = &self.sends;
+        let reply_to = to
+            .iter()
+            .filter_map(|t| self.awaiting_reply.get(t))
+            .filter_map(|set| {
+                set.iter().copied().find(|&i| {
+                    let s = &sends[i];
+                    s.message_id.as_deref().is_some_and(|m| m != message_id) && s.to.contains(&from)
+                })
+            })
+            .min();
+        if let Some(i) = reply_to {
+            let s = &mut self.sends[i];
+            s.reply = Some((message_id.to_string(), e.at.clone()));
+            if let Some(set) = self.awaiting_reply.get_mut(&s.from) {
+                set.remove(&i);
+            }
+        }
     }
-    for s in &sends {
-        if let Some((id, at)) = &s.reply {
-            let arrived_at = arrival(&s.from, id, at);
-            let seq = accepted_seq.get(id.as_str()).copied().unwrap_or(u64::MAX);
+
+    /// A confirmation or Meldung about `for_message_id` answers its send.
+    fn answer(
+        &mut self,
+        e: &Event,
+        for_message_id: &str,
+        kind: LatencyKind,
+        detail: &str,
+        id: &str,
+    ) {
+        if let Some(&i) = self.send_of_message.get(for_message_id) {
+            self.answers.push(Answer {
+                send: i,
+                seq: e.seq,
+                kind,
+                detail: detail.to_string(),
+                id: id.to_string(),
+                at: e.at.clone(),
+            });
+        }
+    }
+
+    /// Confirmations, Meldungen and replies as latencies, ordered by send and then by the
+    /// event that announced them.
+    fn latencies(&self, arrival: &dyn Fn(&str, &str, &str) -> String) -> Vec<Latency> {
+        let mut all: Vec<(u64, u64, Latency)> = Vec::new();
+        for a in &self.answers {
+            let s = &self.sends[a.send];
+            let arrived_at = arrival(&s.from, &a.id, &a.at);
             all.push((
                 s.seq,
-                seq,
-                latency(s, LatencyKind::Reply, "", id, arrived_at),
+                a.seq,
+                latency(s, a.kind, &a.detail, &a.id, arrived_at),
             ));
         }
-    }
-    all.sort_by_key(|a| (a.0, a.1));
-    out.latencies = all.into_iter().map(|(_, _, l)| l).collect();
-
-    let end = out.virtual_end.as_deref().and_then(ts);
-    // Sends by their instant, in order: a deadline pairs with the first unclaimed accepted send
-    // of its starting instant that came before it.
-    let mut sends_at: HashMap<Timestamp, Vec<usize>> = HashMap::new();
-    for (i, s) in sends.iter().enumerate() {
-        if let Some(t) = ts(&s.at) {
-            sends_at.entry(t).or_default().push(i);
-        }
-    }
-    for (seq, rule, from, due) in deadlines {
-        let found = ts(from).and_then(|t| sends_at.get(&t)).and_then(|list| {
-            list.iter().copied().find(|&i| {
-                let s = &sends[i];
-                !s.claimed_by_deadline && s.message_id.is_some() && s.seq < seq
-            })
-        });
-        let paired = found.map(|i| &mut sends[i]);
-        let (message_id, subject, reply_at) = match paired {
-            Some(s) => {
-                s.claimed_by_deadline = true;
-                let reply_at = s.reply.as_ref().map(|(id, at)| arrival(&s.from, id, at));
-                (s.message_id.clone(), Some(s.subject.clone()), reply_at)
+        for s in &self.sends {
+            if let Some((id, at)) = &s.reply {
+                let arrived_at = arrival(&s.from, id, at);
+                let seq = self
+                    .accepted_seq
+                    .get(id.as_str())
+                    .copied()
+                    .unwrap_or(u64::MAX);
+                all.push((
+                    s.seq,
+                    seq,
+                    latency(s, LatencyKind::Reply, "", id, arrived_at),
+                ));
             }
-            None => (None, None, None),
-        };
-        let due_ts = ts(due);
-        let status = match (&reply_at, due_ts) {
-            (Some(r), Some(d)) if ts(r).is_some_and(|r| r < d) => DeadlineStatus::Met,
-            (Some(_), _) => DeadlineStatus::Missed,
-            (None, Some(d)) if end.is_some_and(|e| e >= d) => DeadlineStatus::Missed,
-            (None, _) => DeadlineStatus::Open,
-        };
-        out.deadlines.push(DeadlineBar {
-            seq,
-            rule: rule.to_string(),
-            from: from.to_string(),
-            due: due.to_string(),
-            message_id,
-            subject,
-            reply_seconds: reply_at.as_deref().and_then(|r| secs_between(from, r)),
-            reply_at,
-            status,
-            due_seconds: secs_between(from, due).unwrap_or(0),
-        });
+        }
+        all.sort_by_key(|a| (a.0, a.1));
+        all.into_iter().map(|(_, _, l)| l).collect()
     }
-    out
+
+    /// Each computed deadline with the send it belongs to: the first unclaimed accepted send of
+    /// its starting instant that came before it; met, missed or still open at `end`.
+    fn deadline_bars(
+        &mut self,
+        end: Option<Timestamp>,
+        arrival: &dyn Fn(&str, &str, &str) -> String,
+    ) -> Vec<DeadlineBar> {
+        let mut sends_at: HashMap<Timestamp, Vec<usize>> = HashMap::new();
+        for (i, s) in self.sends.iter().enumerate() {
+            if let Some(t) = ts(&s.at) {
+                sends_at.entry(t).or_default().push(i);
+            }
+        }
+        let mut bars = Vec::new();
+        for &(seq, rule, from, due) in &self.deadlines {
+            let sends = &self.sends;
+            let found = ts(from).and_then(|t| sends_at.get(&t)).and_then(|list| {
+                list.iter().copied().find(|&i| {
+                    let s = &sends[i];
+                    !s.claimed_by_deadline && s.message_id.is_some() && s.seq < seq
+                })
+            });
+            let (message_id, subject, reply_at) = match found.map(|i| &mut self.sends[i]) {
+                Some(s) => {
+                    s.claimed_by_deadline = true;
+                    let reply_at = s.reply.as_ref().map(|(id, at)| arrival(&s.from, id, at));
+                    (s.message_id.clone(), Some(s.subject.clone()), reply_at)
+                }
+                None => (None, None, None),
+            };
+            let due_ts = ts(due);
+            let status = match (&reply_at, due_ts) {
+                (Some(r), Some(d)) if ts(r).is_some_and(|r| r < d) => DeadlineStatus::Met,
+                (Some(_), _) => DeadlineStatus::Missed,
+                (None, Some(d)) if end.is_some_and(|e| e >= d) => DeadlineStatus::Missed,
+                (None, _) => DeadlineStatus::Open,
+            };
+            bars.push(DeadlineBar {
+                seq,
+                rule: rule.to_string(),
+                from: from.to_string(),
+                due: due.to_string(),
+                message_id,
+                subject,
+                reply_seconds: reply_at.as_deref().and_then(|r| secs_between(from, r)),
+                reply_at,
+                status,
+                due_seconds: secs_between(from, due).unwrap_or(0),
+            });
+        }
+        bars
+    }
 }
 
 fn latency(s: &Send, kind: LatencyKind, detail: &str, id: &str, arrived_at: String) -> Latency {

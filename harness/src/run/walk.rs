@@ -1,0 +1,287 @@
+//! The discrete-event loop (`Walk`): at every instant it calls `delivery::retry_due`, tells
+//! the intake the time, runs the steps and traffic arrivals due, settles, and lets the judge
+//! observe; it opens the next arrival's session while the world settles.
+
+use super::*;
+
+/// What the judge sees beside the world: the run's CA (DER) and each traffic's arrivals in all.
+pub(super) type Observed<'a> = (&'a [u8], &'a [(String, usize)]);
+
+/// The discrete-event loop's state: the world it walks, what is due, and what was sent.
+pub(super) struct Walk<'a> {
+    pub(super) scenario: &'a Scenario,
+    pub(super) clock: &'a VirtualClock,
+    pub(super) trace: &'a Trace,
+    pub(super) world: World<'a>,
+    pub(super) dms: Option<&'a crate::run::dms_mock::MockDms>,
+    pub(super) http: reqwest::Client,
+    pub(super) clock_url: String,
+    pub(super) settler: Settler,
+    pub(super) submitter: Submitter,
+    pub(super) citizen_passwords: &'a [String],
+    /// Draws the Message-ID tokens.
+    pub(super) msg_rng: rand_chacha::ChaCha8Rng,
+    /// Scripted steps in time order (stable: file order at the same instant), and the next.
+    pub(super) step_times: Vec<(Timestamp, usize)>,
+    pub(super) next_step: usize,
+    /// Traffic arrivals in time order, and the next.
+    pub(super) arrivals: Vec<(Timestamp, Outgoing)>,
+    pub(super) next_arrival: usize,
+    /// The session opened ahead for the next arrival.
+    pub(super) held: Option<Held>,
+    /// The next clock tick (on the grid start + k × tick).
+    pub(super) tick_at: ZonedDateTime,
+    pub(super) end: ZonedDateTime,
+    pub(super) sends: Vec<SendOutcome>,
+}
+
+impl Walk<'_> {
+    /// Starts an instant: pushes and hand-overs whose retry is due and limits passed
+    /// undelivered (docs/delivery.md) first, settled before the intake hears the time, so
+    /// that the retried deliveries never race the intake's replies in the trace; then the
+    /// DMS's outage state, then the intake's clock, settled.
+    pub(super) async fn tell_the_time(&mut self, now: Timestamp) -> Result<()> {
+        let t = Instant::now();
+        let retried = demail_sim::provider::delivery::retry_due(self.world.providers);
+        self.settler.phases.clock += t.elapsed();
+        if retried > 0 {
+            tracing::debug!("instant {now}: {retried} delivery retries due");
+            self.settler.settle_and_drain().await?;
+        }
+        if let Some(dms) = self.dms {
+            let scenario = self.scenario;
+            let down = scenario.dms_outages.iter().any(|(from, until)| {
+                let at = |s: &jiff::Span| scenario.start.checked_add(*s).map(|z| z.timestamp());
+                matches!((at(from), at(until)), (Ok(a), Ok(b)) if a <= now && now < b)
+            });
+            dms.set_available(!down);
+        }
+        tracing::trace!("instant {now}: posting the clock");
+        let t = Instant::now();
+        post_clock(&self.http, &self.clock_url, &self.clock.now()).await?;
+        self.settler.phases.clock += t.elapsed();
+        self.settler.phases.instants += 1;
+        self.settler.settle_and_drain().await
+    }
+
+    /// Runs the scripted steps due at `now`, settling after each.
+    pub(super) async fn run_steps(&mut self, now: Timestamp) -> Result<()> {
+        let file = &self.scenario.file;
+        while self.next_step < self.step_times.len() && self.step_times[self.next_step].0 <= now {
+            let i = self.step_times[self.next_step].1;
+            let step = &file.step[i];
+            let ci = file
+                .citizen
+                .iter()
+                .position(|c| c.id == *step.citizen.get_ref())
+                .context("citizen validated at load")?;
+            tracing::debug!("instant {now}: step {}", step.id);
+            let citizen = &file.citizen[ci];
+            if let Some(level) = step.login {
+                self.trace.emit(EventKind::CitizenLogin {
+                    citizen: citizen.id.clone(),
+                    address: citizen.address.clone(),
+                    level: level.as_str().to_string(),
+                });
+                self.world
+                    .provider_of(&citizen.address)
+                    .context("citizen's provider")?
+                    .login(&citizen.address, level)
+                    .with_context(|| format!("step {}: login of {}", step.id, citizen.id))?;
+                self.settler.settle_and_drain().await?;
+                self.next_step += 1;
+                continue;
+            }
+            let out = outgoing_of_step(self.scenario, step, ci, &self.citizen_passwords[ci])?;
+            let t = Instant::now();
+            let token = seed::token(&mut self.msg_rng);
+            let outcome = send(
+                &self.world,
+                &self.submitter,
+                self.trace,
+                self.clock,
+                &out,
+                &token,
+                None,
+            )
+            .await?;
+            self.settler.phases.send += t.elapsed();
+            self.settler.phases.sends += 1;
+            self.sends.push(outcome);
+            self.settler.settle_and_drain().await?;
+            self.next_step += 1;
+        }
+        Ok(())
+    }
+
+    /// Sends the traffic arrivals due at `now`; while each one's pushes are made, opens the
+    /// next arrival's session, and settles.
+    pub(super) async fn run_arrivals(&mut self, now: Timestamp) -> Result<()> {
+        while self.next_arrival < self.arrivals.len() && self.arrivals[self.next_arrival].0 <= now {
+            let next_arrival = self.next_arrival;
+            tracing::trace!(
+                "instant {now}: traffic {}",
+                self.arrivals[next_arrival].1.step_id
+            );
+            let conn = match self.held.take() {
+                Some(h) if h.arrival == next_arrival => {
+                    self.settler.held[h.provider] -= 1;
+                    Some(h.conn)
+                }
+                Some(h) => bail!(
+                    "internal: a session was held for arrival {} but arrival {next_arrival} came",
+                    h.arrival
+                ),
+                None => None,
+            };
+            let t = Instant::now();
+            let token = seed::token(&mut self.msg_rng);
+            let outcome = send(
+                &self.world,
+                &self.submitter,
+                self.trace,
+                self.clock,
+                &self.arrivals[next_arrival].1,
+                &token,
+                conn,
+            )
+            .await?;
+            self.settler.phases.send += t.elapsed();
+            self.settler.phases.sends += 1;
+            self.sends.push(outcome);
+            let t = Instant::now();
+            self.hold_next_arrival().await?;
+            self.settler.phases.settle += t.elapsed();
+            self.settler.settle_and_drain().await?;
+            self.next_arrival += 1;
+        }
+        Ok(())
+    }
+
+    /// Opens the session of the arrival after the current one while the current one's
+    /// pushes are made; the world is then settled with that session counted as the
+    /// runner's own.
+    pub(super) async fn hold_next_arrival(&mut self) -> Result<()> {
+        let Some((_, ahead)) = self.arrivals.get(self.next_arrival + 1) else {
+            return Ok(());
+        };
+        let provider = self
+            .world
+            .provider_index(&ahead.address)
+            .context("the sender's provider")?;
+        let addr = self.world.providers[provider].submission_addr();
+        let credentials = Credentials::new(ahead.address.clone(), ahead.password.clone());
+        let (opened, done) = tokio::join!(
+            self.submitter.open(addr, &credentials),
+            self.settler.deliveries_done()
+        );
+        done?;
+        match opened? {
+            Ok(conn) => {
+                self.settler.held[provider] += 1;
+                self.held = Some(Held {
+                    arrival: self.next_arrival + 1,
+                    provider,
+                    conn,
+                });
+                Ok(())
+            }
+            // Traffic credentials are right by construction: a refused login is a fault of
+            // the world (and would put its event at the wrong place).
+            Err(e) => bail!(
+                "the provider refused the login of {} ahead of its arrival: {e}",
+                ahead.step_id
+            ),
+        }
+    }
+
+    /// Walks instant by instant until every step and arrival is done and every expectation
+    /// decided, or the scenario's duration is over; the judge observes after each instant.
+    pub(super) async fn until_done(
+        &mut self,
+        judge: &mut check::Judge<'_>,
+        progress: Option<&indicatif::ProgressBar>,
+        observed: Observed<'_>,
+    ) -> Result<()> {
+        loop {
+            let now = self.clock.timestamp();
+            self.tell_the_time(now).await?;
+            self.run_steps(now).await?;
+            self.run_arrivals(now).await?;
+            let t = Instant::now();
+            judge.observe(&self.observation(observed));
+            self.settler.phases.judge += t.elapsed();
+            if let Some(pb) = progress {
+                let done = self
+                    .clock
+                    .timestamp()
+                    .duration_since(self.scenario.start.timestamp());
+                pb.set_position(done.as_secs().max(0) as u64);
+            }
+            if !self.steps_left() && judge.all_decided() {
+                return Ok(());
+            }
+            match self.next_instant(now)? {
+                Some(next) => self.clock.advance_to(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// What the judge may look at now.
+    pub(super) fn observation<'s>(
+        &'s self,
+        (trust_anchor, traffic_totals): Observed<'s>,
+    ) -> Observation<'s> {
+        Observation {
+            now: self.clock.now(),
+            sends: &self.sends,
+            world: &self.world,
+            intake_address: &self.scenario.intake_address,
+            trust_anchor,
+            traffic_totals,
+            dms: self.dms.map(|d| d as &dyn DmsRecords),
+        }
+    }
+
+    /// Whether scripted steps or arrivals are still to come.
+    pub(super) fn steps_left(&self) -> bool {
+        self.next_step < self.step_times.len() || self.next_arrival < self.arrivals.len()
+    }
+
+    /// The next instant: the next tick, step, arrival or delivery retry, whichever is
+    /// earliest; `None` past the end. Ticks stay on their own grid (start + k × tick): an
+    /// instant of a step or a retry in between does not move the next tick.
+    pub(super) fn next_instant(&mut self, now: Timestamp) -> Result<Option<Timestamp>> {
+        while self.tick_at.timestamp() <= now {
+            self.tick_at = self
+                .tick_at
+                .checked_add(self.scenario.tick)
+                .context("tick out of range")?;
+        }
+        let mut next = self.tick_at.timestamp();
+        if let Some((t, _)) = self.step_times.get(self.next_step) {
+            next = next.min(*t);
+        }
+        if let Some((t, _)) = self.arrivals.get(self.next_arrival) {
+            next = next.min(*t);
+        }
+        // Never step over a delivery retry or a transport limit (docs/delivery.md).
+        if let Some(t) = demail_sim::provider::delivery::next_wakeup(self.world.providers)
+            && t > now
+        {
+            next = next.min(t);
+        }
+        Ok((next <= self.end.timestamp()).then_some(next))
+    }
+}
+
+impl Mailboxes for World<'_> {
+    /// The mailbox of `address` at its provider.
+    fn mailbox(&self, address: &str) -> Result<Vec<StoredMessage>> {
+        match self.provider_of(address) {
+            Some(p) => p.mailbox(address),
+            None => bail!("no provider of this world hosts {address}"),
+        }
+    }
+}
