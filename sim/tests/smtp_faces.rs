@@ -6,15 +6,14 @@ use std::sync::Arc;
 
 use demail_sim::demail::AuthLevel;
 use demail_sim::intake::{IntakeConfig, ReferenceIntake};
-use demail_sim::pki::TestPki;
 use demail_sim::provider::AccountKind;
 use demail_sim::trace::{EventKind, Trace};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 mod common;
 
-use common::{PASSWORD, World, WorldBuilder};
+use common::{Client, PASSWORD, World, WorldBuilder};
 
 const CITIZEN: &str = "erika.mustermann@dmda-a.de-mail.de";
 const NORMAL_CITIZEN: &str = "max.normal@dmda-a.de-mail.de";
@@ -38,118 +37,6 @@ async fn start_world_with(extra: &[String], trusted_peers: &[&str]) -> World {
         world = world.account(a, AccountKind::Person, AuthLevel::High);
     }
     world.start().await
-}
-
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-/// A line-level SMTP client for transcripts.
-struct Client {
-    io: BufReader<Box<dyn Io>>,
-}
-
-impl Client {
-    async fn connect(addr: std::net::SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let mut c = Client {
-            io: BufReader::new(Box::new(stream)),
-        };
-        let greeting = c.read_reply().await;
-        assert!(greeting.starts_with("220"), "{greeting}");
-        c
-    }
-
-    async fn read_reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            self.io.read_line(&mut line).await.unwrap();
-            assert!(!line.is_empty(), "connection closed; so far: {all}");
-            all.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] == b' ' {
-                return all;
-            }
-        }
-    }
-
-    /// Sends a command line and returns the whole reply.
-    async fn cmd(&mut self, line: &str) -> String {
-        let io = self.io.get_mut();
-        io.write_all(format!("{line}\r\n").as_bytes())
-            .await
-            .unwrap();
-        io.flush().await.unwrap();
-        self.read_reply().await
-    }
-
-    async fn starttls(self, pki: &TestPki) -> Self {
-        let mut c = self;
-        let r = c.cmd("STARTTLS").await;
-        assert!(r.starts_with("220"), "{r}");
-        let roots = pki.root_store().unwrap();
-        let config = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let tls = connector.connect(name, c.io.into_inner()).await.unwrap();
-        Client {
-            io: BufReader::new(Box::new(tls)),
-        }
-    }
-
-    /// EHLO, STARTTLS, EHLO, AUTH PLAIN as `user`.
-    async fn login(addr: std::net::SocketAddr, pki: &TestPki, user: &str) -> Self {
-        let mut c = Client::connect(addr).await;
-        c.cmd("EHLO test").await;
-        let mut c = c.starttls(pki).await;
-        let ehlo = c.cmd("EHLO test").await;
-        assert!(ehlo.contains("AUTH PLAIN LOGIN"), "{ehlo}");
-        use base64::Engine as _;
-        let token =
-            base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{PASSWORD}"));
-        let r = c.cmd(&format!("AUTH PLAIN {token}")).await;
-        assert!(r.starts_with("235 2.7.0"), "{r}");
-        c
-    }
-
-    /// Sends raw bytes as they are (no line end added) and returns the next reply.
-    async fn raw(&mut self, bytes: &[u8]) -> String {
-        let io = self.io.get_mut();
-        io.write_all(bytes).await.unwrap();
-        io.flush().await.unwrap();
-        self.read_reply().await
-    }
-
-    /// Whether the server closed the connection (EOF) before sending anything more.
-    async fn closed(&mut self) -> bool {
-        let mut line = String::new();
-        match tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            self.io.read_line(&mut line),
-        )
-        .await
-        {
-            Ok(Ok(0)) | Ok(Err(_)) => true,
-            Ok(Ok(_)) => {
-                eprintln!("still open, got: {line}");
-                false
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// MAIL, RCPT, DATA with `message`; returns the final reply.
-    async fn send(&mut self, from: &str, to: &str, message: &str) -> String {
-        let r = self.cmd(&format!("MAIL FROM:<{from}>")).await;
-        assert!(r.starts_with("250"), "{r}");
-        let r = self.cmd(&format!("RCPT TO:<{to}>")).await;
-        assert!(r.starts_with("250"), "{r}");
-        let r = self.cmd("DATA").await;
-        assert!(r.starts_with("354"), "{r}");
-        let body = message.replace('\n', "\r\n");
-        self.cmd(&format!("{body}\r\n.")).await
-    }
 }
 
 fn message(from: &str, extra: &str) -> String {

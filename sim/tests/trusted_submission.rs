@@ -9,12 +9,10 @@ use demail_sim::demail::AuthLevel;
 use demail_sim::demail::headers::RawMessage;
 use demail_sim::provider::AccountKind;
 use demail_sim::trace::EventKind;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 mod common;
 
-use common::WorldBuilder;
+use common::{Client, WorldBuilder};
 
 const SENDER: &str = "poststelle@dresden.de-mail.de";
 const RECIPIENT: &str = "gewerbeangelegenheiten@dresden.de-mail.de";
@@ -54,45 +52,6 @@ async fn start_world(name: &str) -> World {
         .await
         .unwrap();
     World { world, trusted }
-}
-
-/// A line-level plain SMTP client.
-struct Client {
-    io: BufReader<TcpStream>,
-}
-
-impl Client {
-    async fn connect(addr: std::net::SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let mut c = Client {
-            io: BufReader::new(stream),
-        };
-        let greeting = c.read_reply().await;
-        assert!(greeting.starts_with("220"), "{greeting}");
-        c
-    }
-
-    async fn read_reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            self.io.read_line(&mut line).await.unwrap();
-            assert!(!line.is_empty(), "connection closed; so far: {all}");
-            all.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] == b' ' {
-                return all;
-            }
-        }
-    }
-
-    async fn cmd(&mut self, line: &str) -> String {
-        let io = self.io.get_mut();
-        io.write_all(format!("{line}\r\n").as_bytes())
-            .await
-            .unwrap();
-        io.flush().await.unwrap();
-        self.read_reply().await
-    }
 }
 
 /// What smtp-source sends (Postfix 3.7), with a Subject as `-S` adds it.

@@ -1,11 +1,13 @@
 //! The test world the sim test files share: one provider on a virtual clock with a fresh test
 //! PKI and trace, built by [`WorldBuilder`], and [`submit`], a citizen's submission over real
-//! SMTP (STARTTLS + AUTH PLAIN, lettre). Each test file includes it with `mod common;`; not
+//! SMTP (STARTTLS + AUTH PLAIN, lettre), and [`Client`], a line-level SMTP client for
+//! transcripts (exact bytes sent, exact replies read). Each test file includes it with `mod common;`; not
 //! every file uses every part.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use demail_sim::clock::VirtualClock;
 use demail_sim::demail::AuthLevel;
@@ -17,6 +19,8 @@ use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 
 /// The password of every test account.
 pub const PASSWORD: &str = "pw";
@@ -212,4 +216,116 @@ pub async fn submit(addr: SocketAddr, pki: &TestPki, from: &str, to: &str, raw: 
         .send_raw(&env, raw.as_bytes())
         .await
         .expect("250 from the sender's provider");
+}
+
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// A line-level SMTP client for transcripts.
+pub struct Client {
+    pub io: BufReader<Box<dyn Io>>,
+}
+
+impl Client {
+    pub async fn connect(addr: std::net::SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let mut c = Client {
+            io: BufReader::new(Box::new(stream)),
+        };
+        let greeting = c.read_reply().await;
+        assert!(greeting.starts_with("220"), "{greeting}");
+        c
+    }
+
+    pub async fn read_reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            self.io.read_line(&mut line).await.unwrap();
+            assert!(!line.is_empty(), "connection closed; so far: {all}");
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] == b' ' {
+                return all;
+            }
+        }
+    }
+
+    /// Sends a command line and returns the whole reply.
+    pub async fn cmd(&mut self, line: &str) -> String {
+        let io = self.io.get_mut();
+        io.write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+        io.flush().await.unwrap();
+        self.read_reply().await
+    }
+
+    pub async fn starttls(self, pki: &TestPki) -> Self {
+        let mut c = self;
+        let r = c.cmd("STARTTLS").await;
+        assert!(r.starts_with("220"), "{r}");
+        let roots = pki.root_store().unwrap();
+        let config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = connector.connect(name, c.io.into_inner()).await.unwrap();
+        Client {
+            io: BufReader::new(Box::new(tls)),
+        }
+    }
+
+    /// EHLO, STARTTLS, EHLO, AUTH PLAIN as `user`.
+    pub async fn login(addr: std::net::SocketAddr, pki: &TestPki, user: &str) -> Self {
+        let mut c = Client::connect(addr).await;
+        c.cmd("EHLO test").await;
+        let mut c = c.starttls(pki).await;
+        let ehlo = c.cmd("EHLO test").await;
+        assert!(ehlo.contains("AUTH PLAIN LOGIN"), "{ehlo}");
+        use base64::Engine as _;
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{PASSWORD}"));
+        let r = c.cmd(&format!("AUTH PLAIN {token}")).await;
+        assert!(r.starts_with("235 2.7.0"), "{r}");
+        c
+    }
+
+    /// Sends raw bytes as they are (no line end added) and returns the next reply.
+    pub async fn raw(&mut self, bytes: &[u8]) -> String {
+        let io = self.io.get_mut();
+        io.write_all(bytes).await.unwrap();
+        io.flush().await.unwrap();
+        self.read_reply().await
+    }
+
+    /// Whether the server closed the connection (EOF) before sending anything more.
+    pub async fn closed(&mut self) -> bool {
+        let mut line = String::new();
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            self.io.read_line(&mut line),
+        )
+        .await
+        {
+            Ok(Ok(0)) | Ok(Err(_)) => true,
+            Ok(Ok(_)) => {
+                eprintln!("still open, got: {line}");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// MAIL, RCPT, DATA with `message`; returns the final reply.
+    pub async fn send(&mut self, from: &str, to: &str, message: &str) -> String {
+        let r = self.cmd(&format!("MAIL FROM:<{from}>")).await;
+        assert!(r.starts_with("250"), "{r}");
+        let r = self.cmd(&format!("RCPT TO:<{to}>")).await;
+        assert!(r.starts_with("250"), "{r}");
+        let r = self.cmd("DATA").await;
+        assert!(r.starts_with("354"), "{r}");
+        let body = message.replace('\n', "\r\n");
+        self.cmd(&format!("{body}\r\n.")).await
+    }
 }
