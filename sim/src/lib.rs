@@ -13,9 +13,11 @@
 //! - [`intake`]: the reference municipal intake, a system under test that talks to the
 //!   provider only over SMTP and HTTP on sockets.
 //! - [`population`]: a seeded fake population of citizens and businesses (streamed).
+//! - [`http_limit`]: the declared-body-size guard of the HTTP faces.
 
 pub mod clock;
 pub mod demail;
+pub mod http_limit;
 pub mod intake;
 pub mod law;
 pub mod pki;
