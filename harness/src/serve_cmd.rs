@@ -218,6 +218,11 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
                 access_opened: a.access_opened,
             })
             .collect();
+        // Continue the numbering of `messages/NNNNNN.eml` after an earlier run on this data
+        // directory, so that no copy is overwritten.
+        let message_dir = keep_messages.then(|| data.join(&p.id).join("messages"));
+        let wire_log = demail_sim::provider::WireLog::resuming(message_dir.clone())
+            .with_context(|| format!("reading the message copies of provider {:?}", p.id))?;
         let mut provider = Provider::start(
             ProviderConfig {
                 id: p.id.clone(),
@@ -225,13 +230,13 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
                 domain: p.domain.clone(),
                 hosted_domains: p.hosts.clone(),
                 accounts,
-                message_dir: keep_messages.then(|| data.join(&p.id).join("messages")),
+                message_dir,
                 database: Some(data.join(&p.id).join("store.sqlite")),
                 smtp_listen: p.smtp,
                 http_listen: p.http,
                 relay_listen: p.relay,
                 delivery_hub: None,
-                wire_log: None,
+                wire_log: Some(std::sync::Arc::new(wire_log)),
                 trusted_peers: trusted.clone(),
             },
             clock.clone(),

@@ -1,6 +1,7 @@
 //! `demail-testbed serve` as a separate process: a message the provider acknowledged with 250
 //! is still in the store after the process is killed with SIGKILL (kill -9), and a restart on
-//! the same data directory continues the message numbering instead of reusing ids.
+//! the same data directory continues the message numbering instead of reusing ids, both the
+//! X-de-mail-message-ids and the `messages/NNNNNN.eml` copies.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -103,7 +104,26 @@ fn stored(data: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A 250 survives kill -9, and a restart continues the numbering (no id is reused).
+/// The `messages/NNNNNN.eml` copies of one provider: file name → bytes.
+fn copies(data: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let dir = data.join("dmda-a/messages");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Default::default();
+    };
+    entries
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A 250 survives kill -9, and a restart continues the numbering (no id is reused): the
+/// message copies written before the restart keep their files and bytes, the ones after it
+/// get new numbers after the highest one there.
 #[test]
 fn acknowledged_mail_survives_kill_9() {
     demail_sim::init_crypto();
@@ -122,6 +142,9 @@ fn acknowledged_mail_survives_kill_9() {
         stored(&data),
         vec![("m000001@dmda-a.de-mail.de".into(), "Erste Anzeige".into())]
     );
+    let before = copies(&data);
+    assert!(!before.is_empty(), "the first run kept its message copies");
+    assert!(before.contains_key("000001.eml"), "{:?}", before.keys());
 
     let (mut child, smtp) = start(&config, &data);
     submit(smtp, &data.join("pki/ca.pem"), "Zweite Anzeige");
@@ -131,4 +154,24 @@ fn acknowledged_mail_survives_kill_9() {
     assert_eq!(after.len(), 2, "{after:?}");
     assert_eq!(after[1].0, "m000002@dmda-a.de-mail.de");
     assert_eq!(after[1].1, "Zweite Anzeige");
+    let now = copies(&data);
+    for (name, bytes) in &before {
+        assert!(
+            now.get(name) == Some(bytes),
+            "{name} was overwritten or removed by the second run"
+        );
+    }
+    let highest = before.keys().max().unwrap().clone();
+    let added: Vec<&String> = now.keys().filter(|n| !before.contains_key(*n)).collect();
+    assert!(!added.is_empty(), "the second run kept no copy: {now:?}");
+    assert!(
+        added.iter().all(|n| **n > highest),
+        "new copies {added:?} must be numbered after {highest}"
+    );
+    assert!(
+        added
+            .iter()
+            .any(|n| String::from_utf8_lossy(&now[*n]).contains("Zweite Anzeige")),
+        "the second message has a copy of its own"
+    );
 }
