@@ -2,7 +2,8 @@
 //! by hand. Ports, accounts, passwords and API tokens come from a TOML file (format in
 //! `docs/serve.md`) or a built-in demo world, and are printed at start. The data directory
 //! holds each provider's SQLite store, so a restart on the same directory resumes queued
-//! pushes; Ctrl-C shuts down cleanly.
+//! pushes. Ctrl-C (SIGINT) and SIGTERM shut down cleanly: the listeners close, open SMTP
+//! sessions get [`SHUTDOWN_GRACE`] to finish, the exit status is 0.
 //!
 //! Time is wall-clock time here (the clock's wall adapter); scenario runs never use it.
 
@@ -292,15 +293,96 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
         providers.push(provider);
     }
     demail_sim::provider::connect_all(&providers);
-    println!("ready; Ctrl-C stops");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    // The handlers are installed before "ready": a stop signal from then on is never the
+    // default action (termination with status 143 for SIGTERM).
+    let mut stop = StopSignals::install()?;
+    println!("ready; Ctrl-C or SIGTERM stops");
+    let signal = stop.next().await;
     println!("stopping");
+    eprintln!("serve: {signal} received, stopping");
     for p in &providers {
         p.shutdown();
     }
+    // The listeners are closed; sessions already open may finish their transactions (a
+    // commit before 250 is never cut). Whatever is still open after the grace period, or
+    // after a second signal, ends with the process.
+    let open = open_sessions(&providers);
+    if open > 0 {
+        println!(
+            "waiting up to {} s for {open} open SMTP session(s); a second Ctrl-C or SIGTERM stops at once",
+            SHUTDOWN_GRACE.as_secs()
+        );
+        let idle = async {
+            while open_sessions(&providers) > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        };
+        tokio::select! {
+            () = idle => {}
+            () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+                println!("{} SMTP session(s) still open after {} s; closing them", open_sessions(&providers), SHUTDOWN_GRACE.as_secs());
+            }
+            s = stop.next() => println!("{s} received again; closing the open sessions"),
+        }
+    }
+    println!("stopped");
     Ok(())
+}
+
+/// How long `serve` waits after a stop signal for open SMTP sessions to end (systemd waits
+/// 90 s before SIGKILL by default, Kubernetes 30 s).
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// SMTP sessions open on all providers (submission, trusted and relay faces).
+fn open_sessions(providers: &[Provider]) -> usize {
+    providers
+        .iter()
+        .map(|p| p.activity().snapshot().open_sessions)
+        .sum()
+}
+
+/// The signals that stop `serve`: SIGINT (Ctrl-C) and SIGTERM (systemd, Kubernetes, `kill`).
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Installs the handlers (from now on the signals no longer end the process by default).
+    fn install() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())
+                    .context("installing the SIGINT handler")?,
+                terminate: signal(SignalKind::terminate())
+                    .context("installing the SIGTERM handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Waits for the next stop signal and names it.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT (Ctrl-C)",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => "Ctrl-C",
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
 }
 
 #[cfg(test)]
