@@ -298,11 +298,12 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
     let mut stop = StopSignals::install()?;
     println!("ready; Ctrl-C or SIGTERM stops");
     let signal = stop.next().await;
-    println!("stopping");
     eprintln!("serve: {signal} received, stopping");
-    for p in &providers {
-        p.shutdown();
+    for p in &mut providers {
+        p.stop().await;
     }
+    // Printed once the listeners are closed: from here on no connection is accepted.
+    println!("stopping");
     // The listeners are closed; sessions already open may finish their transactions (a
     // commit before 250 is never cut). Whatever is still open after the grace period, or
     // after a second signal, ends with the process.

@@ -610,6 +610,17 @@ impl Provider {
             t.abort();
         }
     }
+
+    /// Like [`Provider::shutdown`], and returns when the listeners are closed (their tasks
+    /// are gone, so a new connection is refused). SMTP sessions already open go on: watch
+    /// [`Provider::activity`] for them to end.
+    pub async fn stop(&mut self) {
+        self.shutdown();
+        for t in self.tasks.drain(..) {
+            // Cancelled (the usual outcome) or finished: either way the task is gone.
+            let _ = t.await;
+        }
+    }
 }
 
 impl Drop for Provider {
