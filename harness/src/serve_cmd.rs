@@ -5,8 +5,12 @@
 //! pushes. Ctrl-C (SIGINT) and SIGTERM shut down cleanly: the listeners close, open SMTP
 //! sessions get [`SHUTDOWN_GRACE`] to finish, the exit status is 0.
 //!
+//! The trace is streamed to `<data>/trace.jsonl` (appended; only a window stays in memory),
+//! so memory stays bounded however long it runs.
+//!
 //! Time is wall-clock time here (the clock's wall adapter); scenario runs never use it.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -191,7 +195,17 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
     demail_sim::init_crypto();
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let clock = VirtualClock::wall();
-    let trace = Trace::new(clock.clone());
+    // The trace goes to a file as it happens; only a window stays in memory (docs/serve.md,
+    // "Memory"). A restart appends and continues the sequence numbers.
+    let trace_path = data.join("trace.jsonl");
+    let last_seq = demail_sim::trace::last_seq_in(&trace_path)
+        .with_context(|| format!("reading {}", trace_path.display()))?;
+    let trace_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&trace_path)
+        .with_context(|| format!("opening {}", trace_path.display()))?;
+    let trace = Trace::streaming(clock.clone(), trace_file, last_seq);
     let pki = TestPki::generate("serve")?;
     let ca = pki.write_ca(&data.join("pki"))?;
     println!(
@@ -200,6 +214,10 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
         ca.display()
     );
     println!("(the CA is generated anew at every start: clients must trust the current ca.pem)");
+    println!(
+        "trace {} (appended, one JSON line per event)",
+        trace_path.display()
+    );
     if !keep_messages {
         println!("(--no-messages: no messages/NNNNNN.eml copies; the store keeps every message)");
     }
@@ -298,21 +316,21 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
     let mut stop = StopSignals::install()?;
     println!("ready; Ctrl-C or SIGTERM stops");
     let signal = stop.next().await;
-    eprintln!("serve: {signal} received, stopping");
+    let _ = writeln!(std::io::stderr(), "serve: {signal} received, stopping");
     for p in &mut providers {
         p.stop().await;
     }
     // Printed once the listeners are closed: from here on no connection is accepted.
-    println!("stopping");
+    say("stopping");
     // The listeners are closed; sessions already open may finish their transactions (a
     // commit before 250 is never cut). Whatever is still open after the grace period, or
     // after a second signal, ends with the process.
     let open = open_sessions(&providers);
     if open > 0 {
-        println!(
+        say(&format!(
             "waiting up to {} s for {open} open SMTP session(s); a second Ctrl-C or SIGTERM stops at once",
             SHUTDOWN_GRACE.as_secs()
-        );
+        ));
         let idle = async {
             while open_sessions(&providers) > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -321,13 +339,19 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
         tokio::select! {
             () = idle => {}
             () = tokio::time::sleep(SHUTDOWN_GRACE) => {
-                println!("{} SMTP session(s) still open after {} s; closing them", open_sessions(&providers), SHUTDOWN_GRACE.as_secs());
+                say(&format!("{} SMTP session(s) still open after {} s; closing them", open_sessions(&providers), SHUTDOWN_GRACE.as_secs()));
             }
-            s = stop.next() => println!("{s} received again; closing the open sessions"),
+            s = stop.next() => say(&format!("{s} received again; closing the open sessions")),
         }
     }
-    println!("stopped");
+    say("stopped");
     Ok(())
+}
+
+/// Prints a line on stdout, ignoring a closed stdout (`serve | head`, a supervisor that went
+/// away): stopping must not fail on it.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 /// How long `serve` waits after a stop signal for open SMTP sessions to end (systemd waits

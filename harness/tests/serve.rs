@@ -46,6 +46,16 @@ struct Served {
     stdout: mpsc::Receiver<String>,
 }
 
+/// A `serve` left running by a failing test is killed, not orphaned.
+impl Drop for Served {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Starts `serve` and waits for "ready"; returns the child and its SMTP addresses.
 fn start(config: &Path, data: &Path) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_demail-testbed"))
@@ -326,4 +336,75 @@ fn sigterm_stops_cleanly_after_open_transactions() {
     assert_eq!(status.code(), Some(0), "{status}");
     let subjects: Vec<String> = stored(&data).into_iter().map(|(_, s)| s).collect();
     assert_eq!(subjects, ["Vor dem Signal", "Während des Anhaltens"]);
+}
+
+/// The events of `<data>/trace.jsonl`, parsed.
+fn trace_lines(data: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(data.join("trace.jsonl"))
+        .unwrap_or_else(|e| panic!("{}: {e}", data.join("trace.jsonl").display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// `serve` streams its trace to `<data>/trace.jsonl` as events happen (it keeps only a
+/// bounded window in memory, docs/serve.md "Memory"): after an accepted message and refused
+/// commands of a client that never authenticates (530 each), the file holds their events,
+/// numbered 1, 2, 3, … without gaps; a restart appends and continues the numbering.
+#[test]
+fn trace_streams_to_the_data_directory() {
+    demail_sim::init_crypto();
+    let tmp: PathBuf =
+        std::env::temp_dir().join(format!("demail-serve-trace-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let config = tmp.join("serve.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let data = tmp.join("data");
+
+    let mut served = start(&config, &data);
+    submit(served.smtp, &data.join("pki/ca.pem"), "Erste Anzeige");
+    let mut c = BufReader::new(TcpStream::connect(served.smtp).unwrap());
+    c.get_mut()
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    assert!(smtp_line(&mut c, None).starts_with("220 "));
+    assert!(smtp_line(&mut c, Some("EHLO test")).starts_with("250 "));
+    for _ in 0..3 {
+        assert_eq!(
+            smtp_line(&mut c, Some("MAIL FROM:<x@y>")),
+            "530 5.7.0 Authentication required"
+        );
+    }
+    drop(c);
+
+    let events = trace_lines(&data);
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"provider.accepted"), "{kinds:?}");
+    let refused: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "provider.refused")
+        .collect();
+    assert_eq!(refused.len(), 3, "{kinds:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|e| e["code"] == 530 && e["stage"] == "MAIL")
+    );
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected);
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+
+    let mut served = start(&config, &data);
+    submit(served.smtp, &data.join("pki/ca.pem"), "Zweite Anzeige");
+    terminate(&served);
+    assert_eq!(wait_for_exit(&mut served).code(), Some(0));
+    let after = trace_lines(&data);
+    assert!(after.len() > events.len(), "the restart appended");
+    assert_eq!(after[..events.len()], events[..], "earlier lines unchanged");
+    let seqs: Vec<u64> = after.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "seq continues after the restart");
 }
