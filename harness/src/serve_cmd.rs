@@ -175,7 +175,15 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Runtime::new() {
+    // Tokio's blocking pool (one job per submission: the PVD rules and the SQLite commit)
+    // may grow to 512 threads, and under steady load it kept adding threads (each keeps its
+    // stack's pages); the store's lock serializes the commits anyway, so a few threads carry
+    // any load, and memory stays bounded.
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -353,6 +361,9 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
 fn say(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
+
+/// Threads of the tokio blocking pool in `serve` (tokio's default is 512).
+pub const BLOCKING_THREADS: usize = 8;
 
 /// How long `serve` waits after a stop signal for open SMTP sessions to end (systemd waits
 /// 90 s before SIGKILL by default, Kubernetes 30 s).
