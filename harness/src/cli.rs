@@ -46,7 +46,7 @@ pub enum Command {
     /// Write a seeded fake population of citizens and businesses as CSV or JSON Lines.
     Population(crate::cmd::population::PopulationArgs),
     /// Run simulated providers standalone (ports, accounts and tokens printed at start) for
-    /// connecting an intake by hand; Ctrl-C stops.
+    /// connecting an intake by hand; Ctrl-C or SIGTERM stops (exit 0).
     Serve(crate::cmd::serve::ServeArgs),
 }
 

@@ -1,12 +1,15 @@
 //! `demail-testbed serve` as a separate process: a message the provider acknowledged with 250
 //! is still in the store after the process is killed with SIGKILL (kill -9), and a restart on
-//! the same data directory continues the message numbering instead of reusing ids.
+//! the same data directory continues the message numbering instead of reusing ids, both the
+//! X-de-mail-message-ids and the `messages/NNNNNN.eml` copies.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -35,8 +38,26 @@ auth_level = "high"
 password = "amt"
 "#;
 
-/// Starts `serve` and waits for "ready"; returns the child and its SMTP address.
-fn start(config: &Path, data: &Path) -> (Child, SocketAddr) {
+/// A running `serve`: the child, its addresses, and the rest of its stdout, line by line.
+struct Served {
+    child: Child,
+    smtp: SocketAddr,
+    trusted: Option<SocketAddr>,
+    stdout: mpsc::Receiver<String>,
+}
+
+/// A `serve` left running by a failing test is killed, not orphaned.
+impl Drop for Served {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Starts `serve` and waits for "ready"; returns the child and its SMTP addresses.
+fn start(config: &Path, data: &Path) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_demail-testbed"))
         .args(["serve", "--config"])
         .arg(config)
@@ -48,18 +69,70 @@ fn start(config: &Path, data: &Path) -> (Child, SocketAddr) {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut smtp = None;
+    let mut trusted = None;
+    let address = |rest: &str| rest.split_whitespace().next().map(|a| a.parse().unwrap());
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.trim().strip_prefix("SMTP submission") {
-            smtp = rest.split_whitespace().next().map(|a| a.parse().unwrap());
+            smtp = address(rest);
+        }
+        if let Some(rest) = line.trim().strip_prefix("trusted SMTP") {
+            trusted = address(rest);
         }
         if line.starts_with("ready") {
             break;
         }
     }
     // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, smtp.expect("serve printed its SMTP address"))
+    let (tx, stdout) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    Served {
+        child,
+        smtp: smtp.expect("serve printed its SMTP address"),
+        trusted,
+        stdout,
+    }
+}
+
+/// Waits up to 20 s for the next stdout line of `serve` that starts with `prefix`.
+fn wait_for_line(served: &Served, prefix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match served.stdout.recv_timeout(left) {
+            Ok(line) if line.starts_with(prefix) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("serve printed no line starting with {prefix:?}: {e}"),
+        }
+    }
+}
+
+/// Waits up to 20 s for `serve` to exit (kills it and fails if it does not).
+fn wait_for_exit(served: &mut Served) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = served.child.kill();
+            panic!("serve did not exit within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends SIGTERM to `serve` (what systemd and Kubernetes send to stop a service).
+fn terminate(served: &Served) {
+    let status = Command::new("kill")
+        .args(["-TERM", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -TERM failed");
 }
 
 fn submit(smtp: SocketAddr, ca: &Path, subject: &str) {
@@ -103,7 +176,26 @@ fn stored(data: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A 250 survives kill -9, and a restart continues the numbering (no id is reused).
+/// The `messages/NNNNNN.eml` copies of one provider: file name → bytes.
+fn copies(data: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let dir = data.join("dmda-a/messages");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Default::default();
+    };
+    entries
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A 250 survives kill -9, and a restart continues the numbering (no id is reused): the
+/// message copies written before the restart keep their files and bytes, the ones after it
+/// get new numbers after the highest one there.
 #[test]
 fn acknowledged_mail_survives_kill_9() {
     demail_sim::init_crypto();
@@ -114,21 +206,205 @@ fn acknowledged_mail_survives_kill_9() {
     std::fs::write(&config, CONFIG).unwrap();
     let data = tmp.join("data");
 
-    let (mut child, smtp) = start(&config, &data);
-    submit(smtp, &data.join("pki/ca.pem"), "Erste Anzeige");
-    child.kill().unwrap(); // SIGKILL: no shutdown code runs.
-    child.wait().unwrap();
+    let mut served = start(&config, &data);
+    submit(served.smtp, &data.join("pki/ca.pem"), "Erste Anzeige");
+    served.child.kill().unwrap(); // SIGKILL: no shutdown code runs.
+    served.child.wait().unwrap();
     assert_eq!(
         stored(&data),
         vec![("m000001@dmda-a.de-mail.de".into(), "Erste Anzeige".into())]
     );
+    let before = copies(&data);
+    assert!(!before.is_empty(), "the first run kept its message copies");
+    assert!(before.contains_key("000001.eml"), "{:?}", before.keys());
 
-    let (mut child, smtp) = start(&config, &data);
-    submit(smtp, &data.join("pki/ca.pem"), "Zweite Anzeige");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let mut served = start(&config, &data);
+    submit(served.smtp, &data.join("pki/ca.pem"), "Zweite Anzeige");
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
     let after = stored(&data);
     assert_eq!(after.len(), 2, "{after:?}");
     assert_eq!(after[1].0, "m000002@dmda-a.de-mail.de");
     assert_eq!(after[1].1, "Zweite Anzeige");
+    let now = copies(&data);
+    for (name, bytes) in &before {
+        assert!(
+            now.get(name) == Some(bytes),
+            "{name} was overwritten or removed by the second run"
+        );
+    }
+    let highest = before.keys().max().unwrap().clone();
+    let added: Vec<&String> = now.keys().filter(|n| !before.contains_key(*n)).collect();
+    assert!(!added.is_empty(), "the second run kept no copy: {now:?}");
+    assert!(
+        added.iter().all(|n| **n > highest),
+        "new copies {added:?} must be numbered after {highest}"
+    );
+    assert!(
+        added
+            .iter()
+            .any(|n| String::from_utf8_lossy(&now[*n]).contains("Zweite Anzeige")),
+        "the second message has a copy of its own"
+    );
+}
+
+/// One line-level exchange on a plain SMTP connection: sends `line` (if any) and returns the
+/// reply's last line.
+fn smtp_line(io: &mut BufReader<TcpStream>, line: Option<&str>) -> String {
+    if let Some(l) = line {
+        io.get_mut()
+            .write_all(format!("{l}\r\n").as_bytes())
+            .unwrap();
+    }
+    loop {
+        let mut reply = String::new();
+        io.read_line(&mut reply).unwrap();
+        assert!(!reply.is_empty(), "connection closed");
+        if reply.len() < 4 || reply.as_bytes()[3] == b' ' {
+            return reply.trim_end().to_string();
+        }
+    }
+}
+
+/// SIGTERM stops `serve` like Ctrl-C: it prints "stopping", accepts no new connections, lets
+/// an SMTP transaction that was open at the signal finish (250 after DATA, stored), and exits
+/// with status 0; a message acknowledged before the signal is still in the store.
+#[test]
+fn sigterm_stops_cleanly_after_open_transactions() {
+    demail_sim::init_crypto();
+    let tmp: PathBuf =
+        std::env::temp_dir().join(format!("demail-serve-term-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let config = tmp.join("serve.toml");
+    let with_trusted = CONFIG.replacen(
+        "hosts = [\"dresden.de-mail.de\"]",
+        "hosts = [\"dresden.de-mail.de\"]\ntrusted_smtp = \"127.0.0.1:0\"",
+        1,
+    );
+    std::fs::write(&config, with_trusted).unwrap();
+    let data = tmp.join("data");
+
+    let mut served = start(&config, &data);
+    let trusted = served
+        .trusted
+        .expect("serve printed its trusted SMTP address");
+    submit(served.smtp, &data.join("pki/ca.pem"), "Vor dem Signal");
+
+    // A transaction is open (envelope given, no DATA yet) when the signal comes.
+    let mut c = BufReader::new(TcpStream::connect(trusted).unwrap());
+    c.get_mut()
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    assert!(smtp_line(&mut c, None).starts_with("220 "));
+    assert!(smtp_line(&mut c, Some("EHLO test")).starts_with("250 "));
+    assert_eq!(
+        smtp_line(
+            &mut c,
+            Some("MAIL FROM:<erika.mustermann@dmda-a.de-mail.de>")
+        ),
+        "250 2.1.0 Sender OK"
+    );
+    assert_eq!(
+        smtp_line(
+            &mut c,
+            Some("RCPT TO:<gewerbeangelegenheiten@dresden.de-mail.de>")
+        ),
+        "250 2.1.5 Recipient OK"
+    );
+
+    terminate(&served);
+    assert_eq!(wait_for_line(&served, "stopping"), "stopping");
+    // No new connections once stopping.
+    assert!(
+        TcpStream::connect(served.smtp).is_err(),
+        "the submission port still accepts connections"
+    );
+
+    assert!(smtp_line(&mut c, Some("DATA")).starts_with("354 "));
+    let reply = smtp_line(
+        &mut c,
+        Some(
+            "From: <erika.mustermann@dmda-a.de-mail.de>\r\nTo: <gewerbeangelegenheiten@dresden.de-mail.de>\r\nSubject: =?utf-8?q?W=C3=A4hrend_des_Anhaltens?=\r\n\r\nHallo\r\n.",
+        ),
+    );
+    assert!(reply.starts_with("250 2.0.0 "), "{reply}");
+    assert!(smtp_line(&mut c, Some("QUIT")).starts_with("221 "));
+    drop(c);
+
+    let status = wait_for_exit(&mut served);
+    assert_eq!(status.code(), Some(0), "{status}");
+    let subjects: Vec<String> = stored(&data).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(subjects, ["Vor dem Signal", "Während des Anhaltens"]);
+}
+
+/// The events of `<data>/trace.jsonl`, parsed.
+fn trace_lines(data: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(data.join("trace.jsonl"))
+        .unwrap_or_else(|e| panic!("{}: {e}", data.join("trace.jsonl").display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// `serve` streams its trace to `<data>/trace.jsonl` as events happen (it keeps only a
+/// bounded window in memory, docs/serve.md "Memory"): after an accepted message and refused
+/// commands of a client that never authenticates (530 each), the file holds their events,
+/// numbered 1, 2, 3, … without gaps; a restart appends and continues the numbering.
+#[test]
+fn trace_streams_to_the_data_directory() {
+    demail_sim::init_crypto();
+    let tmp: PathBuf =
+        std::env::temp_dir().join(format!("demail-serve-trace-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let config = tmp.join("serve.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let data = tmp.join("data");
+
+    let mut served = start(&config, &data);
+    submit(served.smtp, &data.join("pki/ca.pem"), "Erste Anzeige");
+    let mut c = BufReader::new(TcpStream::connect(served.smtp).unwrap());
+    c.get_mut()
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    assert!(smtp_line(&mut c, None).starts_with("220 "));
+    assert!(smtp_line(&mut c, Some("EHLO test")).starts_with("250 "));
+    for _ in 0..3 {
+        assert_eq!(
+            smtp_line(&mut c, Some("MAIL FROM:<x@y>")),
+            "530 5.7.0 Authentication required"
+        );
+    }
+    drop(c);
+
+    let events = trace_lines(&data);
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"provider.accepted"), "{kinds:?}");
+    let refused: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "provider.refused")
+        .collect();
+    assert_eq!(refused.len(), 3, "{kinds:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|e| e["code"] == 530 && e["stage"] == "MAIL")
+    );
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected);
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+
+    let mut served = start(&config, &data);
+    submit(served.smtp, &data.join("pki/ca.pem"), "Zweite Anzeige");
+    terminate(&served);
+    assert_eq!(wait_for_exit(&mut served).code(), Some(0));
+    let after = trace_lines(&data);
+    assert!(after.len() > events.len(), "the restart appended");
+    assert_eq!(after[..events.len()], events[..], "earlier lines unchanged");
+    let seqs: Vec<u64> = after.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "seq continues after the restart");
 }

@@ -984,3 +984,62 @@ async fn raw_http_lossy(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
     let _ = s.read_to_end(&mut out).await;
     out
 }
+
+/// A request that declares a body larger than the HTTP face accepts (`docs/gateway.md`:
+/// [`gateway::MAX_BODY_BYTES`](demail_sim::provider::gateway::MAX_BODY_BYTES)) is answered
+/// 413 with a problem at once, before the body arrives, whatever the route and token: the
+/// client sends the head with `Content-Length: 1000000000000` and 10 bytes, and waits. The
+/// server closes the connection after the answer (the rest of the body is never read).
+#[tokio::test]
+async fn declared_body_over_the_limit_is_413_at_once() {
+    let w = start_world().await;
+    let addr = w.provider.http_addr();
+    let intake = token(INTAKE);
+    for (method, target, auth) in [
+        ("PUT", "/api/v1/webhook", Some(intake.as_str())),
+        ("POST", "/api/v1/messages/m1@x/ack", Some(intake.as_str())),
+        ("PUT", "/api/v1/webhook", None),
+        ("POST", "/nothing/here", None),
+    ] {
+        let auth = auth
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let head = format!(
+            "{method} {target} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: 1000000000000\r\n\r\n{{\"url\": \"h"
+        );
+        assert_eq!(head.len() - head.find("\r\n\r\n").unwrap() - 4, 10);
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(head.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        // A guard against hanging, not a duration assertion: the answer comes at once.
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{method} {target}: no answer and no close within 5 s; got {:?}",
+                    String::from_utf8_lossy(&out)
+                )
+            })
+            .unwrap();
+        assert!(
+            out.starts_with(b"HTTP/1.1 413 "),
+            "{method} {target}: {}",
+            String::from_utf8_lossy(&out)
+        );
+        let r = parse_response(&out);
+        let p = r.problem(413);
+        assert_eq!(p["type"], "urn:demail-testbed:problem:body-too-large");
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&demail_sim::provider::gateway::MAX_BODY_BYTES.to_string()),
+            "{p}"
+        );
+    }
+    // The face keeps serving.
+    assert_eq!(
+        http(addr, "GET", "/openapi.json", None, None).await.status,
+        200
+    );
+}

@@ -2,10 +2,15 @@
 //! by hand. Ports, accounts, passwords and API tokens come from a TOML file (format in
 //! `docs/serve.md`) or a built-in demo world, and are printed at start. The data directory
 //! holds each provider's SQLite store, so a restart on the same directory resumes queued
-//! pushes; Ctrl-C shuts down cleanly.
+//! pushes. Ctrl-C (SIGINT) and SIGTERM shut down cleanly: the listeners close, open SMTP
+//! sessions get [`SHUTDOWN_GRACE`] to finish, the exit status is 0.
+//!
+//! The trace is streamed to `<data>/trace.jsonl` (appended; only a window stays in memory),
+//! so memory stays bounded however long it runs.
 //!
 //! Time is wall-clock time here (the clock's wall adapter); scenario runs never use it.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -170,7 +175,15 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Runtime::new() {
+    // Tokio's blocking pool (one job per submission: the PVD rules and the SQLite commit)
+    // may grow to 512 threads, and under steady load it kept adding threads (each keeps its
+    // stack's pages); the store's lock serializes the commits anyway, so a few threads carry
+    // any load, and memory stays bounded.
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -190,7 +203,17 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
     demail_sim::init_crypto();
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let clock = VirtualClock::wall();
-    let trace = Trace::new(clock.clone());
+    // The trace goes to a file as it happens; only a window stays in memory (docs/serve.md,
+    // "Memory"). A restart appends and continues the sequence numbers.
+    let trace_path = data.join("trace.jsonl");
+    let last_seq = demail_sim::trace::last_seq_in(&trace_path)
+        .with_context(|| format!("reading {}", trace_path.display()))?;
+    let trace_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&trace_path)
+        .with_context(|| format!("opening {}", trace_path.display()))?;
+    let trace = Trace::streaming(clock.clone(), trace_file, last_seq);
     let pki = TestPki::generate("serve")?;
     let ca = pki.write_ca(&data.join("pki"))?;
     println!(
@@ -199,6 +222,10 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
         ca.display()
     );
     println!("(the CA is generated anew at every start: clients must trust the current ca.pem)");
+    println!(
+        "trace {} (appended, one JSON line per event)",
+        trace_path.display()
+    );
     if !keep_messages {
         println!("(--no-messages: no messages/NNNNNN.eml copies; the store keeps every message)");
     }
@@ -218,6 +245,11 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
                 access_opened: a.access_opened,
             })
             .collect();
+        // Continue the numbering of `messages/NNNNNN.eml` after an earlier run on this data
+        // directory, so that no copy is overwritten.
+        let message_dir = keep_messages.then(|| data.join(&p.id).join("messages"));
+        let wire_log = demail_sim::provider::WireLog::resuming(message_dir.clone())
+            .with_context(|| format!("reading the message copies of provider {:?}", p.id))?;
         let mut provider = Provider::start(
             ProviderConfig {
                 id: p.id.clone(),
@@ -225,13 +257,13 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
                 domain: p.domain.clone(),
                 hosted_domains: p.hosts.clone(),
                 accounts,
-                message_dir: keep_messages.then(|| data.join(&p.id).join("messages")),
+                message_dir,
                 database: Some(data.join(&p.id).join("store.sqlite")),
                 smtp_listen: p.smtp,
                 http_listen: p.http,
                 relay_listen: p.relay,
                 delivery_hub: None,
-                wire_log: None,
+                wire_log: Some(std::sync::Arc::new(wire_log)),
                 trusted_peers: trusted.clone(),
             },
             clock.clone(),
@@ -287,15 +319,106 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
         providers.push(provider);
     }
     demail_sim::provider::connect_all(&providers);
-    println!("ready; Ctrl-C stops");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    println!("stopping");
-    for p in &providers {
-        p.shutdown();
+    // The handlers are installed before "ready": a stop signal from then on is never the
+    // default action (termination with status 143 for SIGTERM).
+    let mut stop = StopSignals::install()?;
+    println!("ready; Ctrl-C or SIGTERM stops");
+    let signal = stop.next().await;
+    let _ = writeln!(std::io::stderr(), "serve: {signal} received, stopping");
+    for p in &mut providers {
+        p.stop().await;
     }
+    // Printed once the listeners are closed: from here on no connection is accepted.
+    say("stopping");
+    // The listeners are closed; sessions already open may finish their transactions (a
+    // commit before 250 is never cut). Whatever is still open after the grace period, or
+    // after a second signal, ends with the process.
+    let open = open_sessions(&providers);
+    if open > 0 {
+        say(&format!(
+            "waiting up to {} s for {open} open SMTP session(s); a second Ctrl-C or SIGTERM stops at once",
+            SHUTDOWN_GRACE.as_secs()
+        ));
+        let idle = async {
+            while open_sessions(&providers) > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        };
+        tokio::select! {
+            () = idle => {}
+            () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+                say(&format!("{} SMTP session(s) still open after {} s; closing them", open_sessions(&providers), SHUTDOWN_GRACE.as_secs()));
+            }
+            s = stop.next() => say(&format!("{s} received again; closing the open sessions")),
+        }
+    }
+    say("stopped");
     Ok(())
+}
+
+/// Prints a line on stdout, ignoring a closed stdout (`serve | head`, a supervisor that went
+/// away): stopping must not fail on it.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+/// Threads of the tokio blocking pool in `serve` (tokio's default is 512).
+pub const BLOCKING_THREADS: usize = 8;
+
+/// How long `serve` waits after a stop signal for open SMTP sessions to end (systemd waits
+/// 90 s before SIGKILL by default, Kubernetes 30 s).
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// SMTP sessions open on all providers (submission, trusted and relay faces).
+fn open_sessions(providers: &[Provider]) -> usize {
+    providers
+        .iter()
+        .map(|p| p.activity().snapshot().open_sessions)
+        .sum()
+}
+
+/// The signals that stop `serve`: SIGINT (Ctrl-C) and SIGTERM (systemd, Kubernetes, `kill`).
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Installs the handlers (from now on the signals no longer end the process by default).
+    fn install() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())
+                    .context("installing the SIGINT handler")?,
+                terminate: signal(SignalKind::terminate())
+                    .context("installing the SIGTERM handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Waits for the next stop signal and names it.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT (Ctrl-C)",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => "Ctrl-C",
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
 }
 
 #[cfg(test)]

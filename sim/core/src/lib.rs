@@ -6,9 +6,11 @@
 //! - [`seed`]: derivation of sub-seeds from the one master seed.
 //! - [`pki`]: the test PKI (a CA generated at start, leaf certificates for every server).
 //! - [`sync`]: the mutex helper every part shares.
+//! - [`http_limit`]: the declared-body-size guard of the HTTP faces.
 //! - [`refusal`]: the one shape of a refusal (SMTP code, enhanced status, text).
 
 pub mod clock;
+pub mod http_limit;
 pub mod pki;
 pub mod refusal;
 pub mod seed;

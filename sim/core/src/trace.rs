@@ -1,12 +1,17 @@
 //! The trace: a typed journal of everything that happened in a run, in virtual time.
 //!
 //! Every run writes it as `trace.jsonl`, one event per line in (virtual time, sequence)
-//! order. The format is documented column by column in `docs/trace.md`.
+//! order. The format is documented column by column in `docs/trace.md`. Scenario runs keep
+//! the whole trace in memory and write it at the end; `serve` streams it to
+//! `<data>/trace.jsonl` and keeps only a window ([`Trace::streaming`]).
 //!
 //! Architecture invariant: nothing nondeterministic reaches an event (no port numbers, no wall
 //! times, no ids drawn from the OS), so the same scenario and seed give a byte-identical trace
 //! against the reference intake.
 
+use std::collections::VecDeque;
+use std::io::Write;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -293,46 +298,262 @@ pub enum EventKind {
     RunFinished { passed: u32, failed: u32 },
 }
 
+/// How many of the latest events a streaming trace ([`Trace::streaming`]) keeps in memory.
+pub const STREAM_WINDOW: usize = 1024;
+
 /// The shared sink that stamps events with virtual time and sequence numbers.
+///
+/// Two modes:
+/// - [`Trace::new`] (scenario runs, tests): every event stays in memory; the runner writes
+///   them all at the end ([`Trace::to_jsonl`]).
+/// - [`Trace::streaming`] (`serve`, a long-running provider): each event is written as one
+///   JSON line to a writer (`<data>/trace.jsonl`) when it is emitted, and only the latest
+///   [`STREAM_WINDOW`] stay in memory, so memory stays bounded however long it runs. The
+///   sequence numbers keep counting.
 #[derive(Clone, Debug)]
 pub struct Trace {
     clock: VirtualClock,
-    events: Arc<Mutex<Vec<Event>>>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// The events in memory and, when streaming, where every event goes.
+struct Inner {
+    /// In memory: all events, or the latest `window` when streaming.
+    events: VecDeque<Event>,
+    /// The `seq` of the last event emitted.
+    last_seq: u64,
+    sink: Option<Sink>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trace")
+            .field("in_memory", &self.events.len())
+            .field("last_seq", &self.last_seq)
+            .field("streaming", &self.sink.is_some())
+            .finish()
+    }
+}
+
+/// A streaming trace's writer and window.
+struct Sink {
+    writer: Box<dyn Write + Send>,
+    window: usize,
+    /// Whether a write failed already (reported once, then counted silently).
+    failed: bool,
 }
 
 impl Trace {
-    /// A new, empty trace stamped from `clock`.
+    /// A new, empty trace stamped from `clock` that keeps every event in memory.
     pub fn new(clock: VirtualClock) -> Self {
         Self {
             clock,
-            events: Arc::new(Mutex::new(Vec::new())),
+            inner: Arc::new(Mutex::new(Inner {
+                events: VecDeque::new(),
+                last_seq: 0,
+                sink: None,
+            })),
+        }
+    }
+
+    /// A trace that writes each event as one JSON line (the format of [`Trace::to_jsonl`]) to
+    /// `writer` as it is emitted and keeps only the latest [`STREAM_WINDOW`] events in memory.
+    /// The first event gets `seq` `last_seq + 1` (0 for a new file; see [`last_seq_in`] to
+    /// continue a file). Each line goes to `writer` in one `write_all`; give it an unbuffered
+    /// file so that every event emitted before a kill -9 is in the file. A write error is
+    /// logged once and does not stop the provider.
+    pub fn streaming(
+        clock: VirtualClock,
+        writer: impl Write + Send + 'static,
+        last_seq: u64,
+    ) -> Self {
+        Self {
+            clock,
+            inner: Arc::new(Mutex::new(Inner {
+                events: VecDeque::new(),
+                last_seq,
+                sink: Some(Sink {
+                    writer: Box::new(writer),
+                    window: STREAM_WINDOW,
+                    failed: false,
+                }),
+            })),
         }
     }
 
     /// Appends an event at the current virtual time.
     pub fn emit(&self, kind: EventKind) {
         let at = format_instant(&self.clock.now());
-        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        let seq = events.len() as u64 + 1;
-        events.push(Event { seq, at, kind });
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.last_seq += 1;
+        let event = Event {
+            seq: inner.last_seq,
+            at,
+            kind,
+        };
+        if let Some(sink) = inner.sink.as_mut() {
+            let mut line = json_line(&event);
+            line.push('\n');
+            if let Err(e) = sink.writer.write_all(line.as_bytes())
+                && !sink.failed
+            {
+                sink.failed = true;
+                tracing::warn!("cannot write the trace (event {}): {e}", event.seq);
+            }
+            let window = sink.window;
+            while inner.events.len() >= window {
+                inner.events.pop_front();
+            }
+        }
+        inner.events.push_back(event);
     }
 
-    /// A copy of all events so far.
+    /// A copy of the events in memory: all of them, or the latest [`STREAM_WINDOW`] of a
+    /// streaming trace.
     pub fn events(&self) -> Vec<Event> {
-        self.events
+        self.inner
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .events
+            .iter()
+            .cloned()
+            .collect()
     }
 
-    /// The trace as JSON lines, each ending in `\n`.
+    /// The events in memory as JSON lines, each ending in `\n`.
     pub fn to_jsonl(&self) -> String {
         let mut out = String::new();
         for e in self.events() {
-            // Serializing a struct of strings and integers cannot fail.
-            out.push_str(&serde_json::to_string(&e).expect("event serializes"));
+            out.push_str(&json_line(&e));
             out.push('\n');
         }
         out
+    }
+}
+
+/// One event as JSON, without the line end.
+fn json_line(e: &Event) -> String {
+    // Serializing a struct of strings and integers cannot fail.
+    serde_json::to_string(e).expect("event serializes")
+}
+
+/// The `seq` of the last event in the trace file at `path`, to continue it after a restart
+/// (0 when the file does not exist or holds no event). Reads only the file's tail. When the
+/// file does not end with a line end (a write cut by a crash), one is appended so that the next
+/// event starts a line of its own; the cut line is left as it is.
+pub fn last_seq_in(path: &Path) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    // An event is far shorter than this; a few of them fit.
+    const TAIL: u64 = 256 * 1024;
+    file.seek(SeekFrom::Start(len.saturating_sub(TAIL)))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail)?;
+    if tail.last().is_some_and(|b| *b != b'\n') {
+        file.write_all(b"\n")?;
+    }
+    #[derive(Deserialize)]
+    struct Seq {
+        seq: u64,
+    }
+    Ok(tail
+        .split(|b| *b == b'\n')
+        .rev()
+        .find_map(|line| serde_json::from_slice::<Seq>(line).ok())
+        .map_or(0, |s| s.seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clock() -> VirtualClock {
+        VirtualClock::new(&"2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap())
+    }
+
+    fn finished(n: u32) -> EventKind {
+        EventKind::RunFinished {
+            passed: n,
+            failed: 0,
+        }
+    }
+
+    /// A shared in-memory writer.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A streaming trace writes every event at once, in the format of `to_jsonl`, keeps only
+    /// the latest STREAM_WINDOW in memory, and keeps counting `seq` (from `last_seq + 1`).
+    #[test]
+    fn streaming_writes_every_event_and_keeps_a_window() {
+        let n = STREAM_WINDOW as u32 * 3 + 7;
+        let kept = Trace::new(clock());
+        let out = Shared::default();
+        let streamed = Trace::streaming(clock(), out.clone(), 0);
+        for i in 0..n {
+            kept.emit(finished(i));
+            streamed.emit(finished(i));
+        }
+        let written = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            written,
+            kept.to_jsonl(),
+            "same lines as a trace kept in memory"
+        );
+        let window = streamed.events();
+        assert_eq!(window.len(), STREAM_WINDOW);
+        assert_eq!(window.last().unwrap().seq, u64::from(n));
+        assert_eq!(window[0].seq, u64::from(n) - STREAM_WINDOW as u64 + 1);
+        assert_eq!(
+            kept.events().len(),
+            n as usize,
+            "the in-memory mode keeps all"
+        );
+
+        let resumed = Trace::streaming(clock(), Shared::default(), 41);
+        resumed.emit(finished(0));
+        assert_eq!(resumed.events()[0].seq, 42);
+    }
+
+    /// `last_seq_in` finds the last event's seq in a file, is 0 for a missing or empty file,
+    /// and ends a line cut by a crash so that the next event starts a new line.
+    #[test]
+    fn last_seq_of_a_trace_file() {
+        let dir = std::env::temp_dir().join(format!("demail-trace-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("trace.jsonl");
+        assert_eq!(last_seq_in(&path).unwrap(), 0);
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(last_seq_in(&path).unwrap(), 0);
+        let t = Trace::new(clock());
+        for i in 0..5 {
+            t.emit(finished(i));
+        }
+        std::fs::write(&path, t.to_jsonl()).unwrap();
+        assert_eq!(last_seq_in(&path).unwrap(), 5);
+        let cut = format!("{}{{\"seq\":6,\"at\":\"2025", t.to_jsonl());
+        std::fs::write(&path, &cut).unwrap();
+        assert_eq!(last_seq_in(&path).unwrap(), 5);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{cut}\n"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

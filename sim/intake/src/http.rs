@@ -7,7 +7,8 @@
 //!   them into the trace after each settled step.
 //! - `GET /testbed/cases`: the intake's cases, evidence and services as JSON (diagnostics).
 //!
-//! Bad requests get a JSON problem (RFC 9457) with status 400 or 409.
+//! Bad requests get a JSON problem (RFC 9457) with status 400 or 409; a body over
+//! [`MAX_BODY_BYTES`] gets 413, at once when `Content-Length` declares it.
 
 use std::sync::Arc;
 
@@ -24,12 +25,42 @@ use serde_json::json;
 use super::{Intake, outbound, service};
 use demail_core::sync::lock;
 
+/// Largest request body the endpoint takes (64 KiB; a clock request is a few dozen bytes).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 pub(crate) fn router(intake: Arc<Intake>) -> Router {
     Router::new()
         .route("/testbed/clock", post(set_clock))
         .route("/testbed/cases", get(cases))
         .route("/testbed/events", get(events))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .with_state(intake)
+}
+
+/// Answers 413 at once when `Content-Length` declares more than [`MAX_BODY_BYTES`], before
+/// any of the body is read (the connection is closed after the answer).
+async fn refuse_declared_oversize(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match demail_core::http_limit::declared_length(request.headers()) {
+        Some(declared) if declared > MAX_BODY_BYTES as u64 => {
+            let mut r = problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body too large",
+                format!(
+                    "the request declares a body of {declared} bytes (Content-Length); this endpoint takes at most {MAX_BODY_BYTES} bytes"
+                ),
+            );
+            r.headers_mut().insert(
+                header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            r
+        }
+        _ => next.run(request).await,
+    }
 }
 
 #[derive(Deserialize)]
@@ -52,6 +83,15 @@ async fn set_clock(
 ) -> Response {
     let Json(req) = match body {
         Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body too large",
+                format!(
+                    "the request body is larger than the {MAX_BODY_BYTES} bytes this endpoint takes"
+                ),
+            );
+        }
         Err(e) => {
             return problem(
                 StatusCode::BAD_REQUEST,

@@ -40,6 +40,11 @@ pub(crate) use webhook::notify_stored;
 pub const DEFAULT_LIMIT: usize = 100;
 /// Largest `limit` accepted.
 pub const MAX_LIMIT: usize = 1000;
+/// Largest request body the HTTP face takes (64 KiB; the only body it reads is a webhook
+/// registration, `{"url": "…"}`). A request whose `Content-Length` declares more is answered
+/// 413 before any of its body is read; a chunked body is cut off at this size and answered
+/// 413 too.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Every path the HTTP face serves, with its methods (the OpenAPI document lists exactly
 /// these; a unit test holds both together).
@@ -63,6 +68,7 @@ pub mod problem_type {
     pub const NO_SUCH_ROUTE: &str = "urn:demail-testbed:problem:no-such-route";
     pub const METHOD_NOT_ALLOWED: &str = "urn:demail-testbed:problem:method-not-allowed";
     pub const INVALID_WEBHOOK: &str = "urn:demail-testbed:problem:invalid-webhook";
+    pub const BODY_TOO_LARGE: &str = "urn:demail-testbed:problem:body-too-large";
     pub const INTERNAL: &str = "urn:demail-testbed:problem:internal";
 }
 
@@ -84,7 +90,37 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/openapi.json", get(openapi_document))
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .with_state(shared)
+}
+
+/// Answers 413 at once when the request's `Content-Length` declares more than
+/// [`MAX_BODY_BYTES`], before routing, authentication or reading any of the body: a client
+/// that announces a terabyte and sends ten bytes is not kept waiting for the rest.
+async fn refuse_declared_oversize(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match demail_core::http_limit::declared_length(request.headers()) {
+        Some(declared) if declared > MAX_BODY_BYTES as u64 => body_too_large(&format!(
+            "the request declares a body of {declared} bytes (Content-Length); this face takes at most {MAX_BODY_BYTES} bytes"
+        )),
+        _ => next.run(request).await,
+    }
+}
+
+/// 413 with a problem; the connection is closed after it (the rest of the body is not read).
+fn body_too_large(detail: &str) -> Response {
+    let mut r = problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        problem_type::BODY_TOO_LARGE,
+        "Request body too large",
+        detail,
+    );
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -558,6 +594,11 @@ async fn put_webhook(
     };
     let body = match body {
         Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return body_too_large(&format!(
+                "the request body is larger than the {MAX_BODY_BYTES} bytes this face takes"
+            ));
+        }
         Err(e) => {
             return problem(
                 e.status(),

@@ -322,6 +322,21 @@ impl WireLog {
         }
     }
 
+    /// A log writing into `dir` that continues after the highest `NNNNNN.eml` already there,
+    /// so that a restart of a long-running provider (`serve`) never overwrites the copies of
+    /// an earlier run. A missing folder starts at 1 like [`WireLog::new`]; `None` only numbers,
+    /// from 1. Scenario runs use [`WireLog::new`]: their run folder starts empty.
+    pub fn resuming(dir: Option<std::path::PathBuf>) -> std::io::Result<Self> {
+        let last = match &dir {
+            Some(d) => highest_kept(d)?,
+            None => 0,
+        };
+        Ok(Self {
+            dir,
+            next: std::sync::atomic::AtomicU64::new(last),
+        })
+    }
+
     /// Records `raw` and returns its name relative to the run folder (`messages/000001.eml`).
     /// The file is written before this returns (into the page cache: it survives kill -9),
     /// unless the caller runs inside [`WireLog::deferred`].
@@ -366,6 +381,29 @@ impl WireLog {
         let _flush = Flush;
         f()
     }
+}
+
+/// The highest number `n` of a file `<n>.eml` (digits only) in `dir`; 0 when there is none or
+/// the folder does not exist.
+fn highest_kept(dir: &std::path::Path) -> std::io::Result<u64> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut highest = 0;
+    for entry in entries {
+        let name = entry?.file_name();
+        let n = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".eml"))
+            .filter(|stem| !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|stem| stem.parse::<u64>().ok());
+        if let Some(n) = n {
+            highest = highest.max(n);
+        }
+    }
+    Ok(highest)
 }
 
 /// Wire-log files held back on one thread: (path, bytes).
@@ -605,6 +643,17 @@ impl Provider {
             t.abort();
         }
     }
+
+    /// Like [`Provider::shutdown`], and returns when the listeners are closed (their tasks
+    /// are gone, so a new connection is refused). SMTP sessions already open go on: watch
+    /// [`Provider::activity`] for them to end.
+    pub async fn stop(&mut self) {
+        self.shutdown();
+        for t in self.tasks.drain(..) {
+            // Cancelled (the usual outcome) or finished: either way the task is gone.
+            let _ = t.await;
+        }
+    }
 }
 
 impl Drop for Provider {
@@ -644,6 +693,27 @@ mod tests {
             dir.join("messages/000003.eml").exists(),
             "written at once again"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A resuming log continues after the highest `NNNNNN.eml` in its folder and ignores other
+    /// names; a missing folder and an only-numbering log start at 1.
+    #[test]
+    fn wire_log_resumes_after_the_highest_copy() {
+        let dir = std::env::temp_dir().join(format!("demail-wirelog-r-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let log = WireLog::resuming(Some(dir.clone())).unwrap();
+        assert_eq!(log.record(b"one"), "messages/000001.eml");
+        for name in ["000007.eml", "1234567.eml", "x12.eml", "000099.txt", ".eml"] {
+            std::fs::write(dir.join(name), b"x").unwrap();
+        }
+        std::fs::remove_file(dir.join("1234567.eml")).unwrap();
+        let log = WireLog::resuming(Some(dir.clone())).unwrap();
+        assert_eq!(log.record(b"eight"), "messages/000008.eml");
+        assert_eq!(std::fs::read(dir.join("000001.eml")).unwrap(), b"one");
+        assert_eq!(std::fs::read(dir.join("000007.eml")).unwrap(), b"x");
+        let counting = WireLog::resuming(None).unwrap();
+        assert_eq!(counting.record(b"-"), "messages/000001.eml");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -154,7 +154,7 @@ pub fn document() -> Value {
                         "200": json_response("The webhook is set", "WebhookState"),
                         "400": problem_ref("BadRequest"),
                         "401": problem_ref("Unauthorized"),
-                        "413": problem_ref("BadRequest"),
+                        "413": problem_ref("BodyTooLarge"),
                         "422": problem_ref("InvalidWebhook"),
                         "500": problem_ref("InternalError")
                     }
@@ -280,6 +280,7 @@ pub fn document() -> Value {
                 },
                 "Forbidden": problem_response("Forbidden", problem_type::FORBIDDEN, 403, "X-de-mail-message-id \"m000009@dmda-a.de-mail.de\" belongs to another account; a token sees only its own mailbox"),
                 "NotFound": problem_response("Not found", problem_type::NOT_FOUND, 404, "Your mailbox holds no message with X-de-mail-message-id \"m000009@dmda-a.de-mail.de\""),
+                "BodyTooLarge": problem_response("Request body too large", problem_type::BODY_TOO_LARGE, 413, "the request declares a body of 1000000000000 bytes (Content-Length); this face takes at most 65536 bytes"),
                 "InvalidWebhook": problem_response("Webhook URL not accepted", problem_type::INVALID_WEBHOOK, 422, "host example.org is not loopback; only 127.0.0.0/8, [::1] and localhost are accepted"),
                 "InternalError": problem_response("Internal error", problem_type::INTERNAL, 500, "The provider could not read or write its store; nothing was changed. Try again later.")
             },
