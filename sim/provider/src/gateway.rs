@@ -126,6 +126,15 @@ fn body_too_large(detail: &str) -> Response {
 // ---------------------------------------------------------------------------------------------
 // Problems (RFC 9457)
 
+/// Runs a handler's store work on tokio's blocking pool, like SMTP DATA: SQLite and the
+/// store's lock never hold up the runtime's workers (ARCHITECTURE.md, provider internals).
+async fn off_runtime(f: impl FnOnce() -> Response + Send + 'static) -> Response {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => internal("a gateway handler", anyhow::anyhow!("{e}")),
+    }
+}
+
 /// An RFC 9457 problem response.
 fn problem(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Response {
     let body = json!({
@@ -437,6 +446,14 @@ async fn list_messages(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
+    off_runtime(move || list_messages_blocking(State(shared), headers, uri)).await
+}
+
+fn list_messages_blocking(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let account = match authenticate(&shared, &headers) {
         Ok(a) => a,
         Err(r) => return r.into_response(),
@@ -469,6 +486,14 @@ async fn list_messages(
 }
 
 async fn get_message(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    off_runtime(move || get_message_blocking(State(shared), headers, id)).await
+}
+
+fn get_message_blocking(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
@@ -519,6 +544,14 @@ async fn get_raw(
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
+    off_runtime(move || get_raw_blocking(State(shared), headers, id)).await
+}
+
+fn get_raw_blocking(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
     let account = match authenticate(&shared, &headers) {
         Ok(a) => a,
         Err(r) => return r.into_response(),
@@ -541,6 +574,14 @@ async fn get_raw(
 }
 
 async fn ack_message(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    off_runtime(move || ack_message_blocking(State(shared), headers, id)).await
+}
+
+fn ack_message_blocking(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
@@ -571,6 +612,10 @@ fn webhook_json(mailbox: &str, url: Option<&str>) -> Value {
 }
 
 async fn get_webhook(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    off_runtime(move || get_webhook_blocking(State(shared), headers)).await
+}
+
+fn get_webhook_blocking(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let account = match authenticate(&shared, &headers) {
         Ok(a) => a,
         Err(r) => return r.into_response(),
@@ -584,6 +629,14 @@ async fn get_webhook(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> R
 }
 
 async fn put_webhook(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    off_runtime(move || put_webhook_blocking(State(shared), headers, body)).await
+}
+
+fn put_webhook_blocking(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -646,6 +699,10 @@ async fn put_webhook(
 }
 
 async fn delete_webhook(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    off_runtime(move || delete_webhook_blocking(State(shared), headers)).await
+}
+
+fn delete_webhook_blocking(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let account = match authenticate(&shared, &headers) {
         Ok(a) => a,
         Err(r) => return r.into_response(),
@@ -664,6 +721,13 @@ async fn delete_webhook(State(shared): State<Arc<Shared>>, headers: HeaderMap) -
 /// IT-BInfra-IO §6.2: `demailMaxAuthLevel` is "NORMAL" or "HIGH"; `demailAccessOpening` is the
 /// Zugangseröffnung (§ 7 Abs. 3 De-Mail-G).
 async fn directory_entry(
+    State(shared): State<Arc<Shared>>,
+    address: Result<Path<String>, PathRejection>,
+) -> Response {
+    off_runtime(move || directory_entry_blocking(State(shared), address)).await
+}
+
+fn directory_entry_blocking(
     State(shared): State<Arc<Shared>>,
     address: Result<Path<String>, PathRejection>,
 ) -> Response {
