@@ -266,6 +266,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
                 smtp_listen: None,
                 http_listen: None,
                 relay_listen: None,
+                pop3_listen: None,
+                pop3s_listen: None,
                 delivery_hub: Some(hub.clone()),
                 trusted_peers: trusted_peers.clone(),
             },

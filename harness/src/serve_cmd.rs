@@ -230,6 +230,8 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
                 smtp_listen: p.smtp,
                 http_listen: p.http,
                 relay_listen: p.relay,
+                pop3_listen: None,
+                pop3s_listen: None,
                 delivery_hub: None,
                 wire_log: None,
                 trusted_peers: trusted.clone(),

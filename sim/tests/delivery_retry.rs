@@ -209,6 +209,8 @@ async fn world() -> World {
             smtp_listen: None,
             http_listen: None,
             relay_listen: None,
+            pop3_listen: None,
+            pop3s_listen: None,
             wire_log: None,
             delivery_hub: Some(hub),
             trusted_peers: Vec::new(),

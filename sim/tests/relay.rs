@@ -50,6 +50,8 @@ async fn provider(
             smtp_listen: None,
             http_listen: None,
             relay_listen: None,
+            pop3_listen: None,
+            pop3s_listen: None,
             wire_log: None,
             delivery_hub: Some(hub.clone()),
             trusted_peers: trusted.iter().map(|s| s.to_string()).collect(),

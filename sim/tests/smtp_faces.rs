@@ -71,6 +71,8 @@ async fn start_world_with(extra: &[String], trusted_peers: &[&str]) -> World {
             smtp_listen: None,
             http_listen: None,
             relay_listen: None,
+            pop3_listen: None,
+            pop3s_listen: None,
             delivery_hub: None,
             wire_log: None,
             trusted_peers: trusted_peers.iter().map(|p| p.to_string()).collect(),
