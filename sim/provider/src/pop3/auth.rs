@@ -12,7 +12,7 @@ use crate::smtp::{MAX_AUTH_FAILURES_PER_SESSION, b64_text, decode_plain};
 /// Why a login is refused before TLS (PVD-FU §3.2.2: messages are retrieved over a secure
 /// channel).
 const USE_STLS: &str =
-    "Use STLS first: logins are accepted only over TLS (PVD-FU §3.2.2, RFC 2595)";
+    "Use STLS first: logins are accepted only over TLS (PVD-FU section 3.2.2, RFC 2595)";
 
 impl Session {
     /// USER (RFC 1939 §7). Any name is answered `+OK`, so that USER does not tell which
@@ -291,13 +291,13 @@ impl Session {
         );
         if maildrop.hidden() > 0 {
             text.push_str(&format!(
-                "; {} more need a login at level high (PVD-FU §3.1.2.3)",
+                "; {} more need a login at level high (PVD-FU section 3.1.2.3)",
                 maildrop.hidden()
             ));
         }
         if !issued.is_empty() {
             text.push_str(&format!(
-                "; {} Abholbestätigung(en) issued (PVD-FU §3.3.5)",
+                "; {} Abholbestaetigung(en) issued (PVD-FU section 3.3.5)",
                 issued.len()
             ));
         }

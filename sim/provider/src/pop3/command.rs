@@ -59,7 +59,7 @@ impl Command {
     pub(super) fn parse(line: &[u8]) -> Result<Self, Bad> {
         if let Some(b) = line.iter().find(|b| b.is_ascii_control()) {
             return Err(Bad::Syntax(format!(
-                "control character 0x{b:02X} in the command line; commands are text lines ending in CRLF (RFC 1939 §3)"
+                "control character 0x{b:02X} in the command line; commands are text lines ending in CRLF (RFC 1939 section 3)"
             )));
         }
         let Ok(text) = std::str::from_utf8(line) else {
@@ -82,7 +82,7 @@ impl Command {
         let args: Vec<&str> = rest.map_or_else(Vec::new, |r| r.split(' ').collect());
         if args.iter().any(|a| a.is_empty()) {
             return Err(Bad::Syntax(
-                "arguments are separated by a single space (RFC 1939 §3)".into(),
+                "arguments are separated by a single space (RFC 1939 section 3)".into(),
             ));
         }
         let none = |c: Command| {
@@ -118,7 +118,8 @@ impl Command {
                     initial: Some((*i).to_string()),
                 }),
                 _ => Err(Bad::Syntax(
-                    "AUTH takes a mechanism and an optional initial response (RFC 5034 §4)".into(),
+                    "AUTH takes a mechanism and an optional initial response (RFC 5034 section 4)"
+                        .into(),
                 )),
             },
             "LIST" | "UIDL" => {

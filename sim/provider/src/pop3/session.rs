@@ -37,11 +37,23 @@ impl Session {
         io.flush().await
     }
 
-    /// Writes one status line, `+OK text` or `-ERR text`, cut to [`MAX_RESPONSE_LINE`].
+    /// Writes one status line, `+OK text` or `-ERR text`, cut to [`MAX_RESPONSE_LINE`]. The
+    /// text is kept ASCII (a character outside it becomes `?`): this server does not offer the
+    /// UTF8 capability of RFC 6856, and an echoed command may hold anything.
     async fn status(&mut self, ok: bool, text: &str) -> std::io::Result<()> {
         let indicator = if ok { "+OK" } else { "-ERR" };
         let room = MAX_RESPONSE_LINE - indicator.len() - 3;
-        let line = format!("{indicator} {}\r\n", truncate(text, room));
+        let ascii: String = text
+            .chars()
+            .map(|c| {
+                if c.is_ascii() && !c.is_ascii_control() {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        let line = format!("{indicator} {}\r\n", truncate(&ascii, room));
         tracing::trace!("S: {}", line.trim_end());
         self.write_raw(line.as_bytes()).await
     }
@@ -148,7 +160,7 @@ impl Session {
                     if idle {
                         let _ = self
                             .err(&format!(
-                                "Autologout: idle for {} s; nothing was acknowledged (RFC 1939 §3)",
+                                "Autologout: idle for {} s; nothing was acknowledged (RFC 1939 section 3)",
                                 IDLE_TIMEOUT.as_secs()
                             ))
                             .await;
@@ -157,13 +169,13 @@ impl Session {
                 }
                 Line::TooLong => {
                     self.err(&format!(
-                        "Line too long: a command line has at most {MAX_COMMAND_LINE} octets with its CRLF (RFC 2449 §4)"
+                        "Line too long: a command line has at most {MAX_COMMAND_LINE} octets with its CRLF (RFC 2449 section 4)"
                     ))
                     .await?;
                     continue;
                 }
                 Line::BareLf => {
-                    self.err("Command lines end in CRLF, not in a bare LF (RFC 1939 §3)")
+                    self.err("Command lines end in CRLF, not in a bare LF (RFC 1939 section 3)")
                         .await?;
                     continue;
                 }
@@ -258,7 +270,8 @@ impl Session {
     /// STLS (RFC 2595 §4). `Ok(false)` ends the session (the handshake failed).
     async fn stls(&mut self) -> std::io::Result<bool> {
         if self.tls {
-            self.err("TLS is already active (RFC 2595 §4)").await?;
+            self.err("TLS is already active (RFC 2595 section 4)")
+                .await?;
             return Ok(true);
         }
         self.ok("Begin TLS negotiation").await?;
