@@ -14,6 +14,16 @@ use crate::smtp::{MAX_AUTH_FAILURES_PER_SESSION, b64_text, decode_plain};
 const USE_STLS: &str =
     "Use STLS first: logins are accepted only over TLS (PVD-FU section 3.2.2, RFC 2595)";
 
+/// What came back for a SASL challenge.
+enum Sasl {
+    /// The client's response (base64 as sent).
+    Response(String),
+    /// The exchange ends with `-ERR` and this text; the session goes on.
+    Cancelled(&'static str),
+    /// The connection closed or went idle: end the session.
+    Closed,
+}
+
 impl Session {
     /// USER (RFC 1939 §7). Any name is answered `+OK`, so that USER does not tell which
     /// accounts exist; PASS decides.
@@ -53,8 +63,10 @@ impl Session {
                 .await
                 .map(|()| true),
             Some("PLAIN") => {
-                let Some(response) = self.sasl_response(initial).await? else {
-                    return self.err("Authentication cancelled").await.map(|()| true);
+                let response = match self.sasl_response(initial).await? {
+                    Sasl::Response(r) => r,
+                    Sasl::Cancelled(why) => return self.err(why).await.map(|()| true),
+                    Sasl::Closed => return Ok(false),
                 };
                 match decode_plain(&response) {
                     Some((user, password)) => self.password_login("AUTH", &user, &password).await,
@@ -65,8 +77,10 @@ impl Session {
                 }
             }
             Some("EXTERNAL") => {
-                let Some(response) = self.sasl_response(initial).await? else {
-                    return self.err("Authentication cancelled").await.map(|()| true);
+                let response = match self.sasl_response(initial).await? {
+                    Sasl::Response(r) => r,
+                    Sasl::Cancelled(why) => return self.err(why).await.map(|()| true),
+                    Sasl::Closed => return Ok(false),
                 };
                 let authzid = if response.is_empty() {
                     String::new()
@@ -99,20 +113,21 @@ impl Session {
     }
 
     /// The SASL response: the initial response if given (`=` is an empty one, RFC 5034 §4),
-    /// else one line after a `+ ` continuation. `None`: the client cancelled with `*`, or the
-    /// line could not be read.
-    async fn sasl_response(&mut self, initial: Option<String>) -> std::io::Result<Option<String>> {
+    /// else one line after a `+ ` continuation; `*` cancels (RFC 5034 §4).
+    async fn sasl_response(&mut self, initial: Option<String>) -> std::io::Result<Sasl> {
         if let Some(i) = initial {
-            return Ok(Some(if i == "=" { String::new() } else { i }));
+            return Ok(Sasl::Response(if i == "=" { String::new() } else { i }));
         }
         self.write_raw(b"+ \r\n").await?;
-        match self.read_line(MAX_SASL_LINE).await? {
-            Line::Text(l) => {
-                let s = String::from_utf8_lossy(&l).trim().to_string();
-                Ok((s != "*").then_some(s))
+        Ok(match self.read_line(MAX_SASL_LINE).await? {
+            Line::Text(l) if l == b"*" => Sasl::Cancelled("Authentication cancelled"),
+            Line::Text(l) => Sasl::Response(String::from_utf8_lossy(&l).trim().to_string()),
+            Line::TooLong => {
+                Sasl::Cancelled("Authentication cancelled: the response line is too long")
             }
-            _ => Ok(None),
-        }
+            Line::BareLf => Sasl::Cancelled("Authentication cancelled: lines end in CRLF"),
+            Line::Eof { .. } => Sasl::Closed,
+        })
     }
 
     /// The account's password: a login at level normal, whatever certificate was presented.
