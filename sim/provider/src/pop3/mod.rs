@@ -31,7 +31,8 @@
 //! - Limits: command lines [`MAX_COMMAND_LINE`] octets (RFC 2449 §4), SASL responses
 //!   [`MAX_SASL_LINE`], status lines at most [`MAX_RESPONSE_LINE`] (RFC 2449 §4); a session
 //!   idle for [`IDLE_TIMEOUT`] is closed without UPDATE (RFC 1939 §3). Lines end in CRLF, in
-//!   both directions; multi-line responses are dot-stuffed (RFC 1939 §3).
+//!   both directions; multi-line responses are dot-stuffed (RFC 1939 §3); status lines are
+//!   ASCII (no UTF8 capability, RFC 6856).
 //!
 //! Parts: [`command`] reads a command line (sans-IO); `session.rs` the line plumbing and the
 //! command loop; `auth.rs` the logins; `maildrop.rs` the maildrop and its commands.
