@@ -88,6 +88,8 @@ async fn start_world() -> World {
             smtp_listen: None,
             http_listen: None,
             relay_listen: None,
+            pop3_listen: None,
+            pop3s_listen: None,
             delivery_hub: None,
             wire_log: None,
             trusted_peers: Vec::new(),

@@ -65,6 +65,14 @@ pub struct ProviderEntry {
     /// Provider-to-provider face (implicit TLS, mutual TLS), e.g. "127.0.0.1:1465".
     #[serde(default)]
     pub relay: Option<SocketAddr>,
+    /// POP3 face for a local message client (STLS before any login), e.g. "127.0.0.1:2110"
+    /// (default: an ephemeral port).
+    #[serde(default)]
+    pub pop3: Option<SocketAddr>,
+    /// POP3S face (implicit TLS, optional client certificate), e.g. "127.0.0.1:2995"
+    /// (default: an ephemeral port).
+    #[serde(default)]
+    pub pop3s: Option<SocketAddr>,
     /// Trusted submission listener (plain SMTP, no TLS, no AUTH; MAIL FROM names the account),
     /// loopback only, off by default; for benchmarks (`scripts/bench-smtp.sh`).
     #[serde(default)]
@@ -262,6 +270,8 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
                 smtp_listen: p.smtp,
                 http_listen: p.http,
                 relay_listen: p.relay,
+                pop3_listen: p.pop3,
+                pop3s_listen: p.pop3s,
                 delivery_hub: None,
                 wire_log: Some(std::sync::Arc::new(wire_log)),
                 trusted_peers: trusted.clone(),
@@ -307,6 +317,14 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
         println!(
             "  relay            {}  (provider to provider: implicit TLS, client certificate required)",
             provider.relay_addr()
+        );
+        println!(
+            "  POP3             {}  (STLS required before USER/PASS or AUTH PLAIN: level normal)",
+            provider.pop3_addr()
+        );
+        println!(
+            "  POP3S            {}  (implicit TLS; a client certificate of the account + AUTH EXTERNAL: level high)",
+            provider.pop3s_addr()
         );
         for a in &p.account {
             let push = a.push.map(|t| format!("  push → {t}")).unwrap_or_default();

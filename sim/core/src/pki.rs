@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
@@ -106,6 +106,36 @@ impl TestPki {
         })
     }
 
+    /// Issues a client certificate for the account `address` (a De-Mail address): subject
+    /// CN = the address, one subjectAltName rfc822Name = the address (RFC 5280 §4.2.1.6), key
+    /// usage digitalSignature, extended key usage clientAuth only. A message client presents it
+    /// to the provider's POP3 face for a login at level high (`docs/serve.md`, "POP3"); the
+    /// private key stands for the possession factor of ACM-FU's level "hoch".
+    pub fn issue_client(&self, address: &str) -> Result<Identity> {
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, address);
+        dn.push(DnType::OrganizationalUnitName, "De-Mail");
+        dn.push(DnType::CountryName, "DE");
+        params.distinguished_name = dn;
+        let email = address
+            .try_into()
+            .with_context(|| format!("{address:?} is not an IA5 string (rfc822Name)"))?;
+        params.subject_alt_names = vec![SanType::Rfc822Name(email)];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().context("generating a client key")?;
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .with_context(|| format!("signing the client certificate of {address}"))?;
+        Ok(Identity {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            cert_der: cert.der().clone(),
+            key_der: key.serialize_der(),
+        })
+    }
+
     /// A rustls root store that trusts only this CA.
     pub fn root_store(&self) -> Result<rustls::RootCertStore> {
         let mut roots = rustls::RootCertStore::empty();
@@ -154,6 +184,27 @@ impl Identity {
         Ok(Arc::new(config))
     }
 
+    /// A rustls server configuration presenting this identity that asks for a client
+    /// certificate but does not require one: a client that presents one must present one
+    /// issued by one of `roots` (else the handshake fails); a client without one connects
+    /// as well. The provider's POP3 faces use it: a certificate of an account is a login at
+    /// level high, a password without one a login at level normal.
+    pub fn optional_client_server_config(
+        &self,
+        roots: rustls::RootCertStore,
+    ) -> Result<Arc<rustls::ServerConfig>> {
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()));
+        let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+            .allow_unauthenticated()
+            .build()
+            .context("building the optional client-certificate verifier")?;
+        let config = rustls::ServerConfig::builder()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![self.cert_der.clone()], key)
+            .context("building a TLS server configuration with optional client certificates")?;
+        Ok(Arc::new(config))
+    }
+
     /// Writes `<name>.crt` and `<name>.key` (PEM) into `dir`; returns both paths.
     pub fn write_pem(&self, dir: &Path, name: &str) -> Result<(PathBuf, PathBuf)> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -164,5 +215,47 @@ impl Identity {
         std::fs::write(&key, &self.key_pem)
             .with_context(|| format!("writing {}", key.display()))?;
         Ok((cert, key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client certificate for an account chains to the test CA and passes rustls' client
+    /// verification (which checks the clientAuth extended key usage); it names the account in
+    /// the subject CN and as rfc822Name; an address that is not IA5 is an error, not a panic.
+    #[test]
+    fn client_certificate_for_an_account() {
+        crate::init_crypto();
+        let pki = TestPki::generate("unit").unwrap();
+        let address = "erika.mustermann@dmda-a.de-mail.de";
+        let id = pki.issue_client(address).unwrap();
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder(Arc::new(pki.root_store().unwrap()))
+                .build()
+                .unwrap();
+        verifier
+            .verify_client_cert(&id.cert_der, &[], rustls::pki_types::UnixTime::now())
+            .unwrap();
+        let der = id.cert_der.as_ref();
+        let hits = der
+            .windows(address.len())
+            .filter(|w| *w == address.as_bytes())
+            .count();
+        assert_eq!(hits, 2, "CN and rfc822Name");
+        assert!(pki.issue_client("jürgen@dmda-a.de-mail.de").is_err());
+        let other = TestPki::generate("other").unwrap();
+        let foreign = other.issue_client(address).unwrap();
+        assert!(
+            verifier
+                .verify_client_cert(&foreign.cert_der, &[], rustls::pki_types::UnixTime::now())
+                .is_err(),
+            "a certificate of another CA is not accepted"
+        );
+        assert!(
+            id.optional_client_server_config(pki.root_store().unwrap())
+                .is_ok()
+        );
     }
 }

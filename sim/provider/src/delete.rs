@@ -9,6 +9,9 @@
 //!   or at level normal once it is older than 90 days since its Eingang (FC-02, FC-03);
 //! - anything else: at either level.
 //!
+//! Which messages are "level high only" is decided in one place for reading and deleting,
+//! [`super::login::needs_level_high`].
+//!
 //! Simulated account holders call this through [`super::Provider::delete`] and
 //! [`super::Provider::purge`]; the age is measured on the virtual clock.
 
@@ -42,9 +45,7 @@ pub(crate) fn trash(
     let raw = RawMessage::parse(&m.raw).ok();
     let yes =
         |o: DeMailOption| raw.as_ref().and_then(|r| r.first(o.header())).as_deref() == Some("yes");
-    let high_only = m.message_type == MessageType::ConfirmationOfRetrieve
-        || yes(DeMailOption::Private)
-        || yes(DeMailOption::ConfirmationOfRetrieve);
+    let high_only = super::login::needs_level_high(m.message_type, &m.raw);
     let confirmed = matches!(
         m.message_type,
         MessageType::ConfirmationOfDispatch | MessageType::ConfirmationOfReceipt

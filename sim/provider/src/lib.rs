@@ -1,7 +1,8 @@
 //! The simulated accredited De-Mail provider (DMDA, De-Mail-Diensteanbieter).
 //!
 //! What it does: accounts with a highest authentication level, mailboxes, an SMTP submission
-//! face (STARTTLS + AUTH PLAIN/LOGIN, enhanced status codes, size limit), the PVD rules,
+//! face (STARTTLS + AUTH PLAIN/LOGIN, enhanced status codes, size limit), a POP3 face for a
+//! local message client (STLS and implicit TLS, levels normal and high), the PVD rules,
 //! confirmations and Meldungen, push delivery of an institution's mail to its intake over SMTP
 //! with STARTTLS, an HTTP face, and a relay face to other providers (SMTP over implicit TLS
 //! with mutual TLS and a trust list, IT-BInfra-IO Tabelle 1 and §7).
@@ -9,6 +10,7 @@
 //! Submodules:
 //! - [`store`]: accounts, mailboxes and the push queue, durable in SQLite (WAL).
 //! - [`smtp`]: the SMTP listener and session state machine.
+//! - [`pop3`]: the POP3 listeners (STLS, POP3S) for a local message client.
 //! - [`accept`]: what happens to a message after DATA: PVD checks, metadata, Eingang,
 //!   confirmations.
 //! - [`delivery`]: the push queue into an institution's intake.
@@ -25,6 +27,7 @@ pub mod delete;
 pub mod delivery;
 pub mod gateway;
 pub mod login;
+pub mod pop3;
 pub mod smtp;
 pub mod store;
 
@@ -108,6 +111,12 @@ pub struct ProviderConfig {
     /// Where the provider-to-provider face listens: SMTP over implicit TLS with mutual TLS
     /// (IT-BInfra-IO Tabelle 1, port 1465 in the TR; `None`: an ephemeral port on 127.0.0.1).
     pub relay_listen: Option<SocketAddr>,
+    /// Where the POP3 face listens: plain POP3 with STLS (RFC 2595; `None`: an ephemeral port
+    /// on 127.0.0.1).
+    pub pop3_listen: Option<SocketAddr>,
+    /// Where the POP3S face listens: POP3 over implicit TLS (RFC 8314; `None`: an ephemeral
+    /// port on 127.0.0.1).
+    pub pop3s_listen: Option<SocketAddr>,
     /// A wire log shared with other providers of the same world (one numbering in trace
     /// order); `None`: this provider keeps its own in `message_dir`.
     pub wire_log: Option<Arc<WireLog>>,
@@ -130,7 +139,7 @@ pub struct Route {
 /// Counters the runner reads to decide that the world has settled.
 #[derive(Debug, Default)]
 pub struct Activity {
-    /// SMTP sessions currently open.
+    /// SMTP and POP3 sessions currently open.
     open_sessions: AtomicUsize,
     /// Deliveries queued or in flight.
     pending_deliveries: AtomicUsize,
@@ -436,6 +445,8 @@ pub struct Provider {
     submission_addr: SocketAddr,
     http_addr: SocketAddr,
     relay_addr: SocketAddr,
+    pop3_addr: SocketAddr,
+    pop3s_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -466,6 +477,13 @@ impl Provider {
         let relay_identity =
             pki.issue(&config.domain, &[&config.domain, "localhost", "127.0.0.1"])?;
         let relay_tls = relay_identity.mutual_server_config(pki.root_store()?)?;
+        // The POP3 faces ask for a client certificate of the test CA and require none: a
+        // certificate of an account is how a message client logs in at level high.
+        let pop3_identity = pki.issue(
+            &format!("pop3.{}", config.domain),
+            &["localhost", "127.0.0.1", &format!("pop3.{}", config.domain)],
+        )?;
+        let pop3_tls = pop3_identity.optional_client_server_config(pki.root_store()?)?;
         let store = store::Store::open(config.database.as_deref(), &config.accounts)?;
         let pending = store.pending_deliveries()?;
         let (hub, own_worker) = match &config.delivery_hub {
@@ -531,7 +549,20 @@ impl Provider {
                 tracing::error!("provider HTTP face stopped: {e}");
             }
         });
-        let mut tasks = vec![accept_task, http_task, relay_task];
+        let pop3 = pop3::Face::new(shared.clone(), pop3_tls);
+        let pop3_at = shared.config.pop3_listen.unwrap_or(LOOPBACK_ANY);
+        let pop3_listener = TcpListener::bind(pop3_at)
+            .await
+            .with_context(|| format!("binding the provider's POP3 port {pop3_at}"))?;
+        let pop3_addr = pop3_listener.local_addr()?;
+        let pop3s_at = shared.config.pop3s_listen.unwrap_or(LOOPBACK_ANY);
+        let pop3s_listener = TcpListener::bind(pop3s_at)
+            .await
+            .with_context(|| format!("binding the provider's POP3S port {pop3s_at}"))?;
+        let pop3s_addr = pop3s_listener.local_addr()?;
+        let pop3_task = tokio::spawn(pop3::serve(pop3_listener, pop3.clone()));
+        let pop3s_task = tokio::spawn(pop3::serve_tls(pop3s_listener, pop3));
+        let mut tasks = vec![accept_task, http_task, relay_task, pop3_task, pop3s_task];
         if let Some(worker) = own_worker {
             // Alone (serve, tests) nobody else calls `delivery::retry_due`: a timer does.
             tasks.push(worker);
@@ -542,6 +573,8 @@ impl Provider {
             submission_addr,
             http_addr,
             relay_addr,
+            pop3_addr,
+            pop3s_addr,
             tasks,
         })
     }
@@ -581,6 +614,16 @@ impl Provider {
     /// The provider-to-provider face (implicit TLS, mutual TLS).
     pub fn relay_addr(&self) -> SocketAddr {
         self.relay_addr
+    }
+
+    /// The POP3 face for a local message client: plain POP3, STLS before any login.
+    pub fn pop3_addr(&self) -> SocketAddr {
+        self.pop3_addr
+    }
+
+    /// The POP3S face: POP3 over implicit TLS, with an optional client certificate.
+    pub fn pop3s_addr(&self) -> SocketAddr {
+        self.pop3s_addr
     }
 
     /// The provider's domain.

@@ -10,7 +10,12 @@
 //! "normal" triggers nothing: such a session cannot even open these messages (PVD-FU §3.1.2.3).
 //!
 //! Simulated citizens log in through [`super::Provider::login`] (the citizen is part of the
-//! simulated world; the intake never uses this).
+//! simulated world; the intake never uses this); a local message client logs in over the
+//! POP3 face ([`super::pop3`]), which calls [`login`] at level high as well.
+//!
+//! [`needs_level_high`] is the one place that decides which messages a session at level
+//! "normal" must not access (PVD-FU §3.1.2.3); the POP3 face hides them and deletion
+//! ([`super::delete`]) refuses them at level normal.
 
 use demail_core::clock::{format_instant, format_rfc5322};
 use demail_wire::acknowledge::AckKind;
@@ -20,6 +25,23 @@ use demail_wire::{AuthLevel, DeMailOption, MessageType, h, normalize_address};
 
 use super::Shared;
 use super::accept::{Refusal, Work, issue_confirmation, storage_refusal};
+
+/// Whether a message can be accessed (read, deleted) only by a login at level high:
+/// PVD-FU §3.1.2.3 for messages with the option "persönlich" (`X-de-mail-private: yes`) or
+/// "Abholbestätigung" (`X-de-mail-confirmation-of-retrieve: yes`), and an Abholbestätigung
+/// itself, which carries "persönlich" (PVD-FU §3.3.5, §3.1.3.9). A stored message whose
+/// header block cannot be read counts as one that needs level high (fail closed).
+pub(crate) fn needs_level_high(message_type: MessageType, raw: &[u8]) -> bool {
+    if message_type == MessageType::ConfirmationOfRetrieve {
+        return true;
+    }
+    let Ok(raw) = RawMessage::parse(raw) else {
+        return true;
+    };
+    [DeMailOption::Private, DeMailOption::ConfirmationOfRetrieve]
+        .iter()
+        .any(|o| raw.first(o.header()).as_deref() == Some("yes"))
+}
 
 /// Logs `address` in at `level`; returns the X-de-mail-message-ids of the Abholbestätigungen
 /// this login issued.

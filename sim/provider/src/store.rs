@@ -98,6 +98,20 @@ pub struct MessageSummary {
     pub acknowledged_at: Option<Timestamp>,
 }
 
+/// What the POP3 face needs of a message before it is retrieved: its id, type and size, and
+/// its header block (to decide the level it needs), not the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaildropEntry {
+    /// X-de-mail-message-id.
+    pub message_id: String,
+    /// X-de-mail-message-type.
+    pub message_type: MessageType,
+    /// Size of the stored message in bytes.
+    pub size: u64,
+    /// The header block up to and with the empty line (the whole message if it has none).
+    pub header: Vec<u8>,
+}
+
 /// Columns of [`MessageSummary`], for `messages m LEFT JOIN gateway_acks a`.
 const SUMMARY_COLUMNS: &str = "m.id, m.mailbox, m.message_id, m.rfc_message_id, m.in_reply_to,
     m.message_type, m.from_addr, m.subject, m.private_id, m.stored_at, length(m.raw), a.acked_at
@@ -985,6 +999,71 @@ impl Store {
         self.message_summary(&mailbox, message_id)
     }
 
+    /// The messages of a mailbox that are neither acknowledged ([`Store::acknowledge`]) nor in
+    /// the Papierkorb, in Eingang order, without their bodies: the maildrop the POP3 face
+    /// starts a session with. Only the header blocks are read from the database.
+    pub fn maildrop(&self, mailbox: &str) -> Result<Vec<MaildropEntry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT m.message_id, m.message_type, length(m.raw),
+                    CASE WHEN instr(m.raw, X'0D0A0D0A') > 0
+                         THEN substr(m.raw, 1, instr(m.raw, X'0D0A0D0A') + 3)
+                         ELSE m.raw END
+             FROM messages m
+             WHERE m.mailbox = ?1
+               AND NOT EXISTS (SELECT 1 FROM gateway_acks a
+                               WHERE a.mailbox = m.mailbox AND a.message_id = m.message_id)
+               AND NOT EXISTS (SELECT 1 FROM trash t
+                               WHERE t.mailbox = m.mailbox AND t.message_id = m.message_id)
+             ORDER BY m.id",
+        )?;
+        let rows = stmt.query_map(params![normalize_address(mailbox)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (message_id, mtype, size, header) = row?;
+            out.push(MaildropEntry {
+                message_id,
+                message_type: MessageType::parse(&mtype)
+                    .ok_or_else(|| anyhow!("stored message type {mtype:?} unknown"))?,
+                size: u64::try_from(size).unwrap_or(0),
+                header,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Acknowledges several messages of a mailbox at `at` in one transaction (all or none), as
+    /// [`Store::acknowledge`] does one: the first acknowledgement's time is kept, ids the
+    /// mailbox does not hold are skipped. Returns how many were newly acknowledged.
+    pub fn acknowledge_all(
+        &mut self,
+        mailbox: &str,
+        message_ids: &[String],
+        at: Timestamp,
+    ) -> Result<usize> {
+        let mailbox = normalize_address(mailbox);
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO gateway_acks (mailbox, message_id, acked_at)
+                 SELECT ?1, ?2, ?3 WHERE EXISTS
+                   (SELECT 1 FROM messages WHERE mailbox = ?1 AND message_id = ?2)",
+            )?;
+            for id in message_ids {
+                n += insert.execute(params![mailbox, id, at.to_string()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// Sets (`Some`) or removes (`None`) a mailbox's webhook URL (kept across restarts).
     pub fn set_webhook(&mut self, mailbox: &str, url: Option<&str>) -> Result<()> {
         let mailbox = normalize_address(mailbox);
@@ -1323,6 +1402,48 @@ mod tests {
             (DeliveryState::Pending, Some(t0), false)
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The POP3 maildrop: unacknowledged messages outside the Papierkorb in Eingang order,
+    /// with their header blocks only; `acknowledge_all` acknowledges several at once, keeps a
+    /// first acknowledgement's time, and skips ids the mailbox does not hold.
+    #[test]
+    fn maildrop_and_acknowledging_several() {
+        let mut s = Store::open(None, &[account("a@x.de-mail.de")]).unwrap();
+        for id in ["m1", "m2", "m3", "m4"] {
+            s.deposit(&message(id)).unwrap();
+        }
+        let mut no_body = message("m5");
+        no_body.raw = b"Subject: ohne Leerzeile\r\n".to_vec();
+        s.deposit(&no_body).unwrap();
+        let t1: Timestamp = "2025-03-03T09:00:00Z".parse().unwrap();
+        let t2: Timestamp = "2025-03-03T10:00:00Z".parse().unwrap();
+        s.acknowledge("a@x.de-mail.de", "m1", t1).unwrap();
+        s.trash("a@x.de-mail.de", "m3", t1).unwrap();
+        let drop = s.maildrop("A@x.de-mail.de").unwrap();
+        let ids: Vec<_> = drop.iter().map(|e| e.message_id.as_str()).collect();
+        assert_eq!(ids, ["m2", "m4", "m5"]);
+        assert_eq!(drop[0].header, b"Subject: Betreff\r\n\r\n");
+        assert_eq!(drop[0].size, message("m2").raw.len() as u64);
+        assert_eq!(drop[2].header, no_body.raw);
+        let n = s
+            .acknowledge_all(
+                "a@x.de-mail.de",
+                &["m1".into(), "m2".into(), "nope".into()],
+                t2,
+            )
+            .unwrap();
+        assert_eq!(n, 1, "m1 was acknowledged before, nope does not exist");
+        let all = s.message_summaries("a@x.de-mail.de", 0, 10, true).unwrap();
+        assert_eq!(all[0].acknowledged_at, Some(t1), "the first time is kept");
+        assert_eq!(all[1].acknowledged_at, Some(t2));
+        let ids: Vec<_> = s
+            .maildrop("a@x.de-mail.de")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message_id)
+            .collect();
+        assert_eq!(ids, ["m4", "m5"]);
     }
 
     /// Gateway state: acknowledgements (first time kept, idempotent) and webhook URLs survive

@@ -178,6 +178,8 @@ impl WorldBuilder {
                 smtp_listen: None,
                 http_listen: None,
                 relay_listen: None,
+                pop3_listen: None,
+                pop3s_listen: None,
                 delivery_hub: self.hub,
                 wire_log: None,
                 trusted_peers: self.trusted_peers,

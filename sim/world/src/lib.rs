@@ -126,6 +126,8 @@ pub async fn start_providers(
                 smtp_listen: None,
                 http_listen: None,
                 relay_listen: None,
+                pop3_listen: None,
+                pop3s_listen: None,
                 delivery_hub: Some(hub.clone()),
                 trusted_peers: trusted_peers.clone(),
             },

@@ -202,14 +202,14 @@ impl AuthThrottle {
     }
 }
 
-pub(super) fn b64_text(s: &str) -> Option<String> {
+pub(crate) fn b64_text(s: &str) -> Option<String> {
     B64.decode(s.trim())
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
 }
 
 /// Decodes an AUTH PLAIN response (RFC 4616): authzid NUL authcid NUL passwd.
-pub(super) fn decode_plain(response: &str) -> Option<(String, String)> {
+pub(crate) fn decode_plain(response: &str) -> Option<(String, String)> {
     let text = b64_text(response)?;
     let mut parts = text.split('\0');
     let _authzid = parts.next()?;

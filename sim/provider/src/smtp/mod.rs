@@ -234,5 +234,5 @@ mod data;
 mod envelope;
 mod session;
 
-pub(crate) use auth::AuthThrottle;
+pub(crate) use auth::{AuthThrottle, b64_text, decode_plain};
 use envelope::{oversized_size_parameter, parameter_on_bare_command};
