@@ -240,100 +240,8 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
     let mut providers: Vec<Provider> = Vec::new();
     let trusted: Vec<String> = config.provider.iter().map(|p| p.domain.clone()).collect();
     for p in config.provider {
-        let accounts: Vec<AccountConfig> = p
-            .account
-            .iter()
-            .map(|a| AccountConfig {
-                address: a.address.clone(),
-                holder: a.holder.clone(),
-                kind: a.kind,
-                max_auth_level: a.auth_level,
-                password: a.password.clone(),
-                api_token: a.api_token.clone(),
-                access_opened: a.access_opened,
-            })
-            .collect();
-        // Continue the numbering of `messages/NNNNNN.eml` after an earlier run on this data
-        // directory, so that no copy is overwritten.
-        let message_dir = keep_messages.then(|| data.join(&p.id).join("messages"));
-        let wire_log = demail_sim::provider::WireLog::resuming(message_dir.clone())
-            .with_context(|| format!("reading the message copies of provider {:?}", p.id))?;
-        let mut provider = Provider::start(
-            ProviderConfig {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                domain: p.domain.clone(),
-                hosted_domains: p.hosts.clone(),
-                accounts,
-                message_dir,
-                database: Some(data.join(&p.id).join("store.sqlite")),
-                smtp_listen: p.smtp,
-                http_listen: p.http,
-                relay_listen: p.relay,
-                pop3_listen: p.pop3,
-                pop3s_listen: p.pop3s,
-                delivery_hub: None,
-                wire_log: Some(std::sync::Arc::new(wire_log)),
-                trusted_peers: trusted.clone(),
-            },
-            clock.clone(),
-            trace.clone(),
-            &pki,
-        )
-        .await
-        .with_context(|| format!("starting provider {:?}", p.id))?;
-        for a in &p.account {
-            if let Some(target) = a.push {
-                provider.set_push_target(&a.address, target)?;
-            }
-        }
-        let trusted_at = match &p.trusted_smtp {
-            Some(t) => Some(
-                provider
-                    .open_trusted_submission(*t.get_ref())
-                    .await
-                    .with_context(|| format!("provider {:?}", p.id))?,
-            ),
-            None => None,
-        };
-        println!("provider {} ({})", p.id, p.domain);
-        println!(
-            "  SMTP submission  {}  (STARTTLS required before AUTH PLAIN/LOGIN)",
-            provider.submission_addr()
-        );
-        if let Some(at) = trusted_at {
-            println!(
-                "  trusted SMTP     {at}  (WARNING: no TLS, no AUTH; MAIL FROM names the account; for benchmarks on loopback only)"
-            );
-            eprintln!(
-                "warning: provider {}: trusted submission listener on {at} accepts mail for any account of this provider without TLS or AUTH; use it for benchmarks on loopback only",
-                p.id
-            );
-        }
-        println!(
-            "  HTTP             http://{}  (gateway API /api/v1, directory /directory/v1, /openapi.json)",
-            provider.http_addr()
-        );
-        println!(
-            "  relay            {}  (provider to provider: implicit TLS, client certificate required)",
-            provider.relay_addr()
-        );
-        println!(
-            "  POP3             {}  (STLS required before USER/PASS or AUTH PLAIN: level normal)",
-            provider.pop3_addr()
-        );
-        println!(
-            "  POP3S            {}  (implicit TLS; a client certificate of the account + AUTH EXTERNAL: level high)",
-            provider.pop3s_addr()
-        );
-        for a in &p.account {
-            let push = a.push.map(|t| format!("  push → {t}")).unwrap_or_default();
-            let token = a.api_token.as_deref().unwrap_or("-");
-            println!(
-                "  account {}  {:?} {}  password={}  token={}{push}",
-                a.address, a.kind, a.auth_level, a.password, token
-            );
-        }
+        let provider =
+            start_provider(p, data, keep_messages, &trusted, &clock, &trace, &pki).await?;
         providers.push(provider);
     }
     demail_sim::provider::connect_all(&providers);
@@ -372,6 +280,115 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
     }
     say("stopped");
     Ok(())
+}
+
+/// Starts one `[[provider]]` of the configuration (its message copies continue an earlier
+/// run's numbering), sets its push targets and opens its trusted listener if asked, and prints
+/// its faces and accounts.
+async fn start_provider(
+    p: ProviderEntry,
+    data: &Path,
+    keep_messages: bool,
+    trusted: &[String],
+    clock: &VirtualClock,
+    trace: &Trace,
+    pki: &TestPki,
+) -> Result<Provider> {
+    let accounts: Vec<AccountConfig> = p
+        .account
+        .iter()
+        .map(|a| AccountConfig {
+            address: a.address.clone(),
+            holder: a.holder.clone(),
+            kind: a.kind,
+            max_auth_level: a.auth_level,
+            password: a.password.clone(),
+            api_token: a.api_token.clone(),
+            access_opened: a.access_opened,
+        })
+        .collect();
+    // Continue the numbering of `messages/NNNNNN.eml` after an earlier run on this data
+    // directory, so that no copy is overwritten.
+    let message_dir = keep_messages.then(|| data.join(&p.id).join("messages"));
+    let wire_log = demail_sim::provider::WireLog::resuming(message_dir.clone())
+        .with_context(|| format!("reading the message copies of provider {:?}", p.id))?;
+    let mut provider = Provider::start(
+        ProviderConfig {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            domain: p.domain.clone(),
+            hosted_domains: p.hosts.clone(),
+            accounts,
+            message_dir,
+            database: Some(data.join(&p.id).join("store.sqlite")),
+            smtp_listen: p.smtp,
+            http_listen: p.http,
+            relay_listen: p.relay,
+            pop3_listen: p.pop3,
+            pop3s_listen: p.pop3s,
+            delivery_hub: None,
+            wire_log: Some(std::sync::Arc::new(wire_log)),
+            trusted_peers: trusted.to_vec(),
+        },
+        clock.clone(),
+        trace.clone(),
+        pki,
+    )
+    .await
+    .with_context(|| format!("starting provider {:?}", p.id))?;
+    for a in &p.account {
+        if let Some(target) = a.push {
+            provider.set_push_target(&a.address, target)?;
+        }
+    }
+    let trusted_at = match &p.trusted_smtp {
+        Some(t) => Some(
+            provider
+                .open_trusted_submission(*t.get_ref())
+                .await
+                .with_context(|| format!("provider {:?}", p.id))?,
+        ),
+        None => None,
+    };
+    println!("provider {} ({})", p.id, p.domain);
+    println!(
+        "  SMTP submission  {}  (STARTTLS required before AUTH PLAIN/LOGIN)",
+        provider.submission_addr()
+    );
+    if let Some(at) = trusted_at {
+        println!(
+            "  trusted SMTP     {at}  (WARNING: no TLS, no AUTH; MAIL FROM names the account; for benchmarks on loopback only)"
+        );
+        eprintln!(
+            "warning: provider {}: trusted submission listener on {at} accepts mail for any account of this provider without TLS or AUTH; use it for benchmarks on loopback only",
+            p.id
+        );
+    }
+    println!(
+        "  HTTP             http://{}  (gateway API /api/v1, directory /directory/v1, /openapi.json)",
+        provider.http_addr()
+    );
+    println!(
+        "  relay            {}  (provider to provider: implicit TLS, client certificate required)",
+        provider.relay_addr()
+    );
+    println!(
+        "  POP3             {}  (STLS required before USER/PASS or AUTH PLAIN: level normal)",
+        provider.pop3_addr()
+    );
+    println!(
+        "  POP3S            {}  (implicit TLS; a client certificate of the account + AUTH EXTERNAL: level high)",
+        provider.pop3s_addr()
+    );
+    for a in &p.account {
+        let push = a.push.map(|t| format!("  push → {t}")).unwrap_or_default();
+        let token = a.api_token.as_deref().unwrap_or("-");
+        println!(
+            "  account {}  {:?} {}  password={}  token={}{push}",
+            a.address, a.kind, a.auth_level, a.password, token
+        );
+    }
+    Ok(provider)
 }
 
 /// Prints a line on stdout, ignoring a closed stdout (`serve | head`, a supervisor that went
