@@ -347,48 +347,43 @@ impl WireLog {
     }
 
     /// Records `raw` and returns its name relative to the run folder (`messages/000001.eml`).
-    /// The file is written before this returns (into the page cache: it survives kill -9),
-    /// unless the caller runs inside [`WireLog::deferred`].
+    /// The file is written before this returns (into the page cache: it survives kill -9).
     pub fn record(&self, raw: &[u8]) -> String {
-        let n = self.next.fetch_add(1, Ordering::SeqCst) + 1;
-        let name = format!("{n:06}.eml");
-        if let Some(dir) = &self.dir {
-            let path = dir.join(&name);
-            let held = DEFERRED_WRITES.with(|d| match d.borrow_mut().as_mut() {
-                Some(pending) => {
-                    pending.push((path.clone(), raw.to_vec()));
-                    true
-                }
-                None => false,
-            });
-            if !held {
-                write_kept(&path, raw);
-            }
-        }
-        format!("messages/{name}")
+        let copy = self.reserve();
+        copy.write(raw);
+        copy.name
     }
 
-    /// Runs `f` and writes the files it [`WireLog::record`]s on this thread when `f` has
-    /// returned instead of while it runs; names and numbers are handed out at once as
-    /// always. The submission face runs the PVD rules and the SQLite commit inside this, so
-    /// that creating one file per message happens outside the store's lock (on some file
-    /// systems it costs as much as the rest of the transaction) and still before the 250.
-    pub(crate) fn deferred<T>(f: impl FnOnce() -> T) -> T {
-        /// Writes what is held back, also if `f` panics.
-        struct Flush;
-        impl Drop for Flush {
-            fn drop(&mut self) {
-                let pending = DEFERRED_WRITES.with(|d| d.borrow_mut().take());
-                for (path, raw) in pending.unwrap_or_default() {
-                    write_kept(&path, &raw);
-                }
-            }
+    /// Hands out the next name (and number) without writing yet: the caller writes the copy
+    /// with [`KeptCopy::write`] when it suits it. A submission reserves its copy inside the
+    /// store's transaction and writes it after the lock is released (`accept::Work`), because
+    /// creating one file per message costs on some file systems as much as the rest of the
+    /// transaction; still before the 250.
+    pub fn reserve(&self) -> KeptCopy {
+        let n = self.next.fetch_add(1, Ordering::SeqCst) + 1;
+        let file = format!("{n:06}.eml");
+        KeptCopy {
+            path: self.dir.as_ref().map(|d| d.join(&file)),
+            name: format!("messages/{file}"),
         }
-        DEFERRED_WRITES.with(|d| {
-            d.borrow_mut().get_or_insert_with(Vec::new);
-        });
-        let _flush = Flush;
-        f()
+    }
+}
+
+/// A wire-log name handed out by [`WireLog::reserve`], and where its file goes.
+#[derive(Clone, Debug)]
+pub struct KeptCopy {
+    /// The name relative to the run folder (`messages/000001.eml`), as the trace names it.
+    pub name: String,
+    /// The file, or `None` when the log only numbers (`--no-messages`).
+    path: Option<std::path::PathBuf>,
+}
+
+impl KeptCopy {
+    /// Writes the copy (nothing when the log only numbers).
+    pub fn write(&self, raw: &[u8]) {
+        if let Some(path) = &self.path {
+            write_kept(path, raw);
+        }
     }
 }
 
@@ -413,15 +408,6 @@ fn highest_kept(dir: &std::path::Path) -> std::io::Result<u64> {
         }
     }
     Ok(highest)
-}
-
-/// Wire-log files held back on one thread: (path, bytes).
-type HeldWrites = Vec<(std::path::PathBuf, Vec<u8>)>;
-
-thread_local! {
-    /// Files held back by [`WireLog::deferred`] on this thread.
-    static DEFERRED_WRITES: std::cell::RefCell<Option<HeldWrites>> =
-        const { std::cell::RefCell::new(None) };
 }
 
 /// Writes one wire-log file; the folder is made when the write finds it missing (the first
@@ -709,10 +695,10 @@ impl Drop for Provider {
 mod tests {
     use super::*;
 
-    /// The wire log numbers at once; inside `deferred` the file appears only when the closure
-    /// has returned, outside it at once; a missing folder is made.
+    /// The wire log numbers at once; a reserved copy's file appears only when it is written,
+    /// a recorded one at once; a missing folder is made.
     #[test]
-    fn wire_log_deferred_writes_after_the_closure() {
+    fn wire_log_reserves_and_writes() {
         let dir = std::env::temp_dir().join(format!("demail-wirelog-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let log = WireLog::new(Some(dir.join("messages")));
@@ -721,21 +707,19 @@ mod tests {
             std::fs::read(dir.join("messages/000001.eml")).unwrap(),
             b"one"
         );
-        let name = WireLog::deferred(|| {
-            let name = log.record(b"two");
-            assert!(!dir.join("messages/000002.eml").exists(), "held back");
-            name
-        });
-        assert_eq!(name, "messages/000002.eml");
+        let copy = log.reserve();
+        assert_eq!(copy.name, "messages/000002.eml");
+        assert!(!dir.join("messages/000002.eml").exists(), "not yet written");
+        assert_eq!(log.record(b"three"), "messages/000003.eml");
+        copy.write(b"two");
         assert_eq!(
             std::fs::read(dir.join("messages/000002.eml")).unwrap(),
             b"two"
         );
-        assert_eq!(log.record(b"three"), "messages/000003.eml");
-        assert!(
-            dir.join("messages/000003.eml").exists(),
-            "written at once again"
-        );
+        let counting = WireLog::new(None);
+        let c = counting.reserve();
+        c.write(b"nothing");
+        assert_eq!(c.name, "messages/000001.eml");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

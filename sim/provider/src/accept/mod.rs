@@ -269,7 +269,7 @@ fn stamp_and_deliver(
         },
     );
 
-    let eml = shared.wire_log.record(sub.data);
+    let eml = work.keep_copy(sub.data);
     shared.trace.emit(EventKind::ProviderAccepted {
         provider: shared.config.id.clone(),
         message_id: message_id.clone(),

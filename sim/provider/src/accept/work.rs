@@ -12,6 +12,9 @@ pub(crate) struct Work<'a> {
     jobs: Vec<delivery::Job>,
     /// (mailbox, message id) laid down in this transaction, for webhooks after commit.
     stored: Vec<(String, String)>,
+    /// Wire-log copies named in this transaction, written once the store's lock is released
+    /// (also when the transaction is refused: the trace names them either way).
+    copies: Vec<(crate::KeptCopy, Vec<u8>)>,
 }
 
 /// A transaction that is neither committed nor rolled back when its `Work` goes away (an early
@@ -20,6 +23,10 @@ pub(crate) struct Work<'a> {
 impl Drop for Work<'_> {
     fn drop(&mut self) {
         self.store.rollback();
+        // Only after a panic are copies still here (`finish` takes them): write them anyway.
+        for (copy, raw) in std::mem::take(&mut self.copies) {
+            copy.write(&raw);
+        }
     }
 }
 
@@ -40,6 +47,7 @@ impl<'a> Work<'a> {
             store: lock(&shared.store),
             jobs: Vec::new(),
             stored: Vec::new(),
+            copies: Vec::new(),
         };
         work.store.begin().map_err(storage_refusal)?;
         Ok(work)
@@ -69,8 +77,12 @@ impl<'a> Work<'a> {
                 } else {
                     Vec::new()
                 };
+                let copies = std::mem::take(&mut self.copies);
                 // Releases the store's lock (the transaction is committed: nothing to undo).
                 drop(self);
+                for (copy, raw) in copies {
+                    copy.write(&raw);
+                }
                 for (url, mailbox, message_id) in hooks {
                     crate::gateway::notify_stored(&url, mailbox, message_id);
                 }
@@ -86,9 +98,23 @@ impl<'a> Work<'a> {
             }
             Err(refusal) => {
                 self.store.rollback();
+                let copies = std::mem::take(&mut self.copies);
+                drop(self);
+                for (copy, raw) in copies {
+                    copy.write(&raw);
+                }
                 Err(refusal)
             }
         }
+    }
+
+    /// Names the wire-log copy of `raw` now (the trace needs the name inside the transaction)
+    /// and writes it when the transaction ends, after the store's lock is released.
+    pub fn keep_copy(&mut self, raw: &[u8]) -> String {
+        let copy = self.shared.wire_log.reserve();
+        let name = copy.name.clone();
+        self.copies.push((copy, raw.to_vec()));
+        name
     }
 
     pub fn next_id(&mut self) -> Result<String, Refusal> {

@@ -93,7 +93,7 @@ impl Session {
                 recipients: &rcpts,
                 data: &message,
             };
-            let verdict = crate::WireLog::deferred(|| accept::accept(&shared, submission));
+            let verdict = accept::accept(&shared, submission);
             (verdict, message)
         })
         .await;
