@@ -8,13 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use demail_sim::clock::VirtualClock;
 use demail_sim::demail::{AuthLevel, MessageType};
 use demail_sim::pki::{Identity, TestPki};
-use demail_sim::provider::{AccountConfig, AccountKind, Provider, ProviderConfig};
+use demail_sim::provider::AccountKind;
 use demail_sim::trace::{EventKind, Trace};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+
+mod common;
+
+use common::{Client, PASSWORD, World, WorldBuilder};
 
 /// A person who can log in at level high.
 const CITIZEN: &str = "erika.mustermann@dmda-a.de-mail.de";
@@ -22,64 +25,16 @@ const CITIZEN: &str = "erika.mustermann@dmda-a.de-mail.de";
 const NORMAL_CITIZEN: &str = "max.normal@dmda-a.de-mail.de";
 /// An institution (may ask for an Abholbestätigung).
 const INTAKE: &str = "gewerbeangelegenheiten@dresden.de-mail.de";
-const PASSWORD: &str = "pw";
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-struct World {
-    pki: TestPki,
-    trace: Trace,
-    provider: Provider,
-}
-
 async fn start_world() -> World {
-    demail_sim::init_crypto();
-    let start = "2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap();
-    let clock = VirtualClock::new(&start);
-    let trace = Trace::new(clock.clone());
-    let pki = TestPki::generate("test").unwrap();
-    let account = |address: &str, kind, level| AccountConfig {
-        address: address.into(),
-        holder: "Test Holder".into(),
-        kind,
-        max_auth_level: level,
-        password: PASSWORD.into(),
-        api_token: Some(format!("token-{address}")),
-        access_opened: true,
-    };
-    let provider = Provider::start(
-        ProviderConfig {
-            id: "dmda-a".into(),
-            name: "DMDA A".into(),
-            domain: "dmda-a.de-mail.de".into(),
-            hosted_domains: vec!["dresden.de-mail.de".into()],
-            accounts: vec![
-                account(CITIZEN, AccountKind::Person, AuthLevel::High),
-                account(NORMAL_CITIZEN, AccountKind::Person, AuthLevel::Normal),
-                account(INTAKE, AccountKind::Institution, AuthLevel::High),
-            ],
-            message_dir: None,
-            database: None,
-            smtp_listen: None,
-            http_listen: None,
-            relay_listen: None,
-            pop3_listen: None,
-            pop3s_listen: None,
-            delivery_hub: None,
-            wire_log: None,
-            trusted_peers: Vec::new(),
-        },
-        clock,
-        trace.clone(),
-        &pki,
-    )
-    .await
-    .unwrap();
-    World {
-        pki,
-        trace,
-        provider,
-    }
+    WorldBuilder::new()
+        .account(CITIZEN, AccountKind::Person, AuthLevel::High)
+        .account(NORMAL_CITIZEN, AccountKind::Person, AuthLevel::Normal)
+        .account(INTAKE, AccountKind::Institution, AuthLevel::High)
+        .start()
+        .await
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -225,87 +180,18 @@ fn unstuff(body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A line-level SMTP client, just enough to submit messages.
-struct Smtp {
-    io: BufReader<Box<dyn Io>>,
-}
-
-impl Smtp {
-    async fn reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            self.io.read_line(&mut line).await.unwrap();
-            assert!(!line.is_empty(), "SMTP connection closed; so far: {all}");
-            all.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] == b' ' {
-                return all;
-            }
-        }
-    }
-
-    async fn cmd(&mut self, line: &str) -> String {
-        let io = self.io.get_mut();
-        io.write_all(format!("{line}\r\n").as_bytes())
-            .await
-            .unwrap();
-        io.flush().await.unwrap();
-        self.reply().await
-    }
-
-    /// EHLO, STARTTLS, EHLO, AUTH PLAIN as `user` (SMTP logs in at the account's highest
-    /// level).
-    async fn login(w: &World, user: &str) -> Self {
-        let stream = TcpStream::connect(w.provider.submission_addr())
-            .await
-            .unwrap();
-        let mut c = Smtp {
-            io: BufReader::new(Box::new(stream)),
-        };
-        assert!(c.reply().await.starts_with("220"));
-        c.cmd("EHLO test").await;
-        assert!(c.cmd("STARTTLS").await.starts_with("220"));
-        let mut c = Smtp {
-            io: BufReader::new(tls_connect(&w.pki, None, c.io.into_inner()).await),
-        };
-        c.cmd("EHLO test").await;
-        let auth = B64.encode(format!("\0{user}\0{PASSWORD}"));
-        let r = c.cmd(&format!("AUTH PLAIN {auth}")).await;
-        assert!(r.starts_with("235"), "{r}");
-        c
-    }
-
-    /// MAIL, RCPT, DATA with `text` (LF line ends, the last line ended, already
-    /// dot-stuffed); checks the 250.
-    async fn send(&mut self, from: &str, to: &str, text: &str) {
-        assert!(
-            self.cmd(&format!("MAIL FROM:<{from}>"))
-                .await
-                .starts_with("250")
-        );
-        assert!(
-            self.cmd(&format!("RCPT TO:<{to}>"))
-                .await
-                .starts_with("250")
-        );
-        assert!(self.cmd("DATA").await.starts_with("354"));
-        let body = text.replace('\n', "\r\n");
-        let r = self.cmd(&format!("{body}.")).await;
-        assert!(r.starts_with("250"), "{r}");
-    }
-}
-
 /// The institution sends one message to `to` with the given option header lines; returns
 /// its X-de-mail-message-id in `to`'s mailbox. Two lines of the body start with "." (sent
 /// dot-stuffed, stored without the extra dot): ".Zeile mit Punkt" and ".".
 async fn submit(w: &World, to: &str, private_id: &str, options: &str) -> String {
-    let mut c = Smtp::login(w, INTAKE).await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, INTAKE).await;
     let text = format!(
         "From: <{INTAKE}>\nTo: <{to}>\nSubject: Bescheid {private_id}\n{options}\
          X-de-mail-private-id: {private_id}\nMessage-ID: <{private_id}@test>\n\n\
          Sehr geehrte Damen und Herren,\n..Zeile mit Punkt\n..\nMit freundlichen Gruessen\n"
     );
-    c.send(INTAKE, to, &text).await;
+    let r = c.send(INTAKE, to, text.trim_end_matches('\n')).await;
+    assert!(r.starts_with("250"), "{r}");
     w.provider
         .mailbox(to)
         .unwrap()
