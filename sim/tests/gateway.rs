@@ -5,184 +5,84 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use demail_sim::clock::VirtualClock;
 use demail_sim::demail::AuthLevel;
-use demail_sim::pki::TestPki;
-use demail_sim::provider::{AccountConfig, AccountKind, Provider, ProviderConfig};
-use demail_sim::trace::Trace;
+use demail_sim::provider::{AccountConfig, AccountKind};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+mod common;
+
+use common::{Client, World, WorldBuilder};
 
 const CITIZEN: &str = "erika.mustermann@dmda-a.de-mail.de";
 const NORMAL_CITIZEN: &str = "max.normal@dmda-a.de-mail.de";
 const INTAKE: &str = "gewerbeangelegenheiten@dresden.de-mail.de";
 const OTHER_INTAKE: &str = "bauamt@dresden.de-mail.de";
-const PASSWORD: &str = "pw";
 
 fn token(address: &str) -> String {
     format!("token-{address}")
 }
 
-struct World {
-    pki: TestPki,
-    provider: Provider,
+/// An account of this world (password and API token as `common::account` gives them).
+fn account(
+    address: &str,
+    holder: &str,
+    kind: AccountKind,
+    level: AuthLevel,
+    opened: bool,
+) -> AccountConfig {
+    AccountConfig {
+        holder: holder.into(),
+        access_opened: opened,
+        ..common::account(address, kind, level)
+    }
 }
 
 async fn start_world() -> World {
-    demail_sim::init_crypto();
-    let start = "2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap();
-    let clock = VirtualClock::new(&start);
-    let trace = Trace::new(clock.clone());
-    let pki = TestPki::generate("test").unwrap();
-    let account = |address: &str, holder: &str, kind, level, opened| AccountConfig {
-        address: address.into(),
-        holder: holder.into(),
-        kind,
-        max_auth_level: level,
-        password: PASSWORD.into(),
-        api_token: Some(token(address)),
-        access_opened: opened,
-    };
-    let provider = Provider::start(
-        ProviderConfig {
-            id: "dmda-a".into(),
-            name: "DMDA A".into(),
-            domain: "dmda-a.de-mail.de".into(),
-            hosted_domains: vec!["dresden.de-mail.de".into()],
-            accounts: vec![
-                account(
-                    CITIZEN,
-                    "Erika Mustermann",
-                    AccountKind::Person,
-                    AuthLevel::High,
-                    false,
-                ),
-                account(
-                    NORMAL_CITIZEN,
-                    "Max Normal",
-                    AccountKind::Person,
-                    AuthLevel::Normal,
-                    false,
-                ),
-                account(
-                    INTAKE,
-                    "Landeshauptstadt Dresden, Gewerbeamt",
-                    AccountKind::Institution,
-                    AuthLevel::High,
-                    true,
-                ),
-                account(
-                    OTHER_INTAKE,
-                    "Landeshauptstadt Dresden, Bauamt",
-                    AccountKind::Institution,
-                    AuthLevel::High,
-                    true,
-                ),
-            ],
-            message_dir: None,
-            database: None,
-            smtp_listen: None,
-            http_listen: None,
-            relay_listen: None,
-            pop3_listen: None,
-            pop3s_listen: None,
-            delivery_hub: None,
-            wire_log: None,
-            trusted_peers: Vec::new(),
-        },
-        clock,
-        trace,
-        &pki,
-    )
-    .await
-    .unwrap();
-    World { pki, provider }
+    WorldBuilder::new()
+        .accounts([
+            account(
+                CITIZEN,
+                "Erika Mustermann",
+                AccountKind::Person,
+                AuthLevel::High,
+                false,
+            ),
+            account(
+                NORMAL_CITIZEN,
+                "Max Normal",
+                AccountKind::Person,
+                AuthLevel::Normal,
+                false,
+            ),
+            account(
+                INTAKE,
+                "Landeshauptstadt Dresden, Gewerbeamt",
+                AccountKind::Institution,
+                AuthLevel::High,
+                true,
+            ),
+            account(
+                OTHER_INTAKE,
+                "Landeshauptstadt Dresden, Bauamt",
+                AccountKind::Institution,
+                AuthLevel::High,
+                true,
+            ),
+        ])
+        .start()
+        .await
 }
 
 // ---------------------------------------------------------------------------------------------
-// SMTP submission (as in smtp_faces.rs)
-
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-struct Smtp {
-    io: BufReader<Box<dyn Io>>,
-}
-
-impl Smtp {
-    async fn read_reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            self.io.read_line(&mut line).await.unwrap();
-            assert!(!line.is_empty(), "connection closed; so far: {all}");
-            all.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] == b' ' {
-                return all;
-            }
-        }
-    }
-
-    async fn cmd(&mut self, line: &str) -> String {
-        let io = self.io.get_mut();
-        io.write_all(format!("{line}\r\n").as_bytes())
-            .await
-            .unwrap();
-        io.flush().await.unwrap();
-        self.read_reply().await
-    }
-
-    /// EHLO, STARTTLS, EHLO, AUTH PLAIN as `user`.
-    async fn login(addr: SocketAddr, pki: &TestPki, user: &str) -> Self {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let mut c = Smtp {
-            io: BufReader::new(Box::new(stream)),
-        };
-        assert!(c.read_reply().await.starts_with("220"));
-        c.cmd("EHLO test").await;
-        assert!(c.cmd("STARTTLS").await.starts_with("220"));
-        let config = rustls::ClientConfig::builder()
-            .with_root_certificates(pki.root_store().unwrap())
-            .with_no_client_auth();
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let tls = connector.connect(name, c.io.into_inner()).await.unwrap();
-        let mut c = Smtp {
-            io: BufReader::new(Box::new(tls)),
-        };
-        c.cmd("EHLO test").await;
-        use base64::Engine as _;
-        let auth =
-            base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{PASSWORD}"));
-        let r = c.cmd(&format!("AUTH PLAIN {auth}")).await;
-        assert!(r.starts_with("235"), "{r}");
-        c
-    }
-
-    async fn send(&mut self, from: &str, to: &str, message: &str) -> String {
-        assert!(
-            self.cmd(&format!("MAIL FROM:<{from}>"))
-                .await
-                .starts_with("250")
-        );
-        assert!(
-            self.cmd(&format!("RCPT TO:<{to}>"))
-                .await
-                .starts_with("250")
-        );
-        assert!(self.cmd("DATA").await.starts_with("354"));
-        let body = message.replace('\n', "\r\n");
-        self.cmd(&format!("{body}\r\n.")).await
-    }
-}
+// SMTP submission (the shared transcript client)
 
 /// The citizen submits one message to `to`; returns its X-de-mail-message-id.
 async fn submit(w: &World, to: &str, subject: &str, private_id: &str) -> String {
-    let mut c = Smtp::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
     let msg = format!(
         "From: <{CITIZEN}>\nTo: <{to}>\nSubject: {subject}\nX-de-mail-private-id: {private_id}\n\
          Message-ID: <{private_id}@test>\n\nHallo\n"
