@@ -408,3 +408,50 @@ fn trace_streams_to_the_data_directory() {
     let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
     assert_eq!(seqs, expected, "seq continues after the restart");
 }
+
+/// `<data>/serve.json` lists, for scripts, what `serve` printed: every face's address (the
+/// SMTP address the same as on stdout), every account with password and token, the CA and the
+/// trace; the CA file it names exists and a client that trusts it can submit.
+#[test]
+fn serve_json_lists_faces_and_accounts() {
+    demail_sim::init_crypto();
+    let tmp: PathBuf =
+        std::env::temp_dir().join(format!("demail-serve-json-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let config = tmp.join("serve.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let data = tmp.join("data");
+
+    let mut served = start(&config, &data);
+    let text = std::fs::read_to_string(data.join("serve.json")).expect("serve.json written");
+    let listing: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let provider = &listing["providers"][0];
+    assert_eq!(provider["id"], "dmda-a");
+    assert_eq!(
+        provider["smtp_submission"].as_str().unwrap(),
+        served.smtp.to_string()
+    );
+    for face in ["http", "relay", "pop3", "pop3s"] {
+        assert!(
+            provider[face]
+                .as_str()
+                .is_some_and(|a| a.contains("127.0.0.1:")),
+            "{face}"
+        );
+    }
+    let erika = provider["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["address"] == "erika.mustermann@dmda-a.de-mail.de")
+        .expect("erika listed");
+    assert_eq!(erika["password"], "erika");
+    assert_eq!(erika["auth_level"], "high");
+    let ca = PathBuf::from(listing["ca_pem"].as_str().unwrap());
+    assert!(ca.exists(), "{}", ca.display());
+    submit(served.smtp, &ca, "Nach serve.json");
+    terminate(&served);
+    assert_eq!(wait_for_exit(&mut served).code(), Some(0));
+    let _ = std::fs::remove_dir_all(&tmp);
+}

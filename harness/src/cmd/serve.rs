@@ -239,12 +239,20 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
     }
     let mut providers: Vec<Provider> = Vec::new();
     let trusted: Vec<String> = config.provider.iter().map(|p| p.domain.clone()).collect();
+    let mut described = Vec::new();
     for p in config.provider {
-        let provider =
+        let (provider, about) =
             start_provider(p, data, keep_messages, &trusted, &clock, &trace, &pki).await?;
         providers.push(provider);
+        described.push(about);
     }
     demail_sim::provider::connect_all(&providers);
+    let listing = data.join("serve.json");
+    write_listing(&listing, data, &ca, &trace_path, described)?;
+    println!(
+        "addresses, accounts, passwords and tokens for scripts: {}",
+        listing.display()
+    );
     // The handlers are installed before "ready": a stop signal from then on is never the
     // default action (termination with status 143 for SIGTERM).
     let mut stop = StopSignals::install()?;
@@ -293,7 +301,7 @@ async fn start_provider(
     clock: &VirtualClock,
     trace: &Trace,
     pki: &TestPki,
-) -> Result<Provider> {
+) -> Result<(Provider, serde_json::Value)> {
     let accounts: Vec<AccountConfig> = p
         .account
         .iter()
@@ -388,7 +396,54 @@ async fn start_provider(
             a.address, a.kind, a.auth_level, a.password, token
         );
     }
-    Ok(provider)
+    let accounts: Vec<serde_json::Value> = p
+        .account
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "address": a.address,
+                "holder": a.holder,
+                "kind": a.kind,
+                "auth_level": a.auth_level,
+                "password": a.password,
+                "api_token": a.api_token,
+                "access_opened": a.access_opened,
+                "push": a.push.map(|t| t.to_string()),
+            })
+        })
+        .collect();
+    let about = serde_json::json!({
+        "id": p.id,
+        "domain": p.domain,
+        "smtp_submission": provider.submission_addr().to_string(),
+        "trusted_smtp": trusted_at.map(|a| a.to_string()),
+        "http": format!("http://{}", provider.http_addr()),
+        "relay": provider.relay_addr().to_string(),
+        "pop3": provider.pop3_addr().to_string(),
+        "pop3s": provider.pop3s_addr().to_string(),
+        "accounts": accounts,
+    });
+    Ok((provider, about))
+}
+
+/// Writes `serve.json`: every address, account, password and token of this start, and the
+/// paths of the test CA and the trace, for scripts (docs/serve.md). Written anew at every
+/// start; it holds the passwords, like the configuration file it comes from.
+fn write_listing(
+    path: &Path,
+    data: &Path,
+    ca: &Path,
+    trace: &Path,
+    providers: Vec<serde_json::Value>,
+) -> Result<()> {
+    let listing = serde_json::json!({
+        "data": data.display().to_string(),
+        "ca_pem": ca.display().to_string(),
+        "trace": trace.display().to_string(),
+        "providers": providers,
+    });
+    let text = serde_json::to_string_pretty(&listing).context("serve.json")?;
+    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }
 
 /// Prints a line on stdout, ignoring a closed stdout (`serve | head`, a supervisor that went
