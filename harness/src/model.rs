@@ -19,8 +19,8 @@ pub struct SendOutcome {
     pub sent_at: ZonedDateTime,
     pub rfc_message_id: String,
     pub private_id: Option<String>,
-    /// SMTP refusal (code, enhanced status, text) if the provider refused.
-    pub refused: Option<(u16, String, String)>,
+    /// The provider's refusal, if it refused (`text`: the whole reply as the client saw it).
+    pub refused: Option<demail_sim::refusal::Refusal>,
 }
 
 /// The verdict on one expectation.

@@ -90,9 +90,10 @@ impl<'a> Judge<'a> {
                         continue;
                     };
                     match &send.refused {
-                        Some((_, _, text)) if about == About::AcceptedMessage => Some(
-                            Verdict::fail(format!("the provider refused the message: {text}")),
-                        ),
+                        Some(r) if about == About::AcceptedMessage => Some(Verdict::fail(format!(
+                            "the provider refused the message: {}",
+                            r.text
+                        ))),
                         _ => e.kind.observe(&cx, send),
                     }
                 }

@@ -29,12 +29,13 @@ impl Kind for Refused {
     fn observe(&mut self, _cx: &Cx<'_>, send: &SendOutcome) -> Option<Verdict> {
         let (code, enhanced) = (self.code, &self.enhanced);
         Some(match &send.refused {
-            Some((c, e, text)) if *c == code && e == enhanced => {
-                Verdict::pass(format!("refused as expected: {text}"))
+            Some(r) if r.code == code && r.enhanced == enhanced.as_str() => {
+                Verdict::pass(format!("refused as expected: {}", r.text))
             }
-            Some((_, _, text)) => {
-                Verdict::fail(format!("expected a refusal {code} {enhanced}, got: {text}"))
-            }
+            Some(r) => Verdict::fail(format!(
+                "expected a refusal {code} {enhanced}, got: {}",
+                r.text
+            )),
             None => Verdict::fail(format!(
                 "expected a refusal {code} {enhanced}, but the provider accepted the message"
             )),

@@ -128,7 +128,7 @@ impl Bench {
 }
 
 /// Erika's Gewerbeanzeige, sent at the start.
-fn anzeige(bench: &Bench, refused: Option<(u16, String, String)>) -> SendOutcome {
+fn anzeige(bench: &Bench, refused: Option<demail_sim::refusal::Refusal>) -> SendOutcome {
     SendOutcome {
         step_id: "anzeige".into(),
         citizen: "erika".into(),
@@ -299,7 +299,14 @@ enhanced = \"5.7.1\"
     ));
     let mut judge = bench.judge(&expectations);
     let text = "permanent error (550): 5.7.1 Option authoritative needs a login at level high";
-    let sends = [anzeige(&bench, Some((550, "5.7.1".into(), text.into())))];
+    let sends = [anzeige(
+        &bench,
+        Some(demail_sim::refusal::Refusal::received(
+            550,
+            "5.7.1".into(),
+            text.into(),
+        )),
+    )];
     judge.observe(&observation(
         bench.at("PT0S"),
         &sends,

@@ -59,6 +59,7 @@ use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 
+use demail_sim::refusal::Refusal;
 use demail_sim::world::clock_link::{IntakeEvents, post_clock};
 use demail_sim::world::settle::{Phases, SettleLimits, Settler};
 use demail_sim::world::submit::{Submitter, enhanced_of};

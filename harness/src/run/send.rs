@@ -80,7 +80,11 @@ pub(super) async fn send(
     {
         Ok(()) => None,
         Err(e) => match e.status() {
-            Some(code) => Some((u16::from(code), enhanced_of(&e.to_string()), e.to_string())),
+            Some(code) => Some(Refusal::received(
+                u16::from(code),
+                enhanced_of(&e.to_string()),
+                e.to_string(),
+            )),
             None => return Err(anyhow::Error::new(e).context("submitting to the provider")),
         },
     };

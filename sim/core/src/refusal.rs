@@ -2,13 +2,16 @@
 //! (RFC 3463) and a text a person can act on. Shared by the provider, the reference intake and
 //! the harness, so that a refusal has one shape wherever it is made or read.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// An SMTP refusal: reply code, enhanced status (RFC 3463) and a text a person can act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
     pub code: u16,
-    pub enhanced: &'static str,
+    /// The enhanced status code ("5.7.1"): a constant where the test-bed refuses, the peer's
+    /// text where the harness reads a refusal off the wire.
+    pub enhanced: Cow<'static, str>,
     pub text: String,
 }
 
@@ -16,8 +19,18 @@ impl Refusal {
     pub fn new(code: u16, enhanced: &'static str, text: &str) -> Self {
         Self {
             code,
-            enhanced,
+            enhanced: Cow::Borrowed(enhanced),
             text: text.to_string(),
+        }
+    }
+
+    /// A refusal read off the wire (the harness's view of a provider's answer): the code, the
+    /// enhanced status found in the reply and the reply's whole text as the client saw it.
+    pub fn received(code: u16, enhanced: String, text: String) -> Self {
+        Self {
+            code,
+            enhanced: Cow::Owned(enhanced),
+            text,
         }
     }
 

@@ -65,7 +65,7 @@ impl Session {
             reason: r.text.clone(),
             eml,
         });
-        self.reply(r.code, r.enhanced, &r.text).await
+        self.reply(r.code, &r.enhanced, &r.text).await
     }
 
     pub(super) async fn read_line(&mut self, max: usize) -> std::io::Result<Line> {
