@@ -1,22 +1,17 @@
 //! demail-harness: scenarios, the runner, checks, golden files and reports.
 //!
-//! Map of the crate:
+//! Map of the crate, in the order of the pipeline:
 //! - [`scenario`]: the TOML scenario format, loading and located errors.
-//! - [`runner`]: builds the embedded world and drives it on virtual time.
+//! - [`run`]: drives the world (`demail_sim::world`) on virtual time for a scenario; the mock
+//!   DMS and the legal regime of the trace header live there too.
+//! - [`check`]: the expectation kinds, one file each (keys, validation, judging), the judge
+//!   that decides them against what crossed the wire, and the named legal deadlines (`due`).
+//! - [`report`]: the run summary, golden files in insta's snapshot format, and report files for
+//!   people and CI (JSON, JUnit XML, Markdown, HTML with charts).
 //! - [`model`]: what runner and judge share (sends, observations, verdicts); a leaf.
-//! - [`check`]: the expectation kinds, one file each (keys, validation, judging), and the
-//!   judge that decides them against what crossed the wire.
-//! - [`located`]: errors at a byte span of a TOML text, and value readers.
-//! - [`rules`]: named legal deadlines with their sources.
-//! - [`regime`]: which legal regime holds on a date.
-//! - [`golden`]: golden files in insta's snapshot format.
-//! - [`report`]: the run summary.
-//! - [`reports`]: report files for people and CI (JSON, JUnit XML, Markdown, HTML with charts).
-//! - [`cli`]: the `demail-testbed` command line.
-//! - [`calendar_cmd`]: the `holidays` and `deadline` commands.
-//! - [`inspect_cmd`]: the `inspect` command.
-//! - [`population_cmd`]: the `population` command.
-//! - [`serve_cmd`]: the `serve` command.
+//! - [`located`]: errors at a byte span of a TOML text, and value readers; a leaf.
+//! - [`cli`]: the `demail-testbed` command line (`run`, `check`).
+//! - [`cmd`]: the other subcommands (`holidays`/`deadline`, `inspect`, `population`, `serve`).
 
 pub mod check;
 pub mod cli;
