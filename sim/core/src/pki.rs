@@ -16,6 +16,47 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+/// The CA's label in a persistent test PKI (`load_or_init`): its certificate's CN reads
+/// "demail-testbed Test CA (persistent)".
+const PERSISTENT_LABEL: &str = "persistent";
+
+/// The file of the CA's private key in a persistent test PKI.
+pub const CA_KEY_FILE: &str = "ca-key.pem";
+
+/// The subject and constraints of a test CA (the same for a generated and a loaded one, so
+/// that a loaded CA's leaves name the issuer its certificate names).
+fn ca_params(label: &str) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(
+        DnType::CommonName,
+        format!("demail-testbed Test CA ({label})"),
+    );
+    dn.push(DnType::OrganizationName, "demail-testbed");
+    dn.push(DnType::CountryName, "DE");
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params
+}
+
+/// Writes a private key readable by its owner only (0600 on Unix).
+fn write_private(path: &Path, pem: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(pem.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 /// The generated certificate authority.
 pub struct TestPki {
     /// The CA certificate in PEM.
@@ -42,17 +83,7 @@ pub struct Identity {
 impl TestPki {
     /// Generates a new CA named after the run.
     pub fn generate(run_label: &str) -> Result<Self> {
-        let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(
-            DnType::CommonName,
-            format!("demail-testbed Test CA ({run_label})"),
-        );
-        dn.push(DnType::OrganizationName, "demail-testbed");
-        dn.push(DnType::CountryName, "DE");
-        params.distinguished_name = dn;
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let params = ca_params(run_label);
         let key = KeyPair::generate().context("generating the test CA key")?;
         let cert = params
             .self_signed(&key)
@@ -62,6 +93,62 @@ impl TestPki {
             ca_der: cert.der().clone(),
             issuer: Issuer::new(params, key),
         })
+    }
+
+    /// The persistent test PKI in `dir` (`ca.pem`, `ca-key.pem`): loaded when it is there,
+    /// made (and written, the key readable by its owner only) when it is not. An integrator
+    /// installs `ca.pem` once; every `serve --pki DIR` then signs with the same CA.
+    pub fn load_or_init(dir: &Path) -> Result<Self> {
+        use rustls::pki_types::pem::PemObject as _;
+        let (cert_path, key_path) = (dir.join("ca.pem"), dir.join(CA_KEY_FILE));
+        if !cert_path.exists() && !key_path.exists() {
+            let pki = Self::generate(PERSISTENT_LABEL)?;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            write_private(&key_path, &pki.issuer.key().serialize_pem())?;
+            std::fs::write(&cert_path, &pki.ca_pem)
+                .with_context(|| format!("writing {}", cert_path.display()))?;
+            return Ok(pki);
+        }
+        let ca_pem = std::fs::read_to_string(&cert_path)
+            .with_context(|| format!("reading {} (the test CA)", cert_path.display()))?;
+        let key_pem = std::fs::read_to_string(&key_path)
+            .with_context(|| format!("reading {} (the test CA's key)", key_path.display()))?;
+        let key = KeyPair::from_pem(&key_pem)
+            .with_context(|| format!("{}: not a PKCS#8 private key", key_path.display()))?;
+        let ca_der = CertificateDer::from_pem_slice(ca_pem.as_bytes()).map_err(|e| {
+            anyhow::anyhow!("{}: not a PEM certificate: {e:?}", cert_path.display())
+        })?;
+        let pki = Self {
+            ca_pem,
+            ca_der,
+            issuer: Issuer::new(ca_params(PERSISTENT_LABEL), key),
+        };
+        // The key must be the certificate's: a leaf it signs must verify under the CA.
+        let probe = pki.issue("probe.localhost", &["localhost"])?;
+        if !pki.verifies(&probe.cert_der) {
+            anyhow::bail!(
+                "{} and {} do not belong together (a CA of `demail-testbed pki init` is needed)",
+                cert_path.display(),
+                key_path.display()
+            );
+        }
+        Ok(pki)
+    }
+
+    /// Whether `leaf` (DER) verifies as a server certificate for "localhost" under this CA.
+    fn verifies(&self, leaf: &CertificateDer<'_>) -> bool {
+        use rustls::client::danger::ServerCertVerifier as _;
+        let Ok(roots) = self.root_store() else {
+            return false;
+        };
+        let Ok(verifier) = rustls::client::WebPkiServerVerifier::builder(Arc::new(roots)).build()
+        else {
+            return false;
+        };
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("a DNS name");
+        verifier
+            .verify_server_cert(leaf, &[], &name, &[], rustls::pki_types::UnixTime::now())
+            .is_ok()
     }
 
     /// The CA certificate in PEM.
@@ -257,5 +344,39 @@ mod tests {
             id.optional_client_server_config(pki.root_store().unwrap())
                 .is_ok()
         );
+    }
+
+    /// A persistent PKI is made once and loaded after: the same CA, whose leaves verify under
+    /// the first `ca.pem`; the key is written for its owner only; a key that is not the
+    /// certificate's is refused.
+    #[test]
+    fn persistent_pki_is_made_once_and_reloaded() {
+        let dir = std::env::temp_dir().join(format!("demail-pki-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = TestPki::load_or_init(&dir).unwrap();
+        let again = TestPki::load_or_init(&dir).unwrap();
+        assert_eq!(first.ca_pem(), again.ca_pem());
+        let leaf = again.issue("intake.localhost", &["localhost"]).unwrap();
+        assert!(first.verifies(&leaf.cert_der));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.join(CA_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let other = std::env::temp_dir().join(format!("demail-pki-other-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&other);
+        TestPki::load_or_init(&other).unwrap();
+        std::fs::copy(other.join(CA_KEY_FILE), dir.join(CA_KEY_FILE)).unwrap();
+        let e = TestPki::load_or_init(&dir)
+            .err()
+            .expect("a foreign key is refused")
+            .to_string();
+        assert!(e.contains("do not belong together"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&other).unwrap();
     }
 }
