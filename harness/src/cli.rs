@@ -48,6 +48,8 @@ pub enum Command {
     /// Run simulated providers standalone (ports, accounts and tokens printed at start) for
     /// connecting an intake by hand; Ctrl-C or SIGTERM stops (exit 0).
     Serve(crate::cmd::serve::ServeArgs),
+    /// A persistent test PKI: `pki init DIR --host NAME --client ADDRESS` (for `serve --pki`).
+    Pki(crate::cmd::pki::PkiArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => crate::cmd::inspect::run(&args),
         Command::Population(args) => crate::cmd::population::run(&args),
         Command::Serve(args) => crate::cmd::serve::run(&args),
+        Command::Pki(args) => crate::cmd::pki::run(&args),
     }
 }
 

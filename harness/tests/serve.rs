@@ -58,11 +58,17 @@ impl Drop for Served {
 
 /// Starts `serve` and waits for "ready"; returns the child and its SMTP addresses.
 fn start(config: &Path, data: &Path) -> Served {
+    start_with(config, data, &[])
+}
+
+/// [`start`] with more arguments for `serve`.
+fn start_with(config: &Path, data: &Path, extra: &[&std::ffi::OsStr]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_demail-testbed"))
         .args(["serve", "--config"])
         .arg(config)
         .arg("--data")
         .arg(data)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -453,5 +459,75 @@ fn serve_json_lists_faces_and_accounts() {
     submit(served.smtp, &ca, "Nach serve.json");
     terminate(&served);
     assert_eq!(wait_for_exit(&mut served).code(), Some(0));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// A persistent test PKI: `pki init DIR --host localhost --client ADDRESS` writes the CA, a
+/// server and a client certificate; `serve --pki DIR` signs with that CA at every start (the
+/// `ca.pem` it writes into its data folder is DIR's, byte for byte, twice), and a client that
+/// trusts DIR's `ca.pem` can submit; a second `pki init` keeps the CA.
+#[test]
+fn persistent_pki_survives_restarts() {
+    demail_sim::init_crypto();
+    let tmp: PathBuf =
+        std::env::temp_dir().join(format!("demail-serve-pki-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let config = tmp.join("serve.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let pki = tmp.join("pki");
+    let init = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_demail-testbed"))
+            .args(["pki", "init"])
+            .arg(&pki)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let said = init(&[
+        "--host",
+        "localhost",
+        "--client",
+        "erika.mustermann@dmda-a.de-mail.de",
+    ]);
+    assert!(said.starts_with("made the test CA"), "{said}");
+    for file in [
+        "ca.pem",
+        "ca-key.pem",
+        "localhost.pem",
+        "localhost-key.pem",
+        "client-erika.mustermann@dmda-a.de-mail.de.pem",
+    ] {
+        assert!(pki.join(file).exists(), "{file}");
+    }
+    let ca = std::fs::read(pki.join("ca.pem")).unwrap();
+    assert!(init(&[]).starts_with("kept the test CA"));
+    assert_eq!(std::fs::read(pki.join("ca.pem")).unwrap(), ca);
+
+    let data = tmp.join("data");
+    for round in ["Erste", "Zweite"] {
+        let mut served = start_with(&config, &data, &["--pki".as_ref(), pki.as_os_str()]);
+        assert_eq!(
+            std::fs::read(data.join("pki/ca.pem")).unwrap(),
+            ca,
+            "{round}"
+        );
+        submit(served.smtp, &pki.join("ca.pem"), round);
+        terminate(&served);
+        assert_eq!(wait_for_exit(&mut served).code(), Some(0));
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_demail-testbed"))
+        .args(["pki", "init"])
+        .arg(&pki)
+        .args(["--client", "Not An Address"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&tmp);
 }

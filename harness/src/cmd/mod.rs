@@ -1,7 +1,8 @@
 //! The subcommands besides `run` and `check` (which live in `cli.rs` with the pipeline):
-//! `holidays`/`deadline` ([`calendar`]), `inspect`, `population` and `serve`.
+//! `holidays`/`deadline` ([`calendar`]), `inspect`, `pki`, `population` and `serve`.
 
 pub mod calendar;
 pub mod inspect;
+pub mod pki;
 pub mod population;
 pub mod serve;

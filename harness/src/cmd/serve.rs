@@ -37,6 +37,11 @@ pub struct ServeArgs {
     /// file per message costs more than the rest of the submission.
     #[arg(long)]
     pub no_messages: bool,
+    /// A persistent test PKI (made by `demail-testbed pki init DIR`, or made here when the
+    /// folder has none): the same CA at every start, so a client installs its `ca.pem` once.
+    /// Without it a new CA is generated at every start.
+    #[arg(long)]
+    pub pki: Option<PathBuf>,
 }
 
 /// The configuration file.
@@ -198,7 +203,12 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match rt.block_on(serve(config, &args.data, !args.no_messages)) {
+    match rt.block_on(serve(
+        config,
+        &args.data,
+        !args.no_messages,
+        args.pki.as_deref(),
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -207,7 +217,12 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     }
 }
 
-async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<()> {
+async fn serve(
+    config: ServeConfig,
+    data: &Path,
+    keep_messages: bool,
+    pki_dir: Option<&Path>,
+) -> Result<()> {
     demail_sim::init_crypto();
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let clock = VirtualClock::wall();
@@ -222,14 +237,26 @@ async fn serve(config: ServeConfig, data: &Path, keep_messages: bool) -> Result<
         .open(&trace_path)
         .with_context(|| format!("opening {}", trace_path.display()))?;
     let trace = Trace::streaming(clock.clone(), trace_file, last_seq);
-    let pki = TestPki::generate("serve")?;
+    let pki = match pki_dir {
+        Some(dir) => TestPki::load_or_init(dir)
+            .with_context(|| format!("the test PKI in {}", dir.display()))?,
+        None => TestPki::generate("serve")?,
+    };
     let ca = pki.write_ca(&data.join("pki"))?;
     println!(
         "demail-testbed serve · data {} · test CA {}",
         data.display(),
         ca.display()
     );
-    println!("(the CA is generated anew at every start: clients must trust the current ca.pem)");
+    match pki_dir {
+        Some(dir) => println!(
+            "(the persistent test CA of {}: the same at every start)",
+            dir.display()
+        ),
+        None => println!(
+            "(the CA is generated anew at every start: clients must trust the current ca.pem; --pki DIR keeps one)"
+        ),
+    }
     println!(
         "trace {} (appended, one JSON line per event)",
         trace_path.display()
