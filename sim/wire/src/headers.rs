@@ -286,6 +286,12 @@ pub const AT_MOST_ONCE: [&str; 10] = [
     "references",
 ];
 
+/// The header block of a message as [`RawMessage::parse`] reads it: everything before the
+/// first empty line (CRLF CRLF, or LF LF), without it.
+pub fn header_block(bytes: &[u8]) -> &[u8] {
+    split_head_body(bytes).0
+}
+
 fn split_head_body(bytes: &[u8]) -> (&[u8], &[u8]) {
     for i in 0..bytes.len() {
         if bytes[i..].starts_with(b"\r\n\r\n") {

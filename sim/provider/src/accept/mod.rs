@@ -17,7 +17,7 @@ use demail_core::clock::format_rfc5322;
 use demail_core::trace::EventKind;
 use demail_wire::acknowledge::AckKind;
 use demail_wire::confirmation::ConfirmationFacts;
-use demail_wire::headers::{AT_MOST_ONCE, Field, RawMessage};
+use demail_wire::headers::{self, AT_MOST_ONCE, Field, RawMessage};
 use demail_wire::integrity::{self, HashAlg};
 use demail_wire::notification::{NotificationFacts, Undeliverable};
 use demail_wire::table1;
@@ -61,11 +61,7 @@ fn read_submitted(data: &[u8]) -> Result<RawMessage, Refusal> {
             ),
         ));
     }
-    let head_end = data
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(data.len());
-    if let Some(at) = data[..head_end].iter().position(|&b| b >= 0x80) {
+    if let Some(at) = headers::header_block(data).iter().position(|&b| b >= 0x80) {
         let line = data[..at].iter().filter(|&&b| b == b'\n').count() + 1;
         return Err(Refusal::new(
             554,
