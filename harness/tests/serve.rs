@@ -56,6 +56,18 @@ impl Drop for Served {
     }
 }
 
+/// A fresh scratch folder for test `name` holding `serve.toml` with `config`; the crypto
+/// provider installed.
+fn scratch(name: &str, config: &str) -> (PathBuf, PathBuf) {
+    demail_sim::init_crypto();
+    let tmp = std::env::temp_dir().join(format!("demail-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let file = tmp.join("serve.toml");
+    std::fs::write(&file, config).unwrap();
+    (tmp, file)
+}
+
 /// Starts `serve` and waits for "ready"; returns the child and its SMTP addresses.
 fn start(config: &Path, data: &Path) -> Served {
     start_with(config, data, &[])
@@ -204,12 +216,7 @@ fn copies(data: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 /// get new numbers after the highest one there.
 #[test]
 fn acknowledged_mail_survives_kill_9() {
-    demail_sim::init_crypto();
-    let tmp: PathBuf = std::env::temp_dir().join(format!("demail-serve-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    let config = tmp.join("serve.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    let (tmp, config) = scratch("kill", CONFIG);
     let data = tmp.join("data");
 
     let mut served = start(&config, &data);
@@ -277,18 +284,12 @@ fn smtp_line(io: &mut BufReader<TcpStream>, line: Option<&str>) -> String {
 /// with status 0; a message acknowledged before the signal is still in the store.
 #[test]
 fn sigterm_stops_cleanly_after_open_transactions() {
-    demail_sim::init_crypto();
-    let tmp: PathBuf =
-        std::env::temp_dir().join(format!("demail-serve-term-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    let config = tmp.join("serve.toml");
     let with_trusted = CONFIG.replacen(
         "hosts = [\"dresden.de-mail.de\"]",
         "hosts = [\"dresden.de-mail.de\"]\ntrusted_smtp = \"127.0.0.1:0\"",
         1,
     );
-    std::fs::write(&config, with_trusted).unwrap();
+    let (tmp, config) = scratch("term", &with_trusted);
     let data = tmp.join("data");
 
     let mut served = start(&config, &data);
@@ -359,13 +360,7 @@ fn trace_lines(data: &Path) -> Vec<serde_json::Value> {
 /// numbered 1, 2, 3, … without gaps; a restart appends and continues the numbering.
 #[test]
 fn trace_streams_to_the_data_directory() {
-    demail_sim::init_crypto();
-    let tmp: PathBuf =
-        std::env::temp_dir().join(format!("demail-serve-trace-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    let config = tmp.join("serve.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    let (tmp, config) = scratch("trace", CONFIG);
     let data = tmp.join("data");
 
     let mut served = start(&config, &data);
@@ -420,13 +415,7 @@ fn trace_streams_to_the_data_directory() {
 /// trace; the CA file it names exists and a client that trusts it can submit.
 #[test]
 fn serve_json_lists_faces_and_accounts() {
-    demail_sim::init_crypto();
-    let tmp: PathBuf =
-        std::env::temp_dir().join(format!("demail-serve-json-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    let config = tmp.join("serve.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    let (tmp, config) = scratch("json", CONFIG);
     let data = tmp.join("data");
 
     let mut served = start(&config, &data);
@@ -468,13 +457,7 @@ fn serve_json_lists_faces_and_accounts() {
 /// trusts DIR's `ca.pem` can submit; a second `pki init` keeps the CA.
 #[test]
 fn persistent_pki_survives_restarts() {
-    demail_sim::init_crypto();
-    let tmp: PathBuf =
-        std::env::temp_dir().join(format!("demail-serve-pki-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    let config = tmp.join("serve.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    let (tmp, config) = scratch("pki", CONFIG);
     let pki = tmp.join("pki");
     let init = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_demail-testbed"))
