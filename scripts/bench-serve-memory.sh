@@ -42,6 +42,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/bench-serve-config.sh
+source "$ROOT/scripts/bench-serve-config.sh"
 MESSAGES=${MESSAGES:-60000}
 WARMUP_MESSAGES=${WARMUP_MESSAGES:-20000}
 REFUSED=${REFUSED:-200000}
@@ -91,34 +93,8 @@ fi
 
 # --- 2. serve -----------------------------------------------------------------------------------
 mkdir -p "$WORK"
-TRUSTED=$BASE_PORT SMTP=$((BASE_PORT + 1)) HTTP=$((BASE_PORT + 2)) RELAY=$((BASE_PORT + 3))
-cat >"$WORK/serve.toml" <<TOML
-[[provider]]
-id = "dmda-bench"
-name = "DMDA Bench (simuliert)"
-domain = "dmda-bench.de-mail.de"
-hosts = ["bench.de-mail.de"]
-trusted_smtp = "127.0.0.1:$TRUSTED"
-smtp = "127.0.0.1:$SMTP"
-http = "127.0.0.1:$HTTP"
-relay = "127.0.0.1:$RELAY"
-
-[[provider.account]]
-address = "$SENDER"
-holder = "Bench-Behörde, Poststelle"
-kind = "institution"
-auth_level = "high"
-password = "bench"
-
-[[provider.account]]
-address = "$RCPT"
-holder = "Bench-Behörde, Eingang"
-kind = "institution"
-auth_level = "high"
-password = "bench"
-api_token = "$RCPT_TOKEN"
-access_opened = true
-TOML
+TRUSTED=$BASE_PORT SMTP=$((BASE_PORT + 1)) HTTP=$((BASE_PORT + 2))
+bench_serve_config "$TRUSTED" "$SENDER" "$RCPT" "$RCPT_TOKEN" >"$WORK/serve.toml"
 EXTRA=()
 [[ $NO_MESSAGES == 1 ]] && EXTRA+=(--no-messages)
 "$TESTBED" serve --config "$WORK/serve.toml" --data "$WORK/data" "${EXTRA[@]}" >"$WORK/serve.log" 2>&1 &

@@ -38,6 +38,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/bench-serve-config.sh
+source "$ROOT/scripts/bench-serve-config.sh"
 MESSAGES=${MESSAGES:-20000}
 SESSIONS=${SESSIONS:-20}
 LENGTH=${LENGTH:-4096}
@@ -176,33 +178,7 @@ start_serve() { # $1 = label, $2 = first port, then extra serve arguments
   data=$CACHE/data-$label.$$
   rm -rf "$data"
   DATA_DIRS+=("$data")
-  cat >"$WORK/$label.toml" <<TOML
-[[provider]]
-id = "dmda-bench"
-name = "DMDA Bench (simuliert)"
-domain = "dmda-bench.de-mail.de"
-hosts = ["bench.de-mail.de"]
-trusted_smtp = "127.0.0.1:$port"
-smtp = "127.0.0.1:$((port + 1))"
-http = "127.0.0.1:$((port + 2))"
-relay = "127.0.0.1:$((port + 3))"
-
-[[provider.account]]
-address = "$SENDER"
-holder = "Bench-Behörde, Poststelle"
-kind = "institution"
-auth_level = "high"
-password = "bench"
-
-[[provider.account]]
-address = "$RCPT"
-holder = "Bench-Behörde, Eingang"
-kind = "institution"
-auth_level = "high"
-password = "bench"
-api_token = "$RCPT_TOKEN"
-access_opened = true
-TOML
+  bench_serve_config "$port" "$SENDER" "$RCPT" "$RCPT_TOKEN" >"$WORK/$label.toml"
   "$TESTBED" serve --config "$WORK/$label.toml" --data "$data" "$@" >"$WORK/$label.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
