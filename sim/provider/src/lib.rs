@@ -210,30 +210,45 @@ impl Activity {
 /// pending from before the 250 of the transaction that queued it, so there is no idle gap
 /// between a hand-over and the work it causes at the peer.
 pub async fn settle(activity: &[Arc<Activity>], limit: std::time::Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let wakeups: Vec<_> = activity.iter().map(|a| Box::pin(a.changed())).collect();
-        if activity.iter().all(|a| a.snapshot().is_idle()) {
-            return true;
-        }
-        let any = futures_select_any(wakeups);
-        if tokio::time::timeout_at(deadline, any).await.is_err() {
-            return activity.iter().all(|a| a.snapshot().is_idle());
-        }
-    }
+    wait_idle(activity, &vec![0; activity.len()], limit)
+        .await
+        .is_ok()
 }
 
-/// Resolves when the first of `wakeups` does.
-async fn futures_select_any<F: std::future::Future<Output = ()> + Unpin>(mut wakeups: Vec<F>) {
-    std::future::poll_fn(|cx| {
-        for w in wakeups.iter_mut() {
-            if std::pin::Pin::new(w).poll(cx).is_ready() {
-                return std::task::Poll::Ready(());
+/// [`settle`] for a caller that holds `held[i]` idle sessions of its own open at provider `i`
+/// (they do not count as activity). Returns the idle readings, or the last readings when
+/// `limit` has passed. With several providers idle must be read twice in a row with the same
+/// generations, so that no hand-over between two readings is missed. A busy provider becomes
+/// idle only after one of its own sessions closes or deliveries ends, so waiting for its
+/// wake-up suffices.
+pub async fn wait_idle(
+    activity: &[Arc<Activity>],
+    held: &[usize],
+    limit: std::time::Duration,
+) -> Result<Vec<ActivitySnapshot>, Vec<ActivitySnapshot>> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let read = || activity.iter().map(|a| a.snapshot()).collect::<Vec<_>>();
+    loop {
+        // Registered before reading: a wake-up between reading and waiting is not lost.
+        let wakeups: Vec<_> = activity.iter().map(|a| a.changed()).collect();
+        let first = read();
+        let busy = first
+            .iter()
+            .zip(held)
+            .position(|(s, &h)| s.pending_deliveries != 0 || s.open_sessions != h);
+        let Some(busy) = busy else {
+            if activity.len() > 1 && read() != first {
+                continue;
             }
+            return Ok(first);
+        };
+        let Some(wakeup) = wakeups.into_iter().nth(busy) else {
+            return Err(first);
+        };
+        if tokio::time::timeout_at(deadline, wakeup).await.is_err() {
+            return Err(read());
         }
-        std::task::Poll::Pending
-    })
-    .await
+    }
 }
 
 /// State shared by the provider's tasks.

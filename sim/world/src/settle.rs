@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use demail_core::trace::Trace;
 use demail_provider::{Activity, ActivitySnapshot};
 
@@ -36,11 +36,6 @@ pub struct Settler {
 }
 
 impl Settler {
-    /// Whether provider `i`'s reading shows no activity but the runner's own held sessions.
-    fn idle(&self, i: usize, s: &ActivitySnapshot) -> bool {
-        s.pending_deliveries == 0 && s.open_sessions == self.held[i]
-    }
-
     fn read(&self) -> Vec<ActivitySnapshot> {
         self.activity.iter().map(|a| a.snapshot()).collect()
     }
@@ -53,21 +48,13 @@ impl Settler {
     pub async fn settle(&self) -> Result<()> {
         let started = Instant::now();
         loop {
-            // Registered before reading: a wake-up between reading and waiting is not lost.
-            let wakeups: Vec<_> = self.activity.iter().map(|a| a.changed()).collect();
-            let first = self.read();
-            let busy = first.iter().enumerate().position(|(i, s)| !self.idle(i, s));
-            let Some(busy) = busy else {
-                if (self.activity.len() > 1 && self.read() != first)
-                    || (!self.limits.quiet.is_zero() && !self.quiet_for(&first).await)
-                {
-                    continue;
-                }
+            let left = self.limits.limit.saturating_sub(started.elapsed());
+            let idle = demail_provider::wait_idle(&self.activity, &self.held, left)
+                .await
+                .map_err(|last| self.not_settled(&last))?;
+            if self.limits.quiet.is_zero() || self.quiet_for(&idle).await {
                 return Ok(());
-            };
-            // A busy provider becomes idle only after one of its own sessions closes or one of
-            // its own deliveries is done, so waiting for its wake-up suffices.
-            self.wait(started, wakeups.into_iter().nth(busy)).await?;
+            }
         }
     }
 
@@ -93,16 +80,20 @@ impl Settler {
         let wakeup = wakeup.context("one wake-up per provider")?;
         let left = self.limits.limit.saturating_sub(started.elapsed());
         if tokio::time::timeout(left, wakeup).await.is_err() {
-            let s = self.read();
-            bail!(
-                "the world did not settle within {} s: {} SMTP sessions open ({} of them the runner's, waiting for their arrival), {} deliveries pending",
-                self.limits.limit.as_secs(),
-                s.iter().map(|s| s.open_sessions).sum::<usize>(),
-                self.held.iter().sum::<usize>(),
-                s.iter().map(|s| s.pending_deliveries).sum::<usize>()
-            );
+            return Err(self.not_settled(&self.read()));
         }
         Ok(())
+    }
+
+    /// The error when the world did not settle within the limit, with the last readings.
+    fn not_settled(&self, s: &[ActivitySnapshot]) -> anyhow::Error {
+        anyhow::anyhow!(
+            "the world did not settle within {} s: {} SMTP sessions open ({} of them the runner's, waiting for their arrival), {} deliveries pending",
+            self.limits.limit.as_secs(),
+            s.iter().map(|s| s.open_sessions).sum::<usize>(),
+            self.held.iter().sum::<usize>(),
+            s.iter().map(|s| s.pending_deliveries).sum::<usize>()
+        )
     }
 
     /// Whether nothing moved (same generations) for the quiet window after `idle` was read.
