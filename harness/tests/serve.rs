@@ -512,5 +512,15 @@ fn persistent_pki_survives_restarts() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
+    // A host name that would leave the folder is refused, nothing is written outside it.
+    let outside = Command::new(env!("CARGO_BIN_EXE_demail-testbed"))
+        .args(["pki", "init"])
+        .arg(&pki)
+        .args(["--host", "../outside"])
+        .output()
+        .unwrap();
+    assert_eq!(outside.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&outside.stderr).contains("cannot be a file name"));
+    assert!(!tmp.join("outside.pem").exists());
     let _ = std::fs::remove_dir_all(&tmp);
 }
