@@ -50,6 +50,9 @@ pub enum Command {
     Serve(crate::cmd::serve::ServeArgs),
     /// A persistent test PKI: `pki init DIR --host NAME --client ADDRESS` (for `serve --pki`).
     Pki(crate::cmd::pki::PkiArgs),
+    /// The reference intake as a standalone process, configured by a target file (docs/sut.md);
+    /// SIGTERM or Ctrl-C stops it.
+    Intake(crate::cmd::intake::IntakeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -72,9 +75,14 @@ pub struct RunArgs {
     /// Print a JSON report on stdout (progress goes to stderr).
     #[arg(long)]
     pub json: bool,
-    /// System under test: only the embedded reference intake in this version.
-    #[arg(long, default_value = "embedded", value_parser = ["embedded"])]
+    /// System under test: a target file (docs/sut.md), e.g. targets/reference.toml; "embedded"
+    /// (the default) runs the reference intake inside the runner.
+    #[arg(long, default_value = "embedded")]
     pub target: String,
+    /// A persistent test PKI folder (`pki init`): the providers' certificates chain to its CA,
+    /// so that a system under test installs the CA once [default: a new CA per run].
+    #[arg(long)]
+    pub pki: Option<PathBuf>,
     /// Do not keep each message as it crossed the wire (`<out>/<name>/messages/*.eml`); for
     /// large runs. The trace names the files either way.
     #[arg(long)]
@@ -109,6 +117,7 @@ pub fn main() -> ExitCode {
         Command::Population(args) => crate::cmd::population::run(&args),
         Command::Serve(args) => crate::cmd::serve::run(&args),
         Command::Pki(args) => crate::cmd::pki::run(&args),
+        Command::Intake(args) => crate::cmd::intake::run(&args),
     }
 }
 
@@ -187,13 +196,27 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let target = match args.target.as_str() {
+        "embedded" => None,
+        path => match crate::target::Target::load(Path::new(path)) {
+            Ok(t) => Some(std::sync::Arc::new(t)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     eprintln!(
         "demail-testbed {} · target {} · {} scenario(s)",
         env!("CARGO_PKG_VERSION"),
-        args.target,
+        target.as_ref().map_or_else(
+            || "embedded reference intake".to_string(),
+            |t| format!("{} {} ({}, {})", t.name, t.version, args.target, t.level)
+        ),
         scenarios.len()
     );
     let mut failed = 0usize;
+    let mut skipped = 0usize;
     let mut infra_error = false;
     let mut report = Vec::new();
     let mut scenario_reports = Vec::new();
@@ -204,8 +227,19 @@ fn run(args: RunArgs) -> ExitCode {
         } else {
             "scenario"
         };
+        if let Some(why) = target.as_ref().and_then(|t| t.skip_reason(s)) {
+            eprintln!("▷ {} · SKIPPED: {why}", s.name);
+            report.push(json!({"scenario": s.name, "seed": seed, "skipped": why}));
+            scenario_reports.push(
+                crate::report::ScenarioReport::skipped(&s.name, seed, &why).with_path(&s.path),
+            );
+            skipped += 1;
+            continue;
+        }
         eprintln!("▶ {} · seed={seed} (from {seed_source})", s.name);
         let mut opts = RunOptions::new(args.out.join(&s.name));
+        opts.target = target.clone();
+        opts.pki = args.pki.clone();
         opts.seed = args.seed;
         opts.keep_messages = !args.no_messages;
         opts.settle_quiet = std::time::Duration::from_millis(args.settle_ms);
@@ -291,8 +325,16 @@ fn run(args: RunArgs) -> ExitCode {
             infra_error = true;
         }
     }
-    let passed = scenarios.len() - failed - usize::from(infra_error).min(scenarios.len());
-    eprintln!("{passed} passed, {failed} failed");
+    let passed = scenarios
+        .len()
+        .saturating_sub(failed + skipped + usize::from(infra_error));
+    if skipped > 0 {
+        eprintln!(
+            "{passed} passed, {failed} failed, {skipped} skipped (not passed; the reasons are above)"
+        );
+    } else {
+        eprintln!("{passed} passed, {failed} failed");
+    }
     if args.json {
         println!(
             "{}",

@@ -21,3 +21,4 @@ pub mod model;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod target;

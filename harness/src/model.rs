@@ -89,3 +89,47 @@ impl ReceiveMode {
         }
     }
 }
+
+/// What a system under test offers the test-bed (docs/sut.md, "Levels"). Each level includes
+/// the ones below it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// 1: wire only. It receives by SMTP push or pulls, and sends by SMTP submission.
+    Wire = 1,
+    /// 2: also the test clock (`POST /testbed/clock`): time-driven duties on virtual time.
+    TestClock = 2,
+    /// 3: also observation (`GET /testbed/events`, `GET /testbed/cases`): its legal record.
+    Observation = 3,
+}
+
+impl Level {
+    /// The level with number `n` (1–3).
+    pub fn from_number(n: i64) -> Option<Self> {
+        match n {
+            1 => Some(Self::Wire),
+            2 => Some(Self::TestClock),
+            3 => Some(Self::Observation),
+            _ => None,
+        }
+    }
+
+    /// 1, 2 or 3.
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    /// What the level adds, in a few words.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Wire => "wire only",
+            Self::TestClock => "test clock",
+            Self::Observation => "observation",
+        }
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "level {} ({})", self.number(), self.name())
+    }
+}

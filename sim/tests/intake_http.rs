@@ -32,6 +32,8 @@ async fn start_intake(tag: &str) -> ReferenceIntake {
         dms_outbox: None,
         pull_tokens: None,
         outages: Vec::new(),
+        smtp_listen: None,
+        http_listen: None,
     })
     .await
     .unwrap()

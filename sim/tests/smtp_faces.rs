@@ -592,6 +592,8 @@ async fn start_intake(w: &World) -> ReferenceIntake {
         dms_outbox: None,
         pull_tokens: None,
         outages: Vec::new(),
+        smtp_listen: None,
+        http_listen: None,
     })
     .await
     .unwrap();

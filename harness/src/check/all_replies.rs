@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 
 use super::lookup::human;
-use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::located::Located;
 use crate::model::SendOutcome;
 
@@ -17,6 +17,7 @@ pub const ENTRY: Entry = Entry::new::<AllReplies>(Shape {
     keys: &["traffic", "rule"],
     about: About::Traffic,
     timing: Timing::Observed,
+    level: Level::Wire,
 });
 
 /// Keys `traffic` and `rule`, and what is known so far of the traffic's replies.

@@ -1,7 +1,7 @@
 //! `case`: the intake opened a case for the step's message in this procedure, binding or not
 //! by its form rule (`intake.received`).
 
-use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::located::{Located, quoted};
 use crate::model::SendOutcome;
 
@@ -10,6 +10,7 @@ pub const ENTRY: Entry = Entry::new::<Case>(Shape {
     keys: &["procedure", "binding"],
     about: About::AcceptedMessage,
     timing: Timing::Observed,
+    level: Level::Observation,
 });
 
 /// Keys `procedure` (an id of the intake configuration) and `binding`.

@@ -6,7 +6,7 @@
 use demail_sim::demail::MessageType;
 use jiff::Span;
 
-use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::located::Located;
 use crate::model::SendOutcome;
 
@@ -15,6 +15,7 @@ pub const ENTRY: Entry = Entry::new::<Confirmation>(Shape {
     keys: &["confirmation", "within"],
     about: About::AcceptedMessage,
     timing: Timing::Observed,
+    level: Level::Wire,
 });
 
 /// Keys `confirmation = "receipt" | "dispatch"` and `within`.

@@ -8,7 +8,7 @@ use demail_sim::clock::format_instant;
 use demail_sim::trace::EventKind;
 use jiff::Span;
 
-use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::check::due::RuleId;
 use crate::located::Located;
 use crate::model::{ReceiveMode, SendOutcome};
@@ -18,6 +18,7 @@ pub const ENTRY: Entry = Entry::new::<Delivery>(Shape {
     keys: &["within"],
     about: About::AcceptedMessage,
     timing: Timing::Observed,
+    level: Level::Wire,
 });
 
 /// Key `within`, optional.

@@ -5,7 +5,7 @@
 use demail_sim::intake::dms::EvidenceRecord;
 use demail_sim::trace::EventKind;
 
-use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::located::Located;
 use crate::model::SendOutcome;
 
@@ -14,6 +14,7 @@ pub const ENTRY: Entry = Entry::new::<Dms>(Shape {
     keys: &[],
     about: About::AcceptedMessage,
     timing: Timing::Observed,
+    level: Level::Observation,
 });
 
 /// No keys; the scenario needs a `[dms]` section.

@@ -3,7 +3,7 @@
 
 use demail_sim::trace::EventKind;
 
-use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::located::Located;
 use crate::model::SendOutcome;
 
@@ -12,6 +12,7 @@ pub const ENTRY: Entry = Entry::new::<Fallback>(Shape {
     keys: &[],
     about: About::AcceptedMessage,
     timing: Timing::Observed,
+    level: Level::Observation,
 });
 
 /// No keys.

@@ -5,7 +5,7 @@
 use jiff::{SignedDuration, Span};
 
 use super::lookup::human;
-use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::located::Located;
 
 pub const ENTRY: Entry = Entry::new::<Latency>(Shape {
@@ -13,6 +13,7 @@ pub const ENTRY: Entry = Entry::new::<Latency>(Shape {
     keys: &["traffic", "percentile", "within"],
     about: About::Traffic,
     timing: Timing::AtEnd,
+    level: Level::Wire,
 });
 
 /// Keys `traffic`, `percentile` (1 to 100) and `within`.

@@ -44,6 +44,7 @@ pub use judge::{Judge, Setting};
 pub use lookup::human;
 
 use crate::located::{self, Located, quoted};
+pub use crate::model::Level;
 use crate::model::{Observation, ReceiveMode, SendOutcome};
 
 /// The expectation kinds, in the order the "unknown expectation kind" error lists them.
@@ -135,6 +136,10 @@ pub struct Shape {
     pub keys: &'static [&'static str],
     pub about: About,
     pub timing: Timing,
+    /// The least a system under test must offer for this kind to be judged (docs/sut.md):
+    /// kinds that read the intake's own record (its events) need observation (level 3);
+    /// kinds that read only what reached the provider's mailboxes need the wire (level 1).
+    pub level: Level,
 }
 
 /// What an expectation is about.

@@ -6,7 +6,7 @@ use demail_sim::demail::MessageType;
 use demail_sim::demail::notification::{NOTIFICATION_TYPES, NotificationType};
 use jiff::Span;
 
-use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::located::Located;
 use crate::model::SendOutcome;
 
@@ -15,6 +15,7 @@ pub const ENTRY: Entry = Entry::new::<Notification>(Shape {
     keys: &["notification_type", "within"],
     about: About::AcceptedMessage,
     timing: Timing::Observed,
+    level: Level::Wire,
 });
 
 /// Keys `notification_type` and `within`.

@@ -1,6 +1,6 @@
 //! `refused`: the provider refuses the step's message with this SMTP code and enhanced status.
 
-use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::located::Located;
 use crate::model::SendOutcome;
 
@@ -9,6 +9,7 @@ pub const ENTRY: Entry = Entry::new::<Refused>(Shape {
     keys: &["code", "enhanced"],
     about: About::Message,
     timing: Timing::Observed,
+    level: Level::Wire,
 });
 
 /// Keys `code` (e.g. 550) and `enhanced` (e.g. "5.7.1").

@@ -6,7 +6,7 @@ use demail_sim::clock::format_instant;
 use demail_sim::trace::EventKind;
 
 use super::lookup::human;
-use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::located::Located;
 use crate::model::SendOutcome;
 
@@ -15,6 +15,7 @@ pub const ENTRY: Entry = Entry::new::<Reply>(Shape {
     keys: &["rule", "subject_contains"],
     about: About::AcceptedMessage,
     timing: Timing::Observed,
+    level: Level::Wire,
 });
 
 /// Keys `rule` and `subject_contains`.

@@ -1,7 +1,7 @@
 //! `throughput`: decided at the end: the intake replied to at least `per_day` of a traffic's
 //! messages per day on average, from the first arrival to the end of the run.
 
-use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::located::Located;
 
 pub const ENTRY: Entry = Entry::new::<Throughput>(Shape {
@@ -9,6 +9,7 @@ pub const ENTRY: Entry = Entry::new::<Throughput>(Shape {
     keys: &["traffic", "per_day"],
     about: About::Traffic,
     timing: Timing::AtEnd,
+    level: Level::Wire,
 });
 
 /// Keys `traffic` and `per_day`.

@@ -13,7 +13,7 @@ use demail_sim::law::{self, Options, When};
 use demail_sim::trace::EventKind;
 use jiff::civil::Date;
 
-use super::{About, Cx, Entry, Kind, ParseCx, Shape, Timing, Verdict};
+use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::check::due::RuleId;
 use crate::located::Located;
 use crate::model::SendOutcome;
@@ -23,6 +23,7 @@ pub const ENTRY: Entry = Entry::new::<Zustellung>(Shape {
     keys: &["mode"],
     about: About::AcceptedMessage,
     timing: Timing::Observed,
+    level: Level::Observation,
 });
 
 /// Key `mode = "abholung" | "fiktion"`.

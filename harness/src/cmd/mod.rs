@@ -1,8 +1,9 @@
 //! The subcommands besides `run` and `check` (which live in `cli.rs` with the pipeline):
-//! `holidays`/`deadline` ([`calendar`]), `inspect`, `pki`, `population` and `serve`.
+//! `holidays`/`deadline` ([`calendar`]), `inspect`, `intake` (the reference intake as a process), `pki`, `population` and `serve`.
 
 pub mod calendar;
 pub mod inspect;
+pub mod intake;
 pub mod pki;
 pub mod population;
 pub mod serve;

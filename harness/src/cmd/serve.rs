@@ -495,7 +495,7 @@ fn open_sessions(providers: &[Provider]) -> usize {
 }
 
 /// The signals that stop `serve`: SIGINT (Ctrl-C) and SIGTERM (systemd, Kubernetes, `kill`).
-struct StopSignals {
+pub(crate) struct StopSignals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -504,7 +504,7 @@ struct StopSignals {
 
 impl StopSignals {
     /// Installs the handlers (from now on the signals no longer end the process by default).
-    fn install() -> Result<Self> {
+    pub(crate) fn install() -> Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -520,7 +520,7 @@ impl StopSignals {
     }
 
     /// Waits for the next stop signal and names it.
-    async fn next(&mut self) -> &'static str {
+    pub(crate) async fn next(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             tokio::select! {

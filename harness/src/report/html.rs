@@ -86,8 +86,14 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
     h.push_str("</style>\n</head>\n<body>\n<h1>demail-testbed report</h1>\n");
     let _ = writeln!(
         h,
-        "<p>{} scenario(s): {} passed, {} failed, {} errored. Checks: {} passed, {} failed.</p>",
-        t.scenarios, t.passed, t.failed, t.errored, t.checks_passed, t.checks_failed
+        "<p>{} scenario(s): {} passed, {} failed, {} errored{}. Checks: {} passed, {} failed.</p>",
+        t.scenarios,
+        t.passed,
+        t.failed,
+        t.errored,
+        t.skipped_note(),
+        t.checks_passed,
+        t.checks_failed
     );
 
     h.push_str("<h2>Scenarios</h2>\n<table class=\"scenarios\">\n<tr><th>scenario</th><th>verdict</th><th>seed</th><th>checks passed</th><th>checks failed</th><th>golden</th><th>virtual time</th><th>reproduce</th></tr>\n");
@@ -117,6 +123,9 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
                 e(&r.name),
                 e(err)
             );
+        }
+        if let Some(why) = &r.skipped {
+            let _ = writeln!(h, "<p>{}: skipped: {}</p>", e(&r.name), e(why));
         }
     }
 

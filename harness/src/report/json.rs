@@ -24,6 +24,8 @@ struct JsonTotals {
     passed: usize,
     failed: usize,
     errored: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    skipped: usize,
     checks_passed: usize,
     checks_failed: usize,
 }
@@ -37,6 +39,9 @@ struct JsonScenario<'a> {
     verdict: &'static str,
     passed: bool,
     error: Option<&'a str>,
+    /// Why the scenario was not run (absent when it ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<&'a str>,
     golden: &'a str,
     checks_passed: usize,
     checks_failed: usize,
@@ -61,6 +66,7 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> anyhow::Result<String> {
             passed: t.passed,
             failed: t.failed,
             errored: t.errored,
+            skipped: t.skipped,
             checks_passed: t.checks_passed,
             checks_failed: t.checks_failed,
         },
@@ -74,6 +80,7 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> anyhow::Result<String> {
                 verdict: r.verdict(),
                 passed: r.passed(),
                 error: r.error.as_deref(),
+                skipped: r.skipped.as_deref(),
                 golden: &r.golden,
                 checks_passed: r.checks_passed(),
                 checks_failed: r.checks_failed(),
@@ -91,4 +98,8 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> anyhow::Result<String> {
     let mut s = serde_json::to_string_pretty(&file)?;
     s.push('\n');
     Ok(s)
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -4,7 +4,8 @@
 //! `<failure>` with the detail as message and text), one `<testcase name="golden files">`
 //! (`<failure>` for "different"/"missing", `<error>` for "error", `<skipped>` for "skipped"),
 //! and for a scenario that errored before producing a result a single `<testcase name="run">`
-//! with an `<error>`. `classname` is the scenario name with `/` read as a package separator
+//! with an `<error>`; a scenario not run (a system under test below its level, docs/sut.md)
+//! is a single `<testcase name="run">` with `<skipped message="reason"/>`. `classname` is the scenario name with `/` read as a package separator
 //! (`gewerbe.anzeige-absenderbestaetigt`), so Jenkins groups scenarios by folder.
 //!
 //! Hand-written rather than with the `quick-junit` crate: the format needs a dozen elements,
@@ -91,7 +92,13 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
             );
         }
         x.push_str("    </properties>\n");
-        if let Some(err) = &r.error {
+        if let Some(why) = &r.skipped {
+            let _ = writeln!(
+                x,
+                "    <testcase name=\"run\" classname=\"{classname}\">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                escape_attr(why)
+            );
+        } else if let Some(err) = &r.error {
             let _ = writeln!(
                 x,
                 "    <testcase name=\"run\" classname=\"{classname}\">\n      <error message=\"{}\" type=\"infrastructure\">{}</error>\n    </testcase>",
@@ -151,7 +158,7 @@ fn first_line(s: &str) -> &str {
 }
 
 fn n_cases(r: &ScenarioReport) -> usize {
-    if r.error.is_some() {
+    if r.error.is_some() || r.skipped.is_some() {
         1
     } else {
         r.checks.len() + 1
@@ -159,7 +166,7 @@ fn n_cases(r: &ScenarioReport) -> usize {
 }
 
 fn n_failures(r: &ScenarioReport) -> usize {
-    if r.error.is_some() {
+    if r.error.is_some() || r.skipped.is_some() {
         return 0;
     }
     r.checks_failed()
@@ -174,5 +181,5 @@ fn n_errors(r: &ScenarioReport) -> usize {
 }
 
 fn n_skipped(r: &ScenarioReport) -> usize {
-    usize::from(r.error.is_none() && r.golden == "skipped")
+    usize::from(r.skipped.is_some() || (r.error.is_none() && r.golden == "skipped"))
 }

@@ -35,8 +35,14 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
     md.push_str("# demail-testbed report\n\n");
     let _ = writeln!(
         md,
-        "{} scenario(s): {} passed, {} failed, {} errored. Checks: {} passed, {} failed.\n",
-        t.scenarios, t.passed, t.failed, t.errored, t.checks_passed, t.checks_failed
+        "{} scenario(s): {} passed, {} failed, {} errored{}. Checks: {} passed, {} failed.\n",
+        t.scenarios,
+        t.passed,
+        t.failed,
+        t.errored,
+        t.skipped_note(),
+        t.checks_passed,
+        t.checks_failed
     );
     md.push_str(TABLE_HEADER);
     md.push('\n');
@@ -78,11 +84,20 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
 
     let problems: Vec<_> = reports
         .iter()
-        .filter(|r| r.error.is_some() || !r.golden_ok())
+        .filter(|r| r.error.is_some() || r.skipped.is_some() || !r.golden_ok())
         .collect();
     if !problems.is_empty() {
         md.push_str("## Errors and golden files\n\n");
         for r in problems {
+            if let Some(why) = &r.skipped {
+                let _ = writeln!(
+                    md,
+                    "- **{}**: skipped: {}",
+                    escape_md(&r.name),
+                    escape_md(why)
+                );
+                continue;
+            }
             match &r.error {
                 Some(e) => {
                     let _ = writeln!(md, "- **{}**: error: {}", escape_md(&r.name), escape_md(e));

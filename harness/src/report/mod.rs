@@ -49,6 +49,9 @@ pub struct ScenarioReport {
     pub golden: String,
     /// Set when the scenario failed before producing a result (infrastructure error).
     pub error: Option<String>,
+    /// Set when the scenario was not run, with the reason (a system under test below the
+    /// scenario's level, docs/sut.md). Never counts as passed.
+    pub skipped: Option<String>,
     /// The checks in the order of the scenario file.
     pub checks: Vec<CheckOutcome>,
     /// Number of events per `kind` (the dotted name of the trace).
@@ -76,6 +79,7 @@ impl ScenarioReport {
             path: None,
             golden: golden.to_string(),
             error: None,
+            skipped: None,
             checks: result.checks.clone(),
             event_counts: a.event_counts,
             virtual_start: a.virtual_start,
@@ -95,6 +99,7 @@ impl ScenarioReport {
             path: None,
             golden: "error".to_string(),
             error: Some(error.to_string()),
+            skipped: None,
             checks: Vec::new(),
             event_counts: BTreeMap::new(),
             virtual_start: None,
@@ -104,6 +109,15 @@ impl ScenarioReport {
             throughput: Vec::new(),
             wall: None,
         }
+    }
+
+    /// The report of a scenario that was not run, with the reason.
+    pub fn skipped(name: &str, seed: u64, reason: &str) -> Self {
+        let mut r = Self::errored(name, seed, "");
+        r.error = None;
+        r.golden = "skipped".to_string();
+        r.skipped = Some(reason.to_string());
+        r
     }
 
     /// Names the scenario file, for the reproduce command.
@@ -119,7 +133,10 @@ impl ScenarioReport {
 
     /// The verdict: no error, every check passed and the golden files are fine.
     pub fn passed(&self) -> bool {
-        self.error.is_none() && self.checks.iter().all(|c| c.passed) && self.golden_ok()
+        self.error.is_none()
+            && self.skipped.is_none()
+            && self.checks.iter().all(|c| c.passed)
+            && self.golden_ok()
     }
 
     /// Number of passed checks.
@@ -132,10 +149,12 @@ impl ScenarioReport {
         self.checks.len() - self.checks_passed()
     }
 
-    /// "PASS", "FAIL" or "ERROR".
+    /// "PASS", "FAIL", "ERROR" or "SKIPPED".
     pub fn verdict(&self) -> &'static str {
         if self.error.is_some() {
             "ERROR"
+        } else if self.skipped.is_some() {
+            "SKIPPED"
         } else if self.passed() {
             "PASS"
         } else {
@@ -187,6 +206,7 @@ struct Totals {
     passed: usize,
     failed: usize,
     errored: usize,
+    skipped: usize,
     checks_passed: usize,
     checks_failed: usize,
 }
@@ -199,6 +219,8 @@ fn totals(reports: &[&ScenarioReport]) -> Totals {
     for r in reports {
         if r.error.is_some() {
             t.errored += 1;
+        } else if r.skipped.is_some() {
+            t.skipped += 1;
         } else if r.passed() {
             t.passed += 1;
         } else {
@@ -208,6 +230,17 @@ fn totals(reports: &[&ScenarioReport]) -> Totals {
         t.checks_failed += r.checks_failed();
     }
     t
+}
+
+impl Totals {
+    /// ", N skipped" when scenarios were skipped, else nothing (the line stays as before).
+    fn skipped_note(&self) -> String {
+        if self.skipped == 0 {
+            String::new()
+        } else {
+            format!(", {} skipped", self.skipped)
+        }
+    }
 }
 
 /// Seconds with millisecond precision, e.g. "1.234".

@@ -37,6 +37,7 @@ pub mod dms_mock;
 pub mod regime;
 mod send;
 mod setup;
+mod sut;
 mod walk;
 
 use std::collections::BTreeMap;
@@ -63,7 +64,7 @@ use demail_sim::refusal::Refusal;
 use demail_sim::world::clock_link::{IntakeEvents, post_clock};
 use demail_sim::world::settle::{Phases, SettleLimits, Settler};
 use demail_sim::world::submit::{Submitter, enhanced_of};
-use demail_sim::world::{ProviderPlan, SystemUnderTest, World};
+use demail_sim::world::{Listen, ProviderPlan, SystemUnderTest, World};
 
 use crate::check;
 use crate::model::{CheckOutcome, DmsRecords, Mailboxes, Observation, ReceiveMode, SendOutcome};
@@ -84,6 +85,10 @@ pub struct RunOptions {
     pub keep_messages: bool,
     /// Progress over virtual time (drawn only on a terminal).
     pub progress: Option<indicatif::ProgressBar>,
+    /// The system under test from a target file; `None`: the embedded reference intake.
+    pub target: Option<Arc<crate::target::Target>>,
+    /// A persistent test PKI folder (`pki init`); `None`: a CA of the run's own.
+    pub pki: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -96,6 +101,8 @@ impl RunOptions {
             settle_limit: Duration::from_secs(30),
             keep_messages: true,
             progress: None,
+            target: None,
+            pki: None,
         }
     }
 }
@@ -131,8 +138,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     clear_run_folder(opts)?;
     let clock = VirtualClock::new(&scenario.start);
     let trace = Trace::new(clock.clone());
-    let pki = TestPki::generate(&scenario.name)?;
-    pki.write_ca(&opts.out_dir.join("pki"))?;
+    let (pki, pki_dir) = run_pki(scenario, opts)?;
+    let target = opts.target.as_deref();
 
     let file = &scenario.file;
     let intake_provider = file
@@ -141,7 +148,11 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         .position(|p| p.id == *file.intake.provider.get_ref())
         .context("intake provider defined")?;
     let generated = generate_population(scenario, master, &file.provider[intake_provider])?;
-    let secrets = Secrets::draw(scenario, master, generated.len());
+    let mut secrets = Secrets::draw(scenario, master, generated.len());
+    let receive = target.map_or(scenario.receive, |t| t.receive_for(scenario.receive));
+    if let Some(t) = target {
+        secrets.for_target(t, receive)?;
+    }
     // Every provider of the world gets the accounts of its citizens; the intake's provider also
     // the intake and the generated population's De-Mail users.
     let accounts = file
@@ -158,8 +169,24 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             )
         })
         .collect();
-    let (providers, hub_task) =
-        start_providers(scenario, opts, &clock, &trace, &pki, accounts).await?;
+    let listen = target.map(|t| demail_sim::world::Listen {
+        smtp: Some(t.submission),
+        http: Some(t.gateway),
+        pop3: t.pop3,
+        pop3s: t.pop3s,
+    });
+    let (providers, hub_task) = start_providers(
+        scenario,
+        opts,
+        &clock,
+        &trace,
+        &pki,
+        accounts,
+        listen
+            .as_ref()
+            .map(|l| (&file.provider[intake_provider].id, l)),
+    )
+    .await?;
     let world = World {
         providers: &providers,
     };
@@ -168,15 +195,26 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         Some(_) => Some(crate::run::dms_mock::MockDms::start().await?),
         None => None,
     };
-    let intake = start_intake(
+    let sut = Sut::start(SutParts {
         scenario,
         opts,
-        &providers[intake_provider],
-        &pki,
-        &secrets,
-        dms.as_ref(),
-    )
+        provider: &providers[intake_provider],
+        pki: &pki,
+        pki_dir: &pki_dir,
+        secrets: &secrets,
+        dms: dms.as_ref(),
+        master,
+    })
     .await?;
+    if receive == ReceiveMode::Push
+        && let Some(push) = sut.get().push_addr()
+    {
+        point_pushes(
+            &providers[intake_provider],
+            secrets.intake_mailboxes.iter().map(|(a, _)| a),
+            push,
+        )?;
+    }
 
     if !demail_sim::law::regime(scenario.start.date()).in_force(demail_sim::law::Provision::DeMailG)
     {
@@ -208,24 +246,25 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     )?;
     let traffic_totals = traffic_totals(scenario, &arrivals);
     let ca_der = pki.ca_der();
-    let sut: &dyn SystemUnderTest = &intake;
+    let (quiet, limit) = match target.map(|t| (t.idle, t.settle_limit)) {
+        Some((crate::target::Idle::Quiet(q), limit)) => (q.max(opts.settle_quiet), limit),
+        Some((crate::target::Idle::Answer, limit)) => (opts.settle_quiet, limit),
+        None => (opts.settle_quiet, opts.settle_limit),
+    };
     let mut walk = Walk {
         scenario,
         clock: &clock,
         trace: &trace,
         world,
         dms: dms.as_ref(),
-        clock_url: format!("{}/testbed/clock", sut.base_url()),
+        clock_url: sut.get().clock_url(),
         settler: Settler {
             held: vec![0; providers.len()],
             activity: providers.iter().map(Provider::activity).collect(),
-            limits: SettleLimits {
-                quiet: opts.settle_quiet,
-                limit: opts.settle_limit,
-            },
+            limits: SettleLimits { quiet, limit },
             http: http.clone(),
             trace: trace.clone(),
-            intake_events: IntakeEvents::new(format!("{}/testbed/events", sut.base_url())),
+            intake_events: sut.get().events_url().map(IntakeEvents::new),
             phases: Phases::default(),
         },
         http,
@@ -252,7 +291,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         walk.settler.phases.report(wall_start.elapsed())
     );
     let result = conclude(scenario, opts, master, &trace, judge.outcomes(), wall_start)?;
-    drop(intake);
+    sut.stop().await;
     for p in &providers {
         p.shutdown();
     }
@@ -350,4 +389,6 @@ pub use arrivals::Outgoing;
 use arrivals::*;
 use send::*;
 use setup::*;
+pub use setup::{IntakeBehaviour, IntakeWiring, intake_config};
+use sut::*;
 use walk::*;

@@ -7,6 +7,9 @@ use super::*;
 /// The run's credentials, drawn from the seed so that a run is replayable; they never reach
 /// the trace.
 pub(super) struct Secrets {
+    /// The system's Funktionspostfächer (address, holder), in configuration order: the
+    /// scenario's, or the target file's.
+    pub(super) intake_mailboxes: Vec<(String, String)>,
     /// One password per Funktionspostfach, in configuration order.
     pub(super) intake_passwords: BTreeMap<String, String>,
     /// Pull mode: one API token per Funktionspostfach for the gateway API.
@@ -44,6 +47,12 @@ impl Secrets {
             .map(|_| seed::token(&mut pop_rng))
             .collect();
         Self {
+            intake_mailboxes: scenario
+                .intake
+                .mailboxes
+                .iter()
+                .map(|m| (m.address.clone(), m.name.clone()))
+                .collect(),
             intake_passwords,
             intake_tokens,
             citizen_passwords,
@@ -53,7 +62,8 @@ impl Secrets {
 }
 
 /// Starts every provider of the world with its accounts (parallel to `[[provider]]`), their
-/// stores and the run's wire log in the run folder.
+/// stores and the run's wire log in the run folder; `listen` fixes the addresses of one
+/// provider (the intake's, for a target file).
 pub(super) async fn start_providers(
     scenario: &Scenario,
     opts: &RunOptions,
@@ -61,6 +71,7 @@ pub(super) async fn start_providers(
     trace: &Trace,
     pki: &TestPki,
     accounts: Vec<Vec<AccountConfig>>,
+    listen: Option<(&String, &Listen)>,
 ) -> Result<(Vec<Provider>, tokio::task::JoinHandle<()>)> {
     let plans = scenario
         .file
@@ -74,6 +85,10 @@ pub(super) async fn start_providers(
             hosts: spec.hosts.clone(),
             trusted: spec.trusted,
             accounts,
+            listen: match listen {
+                Some((id, l)) if *id == spec.id => *l,
+                _ => Default::default(),
+            },
         })
         .collect();
     let wire_log = Arc::new(demail_sim::provider::WireLog::new(
@@ -93,14 +108,14 @@ pub(super) fn accounts(
 ) -> Vec<AccountConfig> {
     let mut accounts = Vec::new();
     if hosts_intake {
-        for m in &scenario.intake.mailboxes {
+        for (address, holder) in &secrets.intake_mailboxes {
             accounts.push(AccountConfig {
-                address: m.address.clone(),
-                holder: m.name.clone(),
+                address: address.clone(),
+                holder: holder.clone(),
                 kind: AccountKind::Institution,
                 max_auth_level: demail_sim::demail::AuthLevel::High,
-                password: secrets.intake_passwords[&m.address].clone(),
-                api_token: secrets.intake_tokens.get(&m.address).cloned(),
+                password: secrets.intake_passwords[address].clone(),
+                api_token: secrets.intake_tokens.get(address).cloned(),
                 access_opened: true,
             });
         }
@@ -134,8 +149,83 @@ pub(super) fn accounts(
     accounts
 }
 
-/// Starts the reference intake against `provider` and, in push mode, points the provider's
-/// push for every Funktionspostfach at it.
+/// How the reference intake is wired: its credentials at the provider, where the provider
+/// listens, its PKI and listeners, the DMS. The embedded run and the standalone
+/// `demail-testbed intake` (docs/sut.md) fill it in.
+pub struct IntakeWiring<'a> {
+    /// Password per Funktionspostfach.
+    pub passwords: BTreeMap<String, String>,
+    /// Pull mode: API token per Funktionspostfach; `None`: pushes into its listener.
+    pub pull_tokens: Option<BTreeMap<String, String>>,
+    pub provider_submission: std::net::SocketAddr,
+    /// Base URL of the provider's HTTP face.
+    pub provider_http: String,
+    pub pki: &'a TestPki,
+    /// Where the listener's certificate files are written.
+    pub tls_dir: PathBuf,
+    pub dms_url: Option<String>,
+    pub dms_outbox: Option<PathBuf>,
+    pub smtp_listen: Option<std::net::SocketAddr>,
+    pub http_listen: Option<std::net::SocketAddr>,
+}
+
+/// What the reference intake is asked to be: its configuration file (Funktionspostfächer,
+/// procedures), the outage windows of its listener and the options of its replies.
+pub struct IntakeBehaviour {
+    pub file: demail_sim::intake::config::IntakeFile,
+    pub outages: Vec<(Timestamp, Timestamp)>,
+    pub reply_options: Vec<DeMailOption>,
+}
+
+impl IntakeBehaviour {
+    /// A scenario's `[intake]` section with its overrides.
+    pub fn of_scenario(scenario: &Scenario) -> Result<Self> {
+        Ok(Self {
+            file: scenario.intake.clone(),
+            outages: scenario
+                .intake_outages
+                .iter()
+                .map(|(from, until)| {
+                    let at = |s: &jiff::Span| scenario.start.checked_add(*s).map(|z| z.timestamp());
+                    Ok((at(from)?, at(until)?))
+                })
+                .collect::<Result<_, jiff::Error>>()
+                .context("intake outage out of range")?,
+            reply_options: scenario
+                .file
+                .intake
+                .reply_options
+                .iter()
+                .filter_map(|o| DeMailOption::from_name(o.get_ref()))
+                .collect(),
+        })
+    }
+}
+
+/// The reference intake's configuration: what it is asked to be, wired as `w` says.
+pub fn intake_config(b: IntakeBehaviour, w: IntakeWiring<'_>) -> Result<IntakeConfig> {
+    Ok(IntakeConfig {
+        file: b.file,
+        passwords: w.passwords,
+        provider_submission: w.provider_submission,
+        provider_http: Some(w.provider_http),
+        ca_pem: w.pki.ca_pem().to_string(),
+        ca_der: w.pki.ca_der().to_vec(),
+        identity: w
+            .pki
+            .issue("intake.localhost", &["localhost", "127.0.0.1"])?,
+        tls_dir: w.tls_dir,
+        dms_url: w.dms_url,
+        dms_outbox: w.dms_outbox,
+        pull_tokens: w.pull_tokens,
+        outages: b.outages,
+        reply_options: b.reply_options,
+        smtp_listen: w.smtp_listen,
+        http_listen: w.http_listen,
+    })
+}
+
+/// Starts the reference intake against `provider` in the runner's process.
 pub(super) async fn start_intake(
     scenario: &Scenario,
     opts: &RunOptions,
@@ -145,40 +235,32 @@ pub(super) async fn start_intake(
     dms: Option<&crate::run::dms_mock::MockDms>,
 ) -> Result<ReferenceIntake> {
     let pull = scenario.receive == ReceiveMode::Pull;
-    let intake = ReferenceIntake::start(IntakeConfig {
-        file: scenario.intake.clone(),
-        passwords: secrets.intake_passwords.clone(),
-        provider_submission: provider.submission_addr(),
-        provider_http: Some(format!("http://{}", provider.http_addr())),
-        ca_pem: pki.ca_pem().to_string(),
-        ca_der: pki.ca_der().to_vec(),
-        identity: pki.issue("intake.localhost", &["localhost", "127.0.0.1"])?,
-        tls_dir: opts.out_dir.join("pki"),
-        dms_url: dms.map(crate::run::dms_mock::MockDms::url),
-        dms_outbox: Some(opts.out_dir.join("intake-dms.sqlite")),
-        pull_tokens: pull.then(|| secrets.intake_tokens.clone()),
-        outages: scenario
-            .intake_outages
-            .iter()
-            .map(|(from, until)| {
-                let at = |s: &jiff::Span| scenario.start.checked_add(*s).map(|z| z.timestamp());
-                Ok((at(from)?, at(until)?))
-            })
-            .collect::<Result<_, jiff::Error>>()
-            .context("intake outage out of range")?,
-        reply_options: scenario
-            .file
-            .intake
-            .reply_options
-            .iter()
-            .filter_map(|o| DeMailOption::from_name(o.get_ref()))
-            .collect(),
-    })
-    .await?;
-    if !pull && let Some(push) = SystemUnderTest::push_addr(&intake) {
-        for m in &scenario.intake.mailboxes {
-            provider.set_push_target(&m.address, push)?;
-        }
+    ReferenceIntake::start(intake_config(
+        IntakeBehaviour::of_scenario(scenario)?,
+        IntakeWiring {
+            passwords: secrets.intake_passwords.clone(),
+            pull_tokens: pull.then(|| secrets.intake_tokens.clone()),
+            provider_submission: provider.submission_addr(),
+            provider_http: format!("http://{}", provider.http_addr()),
+            pki,
+            tls_dir: opts.out_dir.join("pki"),
+            dms_url: dms.map(crate::run::dms_mock::MockDms::url),
+            dms_outbox: Some(opts.out_dir.join("intake-dms.sqlite")),
+            smtp_listen: None,
+            http_listen: None,
+        },
+    )?)
+    .await
+}
+
+/// Points the provider's push for every Funktionspostfach of the system at `push`.
+pub(super) fn point_pushes<'a>(
+    provider: &Provider,
+    mailboxes: impl IntoIterator<Item = &'a String>,
+    push: std::net::SocketAddr,
+) -> Result<()> {
+    for m in mailboxes {
+        provider.set_push_target(m, push)?;
     }
-    Ok(intake)
+    Ok(())
 }

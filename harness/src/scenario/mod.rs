@@ -17,7 +17,7 @@ use toml::Spanned;
 use crate::check::{ExpectSpec, Expectation, Known, Setting};
 pub use crate::located::parse_span;
 use crate::located::{Located, duration, quoted};
-use crate::model::ReceiveMode;
+use crate::model::{Level, ReceiveMode};
 
 /// A whole scenario file.
 #[derive(Debug, Deserialize)]
@@ -84,6 +84,10 @@ pub struct Header {
     /// (what an external intake may choose freely, e.g. its Aktenzeichen).
     #[serde(default)]
     pub redact: Vec<Spanned<String>>,
+    /// The least a system under test must offer (1 wire only, 2 test clock, 3 observation;
+    /// docs/sut.md). Default: what the expectations need; a lower value than that is an error.
+    #[serde(default)]
+    pub level: Option<Spanned<i64>>,
 }
 
 /// `[[provider]]`: a simulated DMDA.
@@ -256,6 +260,31 @@ pub struct Scenario {
     pub office_hours: Vec<(u32, u32)>,
     /// When each traffic's arrivals stop (offset from start), parallel to `file.traffic`.
     pub traffic_until: Vec<Span>,
+    /// The least a system under test must offer (`[scenario] level`, or what the
+    /// expectations need).
+    pub level: Level,
+}
+
+impl Scenario {
+    /// The `[intake]` and `[dms]` settings that configure the reference intake's behaviour
+    /// (only a system started with the scenario file applies them, docs/sut.md).
+    pub fn configures_intake(&self) -> Vec<&'static str> {
+        let i = &self.file.intake;
+        [
+            ("[intake] config", i.config.is_some()),
+            ("[intake] processing_time", i.processing_time.is_some()),
+            (
+                "[intake] aktenzeichen_prefix",
+                i.aktenzeichen_prefix.is_some(),
+            ),
+            ("[intake] reply_options", !i.reply_options.is_empty()),
+            ("[intake] outages", !i.outages.is_empty()),
+            ("[dms]", self.file.dms.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect()
+    }
 }
 
 /// A problem in a scenario file, located.
@@ -381,7 +410,9 @@ fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Pr
             receive,
         },
     )?;
+    let level = level(&file.scenario, &expectations)?;
     Ok(Scenario {
+        level,
         name: scenario_name(path, root),
         path: path.to_path_buf(),
         file,
@@ -399,6 +430,39 @@ fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Pr
         office_hours,
         traffic_until,
     })
+}
+
+/// The scenario's level: the highest its expectations need, or the declared one if higher.
+fn level(h: &Header, expectations: &[Expectation]) -> Result<Level, Located> {
+    let needed = expectations
+        .iter()
+        .map(|e| e.shape.level)
+        .max()
+        .unwrap_or(Level::Wire);
+    let Some(declared) = &h.level else {
+        return Ok(needed);
+    };
+    let Some(level) = Level::from_number(*declared.get_ref()) else {
+        return Err(Located::new(
+            declared.span(),
+            format!(
+                "level {}: expected 1 (wire only), 2 (test clock) or 3 (observation)",
+                declared.get_ref()
+            ),
+        ));
+    };
+    if level < needed {
+        let which = expectations
+            .iter()
+            .find(|e| e.shape.level == needed)
+            .map(|e| format!("expectation {:?} (kind {})", e.id, e.shape.name))
+            .unwrap_or_default();
+        return Err(Located::new(
+            declared.span(),
+            format!("level {level} is too low: {which} needs {needed}"),
+        ));
+    }
+    Ok(level)
 }
 
 /// `start`, `duration` and `tick` of `[scenario]`.

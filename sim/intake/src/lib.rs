@@ -86,6 +86,11 @@ pub struct IntakeConfig {
     /// Windows of the intake's own clock in which its SMTP listener is down for maintenance:
     /// it answers 451 4.3.2, so the provider must retry (scenario `[intake] outages`).
     pub outages: Vec<(Timestamp, Timestamp)>,
+    /// Where the SMTP listener binds; `None`: a free port on 127.0.0.1.
+    pub smtp_listen: Option<SocketAddr>,
+    /// Where the HTTP endpoint (test clock, events, cases) binds; `None`: a free port on
+    /// 127.0.0.1.
+    pub http_listen: Option<SocketAddr>,
 }
 
 /// What the intake decided about an application.
@@ -275,13 +280,20 @@ impl ReferenceIntake {
         });
         // TCP_NODELAY on the listening socket is inherited by the accepted ones (Linux), so
         // mailin-embedded's replies are not held back by Nagle's algorithm.
-        let sock = tokio::net::TcpSocket::new_v4().context("the intake's SMTP socket")?;
+        let smtp_listen = inner
+            .config
+            .smtp_listen
+            .unwrap_or(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)));
+        let sock = if smtp_listen.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .context("the intake's SMTP socket")?;
         sock.set_nodelay(true)?;
-        sock.bind(std::net::SocketAddr::from((
-            std::net::Ipv4Addr::LOCALHOST,
-            0,
-        )))
-        .context("binding the intake's SMTP listener")?;
+        sock.set_reuseaddr(true)?;
+        sock.bind(smtp_listen)
+            .with_context(|| format!("binding the intake's SMTP listener to {smtp_listen}"))?;
         let listener = sock.listen(128)?.into_std()?;
         listener.set_nonblocking(false)?;
         let smtp_addr = listener.local_addr()?;
@@ -305,9 +317,13 @@ impl ReferenceIntake {
                 }
             })
             .context("starting the intake's SMTP thread")?;
-        let http = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let http_listen = inner
+            .config
+            .http_listen
+            .unwrap_or(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)));
+        let http = tokio::net::TcpListener::bind(http_listen)
             .await
-            .context("binding the intake's HTTP endpoint")?;
+            .with_context(|| format!("binding the intake's HTTP endpoint to {http_listen}"))?;
         let http_addr = http.local_addr()?;
         let router = http::router(inner.clone());
         let http_task = tokio::spawn(async move {

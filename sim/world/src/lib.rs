@@ -29,23 +29,40 @@ use demail_core::trace::Trace;
 use demail_intake::ReferenceIntake;
 use demail_provider::{AccountConfig, Provider, ProviderConfig, WireLog};
 
-/// What the runner needs of the system under test. Level 2 of the contract (the test clock):
-/// the runner tells it the virtual time and reads its events; pushes go to its SMTP listener
-/// unless it pulls.
+/// What the runner needs of the system under test, by the levels of the contract
+/// (docs/sut.md): pushes go to its SMTP listener unless it pulls (level 1); the runner tells
+/// it the virtual time (level 2) and reads its events (level 3). The reference intake in the
+/// runner's process and an external system of a target file (the harness's `target`) both
+/// implement it.
 pub trait SystemUnderTest {
-    /// Base URL of its test-clock endpoints (`{base}/testbed/clock`, `{base}/testbed/events`).
-    fn base_url(&self) -> String;
-    /// Where the provider pushes its mailboxes' messages (STARTTLS), if it takes pushes.
+    /// `POST` URL of its test clock (`…/testbed/clock`); `None` for a wire-only system.
+    fn clock_url(&self) -> Option<String>;
+    /// `GET` URL of its events (`…/testbed/events`); `None` below level 3.
+    fn events_url(&self) -> Option<String>;
+    /// Where the provider pushes its mailboxes' messages, if it takes pushes.
     fn push_addr(&self) -> Option<SocketAddr>;
 }
 
 impl SystemUnderTest for ReferenceIntake {
-    fn base_url(&self) -> String {
-        ReferenceIntake::base_url(self)
+    fn clock_url(&self) -> Option<String> {
+        Some(format!("{}/testbed/clock", self.base_url()))
+    }
+    fn events_url(&self) -> Option<String> {
+        Some(format!("{}/testbed/events", self.base_url()))
     }
     fn push_addr(&self) -> Option<SocketAddr> {
         Some(self.smtp_addr())
     }
+}
+
+/// Fixed listen addresses of a provider (`None` each: a free port on 127.0.0.1), for a
+/// system under test that must know them before it starts (a target file).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Listen {
+    pub smtp: Option<SocketAddr>,
+    pub http: Option<SocketAddr>,
+    pub pop3: Option<SocketAddr>,
+    pub pop3s: Option<SocketAddr>,
 }
 
 /// The providers of one run.
@@ -91,6 +108,7 @@ pub struct ProviderPlan {
     /// Whether it is on the trust list of the world's providers (IT-BInfra-IO §7).
     pub trusted: bool,
     pub accounts: Vec<AccountConfig>,
+    pub listen: Listen,
 }
 
 /// Starts the providers of `plans` with their stores (`<data_dir>/provider-<id>.sqlite`) and
@@ -123,11 +141,11 @@ pub async fn start_providers(
                 accounts: plan.accounts,
                 message_dir: None,
                 wire_log: Some(wire_log.clone()),
-                smtp_listen: None,
-                http_listen: None,
+                smtp_listen: plan.listen.smtp,
+                http_listen: plan.listen.http,
                 relay_listen: None,
-                pop3_listen: None,
-                pop3s_listen: None,
+                pop3_listen: plan.listen.pop3,
+                pop3s_listen: plan.listen.pop3s,
                 delivery_hub: Some(hub.clone()),
                 trusted_peers: trusted_peers.clone(),
             },

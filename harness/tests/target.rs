@@ -1,0 +1,232 @@
+//! `run --target`: the reference intake as an external process passes every shipped scenario
+//! with the embedded run's checks and golden files; a system of a lower level than a scenario
+//! needs gets the scenario reported as skipped (JUnit `<skipped>`), never as passed; a system
+//! that does not start is an error that shows its log.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_demail-testbed"));
+    c.current_dir(workspace());
+    c
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn temp(label: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("demail-target-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Every shipped scenario against `targets/reference.toml`: exit 0, every scenario PASS with
+/// golden "same", and each run really went through a separate process (its log and ready
+/// file are in the run folder).
+#[test]
+fn the_reference_intake_as_a_process_passes_every_shipped_scenario() {
+    let out = temp("reference");
+    let o = bin()
+        .args(["run", "--target", "targets/reference.toml", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let shipped = count_scenarios(&workspace().join("scenarios"));
+    assert!(shipped >= 20, "{shipped} scenarios found");
+    assert_eq!(
+        err.matches("  PASS ").count(),
+        shipped,
+        "every scenario passes: {err}"
+    );
+    assert_eq!(err.matches("golden same").count(), shipped, "{err}");
+    let one = out.join("gewerbe/anzeige-absenderbestaetigt");
+    let log = std::fs::read_to_string(one.join("sut.log")).unwrap();
+    assert!(log.contains("reference intake: SMTP"), "{log}");
+    assert!(
+        log.contains("SIGTERM, stopping"),
+        "stopped by SIGTERM: {log}"
+    );
+    let ready: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(one.join("sut-ready.json")).unwrap())
+            .unwrap();
+    assert!(
+        ready["push"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("127.0.0.1:"))
+    );
+}
+
+fn count_scenarios(dir: &Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            n += count_scenarios(&p);
+        } else if p.extension().is_some_and(|x| x == "toml") {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The reference target rewritten as level 1 (no clock, no events).
+fn level_one_target(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(workspace().join("targets/reference.toml")).unwrap();
+    let text = text.replace("level = 3", "level = 1").replace(
+        "url = \"http://127.0.0.1:0/testbed/clock\"\nidle = \"answer\"",
+        "idle = \"quiet\"\nquiet_ms = 200",
+    );
+    let path = dir.join("level1.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A level-3 scenario against a level-1 system is skipped with the reason, in the console and
+/// in junit.xml and report.json; the run exits 0 and counts it as skipped, not passed.
+#[test]
+fn a_scenario_above_the_systems_level_is_skipped_not_passed() {
+    let dir = temp("skip");
+    let target = level_one_target(&dir);
+    let o = bin()
+        .args(["run", "scenarios/intake/wbs-abholung.toml", "--target"])
+        .arg(&target)
+        .arg("--out")
+        .arg(dir.join("runs"))
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("SKIPPED: needs level 3 (observation)") && err.contains("offers level 1"),
+        "{err}"
+    );
+    assert!(err.contains("0 passed, 0 failed, 1 skipped"), "{err}");
+    let junit = std::fs::read_to_string(dir.join("runs/junit.xml")).unwrap();
+    assert!(
+        junit.contains("<skipped message=\"needs level 3 (observation); the system under test"),
+        "{junit}"
+    );
+    assert!(junit.contains("skipped=\"1\""), "{junit}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("runs/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["totals"]["passed"], 0);
+    assert_eq!(report["totals"]["skipped"], 1);
+    assert_eq!(report["scenarios"][0]["verdict"], "SKIPPED");
+    assert_eq!(report["scenarios"][0]["passed"], false);
+}
+
+/// A system that is not started with the scenario file cannot run a scenario that configures
+/// the reference intake; one whose Funktionspostfächer do not include the scenario's is
+/// skipped too. Both name the reason.
+#[test]
+fn scenarios_a_vendor_system_cannot_take_are_skipped_with_the_reason() {
+    let dir = temp("vendor");
+    let text = std::fs::read_to_string(workspace().join("targets/reference.toml"))
+        .unwrap()
+        .replace("scenario_config = true", "scenario_config = false")
+        .replace(
+            "\n[accounts]\n",
+            "\n[accounts]\nmailboxes = [\"poststelle@dresden.de-mail.de\"]\n",
+        )
+        .replace("\n[receive]\n", "\n[receive]\nmode = \"push\"\n");
+    let target = dir.join("vendor.toml");
+    std::fs::write(&target, text).unwrap();
+    // The shipped scenario without its settings for the reference intake.
+    let shipped = std::fs::read_to_string(
+        workspace().join("scenarios/gewerbe/anzeige-absenderbestaetigt.toml"),
+    )
+    .unwrap();
+    let plain: String = shipped
+        .lines()
+        .filter(|l| !l.starts_with("processing_time") && !l.starts_with("aktenzeichen_prefix"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let scenarios = dir.join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    std::fs::write(scenarios.join("plain.toml"), plain).unwrap();
+    let o = bin()
+        .args(["run", "scenarios/gewerbe/anzeige-absenderbestaetigt.toml"])
+        .arg(scenarios.join("plain.toml"))
+        .arg("--target")
+        .arg(&target)
+        .arg("--out")
+        .arg(dir.join("runs"))
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("configures the reference intake ([intake] processing_time"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "which the target file does not list (mailboxes: poststelle@dresden.de-mail.de)"
+        ),
+        "{err}"
+    );
+}
+
+/// A start command that fails is an error (exit 2) that shows the system's own output.
+#[test]
+fn a_system_that_does_not_start_is_an_error_with_its_log() {
+    let dir = temp("broken");
+    let text = std::fs::read_to_string(workspace().join("targets/reference.toml"))
+        .unwrap()
+        .replace(
+            "\"--scenario\", \"{scenario}\",",
+            "\"--scenario\", \"/nonexistent.toml\",",
+        );
+    let target = dir.join("broken.toml");
+    std::fs::write(&target, text).unwrap();
+    let o = bin()
+        .args([
+            "run",
+            "scenarios/gewerbe/anzeige-absenderbestaetigt.toml",
+            "--target",
+        ])
+        .arg(&target)
+        .arg("--out")
+        .arg(dir.join("runs"))
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("exited"), "{err}");
+    assert!(
+        err.contains("nonexistent.toml"),
+        "the log's last lines: {err}"
+    );
+}
+
+/// A target file with a mistake is refused before anything starts, located.
+#[test]
+fn a_broken_target_file_is_a_located_error() {
+    let dir = temp("typo");
+    let text = std::fs::read_to_string(workspace().join("targets/reference.toml"))
+        .unwrap()
+        .replace("level = 3", "levle = 3");
+    let target = dir.join("typo.toml");
+    std::fs::write(&target, text).unwrap();
+    let o = bin()
+        .args(["run", "--target"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("typo.toml:") && err.contains("levle"), "{err}");
+}
