@@ -66,9 +66,11 @@ pub struct RunArgs {
     /// Folder for run results; each scenario gets `<out>/<name>/`.
     #[arg(long, default_value = "runs")]
     pub out: PathBuf,
-    /// Folder of the golden files.
-    #[arg(long, default_value = "golden")]
-    pub golden: PathBuf,
+    /// Folder of the golden files [default: golden]. Against a target file whose system is not
+    /// started with the scenario file (`scenario_config = false`), the shipped golden files
+    /// record the reference intake, so they are compared only when --golden names a folder.
+    #[arg(long)]
+    pub golden: Option<PathBuf>,
     /// Write the golden files from this run instead of comparing.
     #[arg(long)]
     pub bless: bool,
@@ -273,6 +275,11 @@ fn run(args: RunArgs) -> ExitCode {
         let golden_status = if args.seed.is_some() && args.seed != Some(s.file.scenario.seed) {
             eprintln!("  golden files not compared: --seed differs from the scenario's seed");
             "skipped"
+        } else if args.golden.is_none() && target.as_ref().is_some_and(|t| !t.scenario_config) {
+            eprintln!(
+                "  golden files not compared: they record the reference intake; name your own folder with --golden DIR (and --bless a first run)"
+            );
+            "skipped"
         } else {
             let redact = s.redactions();
             match golden_step(&args, &result, &redact) {
@@ -471,7 +478,8 @@ fn golden_step(
     let mut status = "same";
     let trace = golden::redact(&result.trace, redact);
     for (kind, content) in [(Kind::Trace, &trace), (Kind::Summary, &result.summary)] {
-        let path = golden::path(&args.golden, &result.name, kind);
+        let dir = args.golden.as_deref().unwrap_or(Path::new("golden"));
+        let path = golden::path(dir, &result.name, kind);
         if args.bless {
             golden::bless(&path, content)?;
             eprintln!("  blessed {}", path.display());

@@ -89,7 +89,7 @@ fn init(dir: &Path, hosts: &[String], clients: &[String]) -> Result<()> {
 
 /// Writes `<name>.pem` and `<name>-key.pem` (the key 0600; replacing earlier ones of the same
 /// name).
-fn write_identity(dir: &Path, name: &str, id: &Identity) -> Result<(PathBuf, PathBuf)> {
+pub(crate) fn write_identity(dir: &Path, name: &str, id: &Identity) -> Result<(PathBuf, PathBuf)> {
     if name.contains(['/', '\\']) || name.starts_with('.') {
         anyhow::bail!("{name:?} cannot be a file name");
     }

@@ -126,7 +126,7 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
             let golden = escape_attr(&r.golden);
             let body = match r.golden.as_str() {
                 "same" | "blessed" => String::new(),
-                "skipped" => "\n      <skipped message=\"golden files not compared (seed differs from the scenario&apos;s)\"/>\n    "
+                "skipped" => "\n      <skipped message=\"golden files not compared (another seed than the scenario&apos;s, or an external system without --golden)\"/>\n    "
                     .to_string(),
                 "error" => format!(
                     "\n      <error message=\"golden files could not be compared: {golden}\" type=\"golden\"/>\n    "

@@ -71,6 +71,7 @@ pub(super) fn run_pki(scenario: &Scenario, opts: &RunOptions) -> Result<(TestPki
     if let Some(dir) = &opts.pki {
         let pki = TestPki::load_or_init(dir)
             .with_context(|| format!("the test PKI in {}", dir.display()))?;
+        listener_certificate(&pki, dir, opts.target.as_deref())?;
         return Ok((pki, dir.clone()));
     }
     let dir = opts.out_dir.join("pki");
@@ -79,11 +80,37 @@ pub(super) fn run_pki(scenario: &Scenario, opts: &RunOptions) -> Result<(TestPki
             std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
         let pki = TestPki::load_or_init(&dir)?;
+        listener_certificate(&pki, &dir, opts.target.as_deref())?;
         return Ok((pki, dir));
     }
     let pki = TestPki::generate(&scenario.name)?;
     pki.write_ca(&dir)?;
     Ok((pki, dir))
+}
+
+/// Writes `<server_name>.pem` and `<server_name>-key.pem` into the PKI folder for the
+/// system's SMTP listener (the name the push checks, docs/sut.md), unless they are there: a
+/// system that cannot issue certificates itself takes them from `{pki}`.
+fn listener_certificate(pki: &TestPki, dir: &std::path::Path, target: Option<&Target>) -> Result<()> {
+    let Some(crate::target::PushTls::StartTls {
+        server_name,
+        ca_file: None,
+    }) = target.map(|t| &t.push_tls)
+    else {
+        return Ok(());
+    };
+    if dir.join(format!("{server_name}.pem")).exists() {
+        return Ok(());
+    }
+    let mut names = vec![server_name.as_str()];
+    if server_name == "localhost" {
+        names.push("127.0.0.1");
+    }
+    let id = pki
+        .issue(server_name, &names)
+        .with_context(|| format!("a server certificate for {server_name}"))?;
+    crate::cmd::pki::write_identity(dir, server_name, &id)?;
+    Ok(())
 }
 
 impl Secrets {
