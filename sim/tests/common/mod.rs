@@ -18,6 +18,7 @@ use demail_sim::trace::Trace;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -201,7 +202,7 @@ impl Default for WorldBuilder {
 }
 
 /// Submits `raw` from `from` to `to` at `addr` over STARTTLS + AUTH PLAIN with [`PASSWORD`]
-/// (lettre); panics unless the provider answers 250.
+/// (lettre, EHLO `citizen.localhost`); panics unless the provider answers 250.
 pub async fn submit(addr: SocketAddr, pki: &TestPki, from: &str, to: &str, raw: &str) {
     let tls = TlsParameters::builder("localhost".into())
         .add_root_certificate(Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap())
@@ -212,6 +213,7 @@ pub async fn submit(addr: SocketAddr, pki: &TestPki, from: &str, to: &str, raw: 
         .tls(Tls::Required(tls))
         .credentials(Credentials::new(from.into(), PASSWORD.into()))
         .authentication(vec![Mechanism::Plain])
+        .hello_name(ClientId::Domain("citizen.localhost".into()))
         .build();
     let env = Envelope::new(Some(from.parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
     mailer

@@ -13,6 +13,8 @@
 //! - [`inspect`]: the De-Mail view of a message (`demail-testbed inspect`).
 //! - [`notification`]: Meldungsnachrichten about undeliverable messages (PVD-FU Schritt 45).
 //! - [`multipart`]: multipart/mixed bodies with deterministic boundaries.
+//! - [`received`]: the `Received` trace field the provider stamps at acceptance (RFC 5321
+//!   §4.4) and the reading of the Eingang from it.
 //! - [`table1`]: PVD-IO Tabelle 1 as one table (who writes each header, where it must be);
 //!   every list of De-Mail header names derives from it.
 
@@ -26,6 +28,7 @@ pub mod integrity;
 pub mod multipart;
 pub mod notification;
 pub mod pdf;
+pub mod received;
 pub mod table1;
 
 use std::fmt;

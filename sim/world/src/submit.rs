@@ -11,8 +11,13 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParam
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 
+/// The EHLO name of every simulated citizen's mail program. Fixed, not lettre's default (the
+/// machine's host name): it reaches the provider's `Received` stamp in every stored message,
+/// which must be the same on every machine.
+pub const CITIZEN_EHLO: &str = "citizen.localhost";
+
 /// The citizens' SMTP client: one TLS client configuration for the whole run (so TLS
-/// sessions are resumed) and the EHLO name lettre would use.
+/// sessions are resumed) and one fixed EHLO name, [`CITIZEN_EHLO`].
 pub struct Submitter {
     tls: TlsParameters,
     hello: ClientId,
@@ -25,7 +30,7 @@ impl Submitter {
             .build_rustls()?;
         Ok(Self {
             tls,
-            hello: ClientId::default(),
+            hello: ClientId::Domain(CITIZEN_EHLO.into()),
         })
     }
 

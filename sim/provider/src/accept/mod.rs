@@ -6,7 +6,10 @@
 //!    at level high (PVD-FU §3.3).
 //! 3. Set the provider's metadata (Tabelle 1) with the virtual time as `Date`.
 //! 4. Lay a copy into every recipient's mailbox (the Eingang) with `Envelope-to`
-//!    (§3.1.22); push it to the recipient's intake if the account has one.
+//!    (§3.1.22) and the provider's `Received` stamp of the acceptance (RFC 5321 §4.4,
+//!    [`Arrival`]; the same virtual instant as `Date` and the Eingang); push it to the
+//!    recipient's intake if the account has one. A copy for another provider's mailbox carries
+//!    the stamp too, and the receiving provider prepends its own (`relayed.rs`).
 //! 5. Seal every copy (X-de-mail-integrity, sha256 + ec-dsa, PVD-IO §3.1.21) and issue the
 //!    Eingangsbestätigung when asked (PVD-FU §3.3: to the sender, copy to the recipient;
 //!    multipart text + XML + PDF, signed, PVD-IO §3.4–3.5).
@@ -20,6 +23,7 @@ use demail_wire::confirmation::ConfirmationFacts;
 use demail_wire::headers::{self, AT_MOST_ONCE, Field, RawMessage};
 use demail_wire::integrity::{self, HashAlg};
 use demail_wire::notification::{NotificationFacts, Undeliverable};
+use demail_wire::received;
 use demail_wire::table1;
 use demail_wire::{
     AuthLevel, DeMailOption, MessageType, TR_VERSION, h, normalize_address, parse_option,
@@ -40,8 +44,66 @@ pub use demail_core::Refusal;
 /// A message as it came in over SMTP.
 pub(crate) struct Submission<'a> {
     pub login: &'a Login,
+    pub arrival: &'a Arrival,
     pub recipients: &'a [String],
     pub data: &'a [u8],
+}
+
+/// How a message came in over one of the provider's SMTP faces: what its `Received` stamp
+/// says (RFC 5321 §4.4; protocol keyword RFC 3848).
+pub(crate) struct Arrival {
+    /// The client's EHLO/HELO name as given (written only if it is a domain or an address
+    /// literal, `demail_wire::received`).
+    pub helo: Option<String>,
+    pub peer: Option<std::net::IpAddr>,
+    pub protocol: received::Protocol,
+}
+
+impl Arrival {
+    /// The `Received` field for the copy of `message_id` laid down for `rcpt` at `date` (the
+    /// virtual instant of the acceptance, RFC 5322 date-time), `by` this provider's SMTP host.
+    /// Prepended above every field a client wrote, so a client's forged `Received` always
+    /// stays below it (RFC 5321 §4.4: trace fields are prepended, never changed). Not sealed:
+    /// `Received` is not in the seal's `h=` list (PVD-IO §3.1.21).
+    pub(crate) fn received(
+        &self,
+        shared: &Shared,
+        message_id: &str,
+        rcpt: &str,
+        date: &str,
+    ) -> Field {
+        // The host the SMTP faces greet with (smtp/session.rs), as X-de-mail-originator-provider.
+        let host = format!("smtp.{}", shared.config.domain);
+        received::Stamp {
+            helo: self.helo.as_deref(),
+            peer: self.peer,
+            by: &host,
+            protocol: self.protocol,
+            id: message_id,
+            recipient: Some(rcpt),
+            date,
+        }
+        .field()
+    }
+
+    /// The copy of `msg` laid down for `rcpt`: `Envelope-to` (PVD-IO §3.1.22), then this
+    /// provider's `Received`, above every older trace field (the order of a final delivery's
+    /// Return-Path and Received, RFC 5321 §4.4).
+    pub(crate) fn copy_for(
+        &self,
+        shared: &Shared,
+        msg: &RawMessage,
+        message_id: &str,
+        rcpt: &str,
+        date: &str,
+    ) -> RawMessage {
+        let mut copy = msg.clone();
+        copy.prepend(vec![
+            Field::new("Envelope-to", rcpt),
+            self.received(shared, message_id, rcpt, date),
+        ]);
+        copy
+    }
 }
 
 /// Reads a message as it came in over SMTP (a submission or a hand-over from a peer), refusing
@@ -238,6 +300,7 @@ fn stamp_and_deliver(
     holder: &str,
 ) -> Result<String, Refusal> {
     let shared = work.shared;
+    // One instant for Date, Received, Eingang and confirmations (docs/headers.md).
     let now = shared.clock.now();
     let date = format_rfc5322(&now);
     let domain = shared.config.domain.clone();
@@ -341,8 +404,9 @@ fn stamp_and_deliver(
             issue_notification(work, &f, &sub.login.address)?;
             continue;
         }
-        let mut copy = sealed.clone();
-        copy.prepend(vec![Field::new("Envelope-to", rcpt)]);
+        let copy = sub
+            .arrival
+            .copy_for(shared, &sealed, &message_id, rcpt, &date);
         work.deposit(
             StoredMessage {
                 mailbox: rcpt.clone(),

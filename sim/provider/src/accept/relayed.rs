@@ -1,5 +1,6 @@
 //! A message handed over by a trusted peer provider on the relay face (PVD-FU Schritt 41–45):
-//! seal check, deliverability per recipient, Eingang, Eingangsbestätigung.
+//! seal check, deliverability per recipient, Eingang with this provider's `Received` stamp
+//! above the sender's provider's (RFC 5321 §4.4), Eingangsbestätigung.
 
 use super::*;
 
@@ -11,6 +12,7 @@ use super::*;
 pub(crate) fn accept_relayed(
     shared: &Shared,
     peer: &str,
+    arrival: &Arrival,
     envelope_from: &str,
     recipients: &[String],
     data: &[u8],
@@ -55,7 +57,6 @@ pub(crate) fn accept_relayed(
         .first(h::SENDER)
         .map(|s| normalize_address(&s))
         .unwrap_or_else(|| normalize_address(envelope_from));
-    let subject = msg.subject().unwrap_or_default();
     shared.trace.emit(EventKind::ProviderReceived {
         provider: shared.config.id.clone(),
         from_provider: peer.to_string(),
@@ -66,11 +67,11 @@ pub(crate) fn accept_relayed(
     let mut work = Work::begin(shared)?;
     let result = deliver_relayed(
         &mut work,
+        arrival,
         &msg,
         &message_id,
         kind,
         &sender,
-        &subject,
         recipients,
     );
     work.finish(result.map(|()| message_id))
@@ -78,15 +79,19 @@ pub(crate) fn accept_relayed(
 
 pub(super) fn deliver_relayed(
     work: &mut Work<'_>,
+    arrival: &Arrival,
     msg: &RawMessage,
     message_id: &str,
     kind: MessageType,
     sender: &str,
-    subject: &str,
     recipients: &[String],
 ) -> Result<(), Refusal> {
     let shared = work.shared;
+    // One instant for the Received stamp, the Eingang (`stored_at`) and the
+    // Eingangsbestätigung, so that they agree to the second (docs/headers.md).
     let now = shared.clock.now();
+    let date = format_rfc5322(&now);
+    let subject = msg.subject().unwrap_or_default();
     let private_id = msg.first(h::PRIVATE_ID);
     let rfc_message_id = msg.first("message-id");
     let option = |o: DeMailOption| msg.first(o.header()).as_deref() == Some("yes");
@@ -104,7 +109,7 @@ pub(super) fn deliver_relayed(
                     provider_domain: shared.config.domain.clone(),
                     provider_name: shared.config.name.clone(),
                     message_id: work.next_id()?,
-                    date: format_rfc5322(&now),
+                    date: date.clone(),
                     time: demail_core::clock::format_instant(&now),
                     to: msg
                         .first("reply-to")
@@ -125,8 +130,8 @@ pub(super) fn deliver_relayed(
             // messages, PVD-FU Schritt 45).
             continue;
         }
-        let mut copy = msg.clone();
-        copy.prepend(vec![Field::new("Envelope-to", rcpt)]);
+        // Our stamp goes above the sending provider's (RFC 5321 §4.4: newest on top).
+        let copy = arrival.copy_for(shared, msg, message_id, rcpt, &date);
         let stored = StoredMessage {
             mailbox: rcpt.clone(),
             message_id: message_id.to_string(),
@@ -146,7 +151,7 @@ pub(super) fn deliver_relayed(
                 provider_domain: shared.config.domain.clone(),
                 provider_name: shared.config.name.clone(),
                 message_id: work.next_id()?,
-                date: format_rfc5322(&now),
+                date: date.clone(),
                 time: demail_core::clock::format_instant(&now),
                 delivery_time: None,
                 original_sender: sender.to_string(),

@@ -2,6 +2,7 @@
 //! limit, and handing it to [`super::accept`] on the blocking pool.
 
 use super::*;
+use demail_wire::received::Protocol;
 
 impl Session {
     pub(super) async fn data(&mut self) -> std::io::Result<()> {
@@ -34,6 +35,7 @@ impl Session {
         }
         let rcpts = std::mem::take(&mut self.rcpts);
         let envelope_from = self.mail_from.take().unwrap_or_default();
+        let arrival = self.arrival();
         if let Some(peer) = self.relay_peer.clone() {
             if overflow {
                 return self
@@ -44,8 +46,14 @@ impl Session {
             // a submission's DATA.
             let shared = self.shared.clone();
             let judged = tokio::task::spawn_blocking(move || {
-                let verdict =
-                    accept::accept_relayed(&shared, &peer, &envelope_from, &rcpts, &message);
+                let verdict = accept::accept_relayed(
+                    &shared,
+                    &peer,
+                    &arrival,
+                    &envelope_from,
+                    &rcpts,
+                    &message,
+                );
                 (verdict, message)
             })
             .await;
@@ -90,6 +98,7 @@ impl Session {
         let judged = tokio::task::spawn_blocking(move || {
             let submission = Submission {
                 login: &login,
+                arrival: &arrival,
                 recipients: &rcpts,
                 data: &message,
             };
@@ -120,6 +129,20 @@ impl Session {
                 let eml = self.shared.wire_log.record(&message);
                 self.refuse_with("DATA", r, Some(eml)).await
             }
+        }
+    }
+
+    /// How this session's message came in, for the provider's Received stamp (RFC 5321 §4.4):
+    /// the EHLO name and address of the client, and the RFC 3848 keyword: TLS on the
+    /// submission face (STARTTLS) and the relay face (implicit TLS), SMTP AUTH on the
+    /// submission face only (the trusted listener has none; a peer provider is authenticated
+    /// by its TLS certificate, which is not SMTP AUTH).
+    fn arrival(&self) -> Arrival {
+        let auth = self.login.is_some() && !self.trusted && self.relay_peer.is_none();
+        Arrival {
+            helo: self.helo.clone(),
+            peer: self.peer,
+            protocol: Protocol::of(self.ehlo, self.tls, auth),
         }
     }
 

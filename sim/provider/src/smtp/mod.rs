@@ -7,7 +7,8 @@
 //!   (550 5.7.1).
 //! - RCPT must name an account of this provider (550 5.1.1).
 //! - DATA is limited to [`super::MAX_MESSAGE_BYTES`] (552 5.3.4); the message is then judged
-//!   by [`super::accept`].
+//!   by [`super::accept`], which prepends the `Received` stamp of this session (EHLO name,
+//!   client address, RFC 3848 keyword; RFC 5321 §4.4) to every copy it lays down.
 //!
 //! The trusted submission listener ([`serve_trusted`], off by default, loopback only) is the
 //! one exception, like Postfix's `permit_mynetworks`: it offers neither STARTTLS nor AUTH, and
@@ -28,7 +29,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use super::accept::{self, Refusal, Submission};
+use super::accept::{self, Arrival, Refusal, Submission};
 use super::{MAX_MESSAGE_BYTES, Shared, lock};
 use demail_core::trace::EventKind;
 use demail_wire::{AuthLevel, normalize_address};
@@ -90,6 +91,7 @@ pub(crate) async fn serve_trusted(listener: TcpListener, shared: Arc<Shared>) {
             let activity = shared.activity.clone();
             let mut session = Session::new(shared, Box::new(stream));
             session.trusted = true;
+            session.peer = Some(peer.ip());
             let result = if peer.ip().is_loopback() {
                 session.run().await
             } else {
@@ -122,7 +124,7 @@ pub(crate) async fn serve_relay(
 ) {
     let acceptor = TlsAcceptor::from(tls);
     loop {
-        let Ok((stream, _peer)) = listener.accept().await else {
+        let Ok((stream, addr)) = listener.accept().await else {
             continue;
         };
         let shared = shared.clone();
@@ -159,6 +161,7 @@ pub(crate) async fn serve_relay(
                     });
                     let mut session = Session::new(shared.clone(), Box::new(tls));
                     session.tls = true;
+                    session.peer = Some(addr.ip());
                     if trusted {
                         session.relay_peer = peer;
                         if let Err(e) = session.run().await {
@@ -223,8 +226,13 @@ struct Session {
     relay_peer: Option<String>,
     /// On the trusted submission listener: no TLS, no AUTH, MAIL FROM names the account.
     trusted: bool,
-    /// The client's address (for the AUTH throttle); `None` when unknown.
+    /// The client's address (for the AUTH throttle and the Received stamp); `None` when
+    /// unknown.
     peer: Option<std::net::IpAddr>,
+    /// The name the client gave in its last EHLO/HELO, and whether it was EHLO (for the
+    /// Received stamp, RFC 5321 §4.4, RFC 3848).
+    helo: Option<String>,
+    ehlo: bool,
     /// Failed AUTH attempts in this session.
     auth_failures: u32,
 }

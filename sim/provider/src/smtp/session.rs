@@ -17,6 +17,8 @@ impl Session {
             relay_peer: None,
             trusted: false,
             peer: None,
+            helo: None,
+            ehlo: false,
             auth_failures: 0,
         }
     }
@@ -152,9 +154,12 @@ impl Session {
                     continue;
                 }
             };
+            let is_ehlo = matches!(request, Request::Ehlo { .. });
             match request {
                 Request::Ehlo { host: client } | Request::Helo { host: client } => {
                     self.greeted = true;
+                    self.ehlo = is_ehlo;
+                    self.helo = Some(client.clone());
                     self.reset();
                     let mut lines = vec![format!("{host} greets {client}")];
                     lines.push(format!("SIZE {MAX_MESSAGE_BYTES}"));
