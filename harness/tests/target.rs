@@ -230,3 +230,62 @@ fn a_broken_target_file_is_a_located_error() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("typo.toml:") && err.contains("levle"), "{err}");
 }
+
+/// Whether Python's aiosmtpd is there; in CI (`CI` set) its absence fails the test.
+fn have_aiosmtpd() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 with aiosmtpd is needed: python3 -m pip install aiosmtpd (.ci/run does)"
+        );
+        eprintln!("SKIPPED: python3 with aiosmtpd is missing (python3 -m pip install aiosmtpd)");
+    }
+    ok
+}
+
+/// An intake written in Python outside the test-bed's code, from docs/sut.md alone
+/// (examples/python-intake), passes the example scenario: pushes over STARTTLS with the
+/// listener certificate the test-bed wrote into the PKI, its reply over SMTP submission. The
+/// shipped golden files are not compared against it.
+#[test]
+fn a_python_intake_connected_by_the_contract_passes() {
+    if !have_aiosmtpd() {
+        return;
+    }
+    let out = temp("python");
+    let o = bin()
+        .args([
+            "run",
+            "--target",
+            "examples/python-intake/target.toml",
+            "examples/python-intake/scenarios",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("pass empfangsbescheinigung: reply \"Empfangsbescheinigung: Gewerbeanmeldung"),
+        "{err}"
+    );
+    assert!(err.contains("golden skipped"), "{err}");
+    let run = out.join("anzeige");
+    let log = std::fs::read_to_string(run.join("sut.log")).unwrap();
+    assert!(log.contains("python intake: SMTP"), "{log}");
+    // The pushed message it stored carries the provider's Received stamp on top.
+    let stored = std::fs::read_to_string(run.join("python-intake/000001.eml")).unwrap();
+    let first_received = stored
+        .lines()
+        .find(|l| l.starts_with("Received:"))
+        .unwrap_or_default();
+    assert!(
+        first_received.contains("by smtp.dmda-a.de-mail.de"),
+        "{first_received}"
+    );
+}
