@@ -289,3 +289,43 @@ fn a_python_intake_connected_by_the_contract_passes() {
         "{first_received}"
     );
 }
+
+/// `run --pki DIR`: the providers and the system under test use the persistent CA (made once,
+/// the same bytes after a second run), and the test-bed writes the listener certificate the
+/// target names into it.
+#[test]
+fn a_persistent_pki_is_reused_across_runs() {
+    let dir = temp("pki");
+    let pki = dir.join("pki");
+    let run = || {
+        let o = bin()
+            .args([
+                "run",
+                "scenarios/gewerbe/anzeige-absenderbestaetigt.toml",
+                "--target",
+                "targets/reference.toml",
+                "--pki",
+            ])
+            .arg(&pki)
+            .arg("--out")
+            .arg(dir.join("runs"))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    };
+    run();
+    let ca = std::fs::read(pki.join("ca.pem")).unwrap();
+    assert!(pki.join("localhost.pem").exists());
+    assert!(pki.join("localhost-key.pem").exists());
+    run();
+    assert_eq!(
+        std::fs::read(pki.join("ca.pem")).unwrap(),
+        ca,
+        "the CA is kept"
+    );
+    // The run folder has no CA of its own: the system used the persistent one.
+    assert!(
+        !dir.join("runs/gewerbe/anzeige-absenderbestaetigt/pki/ca-key.pem")
+            .exists()
+    );
+}
