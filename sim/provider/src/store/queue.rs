@@ -56,6 +56,8 @@ impl DeliveryState {
 pub struct DeliveryRecord {
     /// Queue position (SQLite rowid).
     pub id: i64,
+    /// The receiver: an intake's SMTP listener (push) or a peer provider's relay face.
+    pub target: String,
     pub mailbox: String,
     pub message_id: String,
     pub state: DeliveryState,
@@ -94,11 +96,12 @@ pub enum AttemptOutcome {
 /// Columns of [`DeliveryRecord`] in the `deliveries` table.
 pub(super) const RECORD_COLUMNS: &str =
     "id, mailbox, message_id, state, attempts, last_error, queued_at,
-    rule, due_at, next_attempt_at, delivered_at, late_reported FROM deliveries";
+    rule, due_at, next_attempt_at, delivered_at, late_reported, target FROM deliveries";
 
 /// A [`DeliveryRecord`] row before its state and times are parsed.
 pub(super) struct RecordRow {
     id: i64,
+    target: String,
     mailbox: String,
     message_id: String,
     state: String,
@@ -114,6 +117,7 @@ pub(super) struct RecordRow {
 pub(super) fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
     Ok(RecordRow {
         id: r.get(0)?,
+        target: r.get(12)?,
         mailbox: r.get(1)?,
         message_id: r.get(2)?,
         state: r.get(3)?,
@@ -132,6 +136,7 @@ pub(super) fn parse_record(row: RecordRow) -> Result<DeliveryRecord> {
         row.times.map(|t| t.map(unix).transpose());
     Ok(DeliveryRecord {
         id,
+        target: row.target,
         mailbox: row.mailbox,
         message_id: row.message_id,
         state: DeliveryState::parse(&row.state)
