@@ -30,7 +30,8 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
-    pub(super) fn as_str(self) -> &'static str {
+    /// The state's name in the store and on the HTTP face.
+    pub fn as_str(self) -> &'static str {
         match self {
             DeliveryState::Pending => "pending",
             DeliveryState::Retry => "retry",
@@ -39,7 +40,8 @@ impl DeliveryState {
         }
     }
 
-    pub(super) fn parse(s: &str) -> Option<Self> {
+    /// The state named `s` (as [`DeliveryState::as_str`] writes it).
+    pub fn parse(s: &str) -> Option<Self> {
         [
             DeliveryState::Pending,
             DeliveryState::Retry,
@@ -291,6 +293,31 @@ impl Store {
             .conn
             .prepare_cached(&format!("SELECT {RECORD_COLUMNS} ORDER BY id"))?;
         let rows = stmt.query_map([], record_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(parse_record(row?)?);
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` jobs after queue id `since`, in queue order, optionally only those in
+    /// `state` (the HTTP face's `GET /testbed/deliveries`: one page at a time, so that a long
+    /// running queue is never read whole).
+    pub fn deliveries_page(
+        &self,
+        since: i64,
+        limit: usize,
+        state: Option<DeliveryState>,
+    ) -> Result<Vec<DeliveryRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} WHERE id > ?1 AND (?2 IS NULL OR state = ?2)
+             ORDER BY id LIMIT ?3"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(
+            params![since, state.map(DeliveryState::as_str), limit],
+            record_row,
+        )?;
         let mut out = Vec::new();
         for row in rows {
             out.push(parse_record(row?)?);
