@@ -6,3 +6,4 @@ pub mod inspect;
 pub mod pki;
 pub mod population;
 pub mod serve;
+pub mod serve_push;
