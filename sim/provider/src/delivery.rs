@@ -8,8 +8,10 @@
 //! One worker per world ([`DeliveryHub`]) makes one attempt at a time, in the order jobs were
 //! handed to it: new jobs in queue (= causal) order, due retries ordered by
 //! `(next_attempt_at, provider position, queue id)`. So intakes see messages in Eingang order
-//! and the trace stays deterministic. The client is lettre; certificates must chain to the
-//! run's test CA.
+//! and the trace stays deterministic. The client is lettre. A push goes out as its mailbox's
+//! [`PushTarget`] says ([`push`]: STARTTLS with a server name and CA, by default the test CA
+//! and "localhost"; plain SMTP on loopback only); a hand-over's certificate must chain to the
+//! run's test CA. Every failed attempt is logged at warn with mailbox, target and reason.
 //!
 //! # Retries (virtual time)
 //!
@@ -48,7 +50,7 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, Tls, Tls
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::mpsc;
 
-mod push;
+pub mod push;
 
 pub use push::{DEFAULT_SERVER_NAME, PushTarget, PushTls};
 
