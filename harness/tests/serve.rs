@@ -4,17 +4,14 @@
 //! X-de-mail-message-ids and the `messages/NNNNNN.eml` copies.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{SmtpTransport, Transport};
+mod serve_common;
+
+use serve_common::{scratch, start, start_with, submit, terminate, wait_for_exit, wait_for_line};
 
 const CONFIG: &str = r#"
 [[provider]]
@@ -37,150 +34,6 @@ kind = "institution"
 auth_level = "high"
 password = "amt"
 "#;
-
-/// A running `serve`: the child, its addresses, and the rest of its stdout, line by line.
-struct Served {
-    child: Child,
-    smtp: SocketAddr,
-    trusted: Option<SocketAddr>,
-    stdout: mpsc::Receiver<String>,
-}
-
-/// A `serve` left running by a failing test is killed, not orphaned.
-impl Drop for Served {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// A fresh scratch folder for test `name` holding `serve.toml` with `config`; the crypto
-/// provider installed.
-fn scratch(name: &str, config: &str) -> (PathBuf, PathBuf) {
-    demail_sim::init_crypto();
-    let tmp = std::env::temp_dir().join(format!("demail-serve-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    let file = tmp.join("serve.toml");
-    std::fs::write(&file, config).unwrap();
-    (tmp, file)
-}
-
-/// Starts `serve` and waits for "ready"; returns the child and its SMTP addresses.
-fn start(config: &Path, data: &Path) -> Served {
-    start_with(config, data, &[])
-}
-
-/// [`start`] with more arguments for `serve`.
-fn start_with(config: &Path, data: &Path, extra: &[&std::ffi::OsStr]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_demail-testbed"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .arg("--data")
-        .arg(data)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut smtp = None;
-    let mut trusted = None;
-    let address = |rest: &str| rest.split_whitespace().next().map(|a| a.parse().unwrap());
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.trim().strip_prefix("SMTP submission") {
-            smtp = address(rest);
-        }
-        if let Some(rest) = line.trim().strip_prefix("trusted SMTP") {
-            trusted = address(rest);
-        }
-        if line.starts_with("ready") {
-            break;
-        }
-    }
-    // Keep draining stdout so the child never blocks on a full pipe.
-    let (tx, stdout) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    Served {
-        child,
-        smtp: smtp.expect("serve printed its SMTP address"),
-        trusted,
-        stdout,
-    }
-}
-
-/// Waits up to 20 s for the next stdout line of `serve` that starts with `prefix`.
-fn wait_for_line(served: &Served, prefix: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match served.stdout.recv_timeout(left) {
-            Ok(line) if line.starts_with(prefix) => return line,
-            Ok(_) => {}
-            Err(e) => panic!("serve printed no line starting with {prefix:?}: {e}"),
-        }
-    }
-}
-
-/// Waits up to 20 s for `serve` to exit (kills it and fails if it does not).
-fn wait_for_exit(served: &mut Served) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = served.child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = served.child.kill();
-            panic!("serve did not exit within 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Sends SIGTERM to `serve` (what systemd and Kubernetes send to stop a service).
-fn terminate(served: &Served) {
-    let status = Command::new("kill")
-        .args(["-TERM", &served.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -TERM failed");
-}
-
-fn submit(smtp: SocketAddr, ca: &Path, subject: &str) {
-    let cert = Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
-    let tls = TlsParameters::builder("localhost".into())
-        .add_root_certificate(cert)
-        .build_rustls()
-        .unwrap();
-    let mailer = SmtpTransport::builder_dangerous(smtp.ip().to_string())
-        .port(smtp.port())
-        .tls(Tls::Required(tls))
-        .credentials(Credentials::new(
-            "erika.mustermann@dmda-a.de-mail.de".into(),
-            "erika".into(),
-        ))
-        .authentication(vec![Mechanism::Plain])
-        .timeout(Some(Duration::from_secs(20)))
-        .build();
-    let raw = format!(
-        "From: <erika.mustermann@dmda-a.de-mail.de>\r\nTo: <gewerbeangelegenheiten@dresden.de-mail.de>\r\nSubject: {subject}\r\n\r\nHallo\r\n"
-    );
-    let envelope = Envelope::new(
-        Some("erika.mustermann@dmda-a.de-mail.de".parse().unwrap()),
-        vec!["gewerbeangelegenheiten@dresden.de-mail.de".parse().unwrap()],
-    )
-    .unwrap();
-    mailer
-        .send_raw(&envelope, raw.as_bytes())
-        .expect("the provider answers 250");
-}
 
 fn stored(data: &Path) -> Vec<(String, String)> {
     let store =

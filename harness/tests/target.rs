@@ -329,3 +329,37 @@ fn a_persistent_pki_is_reused_across_runs() {
             .exists()
     );
 }
+
+/// `tls = "plain"` in a target file pushes without STARTTLS to a loopback listener, with a
+/// warning on stderr (no colour codes when stderr is not a terminal); the run still passes.
+#[test]
+fn a_plain_push_target_works_on_loopback_with_a_warning() {
+    let dir = temp("plain");
+    let text = std::fs::read_to_string(workspace().join("targets/reference.toml"))
+        .unwrap()
+        .replace("tls = \"starttls\"", "tls = \"plain\"");
+    let target = dir.join("plain.toml");
+    std::fs::write(&target, text).unwrap();
+    let o = bin()
+        .args([
+            "run",
+            "scenarios/gewerbe/anzeige-absenderbestaetigt.toml",
+            "--target",
+        ])
+        .arg(&target)
+        .arg("--out")
+        .arg(dir.join("runs"))
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("gewerbeangelegenheiten@dresden.de-mail.de to 127.0.0.1:")
+            && err.contains("are UNENCRYPTED"),
+        "{err}"
+    );
+    assert!(
+        !err.contains('\u{1b}'),
+        "no ANSI colour codes in a pipe: {err}"
+    );
+}

@@ -1,6 +1,6 @@
 //! The provider's HTTP face on real loopback sockets (`docs/gateway.md`): the gateway API for
 //! an institution's intake (bearer tokens, list, fetch raw, acknowledge, webhook), the
-//! directory look-up (IT-BInfra-IO §6) and the OpenAPI document. Mail is submitted over SMTP
+//! directory look-up (IT-BInfra-IO §6), the delivery queue and the OpenAPI document. Mail is submitted over SMTP
 //! as a citizen would; HTTP is spoken by a tiny HTTP/1.1 client over `TcpStream`.
 
 use std::collections::BTreeMap;
@@ -618,6 +618,7 @@ async fn openapi_lists_every_served_path() {
         ("/api/v1/webhook", "put"),
         ("/api/v1/webhook", "delete"),
         ("/directory/v1/entries/{address}", "get"),
+        ("/testbed/deliveries", "get"),
         ("/openapi.json", "get"),
     ];
     for (path, method) in served {
@@ -944,4 +945,89 @@ async fn declared_body_over_the_limit_is_413_at_once() {
         http(addr, "GET", "/openapi.json", None, None).await.status,
         200
     );
+}
+
+/// `GET /testbed/deliveries` shows a failed push without a token: the job's queue id,
+/// mailbox, message id, target, state `retry`, one attempt, the next attempt in virtual time
+/// and the connection error; no subject or body. `state` filters, `limit` and `since` page,
+/// and a bad parameter is a 400 problem.
+#[tokio::test]
+async fn deliveries_show_a_failed_push_without_content() {
+    let w = start_world().await;
+    // A port nobody listens on: the push is refused at connect, a temporary failure.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    w.provider.set_push_target(INTAKE, closed).unwrap();
+    let id = submit(&w, INTAKE, "Geheimer Betreff", "P-push").await;
+    let addr = w.provider.http_addr();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let job = loop {
+        let r = http(addr, "GET", "/testbed/deliveries", None, None).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let list = r.json();
+        let job = list["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["message_id"] == id.as_str() && d["attempts"].as_u64() >= Some(1))
+            .cloned();
+        if let Some(job) = job {
+            assert_eq!(list["provider"], "dmda-a");
+            assert!(
+                !String::from_utf8_lossy(&r.body).contains("Geheimer Betreff"),
+                "no message content on this endpoint"
+            );
+            break job;
+        }
+        assert!(std::time::Instant::now() < deadline, "no attempt: {list}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(job["kind"], "push");
+    assert_eq!(job["mailbox"], INTAKE);
+    assert_eq!(job["target"], closed.to_string());
+    assert_eq!(job["state"], "retry");
+    assert!(job["queue_id"].as_i64().unwrap() >= 1);
+    assert!(job["next_attempt_at"].is_string(), "{job}");
+    assert!(job["delivered_at"].is_null());
+    let error = job["last_error"].as_str().unwrap();
+    assert!(error.contains(&closed.to_string()), "{error}");
+    assert!(job.get("subject").is_none());
+
+    let delivered = http(
+        addr,
+        "GET",
+        "/testbed/deliveries?state=delivered",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(delivered.json()["deliveries"], serde_json::json!([]));
+    let page = http(addr, "GET", "/testbed/deliveries?limit=1", None, None).await;
+    let page = page.json();
+    assert_eq!(page["deliveries"].as_array().unwrap().len(), 1);
+    let next = page["next_cursor"].as_str().unwrap();
+    let rest = http(
+        addr,
+        "GET",
+        &format!("/testbed/deliveries?since={next}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(rest.json()["deliveries"], serde_json::json!([]));
+    for bad in ["state=late", "limit=0", "since=x", "who=me"] {
+        let r = http(
+            addr,
+            "GET",
+            &format!("/testbed/deliveries?{bad}"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert_eq!(r.json()["type"], "urn:demail-testbed:problem:invalid-query");
+    }
 }

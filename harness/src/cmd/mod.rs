@@ -7,3 +7,4 @@ pub mod intake;
 pub mod pki;
 pub mod population;
 pub mod serve;
+pub mod serve_push;

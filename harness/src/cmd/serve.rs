@@ -19,9 +19,11 @@ use anyhow::{Context, Result, bail};
 use demail_sim::clock::VirtualClock;
 use demail_sim::demail::AuthLevel;
 use demail_sim::pki::TestPki;
+use demail_sim::provider::delivery::{PushTarget, PushTls};
 use demail_sim::provider::{AccountConfig, AccountKind, Provider, ProviderConfig};
 use demail_sim::trace::Trace;
 use serde::Deserialize;
+use toml::Spanned;
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
@@ -99,10 +101,24 @@ pub struct AccountEntry {
     pub api_token: Option<String>,
     #[serde(default)]
     pub access_opened: bool,
-    /// SMTP address of the intake this mailbox is pushed to (STARTTLS required; the intake
-    /// must present a certificate for "localhost" from the CA in `<data>/pki/ca.pem`).
+    /// `host:port` of the SMTP listener this mailbox is pushed to (an intake).
     #[serde(default)]
-    pub push: Option<SocketAddr>,
+    pub push: Option<Spanned<String>>,
+    /// `"starttls"` (default) or `"plain"` (loopback only).
+    #[serde(default)]
+    pub push_tls: Option<Spanned<String>>,
+    /// The name the receiver's certificate must carry (default: the host of `push`, or
+    /// "localhost" for an IP address).
+    #[serde(default)]
+    pub push_server_name: Option<Spanned<String>>,
+    /// A CA file (PEM) trusted for the push instead of the test CA in `<data>/pki/ca.pem`;
+    /// relative to the configuration file's folder.
+    #[serde(default)]
+    pub push_ca: Option<Spanned<String>>,
+    /// The push target the four keys describe, filled in by [`parse_config`]
+    /// (`cmd::serve_push`).
+    #[serde(skip)]
+    pub push_target: Option<PushTarget>,
 }
 
 /// The demo world served without `--config`.
@@ -134,7 +150,7 @@ access_opened = true
 "#;
 
 /// `FILE:LINE:COLUMN` of a byte offset into `text`.
-fn locate(text: &str, path: &Path, offset: usize) -> String {
+pub(super) fn locate(text: &str, path: &Path, offset: usize) -> String {
     let before = &text[..text.floor_char_boundary(offset.min(text.len()))];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -143,12 +159,18 @@ fn locate(text: &str, path: &Path, offset: usize) -> String {
 
 /// Parses a configuration with `FILE:LINE:COLUMN` errors.
 pub fn parse_config(text: &str, path: &Path) -> Result<ServeConfig> {
-    let config: ServeConfig = toml::from_str(text).map_err(|e| {
+    let mut config: ServeConfig = toml::from_str(text).map_err(|e| {
         let at = locate(text, path, e.span().map_or(0, |s| s.start));
         anyhow::anyhow!("{at}: {}", e.message().trim())
     })?;
     if config.provider.is_empty() {
         bail!("{}: no [[provider]] defined", path.display());
+    }
+    let src = super::serve_push::Source { text, path };
+    for p in &mut config.provider {
+        for a in &mut p.account {
+            a.push_target = super::serve_push::target(a, &src)?;
+        }
     }
     for p in &config.provider {
         if let Some(t) = &p.trusted_smtp
@@ -372,8 +394,14 @@ async fn start_provider(
     .await
     .with_context(|| format!("starting provider {:?}", p.id))?;
     for a in &p.account {
-        if let Some(target) = a.push {
-            provider.set_push_target(&a.address, target)?;
+        if let Some(target) = &a.push_target {
+            provider.set_push_target_with(&a.address, target.clone())?;
+            if target.tls == PushTls::Plain {
+                eprintln!(
+                    "warning: provider {}: pushes of {} to {} are unencrypted (push_tls = \"plain\", loopback only)",
+                    p.id, a.address, target.addr
+                );
+            }
         }
     }
     let trusted_at = match &p.trusted_smtp {
@@ -416,7 +444,7 @@ async fn start_provider(
         provider.pop3s_addr()
     );
     for a in &p.account {
-        let push = a.push.map(|t| format!("  push → {t}")).unwrap_or_default();
+        let push = a.push_target.as_ref().map(push_label).unwrap_or_default();
         let token = a.api_token.as_deref().unwrap_or("-");
         println!(
             "  account {}  {:?} {}  password={}  token={}{push}",
@@ -435,7 +463,8 @@ async fn start_provider(
                 "password": a.password,
                 "api_token": a.api_token,
                 "access_opened": a.access_opened,
-                "push": a.push.map(|t| t.to_string()),
+                "push": a.push_target.as_ref().map(|t| t.addr.to_string()),
+                "push_tls": a.push_target.as_ref().map(|t| t.tls.mode()),
             })
         })
         .collect();
@@ -451,6 +480,25 @@ async fn start_provider(
         "accounts": accounts,
     });
     Ok((provider, about))
+}
+
+/// How `serve` prints a push target: `  push → ADDR (STARTTLS, server name N, CA …)`.
+fn push_label(t: &PushTarget) -> String {
+    let how = match &t.tls {
+        PushTls::StartTls {
+            server_name,
+            ca_pem,
+        } => format!(
+            "STARTTLS, server name {server_name}, {}",
+            if ca_pem.is_some() {
+                "push_ca"
+            } else {
+                "the test CA"
+            }
+        ),
+        PushTls::Plain => "PLAIN SMTP, unencrypted".to_string(),
+    };
+    format!("  push → {} ({how})", t.addr)
 }
 
 /// Writes `serve.json`: every address, account, password and token of this start, and the

@@ -213,6 +213,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             &providers[intake_provider],
             secrets.intake_mailboxes.iter().map(|(a, _)| a),
             push,
+            target,
         )?;
     }
 

@@ -253,14 +253,41 @@ pub(super) async fn start_intake(
     .await
 }
 
-/// Points the provider's push for every Funktionspostfach of the system at `push`.
+/// Points the provider's push for every Funktionspostfach of the system at `push`, with the
+/// target file's TLS settings (STARTTLS with its server name and CA file, or plain SMTP on
+/// loopback) or, for the embedded intake, STARTTLS against the run's CA.
 pub(super) fn point_pushes<'a>(
     provider: &Provider,
     mailboxes: impl IntoIterator<Item = &'a String>,
     push: std::net::SocketAddr,
+    target: Option<&crate::target::Target>,
 ) -> Result<()> {
+    use demail_sim::provider::delivery::push::{PushTarget, PushTls};
+    let tls = match target.map(|t| &t.push_tls) {
+        None => PushTls::default(),
+        Some(crate::target::PushTls::Plain) => PushTls::Plain,
+        Some(crate::target::PushTls::StartTls {
+            server_name,
+            ca_file,
+        }) => PushTls::StartTls {
+            server_name: server_name.clone(),
+            ca_pem: match ca_file {
+                None => None,
+                Some(f) => Some(
+                    std::fs::read_to_string(f)
+                        .with_context(|| format!("reading the push CA file {}", f.display()))?,
+                ),
+            },
+        },
+    };
     for m in mailboxes {
-        provider.set_push_target(m, push)?;
+        provider.set_push_target_with(
+            m,
+            PushTarget {
+                addr: push,
+                tls: tls.clone(),
+            },
+        )?;
     }
     Ok(())
 }

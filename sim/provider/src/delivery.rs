@@ -8,8 +8,10 @@
 //! One worker per world ([`DeliveryHub`]) makes one attempt at a time, in the order jobs were
 //! handed to it: new jobs in queue (= causal) order, due retries ordered by
 //! `(next_attempt_at, provider position, queue id)`. So intakes see messages in Eingang order
-//! and the trace stays deterministic. The client is lettre; certificates must chain to the
-//! run's test CA.
+//! and the trace stays deterministic. The client is lettre. A push goes out as its mailbox's
+//! [`PushTarget`] says ([`push`]: STARTTLS with a server name and CA, by default the test CA
+//! and "localhost"; plain SMTP on loopback only); a hand-over's certificate must chain to the
+//! run's test CA. Every failed attempt is logged at warn with mailbox, target and reason.
 //!
 //! # Retries (virtual time)
 //!
@@ -47,6 +49,10 @@ use lettre::address::Envelope;
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::mpsc;
+
+pub mod push;
+
+pub use push::{DEFAULT_SERVER_NAME, PushTarget, PushTls};
 
 use super::store::{AttemptOutcome, DeliveryRecord, DeliveryState, QueuedDelivery};
 use super::{Provider, Shared, lock};
@@ -246,17 +252,19 @@ const PUSH_IDLE: Duration = Duration::from_secs(30);
 /// push by the same provider to the same intake listener (SMTP allows any number of
 /// transactions per session, RFC 5321 § 3.3), so a push costs no new TCP and TLS handshake;
 /// before reuse a NOOP checks that the intake has not closed it. A session whose transaction
-/// failed is closed, never reused. The STARTTLS parameters (the test CA as the only root) are
-/// built once per provider, which also lets rustls resume TLS sessions.
+/// failed is closed, never reused. The STARTTLS parameters (the target's CA as the only root)
+/// are built once per provider and TLS setting, which also lets rustls resume TLS sessions.
 #[derive(Default)]
 struct Pushes {
     open: Option<PushSession>,
-    tls: std::collections::HashMap<String, TlsParameters>,
+    tls: std::collections::HashMap<(String, PushTls), TlsParameters>,
 }
 
 struct PushSession {
     provider: String,
     target: SocketAddr,
+    /// The TLS settings the session was opened with; a changed setting opens a new one.
+    tls: PushTls,
     conn: AsyncSmtpConnection,
 }
 
@@ -299,6 +307,18 @@ async fn attempt(shared: &Shared, job: &Job, pushes: &mut Pushes) {
             )
         }
         Err((permanent, reason)) => {
+            // Visible beyond the trace and the store: the operator's log names the mailbox,
+            // the receiver and its reply (or the connection or TLS error).
+            tracing::warn!(
+                provider = %shared.config.id,
+                mailbox = %job.mailbox,
+                target = %job.target,
+                attempt,
+                permanent,
+                "{} of {} failed: {reason}",
+                if shared.hosts(&job.mailbox) { "push" } else { "hand-over" },
+                job.message_id,
+            );
             let next = later(now, backoff(attempt));
             let give_up = !permanent && next > later(queued_at, GIVE_UP_AFTER);
             let reason = if give_up {
@@ -594,24 +614,39 @@ async fn send_once(shared: &Shared, job: &Job, pushes: &mut Pushes) -> Result<()
         };
     }
     let provider = shared.config.id.clone();
-    let tls = match pushes.tls.get(&provider) {
-        Some(t) => t.clone(),
-        None => {
-            let ca = Certificate::from_pem(shared.ca_pem.as_bytes())
-                .map_err(|e| temp(format!("test CA: {e}")))?;
-            let t = TlsParameters::builder("localhost".to_string())
-                .add_root_certificate(ca)
-                .build_rustls()
-                .map_err(|e| temp(format!("TLS parameters: {e}")))?;
-            pushes.tls.insert(provider.clone(), t.clone());
-            t
+    // The mailbox's TLS settings, if the job still goes to its target (the default otherwise).
+    let target = job.target;
+    let push_tls = lock(&shared.store)
+        .account(&job.mailbox)
+        .and_then(|a| a.push_target)
+        .filter(|t| t.addr == target)
+        .map(|t| t.tls)
+        .unwrap_or_default();
+    let tls = match &push_tls {
+        PushTls::Plain => None,
+        PushTls::StartTls {
+            server_name,
+            ca_pem,
+        } => {
+            let key = (provider.clone(), push_tls.clone());
+            match pushes.tls.get(&key) {
+                Some(t) => Some(t.clone()),
+                None => {
+                    let t = push::tls_parameters(
+                        server_name,
+                        ca_pem.as_deref().unwrap_or(&shared.ca_pem),
+                    )
+                    .map_err(temp)?;
+                    pushes.tls.insert(key, t.clone());
+                    Some(t)
+                }
+            }
         }
     };
     let open = pushes.open.take();
-    let target = job.target;
     let transaction = async {
         let reused = match open {
-            Some(mut s) if s.provider == provider && s.target == target => {
+            Some(mut s) if s.provider == provider && s.target == target && s.tls == push_tls => {
                 if s.conn.test_connected().await {
                     Some(s.conn)
                 } else {
@@ -627,20 +662,7 @@ async fn send_once(shared: &Shared, job: &Job, pushes: &mut Pushes) -> Result<()
         };
         let mut conn = match reused {
             Some(c) => c,
-            None => {
-                // TCP_NODELAY: the small SMTP commands must not wait for the peer's delayed
-                // ACK (Nagle); the runner waits for every push (docs/benchmarks.md).
-                let stream = tokio::net::TcpStream::connect(target)
-                    .await
-                    .map_err(|e| temp(format!("connecting to {target}: {e}")))?;
-                let _ = stream.set_nodelay(true);
-                let mut conn =
-                    AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
-                        .await
-                        .map_err(smtp)?;
-                conn.starttls(tls, &hello).await.map_err(smtp)?;
-                conn
-            }
+            None => push::connect(target, tls, &hello).await?,
         };
         match conn.send(&envelope, &job.raw).await {
             Ok(_) => Ok(conn),
@@ -659,6 +681,7 @@ async fn send_once(shared: &Shared, job: &Job, pushes: &mut Pushes) -> Result<()
             pushes.open = Some(PushSession {
                 provider,
                 target,
+                tls: push_tls,
                 conn,
             });
             Ok(())

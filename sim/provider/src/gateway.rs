@@ -8,14 +8,17 @@
 //!   an id that exists nowhere is a 404.
 //! - Directory (`/directory/v1/entries/{address}`): public, the attributes of the TR's LDAP
 //!   schema (IT-BInfra-IO §6.2: `mail`, `cn`, `demailMaxAuthLevel`, `demailAccessOpening`).
+//! - `GET /testbed/deliveries`: the delivery queue, read-only and open ([`deliveries`]: no
+//!   message content).
 //! - `GET /openapi.json`: OpenAPI 3.1 description of all of the above ([`openapi`]).
 //!
 //! Every error is an RFC 9457 problem (`application/problem+json`); a storage failure is a 500
 //! with a generic detail and the cause in the log. Input never panics the server.
 //!
 //! Submodules: [`openapi`] (the document), [`webhook`] (URL rules and the notification
-//! client, [`notify_stored`]).
+//! client, [`notify_stored`]), [`deliveries`] (the delivery queue).
 
+pub mod deliveries;
 pub mod openapi;
 mod problem;
 pub mod webhook;
@@ -50,13 +53,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Every path the HTTP face serves, with its methods (the OpenAPI document lists exactly
 /// these; a unit test holds both together).
-pub const ROUTES: [(&str, &[&str]); 7] = [
+pub const ROUTES: [(&str, &[&str]); 8] = [
     ("/api/v1/messages", &["get"]),
     ("/api/v1/messages/{id}", &["get"]),
     ("/api/v1/messages/{id}/raw", &["get"]),
     ("/api/v1/messages/{id}/ack", &["post"]),
     ("/api/v1/webhook", &["get", "put", "delete"]),
     ("/directory/v1/entries/{address}", &["get"]),
+    ("/testbed/deliveries", &["get"]),
     ("/openapi.json", &["get"]),
 ];
 
@@ -89,6 +93,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(get_webhook).put(put_webhook).delete(delete_webhook),
         )
         .route("/directory/v1/entries/{address}", get(directory_entry))
+        .route("/testbed/deliveries", get(deliveries::list_deliveries))
         .route("/openapi.json", get(openapi_document))
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)

@@ -649,11 +649,6 @@ impl Provider {
         &self.shared.config.id
     }
 
-    /// Sets the SMTP address that messages for `mailbox` are pushed to (an intake listener).
-    pub fn set_push_target(&self, mailbox: &str, target: SocketAddr) -> Result<()> {
-        lock(&self.shared.store).set_push_target(mailbox, target)
-    }
-
     /// Logs a (simulated) account holder in at `level`. At level high this issues the
     /// Abholbestätigungen due (PVD-FU §7.1); their X-de-mail-message-ids are returned.
     pub fn login(&self, address: &str, level: AuthLevel) -> Result<Vec<String>, Refusal> {

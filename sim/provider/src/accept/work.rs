@@ -148,6 +148,7 @@ impl<'a> Work<'a> {
             .store
             .account(&message.mailbox)
             .and_then(|a| a.push_target)
+            .map(|t| t.addr)
         {
             self.queue(target, envelope_from, message)?;
         }

@@ -48,6 +48,7 @@ pub fn document() -> Value {
         "tags": [
             {"name": "gateway", "description": "Mailbox access for an institution's intake (bearer token)"},
             {"name": "directory", "description": "Public directory (ÖVD) look-up, IT-BInfra-IO §6"},
+            {"name": "testbed", "description": "The testbed operator's view: the delivery queue (open, no message content)"},
             {"name": "meta", "description": "This document"}
         ],
         "paths": paths(),
@@ -228,6 +229,25 @@ fn other_paths(bearer: &Value) -> Value {
                 }
             }
         },
+        "/testbed/deliveries": {
+            "get": {
+                "tags": ["testbed"],
+                "operationId": "listDeliveries",
+                "summary": "The provider's delivery queue: pushes into intakes and hand-overs to peer providers",
+                "description": "Open, no token, read-only. No message content: per job the queue id, mailbox, X-de-mail-message-id, receiver address, state, attempts, virtual times and the reason of the last failed attempt (the receiver's reply code and text, or the connection or TLS error). In queue order, paged by queue id.",
+                "security": [],
+                "parameters": [
+                    {"name": "since", "in": "query", "required": false, "description": "Only jobs with a larger queue id; pass the `next_cursor` of the previous page", "schema": {"type": "string", "pattern": "^[0-9]+$", "default": "0"}},
+                    {"$ref": "#/components/parameters/Limit"},
+                    {"name": "state", "in": "query", "required": false, "description": "Only jobs in this state", "schema": {"type": "string", "enum": ["pending", "retry", "delivered", "failed"]}}
+                ],
+                "responses": {
+                    "200": json_response("One page of the queue", "DeliveryList"),
+                    "400": problem_ref("BadQuery"),
+                    "500": problem_ref("InternalError")
+                }
+            }
+        },
         "/openapi.json": {
             "get": {
                 "tags": ["meta"],
@@ -373,6 +393,35 @@ fn components() -> Value {
                     "event": {"const": "message.stored"},
                     "id": {"type": "string", "description": "X-de-mail-message-id"},
                     "mailbox": {"type": "string", "format": "email"}
+                }
+            },
+            "Delivery": {
+                "type": "object",
+                "description": "One job of the delivery queue (virtual times, RFC 3339, UTC). No message content.",
+                "required": ["queue_id", "kind", "mailbox", "message_id", "target", "state", "attempts", "queued_at", "due_at", "next_attempt_at", "delivered_at", "last_error"],
+                "properties": {
+                    "queue_id": {"type": "integer", "description": "Position in the queue; jobs go out in this order"},
+                    "kind": {"type": "string", "enum": ["push", "hand-over"], "description": "push: into the mailbox's intake; hand-over: to a peer provider's relay face"},
+                    "mailbox": {"type": "string", "format": "email", "description": "The recipient mailbox"},
+                    "message_id": {"type": "string", "description": "X-de-mail-message-id"},
+                    "target": {"type": "string", "description": "The receiver's address (host:port)"},
+                    "state": {"type": "string", "enum": ["pending", "retry", "delivered", "failed"]},
+                    "attempts": {"type": "integer", "minimum": 0},
+                    "queued_at": {"type": ["string", "null"], "format": "date-time", "description": "When the delivery worker was first handed the job"},
+                    "due_at": {"type": ["string", "null"], "format": "date-time", "description": "The PVD-FU §4.2 limit"},
+                    "next_attempt_at": {"type": ["string", "null"], "format": "date-time", "description": "When a job in state retry is tried next"},
+                    "delivered_at": {"type": ["string", "null"], "format": "date-time"},
+                    "last_error": {"type": ["string", "null"], "description": "Reason of the last failed attempt: the receiver's reply (code and text) or the connection or TLS error", "examples": ["permanent error (550): 5.1.1 mailbox unavailable"]}
+                }
+            },
+            "DeliveryList": {
+                "type": "object",
+                "required": ["provider", "deliveries", "next_cursor", "has_more"],
+                "properties": {
+                    "provider": {"type": "string", "description": "The provider's id"},
+                    "deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/Delivery"}},
+                    "next_cursor": {"type": "string", "pattern": "^[0-9]+$", "description": "Pass as `since` to continue"},
+                    "has_more": {"type": "boolean"}
                 }
             },
             "DirectoryEntry": {

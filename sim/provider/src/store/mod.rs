@@ -31,6 +31,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::AccountConfig;
+use super::delivery::{PushTarget, PushTls};
 use demail_wire::{MessageType, normalize_address};
 
 pub use demail_core::sync::lock;
@@ -39,8 +40,8 @@ pub use demail_core::sync::lock;
 #[derive(Clone, Debug)]
 pub struct Account {
     pub config: AccountConfig,
-    /// Where the mailbox's messages are pushed (an institution's intake), if anywhere.
-    pub push_target: Option<SocketAddr>,
+    /// Where the mailbox's messages are pushed (an institution's intake) and how, if anywhere.
+    pub push_target: Option<PushTarget>,
 }
 
 /// A message laid into a mailbox.
@@ -108,6 +109,9 @@ CREATE TABLE IF NOT EXISTS accounts (
     max_level   TEXT NOT NULL,
     push_target TEXT
 );
+-- The push target's TLS (delivery/push.rs): push_tls 'starttls' or 'plain', the server name
+-- and the CA (PEM; NULL: the provider's test CA). NULL push_tls (a database from before these
+-- columns, added by `migrate_accounts`) means STARTTLS, the test CA and localhost.
 CREATE TABLE IF NOT EXISTS messages (
     id             INTEGER PRIMARY KEY,
     mailbox        TEXT NOT NULL,
@@ -191,6 +195,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA).context("creating the schema")?;
         migrate_deliveries(&conn).context("adding the retry columns to the delivery queue")?;
+        migrate_accounts(&conn).context("adding the push TLS columns to the accounts")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let webhooks = {
             let mut stmt = conn.prepare("SELECT mailbox, url FROM gateway_webhooks")?;
@@ -213,11 +218,14 @@ impl Store {
     /// population of 100,000 citizens would otherwise cost one commit each), keeping each
     /// mailbox's push target from the database.
     fn register_all(&mut self, accounts: &[AccountConfig]) -> Result<()> {
-        let push_targets: BTreeMap<String, String> = {
+        let push_targets: BTreeMap<String, PushRow> = {
             let mut stmt = self.conn.prepare(
-                "SELECT address, push_target FROM accounts WHERE push_target IS NOT NULL",
+                "SELECT address, push_target, push_tls, push_server_name, push_ca FROM accounts
+                 WHERE push_target IS NOT NULL",
             )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            })?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         let tx = self.conn.transaction()?;
@@ -234,7 +242,7 @@ impl Store {
                     format!("{:?}", a.kind),
                     a.max_auth_level.as_str()
                 ])?;
-                let push_target = push_targets.get(&address).and_then(|p| p.parse().ok());
+                let push_target = push_targets.get(&address).and_then(parse_push_row);
                 self.accounts.insert(
                     address,
                     Account {
@@ -268,16 +276,33 @@ impl Store {
         self.accounts.get(&normalize_address(address)).cloned()
     }
 
-    /// Sets an account's push target (kept across restarts).
+    /// Sets an account's push target: STARTTLS, the test CA, server name "localhost" (kept
+    /// across restarts).
     pub fn set_push_target(&mut self, mailbox: &str, target: SocketAddr) -> Result<()> {
+        self.set_push_target_with(mailbox, PushTarget::starttls_test_ca(target))
+    }
+
+    /// Sets an account's push target with its TLS settings (kept across restarts). The caller
+    /// checks the target ([`PushTarget::check`]); the store only records it.
+    pub fn set_push_target_with(&mut self, mailbox: &str, target: PushTarget) -> Result<()> {
         let address = normalize_address(mailbox);
         let Some(a) = self.accounts.get_mut(&address) else {
             return Err(anyhow!("no account {mailbox} to push to"));
         };
+        let (server_name, ca_pem) = match &target.tls {
+            PushTls::StartTls {
+                server_name,
+                ca_pem,
+            } => (Some(server_name.clone()), ca_pem.clone()),
+            PushTls::Plain => (None, None),
+        };
+        let mode = target.tls.mode();
+        let addr = target.addr.to_string();
         a.push_target = Some(target);
         self.exec(
-            "UPDATE accounts SET push_target = ?2 WHERE address = ?1",
-            params![address, target.to_string()],
+            "UPDATE accounts SET push_target = ?2, push_tls = ?3, push_server_name = ?4,
+                 push_ca = ?5 WHERE address = ?1",
+            params![address, addr, mode, server_name, ca_pem],
         )?;
         Ok(())
     }
@@ -478,6 +503,52 @@ mod queue;
 
 pub use gateway_tables::{MaildropEntry, MessageSummary};
 use queue::migrate_deliveries;
+
+/// An account's push columns: target, TLS mode, server name, CA (PEM).
+type PushRow = (String, Option<String>, Option<String>, Option<String>);
+
+/// A stored push target; `None` for an address that does not parse (logged) or an unknown
+/// TLS mode. A row from before the TLS columns is STARTTLS with the test CA and "localhost".
+fn parse_push_row(row: &PushRow) -> Option<PushTarget> {
+    let (addr, mode, server_name, ca_pem) = row;
+    let Ok(addr) = addr.parse() else {
+        tracing::error!("stored push target {addr:?} is not a socket address; ignored");
+        return None;
+    };
+    let tls = match mode.as_deref() {
+        None => PushTls::default(),
+        Some("starttls") => PushTls::StartTls {
+            server_name: server_name
+                .clone()
+                .unwrap_or_else(|| super::delivery::DEFAULT_SERVER_NAME.to_string()),
+            ca_pem: ca_pem.clone(),
+        },
+        Some("plain") => PushTls::Plain,
+        Some(other) => {
+            tracing::error!("stored push TLS mode {other:?} is not known; target ignored");
+            return None;
+        }
+    };
+    Some(PushTarget { addr, tls })
+}
+
+/// The push TLS columns of `accounts`, added to a database written before they existed.
+const PUSH_COLUMNS: [&str; 3] = ["push_tls", "push_server_name", "push_ca"];
+
+/// Adds [`PUSH_COLUMNS`] (all TEXT, NULL by default) to an older `accounts` table.
+fn migrate_accounts(conn: &Connection) -> Result<()> {
+    let present: Vec<String> = {
+        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('accounts')")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for name in PUSH_COLUMNS {
+        if !present.iter().any(|p| p == name) {
+            conn.execute_batch(&format!("ALTER TABLE accounts ADD COLUMN {name} TEXT"))?;
+        }
+    }
+    Ok(())
+}
 pub use queue::{AttemptOutcome, DeliveryRecord, DeliveryState, QueuedDelivery};
 
 #[cfg(test)]

@@ -30,7 +30,8 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
-    pub(super) fn as_str(self) -> &'static str {
+    /// The state's name in the store and on the HTTP face.
+    pub fn as_str(self) -> &'static str {
         match self {
             DeliveryState::Pending => "pending",
             DeliveryState::Retry => "retry",
@@ -39,7 +40,8 @@ impl DeliveryState {
         }
     }
 
-    pub(super) fn parse(s: &str) -> Option<Self> {
+    /// The state named `s` (as [`DeliveryState::as_str`] writes it).
+    pub fn parse(s: &str) -> Option<Self> {
         [
             DeliveryState::Pending,
             DeliveryState::Retry,
@@ -56,6 +58,8 @@ impl DeliveryState {
 pub struct DeliveryRecord {
     /// Queue position (SQLite rowid).
     pub id: i64,
+    /// The receiver: an intake's SMTP listener (push) or a peer provider's relay face.
+    pub target: String,
     pub mailbox: String,
     pub message_id: String,
     pub state: DeliveryState,
@@ -94,11 +98,12 @@ pub enum AttemptOutcome {
 /// Columns of [`DeliveryRecord`] in the `deliveries` table.
 pub(super) const RECORD_COLUMNS: &str =
     "id, mailbox, message_id, state, attempts, last_error, queued_at,
-    rule, due_at, next_attempt_at, delivered_at, late_reported FROM deliveries";
+    rule, due_at, next_attempt_at, delivered_at, late_reported, target FROM deliveries";
 
 /// A [`DeliveryRecord`] row before its state and times are parsed.
 pub(super) struct RecordRow {
     id: i64,
+    target: String,
     mailbox: String,
     message_id: String,
     state: String,
@@ -114,6 +119,7 @@ pub(super) struct RecordRow {
 pub(super) fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
     Ok(RecordRow {
         id: r.get(0)?,
+        target: r.get(12)?,
         mailbox: r.get(1)?,
         message_id: r.get(2)?,
         state: r.get(3)?,
@@ -132,6 +138,7 @@ pub(super) fn parse_record(row: RecordRow) -> Result<DeliveryRecord> {
         row.times.map(|t| t.map(unix).transpose());
     Ok(DeliveryRecord {
         id,
+        target: row.target,
         mailbox: row.mailbox,
         message_id: row.message_id,
         state: DeliveryState::parse(&row.state)
@@ -286,6 +293,31 @@ impl Store {
             .conn
             .prepare_cached(&format!("SELECT {RECORD_COLUMNS} ORDER BY id"))?;
         let rows = stmt.query_map([], record_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(parse_record(row?)?);
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` jobs after queue id `since`, in queue order, optionally only those in
+    /// `state` (the HTTP face's `GET /testbed/deliveries`: one page at a time, so that a long
+    /// running queue is never read whole).
+    pub fn deliveries_page(
+        &self,
+        since: i64,
+        limit: usize,
+        state: Option<DeliveryState>,
+    ) -> Result<Vec<DeliveryRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} WHERE id > ?1 AND (?2 IS NULL OR state = ?2)
+             ORDER BY id LIMIT ?3"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(
+            params![since, state.map(DeliveryState::as_str), limit],
+            record_row,
+        )?;
         let mut out = Vec::new();
         for row in rows {
             out.push(parse_record(row?)?);

@@ -80,7 +80,9 @@ fn committed_state_survives_reopening() {
     );
     assert_eq!(
         s.account("a@x.de-mail.de").unwrap().push_target,
-        Some("127.0.0.1:2525".parse().unwrap())
+        Some(crate::delivery::PushTarget::starttls_test_ca(
+            "127.0.0.1:2525".parse().unwrap()
+        ))
     );
     let pending = s.pending_deliveries().unwrap();
     assert_eq!(pending.len(), 1);
@@ -334,5 +336,63 @@ fn gateway_state_survives_reopening() {
     );
     s.set_webhook("a@x.de-mail.de", None).unwrap();
     assert_eq!(s.webhook("a@x.de-mail.de").unwrap(), None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A push target's TLS settings survive reopening; an `accounts` table from before the TLS
+/// columns gains them, and its push target reads as STARTTLS with the test CA and
+/// "localhost", as it was pushed before.
+#[test]
+fn push_tls_survives_reopening_and_old_accounts_migrate() {
+    use crate::delivery::{PushTarget, PushTls};
+    let dir = std::env::temp_dir().join(format!("demail-store-push-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("store.sqlite");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE accounts (address TEXT PRIMARY KEY, holder TEXT NOT NULL,
+                 kind TEXT NOT NULL, max_level TEXT NOT NULL, push_target TEXT);
+             INSERT INTO accounts VALUES ('a@x.de-mail.de', 'H', 'Person', 'high',
+                 '127.0.0.1:2525');",
+        )
+        .unwrap();
+    }
+    let accounts = [account("a@x.de-mail.de"), account("b@x.de-mail.de")];
+    let named = PushTarget {
+        addr: "192.0.2.7:25".parse().unwrap(),
+        tls: PushTls::StartTls {
+            server_name: "intake.example".into(),
+            ca_pem: Some("-----BEGIN CERTIFICATE-----\n…".into()),
+        },
+    };
+    {
+        let mut s = Store::open(Some(&path), &accounts).unwrap();
+        assert_eq!(
+            s.account("a@x.de-mail.de").unwrap().push_target,
+            Some(PushTarget::starttls_test_ca(
+                "127.0.0.1:2525".parse().unwrap()
+            ))
+        );
+        let plain = PushTarget {
+            addr: "127.0.0.1:2526".parse().unwrap(),
+            tls: PushTls::Plain,
+        };
+        s.set_push_target_with("a@x.de-mail.de", plain).unwrap();
+        s.set_push_target_with("b@x.de-mail.de", named.clone())
+            .unwrap();
+        assert!(
+            s.set_push_target_with("c@x.de-mail.de", named.clone())
+                .is_err()
+        );
+    }
+    let s = Store::open(Some(&path), &accounts).unwrap();
+    let a = s.account("a@x.de-mail.de").unwrap().push_target.unwrap();
+    assert_eq!((a.addr.port(), a.tls), (2526, PushTls::Plain));
+    assert_eq!(
+        s.account("b@x.de-mail.de").unwrap().push_target,
+        Some(named)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
