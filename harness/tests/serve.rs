@@ -377,3 +377,100 @@ fn persistent_pki_survives_restarts() {
     assert!(!tmp.join("outside.pem").exists());
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Python's stock POP3 client (poplib, `scripts/pop3-stock-client.py`) reads the Gewerbeamt's
+/// mailbox from `serve`: STLS on the plain port, USER/PASS (level normal), CAPA with UIDL and
+/// TOP, UIDL = the X-de-mail-message-id, TOP without the body, RETR, DELE acknowledged at QUIT
+/// (the next login sees nothing); and POP3S with the client certificate `pki init --client`
+/// issued, logged in by AUTH EXTERNAL (level high).
+#[test]
+fn a_stock_pop3_client_reads_the_mailbox() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "python3 is needed");
+        eprintln!("SKIPPED: python3 missing");
+        return;
+    }
+    let (tmp, config) = scratch("pop3-stock", CONFIG);
+    let (data, pki) = (tmp.join("data"), tmp.join("pki"));
+    let amt = "gewerbeangelegenheiten@dresden.de-mail.de";
+    let init = Command::new(env!("CARGO_BIN_EXE_demail-testbed"))
+        .args(["pki", "init"])
+        .arg(&pki)
+        .args(["--client", amt])
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let mut served = start_with(&config, &data, &["--pki".as_ref(), pki.as_os_str()]);
+    submit(served.smtp, &pki.join("ca.pem"), "Anzeige per POP3");
+    let listing: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("serve.json")).unwrap()).unwrap();
+    let face = |f: &str| listing["providers"][0][f].as_str().unwrap().to_string();
+    let client = |args: &[&str]| -> serde_json::Value {
+        let o = Command::new("python3")
+            .arg(workspace_file("scripts/pop3-stock-client.py"))
+            .arg("--ca")
+            .arg(pki.join("ca.pem"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let pop3 = face("pop3");
+    let normal = ["--pop3", &pop3, "--user", amt, "--password", "amt"];
+    let high = client(&[
+        "--pop3s",
+        &face("pop3s"),
+        "--cert",
+        pki.join(format!("client-{amt}.pem")).to_str().unwrap(),
+        "--key",
+        pki.join(format!("client-{amt}-key.pem")).to_str().unwrap(),
+    ]);
+    assert!(high["login"].as_str().unwrap().starts_with("+OK"), "{high}");
+    assert_eq!(high["count"], 1, "{high}");
+    let first = client(&[&normal[..], &["--dele"]].concat());
+    assert!(
+        first["login"].as_str().unwrap().starts_with("+OK"),
+        "{first}"
+    );
+    let capa: Vec<&str> = first["capa"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(["UIDL", "TOP"].iter().all(|c| capa.contains(c)), "{capa:?}");
+    assert!(
+        first["capa_before_tls"]
+            .as_array()
+            .is_some_and(|c| c.contains(&"STLS".into())),
+        "{first}"
+    );
+    assert_eq!(first["count"], 1);
+    assert_eq!(first["subject"], "Anzeige per POP3");
+    assert_eq!(
+        first["uidl"][0], first["message_id"],
+        "UIDL is the X-de-mail-message-id"
+    );
+    assert_eq!(
+        first["top_has_body"], false,
+        "TOP 1 0 gives the header only"
+    );
+    let after = client(&normal);
+    assert_eq!(
+        after["count"], 0,
+        "DELE acknowledged the message at QUIT: {after}"
+    );
+    terminate(&served);
+    assert_eq!(wait_for_exit(&mut served).code(), Some(0));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// A file of the workspace by its path from the root.
+fn workspace_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
