@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use serde_json::json;
 
 use crate::report::golden::{self, Comparison, Kind};
 use crate::run::{self, RunOptions};
@@ -220,7 +219,6 @@ fn run(args: RunArgs) -> ExitCode {
     let mut failed = 0usize;
     let mut skipped = 0usize;
     let mut infra_error = false;
-    let mut report = Vec::new();
     let mut scenario_reports = Vec::new();
     for s in &scenarios {
         let seed = args.seed.unwrap_or(s.file.scenario.seed);
@@ -231,9 +229,10 @@ fn run(args: RunArgs) -> ExitCode {
         };
         if let Some(why) = target.as_ref().and_then(|t| t.skip_reason(s)) {
             eprintln!("▷ {} · SKIPPED: {why}", s.name);
-            report.push(json!({"scenario": s.name, "seed": seed, "skipped": why}));
             scenario_reports.push(
-                crate::report::ScenarioReport::skipped(&s.name, seed, &why).with_path(&s.path),
+                crate::report::ScenarioReport::skipped(&s.name, seed, &why)
+                    .with_path(&s.path)
+                    .with_started(jiff::Timestamp::now()),
             );
             skipped += 1;
             continue;
@@ -246,6 +245,7 @@ fn run(args: RunArgs) -> ExitCode {
         opts.keep_messages = !args.no_messages;
         opts.settle_quiet = std::time::Duration::from_millis(args.settle_ms);
         opts.progress = Some(progress_bar(s));
+        let started = jiff::Timestamp::now();
         let outcome = rt.block_on(run::run(s, &opts));
         if let Some(pb) = &opts.progress {
             pb.finish_and_clear();
@@ -259,10 +259,11 @@ fn run(args: RunArgs) -> ExitCode {
                     s.path.display()
                 );
                 infra_error = true;
-                report.push(json!({"scenario": s.name, "seed": seed, "error": format!("{e:#}")}));
                 scenario_reports.push(
                     crate::report::ScenarioReport::errored(&s.name, seed, &format!("{e:#}"))
-                        .with_path(&s.path),
+                        .with_path(&s.path)
+                        .with_started(started)
+                        .with_run_folder(&opts.out_dir),
                 );
                 continue;
             }
@@ -310,17 +311,19 @@ fn run(args: RunArgs) -> ExitCode {
                 s.path.display()
             );
         }
-        scenario_reports
-            .push(crate::report::ScenarioReport::from(&result, golden_status).with_path(&s.path));
-        report.push(json!({
-            "scenario": s.name,
-            "seed": seed,
-            "passed": ok,
-            "golden": golden_status,
-            "checks": result.checks,
-            "wall_ms": result.wall.as_millis() as u64,
-            "run_folder": opts.out_dir.display().to_string(),
-        }));
+        let mut scenario_report = crate::report::ScenarioReport::from(&result, golden_status)
+            .with_path(&s.path)
+            .with_started(started)
+            .with_run_folder(&opts.out_dir);
+        if !deterministic {
+            // So that every report says FAIL where the terminal does.
+            scenario_report.checks.push(crate::model::CheckOutcome {
+                id: "determinism".to_string(),
+                passed: false,
+                detail: "a second run with the same seed gave another trace (--check-determinism; first difference above)".to_string(),
+            });
+        }
+        scenario_reports.push(scenario_report);
     }
     match crate::report::write_all(&args.out, &scenario_reports) {
         Ok(paths) => {
@@ -343,10 +346,14 @@ fn run(args: RunArgs) -> ExitCode {
         eprintln!("{passed} passed, {failed} failed");
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"scenarios": report})).unwrap_or_default()
-        );
+        // The same text as report.json (docs/reports.md), from the same function.
+        match crate::report::json(&scenario_reports) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("error: rendering the JSON report: {e:#}");
+                infra_error = true;
+            }
+        }
     }
     if infra_error {
         ExitCode::from(2)

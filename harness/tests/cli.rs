@@ -408,3 +408,44 @@ fn find(dir: &Path, suffix: &str) -> Option<PathBuf> {
     }
     None
 }
+
+/// `run --json` prints report.json's content byte for byte; junit.xml's suites carry
+/// `timestamp` and `hostname`, its testcases `time`.
+#[test]
+fn json_on_stdout_is_report_json_and_junit_has_times() {
+    let tmp = temp("json");
+    let o = bin()
+        .args([
+            "run",
+            "scenarios/gewerbe/anzeige-absenderbestaetigt.toml",
+            "--json",
+            "--out",
+        ])
+        .arg(tmp.join("runs"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let file = std::fs::read_to_string(tmp.join("runs/report.json")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), file);
+    let v: serde_json::Value = serde_json::from_str(&file).unwrap();
+    assert_eq!(v["format"], "demail-testbed-report/1");
+    assert_eq!(v["scenarios"][0]["verdict"], "PASS");
+    assert!(
+        v["scenarios"][0]["run_folder"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("gewerbe/anzeige-absenderbestaetigt")),
+        "{v}"
+    );
+    let junit = std::fs::read_to_string(tmp.join("runs/junit.xml")).unwrap();
+    let suite = junit
+        .lines()
+        .find(|l| l.trim_start().starts_with("<testsuite "))
+        .expect("a testsuite");
+    assert!(suite.contains(" timestamp=\"20"), "{suite}");
+    assert!(suite.contains(" hostname=\""), "{suite}");
+    assert_eq!(
+        junit.matches("<testcase ").count(),
+        junit.matches(" time=\"0.000\"").count(),
+        "{junit}"
+    );
+}
