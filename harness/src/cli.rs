@@ -92,6 +92,12 @@ pub struct RunArgs {
     /// traces differ (the determinism invariant, checked against this machine and SUT).
     #[arg(long)]
     pub check_determinism: bool,
+    /// Walk every scenario to the end of its `duration`, even after every check is decided,
+    /// so that later behaviour reaches the trace. The golden files record the run that ends
+    /// when everything is decided, so without --golden they are then not compared (unless the
+    /// scenario itself sets `full_duration = true`)
+    #[arg(long)]
+    pub full_duration: bool,
     /// Extra quiet window (ms) after the world is idle between events; 0 settles on the idle
     /// signal alone (no SMTP session open, no delivery pending, the intake's clock answered)
     #[arg(long, default_value_t = 0)]
@@ -243,6 +249,7 @@ fn run(args: RunArgs) -> ExitCode {
         opts.pki = args.pki.clone();
         opts.seed = args.seed;
         opts.keep_messages = !args.no_messages;
+        opts.full_duration = args.full_duration;
         opts.settle_quiet = std::time::Duration::from_millis(args.settle_ms);
         opts.progress = Some(progress_bar(s));
         let started = jiff::Timestamp::now();
@@ -275,6 +282,11 @@ fn run(args: RunArgs) -> ExitCode {
         }
         let golden_status = if args.seed.is_some() && args.seed != Some(s.file.scenario.seed) {
             eprintln!("  golden files not compared: --seed differs from the scenario's seed");
+            "skipped"
+        } else if args.full_duration && !s.file.scenario.full_duration && args.golden.is_none() {
+            eprintln!(
+                "  golden files not compared: --full-duration walks past where they end (compare with --golden DIR of your own)"
+            );
             "skipped"
         } else if args.golden.is_none() && target.as_ref().is_some_and(|t| !t.scenario_config) {
             eprintln!(

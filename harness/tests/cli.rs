@@ -449,3 +449,68 @@ fn json_on_stdout_is_report_json_and_junit_has_times() {
         "{junit}"
     );
 }
+
+/// `--full-duration` walks on to the end of the scenario's `duration` after every check is
+/// decided: `run.finished` comes at start + duration instead of at the last decision (the
+/// reference intake does nothing more in this scenario, so no other event is added). The
+/// shipped golden files are then not compared.
+#[test]
+fn full_duration_walks_to_the_end() {
+    let tmp = temp("full");
+    let scenario = "scenarios/gewerbe/anzeige-absenderbestaetigt.toml";
+    let finished = |out: &str, extra: &[&str]| {
+        let o = bin()
+            .args(["run", scenario, "--out"])
+            .arg(tmp.join(out))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let trace = std::fs::read_to_string(
+            tmp.join(out)
+                .join("gewerbe/anzeige-absenderbestaetigt/trace.jsonl"),
+        )
+        .unwrap();
+        let last = trace.lines().last().unwrap().to_string();
+        assert!(last.contains(r#""kind":"run.finished""#), "{last}");
+        (trace.lines().count(), last, stderr(&o))
+    };
+    let (short, last, _) = finished("short", &[]);
+    assert!(
+        last.contains(r#""at":"2025-03-04T05:00:00+01:00""#),
+        "{last}"
+    );
+    let (long, last, err) = finished("long", &["--full-duration"]);
+    // P7D from 2025-03-03T09:00+01:00.
+    assert!(
+        last.contains(r#""at":"2025-03-10T09:00:00+01:00""#),
+        "{last}"
+    );
+    assert_eq!(long, short);
+    assert!(err.contains("golden skipped"), "{err}");
+    // The scenario key does the same for one scenario, and its golden files are compared.
+    let src = std::fs::read_to_string(workspace().join(scenario)).unwrap();
+    let own = tmp.join("bis-zum-ende.toml");
+    std::fs::write(
+        &own,
+        src.replacen("[scenario]\n", "[scenario]\nfull_duration = true\n", 1),
+    )
+    .unwrap();
+    let o = bin()
+        .arg("run")
+        .arg(&own)
+        .arg("--golden")
+        .arg(tmp.join("golden"))
+        .arg("--out")
+        .arg(tmp.join("own"))
+        .arg("--bless")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let trace = std::fs::read_to_string(tmp.join("own/bis-zum-ende/trace.jsonl")).unwrap();
+    let last = trace.lines().last().unwrap();
+    assert!(
+        last.contains(r#""at":"2025-03-10T09:00:00+01:00""#),
+        "{last}"
+    );
+}
