@@ -65,14 +65,20 @@ pub struct RunArgs {
     /// Folder for run results; each scenario gets `<out>/<name>/`.
     #[arg(long, default_value = "runs")]
     pub out: PathBuf,
-    /// Folder of the golden files [default: golden]. Against a target file whose system is not
-    /// started with the scenario file (`scenario_config = false`), the shipped golden files
-    /// record the reference intake, so they are compared only when --golden names a folder.
+    /// Folder of the golden files [default: the `golden/` folder beside a `scenarios/` folder
+    /// the scenario lies in, else beside the scenario file]. Against a target file whose
+    /// system is not started with the scenario file (`scenario_config = false`), the shipped
+    /// golden files record the reference intake, so they are compared only when --golden
+    /// names a folder.
     #[arg(long)]
     pub golden: Option<PathBuf>,
     /// Write the golden files from this run instead of comparing.
     #[arg(long)]
     pub bless: bool,
+    /// Fail a scenario whose golden files are missing instead of recording them on its first
+    /// run (for CI, where every golden file must be committed).
+    #[arg(long)]
+    pub require_golden: bool,
     /// Print a JSON report on stdout (progress goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -128,14 +134,20 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Finds scenario files under the given paths; `Err` names a path that does not exist.
-fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+/// Finds scenario files under the given paths, each with the folder its name is relative to
+/// ([`root_of`]); `Err` names a path that does not exist.
+fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, String> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
-            files.extend(scenario::discover(p).map_err(|e| format!("{}: {e}", p.display()))?);
+            let found = scenario::discover(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            files.extend(found.into_iter().map(|f| {
+                let root = root_of(&f, p);
+                (f, root)
+            }));
         } else if p.is_file() {
-            files.push(p.clone());
+            let root = root_of(p, p.parent().unwrap_or(Path::new("")));
+            files.push((p.clone(), root));
         } else {
             return Err(format!(
                 "{}: no such file or folder (run from the repository root, or name scenario files)",
@@ -149,20 +161,23 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// The folder scenario names are relative to: the nearest ancestor called `scenarios`.
-fn root_of(file: &Path) -> PathBuf {
+/// The folder scenario names are relative to: the nearest ancestor called `scenarios`, else
+/// `named` (the folder named on the command line, so that its subfolders stay groups, or the
+/// folder of a file named on its own).
+fn root_of(file: &Path, named: &Path) -> PathBuf {
     file.ancestors()
+        .skip(1)
         .find(|a| a.file_name().is_some_and(|n| n == "scenarios"))
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| file.parent().unwrap_or(Path::new(".")).to_path_buf())
+        .map_or_else(|| named.to_path_buf(), Path::to_path_buf)
 }
 
-fn load_all(files: &[PathBuf]) -> Result<Vec<Scenario>, Vec<ScenarioError>> {
+/// Loads every file; a scenario comes with the folder its name is relative to.
+fn load_all(files: &[(PathBuf, PathBuf)]) -> Result<Vec<(Scenario, PathBuf)>, Vec<ScenarioError>> {
     let mut ok = Vec::new();
     let mut errors = Vec::new();
-    for f in files {
-        match scenario::load(f, &root_of(f)) {
-            Ok(s) => ok.push(s),
+    for (f, root) in files {
+        match scenario::load(f, root) {
+            Ok(s) => ok.push((s, root.clone())),
             Err(e) => errors.push(e),
         }
     }
@@ -182,8 +197,8 @@ fn check(paths: &[PathBuf]) -> ExitCode {
         }
     };
     let mut bad = false;
-    for f in &files {
-        match scenario::load(f, &root_of(f)) {
+    for (f, root) in &files {
+        match scenario::load(f, root) {
             Ok(s) => println!("ok    {} ({})", f.display(), s.name),
             Err(e) => {
                 bad = true;
@@ -222,11 +237,12 @@ fn run(args: RunArgs) -> ExitCode {
         ),
         scenarios.len()
     );
+    tell_where_goldens_are(&args, &scenarios);
     let mut failed = 0usize;
     let mut skipped = 0usize;
     let mut infra_error = false;
     let mut scenario_reports = Vec::new();
-    for s in &scenarios {
+    for (s, root) in &scenarios {
         let seed = args.seed.unwrap_or(s.file.scenario.seed);
         let seed_source = if args.seed.is_some() {
             "--seed"
@@ -280,33 +296,12 @@ fn run(args: RunArgs) -> ExitCode {
             let verdict = if c.passed { "pass" } else { "FAIL" };
             eprintln!("  {verdict} {}: {}", c.id, c.detail);
         }
-        let golden_status = if args.seed.is_some() && args.seed != Some(s.file.scenario.seed) {
-            eprintln!("  golden files not compared: --seed differs from the scenario's seed");
-            "skipped"
-        } else if args.full_duration && !s.file.scenario.full_duration && args.golden.is_none() {
-            eprintln!(
-                "  golden files not compared: --full-duration walks past where they end (compare with --golden DIR of your own)"
-            );
-            "skipped"
-        } else if args.golden.is_none() && target.as_ref().is_some_and(|t| !t.scenario_config) {
-            eprintln!(
-                "  golden files not compared: they record the reference intake; name your own folder with --golden DIR (and --bless a first run)"
-            );
-            "skipped"
-        } else {
-            let redact = s.redactions();
-            match golden_step(&args, &result, &redact) {
-                Ok(status) => status,
-                Err(e) => {
-                    eprintln!("  error: {e:#}");
-                    infra_error = true;
-                    "error"
-                }
-            }
-        };
+        let external = target.as_ref().is_some_and(|t| !t.scenario_config);
+        let golden_status = golden_status(&args, s, root, external, &result, &opts.out_dir);
+        infra_error |= golden_status == "error";
         let ok = result.passed()
             && deterministic
-            && matches!(golden_status, "same" | "blessed" | "skipped");
+            && matches!(golden_status, "same" | "recorded" | "blessed" | "skipped");
         eprintln!(
             "  {} {} · {} checks · golden {} · {:.1} s wall · run folder {}",
             if ok { "PASS" } else { "FAIL" },
@@ -337,16 +332,7 @@ fn run(args: RunArgs) -> ExitCode {
         }
         scenario_reports.push(scenario_report);
     }
-    match crate::report::write_all(&args.out, &scenario_reports) {
-        Ok(paths) => {
-            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            eprintln!("reports: {}", names.join(", "));
-        }
-        Err(e) => {
-            eprintln!("error: writing reports: {e:#}");
-            infra_error = true;
-        }
-    }
+    infra_error |= !write_reports(&args, &scenario_reports);
     let passed = scenarios
         .len()
         .saturating_sub(failed + skipped + usize::from(infra_error));
@@ -357,16 +343,6 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         eprintln!("{passed} passed, {failed} failed");
     }
-    if args.json {
-        // The same text as report.json (docs/reports.md), from the same function.
-        match crate::report::json(&scenario_reports) {
-            Ok(text) => print!("{text}"),
-            Err(e) => {
-                eprintln!("error: rendering the JSON report: {e:#}");
-                infra_error = true;
-            }
-        }
-    }
     if infra_error {
         ExitCode::from(2)
     } else if failed > 0 {
@@ -374,6 +350,32 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Writes the report files into `--out` and, with `--json`, prints report.json's content on
+/// stdout (the same text, from the same function); `false` after an error (printed).
+fn write_reports(args: &RunArgs, reports: &[crate::report::ScenarioReport]) -> bool {
+    let mut ok = true;
+    match crate::report::write_all(&args.out, reports) {
+        Ok(paths) => {
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            eprintln!("reports: {}", names.join(", "));
+        }
+        Err(e) => {
+            eprintln!("error: writing reports: {e:#}");
+            ok = false;
+        }
+    }
+    if args.json {
+        match crate::report::json(reports) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("error: rendering the JSON report: {e:#}");
+                ok = false;
+            }
+        }
+    }
+    ok
 }
 
 /// `--check-determinism`: runs the scenario again into `determinism-rerun/` and compares the
@@ -410,7 +412,9 @@ fn same_on_rerun(
 
 /// The scenarios named on the command line (default: `scenarios/`), loaded and validated, and
 /// the async runtime; errors are printed and give exit code 2.
-fn prepare(args: &RunArgs) -> Result<(Vec<Scenario>, tokio::runtime::Runtime), ExitCode> {
+type Prepared = (Vec<(Scenario, PathBuf)>, tokio::runtime::Runtime);
+
+fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from("scenarios")]
     } else {
@@ -487,45 +491,137 @@ fn first_divergence(a: &str, b: &str) -> Option<(usize, String, String)> {
     None
 }
 
-/// Compares (or blesses) both golden files of a run; returns "same", "blessed", "missing"
-/// or "different".
+/// Says once per scenario folder where scenario names and golden files come from, when that
+/// is not this repository's layout (`scenarios/` with `golden/` beside it).
+fn tell_where_goldens_are(args: &RunArgs, scenarios: &[(Scenario, PathBuf)]) {
+    let mut told: Vec<&Path> = Vec::new();
+    for (_, root) in scenarios {
+        if told.contains(&root.as_path()) {
+            continue;
+        }
+        told.push(root);
+        let shown = if root.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            root.as_path()
+        };
+        if root.file_name().is_none_or(|n| n != "scenarios") {
+            eprintln!(
+                "note: scenario names are relative to {} (no folder named scenarios/ above them)",
+                shown.display()
+            );
+        }
+        let place = golden::place(args.golden.as_deref(), root);
+        if place.origin == golden::Origin::Beside {
+            eprintln!(
+                "note: golden files of the scenarios in {} live beside them (<name>.trace.snap, <name>.summary.snap); a first run records them, --golden DIR names another folder",
+                shown.display()
+            );
+        }
+    }
+}
+
+/// Whether the golden files of a run are compared, and the status: "skipped" (with the reason
+/// printed) or what [`golden_step`] gives; "error" when it could not be done.
+fn golden_status(
+    args: &RunArgs,
+    s: &Scenario,
+    root: &Path,
+    external: bool,
+    result: &run::RunResult,
+    run_dir: &Path,
+) -> &'static str {
+    if args.seed.is_some() && args.seed != Some(s.file.scenario.seed) {
+        eprintln!("  golden files not compared: --seed differs from the scenario's seed");
+        return "skipped";
+    }
+    if args.full_duration && !s.file.scenario.full_duration && args.golden.is_none() {
+        eprintln!(
+            "  golden files not compared: --full-duration walks past where they end (compare with --golden DIR of your own)"
+        );
+        return "skipped";
+    }
+    if args.golden.is_none() && external {
+        eprintln!(
+            "  golden files not compared: they record the reference intake; name your own folder with --golden DIR (its first run records them)"
+        );
+        return "skipped";
+    }
+    let place = golden::place(args.golden.as_deref(), root);
+    match golden_step(args, result, &s.redactions(), &place, run_dir) {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("  error: {e:#}");
+            "error"
+        }
+    }
+}
+
+/// Compares (or blesses) both golden files of a run under `place`; returns "same",
+/// "recorded" (missing ones written on a first run), "blessed", "missing" (with
+/// --require-golden) or "different". New output of a mismatch goes into the run folder.
 fn golden_step(
     args: &RunArgs,
     result: &run::RunResult,
     redact: &[String],
+    place: &golden::Place,
+    run_dir: &Path,
 ) -> anyhow::Result<&'static str> {
-    let mut status = "same";
     let trace = golden::redact(&result.trace, redact);
-    for (kind, content) in [(Kind::Trace, &trace), (Kind::Summary, &result.summary)] {
-        let dir = args.golden.as_deref().unwrap_or(Path::new("golden"));
-        let path = golden::path(dir, &result.name, kind);
-        if args.bless {
+    let files = [(Kind::Trace, &trace), (Kind::Summary, &result.summary)];
+    if args.bless {
+        for (kind, content) in files {
+            let path = golden::path(&place.root, &result.name, kind);
             golden::bless(&path, content)?;
             eprintln!("  blessed {}", path.display());
-            status = "blessed";
-            continue;
         }
-        match golden::compare(&path, content)? {
-            Comparison::Same => {}
+        return Ok("blessed");
+    }
+    // The worst status of the two files wins.
+    let rank = |s: &str| {
+        ["same", "recorded", "missing", "different"]
+            .iter()
+            .position(|x| *x == s)
+    };
+    let mut status = "same";
+    let mut recorded = Vec::new();
+    for (kind, content) in files {
+        let path = golden::path(&place.root, &result.name, kind);
+        let this = match golden::compare(&path, content)? {
+            Comparison::Same => "same",
+            Comparison::Missing if !args.require_golden => {
+                golden::bless(&path, content)?;
+                recorded.push(path.display().to_string());
+                "recorded"
+            }
             Comparison::Missing => {
-                let pending = golden::write_pending(&path, content)?;
+                let pending = golden::write_pending(run_dir, kind, content)?;
                 eprintln!(
-                    "  golden file {} is missing; new output in {} (accept with --bless)",
+                    "  golden file {} is missing (--require-golden); new output in {} (record it with --bless, review, commit)",
                     path.display(),
                     pending.display()
                 );
-                status = "missing";
+                "missing"
             }
             Comparison::Different(diff) => {
-                let pending = golden::write_pending(&path, content)?;
+                let pending = golden::write_pending(run_dir, kind, content)?;
                 eprintln!(
                     "  golden mismatch in {}; new output in {} (accept with --bless):\n{diff}",
                     path.display(),
                     pending.display()
                 );
-                status = "different";
+                "different"
             }
+        };
+        if rank(this) > rank(status) {
+            status = this;
         }
+    }
+    if !recorded.is_empty() {
+        eprintln!(
+            "  golden files recorded (first run, nothing to compare yet): {}; review them; later runs compare against them (--require-golden fails instead)",
+            recorded.join(", ")
+        );
     }
     Ok(status)
 }

@@ -114,7 +114,10 @@ fn changed_golden_fails_with_a_diff_and_bless_repairs_it() {
         "{err}"
     );
     assert!(err.contains("reproduce with: demail-testbed run"), "{err}");
-    assert!(summary.with_extension("snap.new").exists());
+    // The new output goes into the run folder, never beside the golden file.
+    let run_dir = tmp.join("runs/gewerbe/anzeige-absenderbestaetigt");
+    assert!(run_dir.join("summary.snap.new").exists());
+    assert!(!summary.with_extension("snap.new").exists());
     let o = run(&["--bless"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let o = run(&[]);
@@ -503,7 +506,6 @@ fn full_duration_walks_to_the_end() {
         .arg(tmp.join("golden"))
         .arg("--out")
         .arg(tmp.join("own"))
-        .arg("--bless")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -512,5 +514,117 @@ fn full_duration_walks_to_the_end() {
     assert!(
         last.contains(r#""at":"2025-03-10T09:00:00+01:00""#),
         "{last}"
+    );
+}
+
+/// Every file below `dir`, relative, sorted (to show that a run wrote nothing there).
+fn listing(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What `git status` and the repository's golden/ and scenarios/ folders look like.
+fn repository_state() -> (String, Vec<PathBuf>, Vec<PathBuf>) {
+    let git = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=all"])
+        .current_dir(workspace())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    (
+        git,
+        listing(&workspace().join("golden")),
+        listing(&workspace().join("scenarios")),
+    )
+}
+
+/// A scenario of one's own, in a folder outside the repository that is not called
+/// `scenarios/`: its first run passes and records its golden files beside it (saying where),
+/// keeps its group name, and writes nothing into the repository; the second run compares and
+/// passes; a changed subject then fails with a diff; with --require-golden a scenario without
+/// golden files fails and nothing is recorded.
+#[test]
+fn a_scenario_of_your_own_records_its_golden_files_then_compares() {
+    let tmp = temp("own");
+    let mine = tmp.join("meine-tests");
+    std::fs::create_dir_all(mine.join("gewerbe")).unwrap();
+    let src = std::fs::read_to_string(
+        workspace().join("scenarios/gewerbe/anzeige-absenderbestaetigt.toml"),
+    )
+    .unwrap();
+    let file = mine.join("gewerbe/anzeige.toml");
+    std::fs::write(&file, &src).unwrap();
+    let before = repository_state();
+    // Run from the temporary folder, as someone outside the repository would.
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_demail-testbed"))
+            .current_dir(&tmp)
+            .args(["run", "meine-tests", "--out", "ergebnisse"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("▶ gewerbe/anzeige ·"), "{err}");
+    assert!(
+        err.contains("note: scenario names are relative to meine-tests"),
+        "{err}"
+    );
+    assert!(
+        err.contains("golden files recorded (first run, nothing to compare yet): meine-tests/gewerbe/anzeige.trace.snap, meine-tests/gewerbe/anzeige.summary.snap"),
+        "{err}"
+    );
+    assert!(err.contains("golden recorded"), "{err}");
+    assert!(mine.join("gewerbe/anzeige.trace.snap").is_file());
+    assert!(mine.join("gewerbe/anzeige.summary.snap").is_file());
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("golden same"), "{}", stderr(&o));
+
+    std::fs::write(
+        &file,
+        src.replace("Bäckerei Mustermann", "Konditorei Mustermann"),
+    )
+    .unwrap();
+    let o = run(&[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("golden different"), "{err}");
+    assert!(
+        tmp.join("ergebnisse/gewerbe/anzeige/trace.snap.new")
+            .is_file()
+    );
+    assert!(!mine.join("gewerbe/anzeige.trace.snap.new").exists());
+
+    std::fs::write(mine.join("gewerbe/neu.toml"), &src).unwrap();
+    let o = run(&["--require-golden"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "golden file meine-tests/gewerbe/neu.trace.snap is missing (--require-golden)"
+        ),
+        "{err}"
+    );
+    assert!(!mine.join("gewerbe/neu.trace.snap").exists());
+    assert!(tmp.join("ergebnisse/gewerbe/neu/trace.snap.new").is_file());
+    assert_eq!(
+        before,
+        repository_state(),
+        "the runs wrote into the repository"
     );
 }
