@@ -587,7 +587,7 @@ fn golden_step(
     let mut recorded = Vec::new();
     for (kind, content) in files {
         let path = golden::path(&place.root, &result.name, kind);
-        let this = match golden::compare(&path, content)? {
+        let this = match golden::compare(&path, content, kind)? {
             Comparison::Same => "same",
             Comparison::Missing if !args.require_golden => {
                 golden::bless(&path, content)?;

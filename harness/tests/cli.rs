@@ -553,7 +553,8 @@ fn repository_state() -> (String, Vec<PathBuf>, Vec<PathBuf>) {
 /// A scenario of one's own, in a folder outside the repository that is not called
 /// `scenarios/`: its first run passes and records its golden files beside it (saying where),
 /// keeps its group name, and writes nothing into the repository; the second run compares and
-/// passes; a changed subject then fails with a diff; with --require-golden a scenario without
+/// passes; a changed subject then fails with a diff that names the event and the field; with
+/// --require-golden a scenario without
 /// golden files fails and nothing is recorded.
 #[test]
 fn a_scenario_of_your_own_records_its_golden_files_then_compares() {
@@ -604,6 +605,20 @@ fn a_scenario_of_your_own_records_its_golden_files_then_compares() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("golden different"), "{err}");
+    // The diff names the changed event and field, not a whole line of a thousand characters.
+    assert!(
+        err.contains("trace: 1 event(s) changed, 0 added, 0 removed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("~ seq 2 (citizen.sent at 2025-03-03T09:00:00+01:00)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("    subject: \"Gewerbeanmeldung: Bäckerei Mustermann, Dresden-Löbtau\" → \"Gewerbeanmeldung: Konditorei Mustermann, Dresden-Löbtau\""),
+        "{err}"
+    );
+    assert!(err.lines().all(|l| l.chars().count() < 400), "{err}");
     assert!(
         tmp.join("ergebnisse/gewerbe/anzeige/trace.snap.new")
             .is_file()

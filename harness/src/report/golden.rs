@@ -4,8 +4,9 @@
 //! `golden/<group>/<name>.trace.snap` and `.summary.snap` hold a small metadata header
 //! between `---` lines, then the content. The CLI compares the content the same way insta
 //! does (trailing whitespace ignored), writes the new output of a mismatching golden into the
-//! run folder as `trace.snap.new` / `summary.snap.new`, and prints a diff; `--bless` writes
-//! the golden instead.
+//! run folder as `trace.snap.new` / `summary.snap.new`, and prints what changed (a trace
+//! field by field, `golden_diff`; a summary as a unified diff); `--bless` writes the golden
+//! instead.
 //!
 //! Where a scenario's golden files live ([`place`], docs/scenarios.md "Golden files"): under
 //! `--golden DIR` when named; in the project's `golden/` when the scenario lies in a folder
@@ -190,7 +191,8 @@ pub enum Comparison {
     Same,
     /// The golden file does not exist.
     Missing,
-    /// Different; the unified diff (golden → actual).
+    /// Different; what changed (golden → actual): for a trace the changed events and fields
+    /// (`golden_diff`), for a summary a unified diff.
     Different(String),
 }
 
@@ -213,8 +215,8 @@ pub fn render(content: &str) -> String {
     )
 }
 
-/// Compares `actual` with the golden file at `path`.
-pub fn compare(path: &Path, actual: &str) -> Result<Comparison> {
+/// Compares `actual` with the golden file at `path`, a golden file of `kind`.
+pub fn compare(path: &Path, actual: &str, kind: Kind) -> Result<Comparison> {
     let golden = match std::fs::read_to_string(path) {
         Ok(g) => g,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Comparison::Missing),
@@ -225,6 +227,11 @@ pub fn compare(path: &Path, actual: &str) -> Result<Comparison> {
     let actual = format!("{}\n", actual.trim_end());
     if expected == actual {
         return Ok(Comparison::Same);
+    }
+    if let Kind::Trace = kind {
+        return Ok(Comparison::Different(super::golden_diff::trace_diff(
+            &expected, &actual,
+        )));
     }
     let diff = TextDiff::from_lines(&expected, &actual)
         .unified_diff()
@@ -283,10 +290,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("demail-golden-test-{}", std::process::id()));
         let p = path(&dir, "gewerbe/x", Kind::Trace);
         assert_eq!(p, dir.join("gewerbe").join("x.trace.snap"));
-        assert_eq!(compare(&p, "a\nb\n").unwrap(), Comparison::Missing);
+        assert_eq!(
+            compare(&p, "a\nb\n", Kind::Summary).unwrap(),
+            Comparison::Missing
+        );
         bless(&p, "a\nb\n").unwrap();
-        assert_eq!(compare(&p, "a\nb").unwrap(), Comparison::Same);
-        match compare(&p, "a\nc\n").unwrap() {
+        assert_eq!(
+            compare(&p, "a\nb", Kind::Summary).unwrap(),
+            Comparison::Same
+        );
+        match compare(&p, "a\nc\n", Kind::Summary).unwrap() {
             Comparison::Different(d) => {
                 assert!(d.contains("-b"), "{d}");
                 assert!(d.contains("+c"), "{d}");

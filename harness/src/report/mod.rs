@@ -15,6 +15,7 @@
 
 pub mod analysis;
 pub mod golden;
+pub mod golden_diff;
 mod html;
 mod json;
 mod junit;
