@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use serde_json::json;
 
 use crate::report::golden::{self, Comparison, Kind};
 use crate::run::{self, RunOptions};
@@ -66,14 +65,20 @@ pub struct RunArgs {
     /// Folder for run results; each scenario gets `<out>/<name>/`.
     #[arg(long, default_value = "runs")]
     pub out: PathBuf,
-    /// Folder of the golden files [default: golden]. Against a target file whose system is not
-    /// started with the scenario file (`scenario_config = false`), the shipped golden files
-    /// record the reference intake, so they are compared only when --golden names a folder.
+    /// Folder of the golden files [default: the `golden/` folder beside a `scenarios/` folder
+    /// the scenario lies in, else beside the scenario file]. Against a target file whose
+    /// system is not started with the scenario file (`scenario_config = false`), the shipped
+    /// golden files record the reference intake, so they are compared only when --golden
+    /// names a folder.
     #[arg(long)]
     pub golden: Option<PathBuf>,
     /// Write the golden files from this run instead of comparing.
     #[arg(long)]
     pub bless: bool,
+    /// Fail a scenario whose golden files are missing instead of recording them on its first
+    /// run (for CI, where every golden file must be committed).
+    #[arg(long)]
+    pub require_golden: bool,
     /// Print a JSON report on stdout (progress goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -93,6 +98,12 @@ pub struct RunArgs {
     /// traces differ (the determinism invariant, checked against this machine and SUT).
     #[arg(long)]
     pub check_determinism: bool,
+    /// Walk every scenario to the end of its `duration`, even after every check is decided,
+    /// so that later behaviour reaches the trace. The golden files record the run that ends
+    /// when everything is decided, so without --golden they are then not compared (unless the
+    /// scenario itself sets `full_duration = true`)
+    #[arg(long)]
+    pub full_duration: bool,
     /// Extra quiet window (ms) after the world is idle between events; 0 settles on the idle
     /// signal alone (no SMTP session open, no delivery pending, the intake's clock answered)
     #[arg(long, default_value_t = 0)]
@@ -124,14 +135,20 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Finds scenario files under the given paths; `Err` names a path that does not exist.
-fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+/// Finds scenario files under the given paths, each with the folder its name is relative to
+/// ([`root_of`]); `Err` names a path that does not exist.
+fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, String> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
-            files.extend(scenario::discover(p).map_err(|e| format!("{}: {e}", p.display()))?);
+            let found = scenario::discover(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            files.extend(found.into_iter().map(|f| {
+                let root = root_of(&f, p);
+                (f, root)
+            }));
         } else if p.is_file() {
-            files.push(p.clone());
+            let root = root_of(p, p.parent().unwrap_or(Path::new("")));
+            files.push((p.clone(), root));
         } else {
             return Err(format!(
                 "{}: no such file or folder (run from the repository root, or name scenario files)",
@@ -145,20 +162,23 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// The folder scenario names are relative to: the nearest ancestor called `scenarios`.
-fn root_of(file: &Path) -> PathBuf {
+/// The folder scenario names are relative to: the nearest ancestor called `scenarios`, else
+/// `named` (the folder named on the command line, so that its subfolders stay groups, or the
+/// folder of a file named on its own).
+fn root_of(file: &Path, named: &Path) -> PathBuf {
     file.ancestors()
+        .skip(1)
         .find(|a| a.file_name().is_some_and(|n| n == "scenarios"))
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| file.parent().unwrap_or(Path::new(".")).to_path_buf())
+        .map_or_else(|| named.to_path_buf(), Path::to_path_buf)
 }
 
-fn load_all(files: &[PathBuf]) -> Result<Vec<Scenario>, Vec<ScenarioError>> {
+/// Loads every file; a scenario comes with the folder its name is relative to.
+fn load_all(files: &[(PathBuf, PathBuf)]) -> Result<Vec<(Scenario, PathBuf)>, Vec<ScenarioError>> {
     let mut ok = Vec::new();
     let mut errors = Vec::new();
-    for f in files {
-        match scenario::load(f, &root_of(f)) {
-            Ok(s) => ok.push(s),
+    for (f, root) in files {
+        match scenario::load(f, root) {
+            Ok(s) => ok.push((s, root.clone())),
             Err(e) => errors.push(e),
         }
     }
@@ -178,8 +198,8 @@ fn check(paths: &[PathBuf]) -> ExitCode {
         }
     };
     let mut bad = false;
-    for f in &files {
-        match scenario::load(f, &root_of(f)) {
+    for (f, root) in &files {
+        match scenario::load(f, root) {
             Ok(s) => println!("ok    {} ({})", f.display(), s.name),
             Err(e) => {
                 bad = true;
@@ -218,12 +238,12 @@ fn run(args: RunArgs) -> ExitCode {
         ),
         scenarios.len()
     );
+    tell_where_goldens_are(&args, &scenarios);
     let mut failed = 0usize;
     let mut skipped = 0usize;
     let mut infra_error = false;
-    let mut report = Vec::new();
     let mut scenario_reports = Vec::new();
-    for s in &scenarios {
+    for (s, root) in &scenarios {
         let seed = args.seed.unwrap_or(s.file.scenario.seed);
         let seed_source = if args.seed.is_some() {
             "--seed"
@@ -232,9 +252,10 @@ fn run(args: RunArgs) -> ExitCode {
         };
         if let Some(why) = target.as_ref().and_then(|t| t.skip_reason(s)) {
             eprintln!("▷ {} · SKIPPED: {why}", s.name);
-            report.push(json!({"scenario": s.name, "seed": seed, "skipped": why}));
             scenario_reports.push(
-                crate::report::ScenarioReport::skipped(&s.name, seed, &why).with_path(&s.path),
+                crate::report::ScenarioReport::skipped(&s.name, seed, &why)
+                    .with_path(&s.path)
+                    .with_started(jiff::Timestamp::now()),
             );
             skipped += 1;
             continue;
@@ -245,8 +266,10 @@ fn run(args: RunArgs) -> ExitCode {
         opts.pki = args.pki.clone();
         opts.seed = args.seed;
         opts.keep_messages = !args.no_messages;
+        opts.full_duration = args.full_duration;
         opts.settle_quiet = std::time::Duration::from_millis(args.settle_ms);
         opts.progress = Some(progress_bar(s));
+        let started = jiff::Timestamp::now();
         let outcome = rt.block_on(run::run(s, &opts));
         if let Some(pb) = &opts.progress {
             pb.finish_and_clear();
@@ -260,10 +283,11 @@ fn run(args: RunArgs) -> ExitCode {
                     s.path.display()
                 );
                 infra_error = true;
-                report.push(json!({"scenario": s.name, "seed": seed, "error": format!("{e:#}")}));
                 scenario_reports.push(
                     crate::report::ScenarioReport::errored(&s.name, seed, &format!("{e:#}"))
-                        .with_path(&s.path),
+                        .with_path(&s.path)
+                        .with_started(started)
+                        .with_run_folder(&opts.out_dir),
                 );
                 continue;
             }
@@ -273,28 +297,12 @@ fn run(args: RunArgs) -> ExitCode {
             let verdict = if c.passed { "pass" } else { "FAIL" };
             eprintln!("  {verdict} {}: {}", c.id, c.detail);
         }
-        let golden_status = if args.seed.is_some() && args.seed != Some(s.file.scenario.seed) {
-            eprintln!("  golden files not compared: --seed differs from the scenario's seed");
-            "skipped"
-        } else if args.golden.is_none() && target.as_ref().is_some_and(|t| !t.scenario_config) {
-            eprintln!(
-                "  golden files not compared: they record the reference intake; name your own folder with --golden DIR (and --bless a first run)"
-            );
-            "skipped"
-        } else {
-            let redact = s.redactions();
-            match golden_step(&args, &result, &redact) {
-                Ok(status) => status,
-                Err(e) => {
-                    eprintln!("  error: {e:#}");
-                    infra_error = true;
-                    "error"
-                }
-            }
-        };
+        let external = target.as_ref().is_some_and(|t| !t.scenario_config);
+        let golden_status = golden_status(&args, s, root, external, &result, &opts.out_dir);
+        infra_error |= golden_status == "error";
         let ok = result.passed()
             && deterministic
-            && matches!(golden_status, "same" | "blessed" | "skipped");
+            && matches!(golden_status, "same" | "recorded" | "blessed" | "skipped");
         eprintln!(
             "  {} {} · {} checks · golden {} · {:.1} s wall · run folder {}",
             if ok { "PASS" } else { "FAIL" },
@@ -311,28 +319,21 @@ fn run(args: RunArgs) -> ExitCode {
                 s.path.display()
             );
         }
-        scenario_reports
-            .push(crate::report::ScenarioReport::from(&result, golden_status).with_path(&s.path));
-        report.push(json!({
-            "scenario": s.name,
-            "seed": seed,
-            "passed": ok,
-            "golden": golden_status,
-            "checks": result.checks,
-            "wall_ms": result.wall.as_millis() as u64,
-            "run_folder": opts.out_dir.display().to_string(),
-        }));
-    }
-    match crate::report::write_all(&args.out, &scenario_reports) {
-        Ok(paths) => {
-            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            eprintln!("reports: {}", names.join(", "));
+        let mut scenario_report = crate::report::ScenarioReport::from(&result, golden_status)
+            .with_path(&s.path)
+            .with_started(started)
+            .with_run_folder(&opts.out_dir);
+        if !deterministic {
+            // So that every report says FAIL where the terminal does.
+            scenario_report.checks.push(crate::model::CheckOutcome {
+                id: "determinism".to_string(),
+                passed: false,
+                detail: "a second run with the same seed gave another trace (--check-determinism; first difference above)".to_string(),
+            });
         }
-        Err(e) => {
-            eprintln!("error: writing reports: {e:#}");
-            infra_error = true;
-        }
+        scenario_reports.push(scenario_report);
     }
+    infra_error |= !write_reports(&args, &scenario_reports);
     let passed = scenarios
         .len()
         .saturating_sub(failed + skipped + usize::from(infra_error));
@@ -343,12 +344,6 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         eprintln!("{passed} passed, {failed} failed");
     }
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"scenarios": report})).unwrap_or_default()
-        );
-    }
     if infra_error {
         ExitCode::from(2)
     } else if failed > 0 {
@@ -356,6 +351,32 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Writes the report files into `--out` and, with `--json`, prints report.json's content on
+/// stdout (the same text, from the same function); `false` after an error (printed).
+fn write_reports(args: &RunArgs, reports: &[crate::report::ScenarioReport]) -> bool {
+    let mut ok = true;
+    match crate::report::write_all(&args.out, reports) {
+        Ok(paths) => {
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            eprintln!("reports: {}", names.join(", "));
+        }
+        Err(e) => {
+            eprintln!("error: writing reports: {e:#}");
+            ok = false;
+        }
+    }
+    if args.json {
+        match crate::report::json(reports) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("error: rendering the JSON report: {e:#}");
+                ok = false;
+            }
+        }
+    }
+    ok
 }
 
 /// `--check-determinism`: runs the scenario again into `determinism-rerun/` and compares the
@@ -392,7 +413,9 @@ fn same_on_rerun(
 
 /// The scenarios named on the command line (default: `scenarios/`), loaded and validated, and
 /// the async runtime; errors are printed and give exit code 2.
-fn prepare(args: &RunArgs) -> Result<(Vec<Scenario>, tokio::runtime::Runtime), ExitCode> {
+type Prepared = (Vec<(Scenario, PathBuf)>, tokio::runtime::Runtime);
+
+fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from("scenarios")]
     } else {
@@ -469,45 +492,137 @@ fn first_divergence(a: &str, b: &str) -> Option<(usize, String, String)> {
     None
 }
 
-/// Compares (or blesses) both golden files of a run; returns "same", "blessed", "missing"
-/// or "different".
+/// Says once per scenario folder where scenario names and golden files come from, when that
+/// is not this repository's layout (`scenarios/` with `golden/` beside it).
+fn tell_where_goldens_are(args: &RunArgs, scenarios: &[(Scenario, PathBuf)]) {
+    let mut told: Vec<&Path> = Vec::new();
+    for (_, root) in scenarios {
+        if told.contains(&root.as_path()) {
+            continue;
+        }
+        told.push(root);
+        let shown = if root.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            root.as_path()
+        };
+        if root.file_name().is_none_or(|n| n != "scenarios") {
+            eprintln!(
+                "note: scenario names are relative to {} (no folder named scenarios/ above them)",
+                shown.display()
+            );
+        }
+        let place = golden::place(args.golden.as_deref(), root);
+        if place.origin == golden::Origin::Beside {
+            eprintln!(
+                "note: golden files of the scenarios in {} live beside them (<name>.trace.snap, <name>.summary.snap); a first run records them, --golden DIR names another folder",
+                shown.display()
+            );
+        }
+    }
+}
+
+/// Whether the golden files of a run are compared, and the status: "skipped" (with the reason
+/// printed) or what [`golden_step`] gives; "error" when it could not be done.
+fn golden_status(
+    args: &RunArgs,
+    s: &Scenario,
+    root: &Path,
+    external: bool,
+    result: &run::RunResult,
+    run_dir: &Path,
+) -> &'static str {
+    if args.seed.is_some() && args.seed != Some(s.file.scenario.seed) {
+        eprintln!("  golden files not compared: --seed differs from the scenario's seed");
+        return "skipped";
+    }
+    if args.full_duration && !s.file.scenario.full_duration && args.golden.is_none() {
+        eprintln!(
+            "  golden files not compared: --full-duration walks past where they end (compare with --golden DIR of your own)"
+        );
+        return "skipped";
+    }
+    if args.golden.is_none() && external {
+        eprintln!(
+            "  golden files not compared: they record the reference intake; name your own folder with --golden DIR (its first run records them)"
+        );
+        return "skipped";
+    }
+    let place = golden::place(args.golden.as_deref(), root);
+    match golden_step(args, result, &s.redactions(), &place, run_dir) {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("  error: {e:#}");
+            "error"
+        }
+    }
+}
+
+/// Compares (or blesses) both golden files of a run under `place`; returns "same",
+/// "recorded" (missing ones written on a first run), "blessed", "missing" (with
+/// --require-golden) or "different". New output of a mismatch goes into the run folder.
 fn golden_step(
     args: &RunArgs,
     result: &run::RunResult,
     redact: &[String],
+    place: &golden::Place,
+    run_dir: &Path,
 ) -> anyhow::Result<&'static str> {
-    let mut status = "same";
     let trace = golden::redact(&result.trace, redact);
-    for (kind, content) in [(Kind::Trace, &trace), (Kind::Summary, &result.summary)] {
-        let dir = args.golden.as_deref().unwrap_or(Path::new("golden"));
-        let path = golden::path(dir, &result.name, kind);
-        if args.bless {
+    let files = [(Kind::Trace, &trace), (Kind::Summary, &result.summary)];
+    if args.bless {
+        for (kind, content) in files {
+            let path = golden::path(&place.root, &result.name, kind);
             golden::bless(&path, content)?;
             eprintln!("  blessed {}", path.display());
-            status = "blessed";
-            continue;
         }
-        match golden::compare(&path, content)? {
-            Comparison::Same => {}
+        return Ok("blessed");
+    }
+    // The worst status of the two files wins.
+    let rank = |s: &str| {
+        ["same", "recorded", "missing", "different"]
+            .iter()
+            .position(|x| *x == s)
+    };
+    let mut status = "same";
+    let mut recorded = Vec::new();
+    for (kind, content) in files {
+        let path = golden::path(&place.root, &result.name, kind);
+        let this = match golden::compare(&path, content, kind)? {
+            Comparison::Same => "same",
+            Comparison::Missing if !args.require_golden => {
+                golden::bless(&path, content)?;
+                recorded.push(path.display().to_string());
+                "recorded"
+            }
             Comparison::Missing => {
-                let pending = golden::write_pending(&path, content)?;
+                let pending = golden::write_pending(run_dir, kind, content)?;
                 eprintln!(
-                    "  golden file {} is missing; new output in {} (accept with --bless)",
+                    "  golden file {} is missing (--require-golden); new output in {} (record it with --bless, review, commit)",
                     path.display(),
                     pending.display()
                 );
-                status = "missing";
+                "missing"
             }
             Comparison::Different(diff) => {
-                let pending = golden::write_pending(&path, content)?;
+                let pending = golden::write_pending(run_dir, kind, content)?;
                 eprintln!(
                     "  golden mismatch in {}; new output in {} (accept with --bless):\n{diff}",
                     path.display(),
                     pending.display()
                 );
-                status = "different";
+                "different"
             }
+        };
+        if rank(this) > rank(status) {
+            status = this;
         }
+    }
+    if !recorded.is_empty() {
+        eprintln!(
+            "  golden files recorded (first run, nothing to compare yet): {}; review them; later runs compare against them (--require-golden fails instead)",
+            recorded.join(", ")
+        );
     }
     Ok(status)
 }

@@ -114,7 +114,10 @@ fn changed_golden_fails_with_a_diff_and_bless_repairs_it() {
         "{err}"
     );
     assert!(err.contains("reproduce with: demail-testbed run"), "{err}");
-    assert!(summary.with_extension("snap.new").exists());
+    // The new output goes into the run folder, never beside the golden file.
+    let run_dir = tmp.join("runs/gewerbe/anzeige-absenderbestaetigt");
+    assert!(run_dir.join("summary.snap.new").exists());
+    assert!(!summary.with_extension("snap.new").exists());
     let o = run(&["--bless"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let o = run(&[]);
@@ -407,4 +410,236 @@ fn find(dir: &Path, suffix: &str) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// `run --json` prints report.json's content byte for byte; junit.xml's suites carry
+/// `timestamp` and `hostname`, its testcases `time`.
+#[test]
+fn json_on_stdout_is_report_json_and_junit_has_times() {
+    let tmp = temp("json");
+    let o = bin()
+        .args([
+            "run",
+            "scenarios/gewerbe/anzeige-absenderbestaetigt.toml",
+            "--json",
+            "--out",
+        ])
+        .arg(tmp.join("runs"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let file = std::fs::read_to_string(tmp.join("runs/report.json")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), file);
+    let v: serde_json::Value = serde_json::from_str(&file).unwrap();
+    assert_eq!(v["format"], "demail-testbed-report/1");
+    assert_eq!(v["scenarios"][0]["verdict"], "PASS");
+    assert!(
+        v["scenarios"][0]["run_folder"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("gewerbe/anzeige-absenderbestaetigt")),
+        "{v}"
+    );
+    let junit = std::fs::read_to_string(tmp.join("runs/junit.xml")).unwrap();
+    let suite = junit
+        .lines()
+        .find(|l| l.trim_start().starts_with("<testsuite "))
+        .expect("a testsuite");
+    assert!(suite.contains(" timestamp=\"20"), "{suite}");
+    assert!(suite.contains(" hostname=\""), "{suite}");
+    assert_eq!(
+        junit.matches("<testcase ").count(),
+        junit.matches(" time=\"0.000\"").count(),
+        "{junit}"
+    );
+}
+
+/// `--full-duration` walks on to the end of the scenario's `duration` after every check is
+/// decided: `run.finished` comes at start + duration instead of at the last decision (the
+/// reference intake does nothing more in this scenario, so no other event is added). The
+/// shipped golden files are then not compared.
+#[test]
+fn full_duration_walks_to_the_end() {
+    let tmp = temp("full");
+    let scenario = "scenarios/gewerbe/anzeige-absenderbestaetigt.toml";
+    let finished = |out: &str, extra: &[&str]| {
+        let o = bin()
+            .args(["run", scenario, "--out"])
+            .arg(tmp.join(out))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let trace = std::fs::read_to_string(
+            tmp.join(out)
+                .join("gewerbe/anzeige-absenderbestaetigt/trace.jsonl"),
+        )
+        .unwrap();
+        let last = trace.lines().last().unwrap().to_string();
+        assert!(last.contains(r#""kind":"run.finished""#), "{last}");
+        (trace.lines().count(), last, stderr(&o))
+    };
+    let (short, last, _) = finished("short", &[]);
+    assert!(
+        last.contains(r#""at":"2025-03-04T05:00:00+01:00""#),
+        "{last}"
+    );
+    let (long, last, err) = finished("long", &["--full-duration"]);
+    // P7D from 2025-03-03T09:00+01:00.
+    assert!(
+        last.contains(r#""at":"2025-03-10T09:00:00+01:00""#),
+        "{last}"
+    );
+    assert_eq!(long, short);
+    assert!(err.contains("golden skipped"), "{err}");
+    // The scenario key does the same for one scenario, and its golden files are compared.
+    let src = std::fs::read_to_string(workspace().join(scenario)).unwrap();
+    let own = tmp.join("bis-zum-ende.toml");
+    std::fs::write(
+        &own,
+        src.replacen("[scenario]\n", "[scenario]\nfull_duration = true\n", 1),
+    )
+    .unwrap();
+    let o = bin()
+        .arg("run")
+        .arg(&own)
+        .arg("--golden")
+        .arg(tmp.join("golden"))
+        .arg("--out")
+        .arg(tmp.join("own"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let trace = std::fs::read_to_string(tmp.join("own/bis-zum-ende/trace.jsonl")).unwrap();
+    let last = trace.lines().last().unwrap();
+    assert!(
+        last.contains(r#""at":"2025-03-10T09:00:00+01:00""#),
+        "{last}"
+    );
+}
+
+/// Every file below `dir`, relative, sorted (to show that a run wrote nothing there).
+fn listing(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What `git status` and the repository's golden/ and scenarios/ folders look like.
+fn repository_state() -> (String, Vec<PathBuf>, Vec<PathBuf>) {
+    let git = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=all"])
+        .current_dir(workspace())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    (
+        git,
+        listing(&workspace().join("golden")),
+        listing(&workspace().join("scenarios")),
+    )
+}
+
+/// A scenario of one's own, in a folder outside the repository that is not called
+/// `scenarios/`: its first run passes and records its golden files beside it (saying where),
+/// keeps its group name, and writes nothing into the repository; the second run compares and
+/// passes; a changed subject then fails with a diff that names the event and the field; with
+/// --require-golden a scenario without
+/// golden files fails and nothing is recorded.
+#[test]
+fn a_scenario_of_your_own_records_its_golden_files_then_compares() {
+    let tmp = temp("own");
+    let mine = tmp.join("meine-tests");
+    std::fs::create_dir_all(mine.join("gewerbe")).unwrap();
+    let src = std::fs::read_to_string(
+        workspace().join("scenarios/gewerbe/anzeige-absenderbestaetigt.toml"),
+    )
+    .unwrap();
+    let file = mine.join("gewerbe/anzeige.toml");
+    std::fs::write(&file, &src).unwrap();
+    let before = repository_state();
+    // Run from the temporary folder, as someone outside the repository would.
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_demail-testbed"))
+            .current_dir(&tmp)
+            .args(["run", "meine-tests", "--out", "ergebnisse"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("▶ gewerbe/anzeige ·"), "{err}");
+    assert!(
+        err.contains("note: scenario names are relative to meine-tests"),
+        "{err}"
+    );
+    assert!(
+        err.contains("golden files recorded (first run, nothing to compare yet): meine-tests/gewerbe/anzeige.trace.snap, meine-tests/gewerbe/anzeige.summary.snap"),
+        "{err}"
+    );
+    assert!(err.contains("golden recorded"), "{err}");
+    assert!(mine.join("gewerbe/anzeige.trace.snap").is_file());
+    assert!(mine.join("gewerbe/anzeige.summary.snap").is_file());
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("golden same"), "{}", stderr(&o));
+
+    std::fs::write(
+        &file,
+        src.replace("Bäckerei Mustermann", "Konditorei Mustermann"),
+    )
+    .unwrap();
+    let o = run(&[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("golden different"), "{err}");
+    // The diff names the changed event and field, not a whole line of a thousand characters.
+    assert!(
+        err.contains("trace: 1 event(s) changed, 0 added, 0 removed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("~ seq 2 (citizen.sent at 2025-03-03T09:00:00+01:00)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("    subject: \"Gewerbeanmeldung: Bäckerei Mustermann, Dresden-Löbtau\" → \"Gewerbeanmeldung: Konditorei Mustermann, Dresden-Löbtau\""),
+        "{err}"
+    );
+    assert!(err.lines().all(|l| l.chars().count() < 400), "{err}");
+    assert!(
+        tmp.join("ergebnisse/gewerbe/anzeige/trace.snap.new")
+            .is_file()
+    );
+    assert!(!mine.join("gewerbe/anzeige.trace.snap.new").exists());
+
+    std::fs::write(mine.join("gewerbe/neu.toml"), &src).unwrap();
+    let o = run(&["--require-golden"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "golden file meine-tests/gewerbe/neu.trace.snap is missing (--require-golden)"
+        ),
+        "{err}"
+    );
+    assert!(!mine.join("gewerbe/neu.trace.snap").exists());
+    assert!(tmp.join("ergebnisse/gewerbe/neu/trace.snap.new").is_file());
+    assert_eq!(
+        before,
+        repository_state(),
+        "the runs wrote into the repository"
+    );
 }

@@ -213,7 +213,7 @@ fn analysis_of_a_real_run() {
 /// per scenario, inside one testsuite per scenario.
 #[test]
 fn junit_is_well_formed_with_a_testcase_per_check_and_golden() {
-    let report = real_report();
+    let report = real_report().with_started(jiff::Timestamp::from_second(1_741_000_000).unwrap());
     let (dir, _) = write("junit", std::slice::from_ref(&report));
     let xml = read(&dir, "junit.xml");
     let elements = parse_xml(&xml);
@@ -227,13 +227,25 @@ fn junit_is_well_formed_with_a_testcase_per_check_and_golden() {
         assert!(xml.contains(&format!("<testcase name=\"{}\"", c.id)));
     }
     assert!(xml.contains(
-        "<testcase name=\"golden files\" classname=\"gewerbe.anzeige-absenderbestaetigt\"/>"
+        "<testcase name=\"golden files\" classname=\"gewerbe.anzeige-absenderbestaetigt\" time=\"0.000\"/>"
     ));
     assert!(!xml.contains("<failure"));
     assert!(xml.contains(&format!(
         "tests=\"{}\" failures=\"0\" errors=\"0\"",
         report.checks.len() + 1
     )));
+    // The suite's wall-clock start (UTC, no zone, as the JUnit schema has it) and host name;
+    // every testcase has a time.
+    assert!(
+        xml.contains(&format!(
+            "<testsuite name=\"{SCENARIO}\" timestamp=\"2025-03-03T11:06:40\" hostname=\""
+        )),
+        "{xml}"
+    );
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        xml.matches(" time=\"0.000\"").count()
+    );
 }
 
 /// A failing check becomes `<failure>` with its detail escaped (`<&>"'`), a golden mismatch a
@@ -254,7 +266,7 @@ fn junit_failure_and_error_are_escaped() {
     let escaped_text = "reply \"&lt;Empfang&gt;\" &amp; 'more' missing";
     assert!(
         xml.contains(&format!(
-            "<testcase name=\"kaputt\" classname=\"zz.failing\">\n      <failure message=\"{escaped_attr}\" type=\"check.failed\">{escaped_text}</failure>"
+            "<testcase name=\"kaputt\" classname=\"zz.failing\" time=\"0.000\">\n      <failure message=\"{escaped_attr}\" type=\"check.failed\">{escaped_text}</failure>"
         )),
         "{xml}"
     );

@@ -3,8 +3,15 @@
 //!
 //! `golden/<group>/<name>.trace.snap` and `.summary.snap` hold a small metadata header
 //! between `---` lines, then the content. The CLI compares the content the same way insta
-//! does (trailing whitespace ignored), writes the new output beside a mismatching golden as
-//! `.snap.new`, and prints a unified diff; `--bless` writes the golden instead.
+//! does (trailing whitespace ignored), writes the new output of a mismatching golden into the
+//! run folder as `trace.snap.new` / `summary.snap.new`, and prints what changed (a trace
+//! field by field, `golden_diff`; a summary as a unified diff); `--bless` writes the golden
+//! instead.
+//!
+//! Where a scenario's golden files live ([`place`], docs/scenarios.md "Golden files"): under
+//! `--golden DIR` when named; in the project's `golden/` when the scenario lies in a folder
+//! `scenarios/` that has a `golden/` beside it (this repository's layout); otherwise beside
+//! the scenario file. A first run without golden files records them there.
 //!
 //! Redactions (`[scenario] redact = ["aktenzeichen"]`): the values of the named trace columns
 //! are replaced by `"[redacted]"` in the trace that is compared and blessed, so an intake that
@@ -130,13 +137,62 @@ pub fn path(golden_root: &Path, scenario: &str, kind: Kind) -> PathBuf {
     dir.join(format!("{base}.{}.snap", kind.suffix()))
 }
 
+/// Where a run's golden files live, and why there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    /// The folder the scenario names are resolved under (`<root>/<name>.trace.snap`).
+    pub root: PathBuf,
+    pub origin: Origin,
+}
+
+/// Why the golden files are where they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `--golden DIR`.
+    Named,
+    /// The `golden/` folder beside the `scenarios/` folder the scenario lies in.
+    Project,
+    /// Beside the scenario file (no project layout around it).
+    Beside,
+}
+
+/// Where the golden files of a scenario whose names are relative to `scenario_root` live:
+/// `named` (`--golden DIR`) if given; the `golden/` folder beside `scenario_root` when that is a
+/// folder called `scenarios` and `golden/` exists; else `scenario_root` itself, so that each
+/// golden file lies beside its scenario file.
+pub fn place(named: Option<&Path>, scenario_root: &Path) -> Place {
+    if let Some(dir) = named {
+        return Place {
+            root: dir.to_path_buf(),
+            origin: Origin::Named,
+        };
+    }
+    if scenario_root.file_name().is_some_and(|n| n == "scenarios") {
+        let project = scenario_root
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join("golden");
+        if project.is_dir() {
+            return Place {
+                root: project,
+                origin: Origin::Project,
+            };
+        }
+    }
+    Place {
+        root: scenario_root.to_path_buf(),
+        origin: Origin::Beside,
+    }
+}
+
 /// The result of comparing output with a golden file.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Comparison {
     Same,
     /// The golden file does not exist.
     Missing,
-    /// Different; the unified diff (golden → actual).
+    /// Different; what changed (golden → actual): for a trace the changed events and fields
+    /// (`golden_diff`), for a summary a unified diff.
     Different(String),
 }
 
@@ -159,8 +215,8 @@ pub fn render(content: &str) -> String {
     )
 }
 
-/// Compares `actual` with the golden file at `path`.
-pub fn compare(path: &Path, actual: &str) -> Result<Comparison> {
+/// Compares `actual` with the golden file at `path`, a golden file of `kind`.
+pub fn compare(path: &Path, actual: &str, kind: Kind) -> Result<Comparison> {
     let golden = match std::fs::read_to_string(path) {
         Ok(g) => g,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Comparison::Missing),
@@ -171,6 +227,11 @@ pub fn compare(path: &Path, actual: &str) -> Result<Comparison> {
     let actual = format!("{}\n", actual.trim_end());
     if expected == actual {
         return Ok(Comparison::Same);
+    }
+    if let Kind::Trace = kind {
+        return Ok(Comparison::Different(super::golden_diff::trace_diff(
+            &expected, &actual,
+        )));
     }
     let diff = TextDiff::from_lines(&expected, &actual)
         .unified_diff()
@@ -188,14 +249,11 @@ pub fn bless(path: &Path, actual: &str) -> Result<()> {
     std::fs::write(path, render(actual)).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Writes the new output beside the golden as `<golden>.new` and returns its path.
-pub fn write_pending(path: &Path, actual: &str) -> Result<PathBuf> {
-    let mut p = path.as_os_str().to_owned();
-    p.push(".new");
-    let p = PathBuf::from(p);
-    if let Some(dir) = p.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
+/// Writes the new output into the run folder as `<run_dir>/<kind>.snap.new` (never into the
+/// golden folder) and returns its path.
+pub fn write_pending(run_dir: &Path, kind: Kind, actual: &str) -> Result<PathBuf> {
+    let p = run_dir.join(format!("{}.snap.new", kind.suffix()));
+    std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     std::fs::write(&p, render(actual)).with_context(|| format!("writing {}", p.display()))?;
     Ok(p)
 }
@@ -232,18 +290,54 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("demail-golden-test-{}", std::process::id()));
         let p = path(&dir, "gewerbe/x", Kind::Trace);
         assert_eq!(p, dir.join("gewerbe").join("x.trace.snap"));
-        assert_eq!(compare(&p, "a\nb\n").unwrap(), Comparison::Missing);
+        assert_eq!(
+            compare(&p, "a\nb\n", Kind::Summary).unwrap(),
+            Comparison::Missing
+        );
         bless(&p, "a\nb\n").unwrap();
-        assert_eq!(compare(&p, "a\nb").unwrap(), Comparison::Same);
-        match compare(&p, "a\nc\n").unwrap() {
+        assert_eq!(
+            compare(&p, "a\nb", Kind::Summary).unwrap(),
+            Comparison::Same
+        );
+        match compare(&p, "a\nc\n", Kind::Summary).unwrap() {
             Comparison::Different(d) => {
                 assert!(d.contains("-b"), "{d}");
                 assert!(d.contains("+c"), "{d}");
             }
             other => panic!("expected a difference, got {other:?}"),
         }
-        let pending = write_pending(&p, "a\nc\n").unwrap();
-        assert!(pending.to_string_lossy().ends_with(".trace.snap.new"));
+        let pending = write_pending(&dir.join("run"), Kind::Trace, "a\nc\n").unwrap();
+        assert_eq!(pending, dir.join("run").join("trace.snap.new"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Golden files go under --golden, into a project's golden/ beside scenarios/, or beside
+    /// the scenario.
+    #[test]
+    fn place_prefers_named_then_project_then_beside() {
+        let dir = std::env::temp_dir().join(format!("demail-golden-place-{}", std::process::id()));
+        let scenarios = dir.join("scenarios");
+        std::fs::create_dir_all(&scenarios).unwrap();
+        let named = dir.join("mine");
+        assert_eq!(place(Some(&named), &scenarios).origin, Origin::Named);
+        assert_eq!(place(Some(&named), &scenarios).root, named);
+        assert_eq!(
+            place(None, &scenarios),
+            Place {
+                root: scenarios.clone(),
+                origin: Origin::Beside
+            }
+        );
+        std::fs::create_dir_all(dir.join("golden")).unwrap();
+        assert_eq!(
+            place(None, &scenarios),
+            Place {
+                root: dir.join("golden"),
+                origin: Origin::Project
+            }
+        );
+        let other = dir.join("meine-szenarien");
+        assert_eq!(place(None, &other).origin, Origin::Beside);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

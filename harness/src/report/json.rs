@@ -52,6 +52,8 @@ struct JsonScenario<'a> {
     throughput: &'a [HourCount],
     latencies: &'a [Latency],
     deadlines: &'a [DeadlineBar],
+    /// The scenario's run folder, null when it has none (a skipped scenario).
+    run_folder: Option<String>,
     /// Not deterministic: the only field that differs between two runs of the same input.
     wall_ms: Option<u64>,
 }
@@ -91,6 +93,7 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> anyhow::Result<String> {
                 throughput: &r.throughput,
                 latencies: &r.latencies,
                 deadlines: &r.deadlines,
+                run_folder: r.run_folder.as_ref().map(|p| p.display().to_string()),
                 wall_ms: r.wall_ms(),
             })
             .collect(),

@@ -11,7 +11,10 @@
 //! Hand-written rather than with the `quick-junit` crate: the format needs a dozen elements,
 //! and quick-junit would bring chrono, uuid, newtype-uuid, quick-xml and strip-ansi-escapes
 //! into a build that runs on two cores. The one subtle part, escaping, is [`escape_text`] and
-//! [`escape_attr`]. Wall times are only in the `time` attributes.
+//! [`escape_attr`]. What is not deterministic is only in the `time` attributes (a suite's:
+//! the scenario's wall time; a testcase's: `0.000`, since every check is judged inside the one
+//! run), the suite's `timestamp` (the wall-clock start of the run, UTC, without zone as the
+//! JUnit schema has it) and `hostname` (this machine's).
 
 use std::fmt::Write as _;
 
@@ -66,12 +69,17 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
         "<testsuites name=\"demail-testbed\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{}\">",
         secs3(wall)
     );
+    let host = escape_attr(&hostname());
     for r in reports {
         let classname = escape_attr(&r.name.replace('/', "."));
         let _ = writeln!(
             x,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
+            "  <testsuite name=\"{}\"{} hostname=\"{host}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
             escape_attr(&r.name),
+            r.started.map_or_else(String::new, |t| format!(
+                " timestamp=\"{}\"",
+                t.strftime("%Y-%m-%dT%H:%M:%S")
+            )),
             n_cases(r),
             n_failures(r),
             n_errors(r),
@@ -95,13 +103,13 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
         if let Some(why) = &r.skipped {
             let _ = writeln!(
                 x,
-                "    <testcase name=\"run\" classname=\"{classname}\">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                "    <testcase name=\"run\" classname=\"{classname}\" time=\"0.000\">\n      <skipped message=\"{}\"/>\n    </testcase>",
                 escape_attr(why)
             );
         } else if let Some(err) = &r.error {
             let _ = writeln!(
                 x,
-                "    <testcase name=\"run\" classname=\"{classname}\">\n      <error message=\"{}\" type=\"infrastructure\">{}</error>\n    </testcase>",
+                "    <testcase name=\"run\" classname=\"{classname}\" time=\"0.000\">\n      <error message=\"{}\" type=\"infrastructure\">{}</error>\n    </testcase>",
                 escape_attr(first_line(err)),
                 escape_text(err)
             );
@@ -111,13 +119,13 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
                 if c.passed {
                     let _ = writeln!(
                         x,
-                        "    <testcase name=\"{name}\" classname=\"{classname}\">\n      <system-out>{}</system-out>\n    </testcase>",
+                        "    <testcase name=\"{name}\" classname=\"{classname}\" time=\"0.000\">\n      <system-out>{}</system-out>\n    </testcase>",
                         escape_text(&c.detail)
                     );
                 } else {
                     let _ = writeln!(
                         x,
-                        "    <testcase name=\"{name}\" classname=\"{classname}\">\n      <failure message=\"{}\" type=\"check.failed\">{}</failure>\n    </testcase>",
+                        "    <testcase name=\"{name}\" classname=\"{classname}\" time=\"0.000\">\n      <failure message=\"{}\" type=\"check.failed\">{}</failure>\n    </testcase>",
                         escape_attr(&c.detail),
                         escape_text(&c.detail)
                     );
@@ -125,7 +133,7 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
             }
             let golden = escape_attr(&r.golden);
             let body = match r.golden.as_str() {
-                "same" | "blessed" => String::new(),
+                "same" | "recorded" | "blessed" => String::new(),
                 "skipped" => "\n      <skipped message=\"golden files not compared (another seed than the scenario&apos;s, or an external system without --golden)\"/>\n    "
                     .to_string(),
                 "error" => format!(
@@ -138,12 +146,12 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
             if body.is_empty() {
                 let _ = writeln!(
                     x,
-                    "    <testcase name=\"golden files\" classname=\"{classname}\"/>"
+                    "    <testcase name=\"golden files\" classname=\"{classname}\" time=\"0.000\"/>"
                 );
             } else {
                 let _ = writeln!(
                     x,
-                    "    <testcase name=\"golden files\" classname=\"{classname}\">{body}</testcase>"
+                    "    <testcase name=\"golden files\" classname=\"{classname}\" time=\"0.000\">{body}</testcase>"
                 );
             }
         }
@@ -151,6 +159,18 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
     }
     x.push_str("</testsuites>\n");
     x
+}
+
+/// This machine's host name (JUnit's `hostname`): the kernel's, else `$HOSTNAME`, else
+/// `localhost`.
+fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .chain(std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .find(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 fn first_line(s: &str) -> &str {
@@ -172,7 +192,7 @@ fn n_failures(r: &ScenarioReport) -> usize {
     r.checks_failed()
         + usize::from(!matches!(
             r.golden.as_str(),
-            "same" | "blessed" | "skipped" | "error"
+            "same" | "recorded" | "blessed" | "skipped" | "error"
         ))
 }
 

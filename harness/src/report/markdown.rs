@@ -105,7 +105,7 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
                 None => {
                     let _ = writeln!(
                         md,
-                        "- **{}**: golden files {} (review the `.snap.new` files, accept with `--bless`)",
+                        "- **{}**: golden files {} (review `trace.snap.new` and `summary.snap.new` in the run folder, accept with `--bless`)",
                         escape_md(&r.name),
                         escape_md(&r.golden)
                     );

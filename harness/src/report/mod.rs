@@ -15,6 +15,7 @@
 
 pub mod analysis;
 pub mod golden;
+pub mod golden_diff;
 mod html;
 mod json;
 mod junit;
@@ -45,7 +46,8 @@ pub struct ScenarioReport {
     /// The scenario file, for the reproduce command; `None` falls back to
     /// `scenarios/<name>.toml`.
     pub path: Option<PathBuf>,
-    /// Golden-file status: "same", "different", "missing", "blessed", "skipped" or "error".
+    /// Golden-file status: "same", "different", "missing", "recorded", "blessed", "skipped"
+    /// or "error".
     pub golden: String,
     /// Set when the scenario failed before producing a result (infrastructure error).
     pub error: Option<String>,
@@ -67,6 +69,10 @@ pub struct ScenarioReport {
     pub throughput: Vec<HourCount>,
     /// Wall time of the run (not deterministic); `None` for an errored scenario.
     pub wall: Option<Duration>,
+    /// Wall-clock instant the run started (not deterministic): JUnit's `timestamp`.
+    pub started: Option<jiff::Timestamp>,
+    /// The scenario's run folder (`<out>/<name>/`), if it has one.
+    pub run_folder: Option<PathBuf>,
 }
 
 impl ScenarioReport {
@@ -88,6 +94,8 @@ impl ScenarioReport {
             deadlines: a.deadlines,
             throughput: a.throughput,
             wall: Some(result.wall),
+            started: None,
+            run_folder: None,
         }
     }
 
@@ -108,6 +116,8 @@ impl ScenarioReport {
             deadlines: Vec::new(),
             throughput: Vec::new(),
             wall: None,
+            started: None,
+            run_folder: None,
         }
     }
 
@@ -126,9 +136,24 @@ impl ScenarioReport {
         self
     }
 
-    /// Whether the golden status counts as a pass ("same", "blessed", "skipped").
+    /// Names the wall-clock instant the run started (JUnit's `timestamp`).
+    pub fn with_started(mut self, started: jiff::Timestamp) -> Self {
+        self.started = Some(started);
+        self
+    }
+
+    /// Names the run folder (`run_folder` in `report.json`).
+    pub fn with_run_folder(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.run_folder = Some(dir.into());
+        self
+    }
+
+    /// Whether the golden status counts as a pass ("same", "recorded", "blessed", "skipped").
     pub fn golden_ok(&self) -> bool {
-        matches!(self.golden.as_str(), "same" | "blessed" | "skipped")
+        matches!(
+            self.golden.as_str(),
+            "same" | "recorded" | "blessed" | "skipped"
+        )
     }
 
     /// The verdict: no error, every check passed and the golden files are fine.
@@ -182,8 +207,7 @@ impl ScenarioReport {
 /// missing) and returns their paths in that order. Scenarios appear sorted by name and seed.
 pub fn write_all(dir: &Path, reports: &[ScenarioReport]) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut sorted: Vec<&ScenarioReport> = reports.iter().collect();
-    sorted.sort_by(|a, b| (&a.name, a.seed).cmp(&(&b.name, b.seed)));
+    let sorted = sorted(reports);
     let contents = [
         json::render(&sorted)?,
         junit::render(&sorted),
@@ -197,6 +221,19 @@ pub fn write_all(dir: &Path, reports: &[ScenarioReport]) -> anyhow::Result<Vec<P
         written.push(path);
     }
     Ok(written)
+}
+
+/// The content of `report.json` for these reports: what `run --json` prints on stdout, byte
+/// for byte the file [`write_all`] writes.
+pub fn json(reports: &[ScenarioReport]) -> anyhow::Result<String> {
+    json::render(&sorted(reports))
+}
+
+/// The reports sorted by name, then seed: the order of every file.
+fn sorted(reports: &[ScenarioReport]) -> Vec<&ScenarioReport> {
+    let mut sorted: Vec<&ScenarioReport> = reports.iter().collect();
+    sorted.sort_by(|a, b| (&a.name, a.seed).cmp(&(&b.name, b.seed)));
+    sorted
 }
 
 /// Totals over all scenarios, shared by the file formats.

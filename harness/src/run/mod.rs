@@ -89,6 +89,9 @@ pub struct RunOptions {
     pub target: Option<Arc<crate::target::Target>>,
     /// A persistent test PKI folder (`pki init`); `None`: a CA of the run's own.
     pub pki: Option<PathBuf>,
+    /// Walk to the end of the scenario's `duration` even when every expectation is decided
+    /// (`--full-duration`; a scenario asks for it with `[scenario] full_duration = true`).
+    pub full_duration: bool,
 }
 
 impl RunOptions {
@@ -103,6 +106,7 @@ impl RunOptions {
             progress: None,
             target: None,
             pki: None,
+            full_duration: false,
         }
     }
 }
@@ -279,6 +283,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         held: None,
         tick_at: scenario.start.clone(),
         end,
+        full_duration: opts.full_duration || scenario.file.scenario.full_duration,
         sends: Vec::new(),
     };
     let mut judge = check::Judge::new(&scenario.expectations, scenario.setting(), &trace);

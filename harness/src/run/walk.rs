@@ -33,6 +33,8 @@ pub(super) struct Walk<'a> {
     /// The next clock tick (on the grid start + k × tick).
     pub(super) tick_at: ZonedDateTime,
     pub(super) end: ZonedDateTime,
+    /// Walk on to `end` even when everything is decided (`--full-duration`).
+    pub(super) full_duration: bool,
     pub(super) sends: Vec<SendOutcome>,
 }
 
@@ -199,7 +201,8 @@ impl Walk<'_> {
     }
 
     /// Walks instant by instant until every step and arrival is done and every expectation
-    /// decided, or the scenario's duration is over; the judge observes after each instant.
+    /// decided, or the scenario's duration is over (only the latter with `full_duration`);
+    /// the judge observes after each instant.
     pub(super) async fn until_done(
         &mut self,
         judge: &mut check::Judge<'_>,
@@ -221,7 +224,7 @@ impl Walk<'_> {
                     .duration_since(self.scenario.start.timestamp());
                 pb.set_position(done.as_secs().max(0) as u64);
             }
-            if !self.steps_left() && judge.all_decided() {
+            if !self.full_duration && !self.steps_left() && judge.all_decided() {
                 return Ok(());
             }
             match self.next_instant(now)? {

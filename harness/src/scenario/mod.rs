@@ -88,6 +88,10 @@ pub struct Header {
     /// docs/sut.md). Default: what the expectations need; a lower value than that is an error.
     #[serde(default)]
     pub level: Option<Spanned<i64>>,
+    /// Walk on to the end of `duration` even when every expectation is decided early, so
+    /// that later behaviour reaches the trace (`run --full-duration` for every scenario).
+    #[serde(default)]
+    pub full_duration: bool,
 }
 
 /// `[[provider]]`: a simulated DMDA.
