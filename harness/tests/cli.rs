@@ -266,8 +266,8 @@ fn a_late_answer_fails_the_run() {
     let err = stderr(&o);
     assert!(err.contains("FAIL empfangsbescheinigung"), "{err}");
     assert!(
-        err.contains("after the deadline 2025-03-07T00:00:00+01:00")
-            || err.contains("by the deadline 2025-03-07T00:00:00+01:00"),
+        err.contains("after the last day Thu 06.03.2025")
+            || err.contains("by the last day Thu 06.03.2025"),
         "{err}"
     );
     assert!(

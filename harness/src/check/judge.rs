@@ -50,17 +50,22 @@ impl<'a> Judge<'a> {
     }
 
     fn decide(&mut self, i: usize, verdict: Verdict) {
-        let Verdict { passed, detail } = verdict;
+        let Verdict {
+            passed,
+            detail,
+            trace,
+        } = verdict;
         let id = self.expectations[i].id.clone();
+        let traced = trace.unwrap_or_else(|| detail.clone());
         self.trace.emit(if passed {
             EventKind::CheckPassed {
                 check: id.clone(),
-                detail: detail.clone(),
+                detail: traced,
             }
         } else {
             EventKind::CheckFailed {
                 check: id.clone(),
-                detail: detail.clone(),
+                detail: traced,
             }
         });
         self.verdicts[i] = Some(CheckOutcome { id, passed, detail });

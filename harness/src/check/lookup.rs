@@ -4,6 +4,7 @@
 use demail_sim::demail::MessageType;
 use demail_sim::provider::StoredMessage;
 use demail_sim::trace::EventKind;
+use jiff::civil::Date;
 use jiff::{SignedDuration, Span};
 
 use super::{Cx, Verdict};
@@ -188,6 +189,11 @@ fn confirmation_verdict(raw: &[u8], anchor: &[u8], now: jiff::Timestamp) -> Resu
         return Err("the body lacks the urn:de-mail XML or the PDF (PVD-IO §3.4.1, §3.5)".into());
     }
     Ok(signer)
+}
+
+/// A legal day as people read it: "Thu 06.03.2025" (weekday, then the German day.month.year).
+pub fn legal_day(d: Date) -> String {
+    d.strftime("%a %d.%m.%Y").to_string()
 }
 
 /// "20h 0m", "3d 2h 5m", "0s".

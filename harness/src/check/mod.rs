@@ -233,12 +233,29 @@ fn parse_boxed<K: Kind + 'static>(cx: &ParseCx<'_>) -> Result<Box<dyn Kind>, Loc
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
     pub passed: bool,
+    /// The evidence as people read it: the console, `summary.txt` and the reports.
     pub detail: String,
+    /// The evidence as the trace keeps it, when it differs from `detail`: a deadline as the
+    /// instant the period ends (e.g. `2025-03-07T00:00:00+01:00`) where the console names
+    /// the legal last day (`last day Thu 06.03.2025`), so the trace stays precise and stable.
+    pub trace: Option<String>,
 }
 
 impl Verdict {
     pub fn new(passed: bool, detail: String) -> Self {
-        Self { passed, detail }
+        Self {
+            passed,
+            detail,
+            trace: None,
+        }
+    }
+
+    /// The same verdict with another text for the trace.
+    pub fn traced_as(mut self, trace: String) -> Self {
+        if trace != self.detail {
+            self.trace = Some(trace);
+        }
+        self
     }
 
     pub fn pass(detail: String) -> Self {

@@ -5,7 +5,8 @@
 use demail_sim::clock::format_instant;
 use demail_sim::trace::EventKind;
 
-use super::lookup::human;
+use super::due::Due;
+use super::lookup::{human, legal_day};
 use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::located::Located;
 use crate::model::SendOutcome;
@@ -56,7 +57,9 @@ impl Kind for Reply {
                 steps: due.steps.clone(),
             });
         }
-        let (rule_id, sources, due) = (due.rule.as_str(), due.sources.as_str(), &due.due);
+        let (console, traced) = named(&due);
+        let (rule_id, sources, last_day) = (due.rule.as_str(), due.sources.as_str(), due.last_day);
+        let due = &due.due;
         let mailbox = match cx.obs.world.mailbox(&send.from) {
             Ok(m) => m,
             Err(e) => {
@@ -79,28 +82,54 @@ impl Kind for Reply {
                 "the intake's reply has subject {:?}, which does not contain {:?}",
                 m.subject, self.subject_contains
             ))),
-            Some(m) if m.stored_at < due.timestamp() => Some(Verdict::pass(format!(
-                "reply {:?} in the sender's mailbox {} after sending, before the deadline {} ({})",
-                m.subject,
-                human(m.stored_at.duration_since(send.sent_at.timestamp())),
-                format_instant(due),
-                rule_id
-            ))),
-            Some(m) => Some(Verdict::fail(format!(
-                "reply {:?} arrived {}, after the deadline {} ({})",
-                m.subject,
-                m.stored_at,
-                format_instant(due),
-                rule_id
-            ))),
-            None if cx.obs.now.timestamp() >= due.timestamp() => Some(Verdict::fail(format!(
-                "no reply from {} by the deadline {} ({}: {})",
-                cx.obs.intake_address,
-                format_instant(due),
-                rule_id,
-                sources
-            ))),
+            Some(m) if m.stored_at < due.timestamp() => {
+                let after = human(m.stored_at.duration_since(send.sent_at.timestamp()));
+                let by = if last_day.is_some() { "by" } else { "before" };
+                Some(
+                    Verdict::pass(format!(
+                        "reply {:?} in the sender's mailbox {after} after sending, {by} {console} ({rule_id})",
+                        m.subject
+                    ))
+                    .traced_as(format!(
+                        "reply {:?} in the sender's mailbox {after} after sending, before {traced} ({rule_id})",
+                        m.subject
+                    )),
+                )
+            }
+            Some(m) => Some(
+                Verdict::fail(format!(
+                    "reply {:?} arrived {}, after {console} ({rule_id})",
+                    m.subject,
+                    format_instant(&m.stored_at.to_zoned_datetime(due.time_zone().clone()))
+                ))
+                .traced_as(format!(
+                    "reply {:?} arrived {}, after {traced} ({rule_id})",
+                    m.subject, m.stored_at
+                )),
+            ),
+            None if cx.obs.now.timestamp() >= due.timestamp() => Some(
+                Verdict::fail(format!(
+                    "no reply from {} by {console} ({rule_id}: {sources})",
+                    cx.obs.intake_address
+                ))
+                .traced_as(format!(
+                    "no reply from {} by {traced} ({rule_id}: {sources})",
+                    cx.obs.intake_address
+                )),
+            ),
             None => None,
         }
+    }
+}
+
+/// How a deadline is named: on the console by its legal last day ("the last day Thu
+/// 06.03.2025"), in the trace by the first instant after the period ("the deadline
+/// 2025-03-07T00:00:00+01:00"), which people misread as one day late; an hour-based limit is
+/// named by its instant in both.
+fn named(due: &Due) -> (String, String) {
+    let instant = format!("the deadline {}", format_instant(&due.due));
+    match due.last_day {
+        Some(day) => (format!("the last day {}", legal_day(day)), instant),
+        None => (instant.clone(), instant),
     }
 }

@@ -112,6 +112,23 @@ impl Bench {
         at
     }
 
+    /// The detail the trace holds for a check's verdict.
+    fn traced_detail(&self, id: &str) -> String {
+        self.trace
+            .events()
+            .into_iter()
+            .find_map(|e| match e.kind {
+                EventKind::CheckPassed { check, detail }
+                | EventKind::CheckFailed { check, detail }
+                    if check == id =>
+                {
+                    Some(detail)
+                }
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     /// The trace's check verdicts and deadlines, in order, as (kind, check or rule).
     fn decisions(&self) -> Vec<(String, String)> {
         self.trace
@@ -353,12 +370,18 @@ subject_contains = "Empfangsbescheinigung"
     }
     assert!(!judge.all_decided());
     judge.observe(&observation(bench.at("P3DT15H"), &sends, &world, &[]));
+    // The console names the legal last day; the trace keeps the instant after the period.
     let detail = &judge.outcomes()[0].detail;
     assert!(
         detail.starts_with(
-            "no reply from gewerbeangelegenheiten@dresden.de-mail.de by the deadline 2025-03-07T00:00:00+01:00 (gewerbe-empfang: § 15 Abs. 1 GewO"
+            "no reply from gewerbeangelegenheiten@dresden.de-mail.de by the last day Thu 06.03.2025 (gewerbe-empfang: § 15 Abs. 1 GewO"
         ),
         "{detail}"
+    );
+    assert!(
+        bench.traced_detail("empfangsbescheinigung").starts_with(
+            "no reply from gewerbeangelegenheiten@dresden.de-mail.de by the deadline 2025-03-07T00:00:00+01:00 (gewerbe-empfang: § 15 Abs. 1 GewO"
+        ),
     );
     assert_eq!(
         bench.decisions(),
