@@ -36,6 +36,7 @@ use std::fmt;
 use std::ops::Range;
 
 use demail_sim::law::Place;
+use jiff::civil::Date;
 use jiff::{Span, ZonedDateTime};
 use serde::Deserialize;
 use toml::Spanned;
@@ -80,6 +81,9 @@ pub struct ExpectSpec {
     pub within: Option<Spanned<String>>,
     #[serde(default)]
     pub rule: Option<Spanned<String>>,
+    /// The legal last day of the rule's deadline as the tester computed it (`reply`).
+    #[serde(default)]
+    pub last_day: Option<Spanned<String>>,
     #[serde(default)]
     pub subject_contains: Option<Spanned<String>>,
     #[serde(default)]
@@ -90,6 +94,13 @@ pub struct ExpectSpec {
     pub notification_type: Option<Spanned<String>>,
     #[serde(default)]
     pub mode: Option<Spanned<String>>,
+    /// The day of Zustellung as the tester computed it (`zustellung`).
+    #[serde(default)]
+    pub served_on: Option<Spanned<String>>,
+    /// The last day for a Widerspruch against a served Bescheid as the tester computed it
+    /// (`zustellung`).
+    #[serde(default)]
+    pub widerspruch_last_day: Option<Spanned<String>>,
     #[serde(default)]
     pub traffic: Option<Spanned<String>>,
     #[serde(default)]
@@ -105,7 +116,7 @@ pub struct ExpectSpec {
 impl ExpectSpec {
     /// The kind-specific keys with the span of their value when present, in the order a key
     /// that does not apply is reported.
-    pub fn kind_keys(&self) -> [(&'static str, Option<Range<usize>>); 13] {
+    pub fn kind_keys(&self) -> [(&'static str, Option<Range<usize>>); 16] {
         fn at<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
             v.as_ref().map(Spanned::span)
         }
@@ -113,6 +124,7 @@ impl ExpectSpec {
             ("confirmation", at(&self.confirmation)),
             ("within", at(&self.within)),
             ("rule", at(&self.rule)),
+            ("last_day", at(&self.last_day)),
             ("subject_contains", at(&self.subject_contains)),
             ("code", at(&self.code)),
             ("enhanced", at(&self.enhanced)),
@@ -120,6 +132,8 @@ impl ExpectSpec {
             ("procedure", at(&self.procedure)),
             ("binding", at(&self.binding)),
             ("mode", at(&self.mode)),
+            ("served_on", at(&self.served_on)),
+            ("widerspruch_last_day", at(&self.widerspruch_last_day)),
             ("traffic", at(&self.traffic)),
             ("percentile", at(&self.percentile)),
             ("per_day", at(&self.per_day)),
@@ -330,6 +344,31 @@ impl ParseCx<'_> {
     /// A duration value.
     pub fn duration(&self, value: &Spanned<String>, what: &str) -> Result<Span, Located> {
         located::duration(value, what)
+    }
+
+    /// An optional date value (`YYYY-MM-DD`) of key `key`, a day the tester computed by hand.
+    pub fn date(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+    ) -> Result<Option<Date>, Located> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        value
+            .get_ref()
+            .trim()
+            .parse::<Date>()
+            .map(Some)
+            .map_err(|e| {
+                Located::new(
+                    value.span(),
+                    format!(
+                        "{key} {:?} is not a date: {e}; expected a day such as \"2025-12-22\"",
+                        value.get_ref()
+                    ),
+                )
+            })
     }
 
     /// The required key `traffic`, naming a traffic of the file.

@@ -93,6 +93,29 @@ impl Bench {
         .unwrap()
     }
 
+    /// The located error `parse_all` gives for `[[expect]]` tables about step "anzeige".
+    fn error(&self, toml: &str) -> String {
+        #[derive(Deserialize)]
+        struct Tables {
+            expect: Vec<ExpectSpec>,
+        }
+        let tables: Tables = toml::from_str(toml).unwrap();
+        let err = parse_all(
+            &tables.expect,
+            &Known {
+                start: &self.start,
+                place: &self.place,
+                step_ids: &["anzeige"],
+                traffic_ids: &[],
+                procedures: &[],
+                has_dms: false,
+                receive: ReceiveMode::Push,
+            },
+        )
+        .expect_err("an error");
+        format!("{}: {}", &toml[err.span.clone()], err.message)
+    }
+
     fn judge(&self, expectations: &[Expectation]) -> Judge<'_> {
         let setting = Setting {
             place: &self.place,
@@ -436,4 +459,178 @@ fn registry_and_expect_table_agree() {
             "no kind takes {key}"
         );
     }
+}
+
+/// The intake's reply to the Anzeige from `from`, laid into Erika's mailbox at `stored_at`.
+fn intake_reply(from: &str, subject: &str, stored_at: Timestamp) -> StoredMessage {
+    StoredMessage {
+        mailbox: SENDER.into(),
+        message_id: "m000003@dmda-a.de-mail.de".into(),
+        rfc_message_id: Some("<r1@dresden.de-mail.de>".into()),
+        in_reply_to: Some(RFC_ID.into()),
+        message_type: MessageType::Normal,
+        from: from.into(),
+        subject: subject.into(),
+        private_id: None,
+        stored_at,
+        raw: Vec::new(),
+    }
+}
+
+/// A `reply` expectation on § 15 Abs. 1 GewO with the given extra key lines.
+fn empfang(extra: &str) -> String {
+    format!(
+        r#"
+[[expect]]
+id = "empfangsbescheinigung"
+step = "anzeige"
+kind = "reply"
+rule = "gewerbe-empfang"
+subject_contains = "Empfangsbescheinigung"
+{extra}
+"#
+    )
+}
+
+/// Sent Mon 03.03.2025: §§ 187 Abs. 1, 188 Abs. 1 BGB count Tue, Wed, Thu; the last day is
+/// Thu 06.03.2025. A scenario that states it passes, and the detail says so.
+#[test]
+fn a_stated_last_day_that_agrees_with_the_calendar_passes() {
+    let bench = Bench::new();
+    let expectations = bench.expectations(&empfang(r#"last_day = "2025-03-06""#));
+    let mut judge = bench.judge(&expectations);
+    let sends = [anzeige(&bench, None)];
+    let mut world = Recorded::default();
+    world.lay(intake_reply(
+        INTAKE,
+        "Empfangsbescheinigung: Gewerbeanzeige",
+        bench.at("PT20H").timestamp(),
+    ));
+    judge.observe(&observation(bench.at("PT20H"), &sends, &world, &[]));
+    let outcome = &judge.outcomes()[0];
+    assert!(outcome.passed, "{outcome:?}");
+    assert!(
+        outcome.detail.ends_with(
+            "20h 0m after sending, by the last day Thu 06.03.2025 (gewerbe-empfang), as stated"
+        ),
+        "{outcome:?}"
+    );
+    assert!(
+        bench.traced_detail("empfangsbescheinigung").ends_with(
+            "before the deadline 2025-03-07T00:00:00+01:00 (gewerbe-empfang), as stated"
+        )
+    );
+}
+
+/// A stated last day one day later than the calendar's fails at once, even though the reply
+/// came in time by both: the disagreement is its own failure and names both days.
+#[test]
+fn a_stated_last_day_that_disagrees_fails_naming_both_days() {
+    let bench = Bench::new();
+    let expectations = bench.expectations(&empfang(r#"last_day = "2025-03-07""#));
+    let mut judge = bench.judge(&expectations);
+    let sends = [anzeige(&bench, None)];
+    let mut world = Recorded::default();
+    world.lay(intake_reply(
+        INTAKE,
+        "Empfangsbescheinigung: Gewerbeanzeige",
+        bench.at("PT1H").timestamp(),
+    ));
+    judge.observe(&observation(bench.at("PT1H"), &sends, &world, &[]));
+    let outcome = &judge.outcomes()[0];
+    assert!(!outcome.passed);
+    assert!(
+        outcome.detail.starts_with(
+            "the scenario states the last day Fri 07.03.2025, but the calendar computes Thu 06.03.2025 (gewerbe-empfang: § 15 Abs. 1 GewO"
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        bench.decisions(),
+        [
+            ("deadline".into(), "gewerbe-empfang".into()),
+            ("failed".into(), "empfangsbescheinigung".into())
+        ]
+    );
+}
+
+/// A petition has no statutory deadline for an answer: `within` gives one. A reply after
+/// 2 days passes a limit of P3D; without a reply the check fails once P3D is over.
+#[test]
+fn a_petition_reply_is_checked_with_within() {
+    const PETITION: &str = r#"
+[[expect]]
+id = "antwort"
+step = "anzeige"
+kind = "reply"
+within = "P3D"
+subject_contains = "Petition"
+"#;
+    let bench = Bench::new();
+    let expectations = bench.expectations(PETITION);
+    let mut judge = bench.judge(&expectations);
+    let sends = [anzeige(&bench, None)];
+    let mut world = Recorded::default();
+    world.lay(intake_reply(
+        "petition@dresden.de-mail.de",
+        "Empfangsbescheinigung: Petition",
+        bench.at("P2D").timestamp(),
+    ));
+    judge.observe(&observation(bench.at("P2D"), &sends, &world, &[]));
+    assert_eq!(
+        judge.outcomes()[0].detail,
+        "reply \"Empfangsbescheinigung: Petition\" in the sender's mailbox 2d 0h 0m after sending (limit P3D)"
+    );
+    assert!(judge.outcomes()[0].passed);
+    // No deadline of a legal rule is traced for `within`.
+    assert_eq!(bench.decisions(), [("passed".into(), "antwort".into())]);
+
+    let bench = Bench::new();
+    let expectations = bench.expectations(PETITION);
+    let mut judge = bench.judge(&expectations);
+    let world = Recorded::default();
+    judge.observe(&observation(bench.at("P3D"), &sends, &world, &[]));
+    assert!(!judge.all_decided());
+    judge.observe(&observation(bench.at("P3DT1H"), &sends, &world, &[]));
+    assert_eq!(
+        judge.outcomes()[0].detail,
+        "no reply from gewerbeangelegenheiten@dresden.de-mail.de within P3D of sending (by 2025-03-06T09:00:00+01:00)"
+    );
+}
+
+/// Bad explicit dates are located errors at the value: a date that does not parse, a
+/// `last_day` on a kind without a deadline, with `within`, or with an hour-based rule, and
+/// `rule` together with `within`.
+#[test]
+fn bad_explicit_dates_are_located_errors() {
+    let bench = Bench::new();
+    let bad = bench.error(&empfang(r#"last_day = "2025-02-30""#));
+    assert!(
+        bad.starts_with("\"2025-02-30\": last_day \"2025-02-30\" is not a date: ")
+            && bad.ends_with("; expected a day such as \"2025-12-22\""),
+        "{bad}"
+    );
+    let on_confirmation = bench.error(&format!("{EINGANG_8H}last_day = \"2025-03-06\"\n"));
+    assert!(
+        on_confirmation.starts_with(
+            "\"2025-03-06\": key `last_day` does not apply to an expectation of kind \"confirmation\""
+        ),
+        "{on_confirmation}"
+    );
+    let with_within = bench.error(
+        "[[expect]]\nid = \"a\"\nstep = \"anzeige\"\nkind = \"reply\"\nwithin = \"P3D\"\nlast_day = \"2025-03-06\"\nsubject_contains = \"x\"\n",
+    );
+    assert!(
+        with_within.starts_with("\"2025-03-06\": `last_day` needs a `rule`"),
+        "{with_within}"
+    );
+    let hours = bench.error(
+        "[[expect]]\nid = \"a\"\nstep = \"anzeige\"\nkind = \"reply\"\nrule = \"provider-mailbox\"\nlast_day = \"2025-03-03\"\nsubject_contains = \"x\"\n",
+    );
+    assert!(
+        hours.contains("rule \"provider-mailbox\" gives a limit in hours, not a last day"),
+        "{hours}"
+    );
+    let both = bench.error(&empfang(r#"within = "P3D""#));
+    assert!(both.starts_with("\"P3D\": give either `rule`"), "{both}");
 }
