@@ -4,7 +4,8 @@
 //! The order is part of the trace: at one instant the expectations are asked in file order,
 //! and a kind's own events (a computed deadline, a Zustellung) come right before its verdict.
 //! At the end the kinds decided only then ([`Timing::AtEnd`]) are asked first, then the
-//! observed ones get their last call, then whatever is left fails as not observed.
+//! observed ones get their last call, then whatever is left fails as not observed, with the
+//! reasons the trace knows (`unmet.rs`).
 
 use demail_sim::clock::format_instant;
 use demail_sim::intake::config::IntakeFile;
@@ -128,15 +129,27 @@ impl<'a> Judge<'a> {
             }
         }
         for i in 0..self.expectations.len() {
-            if self.verdicts[i].is_none() {
-                self.decide(
-                    i,
-                    Verdict::fail(format!(
-                        "not observed by the end of the scenario at {}",
-                        format_instant(&obs.now)
-                    )),
-                );
+            if self.verdicts[i].is_some() {
+                continue;
             }
+            let cx = Cx {
+                obs,
+                setting: &self.setting,
+                trace: self.trace,
+            };
+            let reasons = super::unmet::reasons(&cx, &self.expectations[i]);
+            let why = if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", reasons.join("; "))
+            };
+            self.decide(
+                i,
+                Verdict::fail(format!(
+                    "not observed by the end of the scenario at {}{why}",
+                    format_instant(&obs.now)
+                )),
+            );
         }
     }
 

@@ -127,6 +127,18 @@ impl Cx<'_> {
         })
     }
 
+    /// "no {what} yet, and the scenario ends before the limit …": the reason a message
+    /// limited to `within` after sending is undecided at the end, or `None` once it is over.
+    pub fn ends_before(&self, send: &SendOutcome, what: &str, within: Span) -> Option<String> {
+        let limit = send.sent_at.checked_add(within).ok()?;
+        (self.obs.now.timestamp() <= limit.timestamp()).then(|| {
+            format!(
+                "no {what} yet, and the scenario ends before the limit of {within} after sending ({}) is over",
+                demail_sim::clock::format_instant(&limit)
+            )
+        })
+    }
+
     /// Reply times of a traffic's accepted messages: (step id, seconds from sending to the
     /// intake's reply in the sender's mailbox, or `None` without reply), and how many the
     /// provider refused.

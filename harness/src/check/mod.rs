@@ -15,6 +15,7 @@
 pub mod due;
 mod judge;
 mod lookup;
+mod unmet;
 
 mod all_replies;
 mod case;
@@ -200,8 +201,14 @@ pub trait Kind: fmt::Debug + Send + Sync + BoxClone {
     }
 
     /// The last call at the end of the run, while undecided; `None` fails the expectation as
-    /// "not observed by the end of the scenario".
+    /// "not observed by the end of the scenario", with the reasons of [`unmet`].
     fn finish(&mut self, _cx: &Cx<'_>) -> Option<Verdict> {
+        None
+    }
+
+    /// Why the step's message is still undecided at the end, when the kind knows (e.g. the
+    /// scenario ends before its deadline); the general reasons of [`unmet`] follow it.
+    fn unmet(&self, _cx: &Cx<'_>, _send: &SendOutcome) -> Option<String> {
         None
     }
 }

@@ -115,6 +115,22 @@ impl Kind for Reply {
         };
         outcome.unwrap_or_else(Some)
     }
+
+    fn unmet(&self, cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
+        match &self.limit {
+            Limit::Rule { rule, .. } => {
+                let due = crate::check::due::due(rule, &send.sent_at, cx.setting.place).ok()?;
+                (cx.obs.now.timestamp() < due.due.timestamp()).then(|| {
+                    format!(
+                        "no reply yet, and the scenario ends before {} ({}) is over",
+                        named(&due).0,
+                        due.rule
+                    )
+                })
+            }
+            Limit::Within(within) => cx.ends_before(send, "reply", *within),
+        }
+    }
 }
 
 impl Reply {

@@ -415,7 +415,8 @@ subject_contains = "Empfangsbescheinigung"
     );
 }
 
-/// At the end, what no instant decided fails as not observed, stamped with the end.
+/// At the end, what no instant decided fails as not observed, stamped with the end; here
+/// the trace knows no reason (the intake got the message and opened a case, nothing more).
 #[test]
 fn finish_fails_what_was_not_observed() {
     let bench = Bench::new();
@@ -429,7 +430,9 @@ kind = "fallback"
     );
     let mut judge = bench.judge(&expectations);
     let sends = [anzeige(&bench, None)];
-    let world = Recorded::default();
+    let mut world = Recorded::default();
+    world.lay(intake_copy(&bench));
+    received(&bench, "GA-2025-00001", "gewerbeanzeige");
     judge.observe(&observation(bench.at("PT1H"), &sends, &world, &[]));
     judge.finish(&observation(bench.at("P7D"), &sends, &world, &[]));
     assert_eq!(
@@ -633,4 +636,294 @@ fn bad_explicit_dates_are_located_errors() {
     );
     let both = bench.error(&empfang(r#"within = "P3D""#));
     assert!(both.starts_with("\"P3D\": give either `rule`"), "{both}");
+}
+
+/// The Anzeige as laid into the intake's mailbox (`m000001`), found by its Message-ID.
+fn intake_copy(bench: &Bench) -> StoredMessage {
+    StoredMessage {
+        mailbox: INTAKE.into(),
+        message_id: "m000001@dmda-a.de-mail.de".into(),
+        rfc_message_id: Some(RFC_ID.into()),
+        in_reply_to: None,
+        message_type: MessageType::Normal,
+        from: SENDER.into(),
+        subject: "Gewerbeanzeige".into(),
+        private_id: Some(PRIVATE_ID.into()),
+        stored_at: bench.start.timestamp(),
+        raw: Vec::new(),
+    }
+}
+
+/// The intake's `intake.received` for the Anzeige as case `aktenzeichen` of `procedure`.
+fn received(bench: &Bench, aktenzeichen: &str, procedure: &str) {
+    bench.trace.emit(EventKind::IntakeReceived {
+        mailbox: INTAKE.into(),
+        aktenzeichen: aktenzeichen.into(),
+        procedure: procedure.into(),
+        message_id: "m000001@dmda-a.de-mail.de".into(),
+        citizen: SENDER.into(),
+        binding: true,
+        reason: "test".into(),
+    });
+}
+
+/// The intake's document asking for an Abholbestätigung, in Erika's mailbox at `stored_at`.
+fn document(stored_at: Timestamp) -> StoredMessage {
+    StoredMessage {
+        raw: format!(
+            "From: <{INTAKE}>\r\nTo: <{SENDER}>\r\nSubject: Bescheid\r\nIn-Reply-To: {RFC_ID}\r\n\
+             X-de-mail-confirmation-of-retrieve: yes\r\n\r\nBescheid\r\n"
+        )
+        .into_bytes(),
+        ..intake_reply(INTAKE, "Bescheid", stored_at)
+    }
+}
+
+/// Runs the judge to the end at `end` (observing once at `end` first) and returns the
+/// details, in file order.
+fn details_at_end(
+    bench: &Bench,
+    toml: &str,
+    sends: &[SendOutcome],
+    world: &Recorded,
+    end: &str,
+) -> Vec<String> {
+    let expectations = bench.expectations(toml);
+    let mut judge = bench.judge(&expectations);
+    let now = bench.at(end);
+    judge.observe(&observation(now.clone(), sends, world, &[]));
+    judge.finish(&observation(now, sends, world, &[]));
+    judge.outcomes().into_iter().map(|o| o.detail).collect()
+}
+
+const FALLBACK: &str = "[[expect]]\nid = \"postweg\"\nstep = \"anzeige\"\nkind = \"fallback\"\n";
+const ZUSTELLUNG: &str = "[[expect]]\nid = \"zugestellt\"\nstep = \"anzeige\"\nkind = \"zustellung\"\nmode = \"fiktion\"\n";
+const END: &str = "not observed by the end of the scenario at";
+
+/// A step that sent nothing, and (for a kind asked only at the end) a refused message, are
+/// named.
+#[test]
+fn unmet_names_a_missing_send_and_a_refusal() {
+    let bench = Bench::new();
+    let details = details_at_end(&bench, FALLBACK, &[], &Recorded::default(), "P7D");
+    assert_eq!(
+        details,
+        [format!(
+            "{END} 2025-03-10T09:00:00+01:00: step \"anzeige\" sent no message before the end"
+        )]
+    );
+    let bench = Bench::new();
+    let expectations = bench.expectations(FALLBACK);
+    let mut judge = bench.judge(&expectations);
+    let text = "permanent error (554): 5.6.0 not a De-Mail";
+    let sends = [anzeige(
+        &bench,
+        Some(demail_sim::refusal::Refusal::received(
+            554,
+            "5.6.0".into(),
+            text.into(),
+        )),
+    )];
+    judge.finish(&observation(
+        bench.at("P7D"),
+        &sends,
+        &Recorded::default(),
+        &[],
+    ));
+    assert!(
+        judge.outcomes()[0]
+            .detail
+            .ends_with(&format!(": the provider refused the message: {text}")),
+        "{:?}",
+        judge.outcomes()
+    );
+}
+
+/// A reply whose deadline is still running and a confirmation whose limit is still running
+/// at the end say that the scenario ends before them.
+#[test]
+fn unmet_says_the_scenario_ends_before_the_deadline() {
+    let bench = Bench::new();
+    let mut world = Recorded::default();
+    world.lay(intake_copy(&bench));
+    let sends = [anzeige(&bench, None)];
+    let details = details_at_end(
+        &bench,
+        &format!("{}{EINGANG_8H}", empfang("")),
+        &sends,
+        &world,
+        "PT2H",
+    );
+    assert_eq!(
+        details,
+        [
+            format!(
+                "{END} 2025-03-03T11:00:00+01:00: no reply yet, and the scenario ends before the last day Thu 06.03.2025 (gewerbe-empfang) is over"
+            ),
+            format!(
+                "{END} 2025-03-03T11:00:00+01:00: no Eingangsbestätigung yet, and the scenario ends before the limit of PT8H after sending (2025-03-03T17:00:00+01:00) is over"
+            ),
+        ]
+    );
+}
+
+/// A Meldung that came back instead of the message reaching the intake is named, with the
+/// provider's reason.
+#[test]
+fn unmet_names_a_meldung() {
+    let bench = Bench::new();
+    let mut world = Recorded::default();
+    world.lay(StoredMessage {
+        message_type: MessageType::Notification,
+        from: "Meldung@dmda-a.de-mail.de".into(),
+        message_id: "m000002@dmda-a.de-mail.de".into(),
+        ..intake_reply(INTAKE, "Meldung", bench.start.timestamp())
+    });
+    bench.trace.emit(EventKind::NotificationIssued {
+        provider: "dmda-a".into(),
+        notification_type: "other".into(),
+        for_message_id: "m000001@dmda-a.de-mail.de".into(),
+        message_id: "m000002@dmda-a.de-mail.de".into(),
+        to: SENDER.into(),
+        recipient: INTAKE.into(),
+        reason: "the mailbox is closed".into(),
+        private_id: None,
+    });
+    let sends = [anzeige(&bench, None)];
+    let details = details_at_end(&bench, FALLBACK, &sends, &world, "P7D");
+    assert_eq!(
+        details,
+        [format!(
+            "{END} 2025-03-10T09:00:00+01:00: a Meldung came back (other: the mailbox is closed); the message is in none of the intake's mailboxes ({INTAKE})"
+        )]
+    );
+}
+
+/// Failed pushes to the intake, and no case for a kind that reads the intake's record.
+#[test]
+fn unmet_names_failed_pushes_and_a_missing_case() {
+    let bench = Bench::new();
+    let mut world = Recorded::default();
+    world.lay(intake_copy(&bench));
+    for attempt in 1..=2 {
+        bench.trace.emit(EventKind::ProviderDeliveryFailed {
+            provider: "dmda-a".into(),
+            mailbox: INTAKE.into(),
+            message_id: "m000001@dmda-a.de-mail.de".into(),
+            attempt,
+            permanent: attempt == 2,
+            reason: format!("554 5.6.0 refused ({attempt})"),
+            retry_at: None,
+        });
+    }
+    let sends = [anzeige(&bench, None)];
+    let details = details_at_end(&bench, FALLBACK, &sends, &world, "P7D");
+    assert_eq!(
+        details,
+        [format!(
+            "{END} 2025-03-10T09:00:00+01:00: the provider could not push m000001@dmda-a.de-mail.de to the intake: 2 failed attempt(s), given up, the last: 554 5.6.0 refused (2); the intake reported no case for m000001@dmda-a.de-mail.de (no intake.received)"
+        )]
+    );
+}
+
+/// A Zustellung that never came: the intake chose the postal fallback, and the provider
+/// refused the intake's own message.
+#[test]
+fn unmet_names_the_postal_fallback_and_a_refused_intake_message() {
+    let bench = Bench::new();
+    let mut world = Recorded::default();
+    world.lay(intake_copy(&bench));
+    received(&bench, "WBS-2025-00001", "wohnberechtigungsschein");
+    bench.at("P7D");
+    bench.trace.emit(EventKind::ProviderRefused {
+        provider: "dmda-a".into(),
+        stage: "RCPT".into(),
+        from: Some(INTAKE.into()),
+        code: 550,
+        enhanced: "5.1.1".into(),
+        reason: "No De-Mail account".into(),
+        eml: None,
+    });
+    bench.trace.emit(EventKind::IntakeFallback {
+        aktenzeichen: "WBS-2025-00001".into(),
+        channel: "postal".into(),
+        reason: "no access opened".into(),
+    });
+    let sends = [anzeige(&bench, None)];
+    let details = details_at_end(&bench, ZUSTELLUNG, &sends, &world, "P8D");
+    assert_eq!(
+        details,
+        [format!(
+            "{END} 2025-03-11T09:00:00+01:00: the intake sent no document asking for an Abholbestätigung (a Bescheid, or a reply with `reply_options`) in reply to it; the intake chose the postal fallback for WBS-2025-00001: no access opened; the provider refused a message from the intake's {INTAKE} at RCPT: 550 5.1.1 No De-Mail account"
+        )]
+    );
+}
+
+/// The scenario ends before the fiction day (§ 5a Abs. 4 Satz 1 VwZG: the 4th day after
+/// sending on Tue 04.03.2025 is Sat 08.03.2025); and a `fallback` expectation whose case the
+/// intake served by De-Mail says so.
+#[test]
+fn unmet_names_the_fiction_day_and_a_service_by_demail() {
+    let bench = Bench::new();
+    let mut world = Recorded::default();
+    world.lay(intake_copy(&bench));
+    world.lay(document(bench.at("P1D").timestamp()));
+    received(&bench, "GA-2025-00001", "gewerbeanzeige");
+    let sends = [anzeige(&bench, None)];
+    let details = details_at_end(&bench, ZUSTELLUNG, &sends, &world, "P4D");
+    assert_eq!(
+        details,
+        [format!(
+            "{END} 2025-03-07T09:00:00+01:00: no Abholbestätigung for m000003@dmda-a.de-mail.de came, and the scenario ends before the fiction day Sat 08.03.2025 is over (§ 5a Abs. 4 Satz 1 VwZG; sent Tue 04.03.2025)"
+        )]
+    );
+    bench.trace.emit(EventKind::IntakeZustellung {
+        aktenzeichen: "GA-2025-00001".into(),
+        mode: "abholung".into(),
+        date: "2025-03-05".into(),
+        rechtsbehelf_until: String::new(),
+        source: "test".into(),
+    });
+    let details = details_at_end(&bench, FALLBACK, &sends, &world, "P5D");
+    assert_eq!(
+        details,
+        [format!(
+            "{END} 2025-03-08T09:00:00+01:00: the intake recorded no fallback: it served GA-2025-00001 by De-Mail (abholung on 2025-03-05)"
+        )]
+    );
+}
+
+/// A stated day of Zustellung that differs from the calendar's fails naming both, although
+/// the intake recorded the calendar's day.
+#[test]
+fn a_stated_day_of_zustellung_that_disagrees_fails_naming_both_days() {
+    let bench = Bench::new();
+    let mut world = Recorded::default();
+    world.lay(intake_copy(&bench));
+    world.lay(document(bench.at("P1D").timestamp()));
+    received(&bench, "GA-2025-00001", "gewerbeanzeige");
+    bench.trace.emit(EventKind::IntakeZustellung {
+        aktenzeichen: "GA-2025-00001".into(),
+        mode: "fiktion".into(),
+        date: "2025-03-08".into(),
+        rechtsbehelf_until: String::new(),
+        source: "test".into(),
+    });
+    let expectations = bench.expectations(&format!("{ZUSTELLUNG}served_on = \"2025-03-07\"\n"));
+    let setting = Setting {
+        place: &bench.place,
+        intake: &bench.intake,
+        citizens: vec![(SENDER.into(), true)],
+    };
+    let mut judge = Judge::new(&expectations, setting, &bench.trace);
+    let sends = [anzeige(&bench, None)];
+    judge.observe(&observation(bench.at("P6D"), &sends, &world, &[]));
+    let outcome = &judge.outcomes()[0];
+    assert!(!outcome.passed);
+    assert!(
+        outcome.detail.starts_with(
+            "the scenario states the day of Zustellung Fri 07.03.2025, but the calendar computes Sat 08.03.2025 for m000003@dmda-a.de-mail.de (sent 2025-03-04, fiktion;"
+        ),
+        "{outcome:?}"
+    );
 }

@@ -10,6 +10,7 @@ use std::fmt;
 
 use demail_sim::demail::{MessageType, normalize_address};
 use demail_sim::law::{self, Options, When};
+use demail_sim::provider::StoredMessage;
 use demail_sim::trace::EventKind;
 use jiff::civil::Date;
 
@@ -109,6 +110,10 @@ impl Kind for Zustellung {
             Ok(v) => Some(v),
             Err(pending) => pending,
         }
+    }
+
+    fn unmet(&self, cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
+        unmet(cx, send)
     }
 }
 
@@ -261,6 +266,62 @@ fn remedy(cx: &Cx<'_>, send: &SendOutcome, day: Date) -> Option<Remedy> {
     Some(Remedy { rule, last_day })
 }
 
+/// The intake's message in reply to the step's message that asks for an Abholbestätigung.
+fn document<'m>(
+    cx: &Cx<'_>,
+    send: &SendOutcome,
+    mailbox: &'m [StoredMessage],
+) -> Option<&'m StoredMessage> {
+    mailbox.iter().find(|m| {
+        cx.is_reply(m, send)
+            && demail_sim::demail::headers::RawMessage::parse(&m.raw).is_ok_and(|r| {
+                r.first(demail_sim::demail::h::CONFIRMATION_OF_RETRIEVE)
+                    .as_deref()
+                    == Some("yes")
+            })
+    })
+}
+
+/// Why the Zustellung is undecided at the end: no document asking for an Abholbestätigung,
+/// the fiction day not over yet (§ 5a Abs. 4 Satz 1 VwZG), or no record of the intake.
+fn unmet(cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
+    let mailbox = cx.obs.world.mailbox(&send.from).ok()?;
+    let Some(doc) = document(cx, send, &mailbox) else {
+        return Some(
+            "the intake sent no document asking for an Abholbestätigung (a Bescheid, or a reply with `reply_options`) in reply to it"
+                .into(),
+        );
+    };
+    match service(cx, send) {
+        Err(Some(_)) => None,
+        Err(None) => {
+            let tz = cx.obs.now.time_zone().clone();
+            let sent = doc.stored_at.to_zoned_datetime(tz).date();
+            let day = match law::compute_date(
+                RuleId::ZUSTELLUNG_ABHOLUNG.as_str(),
+                sent,
+                cx.setting.place,
+                &Options::default(),
+            ) {
+                Ok((_, When::Date(d))) => legal_day(d),
+                Ok((_, When::DateTime(d))) => legal_day(d.date()),
+                Err(e) => format!("(not computable: {e})"),
+            };
+            Some(format!(
+                "no Abholbestätigung for {} came, and the scenario ends before the fiction day {day} is over (§ 5a Abs. 4 Satz 1 VwZG; sent {})",
+                doc.message_id,
+                legal_day(sent)
+            ))
+        }
+        Ok(s) => Some(format!(
+            "the intake recorded no Zustellung (intake.zustellung) of {}; the calendar gives {} on {}",
+            s.message_id,
+            s.mode,
+            legal_day(s.day)
+        )),
+    }
+}
+
 /// Finds the served document (the intake's message in reply to the step's message that asks
 /// for an Abholbestätigung) and computes its day and mode of Zustellung.
 fn service(cx: &Cx<'_>, send: &SendOutcome) -> Pending<Service> {
@@ -269,17 +330,7 @@ fn service(cx: &Cx<'_>, send: &SendOutcome) -> Pending<Service> {
             "cannot read the sender's mailbox: {e:#}"
         )))
     })?;
-    let reply = mailbox
-        .iter()
-        .find(|m| {
-            cx.is_reply(m, send)
-                && demail_sim::demail::headers::RawMessage::parse(&m.raw).is_ok_and(|r| {
-                    r.first(demail_sim::demail::h::CONFIRMATION_OF_RETRIEVE)
-                        .as_deref()
-                        == Some("yes")
-                })
-        })
-        .ok_or(None)?;
+    let reply = document(cx, send, &mailbox).ok_or(None)?;
     let tz = cx.obs.now.time_zone().clone();
     let sent = reply.stored_at.to_zoned_datetime(tz.clone());
     let retrieval = mailbox.iter().find(|m| {
