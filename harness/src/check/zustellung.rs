@@ -242,8 +242,9 @@ impl Remedy {
     }
 }
 
-/// For a Bescheid, the period for a remedy from the day of Zustellung: § 70 VwGO with a
-/// Rechtsbehelfsbelehrung, § 58 Abs. 2 VwGO without; `None` for another document.
+/// For a Bescheid, the period for a remedy from the day of Zustellung: § 70 Abs. 1 VwGO with
+/// a Rechtsbehelfsbelehrung, § 58 Abs. 2 VwGO without (both Fassung 2026-08-19, the
+/// calendar's `widerspruch` and `ohne-belehrung`); `None` for another document.
 fn remedy(cx: &Cx<'_>, send: &SendOutcome, day: Date) -> Option<Remedy> {
     let case = cx.intake_case(send)?;
     let bescheid = cx
@@ -297,18 +298,23 @@ fn unmet(cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
         Err(None) => {
             let tz = cx.obs.now.time_zone().clone();
             let sent = doc.stored_at.to_zoned_datetime(tz).date();
-            let day = match law::compute_date(
+            let (day, sources) = match law::compute(
                 RuleId::ZUSTELLUNG_ABHOLUNG.as_str(),
                 sent,
                 cx.setting.place,
                 &Options::default(),
             ) {
-                Ok((_, When::Date(d))) => legal_day(d),
-                Ok((_, When::DateTime(d))) => legal_day(d.date()),
-                Err(e) => format!("(not computable: {e})"),
+                Ok(d) => (
+                    legal_day(match d.when {
+                        When::Date(d) => d,
+                        When::DateTime(d) => d.date(),
+                    }),
+                    d.sources.join("; "),
+                ),
+                Err(e) => ("(not computable)".into(), e.to_string()),
             };
             Some(format!(
-                "no Abholbestätigung for {} came, and the scenario ends before the fiction day {day} is over (§ 5a Abs. 4 Satz 1 VwZG; sent {})",
+                "no Abholbestätigung for {} came, and the scenario ends before the fiction day {day} is over (sent {}; {sources})",
                 doc.message_id,
                 legal_day(sent)
             ))
