@@ -269,8 +269,8 @@ fn a_late_answer_fails_the_run() {
     let err = stderr(&o);
     assert!(err.contains("FAIL empfangsbescheinigung"), "{err}");
     assert!(
-        err.contains("after the deadline 2025-03-07T00:00:00+01:00")
-            || err.contains("by the deadline 2025-03-07T00:00:00+01:00"),
+        err.contains("after the last day Thu 06.03.2025")
+            || err.contains("by the last day Thu 06.03.2025"),
         "{err}"
     );
     assert!(
@@ -279,6 +279,55 @@ fn a_late_answer_fails_the_run() {
     );
     let junit = std::fs::read_to_string(tmp.join("runs/junit.xml")).unwrap();
     assert!(junit.contains("<failure"), "{junit}");
+}
+
+/// A scenario that states a last day the calendar does not give fails the run (exit 1), and
+/// the failure names both days: here the tester forgot that the end of § 15 Abs. 1 GewO on
+/// Saturday 01.11.2025 moves to Monday 03.11.2025 (§ 31 Abs. 3 VwVfG).
+#[test]
+fn a_wrong_stated_last_day_fails_naming_both_days() {
+    let tmp = temp("stated-day");
+    let dir = tmp.join("scenarios").join("x");
+    std::fs::create_dir_all(&dir).unwrap();
+    let good =
+        std::fs::read_to_string(workspace().join("scenarios/gewerbe/anzeige-vor-feiertag.toml"))
+            .unwrap();
+    assert!(good.contains("last_day = \"2025-11-03\""));
+    let path = dir.join("falscher-tag.toml");
+    std::fs::write(
+        &path,
+        good.replace("last_day = \"2025-11-03\"", "last_day = \"2025-11-01\""),
+    )
+    .unwrap();
+    let o = run_fixture(&tmp, path.to_str().unwrap());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "FAIL empfangsbescheinigung-nach-wochenende: the scenario states the last day Sat 01.11.2025, but the calendar computes Mon 03.11.2025 (gewerbe-empfang"
+        ),
+        "{err}"
+    );
+    // A day that does not exist is an input error at its place in the file.
+    std::fs::write(
+        &path,
+        good.replace("last_day = \"2025-11-03\"", "last_day = \"2025-11-31\""),
+    )
+    .unwrap();
+    let o = bin().arg("check").arg(&path).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let line = good
+        .lines()
+        .position(|l| l.starts_with("last_day"))
+        .unwrap()
+        + 1;
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(
+        all.contains(&format!(
+            "falscher-tag.toml:{line}:12: last_day \"2025-11-31\" is not a date"
+        )),
+        "{all}"
+    );
 }
 
 /// Latency and throughput thresholds bite: an intake that answers after 60 hours fails a p90

@@ -74,4 +74,8 @@ impl Kind for Confirmation {
     fn observe(&mut self, cx: &Cx<'_>, send: &SendOutcome) -> Option<Verdict> {
         cx.system_message(send, self.which.message(), self.within, |_| Ok(()))
     }
+
+    fn unmet(&self, cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
+        cx.ends_before(send, self.which.message().1, self.within)
+    }
 }

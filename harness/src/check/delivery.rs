@@ -105,4 +105,20 @@ impl Kind for Delivery {
             None => None,
         }
     }
+
+    fn unmet(&self, cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
+        let within = match self.within {
+            Some(w) => w,
+            None => {
+                let due = crate::check::due::due(
+                    RuleId::PROVIDER_MAILBOX.as_str(),
+                    &send.sent_at,
+                    cx.setting.place,
+                )
+                .ok()?;
+                send.sent_at.until(&due.due).ok()?
+            }
+        };
+        cx.ends_before(send, "push into the intake", within)
+    }
 }

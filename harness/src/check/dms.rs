@@ -75,6 +75,36 @@ impl Kind for Dms {
             Err(why) => Verdict::fail(format!("{}: {why}", case.aktenzeichen)),
         })
     }
+
+    /// The hand-overs the intake reported for the case (`intake.dms`), when the DMS holds
+    /// no record of it.
+    fn unmet(&self, cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
+        let case = cx.intake_case(send)?;
+        let attempts: Vec<(String, String)> = cx
+            .trace
+            .events()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::IntakeDms {
+                    aktenzeichen,
+                    outcome,
+                    detail,
+                } if aktenzeichen == case.aktenzeichen => Some((outcome, detail)),
+                _ => None,
+            })
+            .collect();
+        Some(match attempts.last() {
+            None => format!(
+                "the intake reported no hand-over of {} to the DMS (no intake.dms)",
+                case.aktenzeichen
+            ),
+            Some((outcome, detail)) => format!(
+                "the DMS holds no record of {} after {} hand-over attempt(s), the last: {outcome}: {detail}",
+                case.aktenzeichen,
+                attempts.len()
+            ),
+        })
+    }
 }
 
 /// The message up to trailing empty lines: the push client (lettre) ends DATA with an extra

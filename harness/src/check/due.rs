@@ -4,6 +4,7 @@
 
 use demail_sim::law::{self, Deadline, DeadlineKind, Options, Place, When};
 use jiff::ZonedDateTime;
+use jiff::civil::Date;
 
 /// A deadline as the judge uses it.
 #[derive(Clone, Debug)]
@@ -13,6 +14,9 @@ pub struct Due {
     /// The first instant after the period (the end of the last day, 24:00), or the exact
     /// instant for hour-based limits.
     pub due: ZonedDateTime,
+    /// The legal last day of a period counted in days, weeks, months or years (§ 188 BGB,
+    /// moved by § 193 BGB / § 31 Abs. 3 VwVfG); `None` for hour-based limits.
+    pub last_day: Option<Date>,
     /// The legal sources, joined with "; ".
     pub sources: String,
     /// The explanation, one line per step: "text (source)".
@@ -67,16 +71,19 @@ pub fn due(rule: &str, event: &ZonedDateTime, place: &Place) -> Result<Due, Stri
         ));
     }
     let tz = event.time_zone().clone();
-    let due = match deadline.when {
-        When::Date(d) => d
-            .tomorrow()
-            .and_then(|next| next.to_zoned_datetime(tz))
-            .map_err(|e| e.to_string())?,
-        When::DateTime(dt) => dt.to_zoned_datetime(tz).map_err(|e| e.to_string())?,
+    let (due, last_day) = match deadline.when {
+        When::Date(d) => (
+            d.tomorrow()
+                .and_then(|next| next.to_zoned_datetime(tz))
+                .map_err(|e| e.to_string())?,
+            Some(d),
+        ),
+        When::DateTime(dt) => (dt.to_zoned_datetime(tz).map_err(|e| e.to_string())?, None),
     };
     Ok(Due {
         rule: deadline.rule.clone(),
         due,
+        last_day,
         sources: deadline.sources.join("; "),
         steps: deadline
             .steps
@@ -117,6 +124,10 @@ mod tests {
         assert_eq!(
             d.due.to_string(),
             "2025-03-07T00:00:00+01:00[Europe/Berlin]"
+        );
+        assert_eq!(
+            d.last_day.map(|d| d.to_string()).as_deref(),
+            Some("2025-03-06")
         );
         assert!(d.sources.contains("§ 15 Abs. 1 GewO"), "{}", d.sources);
     }

@@ -39,4 +39,20 @@ impl Kind for Fallback {
             case.aktenzeichen
         )))
     }
+
+    /// The intake served the case by De-Mail instead (`intake.zustellung`), when it did.
+    fn unmet(&self, cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
+        let case = cx.intake_case(send)?;
+        cx.trace.events().into_iter().find_map(|e| match e.kind {
+            EventKind::IntakeZustellung {
+                aktenzeichen,
+                mode,
+                date,
+                ..
+            } if aktenzeichen == case.aktenzeichen => Some(format!(
+                "the intake recorded no fallback: it served {aktenzeichen} by De-Mail ({mode} on {date})"
+            )),
+            _ => None,
+        })
+    }
 }

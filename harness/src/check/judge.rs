@@ -4,7 +4,8 @@
 //! The order is part of the trace: at one instant the expectations are asked in file order,
 //! and a kind's own events (a computed deadline, a Zustellung) come right before its verdict.
 //! At the end the kinds decided only then ([`Timing::AtEnd`]) are asked first, then the
-//! observed ones get their last call, then whatever is left fails as not observed.
+//! observed ones get their last call, then whatever is left fails as not observed, with the
+//! reasons the trace knows (`unmet.rs`).
 
 use demail_sim::clock::format_instant;
 use demail_sim::intake::config::IntakeFile;
@@ -50,17 +51,22 @@ impl<'a> Judge<'a> {
     }
 
     fn decide(&mut self, i: usize, verdict: Verdict) {
-        let Verdict { passed, detail } = verdict;
+        let Verdict {
+            passed,
+            detail,
+            trace,
+        } = verdict;
         let id = self.expectations[i].id.clone();
+        let traced = trace.unwrap_or_else(|| detail.clone());
         self.trace.emit(if passed {
             EventKind::CheckPassed {
                 check: id.clone(),
-                detail: detail.clone(),
+                detail: traced,
             }
         } else {
             EventKind::CheckFailed {
                 check: id.clone(),
-                detail: detail.clone(),
+                detail: traced,
             }
         });
         self.verdicts[i] = Some(CheckOutcome { id, passed, detail });
@@ -123,15 +129,27 @@ impl<'a> Judge<'a> {
             }
         }
         for i in 0..self.expectations.len() {
-            if self.verdicts[i].is_none() {
-                self.decide(
-                    i,
-                    Verdict::fail(format!(
-                        "not observed by the end of the scenario at {}",
-                        format_instant(&obs.now)
-                    )),
-                );
+            if self.verdicts[i].is_some() {
+                continue;
             }
+            let cx = Cx {
+                obs,
+                setting: &self.setting,
+                trace: self.trace,
+            };
+            let reasons = super::unmet::reasons(&cx, &self.expectations[i]);
+            let why = if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", reasons.join("; "))
+            };
+            self.decide(
+                i,
+                Verdict::fail(format!(
+                    "not observed by the end of the scenario at {}{why}",
+                    format_instant(&obs.now)
+                )),
+            );
         }
     }
 

@@ -4,6 +4,7 @@
 use demail_sim::demail::MessageType;
 use demail_sim::provider::StoredMessage;
 use demail_sim::trace::EventKind;
+use jiff::civil::Date;
 use jiff::{SignedDuration, Span};
 
 use super::{Cx, Verdict};
@@ -126,6 +127,18 @@ impl Cx<'_> {
         })
     }
 
+    /// "no {what} yet, and the scenario ends before the limit …": the reason a message
+    /// limited to `within` after sending is undecided at the end, or `None` once it is over.
+    pub fn ends_before(&self, send: &SendOutcome, what: &str, within: Span) -> Option<String> {
+        let limit = send.sent_at.checked_add(within).ok()?;
+        (self.obs.now.timestamp() <= limit.timestamp()).then(|| {
+            format!(
+                "no {what} yet, and the scenario ends before the limit of {within} after sending ({}) is over",
+                demail_sim::clock::format_instant(&limit)
+            )
+        })
+    }
+
     /// Reply times of a traffic's accepted messages: (step id, seconds from sending to the
     /// intake's reply in the sender's mailbox, or `None` without reply), and how many the
     /// provider refused.
@@ -188,6 +201,11 @@ fn confirmation_verdict(raw: &[u8], anchor: &[u8], now: jiff::Timestamp) -> Resu
         return Err("the body lacks the urn:de-mail XML or the PDF (PVD-IO §3.4.1, §3.5)".into());
     }
     Ok(signer)
+}
+
+/// A legal day as people read it: "Thu 06.03.2025" (weekday, then the German day.month.year).
+pub fn legal_day(d: Date) -> String {
+    d.strftime("%a %d.%m.%Y").to_string()
 }
 
 /// "20h 0m", "3d 2h 5m", "0s".

@@ -15,6 +15,7 @@
 pub mod due;
 mod judge;
 mod lookup;
+mod unmet;
 
 mod all_replies;
 mod case;
@@ -36,6 +37,7 @@ use std::fmt;
 use std::ops::Range;
 
 use demail_sim::law::Place;
+use jiff::civil::Date;
 use jiff::{Span, ZonedDateTime};
 use serde::Deserialize;
 use toml::Spanned;
@@ -80,6 +82,9 @@ pub struct ExpectSpec {
     pub within: Option<Spanned<String>>,
     #[serde(default)]
     pub rule: Option<Spanned<String>>,
+    /// The legal last day of the rule's deadline as the tester computed it (`reply`).
+    #[serde(default)]
+    pub last_day: Option<Spanned<String>>,
     #[serde(default)]
     pub subject_contains: Option<Spanned<String>>,
     #[serde(default)]
@@ -90,6 +95,13 @@ pub struct ExpectSpec {
     pub notification_type: Option<Spanned<String>>,
     #[serde(default)]
     pub mode: Option<Spanned<String>>,
+    /// The day of Zustellung as the tester computed it (`zustellung`).
+    #[serde(default)]
+    pub served_on: Option<Spanned<String>>,
+    /// The last day for a Widerspruch against a served Bescheid as the tester computed it
+    /// (`zustellung`).
+    #[serde(default)]
+    pub widerspruch_last_day: Option<Spanned<String>>,
     #[serde(default)]
     pub traffic: Option<Spanned<String>>,
     #[serde(default)]
@@ -105,7 +117,7 @@ pub struct ExpectSpec {
 impl ExpectSpec {
     /// The kind-specific keys with the span of their value when present, in the order a key
     /// that does not apply is reported.
-    pub fn kind_keys(&self) -> [(&'static str, Option<Range<usize>>); 13] {
+    pub fn kind_keys(&self) -> [(&'static str, Option<Range<usize>>); 16] {
         fn at<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
             v.as_ref().map(Spanned::span)
         }
@@ -113,6 +125,7 @@ impl ExpectSpec {
             ("confirmation", at(&self.confirmation)),
             ("within", at(&self.within)),
             ("rule", at(&self.rule)),
+            ("last_day", at(&self.last_day)),
             ("subject_contains", at(&self.subject_contains)),
             ("code", at(&self.code)),
             ("enhanced", at(&self.enhanced)),
@@ -120,6 +133,8 @@ impl ExpectSpec {
             ("procedure", at(&self.procedure)),
             ("binding", at(&self.binding)),
             ("mode", at(&self.mode)),
+            ("served_on", at(&self.served_on)),
+            ("widerspruch_last_day", at(&self.widerspruch_last_day)),
             ("traffic", at(&self.traffic)),
             ("percentile", at(&self.percentile)),
             ("per_day", at(&self.per_day)),
@@ -186,8 +201,14 @@ pub trait Kind: fmt::Debug + Send + Sync + BoxClone {
     }
 
     /// The last call at the end of the run, while undecided; `None` fails the expectation as
-    /// "not observed by the end of the scenario".
+    /// "not observed by the end of the scenario", with the reasons of [`unmet`].
     fn finish(&mut self, _cx: &Cx<'_>) -> Option<Verdict> {
+        None
+    }
+
+    /// Why the step's message is still undecided at the end, when the kind knows (e.g. the
+    /// scenario ends before its deadline); the general reasons of [`unmet`] follow it.
+    fn unmet(&self, _cx: &Cx<'_>, _send: &SendOutcome) -> Option<String> {
         None
     }
 }
@@ -233,12 +254,29 @@ fn parse_boxed<K: Kind + 'static>(cx: &ParseCx<'_>) -> Result<Box<dyn Kind>, Loc
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
     pub passed: bool,
+    /// The evidence as people read it: the console, `summary.txt` and the reports.
     pub detail: String,
+    /// The evidence as the trace keeps it, when it differs from `detail`: a deadline as the
+    /// instant the period ends (e.g. `2025-03-07T00:00:00+01:00`) where the console names
+    /// the legal last day (`last day Thu 06.03.2025`), so the trace stays precise and stable.
+    pub trace: Option<String>,
 }
 
 impl Verdict {
     pub fn new(passed: bool, detail: String) -> Self {
-        Self { passed, detail }
+        Self {
+            passed,
+            detail,
+            trace: None,
+        }
+    }
+
+    /// The same verdict with another text for the trace.
+    pub fn traced_as(mut self, trace: String) -> Self {
+        if trace != self.detail {
+            self.trace = Some(trace);
+        }
+        self
     }
 
     pub fn pass(detail: String) -> Self {
@@ -313,6 +351,31 @@ impl ParseCx<'_> {
     /// A duration value.
     pub fn duration(&self, value: &Spanned<String>, what: &str) -> Result<Span, Located> {
         located::duration(value, what)
+    }
+
+    /// An optional date value (`YYYY-MM-DD`) of key `key`, a day the tester computed by hand.
+    pub fn date(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+    ) -> Result<Option<Date>, Located> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        value
+            .get_ref()
+            .trim()
+            .parse::<Date>()
+            .map(Some)
+            .map_err(|e| {
+                Located::new(
+                    value.span(),
+                    format!(
+                        "{key} {:?} is not a date: {e}; expected a day such as \"2025-12-22\"",
+                        value.get_ref()
+                    ),
+                )
+            })
     }
 
     /// The required key `traffic`, naming a traffic of the file.

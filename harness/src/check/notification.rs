@@ -66,4 +66,8 @@ impl Kind for Notification {
             },
         )
     }
+
+    fn unmet(&self, cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
+        cx.ends_before(send, "Meldung", self.within)
+    }
 }

@@ -93,6 +93,29 @@ impl Bench {
         .unwrap()
     }
 
+    /// The located error `parse_all` gives for `[[expect]]` tables about step "anzeige".
+    fn error(&self, toml: &str) -> String {
+        #[derive(Deserialize)]
+        struct Tables {
+            expect: Vec<ExpectSpec>,
+        }
+        let tables: Tables = toml::from_str(toml).unwrap();
+        let err = parse_all(
+            &tables.expect,
+            &Known {
+                start: &self.start,
+                place: &self.place,
+                step_ids: &["anzeige"],
+                traffic_ids: &[],
+                procedures: &[],
+                has_dms: false,
+                receive: ReceiveMode::Push,
+            },
+        )
+        .expect_err("an error");
+        format!("{}: {}", &toml[err.span.clone()], err.message)
+    }
+
     fn judge(&self, expectations: &[Expectation]) -> Judge<'_> {
         let setting = Setting {
             place: &self.place,
@@ -110,6 +133,23 @@ impl Bench {
             .unwrap();
         self.clock.advance_to(at.timestamp());
         at
+    }
+
+    /// The detail the trace holds for a check's verdict.
+    fn traced_detail(&self, id: &str) -> String {
+        self.trace
+            .events()
+            .into_iter()
+            .find_map(|e| match e.kind {
+                EventKind::CheckPassed { check, detail }
+                | EventKind::CheckFailed { check, detail }
+                    if check == id =>
+                {
+                    Some(detail)
+                }
+                _ => None,
+            })
+            .unwrap_or_default()
     }
 
     /// The trace's check verdicts and deadlines, in order, as (kind, check or rule).
@@ -353,12 +393,18 @@ subject_contains = "Empfangsbescheinigung"
     }
     assert!(!judge.all_decided());
     judge.observe(&observation(bench.at("P3DT15H"), &sends, &world, &[]));
+    // The console names the legal last day; the trace keeps the instant after the period.
     let detail = &judge.outcomes()[0].detail;
     assert!(
         detail.starts_with(
-            "no reply from gewerbeangelegenheiten@dresden.de-mail.de by the deadline 2025-03-07T00:00:00+01:00 (gewerbe-empfang: § 15 Abs. 1 GewO"
+            "no reply from gewerbeangelegenheiten@dresden.de-mail.de by the last day Thu 06.03.2025 (gewerbe-empfang: § 15 Abs. 1 GewO"
         ),
         "{detail}"
+    );
+    assert!(
+        bench.traced_detail("empfangsbescheinigung").starts_with(
+            "no reply from gewerbeangelegenheiten@dresden.de-mail.de by the deadline 2025-03-07T00:00:00+01:00 (gewerbe-empfang: § 15 Abs. 1 GewO"
+        ),
     );
     assert_eq!(
         bench.decisions(),
@@ -369,7 +415,8 @@ subject_contains = "Empfangsbescheinigung"
     );
 }
 
-/// At the end, what no instant decided fails as not observed, stamped with the end.
+/// At the end, what no instant decided fails as not observed, stamped with the end; here
+/// the trace knows no reason (the intake got the message and opened a case, nothing more).
 #[test]
 fn finish_fails_what_was_not_observed() {
     let bench = Bench::new();
@@ -383,7 +430,9 @@ kind = "fallback"
     );
     let mut judge = bench.judge(&expectations);
     let sends = [anzeige(&bench, None)];
-    let world = Recorded::default();
+    let mut world = Recorded::default();
+    world.lay(intake_copy(&bench));
+    received(&bench, "GA-2025-00001", "gewerbeanzeige");
     judge.observe(&observation(bench.at("PT1H"), &sends, &world, &[]));
     judge.finish(&observation(bench.at("P7D"), &sends, &world, &[]));
     assert_eq!(
@@ -413,4 +462,469 @@ fn registry_and_expect_table_agree() {
             "no kind takes {key}"
         );
     }
+}
+
+/// The intake's reply to the Anzeige from `from`, laid into Erika's mailbox at `stored_at`.
+fn intake_reply(from: &str, subject: &str, stored_at: Timestamp) -> StoredMessage {
+    StoredMessage {
+        mailbox: SENDER.into(),
+        message_id: "m000003@dmda-a.de-mail.de".into(),
+        rfc_message_id: Some("<r1@dresden.de-mail.de>".into()),
+        in_reply_to: Some(RFC_ID.into()),
+        message_type: MessageType::Normal,
+        from: from.into(),
+        subject: subject.into(),
+        private_id: None,
+        stored_at,
+        raw: Vec::new(),
+    }
+}
+
+/// A `reply` expectation on § 15 Abs. 1 GewO with the given extra key lines.
+fn empfang(extra: &str) -> String {
+    format!(
+        r#"
+[[expect]]
+id = "empfangsbescheinigung"
+step = "anzeige"
+kind = "reply"
+rule = "gewerbe-empfang"
+subject_contains = "Empfangsbescheinigung"
+{extra}
+"#
+    )
+}
+
+/// Sent Mon 03.03.2025: §§ 187 Abs. 1, 188 Abs. 1 BGB count Tue, Wed, Thu; the last day is
+/// Thu 06.03.2025. A scenario that states it passes, and the detail says so.
+#[test]
+fn a_stated_last_day_that_agrees_with_the_calendar_passes() {
+    let bench = Bench::new();
+    let expectations = bench.expectations(&empfang(r#"last_day = "2025-03-06""#));
+    let mut judge = bench.judge(&expectations);
+    let sends = [anzeige(&bench, None)];
+    let mut world = Recorded::default();
+    world.lay(intake_reply(
+        INTAKE,
+        "Empfangsbescheinigung: Gewerbeanzeige",
+        bench.at("PT20H").timestamp(),
+    ));
+    judge.observe(&observation(bench.at("PT20H"), &sends, &world, &[]));
+    let outcome = &judge.outcomes()[0];
+    assert!(outcome.passed, "{outcome:?}");
+    assert!(
+        outcome.detail.ends_with(
+            "20h 0m after sending, by the last day Thu 06.03.2025 (gewerbe-empfang), as stated"
+        ),
+        "{outcome:?}"
+    );
+    assert!(
+        bench.traced_detail("empfangsbescheinigung").ends_with(
+            "before the deadline 2025-03-07T00:00:00+01:00 (gewerbe-empfang), as stated"
+        )
+    );
+}
+
+/// A stated last day one day later than the calendar's fails at once, even though the reply
+/// came in time by both: the disagreement is its own failure and names both days.
+#[test]
+fn a_stated_last_day_that_disagrees_fails_naming_both_days() {
+    let bench = Bench::new();
+    let expectations = bench.expectations(&empfang(r#"last_day = "2025-03-07""#));
+    let mut judge = bench.judge(&expectations);
+    let sends = [anzeige(&bench, None)];
+    let mut world = Recorded::default();
+    world.lay(intake_reply(
+        INTAKE,
+        "Empfangsbescheinigung: Gewerbeanzeige",
+        bench.at("PT1H").timestamp(),
+    ));
+    judge.observe(&observation(bench.at("PT1H"), &sends, &world, &[]));
+    let outcome = &judge.outcomes()[0];
+    assert!(!outcome.passed);
+    assert!(
+        outcome.detail.starts_with(
+            "the scenario states the last day Fri 07.03.2025, but the calendar computes Thu 06.03.2025 (gewerbe-empfang: § 15 Abs. 1 GewO"
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        bench.decisions(),
+        [
+            ("deadline".into(), "gewerbe-empfang".into()),
+            ("failed".into(), "empfangsbescheinigung".into())
+        ]
+    );
+}
+
+/// A petition has no statutory deadline for an answer: `within` gives one. A reply after
+/// 2 days passes a limit of P3D; without a reply the check fails once P3D is over.
+#[test]
+fn a_petition_reply_is_checked_with_within() {
+    const PETITION: &str = r#"
+[[expect]]
+id = "antwort"
+step = "anzeige"
+kind = "reply"
+within = "P3D"
+subject_contains = "Petition"
+"#;
+    let bench = Bench::new();
+    let expectations = bench.expectations(PETITION);
+    let mut judge = bench.judge(&expectations);
+    let sends = [anzeige(&bench, None)];
+    let mut world = Recorded::default();
+    world.lay(intake_reply(
+        "petition@dresden.de-mail.de",
+        "Empfangsbescheinigung: Petition",
+        bench.at("P2D").timestamp(),
+    ));
+    judge.observe(&observation(bench.at("P2D"), &sends, &world, &[]));
+    assert_eq!(
+        judge.outcomes()[0].detail,
+        "reply \"Empfangsbescheinigung: Petition\" in the sender's mailbox 2d 0h 0m after sending (limit P3D)"
+    );
+    assert!(judge.outcomes()[0].passed);
+    // No deadline of a legal rule is traced for `within`.
+    assert_eq!(bench.decisions(), [("passed".into(), "antwort".into())]);
+
+    let bench = Bench::new();
+    let expectations = bench.expectations(PETITION);
+    let mut judge = bench.judge(&expectations);
+    let world = Recorded::default();
+    judge.observe(&observation(bench.at("P3D"), &sends, &world, &[]));
+    assert!(!judge.all_decided());
+    judge.observe(&observation(bench.at("P3DT1H"), &sends, &world, &[]));
+    assert_eq!(
+        judge.outcomes()[0].detail,
+        "no reply from gewerbeangelegenheiten@dresden.de-mail.de within P3D of sending (by 2025-03-06T09:00:00+01:00)"
+    );
+}
+
+/// Bad explicit dates are located errors at the value: a date that does not parse, a
+/// `last_day` on a kind without a deadline, with `within`, or with an hour-based rule, and
+/// `rule` together with `within`.
+#[test]
+fn bad_explicit_dates_are_located_errors() {
+    let bench = Bench::new();
+    let bad = bench.error(&empfang(r#"last_day = "2025-02-30""#));
+    assert!(
+        bad.starts_with("\"2025-02-30\": last_day \"2025-02-30\" is not a date: ")
+            && bad.ends_with("; expected a day such as \"2025-12-22\""),
+        "{bad}"
+    );
+    let on_confirmation = bench.error(&format!("{EINGANG_8H}last_day = \"2025-03-06\"\n"));
+    assert!(
+        on_confirmation.starts_with(
+            "\"2025-03-06\": key `last_day` does not apply to an expectation of kind \"confirmation\""
+        ),
+        "{on_confirmation}"
+    );
+    let with_within = bench.error(
+        "[[expect]]\nid = \"a\"\nstep = \"anzeige\"\nkind = \"reply\"\nwithin = \"P3D\"\nlast_day = \"2025-03-06\"\nsubject_contains = \"x\"\n",
+    );
+    assert!(
+        with_within.starts_with("\"2025-03-06\": `last_day` needs a `rule`"),
+        "{with_within}"
+    );
+    let hours = bench.error(
+        "[[expect]]\nid = \"a\"\nstep = \"anzeige\"\nkind = \"reply\"\nrule = \"provider-mailbox\"\nlast_day = \"2025-03-03\"\nsubject_contains = \"x\"\n",
+    );
+    assert!(
+        hours.contains("rule \"provider-mailbox\" gives a limit in hours, not a last day"),
+        "{hours}"
+    );
+    let both = bench.error(&empfang(r#"within = "P3D""#));
+    assert!(both.starts_with("\"P3D\": give either `rule`"), "{both}");
+}
+
+/// The Anzeige as laid into the intake's mailbox (`m000001`), found by its Message-ID.
+fn intake_copy(bench: &Bench) -> StoredMessage {
+    StoredMessage {
+        mailbox: INTAKE.into(),
+        message_id: "m000001@dmda-a.de-mail.de".into(),
+        rfc_message_id: Some(RFC_ID.into()),
+        in_reply_to: None,
+        message_type: MessageType::Normal,
+        from: SENDER.into(),
+        subject: "Gewerbeanzeige".into(),
+        private_id: Some(PRIVATE_ID.into()),
+        stored_at: bench.start.timestamp(),
+        raw: Vec::new(),
+    }
+}
+
+/// The intake's `intake.received` for the Anzeige as case `aktenzeichen` of `procedure`.
+fn received(bench: &Bench, aktenzeichen: &str, procedure: &str) {
+    bench.trace.emit(EventKind::IntakeReceived {
+        mailbox: INTAKE.into(),
+        aktenzeichen: aktenzeichen.into(),
+        procedure: procedure.into(),
+        message_id: "m000001@dmda-a.de-mail.de".into(),
+        citizen: SENDER.into(),
+        binding: true,
+        reason: "test".into(),
+    });
+}
+
+/// The intake's document asking for an Abholbestätigung, in Erika's mailbox at `stored_at`.
+fn document(stored_at: Timestamp) -> StoredMessage {
+    StoredMessage {
+        raw: format!(
+            "From: <{INTAKE}>\r\nTo: <{SENDER}>\r\nSubject: Bescheid\r\nIn-Reply-To: {RFC_ID}\r\n\
+             X-de-mail-confirmation-of-retrieve: yes\r\n\r\nBescheid\r\n"
+        )
+        .into_bytes(),
+        ..intake_reply(INTAKE, "Bescheid", stored_at)
+    }
+}
+
+/// Runs the judge to the end at `end` (observing once at `end` first) and returns the
+/// details, in file order.
+fn details_at_end(
+    bench: &Bench,
+    toml: &str,
+    sends: &[SendOutcome],
+    world: &Recorded,
+    end: &str,
+) -> Vec<String> {
+    let expectations = bench.expectations(toml);
+    let mut judge = bench.judge(&expectations);
+    let now = bench.at(end);
+    judge.observe(&observation(now.clone(), sends, world, &[]));
+    judge.finish(&observation(now, sends, world, &[]));
+    judge.outcomes().into_iter().map(|o| o.detail).collect()
+}
+
+const FALLBACK: &str = "[[expect]]\nid = \"postweg\"\nstep = \"anzeige\"\nkind = \"fallback\"\n";
+const ZUSTELLUNG: &str = "[[expect]]\nid = \"zugestellt\"\nstep = \"anzeige\"\nkind = \"zustellung\"\nmode = \"fiktion\"\n";
+const END: &str = "not observed by the end of the scenario at";
+
+/// A step that sent nothing, and (for a kind asked only at the end) a refused message, are
+/// named.
+#[test]
+fn unmet_names_a_missing_send_and_a_refusal() {
+    let bench = Bench::new();
+    let details = details_at_end(&bench, FALLBACK, &[], &Recorded::default(), "P7D");
+    assert_eq!(
+        details,
+        [format!(
+            "{END} 2025-03-10T09:00:00+01:00: step \"anzeige\" sent no message before the end"
+        )]
+    );
+    let bench = Bench::new();
+    let expectations = bench.expectations(FALLBACK);
+    let mut judge = bench.judge(&expectations);
+    let text = "permanent error (554): 5.6.0 not a De-Mail";
+    let sends = [anzeige(
+        &bench,
+        Some(demail_sim::refusal::Refusal::received(
+            554,
+            "5.6.0".into(),
+            text.into(),
+        )),
+    )];
+    judge.finish(&observation(
+        bench.at("P7D"),
+        &sends,
+        &Recorded::default(),
+        &[],
+    ));
+    assert!(
+        judge.outcomes()[0]
+            .detail
+            .ends_with(&format!(": the provider refused the message: {text}")),
+        "{:?}",
+        judge.outcomes()
+    );
+}
+
+/// A reply whose deadline is still running and a confirmation whose limit is still running
+/// at the end say that the scenario ends before them.
+#[test]
+fn unmet_says_the_scenario_ends_before_the_deadline() {
+    let bench = Bench::new();
+    let mut world = Recorded::default();
+    world.lay(intake_copy(&bench));
+    let sends = [anzeige(&bench, None)];
+    let details = details_at_end(
+        &bench,
+        &format!("{}{EINGANG_8H}", empfang("")),
+        &sends,
+        &world,
+        "PT2H",
+    );
+    assert_eq!(
+        details,
+        [
+            format!(
+                "{END} 2025-03-03T11:00:00+01:00: no reply yet, and the scenario ends before the last day Thu 06.03.2025 (gewerbe-empfang) is over"
+            ),
+            format!(
+                "{END} 2025-03-03T11:00:00+01:00: no Eingangsbestätigung yet, and the scenario ends before the limit of PT8H after sending (2025-03-03T17:00:00+01:00) is over"
+            ),
+        ]
+    );
+}
+
+/// A Meldung that came back instead of the message reaching the intake is named, with the
+/// provider's reason.
+#[test]
+fn unmet_names_a_meldung() {
+    let bench = Bench::new();
+    let mut world = Recorded::default();
+    world.lay(StoredMessage {
+        message_type: MessageType::Notification,
+        from: "Meldung@dmda-a.de-mail.de".into(),
+        message_id: "m000002@dmda-a.de-mail.de".into(),
+        ..intake_reply(INTAKE, "Meldung", bench.start.timestamp())
+    });
+    bench.trace.emit(EventKind::NotificationIssued {
+        provider: "dmda-a".into(),
+        notification_type: "other".into(),
+        for_message_id: "m000001@dmda-a.de-mail.de".into(),
+        message_id: "m000002@dmda-a.de-mail.de".into(),
+        to: SENDER.into(),
+        recipient: INTAKE.into(),
+        reason: "the mailbox is closed".into(),
+        private_id: None,
+    });
+    let sends = [anzeige(&bench, None)];
+    let details = details_at_end(&bench, FALLBACK, &sends, &world, "P7D");
+    assert_eq!(
+        details,
+        [format!(
+            "{END} 2025-03-10T09:00:00+01:00: a Meldung came back (other: the mailbox is closed); the message is in none of the intake's mailboxes ({INTAKE})"
+        )]
+    );
+}
+
+/// Failed pushes to the intake, and no case for a kind that reads the intake's record.
+#[test]
+fn unmet_names_failed_pushes_and_a_missing_case() {
+    let bench = Bench::new();
+    let mut world = Recorded::default();
+    world.lay(intake_copy(&bench));
+    for attempt in 1..=2 {
+        bench.trace.emit(EventKind::ProviderDeliveryFailed {
+            provider: "dmda-a".into(),
+            mailbox: INTAKE.into(),
+            message_id: "m000001@dmda-a.de-mail.de".into(),
+            attempt,
+            permanent: attempt == 2,
+            reason: format!("554 5.6.0 refused ({attempt})"),
+            retry_at: None,
+        });
+    }
+    let sends = [anzeige(&bench, None)];
+    let details = details_at_end(&bench, FALLBACK, &sends, &world, "P7D");
+    assert_eq!(
+        details,
+        [format!(
+            "{END} 2025-03-10T09:00:00+01:00: the provider could not push m000001@dmda-a.de-mail.de to the intake: 2 failed attempt(s), given up, the last: 554 5.6.0 refused (2); the intake reported no case for m000001@dmda-a.de-mail.de (no intake.received)"
+        )]
+    );
+}
+
+/// A Zustellung that never came: the intake chose the postal fallback, and the provider
+/// refused the intake's own message.
+#[test]
+fn unmet_names_the_postal_fallback_and_a_refused_intake_message() {
+    let bench = Bench::new();
+    let mut world = Recorded::default();
+    world.lay(intake_copy(&bench));
+    received(&bench, "WBS-2025-00001", "wohnberechtigungsschein");
+    bench.at("P7D");
+    bench.trace.emit(EventKind::ProviderRefused {
+        provider: "dmda-a".into(),
+        stage: "RCPT".into(),
+        from: Some(INTAKE.into()),
+        code: 550,
+        enhanced: "5.1.1".into(),
+        reason: "No De-Mail account".into(),
+        eml: None,
+    });
+    bench.trace.emit(EventKind::IntakeFallback {
+        aktenzeichen: "WBS-2025-00001".into(),
+        channel: "postal".into(),
+        reason: "no access opened".into(),
+    });
+    let sends = [anzeige(&bench, None)];
+    let details = details_at_end(&bench, ZUSTELLUNG, &sends, &world, "P8D");
+    assert_eq!(
+        details,
+        [format!(
+            "{END} 2025-03-11T09:00:00+01:00: the intake sent no document asking for an Abholbestätigung (a Bescheid, or a reply with `reply_options`) in reply to it; the intake chose the postal fallback for WBS-2025-00001: no access opened; the provider refused a message from the intake's {INTAKE} at RCPT: 550 5.1.1 No De-Mail account"
+        )]
+    );
+}
+
+/// The scenario ends before the fiction day (§ 5a Abs. 4 Satz 1 VwZG: the 4th day after
+/// sending on Tue 04.03.2025 is Sat 08.03.2025); and a `fallback` expectation whose case the
+/// intake served by De-Mail says so.
+#[test]
+fn unmet_names_the_fiction_day_and_a_service_by_demail() {
+    let bench = Bench::new();
+    let mut world = Recorded::default();
+    world.lay(intake_copy(&bench));
+    world.lay(document(bench.at("P1D").timestamp()));
+    received(&bench, "GA-2025-00001", "gewerbeanzeige");
+    let sends = [anzeige(&bench, None)];
+    let details = details_at_end(&bench, ZUSTELLUNG, &sends, &world, "P4D");
+    assert_eq!(details.len(), 1);
+    assert!(
+        details[0].starts_with(&format!(
+            "{END} 2025-03-07T09:00:00+01:00: no Abholbestätigung for m000003@dmda-a.de-mail.de came, and the scenario ends before the fiction day Sat 08.03.2025 is over (sent Tue 04.03.2025; "
+        )) && details[0].contains("§ 5a Abs. 4 Satz 1 VwZG (Fassung 2025-01-20)"),
+        "{details:?}"
+    );
+    bench.trace.emit(EventKind::IntakeZustellung {
+        aktenzeichen: "GA-2025-00001".into(),
+        mode: "abholung".into(),
+        date: "2025-03-05".into(),
+        rechtsbehelf_until: String::new(),
+        source: "test".into(),
+    });
+    let details = details_at_end(&bench, FALLBACK, &sends, &world, "P5D");
+    assert_eq!(
+        details,
+        [format!(
+            "{END} 2025-03-08T09:00:00+01:00: the intake recorded no fallback: it served GA-2025-00001 by De-Mail (abholung on 2025-03-05)"
+        )]
+    );
+}
+
+/// A stated day of Zustellung that differs from the calendar's fails naming both, although
+/// the intake recorded the calendar's day.
+#[test]
+fn a_stated_day_of_zustellung_that_disagrees_fails_naming_both_days() {
+    let bench = Bench::new();
+    let mut world = Recorded::default();
+    world.lay(intake_copy(&bench));
+    world.lay(document(bench.at("P1D").timestamp()));
+    received(&bench, "GA-2025-00001", "gewerbeanzeige");
+    bench.trace.emit(EventKind::IntakeZustellung {
+        aktenzeichen: "GA-2025-00001".into(),
+        mode: "fiktion".into(),
+        date: "2025-03-08".into(),
+        rechtsbehelf_until: String::new(),
+        source: "test".into(),
+    });
+    let expectations = bench.expectations(&format!("{ZUSTELLUNG}served_on = \"2025-03-07\"\n"));
+    let setting = Setting {
+        place: &bench.place,
+        intake: &bench.intake,
+        citizens: vec![(SENDER.into(), true)],
+    };
+    let mut judge = Judge::new(&expectations, setting, &bench.trace);
+    let sends = [anzeige(&bench, None)];
+    judge.observe(&observation(bench.at("P6D"), &sends, &world, &[]));
+    let outcome = &judge.outcomes()[0];
+    assert!(!outcome.passed);
+    assert!(
+        outcome.detail.starts_with(
+            "the scenario states the day of Zustellung Fri 07.03.2025, but the calendar computes Sat 08.03.2025 for m000003@dmda-a.de-mail.de (sent 2025-03-04, fiktion;"
+        ),
+        "{outcome:?}"
+    );
 }

@@ -10,9 +10,11 @@ use std::fmt;
 
 use demail_sim::demail::{MessageType, normalize_address};
 use demail_sim::law::{self, Options, When};
+use demail_sim::provider::StoredMessage;
 use demail_sim::trace::EventKind;
 use jiff::civil::Date;
 
+use super::lookup::legal_day;
 use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::check::due::RuleId;
 use crate::located::Located;
@@ -20,16 +22,19 @@ use crate::model::SendOutcome;
 
 pub const ENTRY: Entry = Entry::new::<Zustellung>(Shape {
     name: "zustellung",
-    keys: &["mode"],
+    keys: &["mode", "served_on", "widerspruch_last_day"],
     about: About::AcceptedMessage,
     timing: Timing::Observed,
     level: Level::Observation,
 });
 
-/// Key `mode = "abholung" | "fiktion"`.
+/// Key `mode = "abholung" | "fiktion"`, and the days the tester computed by hand:
+/// `served_on` (the day of Zustellung) and `widerspruch_last_day` (for a Bescheid).
 #[derive(Clone, Debug)]
 pub struct Zustellung {
     mode: Mode,
+    served_on: Option<Date>,
+    widerspruch_last_day: Option<Date>,
 }
 
 /// How a document is served under § 5a VwZG.
@@ -93,7 +98,11 @@ impl Kind for Zustellung {
                 ),
             ));
         };
-        Ok(Self { mode })
+        Ok(Self {
+            mode,
+            served_on: cx.date(&cx.spec.served_on, "served_on")?,
+            widerspruch_last_day: cx.date(&cx.spec.widerspruch_last_day, "widerspruch_last_day")?,
+        })
     }
 
     fn observe(&mut self, cx: &Cx<'_>, send: &SendOutcome) -> Option<Verdict> {
@@ -102,12 +111,17 @@ impl Kind for Zustellung {
             Err(pending) => pending,
         }
     }
+
+    fn unmet(&self, cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
+        unmet(cx, send)
+    }
 }
 
 impl Zustellung {
     fn judge(&self, cx: &Cx<'_>, send: &SendOutcome) -> Pending<Verdict> {
         let s = service(cx, send)?;
-        let intake_note = intake_record(cx, send, &s)?;
+        let remedy = remedy(cx, send, s.day);
+        let intake_note = intake_record(cx, send, &s, &remedy)?;
         let by_retrieval = s.mode == Mode::Abholung;
         let (message_id, date, source) =
             (s.message_id.clone(), s.day.to_string(), s.source.clone());
@@ -136,6 +150,23 @@ impl Zustellung {
             s.sent_on,
             s.source
         );
+        if let Some(disagreement) = self.stated_disagrees(&s, &remedy) {
+            return Ok(Verdict::fail(disagreement));
+        }
+        let stated: Vec<String> = [
+            self.served_on
+                .map(|d| format!("served on {}", legal_day(d))),
+            self.widerspruch_last_day
+                .map(|d| format!("last day for a Widerspruch {}", legal_day(d))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let detail = if stated.is_empty() {
+            detail
+        } else {
+            format!("{detail}; as stated: {}", stated.join(", "))
+        };
         Ok(if s.mode == self.mode {
             Verdict::pass(detail)
         } else {
@@ -147,6 +178,156 @@ impl Zustellung {
     }
 }
 
+impl Zustellung {
+    /// Compares the days the scenario states with the calendar's: the day of Zustellung
+    /// (§ 5a VwZG) and the last day for a Widerspruch (§ 70 VwGO, § 58 Abs. 2 VwGO without a
+    /// Rechtsbehelfsbelehrung). Returns the failure naming both days, if any.
+    fn stated_disagrees(&self, s: &Service, remedy: &Option<Remedy>) -> Option<String> {
+        if let Some(stated) = self.served_on
+            && stated != s.day
+        {
+            return Some(format!(
+                "the scenario states the day of Zustellung {}, but the calendar computes {} for {} (sent {}, {}; {})",
+                legal_day(stated),
+                legal_day(s.day),
+                s.message_id,
+                s.sent_on,
+                s.mode,
+                s.source
+            ));
+        }
+        let stated = self.widerspruch_last_day?;
+        Some(match remedy {
+            None => format!(
+                "the scenario states a last day for a Widerspruch ({}), but {} is not a Bescheid: no remedy period runs from its Zustellung",
+                legal_day(stated),
+                s.message_id
+            ),
+            Some(Remedy {
+                rule,
+                last_day: Ok(d),
+            }) if *d != stated => format!(
+                "the scenario states the last day for a Widerspruch {}, but the calendar computes {} ({rule} from the Zustellung on {})",
+                legal_day(stated),
+                legal_day(*d),
+                legal_day(s.day)
+            ),
+            Some(Remedy {
+                last_day: Ok(_), ..
+            }) => return None,
+            Some(Remedy {
+                rule,
+                last_day: Err(e),
+            }) => format!(
+                "the scenario states the last day for a Widerspruch {}, but the calendar cannot compute {rule}: {e}",
+                legal_day(stated)
+            ),
+        })
+    }
+}
+
+/// The period for a remedy against a served Bescheid: its rule and last day.
+struct Remedy {
+    rule: RuleId,
+    last_day: Result<Date, String>,
+}
+
+impl Remedy {
+    /// As the intake records it in `intake.zustellung`: `2025-04-14 (widerspruch)`.
+    fn recorded_form(&self) -> String {
+        match &self.last_day {
+            Ok(d) => format!("{d} ({})", self.rule),
+            Err(e) => format!("not computable: {e}"),
+        }
+    }
+}
+
+/// For a Bescheid, the period for a remedy from the day of Zustellung: § 70 Abs. 1 VwGO with
+/// a Rechtsbehelfsbelehrung, § 58 Abs. 2 VwGO without (both Fassung 2026-08-19, the
+/// calendar's `widerspruch` and `ohne-belehrung`); `None` for another document.
+fn remedy(cx: &Cx<'_>, send: &SendOutcome, day: Date) -> Option<Remedy> {
+    let case = cx.intake_case(send)?;
+    let bescheid = cx
+        .setting
+        .intake
+        .procedure(&case.procedure)?
+        .bescheid
+        .as_ref()?;
+    let rule = if bescheid.rechtsbehelfsbelehrung {
+        RuleId::WIDERSPRUCH
+    } else {
+        RuleId::OHNE_BELEHRUNG
+    };
+    let last_day =
+        match law::compute_date(rule.as_str(), day, cx.setting.place, &Options::default()) {
+            Ok((_, When::Date(d))) => Ok(d),
+            Ok((_, When::DateTime(d))) => Ok(d.date()),
+            Err(e) => Err(e.to_string()),
+        };
+    Some(Remedy { rule, last_day })
+}
+
+/// The intake's message in reply to the step's message that asks for an Abholbestätigung.
+fn document<'m>(
+    cx: &Cx<'_>,
+    send: &SendOutcome,
+    mailbox: &'m [StoredMessage],
+) -> Option<&'m StoredMessage> {
+    mailbox.iter().find(|m| {
+        cx.is_reply(m, send)
+            && demail_sim::demail::headers::RawMessage::parse(&m.raw).is_ok_and(|r| {
+                r.first(demail_sim::demail::h::CONFIRMATION_OF_RETRIEVE)
+                    .as_deref()
+                    == Some("yes")
+            })
+    })
+}
+
+/// Why the Zustellung is undecided at the end: no document asking for an Abholbestätigung,
+/// the fiction day not over yet (§ 5a Abs. 4 Satz 1 VwZG), or no record of the intake.
+fn unmet(cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
+    let mailbox = cx.obs.world.mailbox(&send.from).ok()?;
+    let Some(doc) = document(cx, send, &mailbox) else {
+        return Some(
+            "the intake sent no document asking for an Abholbestätigung (a Bescheid, or a reply with `reply_options`) in reply to it"
+                .into(),
+        );
+    };
+    match service(cx, send) {
+        Err(Some(_)) => None,
+        Err(None) => {
+            let tz = cx.obs.now.time_zone().clone();
+            let sent = doc.stored_at.to_zoned_datetime(tz).date();
+            let (day, sources) = match law::compute(
+                RuleId::ZUSTELLUNG_ABHOLUNG.as_str(),
+                sent,
+                cx.setting.place,
+                &Options::default(),
+            ) {
+                Ok(d) => (
+                    legal_day(match d.when {
+                        When::Date(d) => d,
+                        When::DateTime(d) => d.date(),
+                    }),
+                    d.sources.join("; "),
+                ),
+                Err(e) => ("(not computable)".into(), e.to_string()),
+            };
+            Some(format!(
+                "no Abholbestätigung for {} came, and the scenario ends before the fiction day {day} is over (sent {}; {sources})",
+                doc.message_id,
+                legal_day(sent)
+            ))
+        }
+        Ok(s) => Some(format!(
+            "the intake recorded no Zustellung (intake.zustellung) of {}; the calendar gives {} on {}",
+            s.message_id,
+            s.mode,
+            legal_day(s.day)
+        )),
+    }
+}
+
 /// Finds the served document (the intake's message in reply to the step's message that asks
 /// for an Abholbestätigung) and computes its day and mode of Zustellung.
 fn service(cx: &Cx<'_>, send: &SendOutcome) -> Pending<Service> {
@@ -155,17 +336,7 @@ fn service(cx: &Cx<'_>, send: &SendOutcome) -> Pending<Service> {
             "cannot read the sender's mailbox: {e:#}"
         )))
     })?;
-    let reply = mailbox
-        .iter()
-        .find(|m| {
-            cx.is_reply(m, send)
-                && demail_sim::demail::headers::RawMessage::parse(&m.raw).is_ok_and(|r| {
-                    r.first(demail_sim::demail::h::CONFIRMATION_OF_RETRIEVE)
-                        .as_deref()
-                        == Some("yes")
-                })
-        })
-        .ok_or(None)?;
+    let reply = document(cx, send, &mailbox).ok_or(None)?;
     let tz = cx.obs.now.time_zone().clone();
     let sent = reply.stored_at.to_zoned_datetime(tz.clone());
     let retrieval = mailbox.iter().find(|m| {
@@ -235,7 +406,12 @@ fn service(cx: &Cx<'_>, send: &SendOutcome) -> Pending<Service> {
 /// to) with the computed service; returns the note for the detail when they agree. Not yet
 /// recorded is undecided: an intake that pulls its mail sees the Abholbestätigung only at its
 /// next poll (at the end it fails as "not observed").
-fn intake_record(cx: &Cx<'_>, send: &SendOutcome, s: &Service) -> Pending<String> {
+fn intake_record(
+    cx: &Cx<'_>,
+    send: &SendOutcome,
+    s: &Service,
+    remedy: &Option<Remedy>,
+) -> Pending<String> {
     let (day, mode) = (s.day, s.mode);
     let case = cx.intake_case(send);
     let recorded = case.as_ref().and_then(|c| {
@@ -251,23 +427,10 @@ fn intake_record(cx: &Cx<'_>, send: &SendOutcome, s: &Service) -> Pending<String
         })
     });
     // For a Bescheid the intake must also have computed the period for a remedy from the
-    // day of Zustellung: § 70 VwGO with a Rechtsbehelfsbelehrung, § 58 Abs. 2 VwGO without.
-    let remedy = case
+    // day of Zustellung.
+    let remedy = remedy
         .as_ref()
-        .and_then(|c| cx.setting.intake.procedure(&c.procedure))
-        .and_then(|p| p.bescheid.as_ref())
-        .map(|b| {
-            let rule = if b.rechtsbehelfsbelehrung {
-                RuleId::WIDERSPRUCH
-            } else {
-                RuleId::OHNE_BELEHRUNG
-            };
-            match law::compute_date(rule.as_str(), day, cx.setting.place, &Options::default()) {
-                Ok((_, When::Date(d))) => format!("{d} ({rule})"),
-                Ok((_, When::DateTime(d))) => format!("{} ({rule})", d.date()),
-                Err(e) => format!("not computable: {e}"),
-            }
-        })
+        .map(Remedy::recorded_form)
         .unwrap_or_default();
     match recorded {
         Some((m, d, until)) if m == mode.as_str() && d == day.to_string() && until == remedy => {

@@ -1050,7 +1050,7 @@ mod tests {
         (
             A,
             "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"reply\"\n",
-            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"reply\" needs the key `rule`",
+            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"reply\" needs the key `rule` (a legal deadline, e.g. \"gewerbe-empfang\") or `within` (a time after sending, e.g. \"P3D\", for a procedure without a statutory deadline such as a petition)",
         ),
         // reply-bad-rule
         (
