@@ -234,7 +234,12 @@ fn run(args: RunArgs) -> ExitCode {
         env!("CARGO_PKG_VERSION"),
         target.as_ref().map_or_else(
             || "embedded reference intake".to_string(),
-            |t| format!("{} {} ({}, {})", t.name, t.version, args.target, t.level)
+            |t| format!(
+                "{} ({}, {})",
+                [t.name.as_str(), t.version.as_str()].join(" ").trim(),
+                args.target,
+                t.level
+            )
         ),
         scenarios.len()
     );

@@ -363,3 +363,83 @@ fn a_plain_push_target_works_on_loopback_with_a_warning() {
         "no ANSI colour codes in a pipe: {err}"
     );
 }
+
+/// Four free loopback ports (bound and released; another process could take one in between,
+/// which this test accepts).
+fn free_ports() -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..4)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+/// A system that is already running (no `[start]`): the target names fixed addresses, the
+/// test-bed waits until they accept connections and drives the scenario against it; the system
+/// keeps running afterwards.
+#[test]
+fn an_already_running_system_is_driven_without_a_start_command() {
+    let dir = temp("running");
+    let p = free_ports();
+    let target = dir.join("running.toml");
+    std::fs::write(
+        &target,
+        format!(
+            r#"[system]
+name = "reference intake, started by hand"
+level = 3
+scenario_config = true
+[accounts]
+password = "reference-intake-password"
+[provider]
+submission = "127.0.0.1:{}"
+http = "127.0.0.1:{}"
+[receive]
+push = "127.0.0.1:{}"
+[clock]
+url = "http://127.0.0.1:{}/testbed/clock"
+[observe]
+events = "http://127.0.0.1:{}/testbed/events"
+"#,
+            p[0], p[1], p[2], p[3], p[3]
+        ),
+    )
+    .unwrap();
+    let scenario = "scenarios/gewerbe/anzeige-absenderbestaetigt.toml";
+    // The PKI first (`pki init`), as an integrator does, so that the two processes load it.
+    let pki = dir.join("pki");
+    let init = bin().args(["pki", "init"]).arg(&pki).output().unwrap();
+    assert!(init.status.success());
+    let mut intake = bin()
+        .args(["intake", "--target"])
+        .arg(&target)
+        .args(["--scenario", scenario, "--pki"])
+        .arg(&pki)
+        .arg("--data")
+        .arg(dir.join("intake"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let o = bin()
+        .args(["run", scenario, "--target"])
+        .arg(&target)
+        .arg("--pki")
+        .arg(&pki)
+        .arg("--out")
+        .arg(dir.join("runs"))
+        .output()
+        .unwrap();
+    let still_running = intake.try_wait().unwrap().is_none();
+    let _ = intake.kill();
+    let _ = intake.wait();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("golden same"), "{err}");
+    assert!(
+        still_running,
+        "the test-bed does not stop a system it did not start"
+    );
+}
