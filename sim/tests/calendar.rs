@@ -826,6 +826,63 @@ fn fiction_day_regime_boundary_2025() {
     assert_eq!(w.date(), d(2025, 2, 5));
 }
 
+/// Citations name the version in force on the event's date (issue #15 item 9): a
+/// Bescheid sent on Mon 23.12.2024 cites § 5a VwZG in the text of 2024-01-01 ("am
+/// dritten Tag"), and marks that the De-Mail-G and the BGB/GewO/VwGO texts at hand are
+/// later ones (De-Mail-G_2025-01-20.md, the HEAD texts of 2026-08-19) instead of passing
+/// them off as "Fassung 2025-01-20" / "Fassung 2026-08-19". A document sent on Fri
+/// 03.01.2025 cites the PostModG wording ("am vierten Tag", in force 01.01.2025; the
+/// texts of 2024-01-01 and 2025-01-20 differ by exactly that), not the 2024 text.
+#[test]
+fn citations_name_the_version_in_force_on_the_event_date() {
+    let dresden = Place::municipality(Land::Sachsen, "Dresden");
+    let sources = |rule: &str, day: Date| compute(rule, day, &dresden).unwrap().sources;
+    let joined = |v: Vec<String>| v.join("; ");
+
+    let served_2024 = joined(sources("zustellung-abholung", d(2024, 12, 23)));
+    assert!(
+        served_2024.contains("§ 5a Abs. 1 VwZG (Fassung 2024-01-01)"),
+        "{served_2024}"
+    );
+    assert!(
+        served_2024
+            .contains("De-Mail-G (later text of 2025-01-20; Fassung of 2024-12-23 not at hand)"),
+        "{served_2024}"
+    );
+    assert!(!served_2024.contains("Fassung 2025-01-20"), "{served_2024}");
+
+    let receipt_2024 = joined(sources("gewerbe-empfang", d(2024, 12, 16)));
+    assert!(
+        receipt_2024.contains(
+            "§ 15 Abs. 1 GewO (later text of 2026-08-19; Fassung of 2024-12-16 not at hand)"
+        ),
+        "{receipt_2024}"
+    );
+    assert!(
+        receipt_2024.contains("§ 31 Abs. 3 VwVfG (Fassung 2024-01-01)"),
+        "{receipt_2024}"
+    );
+    assert!(
+        !receipt_2024.contains("Fassung 2026-08-19"),
+        "{receipt_2024}"
+    );
+
+    let served_2025 = joined(sources("zustellung-abholung", d(2025, 1, 3)));
+    assert!(
+        served_2025
+            .contains("§ 5a Abs. 4 Satz 1 VwZG (text of 2025-01-20; unchanged since 2025-01-01)"),
+        "{served_2025}"
+    );
+    assert!(!served_2025.contains("Fassung 2024-01-01"), "{served_2025}");
+
+    // From the day of the HEAD texts on, they are simply the Fassung in force.
+    let late = joined(sources("widerspruch", d(2026, 9, 1)));
+    assert!(
+        late.contains("§ 70 Abs. 1 Satz 1 VwGO (Fassung 2026-08-19)"),
+        "{late}"
+    );
+}
+
 /// A rule asked for outside its period is a `LawError::NotInForce` that names
 /// the provision, the date and the reason: § 5a VwZG (De-Mail Zustellung) after
 /// its (assumed) repeal on 2026-07-01, the provider limits after the De-Mail-G
