@@ -1,7 +1,8 @@
 //! Integration tests of the legal calendar `demail_sim::law`. They prove that
 //!
 //! 1. the holiday lists of several Länder and years (SN 2024, BY 2025, BE 2025,
-//!    NW 2026, TH 2026, HH 2018, the nationwide Reformationstag 31.10.2017) match
+//!    BE 2028 with its one-off 17 June, the sources of Ostersonntag/Pfingstsonntag
+//!    in BB and HE, NW 2026, TH 2026, HH 2018, the nationwide Reformationstag 31.10.2017) match
 //!    the Land holiday laws, with the movable feasts worked out by hand from the
 //!    Easter dates (2017-04-16, 2018-04-01, 2024-03-31, 2025-04-20, 2026-04-05);
 //! 2. the Fristberechnung (§§ 187–193 BGB, § 31 VwVfG) gives the worked results
@@ -187,6 +188,70 @@ fn berlin_2025_full_list() {
     assert!(!law::is_holiday(&be, d(2026, 5, 8)).unwrap());
     // Other Länder do not have it.
     assert!(!law::is_holiday(&Place::land(Land::Brandenburg), d(2025, 5, 8)).unwrap());
+}
+
+/// Berlin 2028: the one-off holiday on Saturday 17.06.2028, the 75th anniversary of
+/// the uprising of 17 June 1953, decided together with the one-off 08.05.2025
+/// (finding of the independent cross-check, issue #15). The amending act is not in
+/// the reference material, so its source must say what is unverified rather than
+/// name a Gesetzblatt citation. 2028-06-17 is a Saturday (2028-01-01 is a Saturday,
+/// day 169 of a leap year), so no period can end on it anyway.
+#[test]
+fn berlin_2028_one_off_17_june() {
+    let be = Place::land(Land::Berlin);
+    let day = d(2028, 6, 17);
+    assert_eq!(day.weekday(), Weekday::Saturday);
+    assert!(law::is_holiday(&be, day).unwrap());
+    let on = law::holidays_on(&be, day).unwrap();
+    assert_eq!(on.len(), 1, "{on:?}");
+    let source = &on[0].source;
+    assert!(source.starts_with("§ 1 FeiertG (Berlin)"), "{source}");
+    assert!(source.contains("17 June 2028"), "{source}");
+    assert!(source.contains("unverified"), "{source}");
+    assert!(
+        !source.contains("GVBl. S."),
+        "no invented Gesetzblatt page: {source}"
+    );
+    // The 2025 one-off names the same amendment.
+    let may = law::holidays_on(&be, d(2025, 5, 8)).unwrap();
+    assert!(may[0].source.contains("17 June 2028"), "{may:?}");
+    // A one-off: not in 2027 or 2029 (then not a holiday in Berlin), nowhere else.
+    assert!(!law::is_holiday(&be, d(2027, 6, 17)).unwrap());
+    assert!(!law::is_holiday(&be, d(2029, 6, 17)).unwrap());
+    assert!(!law::is_holiday(&Place::land(Land::Brandenburg), day).unwrap());
+    // Eleven named days in Berlin 2028: the nine common ones, Frauentag and this one.
+    assert_eq!(list(&be, 2028).len(), 11);
+}
+
+/// Ostersonntag and Pfingstsonntag: § 2 Abs. 1 FTG Brandenburg names both; § 1
+/// Abs. 1 HFeiertagsG (Hessen) reads "Gesetzliche Feiertage sind die Sonntage
+/// sowie …", so in Hessen they are holidays as Sundays, not by name (cross-check of
+/// issue #15). Each Land's source says its own case, and no "HE: uncertain" note
+/// leaks into Brandenburg's.
+#[test]
+fn easter_and_whit_sunday_sources_by_land() {
+    for (year, easter) in [(2025, d(2025, 4, 20)), (2026, d(2026, 4, 5))] {
+        let whit = plus_days(easter, 49);
+        for day in [easter, whit] {
+            let bb = law::holidays_on(&Place::land(Land::Brandenburg), day).unwrap();
+            assert_eq!(bb.len(), 1, "{year}: {bb:?}");
+            assert!(bb[0].source.starts_with("§ 2 Abs. 1 FTG (Brandenburg)"));
+            assert!(bb[0].source.contains("named in the list"), "{bb:?}");
+            assert!(!bb[0].source.contains("HE"), "{bb:?}");
+            assert!(!bb[0].source.contains("uncertain"), "{bb:?}");
+            let he = law::holidays_on(&Place::land(Land::Hessen), day).unwrap();
+            assert_eq!(he.len(), 1, "{year}: {he:?}");
+            assert!(he[0].source.starts_with("§ 1 Abs. 1 HFeiertagsG (Hessen)"));
+            assert!(
+                he[0].source.contains("as a Sunday, not by name")
+                    && he[0]
+                        .source
+                        .contains("\"Gesetzliche Feiertage sind die Sonntage sowie …\""),
+                "{he:?}"
+            );
+            assert!(!he[0].source.contains("uncertain"), "{he:?}");
+        }
+    }
 }
 
 /// Nordrhein-Westfalen 2026: the nine common holidays plus Fronleichnam
@@ -759,6 +824,63 @@ fn fiction_day_regime_boundary_2025() {
     assert_eq!(b.date(), d(2025, 1, 5));
     let w = compute("widerspruch", b.date(), &sn).unwrap();
     assert_eq!(w.date(), d(2025, 2, 5));
+}
+
+/// Citations name the version in force on the event's date (issue #15 item 9): a
+/// Bescheid sent on Mon 23.12.2024 cites § 5a VwZG in the text of 2024-01-01 ("am
+/// dritten Tag"), and marks that the De-Mail-G and the BGB/GewO/VwGO texts at hand are
+/// later ones (De-Mail-G_2025-01-20.md, the HEAD texts of 2026-08-19) instead of passing
+/// them off as "Fassung 2025-01-20" / "Fassung 2026-08-19". A document sent on Fri
+/// 03.01.2025 cites the PostModG wording ("am vierten Tag", in force 01.01.2025; the
+/// texts of 2024-01-01 and 2025-01-20 differ by exactly that), not the 2024 text.
+#[test]
+fn citations_name_the_version_in_force_on_the_event_date() {
+    let dresden = Place::municipality(Land::Sachsen, "Dresden");
+    let sources = |rule: &str, day: Date| compute(rule, day, &dresden).unwrap().sources;
+    let joined = |v: Vec<String>| v.join("; ");
+
+    let served_2024 = joined(sources("zustellung-abholung", d(2024, 12, 23)));
+    assert!(
+        served_2024.contains("§ 5a Abs. 1 VwZG (Fassung 2024-01-01)"),
+        "{served_2024}"
+    );
+    assert!(
+        served_2024
+            .contains("De-Mail-G (later text of 2025-01-20; Fassung of 2024-12-23 not at hand)"),
+        "{served_2024}"
+    );
+    assert!(!served_2024.contains("Fassung 2025-01-20"), "{served_2024}");
+
+    let receipt_2024 = joined(sources("gewerbe-empfang", d(2024, 12, 16)));
+    assert!(
+        receipt_2024.contains(
+            "§ 15 Abs. 1 GewO (later text of 2026-08-19; Fassung of 2024-12-16 not at hand)"
+        ),
+        "{receipt_2024}"
+    );
+    assert!(
+        receipt_2024.contains("§ 31 Abs. 3 VwVfG (Fassung 2024-01-01)"),
+        "{receipt_2024}"
+    );
+    assert!(
+        !receipt_2024.contains("Fassung 2026-08-19"),
+        "{receipt_2024}"
+    );
+
+    let served_2025 = joined(sources("zustellung-abholung", d(2025, 1, 3)));
+    assert!(
+        served_2025
+            .contains("§ 5a Abs. 4 Satz 1 VwZG (text of 2025-01-20; unchanged since 2025-01-01)"),
+        "{served_2025}"
+    );
+    assert!(!served_2025.contains("Fassung 2024-01-01"), "{served_2025}");
+
+    // From the day of the HEAD texts on, they are simply the Fassung in force.
+    let late = joined(sources("widerspruch", d(2026, 9, 1)));
+    assert!(
+        late.contains("§ 70 Abs. 1 Satz 1 VwGO (Fassung 2026-08-19)"),
+        "{late}"
+    );
 }
 
 /// A rule asked for outside its period is a `LawError::NotInForce` that names

@@ -125,10 +125,8 @@ async fn trusted_peers_exchange_mail_and_confirmations() {
         .into_iter()
         .find(|m| m.message_type == MessageType::ConfirmationOfReceipt)
         .unwrap();
-    assert_eq!(
-        conf.from.to_ascii_lowercase(),
-        "eingangsbestaetigung@dmda-a.de-mail.de"
-    );
+    // One spelling everywhere, also after the relay: PVD-FU §4.3 Tabelle 1's.
+    assert_eq!(conf.from, "Eingangsbestaetigung@dmda-a.de-mail.de");
     assert_eq!(conf.private_id.as_deref(), Some("P-7"));
     let received = trace.events().into_iter().any(|e| {
         matches!(e.kind, EventKind::ProviderReceived { ref provider, ref from_provider, .. }

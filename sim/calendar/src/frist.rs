@@ -108,13 +108,13 @@ pub enum Basis {
 impl Basis {
     /// Citation of a counting rule ("§ 187 Abs. 1 BGB") under this basis.
     fn counting(self, bgb: &str, on: Date) -> String {
-        let bgb = undated(bgb);
+        let bgb = undated(bgb, on);
         match self {
             Basis::Bgb => bgb,
             Basis::VwVfG => format!("{bgb} via {}", dated("§ 31 Abs. 1 VwVfG", on)),
             Basis::VwGO => format!(
                 "{bgb} via {} and § 222 Abs. 1 ZPO (ZPO text not in reference folder)",
-                undated("§ 57 Abs. 2 VwGO")
+                undated("§ 57 Abs. 2 VwGO", on)
             ),
         }
     }
@@ -122,11 +122,11 @@ impl Basis {
     /// Citation of the rule that moves an end off weekends and holidays.
     fn shifting(self, on: Date) -> String {
         match self {
-            Basis::Bgb => undated("§ 193 BGB"),
+            Basis::Bgb => undated("§ 193 BGB", on),
             Basis::VwVfG => dated("§ 31 Abs. 3 VwVfG", on),
             Basis::VwGO => format!(
                 "§ 222 Abs. 2 ZPO (ZPO text not in reference folder) via {}",
-                undated("§ 57 Abs. 2 VwGO")
+                undated("§ 57 Abs. 2 VwGO", on)
             ),
         }
     }

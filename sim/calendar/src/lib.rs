@@ -21,6 +21,8 @@
 //! - [`regime()`], [`check_in_force`], [`Provision`], [`REPEAL_DEMAIL_ROUTES`]:
 //!   which rules are in force on a date.
 //! - [`compute`] with rule ids from [`RULE_IDS`]: named procedure rules.
+//! - [`texts`]: the law texts at hand and the version a citation names for an
+//!   event's date ("Fassung …", or a marked later text).
 //! - Fast path without explanations: [`frist_end_date`], [`period_end_date`],
 //!   [`fiction_day_date`], [`compute_date`]. They run the same code as the
 //!   explaining functions (a crate-private `Narrator`) and return the same dates and errors.
@@ -36,6 +38,7 @@ pub mod holidays;
 pub mod land;
 pub mod procedure_rules;
 pub mod regime;
+pub mod texts;
 
 pub use error::LawError;
 pub use fiction::{FictionDay, FictionKind, FictionShift, fiction_day, fiction_day_date};
@@ -62,7 +65,8 @@ use serde::{Deserialize, Serialize};
 pub struct Step {
     /// What was done, e.g. "event 2025-10-29 (Wed) not counted".
     pub text: String,
-    /// The legal source, e.g. "§ 187 Abs. 1 BGB (Fassung 2026-08-19)".
+    /// The legal source with the version in force on the event's date (see [`texts`]),
+    /// e.g. "§ 31 Abs. 3 VwVfG (Fassung 2025-01-20)".
     pub source: String,
 }
 
@@ -194,55 +198,6 @@ pub mod serde_iso {
     }
 }
 
-/// Version labels of the law texts in `shared/reference/law/` and how a
-/// source string names them.
-pub mod texts {
-    use jiff::civil::Date;
-
-    /// Dates of the consolidated VwVfG and VwZG texts at hand.
-    pub const DATED_VERSIONS: [Date; 4] = [
-        Date::constant(2024, 1, 1),
-        Date::constant(2025, 1, 20),
-        Date::constant(2026, 5, 4),
-        Date::constant(2026, 7, 19),
-    ];
-
-    /// Dates of the De-Mail-G texts at hand.
-    pub const DEMAIL_G_VERSIONS: [Date; 2] =
-        [Date::constant(2025, 1, 20), Date::constant(2026, 7, 19)];
-
-    /// The undated texts (BGB §§ 186–193, GewO §§ 14–15, VwGO excerpt) are the
-    /// "HEAD" state that `demail-notes.md` § 2.1/2.5 dates to 2026-08-19.
-    pub const UNDATED_VERSION: &str = "Fassung 2026-08-19";
-
-    /// The version label of the latest dated text on or before `date`; for
-    /// dates before the first text, the first text (the oldest one read).
-    pub fn version_for(date: Date) -> String {
-        version_among(&DATED_VERSIONS, date)
-    }
-
-    /// The same for an explicit list of text dates (sorted ascending, non-empty).
-    pub fn version_among(versions: &[Date], date: Date) -> String {
-        let mut chosen = versions.first().copied().unwrap_or(date);
-        for &v in versions {
-            if v <= date {
-                chosen = v;
-            }
-        }
-        format!("Fassung {chosen}")
-    }
-
-    /// "§ 31 Abs. 3 VwVfG (Fassung 2025-01-20)" for a VwVfG/VwZG provision on `date`.
-    pub fn dated(provision: &str, date: Date) -> String {
-        format!("{provision} ({})", version_for(date))
-    }
-
-    /// "§ 188 Abs. 2 BGB (Fassung 2026-08-19)" for BGB, GewO, VwGO provisions.
-    pub fn undated(provision: &str) -> String {
-        format!("{provision} ({UNDATED_VERSION})")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,22 +206,5 @@ mod tests {
     fn day_label_shows_weekday() {
         // 2025-10-29 is a Wednesday (demail-notes "Worked example": "Wed 29.10.2025").
         assert_eq!(day_label(Date::constant(2025, 10, 29)), "2025-10-29 (Wed)");
-    }
-
-    #[test]
-    fn text_versions_follow_the_reference_folder() {
-        // File names in shared/reference/law/: VwVfG_excerpt_<date>.md.
-        assert_eq!(
-            texts::version_for(Date::constant(2025, 11, 3)),
-            "Fassung 2025-01-20"
-        );
-        assert_eq!(
-            texts::version_for(Date::constant(2023, 5, 1)),
-            "Fassung 2024-01-01"
-        );
-        assert_eq!(
-            texts::version_for(Date::constant(2026, 7, 19)),
-            "Fassung 2026-07-19"
-        );
     }
 }

@@ -262,7 +262,7 @@ fn compute_with<N: Narrator>(
                                 "event at {dt}: only its day {} counts",
                                 day_label(dt.date())
                             ),
-                            undated("§ 187 Abs. 1 BGB"),
+                            undated("§ 187 Abs. 1 BGB", dt.date()),
                         )
                     });
                     dt.date()
@@ -292,7 +292,7 @@ fn dated_rule<N: Narrator>(
                     "the authority certifies receipt of a Gewerbeanzeige (trade notification) \
                      \"innerhalb dreier Tage\": read as 3 calendar days (the text says Tage, \
                      not Werktage), counted by § 31 VwVfG with §§ 187 ff. BGB",
-                    undated("§ 15 Abs. 1 GewO"),
+                    undated("§ 15 Abs. 1 GewO", day),
                 )
             });
             let (_, end) = shifted_end(day, Period::days(3), calendar, Basis::VwVfG, n)?;
@@ -338,8 +338,8 @@ fn dated_rule<N: Narrator>(
                     ),
                     format!(
                         "{} with {}",
-                        undated("§ 70 Abs. 1 Satz 1 VwGO"),
-                        undated("§ 70 Abs. 2, § 58 Abs. 1 VwGO")
+                        undated("§ 70 Abs. 1 Satz 1 VwGO", day),
+                        undated("§ 70 Abs. 2, § 58 Abs. 1 VwGO", day)
                     ),
                 )
             });
@@ -362,7 +362,7 @@ fn dated_rule<N: Narrator>(
                          or Verkündung on {} (except höhere Gewalt)",
                         day_label(day)
                     ),
-                    undated("§ 58 Abs. 2 Satz 1 VwGO"),
+                    undated("§ 58 Abs. 2 Satz 1 VwGO", day),
                 )
             });
             let (_, end) = shifted_end(day, Period::years(1), calendar, Basis::VwGO, n)?;
@@ -381,7 +381,7 @@ fn dated_rule<N: Narrator>(
                          special circumstances require it)",
                         day_label(day)
                     ),
-                    undated("§ 75 Satz 2 VwGO"),
+                    undated("§ 75 Satz 2 VwGO", day),
                 )
             });
             let end = count_period(day, Period::months(3), Basis::VwGO, n)?;
@@ -395,7 +395,7 @@ fn dated_rule<N: Narrator>(
                         day_label(end),
                         day_label(earliest)
                     ),
-                    undated("§ 75 Satz 2 VwGO"),
+                    undated("§ 75 Satz 2 VwGO", day),
                 )
             });
             Ok(Computed::new(

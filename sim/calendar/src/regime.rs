@@ -19,7 +19,7 @@
 //! - De-Mail-G § 26 (text 2026-07-19): "Dieses Gesetz tritt mit Ablauf des
 //!   31. Dezember 2026 außer Kraft" — last day in force 2026-12-31.
 
-use super::texts::{DEMAIL_G_VERSIONS, dated, version_among};
+use super::texts::{dated, demail_g};
 use super::{LawError, serde_iso};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -194,11 +194,7 @@ pub(crate) fn ensure_in_force(provision: Provision, date: Date) -> Result<(), La
 /// The citation that [`check_in_force`] returns for a provision in force.
 pub(crate) fn in_force_citation(provision: Provision, date: Date) -> String {
     if provision == Provision::DeMailG {
-        return format!(
-            "{} ({})",
-            provision.citation(),
-            version_among(&DEMAIL_G_VERSIONS, date)
-        );
+        return demail_g(provision.citation(), date);
     }
     dated(provision.citation(), date)
 }

@@ -61,7 +61,6 @@ impl AckKind {
         format!("{}: {original_subject}", self.label())
     }
 
-    /// Local part of the issuing system address (PVD-FU §4.3 Tabelle 1).
     /// Short name in traces: "dispatch", "receipt", "retrieve".
     pub fn trace_name(self) -> &'static str {
         match self {
@@ -71,11 +70,12 @@ impl AckKind {
         }
     }
 
+    /// Local part of the issuing system address, spelt as in PVD-FU §4.3 Tabelle 1.
     pub fn system_local_part(self) -> &'static str {
         match self {
-            AckKind::Dispatch => "Versandbestaetigung",
-            AckKind::Receipt => "Eingangsbestaetigung",
-            AckKind::Retrieve => "Abholbestaetigung",
+            AckKind::Dispatch => super::system_address::VERSAND,
+            AckKind::Receipt => super::system_address::EINGANG,
+            AckKind::Retrieve => super::system_address::ABHOL,
         }
     }
 

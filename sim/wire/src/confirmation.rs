@@ -124,7 +124,7 @@ pub fn build(
     original: &RawMessage,
     signer: Option<&Signer>,
 ) -> Result<Built, AckError> {
-    let from = format!("{}@{}", kind.system_local_part(), f.provider_domain);
+    let from = super::system_address::at(kind.system_local_part(), &f.provider_domain);
     let facts = AckFacts {
         kind,
         sender: &from,

@@ -186,26 +186,61 @@ impl MessageType {
 }
 
 /// System addresses of a provider (PVD-FU §4.3, Tabelle 1).
+///
+/// **One spelling everywhere: the one of PVD-FU §4.3 Tabelle 1** (`Eingangsbestaetigung@<DMDA>`,
+/// capital first letter), on the wire, in the store, in traces and in check details, also
+/// after a relay. ACM-FU §2.1.3 asks for lower case letters in De-Mail addresses, but
+/// §2.1.4 exempts system addresses: they "unterliegen nicht den besonderen Formatvorgaben
+/// einer De-Mail-Adresse für natürliche Personen oder Institutionen". Readers compare them
+/// case-insensitively ([`is_system`], [`canonical`], [`super::normalize_address`]), since
+/// another provider may write them in any case.
 pub mod system_address {
-    /// Local parts of the system addresses.
-    pub const LOCAL_PARTS: [&str; 5] = [
-        "Versandbestaetigung",
-        "Eingangsbestaetigung",
-        "Abholbestaetigung",
-        "Schadsoftware-Warnung",
-        "Meldung",
-    ];
+    /// Sender of a Versandbestätigung.
+    pub const VERSAND: &str = "Versandbestaetigung";
+    /// Sender of an Eingangsbestätigung.
+    pub const EINGANG: &str = "Eingangsbestaetigung";
+    /// Sender of an Abholbestätigung.
+    pub const ABHOL: &str = "Abholbestaetigung";
+    /// Sender of a warning about malware.
+    pub const SCHADSOFTWARE: &str = "Schadsoftware-Warnung";
+    /// Sender of a Meldungsnachricht.
+    pub const MELDUNG: &str = "Meldung";
+
+    /// Local parts of the system addresses, spelt as in Tabelle 1.
+    pub const LOCAL_PARTS: [&str; 5] = [VERSAND, EINGANG, ABHOL, SCHADSOFTWARE, MELDUNG];
 
     /// `Eingangsbestaetigung@<provider domain>`.
     pub fn eingang(provider_domain: &str) -> String {
-        format!("Eingangsbestaetigung@{provider_domain}")
+        at(EINGANG, provider_domain)
     }
 
-    /// Whether `address` is one of the system addresses of any provider.
+    /// `<local part>@<provider domain>`, the domain in lower case.
+    pub fn at(local_part: &str, provider_domain: &str) -> String {
+        format!("{local_part}@{}", provider_domain.to_ascii_lowercase())
+    }
+
+    /// The Tabelle 1 spelling of `local` if it names a system address in any case.
+    fn tabelle1(local: &str) -> Option<&'static str> {
+        LOCAL_PARTS
+            .iter()
+            .copied()
+            .find(|l| l.eq_ignore_ascii_case(local))
+    }
+
+    /// Whether `address` is one of the system addresses of any provider (any case).
     pub fn is_system(address: &str) -> bool {
         address
             .split_once('@')
-            .is_some_and(|(local, _)| LOCAL_PARTS.iter().any(|l| l.eq_ignore_ascii_case(local)))
+            .is_some_and(|(local, _)| tabelle1(local.trim().trim_start_matches('<')).is_some())
+    }
+
+    /// The Tabelle 1 spelling of a system address written in any case
+    /// (`eingangsbestaetigung@DMDA-A.de-mail.de` → `Eingangsbestaetigung@dmda-a.de-mail.de`);
+    /// `None` for any other address.
+    pub fn canonical(address: &str) -> Option<String> {
+        let bare = address.trim().trim_start_matches('<').trim_end_matches('>');
+        let (local, domain) = bare.rsplit_once('@')?;
+        tabelle1(local).map(|l| at(l, domain))
     }
 }
 
@@ -216,20 +251,60 @@ pub fn domain_of(address: &str) -> Option<String> {
         .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase())
 }
 
-/// Normalises an address for comparison: trims angle brackets and spaces, lower-cases it.
-/// De-Mail addresses are lower case (ACM-FU §2.1); system addresses are compared
-/// case-insensitively.
+/// Normalises an address for comparison and storage: trims angle brackets and spaces and
+/// lower-cases it (De-Mail addresses are lower case, ACM-FU §2.1.3), except that a system
+/// address gets its Tabelle 1 spelling (PVD-FU §4.3; ACM-FU §2.1.4 exempts it from the
+/// lower-case rule; see [`system_address`]). Two spellings of one address normalise alike,
+/// so comparing normalised addresses is case-insensitive.
 pub fn normalize_address(address: &str) -> String {
-    address
-        .trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .to_ascii_lowercase()
+    system_address::canonical(address).unwrap_or_else(|| {
+        address
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_ascii_lowercase()
+    })
+}
+
+/// Whether two addresses are the same address, whatever their case or angle brackets.
+pub fn same_address(a: &str, b: &str) -> bool {
+    normalize_address(a) == normalize_address(b)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A system address has one spelling, Tabelle 1's, however it was written (a relay
+    /// may lower-case it); other addresses are lower case; reading compares without case.
+    #[test]
+    fn system_addresses_have_the_tabelle1_spelling() {
+        for written in [
+            "eingangsbestaetigung@dmda-a.de-mail.de",
+            "EINGANGSBESTAETIGUNG@DMDA-A.DE-MAIL.DE",
+            " <Eingangsbestaetigung@dmda-a.de-mail.de> ",
+        ] {
+            assert_eq!(
+                normalize_address(written),
+                "Eingangsbestaetigung@dmda-a.de-mail.de"
+            );
+            assert!(same_address(
+                written,
+                &system_address::eingang("dmda-a.de-mail.de")
+            ));
+        }
+        assert_eq!(
+            system_address::canonical("meldung@dmda-b.de-mail.de").as_deref(),
+            Some("Meldung@dmda-b.de-mail.de")
+        );
+        assert_eq!(system_address::canonical("max@dmda-b.de-mail.de"), None);
+        assert_eq!(
+            normalize_address("<Erika.Mustermann@DMDA-A.de-mail.de>"),
+            "erika.mustermann@dmda-a.de-mail.de"
+        );
+        // A system local part under another name is not a system address.
+        assert!(!system_address::is_system("meldungen@dmda-a.de-mail.de"));
+    }
 
     /// Option values are "yes"/"no", case-sensitive, and missing means "no" (PVD-IO §3.1.2).
     #[test]
@@ -254,6 +329,7 @@ mod tests {
         assert!(!system_address::is_system(
             "erika.mustermann@dmda-a.de-mail.de"
         ));
+        assert!(system_address::is_system("<MELDUNG@dmda-a.de-mail.de>"));
         assert_eq!(
             MessageType::parse("confirmation of receipt"),
             Some(MessageType::ConfirmationOfReceipt)

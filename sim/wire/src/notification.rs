@@ -146,7 +146,7 @@ pub fn build(
     if system_address::is_system(original_sender) {
         return None;
     }
-    let from = format!("Meldung@{}", f.provider_domain);
+    let from = system_address::at(system_address::MELDUNG, &f.provider_domain);
     let subject = format!(
         "Meldung: Nachricht nicht zustellbar: {}",
         f.original_subject
