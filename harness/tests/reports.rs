@@ -178,7 +178,8 @@ fn json_parses_and_has_the_checks() {
         .map(|l| l["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["confirmation", "reply"]);
-    assert_eq!(s["latencies"][1]["seconds"], 20 * 3600);
+    // Due 20 hours after sending (05:00), sent when the intake's office opens at 08:00.
+    assert_eq!(s["latencies"][1]["seconds"], 23 * 3600);
     assert_eq!(s["deadlines"][0]["status"], "met");
     assert_eq!(
         s["reproduce"],
@@ -338,7 +339,7 @@ fn html_is_self_contained_with_three_charts() {
     }
     assert!(html.contains("<g class=\"deadline met\" data-status=\"met\">"));
     assert!(!html.contains("class=\"deadline missed\""));
-    assert!(html.contains("met: reply after 20h 0m"));
+    assert!(html.contains("met: reply after 23h 0m"));
     assert!(html.contains("reply &quot;&lt;Empfang&gt;&quot; &amp; &#39;more&#39; missing"));
     assert!(!html.contains(NASTY));
     // Wall times only in their own section, at the end.

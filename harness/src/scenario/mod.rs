@@ -8,7 +8,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use demail_sim::demail::{AuthLevel, DeMailOption};
-use demail_sim::intake::config::IntakeFile;
 use demail_sim::law::Place;
 use jiff::{Span, ZonedDateTime};
 use serde::Deserialize;
@@ -18,6 +17,10 @@ use crate::check::{ExpectSpec, Expectation, Known, Setting};
 pub use crate::located::parse_span;
 use crate::located::{Located, duration, quoted};
 use crate::model::{Level, ReceiveMode};
+
+mod intake;
+pub use intake::IntakeSpec;
+use intake::intake;
 
 /// A whole scenario file.
 #[derive(Debug, Deserialize)]
@@ -112,39 +115,6 @@ pub struct ProviderSpec {
 
 fn yes() -> bool {
     true
-}
-
-/// `[intake]`: the reference intake's configuration and the Funktionspostfach that steps
-/// address as `to = "intake"`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IntakeSpec {
-    /// A Funktionspostfach of the intake configuration.
-    pub address: Spanned<String>,
-    /// Overrides the mailbox's display name.
-    #[serde(default)]
-    pub name: Option<String>,
-    pub provider: Spanned<String>,
-    /// The intake configuration file (relative to the scenario); default: the embedded
-    /// Dresden-like configuration (`docs/intake.md`).
-    #[serde(default)]
-    pub config: Option<Spanned<String>>,
-    /// Overrides every procedure's time from receipt to the reply (e.g. `PT20H`).
-    #[serde(default)]
-    pub processing_time: Option<Spanned<String>>,
-    /// Overrides the Aktenzeichen prefix of the procedure of `address`.
-    #[serde(default)]
-    pub aktenzeichen_prefix: Option<String>,
-    /// De-Mail options the intake sets on its replies.
-    #[serde(default)]
-    pub reply_options: Vec<Spanned<String>>,
-    /// How mail reaches the intake: "push" (SMTP to its listener, default) or "pull" (it
-    /// polls the provider's HTTP gateway API on every clock step).
-    #[serde(default)]
-    pub receive: Option<Spanned<String>>,
-    /// Windows (offsets from the start) in which the intake's SMTP listener answers 451.
-    #[serde(default)]
-    pub outages: Vec<OutageSpec>,
 }
 
 /// `[[citizen]]`: a named citizen for scripted stories.
@@ -277,6 +247,7 @@ impl Scenario {
         [
             ("[intake] config", i.config.is_some()),
             ("[intake] processing_time", i.processing_time.is_some()),
+            ("[intake] bescheid_after", i.bescheid_after.is_some()),
             (
                 "[intake] aktenzeichen_prefix",
                 i.aktenzeichen_prefix.is_some(),
@@ -495,85 +466,6 @@ fn timing(h: &Header) -> Result<(ZonedDateTime, Span, Span), Located> {
         }
     };
     Ok((start, run, tick))
-}
-
-/// `[intake]`: the configuration with the scenario's overrides, the Funktionspostfach that
-/// `to = "intake"` means, and how mail reaches the intake.
-fn intake(spec: &IntakeSpec, path: &Path) -> Result<(IntakeFile, String, ReceiveMode), Problem> {
-    let mut intake_file = match &spec.config {
-        None => IntakeFile::default_dresden(),
-        Some(p) => {
-            let config_path = path.parent().unwrap_or(Path::new(".")).join(p.get_ref());
-            if !config_path.is_file() {
-                return Err(Located::new(
-                    p.span(),
-                    format!(
-                        "intake config {} does not exist (paths are relative to the scenario file)",
-                        config_path.display()
-                    ),
-                )
-                .into());
-            }
-            IntakeFile::load(&config_path)
-        }
-    }
-    .map_err(|e| {
-        Problem::Elsewhere(ScenarioError {
-            path: e.path.clone(),
-            line: e.line,
-            column: e.column,
-            message: e.message.clone(),
-        })
-    })?;
-    if let Some(pt) = &spec.processing_time {
-        let processing = duration(pt, "processing_time")?;
-        for p in &mut intake_file.procedures {
-            p.reply_after = processing;
-        }
-    }
-    let intake_address = demail_sim::demail::normalize_address(spec.address.get_ref());
-    let Some(mailbox_index) = intake_file
-        .mailboxes
-        .iter()
-        .position(|m| m.address == intake_address)
-    else {
-        let known: Vec<&str> = intake_file
-            .mailboxes
-            .iter()
-            .map(|m| m.address.as_str())
-            .collect();
-        return Err(Located::new(
-            spec.address.span(),
-            format!(
-                "{intake_address:?} is not a Funktionspostfach of the intake configuration; expected one of: {}",
-                quoted(&known)
-            ),
-        )
-        .into());
-    };
-    let receive = match &spec.receive {
-        None => ReceiveMode::Push,
-        Some(r) => ReceiveMode::from_name(r.get_ref()).ok_or_else(|| {
-            Located::new(
-                r.span(),
-                format!("receive {:?}: expected \"push\" or \"pull\"", r.get_ref()),
-            )
-        })?,
-    };
-    if let Some(name) = &spec.name {
-        intake_file.mailboxes[mailbox_index].name = name.clone();
-    }
-    if let Some(prefix) = &spec.aktenzeichen_prefix {
-        let fixed = intake_file.mailboxes[mailbox_index].procedure.clone();
-        if let Some(p) = intake_file
-            .procedures
-            .iter_mut()
-            .find(|p| Some(&p.id) == fixed.as_ref())
-        {
-            p.prefix = prefix.clone();
-        }
-    }
-    Ok((intake_file, intake_address, receive))
 }
 
 /// `land` and `municipality` of `[scenario]`: where deadlines run.

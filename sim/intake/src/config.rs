@@ -16,6 +16,8 @@ use toml::Spanned;
 use demail_calendar::{Land, Place, RULE_IDS};
 use demail_wire::address;
 
+use crate::office_hours::{OfficeError, OfficeHours};
+
 /// The embedded default (Dresden-like).
 pub const DEFAULT_TOML: &str = include_str!("dresden.toml");
 /// The name under which errors in the default are reported.
@@ -28,6 +30,17 @@ struct RawFile {
     city: RawCity,
     mailbox: Vec<RawMailbox>,
     procedure: Vec<RawProcedure>,
+    #[serde(default)]
+    office_hours: Option<RawOfficeHours>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOfficeHours {
+    days: Spanned<String>,
+    hours: Spanned<String>,
+    #[serde(default = "yes")]
+    closed_on_holidays: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,6 +155,9 @@ pub struct IntakeFile {
     pub city: City,
     pub mailboxes: Vec<Mailbox>,
     pub procedures: Vec<Procedure>,
+    /// When the intake sends replies, Bescheide and notices; without `[office_hours]`
+    /// around the clock.
+    pub office_hours: OfficeHours,
 }
 
 /// An error in a configuration file, with its position.
@@ -278,6 +294,20 @@ impl IntakeFile {
                 "no [[mailbox]]: the intake needs at least one".into(),
             ));
         }
+        let office_hours = match &raw.office_hours {
+            None => OfficeHours::always(),
+            Some(o) => {
+                OfficeHours::parse(o.days.get_ref(), o.hours.get_ref(), o.closed_on_holidays)
+                    .map_err(|e| match e {
+                        OfficeError::Days(m) => {
+                            at(Some(o.days.span()), format!("office_hours.days: {m}"))
+                        }
+                        OfficeError::Hours(m) => {
+                            at(Some(o.hours.span()), format!("office_hours.hours: {m}"))
+                        }
+                    })?
+            }
+        };
         Ok(IntakeFile {
             city: City {
                 name: raw.city.name,
@@ -286,6 +316,7 @@ impl IntakeFile {
             },
             mailboxes,
             procedures,
+            office_hours,
         })
     }
 
@@ -335,6 +366,28 @@ fn span(s: &Spanned<String>) -> Result<Span, String> {
         return Err(format!("{text:?}: expected a positive duration"));
     }
     Ok(parsed)
+}
+
+/// Checks that a Bescheid due `after` receipt comes after the reply due `reply_after`: the
+/// reply (Empfangsbescheinigung) carries the Belehrung that § 5a Abs. 4 Satz 3 VwZG requires
+/// "vor der Übermittlung" of the document. Spans with months are not compared (their length
+/// depends on the date).
+pub fn bescheid_after_reply(after: Span, reply_after: Span) -> Result<(), String> {
+    let seconds = |s: Span| {
+        s.total((
+            jiff::Unit::Second,
+            jiff::SpanRelativeTo::days_are_24_hours(),
+        ))
+        .ok()
+    };
+    match (seconds(after), seconds(reply_after)) {
+        (Some(a), Some(r)) if a <= r => Err(format!(
+            "the Bescheid after {after:#} would not come after the reply after {reply_after:#}: \
+             the reply carries the Belehrung that § 5a Abs. 4 Satz 3 VwZG requires before the \
+             Bescheid is sent; expected a longer duration"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Turns `FILE:LINE:COLUMN` spans of the configuration text into [`ConfigError`]s.
@@ -399,11 +452,15 @@ fn parse_procedure(
         .collect::<Result<Vec<_>, _>>()?;
     let bescheid = match &p.bescheid {
         None => None,
-        Some(b) => Some(BescheidConfig {
-            after: span(&b.after).map_err(|m| at(Some(b.after.span()), m))?,
-            subject: b.subject.clone(),
-            rechtsbehelfsbelehrung: b.rechtsbehelfsbelehrung,
-        }),
+        Some(b) => {
+            let after = span(&b.after).map_err(|m| at(Some(b.after.span()), m))?;
+            bescheid_after_reply(after, reply_after).map_err(|m| at(Some(b.after.span()), m))?;
+            Some(BescheidConfig {
+                after,
+                subject: b.subject.clone(),
+                rechtsbehelfsbelehrung: b.rechtsbehelfsbelehrung,
+            })
+        }
     };
     Ok(Procedure {
         id,
@@ -491,5 +548,33 @@ mod tests {
         assert!(err(&no_general).contains("no procedure with id \"allgemein\""));
 
         assert!(err("city = 3").contains("x.toml:1:"));
+
+        let bad_days = DEFAULT_TOML.replace("days = \"Mon-Fri\"", "days = \"Mo-Fr\"");
+        let e = err(&bad_days);
+        let line = bad_days.lines().position(|l| l.contains("Mo-Fr")).unwrap() + 1;
+        assert!(e.starts_with(&format!("x.toml:{line}:")), "{e}");
+        assert!(
+            e.contains("office_hours.days") && e.contains("Mon, Tue"),
+            "{e}"
+        );
+        let bad_hours = DEFAULT_TOML.replace("\"08:00-16:00\"", "\"16:00-08:00\"");
+        assert!(err(&bad_hours).contains("office_hours.hours"));
+
+        let early = DEFAULT_TOML.replace("after = \"P7D\"", "after = \"PT10H\"");
+        assert!(err(&early).contains("§ 5a Abs. 4 Satz 3 VwZG"));
+    }
+
+    #[test]
+    fn office_hours_default_and_absent() {
+        let f = IntakeFile::default_dresden().unwrap();
+        assert_eq!(
+            f.office_hours.to_string(),
+            "Mon–Fri 08:00–16:00, not on holidays"
+        );
+        let start = DEFAULT_TOML.find("[office_hours]").unwrap();
+        let end = DEFAULT_TOML[start..].find("\n\n").unwrap() + start;
+        let without = format!("{}{}", &DEFAULT_TOML[..start], &DEFAULT_TOML[end..]);
+        let f = IntakeFile::parse(&without, Path::new("x.toml")).unwrap();
+        assert!(f.office_hours.is_always());
     }
 }

@@ -300,28 +300,8 @@ pub(crate) fn receive_at(
         .unwrap_or_default();
     let aktenzeichen = state.next_aktenzeichen(&procedure.prefix, now);
     let zoned = now.to_zoned_datetime(berlin());
-    let reply_due = zoned
-        .checked_add(procedure.reply_after)
-        .map_or(now, |z| z.timestamp());
-    // Deadlines start only for a binding case: a defective one is no application yet.
-    let mut deadlines = Vec::new();
-    if decision.binding {
-        for rule in procedure.receipt_rule.iter().chain(&procedure.deadlines) {
-            match demail_calendar::compute(
-                rule,
-                today,
-                &file.city.place,
-                &demail_calendar::Options::default(),
-            ) {
-                Ok(d) => deadlines.push(CaseDeadline::from_law(&d)),
-                Err(e) => tracing::warn!("intake: deadline {rule} for {aktenzeichen}: {e}"),
-            }
-        }
-    }
-    let bescheid_due = match (&procedure.bescheid, decision.binding) {
-        (Some(b), true) => zoned.checked_add(b.after).ok().map(|z| z.timestamp()),
-        _ => None,
-    };
+    let (deadlines, reply_due, bescheid_due) =
+        timing(file, procedure, decision.binding, &zoned, &aktenzeichen);
     // Beweiswertsicherung: the message as received, its hash and the provider's seal go into
     // the DMS outbox before the 250, so a DMS outage loses nothing (docs/dms.md).
     if let Some((outbox, _)) = &intake.dms {
@@ -384,6 +364,63 @@ pub(crate) fn receive_at(
         last_error: None,
     });
     Ok(())
+}
+
+/// What receipt starts for a case: its deadlines (only a binding case: a defective one is no
+/// application yet), when the reply goes out and when the Bescheid does, both moved into the
+/// office hours (`office_hours.rs`), the reply never past its receipt rule's last day.
+fn timing(
+    file: &super::config::IntakeFile,
+    procedure: &super::config::Procedure,
+    binding: bool,
+    zoned: &jiff::ZonedDateTime,
+    aktenzeichen: &str,
+) -> (Vec<CaseDeadline>, jiff::Timestamp, Option<jiff::Timestamp>) {
+    // Deadlines start only for a binding case: a defective one is no application yet.
+    let mut deadlines = Vec::new();
+    // The end of the receipt rule's last day: the reply must go out before it, office hours
+    // or not (`office_hours::OfficeHours::schedule`).
+    let mut reply_latest = None;
+    if binding {
+        for rule in procedure.receipt_rule.iter().chain(&procedure.deadlines) {
+            match demail_calendar::compute(
+                rule,
+                zoned.date(),
+                &file.city.place,
+                &demail_calendar::Options::default(),
+            ) {
+                Ok(d) => {
+                    if Some(rule) == procedure.receipt_rule.as_ref()
+                        && d.kind == demail_calendar::DeadlineKind::Latest
+                    {
+                        reply_latest = d
+                            .date()
+                            .tomorrow()
+                            .and_then(|next| next.to_zoned_datetime(berlin()))
+                            .ok()
+                            .map(|z| z.timestamp());
+                    }
+                    deadlines.push(CaseDeadline::from_law(&d));
+                }
+                Err(e) => tracing::warn!("intake: deadline {rule} for {aktenzeichen}: {e}"),
+            }
+        }
+    }
+    let office = &file.office_hours;
+    let place = &file.city.place;
+    let now = zoned.timestamp();
+    let planned_reply = zoned
+        .checked_add(procedure.reply_after)
+        .map_or(now, |z| z.timestamp());
+    let reply_due = office.schedule(planned_reply, reply_latest, place, &berlin());
+    let bescheid_due = match (&procedure.bescheid, binding) {
+        (Some(b), true) => zoned
+            .checked_add(b.after)
+            .ok()
+            .map(|z| office.next_open(z.timestamp(), place, &berlin())),
+        _ => None,
+    };
+    (deadlines, reply_due, bescheid_due)
 }
 
 /// Adds a confirmation to the evidence record of the case with DMS key `key`.

@@ -23,6 +23,9 @@
 //!    (no access opened, § 5a repealed, a Meldung came back) it records a postal fallback
 //!    ([`service`]).
 //!
+//! It sends replies, Bescheide and notices only in its office hours ([`office_hours`]); work
+//! due outside waits for the next opening, unless a reply's legal deadline would pass.
+//!
 //! It implements the test-clock contract of DESIGN.md: `POST /testbed/clock {"now": RFC 3339}`
 //! sets its time; everything due by then is done before the request is answered, so the
 //! runner knows the intake is idle when the answer comes. `GET /testbed/events` lists what it
@@ -36,6 +39,7 @@ pub mod dms;
 pub mod form_rule;
 pub mod http;
 pub mod inbound;
+pub mod office_hours;
 pub mod outbound;
 pub mod pull;
 pub mod service;
@@ -192,6 +196,9 @@ pub struct Service {
     pub status: ServiceStatus,
     /// Whether the recipient was told of the fiction (§ 5a Abs. 4 Satz 5 VwZG).
     pub fiction_notice_sent: bool,
+    /// When that notice goes out: the first opening of the office hours after the intake
+    /// recorded the fiction.
+    pub fiction_notice_due: Option<Timestamp>,
 }
 
 /// A confirmation or notification the intake keeps as evidence.

@@ -15,6 +15,9 @@
 //!   electronically (§ 5a Abs. 4 Satz 5 VwZG).
 //! - A Meldung (notification, PVD-IO Tabelle 22: e.g. the recipient cannot read "persönlich",
 //!   unknown recipient) means the document did not arrive: postal fallback.
+//! - Bescheide and fiction notices go out in the intake's office hours (`office_hours.rs`): a
+//!   Bescheid's due time is moved to the next opening when the case is opened, so the day of
+//!   sending, from which the fiction counts, is a working day.
 //! - The Zustellung starts the Widerspruchsfrist: one month with a Rechtsbehelfsbelehrung
 //!   (§ 70 VwGO), one year without (§ 58 Abs. 2 VwGO).
 
@@ -51,6 +54,7 @@ pub(crate) fn track(
         rechtsbehelfsbelehrung: rechtsbehelf.into(),
         status: ServiceStatus::Sent,
         fiction_notice_sent: false,
+        fiction_notice_due: None,
     });
 }
 
@@ -380,14 +384,29 @@ async fn apply_fictions(intake: &Intake, now: Timestamp) {
 }
 
 /// Tells recipients of the fiction (§ 5a Abs. 4 Satz 5 VwZG: "elektronisch zu benachrichtigen").
+/// The notice goes out at the first opening of the office hours after the fiction was
+/// recorded (a modelling choice: the law sets no time for it).
 async fn send_fiction_notices(intake: &Intake, now: Timestamp) {
+    let file = &intake.config.file;
     let due: Vec<(usize, Service, String, String)> = {
-        let state = lock(&intake.state);
+        let mut state = lock(&intake.state);
+        for s in state.services.iter_mut().filter(|s| !s.fiction_notice_sent) {
+            if s.fiction_notice_due.is_none()
+                && matches!(&s.status, ServiceStatus::Served { mode, .. } if mode == "fiktion")
+            {
+                s.fiction_notice_due = Some(file.office_hours.next_open(
+                    now,
+                    &file.city.place,
+                    &berlin(),
+                ));
+            }
+        }
         state
             .services
             .iter()
             .enumerate()
             .filter(|(_, s)| !s.fiction_notice_sent)
+            .filter(|(_, s)| s.fiction_notice_due.is_some_and(|t| t <= now))
             .filter_map(|(i, s)| match &s.status {
                 ServiceStatus::Served { mode, date } if mode == "fiktion" => {
                     Some((i, s.clone(), date.clone()))
