@@ -2,10 +2,12 @@
 //!
 //! Validation code that knows only a value's byte span (the expectation kinds in
 //! [`crate::check`], the scenario loader) returns a [`Located`]; the scenario loader turns
-//! its span into `FILE:LINE:COLUMN`. A leaf: it names nothing else of the crate.
+//! its span into `FILE:LINE:COLUMN` ([`FileError`], which the target file's reader shares). A
+//! leaf: it names nothing else of the crate.
 
 use std::fmt;
 use std::ops::Range;
+use std::path::PathBuf;
 
 use jiff::Span;
 use toml::Spanned;
@@ -36,6 +38,44 @@ impl fmt::Display for Located {
         )
     }
 }
+
+/// A problem in a file (a scenario, a target file), at `FILE:LINE:COLUMN` (line and column
+/// 1-based; 0 when the file could not be read at all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl FileError {
+    /// The error at `located`'s span in `text`, the content of `path`.
+    pub fn at(path: &std::path::Path, text: &str, located: Located) -> Self {
+        let (line, column) = demail_sim::line_col(text, located.span.start);
+        Self {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: located.message,
+        }
+    }
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for FileError {}
 
 /// Parses a duration: ISO 8601 (`P3D`, `PT20H`) or jiff's friendly form (`3d`, `20h`).
 pub fn parse_span(text: &str) -> Result<Span, String> {

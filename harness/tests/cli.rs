@@ -5,28 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_demail-testbed"));
-    c.current_dir(workspace());
-    c
-}
+mod bin_common;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use bin_common::{bin, stderr, workspace};
 
 fn temp(label: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("demail-cli-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    bin_common::temp(&format!("cli-{label}"))
 }
 
 /// Runs a scenario that must fail, with golden files blessed into and the run folder under

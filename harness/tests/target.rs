@@ -6,28 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_demail-testbed"));
-    c.current_dir(workspace());
-    c
-}
+mod bin_common;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+/// The shipped scenario most tests here run.
+const GEWERBE: &str = "scenarios/gewerbe/anzeige-absenderbestaetigt.toml";
+
+use bin_common::{bin, stderr, workspace};
 
 fn temp(label: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("demail-target-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    bin_common::temp(&format!("target-{label}"))
 }
 
 /// Every shipped scenario against `targets/reference.toml`: exit 0, every scenario PASS with
@@ -81,16 +68,45 @@ fn count_scenarios(dir: &Path) -> usize {
     n
 }
 
-/// The reference target rewritten as level 1 (no clock, no events).
-fn level_one_target(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(workspace().join("targets/reference.toml")).unwrap();
-    let text = text.replace("level = 3", "level = 1").replace(
-        "url = \"http://127.0.0.1:0/testbed/clock\"\nidle = \"answer\"",
-        "idle = \"quiet\"\nquiet_ms = 200",
-    );
-    let path = dir.join("level1.toml");
+/// `targets/reference.toml` with `edits` (pairs of text and replacement) written to
+/// `dir/name`.
+fn reference_variant(dir: &Path, name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(workspace().join("targets/reference.toml")).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from:?} is in targets/reference.toml");
+        text = text.replace(from, to);
+    }
+    let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// `run ARGS --target TARGET --out DIR/runs`.
+fn run_against(target: &Path, args: &[&Path], dir: &Path) -> Output {
+    bin()
+        .arg("run")
+        .args(args)
+        .arg("--target")
+        .arg(target)
+        .arg("--out")
+        .arg(dir.join("runs"))
+        .output()
+        .unwrap()
+}
+
+/// The reference target rewritten as level 1 (no clock, no events).
+fn level_one_target(dir: &Path) -> PathBuf {
+    reference_variant(
+        dir,
+        "level1.toml",
+        &[
+            ("level = 3", "level = 1"),
+            (
+                "url = \"http://127.0.0.1:0/testbed/clock\"\nidle = \"answer\"",
+                "idle = \"quiet\"\nquiet_ms = 200",
+            ),
+        ],
+    )
 }
 
 /// A level-3 scenario against a level-1 system is skipped with the reason, in the console and
@@ -99,13 +115,11 @@ fn level_one_target(dir: &Path) -> PathBuf {
 fn a_scenario_above_the_systems_level_is_skipped_not_passed() {
     let dir = temp("skip");
     let target = level_one_target(&dir);
-    let o = bin()
-        .args(["run", "scenarios/intake/wbs-abholung.toml", "--target"])
-        .arg(&target)
-        .arg("--out")
-        .arg(dir.join("runs"))
-        .output()
-        .unwrap();
+    let o = run_against(
+        &target,
+        &[Path::new("scenarios/intake/wbs-abholung.toml")],
+        &dir,
+    );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
@@ -134,21 +148,20 @@ fn a_scenario_above_the_systems_level_is_skipped_not_passed() {
 #[test]
 fn scenarios_a_vendor_system_cannot_take_are_skipped_with_the_reason() {
     let dir = temp("vendor");
-    let text = std::fs::read_to_string(workspace().join("targets/reference.toml"))
-        .unwrap()
-        .replace("scenario_config = true", "scenario_config = false")
-        .replace(
-            "\n[accounts]\n",
-            "\n[accounts]\nmailboxes = [\"poststelle@dresden.de-mail.de\"]\n",
-        )
-        .replace("\n[receive]\n", "\n[receive]\nmode = \"push\"\n");
-    let target = dir.join("vendor.toml");
-    std::fs::write(&target, text).unwrap();
+    let target = reference_variant(
+        &dir,
+        "vendor.toml",
+        &[
+            ("scenario_config = true", "scenario_config = false"),
+            (
+                "\n[accounts]\n",
+                "\n[accounts]\nmailboxes = [\"poststelle@dresden.de-mail.de\"]\n",
+            ),
+            ("\n[receive]\n", "\n[receive]\nmode = \"push\"\n"),
+        ],
+    );
     // The shipped scenario without its settings for the reference intake.
-    let shipped = std::fs::read_to_string(
-        workspace().join("scenarios/gewerbe/anzeige-absenderbestaetigt.toml"),
-    )
-    .unwrap();
+    let shipped = std::fs::read_to_string(workspace().join(GEWERBE)).unwrap();
     let plain: String = shipped
         .lines()
         .filter(|l| !l.starts_with("processing_time") && !l.starts_with("aktenzeichen_prefix"))
@@ -157,15 +170,11 @@ fn scenarios_a_vendor_system_cannot_take_are_skipped_with_the_reason() {
     let scenarios = dir.join("scenarios");
     std::fs::create_dir_all(&scenarios).unwrap();
     std::fs::write(scenarios.join("plain.toml"), plain).unwrap();
-    let o = bin()
-        .args(["run", "scenarios/gewerbe/anzeige-absenderbestaetigt.toml"])
-        .arg(scenarios.join("plain.toml"))
-        .arg("--target")
-        .arg(&target)
-        .arg("--out")
-        .arg(dir.join("runs"))
-        .output()
-        .unwrap();
+    let o = run_against(
+        &target,
+        &[Path::new(GEWERBE), &scenarios.join("plain.toml")],
+        &dir,
+    );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
@@ -184,25 +193,15 @@ fn scenarios_a_vendor_system_cannot_take_are_skipped_with_the_reason() {
 #[test]
 fn a_system_that_does_not_start_is_an_error_with_its_log() {
     let dir = temp("broken");
-    let text = std::fs::read_to_string(workspace().join("targets/reference.toml"))
-        .unwrap()
-        .replace(
+    let target = reference_variant(
+        &dir,
+        "broken.toml",
+        &[(
             "\"--scenario\", \"{scenario}\",",
             "\"--scenario\", \"/nonexistent.toml\",",
-        );
-    let target = dir.join("broken.toml");
-    std::fs::write(&target, text).unwrap();
-    let o = bin()
-        .args([
-            "run",
-            "scenarios/gewerbe/anzeige-absenderbestaetigt.toml",
-            "--target",
-        ])
-        .arg(&target)
-        .arg("--out")
-        .arg(dir.join("runs"))
-        .output()
-        .unwrap();
+        )],
+    );
+    let o = run_against(&target, &[Path::new(GEWERBE)], &dir);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("exited"), "{err}");
@@ -216,11 +215,7 @@ fn a_system_that_does_not_start_is_an_error_with_its_log() {
 #[test]
 fn a_broken_target_file_is_a_located_error() {
     let dir = temp("typo");
-    let text = std::fs::read_to_string(workspace().join("targets/reference.toml"))
-        .unwrap()
-        .replace("level = 3", "levle = 3");
-    let target = dir.join("typo.toml");
-    std::fs::write(&target, text).unwrap();
+    let target = reference_variant(&dir, "typo.toml", &[("level = 3", "levle = 3")]);
     let o = bin()
         .args(["run", "--target"])
         .arg(&target)
@@ -335,22 +330,12 @@ fn a_persistent_pki_is_reused_across_runs() {
 #[test]
 fn a_plain_push_target_works_on_loopback_with_a_warning() {
     let dir = temp("plain");
-    let text = std::fs::read_to_string(workspace().join("targets/reference.toml"))
-        .unwrap()
-        .replace("tls = \"starttls\"", "tls = \"plain\"");
-    let target = dir.join("plain.toml");
-    std::fs::write(&target, text).unwrap();
-    let o = bin()
-        .args([
-            "run",
-            "scenarios/gewerbe/anzeige-absenderbestaetigt.toml",
-            "--target",
-        ])
-        .arg(&target)
-        .arg("--out")
-        .arg(dir.join("runs"))
-        .output()
-        .unwrap();
+    let target = reference_variant(
+        &dir,
+        "plain.toml",
+        &[("tls = \"starttls\"", "tls = \"plain\"")],
+    );
+    let o = run_against(&target, &[Path::new(GEWERBE)], &dir);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
@@ -407,7 +392,7 @@ events = "http://127.0.0.1:{}/testbed/events"
         ),
     )
     .unwrap();
-    let scenario = "scenarios/gewerbe/anzeige-absenderbestaetigt.toml";
+    let scenario = GEWERBE;
     // The PKI first (`pki init`), as an integrator does, so that the two processes load it.
     let pki = dir.join("pki");
     let init = bin().args(["pki", "init"]).arg(&pki).output().unwrap();

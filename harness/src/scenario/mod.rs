@@ -4,7 +4,6 @@
 //! reported as `FILE:LINE:COLUMN: message` with what was expected; unknown keys are errors
 //! (a typo must not be ignored silently).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use demail_sim::demail::{AuthLevel, DeMailOption};
@@ -262,29 +261,8 @@ impl Scenario {
     }
 }
 
-/// A problem in a scenario file, located.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScenarioError {
-    pub path: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
-
-impl std::error::Error for ScenarioError {}
+/// A problem in a scenario file, located (`FILE:LINE:COLUMN: message`).
+pub type ScenarioError = crate::located::FileError;
 
 /// Loads and validates a scenario file. `root` is the scenarios folder used to name it.
 pub fn load(path: &Path, root: &Path) -> Result<Scenario, ScenarioError> {
@@ -300,15 +278,7 @@ pub fn load(path: &Path, root: &Path) -> Result<Scenario, ScenarioError> {
 /// Parses and validates scenario text (the path is for messages and the name).
 pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Scenario, ScenarioError> {
     let at = |problem: Problem| match problem {
-        Problem::Here(Located { span, message }) => {
-            let (line, column) = demail_sim::line_col(text, span.start);
-            ScenarioError {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message,
-            }
-        }
+        Problem::Here(located) => ScenarioError::at(path, text, located),
         Problem::Elsewhere(e) => e,
     };
     let file: ScenarioFile = toml::from_str(text).map_err(|e| {

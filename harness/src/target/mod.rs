@@ -7,7 +7,6 @@
 
 pub mod external;
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -88,28 +87,7 @@ pub struct Target {
 }
 
 /// An error in a target file, at `FILE:LINE:COLUMN`.
-#[derive(Debug)]
-pub struct TargetError {
-    pub path: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for TargetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
-
-impl std::error::Error for TargetError {}
+pub type TargetError = crate::located::FileError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -221,15 +199,7 @@ impl Target {
 
     /// Parses target text (the path is for messages and for `ca_file`, relative to it).
     pub fn parse(text: &str, path: &Path) -> Result<Self, TargetError> {
-        let at = |l: Located| {
-            let (line, column) = demail_sim::line_col(text, l.span.start);
-            TargetError {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: l.message,
-            }
-        };
+        let at = |l: Located| TargetError::at(path, text, l);
         let raw: RawTarget = toml::from_str(text)
             .map_err(|e| at(Located::new(e.span().unwrap_or(0..0), e.message().trim())))?;
         validate(raw, path).map_err(at)
