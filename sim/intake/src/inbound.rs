@@ -162,9 +162,21 @@ fn has_bare_line_end(line: &[u8]) -> bool {
     body.contains(&b'\r') || body.contains(&b'\n')
 }
 
-/// Judges and records one pushed message to `mailbox`; `Err` refuses it.
+/// Judges and records one pushed message to `mailbox`; `Err` refuses it. The time of receipt
+/// is the Eingang the provider stamped on top of the message (docs/sut.md "Legal time",
+/// docs/headers.md "Time on the wire"): when a push comes late (the listener was down), the
+/// message still reached the Funktionspostfach at its Eingang. Without a stamp (a message the
+/// provider made itself) the intake's clock is the time.
 pub(crate) fn receive(intake: &Intake, mailbox: &str, data: &[u8]) -> Result<(), Refusal> {
-    receive_at(intake, mailbox, data, None)
+    receive_at(intake, mailbox, data, stamped_eingang(data))
+}
+
+/// The date of the topmost `Received` field. Only the top one: a client's own `Received`
+/// fields lie below the provider's (RFC 5321 §4.4: trace fields are prepended).
+fn stamped_eingang(data: &[u8]) -> Option<jiff::Timestamp> {
+    let msg = demail_wire::headers::RawMessage::parse(data).ok()?;
+    let date = demail_wire::received::read(&msg.first_field("received")?.value()).date?;
+    jiff::fmt::rfc2822::parse(&date).ok().map(|z| z.timestamp())
 }
 
 /// The checks every pushed message passes first: readable, the metadata every De-Mail carries
@@ -442,4 +454,27 @@ fn dms_add_confirmation(
     record.add_confirmation(message_type, demail_message_id, raw);
     outbox.enqueue(&record, now)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Eingang is the topmost stamp's date; a forged stamp below it does not count; a
+    /// message without a stamp has none (the intake's clock is used).
+    #[test]
+    fn the_eingang_is_the_topmost_received_stamp() {
+        let msg = b"Received: from citizen.localhost ([127.0.0.1]) by smtp.dmda-a.de-mail.de\r\n\
+            \twith ESMTPSA id <m000001@dmda-a.de-mail.de>;\r\n\
+            \tMon, 3 Mar 2025 09:00:00 +0100\r\n\
+            Received: from x by smtp.dmda-a.de-mail.de; Sun, 2 Mar 2025 09:00:00 +0100\r\n\
+            Subject: s\r\n\r\nbody\r\n";
+        let at = stamped_eingang(msg).expect("a stamp");
+        assert_eq!(at.to_string(), "2025-03-03T08:00:00Z");
+        assert_eq!(stamped_eingang(b"Subject: s\r\n\r\nbody\r\n"), None);
+        assert_eq!(
+            stamped_eingang(b"Received: garbage\r\nSubject: s\r\n\r\nbody\r\n"),
+            None
+        );
+    }
 }
