@@ -148,3 +148,54 @@ impl Totals {
         self.must_passed == self.must_total
     }
 }
+
+/// The case list of docs/certification.md (between its markers), from a catalogue: one table
+/// per profile, then every case with its sources and what decides it.
+pub fn markdown_cases(cat: &catalogue::Catalogue) -> String {
+    let mut out = format!(
+        "Catalogue `{}` version {} — {}.\n\n",
+        cat.header.id, cat.header.version, cat.header.title
+    );
+    for p in &cat.profiles {
+        out.push_str(&format!("### Profile `{}`\n\n{}\n\n", p.id, p.title));
+        out.push_str(
+            "| case | title | severity | level | decided by |\n| --- | --- | --- | --- | --- |\n",
+        );
+        for c in p.cases.iter().filter_map(|id| cat.case(id)) {
+            let decided = match &c.status {
+                catalogue::Status::Active { scenario, expect } => format!(
+                    "`{scenario}`: {}",
+                    expect
+                        .iter()
+                        .map(|e| format!("`{e}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                catalogue::Status::Planned { .. } => "planned".to_string(),
+            };
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {decided} |\n",
+                c.id,
+                c.title,
+                match c.severity {
+                    catalogue::Severity::Must => "must",
+                    catalogue::Severity::Should => "should",
+                },
+                c.level.number()
+            ));
+        }
+        out.push('\n');
+    }
+    out.push_str("### Cases\n\n");
+    for c in &cat.cases {
+        out.push_str(&format!("**{}** {}. {}\n", c.id, c.title, c.expected));
+        for s in &c.sources {
+            out.push_str(&format!("- Source: {s}\n"));
+        }
+        if let catalogue::Status::Planned { reason } = &c.status {
+            out.push_str(&format!("- Planned, not run: {reason}\n"));
+        }
+        out.push('\n');
+    }
+    out
+}
