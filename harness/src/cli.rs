@@ -52,6 +52,12 @@ pub enum Command {
     /// The reference intake as a standalone process, configured by a target file (docs/sut.md);
     /// SIGTERM or Ctrl-C stops it.
     Intake(crate::cmd::intake::IntakeArgs),
+    /// Run a profile of the conformance catalogue and issue a signed certificate
+    /// (docs/certification.md). Exit 0 every must-case passed, 1 otherwise, 2 usage.
+    Certify(crate::cmd::certify::CertifyArgs),
+    /// Check a certificate offline: signature, catalogue hash, evidence digests (--run).
+    /// Exit 0 valid, 1 invalid, 2 usage.
+    VerifyCert(crate::cmd::verify_cert::VerifyArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -132,6 +138,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => crate::cmd::serve::run(&args),
         Command::Pki(args) => crate::cmd::pki::run(&args),
         Command::Intake(args) => crate::cmd::intake::run(&args),
+        Command::Certify(args) => crate::cmd::certify::run(&args),
+        Command::VerifyCert(args) => crate::cmd::verify_cert::run(&args),
     }
 }
 

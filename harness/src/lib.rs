@@ -11,8 +11,10 @@
 //! - [`model`]: what runner and judge share (sends, observations, verdicts); a leaf.
 //! - [`located`]: errors at a byte span of a TOML text, and value readers; a leaf.
 //! - [`cli`]: the `demail-testbed` command line (`run`, `check`).
+//! - [`certify`]: the conformance catalogue, certificates and their signature (issue #16).
 //! - [`cmd`]: the other subcommands (`holidays`/`deadline`, `inspect`, `population`, `serve`).
 
+pub mod certify;
 pub mod check;
 pub mod cli;
 pub mod cmd;

@@ -686,7 +686,11 @@ pub fn scenario_name(path: &Path, root: &Path) -> String {
     parts.join("/")
 }
 
-/// All `*.toml` files under `dir`, sorted by path.
+/// The file name of a certification catalogue (docs/certification.md); [`discover`] passes
+/// over it, since it lies among scenarios but is none.
+pub const CATALOGUE_FILE: &str = "catalogue.toml";
+
+/// All `*.toml` files under `dir` except certification catalogues, sorted by path.
 pub fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -695,7 +699,9 @@ pub fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
             let p = entry?.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "toml") {
+            } else if p.extension().is_some_and(|e| e == "toml")
+                && p.file_name().is_none_or(|n| n != CATALOGUE_FILE)
+            {
                 out.push(p);
             }
         }
