@@ -310,8 +310,14 @@ fn run(args: RunArgs) -> ExitCode {
             let verdict = if c.passed { "pass" } else { "FAIL" };
             eprintln!("  {verdict} {}: {}", c.id, c.detail);
         }
-        let external = target.as_ref().is_some_and(|t| !t.scenario_config);
-        let golden_status = golden_status(&args, s, root, external, &result, &opts.out_dir);
+        let golden_status = golden_status(
+            &args,
+            s,
+            root,
+            target.as_ref().and_then(|t| golden_not_for(t)),
+            &result,
+            &opts.out_dir,
+        );
         infra_error |= golden_status == "error";
         let ok = result.passed()
             && deterministic
@@ -535,13 +541,25 @@ fn tell_where_goldens_are(args: &RunArgs, scenarios: &[(Scenario, PathBuf)]) {
     }
 }
 
+/// Why the shipped golden files do not fit a run against `target`, if they do not: they record
+/// the reference intake configured by the scenario, with the observation events of level 3.
+fn golden_not_for(target: &crate::target::Target) -> Option<&'static str> {
+    if !target.scenario_config {
+        Some("they record the reference intake")
+    } else if target.level < crate::model::Level::Observation {
+        Some("they hold the observation events of a level-3 system, and this one has a lower level")
+    } else {
+        None
+    }
+}
+
 /// Whether the golden files of a run are compared, and the status: "skipped" (with the reason
 /// printed) or what [`golden_step`] gives; "error" when it could not be done.
 fn golden_status(
     args: &RunArgs,
     s: &Scenario,
     root: &Path,
-    external: bool,
+    not_for_target: Option<&str>,
     result: &run::RunResult,
     run_dir: &Path,
 ) -> &'static str {
@@ -555,9 +573,9 @@ fn golden_status(
         );
         return "skipped";
     }
-    if args.golden.is_none() && external {
+    if let (None, Some(why)) = (&args.golden, not_for_target) {
         eprintln!(
-            "  golden files not compared: they record the reference intake; name your own folder with --golden DIR (its first run records them)"
+            "  golden files not compared: {why}; name your own folder with --golden DIR (its first run records them)"
         );
         return "skipped";
     }

@@ -179,6 +179,14 @@ fn stamped_eingang(data: &[u8]) -> Option<jiff::Timestamp> {
     jiff::fmt::rfc2822::parse(&date).ok().map(|z| z.timestamp())
 }
 
+/// The `Date` field of a message, as an instant.
+fn message_date(msg: &RawMessage) -> Option<jiff::Timestamp> {
+    let date = msg.first("date")?;
+    jiff::fmt::rfc2822::parse(date.trim())
+        .ok()
+        .map(|z| z.timestamp())
+}
+
 /// The checks every pushed message passes first: readable, the metadata every De-Mail carries
 /// (PVD-IO Tabelle 1), a known message type (Tabelle 12).
 fn read_demail(data: &[u8]) -> Result<(RawMessage, MessageType, String), Refusal> {
@@ -268,15 +276,27 @@ pub(crate) fn receive_at(
     let demail_message_id = msg.first(h::MESSAGE_ID).unwrap_or_default();
     let private_id = msg.first(h::PRIVATE_ID);
     let mut state = lock(&intake.state);
+    // Legal time comes from the provider's stamps (docs/sut.md "Legal time"); a message the
+    // provider made itself carries none, so the test clock dates it, and without a test clock
+    // (a level-1 run, docs/sut.md "Levels") the provider's own Date field does: it is covered
+    // by the provider's seal (PVD-IO §3.1.21), unlike a citizen's Date.
+    let unstamped = || {
+        (kind != MessageType::Normal)
+            .then(|| message_date(&msg))
+            .flatten()
+    };
     let now = match (at, state.now) {
         (Some(t), _) | (None, Some(t)) => t,
-        (None, None) => {
-            return Err(Refusal::new(
-                451,
-                "4.3.0",
-                "intake test clock not set yet; try again",
-            ));
-        }
+        (None, None) => match unstamped() {
+            Some(t) => t,
+            None => {
+                return Err(Refusal::new(
+                    451,
+                    "4.3.0",
+                    "intake test clock not set yet and the message carries no Received stamp; try again",
+                ));
+            }
+        },
     };
     if kind != MessageType::Normal {
         return file_system_message(intake, &mut state, &msg, &message_type, data, now);
@@ -476,5 +496,22 @@ mod tests {
             stamped_eingang(b"Received: garbage\r\nSubject: s\r\n\r\nbody\r\n"),
             None
         );
+    }
+
+    /// Without a test clock a provider-made message is dated by its Date field; a missing or
+    /// unreadable Date gives none (the push is then refused 451 and retried).
+    #[test]
+    fn a_provider_message_is_dated_by_its_date_field() {
+        let msg =
+            RawMessage::parse(b"Date: Mon, 3 Mar 2025 09:00:00 +0100\r\nSubject: s\r\n\r\nb\r\n")
+                .unwrap();
+        assert_eq!(
+            message_date(&msg).map(|t| t.to_string()),
+            Some("2025-03-03T08:00:00Z".to_string())
+        );
+        let msg = RawMessage::parse(b"Date: yesterday\r\nSubject: s\r\n\r\nb\r\n").unwrap();
+        assert_eq!(message_date(&msg), None);
+        let msg = RawMessage::parse(b"Subject: s\r\n\r\nb\r\n").unwrap();
+        assert_eq!(message_date(&msg), None);
     }
 }
