@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use crate::located::Located;
+use crate::located::{FileError, Located};
 use crate::model::Level;
 use crate::scenario::{self, Scenario};
 
@@ -26,27 +26,9 @@ pub const EMBEDDED: &str = include_str!("../../../scenarios/certification/catalo
 /// Where the catalogue lives in this repository, relative to its root.
 pub const DEFAULT_PATH: &str = "scenarios/certification/catalogue.toml";
 
-/// A catalogue that does not load, at a place in its file.
-#[derive(Debug)]
-pub struct CatalogueError {
-    pub path: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for CatalogueError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.path.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
+/// A catalogue that does not load, at `FILE:LINE:COLUMN` (the scenarios' and target files'
+/// error).
+pub type CatalogueError = FileError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -224,15 +206,7 @@ pub fn header_and_ids(text: &str) -> Option<(Header, Vec<String>)> {
 
 /// Parses and validates catalogue text; `dir` is the folder its scenario names are below.
 pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Catalogue, CatalogueError> {
-    let at = |l: Located| {
-        let (line, column) = demail_sim::line_col(text, l.span.start);
-        CatalogueError {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: l.message,
-        }
-    };
+    let at = |l: Located| FileError::at(path, text, l);
     let raw: RawFile = toml::from_str(text).map_err(|e| {
         at(Located::new(
             e.span().unwrap_or(0..0),
