@@ -2,7 +2,7 @@
 //!
 //! Validation code that knows only a value's byte span (the expectation kinds in
 //! [`crate::check`], the scenario loader) returns a [`Located`]; the scenario loader turns
-//! its span into `FILE:LINE:COLUMN` ([`FileError`], which the target file's reader shares). A
+//! its span into `FILE:LINE:COLUMN` ([`FileError`], which the target file and catalogue readers share). A
 //! leaf: it names nothing else of the crate.
 
 use std::fmt;
