@@ -34,6 +34,7 @@ async fn start_intake(tag: &str) -> ReferenceIntake {
         outages: Vec::new(),
         smtp_listen: None,
         http_listen: None,
+        flaws: Default::default(),
     })
     .await
     .unwrap()

@@ -594,6 +594,7 @@ async fn start_intake(w: &World) -> ReferenceIntake {
         outages: Vec::new(),
         smtp_listen: None,
         http_listen: None,
+        flaws: Default::default(),
     })
     .await
     .unwrap();

@@ -143,6 +143,9 @@ pub struct Case {
     pub status: Status,
 }
 
+/// The pseudo-profile of every case (`certify --profile all`).
+pub const ALL: &str = "all";
+
 /// A named group of cases.
 #[derive(Clone, Debug)]
 pub struct Profile {
@@ -170,8 +173,16 @@ impl Catalogue {
     }
 
     /// The profile with this id.
-    pub fn profile(&self, id: &str) -> Option<&Profile> {
-        self.profiles.iter().find(|p| p.id == id)
+    /// The profile `id`, or for [`ALL`] one of every case in catalogue order.
+    pub fn profile(&self, id: &str) -> Option<Profile> {
+        if id == ALL {
+            return Some(Profile {
+                id: ALL.to_string(),
+                title: "Every case of the catalogue".to_string(),
+                cases: self.cases.iter().map(|c| c.id.clone()).collect(),
+            });
+        }
+        self.profiles.iter().find(|p| p.id == id).cloned()
     }
 }
 
@@ -232,6 +243,12 @@ pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Catalogue, Catalogue
             return Err(at(Located::new(
                 rp.id.span(),
                 format!("duplicate profile id {:?}", rp.id.get_ref()),
+            )));
+        }
+        if rp.id.get_ref() == ALL {
+            return Err(at(Located::new(
+                rp.id.span(),
+                format!("profile id {ALL:?} is reserved for every case of the catalogue"),
             )));
         }
         for c in &rp.cases {

@@ -22,6 +22,7 @@ mod case;
 mod confirmation;
 mod delivery;
 mod dms;
+mod document;
 mod fallback;
 mod latency;
 mod notification;
@@ -56,6 +57,7 @@ pub static KINDS: &[Entry] = &[
     refused::ENTRY,
     notification::ENTRY,
     zustellung::ENTRY,
+    document::ENTRY,
     all_replies::ENTRY,
     case::ENTRY,
     fallback::ENTRY,
@@ -112,12 +114,15 @@ pub struct ExpectSpec {
     pub percentile: Option<Spanned<u8>>,
     #[serde(default)]
     pub per_day: Option<Spanned<u32>>,
+    /// De-Mail option names a document must carry as "yes" (`document`).
+    #[serde(default)]
+    pub options: Option<Spanned<Vec<String>>>,
 }
 
 impl ExpectSpec {
     /// The kind-specific keys with the span of their value when present, in the order a key
     /// that does not apply is reported.
-    pub fn kind_keys(&self) -> [(&'static str, Option<Range<usize>>); 16] {
+    pub fn kind_keys(&self) -> [(&'static str, Option<Range<usize>>); 17] {
         fn at<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
             v.as_ref().map(Spanned::span)
         }
@@ -138,6 +143,7 @@ impl ExpectSpec {
             ("traffic", at(&self.traffic)),
             ("percentile", at(&self.percentile)),
             ("per_day", at(&self.per_day)),
+            ("options", at(&self.options)),
         ]
     }
 }

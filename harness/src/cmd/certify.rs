@@ -23,9 +23,15 @@ pub struct CertifyArgs {
     /// System under test: a target file (docs/sut.md) or "embedded" (the reference intake).
     #[arg(long, default_value = "embedded")]
     pub target: String,
-    /// The catalogue profile to run (e.g. kommune-basis, zustellung, gewerbe).
+    /// The catalogue profile to run (e.g. kommune-basis, zustellung, gewerbe), or "all" for
+    /// every case.
     #[arg(long)]
     pub profile: String,
+    /// With `--target embedded`: let the reference intake break this rule on purpose
+    /// (repeatable; docs/certification.md "Flawed intakes"), to see which cases catch it. The
+    /// certificate names the flaws. For a target, put `--flaw` into its start command.
+    #[arg(long = "flaw", value_name = "NAME", value_parser = crate::cmd::intake::parse_flaw)]
+    pub flaws: Vec<demail_sim::intake::flaw::Flaw>,
     /// Folder for the run folders, reports and the certificate.
     #[arg(long, default_value = "certification")]
     pub out: PathBuf,
@@ -63,7 +69,12 @@ pub fn run(args: &CertifyArgs) -> ExitCode {
 fn certify(args: &CertifyArgs) -> Result<bool> {
     let cat = catalogue::load(&args.catalogue).map_err(|e| anyhow::anyhow!("{e}"))?;
     let profile = cat.profile(&args.profile).with_context(|| {
-        let ids: Vec<&str> = cat.profiles.iter().map(|p| p.id.as_str()).collect();
+        let ids: Vec<&str> = cat
+            .profiles
+            .iter()
+            .map(|p| p.id.as_str())
+            .chain([catalogue::ALL])
+            .collect();
         format!(
             "no profile {:?}; the catalogue has {}",
             args.profile,
@@ -76,6 +87,11 @@ fn certify(args: &CertifyArgs) -> Result<bool> {
             Target::load(Path::new(path)).map_err(|e| anyhow::anyhow!("{e}"))?,
         )),
     };
+    if target.is_some() && !args.flaws.is_empty() {
+        anyhow::bail!(
+            "--flaw works with --target embedded; for a target file put \"--flaw\", \"NAME\" into its [start] command"
+        );
+    }
     let key = match &args.key {
         Some(p) => SigningKey::from_pem(
             &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
@@ -103,7 +119,7 @@ fn certify(args: &CertifyArgs) -> Result<bool> {
     let mut outcomes = BTreeMap::new();
     let mut reports = Vec::new();
     for name in &names {
-        let (outcome, report) = run_one(&rt, &cat, name, target.as_ref(), &args.out)?;
+        let (outcome, report) = run_one(&rt, &cat, name, target.as_ref(), args)?;
         outcomes.insert(name.clone(), outcome);
         reports.push(report);
     }
@@ -180,6 +196,19 @@ fn system_ref(args: &CertifyArgs, target: Option<&Target>) -> certify::SystemRef
             target: args.target.clone(),
             level: t.level.number(),
         },
+        None if !args.flaws.is_empty() => certify::SystemRef {
+            name: format!(
+                "embedded reference intake, FLAWED ON PURPOSE: {}",
+                args.flaws
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            target: "embedded".to_string(),
+            level: crate::model::Level::Observation.number(),
+        },
         None => certify::SystemRef {
             name: "embedded reference intake".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -212,8 +241,9 @@ fn run_one(
     cat: &Catalogue,
     name: &str,
     target: Option<&Arc<Target>>,
-    out: &Path,
+    args: &CertifyArgs,
 ) -> Result<(Outcome, ScenarioReport)> {
+    let out = &args.out;
     let s = cat
         .scenarios
         .get(name)
@@ -227,6 +257,7 @@ fn run_one(
     eprintln!("▶ {} · seed={seed}", s.name);
     let mut opts = RunOptions::new(out.join(&s.name));
     opts.target = target.cloned();
+    opts.flaws = demail_sim::intake::flaw::Flaws::of(args.flaws.iter().copied());
     let started = jiff::Timestamp::now();
     match rt.block_on(run::run(s, &opts)) {
         Ok(result) => {

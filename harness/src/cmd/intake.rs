@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use demail_sim::intake::ReferenceIntake;
 use demail_sim::intake::config::IntakeFile;
+use demail_sim::intake::flaw::{Flaw, Flaws};
 use demail_sim::pki::TestPki;
 
 use crate::model::ReceiveMode;
@@ -48,6 +49,12 @@ pub struct IntakeArgs {
     /// Write `{"push": ADDR, "http": URL}` here once the listeners are up.
     #[arg(long)]
     pub ready: Option<PathBuf>,
+    /// Break this rule on purpose (repeatable; docs/certification.md "Flawed intakes"): one of
+    /// accepts-unconfirmed, accepts-broken-seal, trusts-foreign-seal, fiction-third-day,
+    /// no-access-check, ignores-meldungen, late-empfangsbescheinigung,
+    /// bescheid-not-persoenlich, one-month-without-belehrung.
+    #[arg(long = "flaw", value_name = "NAME", value_parser = parse_flaw)]
+    pub flaws: Vec<Flaw>,
     /// Folder for the intake's files (TLS files, DMS outbox) [default: intake-data].
     #[arg(long, default_value = "intake-data")]
     pub data: PathBuf,
@@ -102,13 +109,15 @@ fn behaviour(args: &IntakeArgs) -> Result<(IntakeBehaviour, Option<ReceiveMode>)
         file,
         outages: Vec::new(),
         reply_options: Vec::new(),
+        flaws: Default::default(),
     };
     Ok((b, None))
 }
 
 async fn serve(args: &IntakeArgs) -> Result<()> {
     let target = Target::load(&args.target).map_err(anyhow::Error::new)?;
-    let (behaviour, wish) = behaviour(args)?;
+    let (mut behaviour, wish) = behaviour(args)?;
+    behaviour.flaws = Flaws::of(args.flaws.iter().copied());
     let receive = target.receive_for(wish.unwrap_or(ReceiveMode::Push));
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating {}", args.data.display()))?;
@@ -165,14 +174,15 @@ async fn serve(args: &IntakeArgs) -> Result<()> {
         "http": intake.base_url(),
     });
     println!(
-        "reference intake: SMTP {} (STARTTLS), HTTP {} ({} Funktionspostfächer, {})",
+        "reference intake: SMTP {} (STARTTLS), HTTP {} ({} Funktionspostfächer, {}){}",
         intake.smtp_addr(),
         intake.base_url(),
         mailboxes.len(),
         match receive {
             ReceiveMode::Push => "receives by push",
             ReceiveMode::Pull => "pulls from the gateway API",
-        }
+        },
+        flaw_note(&args.flaws)
     );
     if let Some(path) = &args.ready {
         // Written whole, then renamed: a reader never sees half a file.
@@ -186,6 +196,23 @@ async fn serve(args: &IntakeArgs) -> Result<()> {
     println!("reference intake: {signal}, stopping");
     drop(intake);
     Ok(())
+}
+
+/// Parses a `--flaw` name.
+pub fn parse_flaw(s: &str) -> Result<Flaw, String> {
+    Flaw::parse(s)
+}
+
+/// ", FLAWED ON PURPOSE: …" for the start line, or nothing.
+fn flaw_note(flaws: &[Flaw]) -> String {
+    if flaws.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = flaws
+        .iter()
+        .map(|f| format!("{} ({})", f.name(), f.wrong()))
+        .collect();
+    format!(", FLAWED ON PURPOSE: {}", list.join("; "))
 }
 
 /// The socket address of an http URL's authority (`http://127.0.0.1:0/testbed/clock`).

@@ -165,6 +165,7 @@ pub(super) fn plan_arrivals(
                             options: opts,
                             private_id: Some(format!("{}-{n}", t.id.to_uppercase())),
                             headers,
+                            seal: None,
                         },
                     ));
                 }
@@ -193,6 +194,8 @@ pub struct Outgoing {
     pub options: Vec<DeMailOption>,
     pub private_id: Option<String>,
     pub headers: std::collections::BTreeMap<String, String>,
+    /// A seal fault the sender's provider makes on this message (`seal = …`).
+    pub seal: Option<SealFault>,
 }
 
 /// The [`Outgoing`] of a scripted send step.
@@ -238,5 +241,9 @@ pub(super) fn outgoing_of_step(
         options,
         private_id: spec.private_id.clone(),
         headers: spec.headers.clone(),
+        seal: spec
+            .seal
+            .as_ref()
+            .and_then(|f| SealFault::parse(f.get_ref())),
     })
 }

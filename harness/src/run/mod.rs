@@ -51,6 +51,7 @@ use demail_sim::demail::compose::{Draft, mailbox};
 use demail_sim::demail::{DeMailOption, h};
 use demail_sim::intake::{IntakeConfig, ReferenceIntake};
 use demail_sim::pki::TestPki;
+use demail_sim::provider::fault::SealFault;
 use demail_sim::provider::{AccountConfig, AccountKind, Provider, StoredMessage};
 use demail_sim::seed;
 use demail_sim::trace::{EventKind, Trace};
@@ -92,6 +93,10 @@ pub struct RunOptions {
     /// Walk to the end of the scenario's `duration` even when every expectation is decided
     /// (`--full-duration`; a scenario asks for it with `[scenario] full_duration = true`).
     pub full_duration: bool,
+    /// Rules the embedded reference intake breaks on purpose (`certify --flaw`,
+    /// docs/certification.md "Flawed intakes"); ignored with a target (whose process is
+    /// started with `intake --flaw` in its start command instead).
+    pub flaws: demail_sim::intake::flaw::Flaws,
 }
 
 impl RunOptions {
@@ -107,6 +112,7 @@ impl RunOptions {
             target: None,
             pki: None,
             full_duration: false,
+            flaws: Default::default(),
         }
     }
 }

@@ -54,10 +54,14 @@ pub(super) async fn send(
         private_id: out.private_id.clone(),
         options: out.options.iter().map(|o| o.name().to_string()).collect(),
     });
-    let addr = world
+    let provider = world
         .provider_of(&out.address)
-        .context("the sender's provider")?
-        .submission_addr();
+        .context("the sender's provider")?;
+    let addr = provider.submission_addr();
+    // A seal fault is armed for this one submission and taken back if it did not happen.
+    if let Some(fault) = out.seal {
+        provider.arm_seal_fault(&out.address, fault);
+    }
     let from: Address = out.address.parse().context("citizen address")?;
     let to: Address = out.to_address.parse().context("recipient address")?;
     let envelope = Envelope::new(Some(from), vec![to])?;
@@ -74,10 +78,11 @@ pub(super) async fn send(
         };
         anyhow::Ok(Submitter::deliver(conn, &envelope, &raw).await)
     };
-    let refused = match tokio::time::timeout(Duration::from_secs(60), submission)
-        .await
-        .context("the provider did not answer within 60 s")??
-    {
+    let answer = tokio::time::timeout(Duration::from_secs(60), submission).await;
+    if out.seal.is_some() {
+        provider.disarm_seal_fault(&out.address);
+    }
+    let refused = match answer.context("the provider did not answer within 60 s")?? {
         Ok(()) => None,
         Err(e) => match e.status() {
             Some(code) => Some(Refusal::received(

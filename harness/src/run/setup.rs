@@ -175,6 +175,8 @@ pub struct IntakeBehaviour {
     pub file: demail_sim::intake::config::IntakeFile,
     pub outages: Vec<(Timestamp, Timestamp)>,
     pub reply_options: Vec<DeMailOption>,
+    /// Rules broken on purpose (`intake --flaw`, `certify --flaw`; docs/certification.md).
+    pub flaws: demail_sim::intake::flaw::Flaws,
 }
 
 impl IntakeBehaviour {
@@ -198,6 +200,7 @@ impl IntakeBehaviour {
                 .iter()
                 .filter_map(|o| DeMailOption::from_name(o.get_ref()))
                 .collect(),
+            flaws: Default::default(),
         })
     }
 }
@@ -222,6 +225,7 @@ pub fn intake_config(b: IntakeBehaviour, w: IntakeWiring<'_>) -> Result<IntakeCo
         reply_options: b.reply_options,
         smtp_listen: w.smtp_listen,
         http_listen: w.http_listen,
+        flaws: b.flaws,
     })
 }
 
@@ -235,8 +239,10 @@ pub(super) async fn start_intake(
     dms: Option<&crate::run::dms_mock::MockDms>,
 ) -> Result<ReferenceIntake> {
     let pull = scenario.receive == ReceiveMode::Pull;
+    let mut behaviour = IntakeBehaviour::of_scenario(scenario)?;
+    behaviour.flaws = opts.flaws.clone();
     ReferenceIntake::start(intake_config(
-        IntakeBehaviour::of_scenario(scenario)?,
+        behaviour,
         IntakeWiring {
             passwords: secrets.intake_passwords.clone(),
             pull_tokens: pull.then(|| secrets.intake_tokens.clone()),

@@ -1,6 +1,6 @@
 //! The `[intake]` section of a scenario: which configuration the reference intake runs with,
 //! the scenario's overrides of it (`processing_time`, `bescheid_after`,
-//! `aktenzeichen_prefix`, `name`), and how mail reaches it. Format: `docs/scenarios.md`.
+//! `rechtsbehelfsbelehrung`, `aktenzeichen_prefix`, `name`), and how mail reaches it. Format: `docs/scenarios.md`.
 
 use std::path::Path;
 
@@ -34,6 +34,10 @@ pub struct IntakeSpec {
     /// (e.g. `P7D`).
     #[serde(default)]
     pub bescheid_after: Option<Spanned<String>>,
+    /// Overrides whether the Bescheide carry a Rechtsbehelfsbelehrung (instructions on
+    /// remedies); without one the Widerspruchsfrist is one year (§ 58 Abs. 2 VwGO).
+    #[serde(default)]
+    pub rechtsbehelfsbelehrung: Option<bool>,
     /// Overrides the Aktenzeichen prefix of the procedure of `address`.
     #[serde(default)]
     pub aktenzeichen_prefix: Option<String>,
@@ -88,6 +92,15 @@ pub(super) fn intake(
     }
     if let Some(after) = &spec.bescheid_after {
         bescheid_after(&mut intake_file, after)?;
+    }
+    if let Some(with) = spec.rechtsbehelfsbelehrung {
+        for b in intake_file
+            .procedures
+            .iter_mut()
+            .filter_map(|p| p.bescheid.as_mut())
+        {
+            b.rechtsbehelfsbelehrung = with;
+        }
     }
     let intake_address = demail_sim::demail::normalize_address(spec.address.get_ref());
     let Some(mailbox_index) = intake_file

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use demail_sim::demail::{AuthLevel, DeMailOption};
 use demail_sim::law::Place;
+use demail_sim::provider::fault::SealFault;
 use jiff::{Span, ZonedDateTime};
 use serde::Deserialize;
 use toml::Spanned;
@@ -200,6 +201,10 @@ pub struct SendSpec {
     /// senders write it (a table of name = value).
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
+    /// A fault the sender's provider puts into this message's seal on purpose: "broken" (body
+    /// changed after sealing) or "foreign" (sealed under a CA nobody trusts); docs/scenarios.md.
+    #[serde(default)]
+    pub seal: Option<Spanned<String>>,
 }
 
 /// A scenario that loaded and validated.
@@ -247,6 +252,10 @@ impl Scenario {
             ("[intake] config", i.config.is_some()),
             ("[intake] processing_time", i.processing_time.is_some()),
             ("[intake] bescheid_after", i.bescheid_after.is_some()),
+            (
+                "[intake] rechtsbehelfsbelehrung",
+                i.rechtsbehelfsbelehrung.is_some(),
+            ),
             (
                 "[intake] aktenzeichen_prefix",
                 i.aktenzeichen_prefix.is_some(),
@@ -539,6 +548,19 @@ fn steps(file: &ScenarioFile) -> Result<Vec<Span>, Located> {
             }
         };
         known_options(send.map(|x| x.options.as_slice()).unwrap_or_default())?;
+        if let Some(seal) = send.and_then(|x| x.seal.as_ref())
+            && SealFault::parse(seal.get_ref()).is_none()
+        {
+            let names: Vec<&str> = SealFault::ALL.iter().map(|f| f.as_str()).collect();
+            return Err(Located::new(
+                seal.span(),
+                format!(
+                    "unknown seal fault {:?}; expected one of: {}",
+                    seal.get_ref(),
+                    quoted(&names)
+                ),
+            ));
+        }
         for name in send
             .map(|x| x.headers.keys().collect::<Vec<_>>())
             .unwrap_or_default()
@@ -747,6 +769,24 @@ mod tests {
         );
     }
 
+    /// A send step's `seal` fault is one of the known ones; a wrong one points at the value.
+    #[test]
+    fn seal_faults_are_checked_and_located() {
+        let anchor = "\noptions = [";
+        assert!(GOOD.contains(anchor));
+        let broken = GOOD.replacen(anchor, "\nseal = \"broken\"\noptions = [", 1);
+        assert!(parse_str(&broken).is_ok());
+        let text = GOOD.replacen(anchor, "\nseal = \"cracked\"\noptions = [", 1);
+        let err = parse_str(&text).unwrap_err();
+        assert!(
+            err.message.contains("unknown seal fault \"cracked\""),
+            "{err}"
+        );
+        assert!(err.message.contains("\"broken\", \"foreign\""), "{err}");
+        let line = text.lines().position(|l| l.contains("cracked")).unwrap() + 1;
+        assert_eq!((err.line, err.column), (line, 8), "{err}");
+    }
+
     /// A reference to an unknown citizen points at the value and lists the known ids.
     #[test]
     fn unknown_reference_is_located() {
@@ -858,7 +898,7 @@ mod tests {
         (
             A,
             "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"bogus\"\n",
-            "scenarios/x/y.toml:72:8: unknown expectation kind \"bogus\"; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"all-replies\", \"case\", \"fallback\", \"dms\", \"delivery\", \"latency\", \"throughput\"",
+            "scenarios/x/y.toml:72:8: unknown expectation kind \"bogus\"; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"document\", \"all-replies\", \"case\", \"fallback\", \"dms\", \"delivery\", \"latency\", \"throughput\"",
         ),
         // unknown-step
         (
@@ -1081,6 +1121,18 @@ mod tests {
             W2,
             "\n[[expect]]\nid = \"x\"\nkind = \"latency\"\ntraffic = \"gewerbe\"\npercentile = 50\nwithin = \"y\"\n",
             "scenarios/x/y.toml:55:10: within: failed to parse input in the \"friendly\" duration format: expected duration to start with a unit value (a decimal integer) after an optional sign, but no integer was found; expected an ISO 8601 duration such as \"P3D\" or \"PT20H\", or \"3d\", \"20h\"",
+        ),
+        // doc-no-options
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"document\"\nsubject_contains = \"Bescheid\"\n",
+            "scenarios/x/y.toml:72:8: expectation \"x\" of kind \"document\" needs the key `options` (a list of De-Mail options)",
+        ),
+        // doc-unknown-option
+        (
+            A,
+            "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"document\"\nsubject_contains = \"Bescheid\"\noptions = [\"privat\"]\n",
+            "scenarios/x/y.toml:74:11: unknown De-Mail option \"privat\"; expected some of: \"confirmation-of-dispatch\", \"confirmation-of-receipt\", \"confirmation-of-retrieve\", \"authoritative\", \"private\"",
         ),
         // thr-no-per-day
         (

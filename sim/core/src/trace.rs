@@ -142,6 +142,16 @@ pub enum EventKind {
         message_id: String,
         warning: String,
     },
+    /// The test-bed made a fault on purpose (e.g. a broken or foreign seal on one message,
+    /// `demail_provider::fault`): where, what, and which message it hit.
+    #[serde(rename = "fault.injected")]
+    FaultInjected {
+        /// The face or part that made it, e.g. "provider:dmda-a seal".
+        face: String,
+        fault: String,
+        message_id: String,
+        detail: String,
+    },
     /// The provider pushed a message to an institution's intake over SMTP and got a 2xx.
     #[serde(rename = "provider.delivered")]
     ProviderDelivered {

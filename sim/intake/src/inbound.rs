@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use mailin_embedded::response::{OK, Response};
 
+use super::flaw::{Flaw, Flaws};
 use super::form_rule::{FormFacts, judge};
 use super::{Case, CaseDeadline, Evidence, Intake, IntakeState, Verdict, berlin};
 use demail_core::refusal::Refusal;
@@ -239,7 +240,7 @@ fn file_system_message(
         received_at: now,
         handled: false,
     });
-    super::service::file_evidence(state, &intake.config.file.city.place);
+    super::service::file_evidence(state, &intake.config.file.city.place, &intake.config.flaws);
     // The confirmation belongs to the case whose Aktenzeichen it carries as private-id
     // (the intake sets it on everything it sends); it joins the case's evidence record.
     let case_key = msg.first(h::PRIVATE_ID).and_then(|az| {
@@ -313,6 +314,8 @@ pub(crate) fn receive_at(
             at_unix: Some(now.as_second()),
         },
     );
+    let flaws = &intake.config.flaws;
+    let integrity = flawed_integrity(integrity, flaws);
     let level = msg.first(h::AUTH_LEVEL).unwrap_or_default();
     let file = &intake.config.file;
     let procedure = file.classify(mailbox, &subject);
@@ -320,7 +323,8 @@ pub(crate) fn receive_at(
     let decision = judge(
         procedure,
         &FormFacts {
-            authoritative: msg.first(h::AUTHORITATIVE).as_deref() == Some("yes"),
+            authoritative: msg.first(h::AUTHORITATIVE).as_deref() == Some("yes")
+                || flaws.has(Flaw::AcceptsUnconfirmed),
             auth_level: &level,
             integrity: &integrity,
             received_on: today,
@@ -332,8 +336,14 @@ pub(crate) fn receive_at(
         .unwrap_or_default();
     let aktenzeichen = state.next_aktenzeichen(&procedure.prefix, now);
     let zoned = now.to_zoned_datetime(berlin());
-    let (deadlines, reply_due, bescheid_due) =
-        timing(file, procedure, decision.binding, &zoned, &aktenzeichen);
+    let (deadlines, reply_due, bescheid_due) = timing(
+        file,
+        procedure,
+        decision.binding,
+        &zoned,
+        &aktenzeichen,
+        flaws,
+    );
     // Beweiswertsicherung: the message as received, its hash and the provider's seal go into
     // the DMS outbox before the 250, so a DMS outage loses nothing (docs/dms.md).
     if let Some((outbox, _)) = &intake.dms {
@@ -407,6 +417,7 @@ fn timing(
     binding: bool,
     zoned: &jiff::ZonedDateTime,
     aktenzeichen: &str,
+    flaws: &Flaws,
 ) -> (Vec<CaseDeadline>, jiff::Timestamp, Option<jiff::Timestamp>) {
     // Deadlines start only for a binding case: a defective one is no application yet.
     let mut deadlines = Vec::new();
@@ -444,7 +455,16 @@ fn timing(
     let planned_reply = zoned
         .checked_add(procedure.reply_after)
         .map_or(now, |z| z.timestamp());
-    let reply_due = office.schedule(planned_reply, reply_latest, place, &berlin());
+    let reply_due = if binding && flaws.has(Flaw::LateEmpfangsbescheinigung) {
+        // Flawed on purpose: the Empfangsbescheinigung of a binding case a week later,
+        // whatever the receipt rule says (a defect notice still goes out in time).
+        let late = zoned
+            .checked_add(jiff::Span::new().days(7))
+            .map_or(now, |z| z.timestamp());
+        office.next_open(late, place, &berlin())
+    } else {
+        office.schedule(planned_reply, reply_latest, place, &berlin())
+    };
     let bescheid_due = match (&procedure.bescheid, binding) {
         (Some(b), true) => zoned
             .checked_add(b.after)
@@ -453,6 +473,32 @@ fn timing(
         _ => None,
     };
     (deadlines, reply_due, bescheid_due)
+}
+
+/// The seal's verdict as a flawed intake reads it ([`Flaw::AcceptsBrokenSeal`],
+/// [`Flaw::TrustsForeignSeal`]): the failure it overlooks counts as a trusted signature.
+fn flawed_integrity(integrity: integrity::Verdict, flaws: &Flaws) -> integrity::Verdict {
+    use integrity::{Carrier, Failure, HashAlg, SigAlg, Verdict};
+    let overlooked = match &integrity {
+        Verdict::Invalid(
+            Failure::BodyHashMismatch { .. }
+            | Failure::HeaderChanged { .. }
+            | Failure::SignatureInvalid(_),
+        ) => flaws.has(Flaw::AcceptsBrokenSeal),
+        Verdict::Invalid(Failure::Untrusted(_)) => flaws.has(Flaw::TrustsForeignSeal),
+        _ => false,
+    };
+    if overlooked {
+        Verdict::Signed {
+            alg: HashAlg::Sha256,
+            sig: SigAlg::EcDsa,
+            signer: "(not checked)".into(),
+            carrier: Carrier::Integrity,
+            trusted: true,
+        }
+    } else {
+        integrity
+    }
 }
 
 /// Adds a confirmation to the evidence record of the case with DMS key `key`.

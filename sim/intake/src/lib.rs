@@ -36,6 +36,7 @@
 
 pub mod config;
 pub mod dms;
+pub mod flaw;
 pub mod form_rule;
 pub mod http;
 pub mod inbound;
@@ -95,6 +96,8 @@ pub struct IntakeConfig {
     /// Where the HTTP endpoint (test clock, events, cases) binds; `None`: a free port on
     /// 127.0.0.1.
     pub http_listen: Option<SocketAddr>,
+    /// Rules broken on purpose ([`flaw`]; empty: the reference behaviour).
+    pub flaws: flaw::Flaws,
 }
 
 /// What the intake decided about an application.

@@ -20,10 +20,13 @@
 //!   sending, from which the fiction counts, is a working day.
 //! - The Zustellung starts the Widerspruchsfrist: one month with a Rechtsbehelfsbelehrung
 //!   (§ 70 VwGO), one year without (§ 58 Abs. 2 VwGO).
+//!
+//! A flawed intake ([`crate::flaw`]) breaks some of these rules on purpose.
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 
+use super::flaw::{Flaw, Flaws};
 use super::outbound::{Letter, submit};
 use super::{Intake, IntakeState, Service, ServiceStatus, berlin};
 use demail_calendar::{self as law, Options, Provision, check_in_force};
@@ -62,7 +65,11 @@ pub(crate) fn track(
 /// Abholbestätigungen and Meldungen, applies the fiction, sends fiction notices.
 pub(crate) async fn run_due(intake: &Intake, now: Timestamp) {
     send_due_bescheide(intake, now).await;
-    file_evidence(&mut lock(&intake.state), &intake.config.file.city.place);
+    file_evidence(
+        &mut lock(&intake.state),
+        &intake.config.file.city.place,
+        &intake.config.flaws,
+    );
     apply_fictions(intake, now).await;
     send_fiction_notices(intake, now).await;
 }
@@ -83,6 +90,9 @@ async fn access(intake: &Intake, recipient: &str) -> Access {
     let Some(base) = &intake.config.provider_http else {
         return Access::Opened;
     };
+    if intake.config.flaws.has(Flaw::NoAccessCheck) {
+        return Access::Opened;
+    }
     let url = format!("{base}/directory/v1/entries/{recipient}");
     let answer = match reqwest::Client::new()
         .get(&url)
@@ -197,6 +207,12 @@ async fn send_due_bescheide(intake: &Intake, now: Timestamp) {
             file.mailbox(&case.mailbox)
                 .map_or(file.city.name.as_str(), |m| m.name.as_str())
         ));
+        // Flawed on purpose: Abholbestätigung only, without "persönlich".
+        let options: &[DeMailOption] = if intake.config.flaws.has(Flaw::BescheidNotPersoenlich) {
+            &SERVICE_OPTIONS[..1]
+        } else {
+            &SERVICE_OPTIONS
+        };
         let letter = Letter {
             from: &case.mailbox,
             to: &case.citizen,
@@ -204,7 +220,7 @@ async fn send_due_bescheide(intake: &Intake, now: Timestamp) {
             message_id: message_id.clone(),
             in_reply_to: case.rfc_message_id.as_deref(),
             private_id: &case.aktenzeichen,
-            options: &SERVICE_OPTIONS,
+            options,
             body,
             attachments: Vec::new(),
         };
@@ -216,7 +232,7 @@ async fn send_due_bescheide(intake: &Intake, now: Timestamp) {
                 state.events.push(EventKind::IntakeBescheid {
                     aktenzeichen: case.aktenzeichen.clone(),
                     recipient: case.citizen.clone(),
-                    options: SERVICE_OPTIONS.iter().map(|o| o.name().into()).collect(),
+                    options: options.iter().map(|o| o.name().into()).collect(),
                 });
                 track(
                     &mut state,
@@ -240,7 +256,7 @@ async fn send_due_bescheide(intake: &Intake, now: Timestamp) {
 /// document it is about (the provider refuses "persönlich" and pushes the Meldung before its
 /// 250), i.e. before [`track`] has recorded the document. Evidence of other kinds (e.g. the
 /// copy of an Eingangsbestätigung) is filed at once.
-pub(crate) fn file_evidence(state: &mut IntakeState, place: &law::Place) {
+pub(crate) fn file_evidence(state: &mut IntakeState, place: &law::Place, flaws: &Flaws) {
     for ev in state.evidence.iter_mut().filter(|e| !e.handled) {
         let kind = MessageType::parse(&ev.message_type);
         if !matches!(
@@ -277,10 +293,12 @@ pub(crate) fn file_evidence(state: &mut IntakeState, place: &law::Place) {
                     } else {
                         "fiktion"
                     };
-                    served(&mut state.events, service, mode, &d, place);
+                    served(&mut state.events, service, mode, &d, place, flaws);
                 }
                 Err(e) => tracing::warn!("intake: Zustellung of {}: {e}", service.aktenzeichen),
             }
+        } else if kind == Some(MessageType::Notification) && flaws.has(Flaw::IgnoresMeldungen) {
+            // Flawed on purpose: filed and forgotten; the document stays "sent".
         } else if kind == Some(MessageType::Notification) {
             let why = format!(
                 "Meldung {} from the provider: the document did not reach the recipient \
@@ -306,6 +324,7 @@ fn served(
     mode: &str,
     d: &law::Deadline,
     place: &law::Place,
+    flaws: &Flaws,
 ) {
     let date = d.date();
     service.status = ServiceStatus::Served {
@@ -315,7 +334,7 @@ fn served(
     let until = match service.rechtsbehelfsbelehrung {
         None => String::new(),
         Some(with) => {
-            let rule = if with {
+            let rule = if with || flaws.has(Flaw::OneMonthWithoutBelehrung) {
                 "widerspruch"
             } else {
                 "ohne-belehrung"
@@ -339,6 +358,7 @@ fn served(
 /// Applies the fiction to documents whose fiction day is over without Abholbestätigung.
 async fn apply_fictions(intake: &Intake, now: Timestamp) {
     let place = &intake.config.file.city.place;
+    let flaws = &intake.config.flaws;
     let candidates: Vec<(usize, law::Deadline, String)> = {
         let state = lock(&intake.state);
         state
@@ -354,6 +374,11 @@ async fn apply_fictions(intake: &Intake, now: Timestamp) {
                     &Options::default(),
                 )
                 .ok()?;
+                let d = if flaws.has(Flaw::FictionThirdDay) {
+                    third_day(d, day(s.sent_at))
+                } else {
+                    d
+                };
                 // The fiction holds once its day is over: "wenn der Behörde nicht spätestens an
                 // diesem Tag eine Abholbestätigung zugeht".
                 (day(now) > d.date()).then(|| (i, d, s.recipient.clone()))
@@ -366,7 +391,7 @@ async fn apply_fictions(intake: &Intake, now: Timestamp) {
         let state = &mut *state;
         let service = &mut state.services[i];
         match access {
-            Access::Opened => served(&mut state.events, service, "fiktion", &d, place),
+            Access::Opened => served(&mut state.events, service, "fiktion", &d, place, flaws),
             Access::NotOpened(why) => {
                 let reason = format!(
                     "no Abholbestätigung by {} and no fiction: {why} (§ 5a Abs. 4 Satz 1 VwZG)",
@@ -381,6 +406,15 @@ async fn apply_fictions(intake: &Intake, now: Timestamp) {
             Access::Unknown(_) => {}
         }
     }
+}
+
+/// [`Flaw::FictionThirdDay`]: the fiction day moved to the third day after sending, whatever
+/// the date regime.
+fn third_day(mut d: law::Deadline, sent: Date) -> law::Deadline {
+    if let Ok(third) = sent.checked_add(jiff::Span::new().days(3)) {
+        d.when = law::When::Date(third);
+    }
+    d
 }
 
 /// Tells recipients of the fiction (§ 5a Abs. 4 Satz 5 VwZG: "elektronisch zu benachrichtigen").

@@ -16,6 +16,7 @@
 //! - [`delivery`]: the push queue into an institution's intake.
 //! - [`login`]: logins and the Abholbestätigung at the first login at level high.
 //! - [`delete`]: two-stage deletion with the 90-day lock and the level-high rules.
+//! - [`fault`]: faults made on purpose (a broken or foreign seal on one message).
 //! - [`gateway`]: the HTTP face: gateway API (list, fetch, acknowledge), directory (ÖVD)
 //!   look-up, OpenAPI document.
 //!
@@ -25,6 +26,7 @@
 pub mod accept;
 pub mod delete;
 pub mod delivery;
+pub mod fault;
 pub mod gateway;
 pub mod login;
 pub mod pop3;
@@ -276,6 +278,10 @@ pub(crate) struct Shared {
     pub ca_der: Vec<u8>,
     /// Failed AUTH attempts per client address (submission face).
     pub auth_throttle: smtp::AuthThrottle,
+    /// Seal faults armed for an account's next submission (normalised address; [`fault`]).
+    pub seal_faults: std::sync::Mutex<std::collections::BTreeMap<String, fault::SealFault>>,
+    /// The key of a CA nobody trusts, for [`fault::SealFault::Foreign`].
+    pub foreign_signer: fault::ForeignSigner,
 }
 
 impl Shared {
@@ -510,6 +516,8 @@ impl Provider {
             ca_pem: pki.ca_pem().to_string(),
             ca_der: pki.ca_der().to_vec(),
             auth_throttle: smtp::AuthThrottle::default(),
+            seal_faults: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            foreign_signer: fault::ForeignSigner::default(),
         });
         let smtp_at = shared.config.smtp_listen.unwrap_or(LOOPBACK_ANY);
         let listener = TcpListener::bind(smtp_at)
@@ -653,6 +661,20 @@ impl Provider {
     /// Abholbestätigungen due (PVD-FU §7.1); their X-de-mail-message-ids are returned.
     pub fn login(&self, address: &str, level: AuthLevel) -> Result<Vec<String>, Refusal> {
         login::login(&self.shared, address, level)
+    }
+
+    /// Arms a seal fault for the next message `address` submits (any face); that submission
+    /// spends it ([`fault`]). Arming again replaces the fault; [`Provider::disarm_seal_fault`]
+    /// takes it back when the submission did not happen.
+    pub fn arm_seal_fault(&self, address: &str, fault: fault::SealFault) {
+        lock(&self.shared.seal_faults).insert(demail_wire::normalize_address(address), fault);
+    }
+
+    /// Takes back a seal fault that no submission spent; returns whether one was armed.
+    pub fn disarm_seal_fault(&self, address: &str) -> bool {
+        lock(&self.shared.seal_faults)
+            .remove(&demail_wire::normalize_address(address))
+            .is_some()
     }
 
     /// Moves a message into the holder's Papierkorb, if the rules allow it at `level`

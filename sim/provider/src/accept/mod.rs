@@ -29,6 +29,7 @@ use demail_wire::{
     AuthLevel, DeMailOption, MessageType, TR_VERSION, h, normalize_address, parse_option,
 };
 
+use super::fault::SealFault;
 use super::smtp::Login;
 use super::store::StoredMessage;
 use super::{AccountKind, Shared, delivery, lock};
@@ -350,8 +351,28 @@ fn stamp_and_deliver(
         });
     }
 
+    // A fault armed for this sender is spent by this submission (`crate::fault`).
+    let seal_fault = lock(&shared.seal_faults).remove(&normalize_address(&sub.login.address));
+    let signer = match seal_fault {
+        Some(SealFault::Foreign) => shared
+            .foreign_signer
+            .get(&domain)
+            .map_err(|e| Refusal::new(451, "4.3.0", &format!("cannot seal the message: {e}")))?,
+        _ => &shared.signer,
+    };
+    if let Some(fault) = seal_fault {
+        shared.trace.emit(EventKind::FaultInjected {
+            face: format!("provider:{} seal", shared.config.id),
+            fault: fault.as_str().to_string(),
+            message_id: message_id.clone(),
+            detail: fault.detail().to_string(),
+        });
+    }
     for rcpt in sub.recipients {
-        let sealed = sealed_copy(&msg, rcpt, &to_header, &cc_header, &chosen, &shared.signer)?;
+        let mut sealed = sealed_copy(&msg, rcpt, &to_header, &cc_header, &chosen, signer)?;
+        if seal_fault == Some(SealFault::Broken) {
+            crate::fault::break_seal(&mut sealed);
+        }
         let facts = |work: &mut Work<'_>| -> Result<ConfirmationFacts, Refusal> {
             Ok(ConfirmationFacts {
                 provider_domain: domain.clone(),
