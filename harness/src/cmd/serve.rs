@@ -362,6 +362,7 @@ async fn start_provider(
             password: a.password.clone(),
             api_token: a.api_token.clone(),
             access_opened: a.access_opened,
+            closes_after_first_submission: false,
         })
         .collect();
     // Continue the numbering of `messages/NNNNNN.eml` after an earlier run on this data
