@@ -20,6 +20,8 @@ use crate::model::{Level, ReceiveMode};
 mod intake;
 pub use intake::IntakeSpec;
 use intake::intake;
+pub mod programme;
+pub use programme::{Citizen, Programme};
 
 /// A whole scenario file.
 #[derive(Debug, Deserialize)]
@@ -124,11 +126,17 @@ pub struct CitizenSpec {
     pub name: String,
     pub address: String,
     pub provider: Spanned<String>,
-    pub auth_level: AuthLevel,
-    /// Zugang eröffnet (§ 7 Abs. 3 De-Mail-G); needed for the Zustellungsfiktion of § 5a
-    /// Abs. 4 VwZG.
+    /// The highest level the account can log in at; required unless a `programme` implies it.
     #[serde(default)]
-    pub access_opened: bool,
+    pub auth_level: Option<Spanned<AuthLevel>>,
+    /// Zugang eröffnet (§ 7 Abs. 3 De-Mail-G); needed for the Zustellungsfiktion of § 5a
+    /// Abs. 4 VwZG. Default false, or what the `programme` implies.
+    #[serde(default)]
+    pub access_opened: Option<Spanned<bool>>,
+    /// A fixed behaviour on receiving documents ([`programme`], docs/scenarios.md
+    /// "Programmed citizens"), e.g. "never-logs-in" or "high-after:P2D".
+    #[serde(default)]
+    pub programme: Option<Spanned<String>>,
 }
 
 /// `[population]`: a seeded fake population of the scenario's municipality.
@@ -215,6 +223,8 @@ pub struct Scenario {
     pub tick: Span,
     /// Step offsets, parallel to `file.step`.
     pub step_offsets: Vec<Span>,
+    /// The citizens' accounts and programmes, parallel to `file.citizen`.
+    pub citizens: Vec<Citizen>,
     /// The intake configuration with the scenario's overrides.
     pub intake: demail_sim::intake::config::IntakeFile,
     /// The (normalised) Funktionspostfach that `to = "intake"` means.
@@ -307,7 +317,8 @@ fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Pr
     let (intake, intake_address, receive) = intake(&file.intake, path)?;
     let place = place(&file.scenario)?;
     world(&file, &intake_address)?;
-    let step_offsets = steps(&file)?;
+    let citizens = citizens(&file)?;
+    let step_offsets = steps(&file, &citizens)?;
     let (office_hours, traffic_until) = traffic(&file, duration)?;
     if let Some(p) = &file.population
         && (p.size == 0 || p.size > 1_000_000)
@@ -365,6 +376,7 @@ fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Pr
         duration,
         tick,
         step_offsets,
+        citizens,
         intake,
         intake_address,
         dms_outages,
@@ -513,8 +525,79 @@ fn world(file: &ScenarioFile, intake_address: &str) -> Result<(), Located> {
     Ok(())
 }
 
+/// Each citizen's account and programme: a `programme` implies `auth_level` and
+/// `access_opened` (stating them is allowed when they agree); without one, `auth_level` is
+/// required.
+fn citizens(file: &ScenarioFile) -> Result<Vec<Citizen>, Located> {
+    let mut out = Vec::new();
+    for c in &file.citizen {
+        let programme = match &c.programme {
+            None => None,
+            Some(p) => Some(
+                Programme::parse(p.get_ref())
+                    .map_err(|e| Located::new(p.span(), format!("citizen {:?}: {e}", c.id)))?,
+            ),
+        };
+        let citizen = match (&programme, &c.auth_level) {
+            (None, None) => {
+                return Err(Located::new(
+                    c.provider.span(),
+                    format!(
+                        "citizen {:?} needs `auth_level` (\"normal\" or \"high\") or a `programme`",
+                        c.id
+                    ),
+                ));
+            }
+            (None, Some(level)) => Citizen {
+                max_level: *level.get_ref(),
+                access_opened: c.access_opened.as_ref().is_some_and(|a| *a.get_ref()),
+                programme: None,
+            },
+            (Some(p), _) => {
+                let name = c
+                    .programme
+                    .as_ref()
+                    .map(|p| p.get_ref().as_str())
+                    .unwrap_or("");
+                if let Some(level) = &c.auth_level
+                    && *level.get_ref() != p.max_level()
+                {
+                    return Err(Located::new(
+                        level.span(),
+                        format!(
+                            "citizen {:?}: programme {name:?} means auth_level {:?}, not {:?}; leave auth_level out",
+                            c.id,
+                            p.max_level().as_str(),
+                            level.get_ref().as_str()
+                        ),
+                    ));
+                }
+                if let Some(opened) = &c.access_opened
+                    && *opened.get_ref() != p.access_opened()
+                {
+                    return Err(Located::new(
+                        opened.span(),
+                        format!(
+                            "citizen {:?}: programme {name:?} means access_opened = {}; leave access_opened out",
+                            c.id,
+                            p.access_opened()
+                        ),
+                    ));
+                }
+                Citizen {
+                    max_level: p.max_level(),
+                    access_opened: p.access_opened(),
+                    programme: Some(p.clone()),
+                }
+            }
+        };
+        out.push(citizen);
+    }
+    Ok(out)
+}
+
 /// `[[step]]`: who acts, what, and when (the offsets, parallel to the steps).
-fn steps(file: &ScenarioFile) -> Result<Vec<Span>, Located> {
+fn steps(file: &ScenarioFile, citizens: &[Citizen]) -> Result<Vec<Span>, Located> {
     let citizen_ids: Vec<&str> = file.citizen.iter().map(|c| c.id.as_str()).collect();
     let mut step_offsets = Vec::new();
     for s in &file.step {
@@ -525,6 +608,24 @@ fn steps(file: &ScenarioFile) -> Result<Vec<Span>, Located> {
                     "unknown citizen {:?}; the file defines: {}",
                     s.citizen.get_ref(),
                     quoted(&citizen_ids)
+                ),
+            ));
+        }
+        let programmed = file
+            .citizen
+            .iter()
+            .position(|c| c.id == *s.citizen.get_ref())
+            .and_then(|i| citizens[i].programme.as_ref());
+        if s.login.is_some()
+            && let Some(p) = programmed
+            && p.never_logs_in()
+        {
+            return Err(Located::new(
+                s.citizen.span(),
+                format!(
+                    "step {:?}: citizen {:?} is programmed \"never-logs-in\" and cannot have a login step",
+                    s.id,
+                    s.citizen.get_ref()
                 ),
             ));
         }
@@ -654,7 +755,8 @@ impl Scenario {
                 .file
                 .citizen
                 .iter()
-                .map(|c| (c.address.clone(), c.access_opened))
+                .zip(&self.citizens)
+                .map(|(c, r)| (c.address.clone(), r.access_opened))
                 .collect(),
         }
     }
