@@ -905,6 +905,79 @@ mod tests {
         assert!(e.message.contains("unknown traffic \"wohnen\""), "{e}");
     }
 
+    /// A programme: an unknown value is an error at its line and column listing the
+    /// programmes; a programme implies the level and access, and contradictions, a missing
+    /// level without a programme and a login step of a citizen who never logs in are located.
+    #[test]
+    fn programmes_are_checked_and_located() {
+        let with = |programme: &str| {
+            GOOD.replacen(
+                "auth_level = \"high\"\n",
+                &format!("programme = \"{programme}\"\n"),
+                1,
+            )
+        };
+        let s = parse_str(&with("high-after:P2D")).unwrap();
+        assert_eq!(s.citizens[0].max_level, AuthLevel::High);
+        assert!(s.citizens[0].access_opened);
+        let after = s.citizens[0]
+            .programme
+            .as_ref()
+            .and_then(Programme::login_after);
+        assert_eq!(after.map(|d| d.get_days()), Some(2));
+        let s = parse_str(&with("normal-only")).unwrap();
+        assert_eq!(s.citizens[0].max_level, AuthLevel::Normal);
+        let s = parse_str(&with("access-not-opened")).unwrap();
+        assert!(!s.citizens[0].access_opened);
+
+        let text = with("sometimes-logs-in");
+        let err = parse_str(&text).unwrap_err();
+        let line = text
+            .lines()
+            .position(|l| l.contains("sometimes-logs-in"))
+            .unwrap()
+            + 1;
+        assert_eq!((err.line, err.column), (line, 13), "{err}");
+        assert!(
+            err.to_string().starts_with(&format!(
+                "scenarios/x/y.toml:{line}:13: citizen \"erika\": programme \"sometimes-logs-in\" is unknown; expected one of: \"never-logs-in\", \"normal-only\", \"high-after:"
+            )),
+            "{err}"
+        );
+        let err = parse_str(&with("high-after:two days")).unwrap_err();
+        assert!(err.message.contains("high-after:P2D"), "{err}");
+        assert_eq!(err.line, line, "{err}");
+
+        let text = GOOD.replacen(
+            "auth_level = \"high\"\n",
+            "programme = \"normal-only\"\nauth_level = \"high\"\n",
+            1,
+        );
+        let err = parse_str(&text).unwrap_err();
+        assert!(
+            err.message
+                .contains("programme \"normal-only\" means auth_level \"normal\""),
+            "{err}"
+        );
+        assert_eq!(err.line, line + 1, "{err}");
+
+        let err = parse_str(&GOOD.replacen("auth_level = \"high\"\n", "", 1)).unwrap_err();
+        assert!(
+            err.message.contains("needs `auth_level`") && err.message.contains("`programme`"),
+            "{err}"
+        );
+
+        let text = format!(
+            "{}\n[[step]]\nid = \"anmeldung\"\nat = \"P1D\"\ncitizen = \"erika\"\nlogin = \"high\"\n",
+            with("never-logs-in")
+        );
+        let err = parse_str(&text).unwrap_err();
+        assert!(
+            err.message.contains("programmed \"never-logs-in\""),
+            "{err}"
+        );
+    }
+
     /// Bad dates and durations say what form was expected.
     #[test]
     fn bad_values_say_what_was_expected() {
