@@ -37,6 +37,7 @@ fn account(
     AccountConfig {
         holder: holder.into(),
         access_opened: opened,
+        closes_after_first_submission: false,
         ..common::account(address, kind, level)
     }
 }

@@ -101,6 +101,10 @@ pub struct AccountEntry {
     pub api_token: Option<String>,
     #[serde(default)]
     pub access_opened: bool,
+    /// The account is "vollständig gesperrt" once its first submission is accepted (the
+    /// programmed `account-closed` citizen of docs/scenarios.md, for manual tests of an intake).
+    #[serde(default)]
+    pub closes_after_first_submission: bool,
     /// `host:port` of the SMTP listener this mailbox is pushed to (an intake).
     #[serde(default)]
     pub push: Option<Spanned<String>>,
@@ -362,6 +366,7 @@ async fn start_provider(
             password: a.password.clone(),
             api_token: a.api_token.clone(),
             access_opened: a.access_opened,
+            closes_after_first_submission: a.closes_after_first_submission,
         })
         .collect();
     // Continue the numbering of `messages/NNNNNN.eml` after an earlier run on this data

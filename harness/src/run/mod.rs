@@ -69,7 +69,7 @@ use demail_sim::world::{Listen, ProviderPlan, SystemUnderTest, World};
 
 use crate::check;
 use crate::model::{CheckOutcome, DmsRecords, Mailboxes, Observation, ReceiveMode, SendOutcome};
-use crate::scenario::Scenario;
+use crate::scenario::{Programme, Scenario};
 
 /// How a run is carried out.
 #[derive(Clone, Debug)]
@@ -291,6 +291,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         end,
         full_duration: opts.full_duration || scenario.file.scenario.full_duration,
         sends: Vec::new(),
+        seen: Default::default(),
+        logins_due: Default::default(),
     };
     let mut judge = check::Judge::new(&scenario.expectations, scenario.setting(), &trace);
     let observed = (ca_der.as_ref(), traffic_totals.as_slice());

@@ -117,19 +117,31 @@ pub(super) fn accounts(
                 password: secrets.intake_passwords[address].clone(),
                 api_token: secrets.intake_tokens.get(address).cloned(),
                 access_opened: true,
+                closes_after_first_submission: false,
             });
         }
     }
-    for (c, pw) in scenario.file.citizen.iter().zip(&secrets.citizen_passwords) {
+    for ((c, r), pw) in scenario
+        .file
+        .citizen
+        .iter()
+        .zip(&scenario.citizens)
+        .zip(&secrets.citizen_passwords)
+    {
         if *c.provider.get_ref() == provider_id {
             accounts.push(AccountConfig {
                 address: c.address.clone(),
                 holder: c.name.clone(),
                 kind: AccountKind::Person,
-                max_auth_level: c.auth_level,
+                max_auth_level: r.max_level,
                 password: pw.clone(),
                 api_token: None,
-                access_opened: c.access_opened,
+                access_opened: r.access_opened,
+                // docs/scenarios.md "Programmed citizens": account-closed.
+                closes_after_first_submission: r
+                    .programme
+                    .as_ref()
+                    .is_some_and(Programme::closes_account),
             });
         }
     }
@@ -143,6 +155,7 @@ pub(super) fn accounts(
                 password: pw.clone(),
                 api_token: None,
                 access_opened: g.access_opened,
+                closes_after_first_submission: false,
             });
         }
     }

@@ -1,6 +1,18 @@
 //! The discrete-event loop (`Walk`): at every instant it calls `delivery::retry_due`, tells
-//! the intake the time, runs the steps and traffic arrivals due, settles, and lets the judge
-//! observe; it opens the next arrival's session while the world settles.
+//! the intake the time, runs the programmed logins, steps and traffic arrivals due, settles,
+//! looks into the programmed citizens' mailboxes, and lets the judge observe; it opens the
+//! next arrival's session while the world settles.
+//!
+//! Programmed logins (docs/scenarios.md "Programmed citizens"): a citizen programmed
+//! `high-after:<d>` logs in at level high `<d>` after each De-Mail (message type normal, not
+//! a confirmation or Meldung) laid into its mailbox, at the Eingang (`stored_at`) + `<d>` in
+//! the scenario's time zone; the login is the same `citizen.login` event as a scripted step,
+//! and the provider issues the Abholbestätigungen due (PVD-FU §7.1). Due logins are kept in
+//! an ordered set of (instant, citizen), so they run in a fixed order.
+
+use std::collections::BTreeSet;
+
+use demail_sim::demail::{AuthLevel, MessageType};
 
 use super::*;
 
@@ -36,6 +48,10 @@ pub(super) struct Walk<'a> {
     /// Walk on to `end` even when everything is decided (`--full-duration`).
     pub(super) full_duration: bool,
     pub(super) sends: Vec<SendOutcome>,
+    /// Programmed logins: the messages already seen per citizen (citizen index,
+    /// X-de-mail-message-id) and the logins due (instant, citizen index).
+    pub(super) seen: BTreeSet<(usize, String)>,
+    pub(super) logins_due: BTreeSet<(Timestamp, usize)>,
 }
 
 impl Walk<'_> {
@@ -81,19 +97,8 @@ impl Walk<'_> {
                 .position(|c| c.id == *step.citizen.get_ref())
                 .context("citizen validated at load")?;
             tracing::debug!("instant {now}: step {}", step.id);
-            let citizen = &file.citizen[ci];
             if let Some(level) = step.login {
-                self.trace.emit(EventKind::CitizenLogin {
-                    citizen: citizen.id.clone(),
-                    address: citizen.address.clone(),
-                    level: level.as_str().to_string(),
-                });
-                self.world
-                    .provider_of(&citizen.address)
-                    .context("citizen's provider")?
-                    .login(&citizen.address, level)
-                    .with_context(|| format!("step {}: login of {}", step.id, citizen.id))?;
-                self.settler.settle_and_drain().await?;
+                self.login(ci, level).await?;
                 self.next_step += 1;
                 continue;
             }
@@ -115,6 +120,66 @@ impl Walk<'_> {
             self.sends.push(outcome);
             self.settler.settle_and_drain().await?;
             self.next_step += 1;
+        }
+        Ok(())
+    }
+
+    /// Logs citizen `ci` in at `level` (`citizen.login`), then settles. A refused login (the
+    /// account's level is lower, the account is closed) is the provider's answer, traced by it
+    /// as `provider.refused`; the walk goes on.
+    async fn login(&mut self, ci: usize, level: AuthLevel) -> Result<()> {
+        let citizen = &self.scenario.file.citizen[ci];
+        self.trace.emit(EventKind::CitizenLogin {
+            citizen: citizen.id.clone(),
+            address: citizen.address.clone(),
+            level: level.as_str().to_string(),
+        });
+        if let Err(r) = self
+            .world
+            .provider_of(&citizen.address)
+            .context("citizen's provider")?
+            .login(&citizen.address, level)
+        {
+            tracing::debug!("login of {} refused: {r}", citizen.id);
+        }
+        self.settler.settle_and_drain().await
+    }
+
+    /// Runs the programmed logins due at `now`, in (instant, citizen) order.
+    pub(super) async fn run_logins(&mut self, now: Timestamp) -> Result<()> {
+        while let Some(&(at, ci)) = self.logins_due.first()
+            && at <= now
+        {
+            self.logins_due.pop_first();
+            tracing::debug!("instant {now}: programmed login of citizen {ci}");
+            self.login(ci, AuthLevel::High).await?;
+        }
+        Ok(())
+    }
+
+    /// Looks into the mailboxes of the citizens programmed `high-after:<d>` and schedules a
+    /// login at level high at the Eingang + `<d>` for every De-Mail not seen before.
+    pub(super) fn watch_mailboxes(&mut self) -> Result<()> {
+        let tz = self.scenario.start.time_zone().clone();
+        for (ci, c) in self.scenario.citizens.iter().enumerate() {
+            let Some(after) = c.programme.as_ref().and_then(Programme::login_after) else {
+                continue;
+            };
+            let address = &self.scenario.file.citizen[ci].address;
+            for m in self.world.mailbox(address)? {
+                if m.message_type != MessageType::Normal
+                    || !self.seen.insert((ci, m.message_id.clone()))
+                {
+                    continue;
+                }
+                let at = m
+                    .stored_at
+                    .to_zoned_datetime(tz.clone())
+                    .checked_add(after)
+                    .context("programmed login out of range")?
+                    .timestamp();
+                self.logins_due.insert((at, ci));
+            }
         }
         Ok(())
     }
@@ -212,8 +277,10 @@ impl Walk<'_> {
         loop {
             let now = self.clock.timestamp();
             self.tell_the_time(now).await?;
+            self.run_logins(now).await?;
             self.run_steps(now).await?;
             self.run_arrivals(now).await?;
+            self.watch_mailboxes()?;
             let t = Instant::now();
             judge.observe(&self.observation(observed));
             self.settler.phases.judge += t.elapsed();
@@ -255,7 +322,7 @@ impl Walk<'_> {
         self.next_step < self.step_times.len() || self.next_arrival < self.arrivals.len()
     }
 
-    /// The next instant: the next tick, step, arrival or delivery retry, whichever is
+    /// The next instant: the next tick, step, arrival, programmed login or delivery retry, whichever is
     /// earliest; `None` past the end. Ticks stay on their own grid (start + k × tick): an
     /// instant of a step or a retry in between does not move the next tick.
     pub(super) fn next_instant(&mut self, now: Timestamp) -> Result<Option<Timestamp>> {
@@ -270,6 +337,9 @@ impl Walk<'_> {
             next = next.min(*t);
         }
         if let Some((t, _)) = self.arrivals.get(self.next_arrival) {
+            next = next.min(*t);
+        }
+        if let Some((t, _)) = self.logins_due.first() {
             next = next.min(*t);
         }
         // Never step over a delivery retry or a transport limit (docs/delivery.md).

@@ -21,6 +21,8 @@ use crate::model::{Level, ReceiveMode};
 mod intake;
 pub use intake::IntakeSpec;
 use intake::intake;
+pub mod programme;
+pub use programme::{Citizen, Programme};
 
 /// A whole scenario file.
 #[derive(Debug, Deserialize)]
@@ -125,11 +127,17 @@ pub struct CitizenSpec {
     pub name: String,
     pub address: String,
     pub provider: Spanned<String>,
-    pub auth_level: AuthLevel,
-    /// Zugang eröffnet (§ 7 Abs. 3 De-Mail-G); needed for the Zustellungsfiktion of § 5a
-    /// Abs. 4 VwZG.
+    /// The highest level the account can log in at; required unless a `programme` implies it.
     #[serde(default)]
-    pub access_opened: bool,
+    pub auth_level: Option<Spanned<AuthLevel>>,
+    /// Zugang eröffnet (§ 7 Abs. 3 De-Mail-G); needed for the Zustellungsfiktion of § 5a
+    /// Abs. 4 VwZG. Default false, or what the `programme` implies.
+    #[serde(default)]
+    pub access_opened: Option<Spanned<bool>>,
+    /// A fixed behaviour on receiving documents ([`programme`], docs/scenarios.md
+    /// "Programmed citizens"), e.g. "never-logs-in" or "high-after:P2D".
+    #[serde(default)]
+    pub programme: Option<Spanned<String>>,
 }
 
 /// `[population]`: a seeded fake population of the scenario's municipality.
@@ -220,6 +228,8 @@ pub struct Scenario {
     pub tick: Span,
     /// Step offsets, parallel to `file.step`.
     pub step_offsets: Vec<Span>,
+    /// The citizens' accounts and programmes, parallel to `file.citizen`.
+    pub citizens: Vec<Citizen>,
     /// The intake configuration with the scenario's overrides.
     pub intake: demail_sim::intake::config::IntakeFile,
     /// The (normalised) Funktionspostfach that `to = "intake"` means.
@@ -316,7 +326,8 @@ fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Pr
     let (intake, intake_address, receive) = intake(&file.intake, path)?;
     let place = place(&file.scenario)?;
     world(&file, &intake_address)?;
-    let step_offsets = steps(&file)?;
+    let citizens = citizens(&file)?;
+    let step_offsets = steps(&file, &citizens)?;
     let (office_hours, traffic_until) = traffic(&file, duration)?;
     if let Some(p) = &file.population
         && (p.size == 0 || p.size > 1_000_000)
@@ -374,6 +385,7 @@ fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Pr
         duration,
         tick,
         step_offsets,
+        citizens,
         intake,
         intake_address,
         dms_outages,
@@ -522,8 +534,79 @@ fn world(file: &ScenarioFile, intake_address: &str) -> Result<(), Located> {
     Ok(())
 }
 
+/// Each citizen's account and programme: a `programme` implies `auth_level` and
+/// `access_opened` (stating them is allowed when they agree); without one, `auth_level` is
+/// required.
+fn citizens(file: &ScenarioFile) -> Result<Vec<Citizen>, Located> {
+    let mut out = Vec::new();
+    for c in &file.citizen {
+        let programme = match &c.programme {
+            None => None,
+            Some(p) => Some(
+                Programme::parse(p.get_ref())
+                    .map_err(|e| Located::new(p.span(), format!("citizen {:?}: {e}", c.id)))?,
+            ),
+        };
+        let citizen = match (&programme, &c.auth_level) {
+            (None, None) => {
+                return Err(Located::new(
+                    c.provider.span(),
+                    format!(
+                        "citizen {:?} needs `auth_level` (\"normal\" or \"high\") or a `programme`",
+                        c.id
+                    ),
+                ));
+            }
+            (None, Some(level)) => Citizen {
+                max_level: *level.get_ref(),
+                access_opened: c.access_opened.as_ref().is_some_and(|a| *a.get_ref()),
+                programme: None,
+            },
+            (Some(p), _) => {
+                let name = c
+                    .programme
+                    .as_ref()
+                    .map(|p| p.get_ref().as_str())
+                    .unwrap_or("");
+                if let Some(level) = &c.auth_level
+                    && *level.get_ref() != p.max_level()
+                {
+                    return Err(Located::new(
+                        level.span(),
+                        format!(
+                            "citizen {:?}: programme {name:?} means auth_level {:?}, not {:?}; leave auth_level out",
+                            c.id,
+                            p.max_level().as_str(),
+                            level.get_ref().as_str()
+                        ),
+                    ));
+                }
+                if let Some(opened) = &c.access_opened
+                    && *opened.get_ref() != p.access_opened()
+                {
+                    return Err(Located::new(
+                        opened.span(),
+                        format!(
+                            "citizen {:?}: programme {name:?} means access_opened = {}; leave access_opened out",
+                            c.id,
+                            p.access_opened()
+                        ),
+                    ));
+                }
+                Citizen {
+                    max_level: p.max_level(),
+                    access_opened: p.access_opened(),
+                    programme: Some(p.clone()),
+                }
+            }
+        };
+        out.push(citizen);
+    }
+    Ok(out)
+}
+
 /// `[[step]]`: who acts, what, and when (the offsets, parallel to the steps).
-fn steps(file: &ScenarioFile) -> Result<Vec<Span>, Located> {
+fn steps(file: &ScenarioFile, citizens: &[Citizen]) -> Result<Vec<Span>, Located> {
     let citizen_ids: Vec<&str> = file.citizen.iter().map(|c| c.id.as_str()).collect();
     let mut step_offsets = Vec::new();
     for s in &file.step {
@@ -534,6 +617,24 @@ fn steps(file: &ScenarioFile) -> Result<Vec<Span>, Located> {
                     "unknown citizen {:?}; the file defines: {}",
                     s.citizen.get_ref(),
                     quoted(&citizen_ids)
+                ),
+            ));
+        }
+        let programmed = file
+            .citizen
+            .iter()
+            .position(|c| c.id == *s.citizen.get_ref())
+            .and_then(|i| citizens[i].programme.as_ref());
+        if s.login.is_some()
+            && let Some(p) = programmed
+            && p.never_logs_in()
+        {
+            return Err(Located::new(
+                s.citizen.span(),
+                format!(
+                    "step {:?}: citizen {:?} is programmed \"never-logs-in\" and cannot have a login step",
+                    s.id,
+                    s.citizen.get_ref()
                 ),
             ));
         }
@@ -676,7 +777,8 @@ impl Scenario {
                 .file
                 .citizen
                 .iter()
-                .map(|c| (c.address.clone(), c.access_opened))
+                .zip(&self.citizens)
+                .map(|(c, r)| (c.address.clone(), r.access_opened))
                 .collect(),
         }
     }
@@ -841,6 +943,79 @@ mod tests {
         let e = parse_str(&traffic.replacen("traffic = \"gewerbe\"", "traffic = \"wohnen\"", 1))
             .unwrap_err();
         assert!(e.message.contains("unknown traffic \"wohnen\""), "{e}");
+    }
+
+    /// A programme: an unknown value is an error at its line and column listing the
+    /// programmes; a programme implies the level and access, and contradictions, a missing
+    /// level without a programme and a login step of a citizen who never logs in are located.
+    #[test]
+    fn programmes_are_checked_and_located() {
+        let with = |programme: &str| {
+            GOOD.replacen(
+                "auth_level = \"high\"\n",
+                &format!("programme = \"{programme}\"\n"),
+                1,
+            )
+        };
+        let s = parse_str(&with("high-after:P2D")).unwrap();
+        assert_eq!(s.citizens[0].max_level, AuthLevel::High);
+        assert!(s.citizens[0].access_opened);
+        let after = s.citizens[0]
+            .programme
+            .as_ref()
+            .and_then(Programme::login_after);
+        assert_eq!(after.map(|d| d.get_days()), Some(2));
+        let s = parse_str(&with("normal-only")).unwrap();
+        assert_eq!(s.citizens[0].max_level, AuthLevel::Normal);
+        let s = parse_str(&with("access-not-opened")).unwrap();
+        assert!(!s.citizens[0].access_opened);
+
+        let text = with("sometimes-logs-in");
+        let err = parse_str(&text).unwrap_err();
+        let line = text
+            .lines()
+            .position(|l| l.contains("sometimes-logs-in"))
+            .unwrap()
+            + 1;
+        assert_eq!((err.line, err.column), (line, 13), "{err}");
+        assert!(
+            err.to_string().starts_with(&format!(
+                "scenarios/x/y.toml:{line}:13: citizen \"erika\": programme \"sometimes-logs-in\" is unknown; expected one of: \"never-logs-in\", \"normal-only\", \"high-after:"
+            )),
+            "{err}"
+        );
+        let err = parse_str(&with("high-after:two days")).unwrap_err();
+        assert!(err.message.contains("high-after:P2D"), "{err}");
+        assert_eq!(err.line, line, "{err}");
+
+        let text = GOOD.replacen(
+            "auth_level = \"high\"\n",
+            "programme = \"normal-only\"\nauth_level = \"high\"\n",
+            1,
+        );
+        let err = parse_str(&text).unwrap_err();
+        assert!(
+            err.message
+                .contains("programme \"normal-only\" means auth_level \"normal\""),
+            "{err}"
+        );
+        assert_eq!(err.line, line + 1, "{err}");
+
+        let err = parse_str(&GOOD.replacen("auth_level = \"high\"\n", "", 1)).unwrap_err();
+        assert!(
+            err.message.contains("needs `auth_level`") && err.message.contains("`programme`"),
+            "{err}"
+        );
+
+        let text = format!(
+            "{}\n[[step]]\nid = \"anmeldung\"\nat = \"P1D\"\ncitizen = \"erika\"\nlogin = \"high\"\n",
+            with("never-logs-in")
+        );
+        let err = parse_str(&text).unwrap_err();
+        assert!(
+            err.message.contains("programmed \"never-logs-in\""),
+            "{err}"
+        );
     }
 
     /// Bad dates and durations say what form was expected.

@@ -85,6 +85,15 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         eml: Option<String>,
     },
+    /// The provider closed an account ("vollständig gesperrt", PVD-FU Schritt 43): a
+    /// programmed account after its holder's first submission (docs/scenarios.md,
+    /// "Programmed citizens").
+    #[serde(rename = "provider.account_closed")]
+    ProviderAccountClosed {
+        provider: String,
+        address: String,
+        reason: String,
+    },
     /// A message came in from a peer provider on the relay face (mutual TLS).
     #[serde(rename = "provider.received")]
     ProviderReceived {

@@ -87,6 +87,13 @@ pub struct AccountConfig {
     /// Whether the holder opened access for legally binding mail (Zugang eröffnet, § 7 Abs. 3
     /// De-Mail-G); published in the directory as `demailAccessOpening`.
     pub access_opened: bool,
+    /// A programmed account (docs/scenarios.md, "Programmed citizens"): once the provider has
+    /// accepted the holder's first submission, the account is "vollständig gesperrt" (fully
+    /// blocked; the state is kept in the store, [`store::Store::close_account`]). From then on
+    /// every message to it gets the Meldung "Empfänger-De-Mail-Konto vollständig gesperrt"
+    /// (PVD-FU Schritt 43, type `closed-account` of PVD-IO Tabelle 22), and the holder can
+    /// neither log in nor submit (525/550 5.7.13, RFC 5248 "User Account Disabled").
+    pub closes_after_first_submission: bool,
 }
 
 /// Static configuration of one provider.
@@ -659,8 +666,26 @@ impl Provider {
 
     /// Logs a (simulated) account holder in at `level`. At level high this issues the
     /// Abholbestätigungen due (PVD-FU §7.1); their X-de-mail-message-ids are returned.
+    ///
+    /// A refused login (a level above the account's, a closed account: 525 5.7.13) is a
+    /// protocol answer like any other: it is also traced as `provider.refused` at stage
+    /// `LOGIN`.
     pub fn login(&self, address: &str, level: AuthLevel) -> Result<Vec<String>, Refusal> {
-        login::login(&self.shared, address, level)
+        let result = login::login(&self.shared, address, level);
+        if let Err(r) = &result {
+            self.shared
+                .trace
+                .emit(demail_core::trace::EventKind::ProviderRefused {
+                    provider: self.shared.config.id.clone(),
+                    stage: "LOGIN".to_string(),
+                    from: Some(demail_wire::normalize_address(address)),
+                    code: r.code,
+                    enhanced: r.enhanced.to_string(),
+                    reason: r.text.clone(),
+                    eml: None,
+                });
+        }
+        result
     }
 
     /// Arms a seal fault for the next message `address` submits (any face); that submission

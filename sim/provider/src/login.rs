@@ -13,6 +13,10 @@
 //! simulated world; the intake never uses this); a local message client logs in over the
 //! POP3 face ([`super::pop3`]), which calls [`login`] at level high as well.
 //!
+//! A closed account (a programmed `account-closed` citizen after its first submission,
+//! docs/scenarios.md "Programmed citizens") cannot log in: 525 5.7.13 (RFC 5248 "User Account
+//! Disabled").
+//!
 //! [`needs_level_high`] is the one place that decides which messages a session at level
 //! "normal" must not access (PVD-FU §3.1.2.3); the POP3 face hides them and deletion
 //! ([`super::delete`]) refuses them at level normal.
@@ -54,6 +58,14 @@ pub(crate) fn login(
     let account = super::lock(&shared.store)
         .account(&address)
         .ok_or_else(|| Refusal::new(535, "5.7.8", &format!("no account {address}")))?;
+    // A closed account ("vollständig gesperrt", PVD-FU Schritt 43) cannot log in at all.
+    if super::lock(&shared.store)
+        .closed_at(&address)
+        .map_err(super::accept::storage_refusal)?
+        .is_some()
+    {
+        return Err(super::accept::closed_refusal(525, &address));
+    }
     if level > account.config.max_auth_level {
         return Err(Refusal::new(
             535,

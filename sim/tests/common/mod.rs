@@ -39,6 +39,7 @@ pub fn account(address: &str, kind: AccountKind, level: AuthLevel) -> AccountCon
         password: PASSWORD.into(),
         api_token: Some(format!("token-{address}")),
         access_opened: true,
+        closes_after_first_submission: false,
     }
 }
 

@@ -212,11 +212,24 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
             options.push(o);
         }
     }
-    let (holder, kind) = {
-        let account = lock(&shared.store)
+    let (holder, kind, closes) = {
+        let store = lock(&shared.store);
+        let account = store
             .account(&sub.login.address)
             .ok_or_else(|| Refusal::new(451, "4.3.0", "Account vanished during the session"))?;
-        (account.config.holder, account.config.kind)
+        // A session opened before the account was closed cannot send after it.
+        if store
+            .closed_at(&sub.login.address)
+            .map_err(storage_refusal)?
+            .is_some()
+        {
+            return Err(closed_refusal(550, &sub.login.address));
+        }
+        (
+            account.config.holder,
+            account.config.kind,
+            account.config.closes_after_first_submission,
+        )
     };
     for o in &options {
         let needs_high = matches!(
@@ -286,8 +299,29 @@ pub(crate) fn accept(shared: &Shared, sub: Submission<'_>) -> Result<String, Ref
             .record_sent(&sub.login.address, &day, more)
             .map_err(storage_refusal)?;
     }
-    let result = stamp_and_deliver(&mut work, &sub, msg, &options, &subject, &holder);
+    let mut result = stamp_and_deliver(&mut work, &sub, msg, &options, &subject, &holder);
+    if closes && result.is_ok() {
+        result = close_after_submission(&mut work, &sub.login.address).and(result);
+    }
     work.finish(result)
+}
+
+/// A programmed account closes once its holder's first submission is accepted, in the same
+/// transaction (docs/scenarios.md, "Programmed citizens"); `provider.account_closed` says so.
+fn close_after_submission(work: &mut Work<'_>, address: &str) -> Result<(), Refusal> {
+    let now = work.shared.clock.timestamp();
+    work.store
+        .close_account(address, now)
+        .map_err(storage_refusal)?;
+    work.shared.trace.emit(EventKind::ProviderAccountClosed {
+        provider: work.shared.config.id.clone(),
+        address: address.to_string(),
+        reason: "programmed: closed after the holder's first submission; every later message \
+                 gets the Meldung \"Empfänger-De-Mail-Konto vollständig gesperrt\" \
+                 (PVD-FU Schritt 43, PVD-IO Tabelle 22 closed-account)"
+            .to_string(),
+    });
+    Ok(())
 }
 
 /// Metadata (Tabelle 1), sealing, deliverability, Eingang and confirmations for one accepted
@@ -404,7 +438,7 @@ fn stamp_and_deliver(
         // at level high; otherwise the message is not laid down and the sender (or its
         // Reply-To) gets a Meldung (Schritt 45).
         let foreign = !shared.hosts(rcpt);
-        let reason = undeliverable(work, rcpt, options, foreign);
+        let reason = undeliverable(work, rcpt, options, foreign)?;
         if let Some(reason) = reason {
             let f = NotificationFacts {
                 provider_domain: domain.clone(),
@@ -494,15 +528,51 @@ fn undeliverable(
     rcpt: &str,
     options: &[DeMailOption],
     foreign: bool,
-) -> Option<Undeliverable> {
+) -> Result<Option<Undeliverable>, Refusal> {
+    if foreign {
+        return Ok(None);
+    }
     let needs_high = options.contains(&DeMailOption::Private)
         || options.contains(&DeMailOption::ConfirmationOfRetrieve);
-    match work.store.account(rcpt).map(|a| a.config.max_auth_level) {
-        _ if foreign => None,
-        None => Some(Undeliverable::UnknownRecipient),
-        Some(AuthLevel::Normal) if needs_high => Some(Undeliverable::CannotReadPrivate),
-        _ => None,
+    recipient_check(&work.store, rcpt, needs_high)
+}
+
+/// The recipient side's check of PVD-FU Schritt 42/43 for a message to `rcpt` at this
+/// provider (a submission or a hand-over), with its result in the TR's words: unknown here
+/// ("Empfänger unbekannt"), the account closed ("Empfänger-De-Mail-Konto vollständig
+/// gesperrt", type `closed-account` of PVD-IO Tabelle 22; a programmed account closes after
+/// its holder's first submission, [`crate::AccountConfig::closes_after_first_submission`]),
+/// or "persönlich"/Abholbestätigung (`needs_high`) to a recipient who cannot log in at level
+/// high. `None`: it can be laid down.
+pub(crate) fn recipient_check(
+    store: &crate::store::Store,
+    rcpt: &str,
+    needs_high: bool,
+) -> Result<Option<Undeliverable>, Refusal> {
+    let Some(account) = store.account(rcpt) else {
+        return Ok(Some(Undeliverable::UnknownRecipient));
+    };
+    if store.closed_at(rcpt).map_err(storage_refusal)?.is_some() {
+        return Ok(Some(Undeliverable::AccountClosed));
     }
+    if account.config.max_auth_level == AuthLevel::Normal && needs_high {
+        return Ok(Some(Undeliverable::CannotReadPrivate));
+    }
+    Ok(None)
+}
+
+/// The refusal for a holder of a closed account ("vollständig gesperrt", PVD-FU Schritt 43)
+/// who tries to log in or submit: `code` 525 at AUTH/login, 550 for a message, with the
+/// enhanced status 5.7.13 "User Account Disabled" (RFC 5248 registry, RFC 7372 §2; it is
+/// meant for a correct login to a disabled account).
+pub(crate) fn closed_refusal(code: u16, address: &str) -> Refusal {
+    Refusal::new(
+        code,
+        "5.7.13",
+        &format!(
+            "The De-Mail account {address} is closed (vollständig gesperrt): it can neither log in nor send"
+        ),
+    )
 }
 
 /// The provider's metadata for one accepted submission (PVD-IO Tabelle 1).

@@ -99,11 +99,7 @@ pub(super) fn deliver_relayed(
         if kind == MessageType::Normal {
             let needs_high =
                 option(DeMailOption::Private) || option(DeMailOption::ConfirmationOfRetrieve);
-            let reason = match work.store.account(rcpt).map(|a| a.config.max_auth_level) {
-                None => Some(Undeliverable::UnknownRecipient),
-                Some(AuthLevel::Normal) if needs_high => Some(Undeliverable::CannotReadPrivate),
-                _ => None,
-            };
+            let reason = super::recipient_check(&work.store, rcpt, needs_high)?;
             if let Some(reason) = reason {
                 let f = NotificationFacts {
                     provider_domain: shared.config.domain.clone(),

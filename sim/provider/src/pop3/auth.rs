@@ -258,6 +258,22 @@ impl Session {
         level: AuthLevel,
     ) -> std::io::Result<()> {
         let address = normalize_address(address);
+        // A closed account ("vollständig gesperrt", PVD-FU Schritt 43) cannot log in.
+        let closed = lock(&self.face.shared.store).closed_at(&address);
+        if !matches!(closed, Ok(None)) {
+            let text = match closed {
+                Ok(_) => format!(
+                    "The De-Mail account {address} is closed (vollständig gesperrt): it can neither log in nor send"
+                ),
+                Err(e) => {
+                    tracing::error!("storage failure: {e:#}");
+                    "Temporary storage failure; please try again".to_string()
+                }
+            };
+            return self
+                .refuse_for(Some(address.clone()), command, Some("SYS/PERM"), &text)
+                .await;
+        }
         let Some(guard) = Maildrops::acquire(&self.face, &address) else {
             return self
                 .refuse_for(

@@ -92,10 +92,29 @@ impl Session {
                 .await
                 .map(|()| true);
         };
-        let account = lock(&self.shared.store)
-            .account(&user)
-            .map(|a| a.config.clone());
+        let (account, closed) = {
+            let store = lock(&self.shared.store);
+            let account = store.account(&user).map(|a| a.config.clone());
+            // Only asked for a right password: a closed account answers as such only to its
+            // holder (RFC 5248 X.7.13 comes "after a successful authentication").
+            let closed = match &account {
+                Some(a) if a.password == password => store.closed_at(&user).map(|c| c.is_some()),
+                _ => Ok(false),
+            };
+            (account, closed)
+        };
+        let closed = match closed {
+            Ok(c) => c,
+            Err(e) => {
+                let r = crate::accept::storage_refusal(e);
+                return self.refuse("AUTH", r).await.map(|()| true);
+            }
+        };
         match account {
+            Some(a) if a.password == password && closed => self
+                .refuse("AUTH", crate::accept::closed_refusal(525, &a.address))
+                .await
+                .map(|()| true),
             Some(a) if a.password == password => {
                 self.login = Some(Login {
                     address: normalize_address(&a.address),

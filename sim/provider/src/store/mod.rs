@@ -111,7 +111,8 @@ CREATE TABLE IF NOT EXISTS accounts (
 );
 -- The push target's TLS (delivery/push.rs): push_tls 'starttls' or 'plain', the server name
 -- and the CA (PEM; NULL: the provider's test CA). NULL push_tls (a database from before these
--- columns, added by `migrate_accounts`) means STARTTLS, the test CA and localhost.
+-- columns, added by `migrate_accounts`) means STARTTLS, the test CA and localhost. closed_at:
+-- when the account was closed (vollständig gesperrt, `Store::close_account`), NULL if open.
 CREATE TABLE IF NOT EXISTS messages (
     id             INTEGER PRIMARY KEY,
     mailbox        TEXT NOT NULL,
@@ -195,7 +196,8 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA).context("creating the schema")?;
         migrate_deliveries(&conn).context("adding the retry columns to the delivery queue")?;
-        migrate_accounts(&conn).context("adding the push TLS columns to the accounts")?;
+        migrate_accounts(&conn)
+            .context("adding the push TLS and closing columns to the accounts")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let webhooks = {
             let mut stmt = conn.prepare("SELECT mailbox, url FROM gateway_webhooks")?;
@@ -446,6 +448,37 @@ impl Store {
         Ok(())
     }
 
+    /// When `address`'s account was closed ("vollständig gesperrt", PVD-FU Schritt 43), if it
+    /// was. Kept in the database, so a closure survives a restart.
+    pub fn closed_at(&self, address: &str) -> Result<Option<Timestamp>> {
+        let at: Option<Option<String>> = self
+            .row(
+                "SELECT closed_at FROM accounts WHERE address = ?1",
+                params![normalize_address(address)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match at.flatten() {
+            None => Ok(None),
+            Some(s) => {
+                let secs: i64 = s
+                    .parse()
+                    .with_context(|| format!("stored closing time {s:?} is not a number"))?;
+                Ok(Some(unix(secs)?))
+            }
+        }
+    }
+
+    /// Closes `address`'s account at `at` (an account already closed keeps its first time);
+    /// part of the open transaction, if any.
+    pub fn close_account(&mut self, address: &str, at: Timestamp) -> Result<()> {
+        self.exec(
+            "UPDATE accounts SET closed_at = ?2 WHERE address = ?1 AND closed_at IS NULL",
+            params![normalize_address(address), at.as_second().to_string()],
+        )?;
+        Ok(())
+    }
+
     /// A mailbox's messages in Eingang order.
     pub fn mailbox(&self, address: &str) -> Result<Vec<StoredMessage>> {
         let mut stmt = self.conn.prepare_cached(
@@ -532,8 +565,9 @@ fn parse_push_row(row: &PushRow) -> Option<PushTarget> {
     Some(PushTarget { addr, tls })
 }
 
-/// The push TLS columns of `accounts`, added to a database written before they existed.
-const PUSH_COLUMNS: [&str; 3] = ["push_tls", "push_server_name", "push_ca"];
+/// The push TLS columns of `accounts` and `closed_at` (when the account was closed, unix
+/// seconds as text; NULL: open), added to a database written before they existed.
+const PUSH_COLUMNS: [&str; 4] = ["push_tls", "push_server_name", "push_ca", "closed_at"];
 
 /// Adds [`PUSH_COLUMNS`] (all TEXT, NULL by default) to an older `accounts` table.
 fn migrate_accounts(conn: &Connection) -> Result<()> {

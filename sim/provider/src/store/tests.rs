@@ -14,6 +14,7 @@ fn account(address: &str) -> AccountConfig {
         password: "pw".into(),
         api_token: None,
         access_opened: false,
+        closes_after_first_submission: false,
     }
 }
 
