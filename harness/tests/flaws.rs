@@ -13,9 +13,9 @@ const TABLE: &[(&str, &[&str])] = &[
     ("accepts-unconfirmed", &["DM-FORM-002"]),
     ("accepts-broken-seal", &["DM-SEAL-001"]),
     ("trusts-foreign-seal", &["DM-SEAL-002"]),
-    ("fiction-third-day", &["DM-ZUST-003"]),
-    ("no-access-check", &["DM-ZUST-004"]),
-    ("ignores-meldungen", &["DM-MELD-001"]),
+    ("fiction-third-day", &["DM-ZUST-003", "DM-ZUST-007"]),
+    ("no-access-check", &["DM-ZUST-004", "DM-ZUST-007"]),
+    ("ignores-meldungen", &["DM-MELD-001", "DM-ZUST-007"]),
     (
         "late-empfangsbescheinigung",
         // Every case that waits for an Empfangsbescheinigung of a binding case.
