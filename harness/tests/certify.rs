@@ -72,7 +72,13 @@ fn the_embedded_reference_intake_is_certified_and_tampering_is_found() {
     assert_eq!(cert["verdict"], "PASS");
     assert_eq!(cert["system"]["name"], "embedded reference intake");
     assert_eq!(cert["totals"]["failed"], 0);
-    assert!(cert["totals"]["planned"].as_u64().unwrap() >= 1);
+    // Every case of kommune-basis runs now (DM-FORM-004 and the DM-SEAL cases were planned
+    // until the test-bed could make plain e-mail and broken or foreign seals).
+    assert_eq!(cert["totals"]["planned"], 0);
+    assert_eq!(
+        cert["totals"]["passed"],
+        cert["cases"].as_array().unwrap().len()
+    );
     for f in [
         "certificate.jws",
         "certificate.html",

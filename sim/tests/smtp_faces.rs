@@ -632,6 +632,43 @@ async fn intake_listener_closes_on_bare_line_ends() {
     }
 }
 
+/// A plain e-mail at the intake's listener is refused 554 5.6.0 naming the missing De-Mail
+/// fields, and the session is closed after the reply: mailin 0.6.5 would otherwise stay in
+/// DATA and read the client's QUIT as message text, so the client would wait for an answer
+/// forever (found by certification case DM-FORM-004).
+#[tokio::test]
+async fn intake_listener_refuses_plain_mail_and_closes() {
+    let w = start_world().await;
+    let intake = start_intake(&w).await;
+    let mut c = Client::connect(intake.smtp_addr()).await;
+    c.cmd("EHLO mail.example.net").await;
+    let mut c = c.starttls(&w.pki).await;
+    c.cmd("EHLO mail.example.net").await;
+    assert!(
+        c.cmd(&format!("MAIL FROM:<{CITIZEN}>"))
+            .await
+            .starts_with("250")
+    );
+    assert!(
+        c.cmd(&format!("RCPT TO:<{INTAKE}>"))
+            .await
+            .starts_with("250")
+    );
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    let plain = format!(
+        "From: <{CITIZEN}>\r\nTo: <{INTAKE}>\r\nSubject: Gewerbeanmeldung\r\n\r\nHallo.\r\n.\r\n"
+    );
+    let r = c.raw(plain.as_bytes()).await;
+    assert!(
+        r.starts_with("554 5.6.0") && r.contains("not a De-Mail") && r.contains("x-de-mail-sender"),
+        "{r}"
+    );
+    assert!(
+        c.closed().await,
+        "the session must be closed after the refusal"
+    );
+}
+
 /// #12 item 4: wrong passwords are answered 535 5.7.8 twice; the third failure in a session is
 /// answered 421 4.7.0 and the connection is closed. (The per-address slow-down is tested on
 /// `AuthThrottle` itself, without waiting.)

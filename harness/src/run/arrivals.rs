@@ -166,6 +166,7 @@ pub(super) fn plan_arrivals(
                             private_id: Some(format!("{}-{n}", t.id.to_uppercase())),
                             headers,
                             seal: None,
+                            plain: false,
                         },
                     ));
                 }
@@ -196,6 +197,8 @@ pub struct Outgoing {
     pub headers: std::collections::BTreeMap<String, String>,
     /// A seal fault the sender's provider makes on this message (`seal = …`).
     pub seal: Option<SealFault>,
+    /// A plain e-mail pushed straight to the intake's listener (`plain = true`).
+    pub plain: bool,
 }
 
 /// The [`Outgoing`] of a scripted send step.
@@ -245,5 +248,6 @@ pub(super) fn outgoing_of_step(
             .seal
             .as_ref()
             .and_then(|f| SealFault::parse(f.get_ref())),
+        plain: spec.plain.as_ref().is_some_and(|p| *p.get_ref()),
     })
 }

@@ -54,6 +54,9 @@ pub(super) async fn send(
         private_id: out.private_id.clone(),
         options: out.options.iter().map(|o| o.name().to_string()).collect(),
     });
+    if out.plain {
+        return send_plain(world, out, raw, now, rfc_message_id).await;
+    }
     let provider = world
         .provider_of(&out.address)
         .context("the sender's provider")?;
@@ -100,6 +103,44 @@ pub(super) async fn send(
         sent_at: now,
         rfc_message_id,
         private_id: out.private_id.clone(),
+        refused,
+    })
+}
+
+/// A plain e-mail (`plain = true`): no De-Mail, so it does not go through the citizen's
+/// provider; the intake's provider hands it straight to the intake's listener
+/// (`Provider::push_plain`), and the listener's answer is the send's outcome.
+async fn send_plain(
+    world: &World<'_>,
+    out: &Outgoing,
+    raw: Vec<u8>,
+    now: ZonedDateTime,
+    rfc_message_id: String,
+) -> Result<SendOutcome> {
+    use demail_sim::provider::delivery::push::PlainOutcome;
+    let provider = world
+        .provider_of(&out.to_address)
+        .context("the intake's provider")?;
+    let answer = tokio::time::timeout(
+        Duration::from_secs(60),
+        provider.push_plain(&out.to_address, &out.address, &raw),
+    )
+    .await
+    .context("the intake's listener did not answer within 60 s")?
+    .map_err(|e| anyhow::anyhow!("a plain e-mail to {}: {e}", out.to_address))?;
+    let refused = match answer {
+        PlainOutcome::Accepted => None,
+        PlainOutcome::Refused { code, text } => {
+            Some(Refusal::received(code, enhanced_of(&text), text))
+        }
+    };
+    Ok(SendOutcome {
+        step_id: out.step_id.clone(),
+        citizen: out.citizen_id.clone(),
+        from: out.address.clone(),
+        sent_at: now,
+        rfc_message_id,
+        private_id: None,
         refused,
     })
 }

@@ -213,6 +213,10 @@ pub struct SendSpec {
     /// changed after sealing) or "foreign" (sealed under a CA nobody trusts); docs/scenarios.md.
     #[serde(default)]
     pub seal: Option<Spanned<String>>,
+    /// Send it as a plain e-mail, not a De-Mail: handed by the intake's provider straight to
+    /// the intake's listener without metadata or seal (docs/scenarios.md; DM-FORM-004).
+    #[serde(default)]
+    pub plain: Option<Spanned<bool>>,
 }
 
 /// A scenario that loaded and validated.
@@ -327,7 +331,7 @@ fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Pr
     let place = place(&file.scenario)?;
     world(&file, &intake_address)?;
     let citizens = citizens(&file)?;
-    let step_offsets = steps(&file, &citizens)?;
+    let step_offsets = steps(&file, &citizens, &intake)?;
     let (office_hours, traffic_until) = traffic(&file, duration)?;
     if let Some(p) = &file.population
         && (p.size == 0 || p.size > 1_000_000)
@@ -606,7 +610,11 @@ fn citizens(file: &ScenarioFile) -> Result<Vec<Citizen>, Located> {
 }
 
 /// `[[step]]`: who acts, what, and when (the offsets, parallel to the steps).
-fn steps(file: &ScenarioFile, citizens: &[Citizen]) -> Result<Vec<Span>, Located> {
+fn steps(
+    file: &ScenarioFile,
+    citizens: &[Citizen],
+    intake: &demail_sim::intake::config::IntakeFile,
+) -> Result<Vec<Span>, Located> {
     let citizen_ids: Vec<&str> = file.citizen.iter().map(|c| c.id.as_str()).collect();
     let mut step_offsets = Vec::new();
     for s in &file.step {
@@ -661,6 +669,37 @@ fn steps(file: &ScenarioFile, citizens: &[Citizen]) -> Result<Vec<Span>, Located
                     quoted(&names)
                 ),
             ));
+        }
+        if let Some(send) = send
+            && let Some(plain) = send.plain.as_ref().filter(|p| *p.get_ref())
+        {
+            let conflict = if !send.options.is_empty() {
+                Some("De-Mail options")
+            } else if send.seal.is_some() {
+                Some("a seal fault")
+            } else if send.private_id.is_some() {
+                Some("a private_id")
+            } else {
+                None
+            };
+            if let Some(what) = conflict {
+                return Err(Located::new(
+                    plain.span(),
+                    format!(
+                        "step {:?}: a plain e-mail is no De-Mail and cannot have {what}",
+                        s.id
+                    ),
+                ));
+            }
+            if send.to != "intake" && intake.mailbox(&send.to).is_none() {
+                return Err(Located::new(
+                    plain.span(),
+                    format!(
+                        "step {:?}: a plain e-mail goes to the intake's listener; `to` must be \"intake\" or one of its Funktionspostfächer, not {:?}",
+                        s.id, send.to
+                    ),
+                ));
+            }
         }
         for name in send
             .map(|x| x.headers.keys().collect::<Vec<_>>())
@@ -887,6 +926,33 @@ mod tests {
         assert!(err.message.contains("\"broken\", \"foreign\""), "{err}");
         let line = text.lines().position(|l| l.contains("cracked")).unwrap() + 1;
         assert_eq!((err.line, err.column), (line, 8), "{err}");
+    }
+
+    /// A plain e-mail is no De-Mail: no options, seal or private-id, and only to the intake.
+    #[test]
+    fn plain_sends_are_checked_and_located() {
+        let anchor = "\noptions = [";
+        let plain = GOOD
+            .replacen("\nprivate_id = \"GA-ANZ-2025-0001\"", "", 1)
+            .replacen(
+                "\noptions = [\"authoritative\", \"confirmation-of-receipt\"]",
+                "\nplain = true",
+                1,
+            );
+        assert!(plain.contains("plain = true"));
+        assert!(parse_str(&plain).is_ok(), "{:?}", parse_str(&plain).err());
+        let text = GOOD.replacen(anchor, "\nplain = true\noptions = [", 1);
+        let err = parse_str(&text).unwrap_err();
+        assert!(
+            err.message
+                .contains("a plain e-mail is no De-Mail and cannot have De-Mail options"),
+            "{err}"
+        );
+        let line = text.lines().position(|l| l == "plain = true").unwrap() + 1;
+        assert_eq!((err.line, err.column), (line, 9), "{err}");
+        let text = plain.replacen("to = \"intake\"", "to = \"max@dmda-a.de-mail.de\"", 1);
+        let err = parse_str(&text).unwrap_err();
+        assert!(err.message.contains("`to` must be \"intake\""), "{err}");
     }
 
     /// A reference to an unknown citizen points at the value and lists the known ids.

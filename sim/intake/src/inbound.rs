@@ -129,7 +129,10 @@ impl mailin_embedded::Handler for Handler {
             return refusal;
         }
         let Some(mailbox) = self.mailbox.clone() else {
-            return Response::custom(554, "5.1.1 no recipient of this intake".into());
+            // Closed after the reply, as below.
+            let mut refusal = Response::custom(554, "5.1.1 no recipient of this intake".into());
+            refusal.action = mailin_embedded::response::Action::Close;
+            return refusal;
         };
         match receive(&self.intake, &mailbox, &data) {
             Ok(()) => OK,
@@ -143,7 +146,13 @@ impl mailin_embedded::Handler for Handler {
                             reason: r.status_text(),
                         });
                 }
-                Response::custom(r.code, r.status_text())
+                // mailin 0.6.5 keeps the DATA state after an error reply to the end of DATA
+                // (fsm.rs, `transform_state` keeps the current state on `is_error`), so the
+                // client's next command (QUIT, or the next MAIL) would be read as message text
+                // and never answered. The session is closed after the reply instead.
+                let mut refusal = Response::custom(r.code, r.status_text());
+                refusal.action = mailin_embedded::response::Action::Close;
+                refusal
             }
         }
     }

@@ -159,7 +159,81 @@ pub(super) async fn connect(
     Ok(conn)
 }
 
+/// What became of a plain message handed to a push target ([`crate::Provider::push_plain`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlainOutcome {
+    /// The receiver answered 250 after DATA.
+    Accepted,
+    /// The receiver refused it: the reply code and the whole reply as lettre renders it.
+    Refused { code: u16, text: String },
+}
+
 impl crate::Provider {
+    /// Hands `raw` as it is, a plain e-mail and no De-Mail (no provider metadata, no seal; not
+    /// stored, not queued, no confirmation), to the push target of `mailbox`, with that
+    /// target's TLS settings: what an intake's listener must do with mail that did not come
+    /// from its provider (certification case DM-FORM-004; the scenario's `plain = true`).
+    /// Traced as `fault.injected` (fault "plain-email"). `Err` when the target cannot be
+    /// reached or the message not even offered.
+    pub async fn push_plain(
+        &self,
+        mailbox: &str,
+        envelope_from: &str,
+        raw: &[u8],
+    ) -> Result<PlainOutcome, String> {
+        let shared = &self.shared;
+        let target = crate::lock(&shared.store)
+            .account(mailbox)
+            .and_then(|a| a.push_target)
+            .ok_or_else(|| format!("{mailbox} has no push target"))?;
+        let tls = match &target.tls {
+            PushTls::Plain => None,
+            PushTls::StartTls {
+                server_name,
+                ca_pem,
+            } => Some(tls_parameters(
+                server_name,
+                ca_pem.as_deref().unwrap_or(&shared.ca_pem),
+            )?),
+        };
+        let message_id = demail_wire::headers::RawMessage::parse(raw)
+            .ok()
+            .and_then(|m| m.first("message-id"))
+            .unwrap_or_default();
+        shared.trace.emit(demail_core::trace::EventKind::FaultInjected {
+            face: format!("provider:{} push", shared.config.id),
+            fault: "plain-email".to_string(),
+            message_id,
+            detail: format!(
+                "a plain e-mail from {envelope_from} (no De-Mail metadata, no seal) handed straight to the listener of {mailbox}"
+            ),
+        });
+        let parse = |a: &str| {
+            a.parse::<lettre::Address>()
+                .map_err(|e| format!("address {a:?}: {e}"))
+        };
+        let envelope =
+            lettre::address::Envelope::new(Some(parse(envelope_from)?), vec![parse(mailbox)?])
+                .map_err(|e| e.to_string())?;
+        // A sender from the open internet, not this provider.
+        let hello = ClientId::Domain("mail.example.net".to_string());
+        let mut conn = connect(target.addr, tls, &hello)
+            .await
+            .map_err(|(_, e)| e)?;
+        let answer = conn.send(&envelope, raw).await;
+        let _ = conn.quit().await;
+        match answer {
+            Ok(_) => Ok(PlainOutcome::Accepted),
+            Err(e) => match e.status() {
+                Some(code) => Ok(PlainOutcome::Refused {
+                    code: u16::from(code),
+                    text: e.to_string(),
+                }),
+                None => Err(format!("pushing to {}: {e}", target.addr)),
+            },
+        }
+    }
+
     /// Sets the SMTP address that messages for `mailbox` are pushed to (an intake listener):
     /// STARTTLS, the provider's test CA, server name "localhost".
     pub fn set_push_target(&self, mailbox: &str, target: SocketAddr) -> anyhow::Result<()> {
