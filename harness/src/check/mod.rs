@@ -26,6 +26,7 @@ mod document;
 mod fallback;
 mod latency;
 mod notification;
+mod one_case;
 mod refused;
 mod reply;
 mod throughput;
@@ -61,6 +62,7 @@ pub static KINDS: &[Entry] = &[
     all_replies::ENTRY,
     case::ENTRY,
     fallback::ENTRY,
+    one_case::ENTRY,
     dms::ENTRY,
     delivery::ENTRY,
     latency::ENTRY,

@@ -197,6 +197,12 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             .map(|l| (&file.provider[intake_provider].id, l)),
     )
     .await?;
+    // The fault plan goes to the intake's provider (docs/faults.md).
+    if !scenario.faults.is_empty() {
+        providers[intake_provider].set_fault_plan(Arc::new(
+            demail_sim::provider::fault::FaultPlan::new(scenario.faults.clone(), master),
+        ));
+    }
     let world = World {
         providers: &providers,
     };

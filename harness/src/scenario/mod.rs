@@ -18,6 +18,7 @@ pub use crate::located::parse_span;
 use crate::located::{Located, duration, quoted};
 use crate::model::{Level, ReceiveMode};
 
+pub mod fault;
 mod intake;
 pub use intake::IntakeSpec;
 use intake::intake;
@@ -48,6 +49,9 @@ pub struct ScenarioFile {
     /// Expectations; the kinds and their keys are in [`crate::check`].
     #[serde(default)]
     pub expect: Vec<ExpectSpec>,
+    /// The fault plan (docs/faults.md): faults the intake's provider makes on purpose.
+    #[serde(default)]
+    pub fault: Vec<fault::FaultSpec>,
 }
 
 /// `[dms]`: the run starts a mock DMS (docs/dms.md) and the intake hands every case to it.
@@ -234,6 +238,8 @@ pub struct Scenario {
     pub step_offsets: Vec<Span>,
     /// The citizens' accounts and programmes, parallel to `file.citizen`.
     pub citizens: Vec<Citizen>,
+    /// The validated `[[fault]]` plan, for the intake's provider.
+    pub faults: Vec<demail_sim::provider::fault::PlannedFault>,
     /// The intake configuration with the scenario's overrides.
     pub intake: demail_sim::intake::config::IntakeFile,
     /// The (normalised) Funktionspostfach that `to = "intake"` means.
@@ -332,6 +338,7 @@ fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Pr
     world(&file, &intake_address)?;
     let citizens = citizens(&file)?;
     let step_offsets = steps(&file, &citizens, &intake)?;
+    let faults = fault::plan(&file.fault)?;
     let (office_hours, traffic_until) = traffic(&file, duration)?;
     if let Some(p) = &file.population
         && (p.size == 0 || p.size > 1_000_000)
@@ -390,6 +397,7 @@ fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Pr
         tick,
         step_offsets,
         citizens,
+        faults,
         intake,
         intake_address,
         dms_outages,
@@ -955,6 +963,59 @@ mod tests {
         assert!(err.message.contains("`to` must be \"intake\""), "{err}");
     }
 
+    /// `[[fault]]` tables: every mistake points at its value and says what was expected.
+    #[test]
+    fn fault_plans_are_checked_and_located() {
+        let ok = "\n[[fault]]\nid = \"f\"\nface = \"submission\"\npoint = \"rcpt\"\naction = \"reply\"\nreply = \"451 4.3.0 Testfehler\"\nnth = 1\n";
+        let s = parse_str(&format!("{GOOD}{ok}")).unwrap();
+        assert_eq!(s.faults.len(), 1);
+        let cases: &[(&str, &str, &str)] = &[
+            (ok, "face = \"submission\"", "face = \"smtp\""),
+            (ok, "point = \"rcpt\"", "point = \"helo\""),
+            (ok, "action = \"reply\"", "action = \"duplicate\""),
+            (
+                ok,
+                "reply = \"451 4.3.0 Testfehler\"",
+                "reply = \"451 5.3.0 Testfehler\"",
+            ),
+            (ok, "nth = 1", "nth = 0"),
+            (ok, "nth = 1", "probability = 1.5"),
+        ];
+        let wanted = [
+            "unknown face \"smtp\"",
+            "unknown point \"helo\"",
+            "face \"submission\" takes the actions \"reply\", \"drop\", not \"duplicate\"",
+            "the enhanced status must follow the code's class",
+            "nth: expected 1 or more",
+            "probability 1.5: expected more than 0 and at most 1",
+        ];
+        for ((base, from, to), want) in cases.iter().zip(wanted) {
+            let text = format!("{GOOD}{}", base.replacen(from, to, 1));
+            let err = parse_str(&text).unwrap_err();
+            assert!(err.message.contains(want), "{to}: {err}");
+            let value = to.split(" = ").nth(1).unwrap();
+            let line = text.lines().position(|l| l == *to).unwrap() + 1;
+            let column = text.lines().nth(line - 1).unwrap().find(value).unwrap() + 1;
+            assert_eq!((err.line, err.column), (line, column), "{to}: {err}");
+        }
+        // Neither nth nor probability, or a key that does not apply.
+        let e = parse_str(&format!("{GOOD}{}", ok.replacen("nth = 1\n", "", 1))).unwrap_err();
+        assert!(e.message.contains("exactly one of `nth`"), "{e}");
+        let e = parse_str(&format!(
+            "{GOOD}{}",
+            ok.replacen("nth = 1", "nth = 1\ndelay = \"PT1H\"", 1)
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("`delay` does not apply"), "{e}");
+        let twice = format!("{GOOD}{ok}{ok}");
+        assert!(
+            parse_str(&twice)
+                .unwrap_err()
+                .message
+                .contains("duplicate fault id")
+        );
+    }
+
     /// A reference to an unknown citizen points at the value and lists the known ids.
     #[test]
     fn unknown_reference_is_located() {
@@ -1139,7 +1200,7 @@ mod tests {
         (
             A,
             "\n[[expect]]\nid = \"x\"\nstep = \"anzeige\"\nkind = \"bogus\"\n",
-            "scenarios/x/y.toml:72:8: unknown expectation kind \"bogus\"; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"document\", \"all-replies\", \"case\", \"fallback\", \"dms\", \"delivery\", \"latency\", \"throughput\"",
+            "scenarios/x/y.toml:72:8: unknown expectation kind \"bogus\"; expected one of: \"confirmation\", \"reply\", \"refused\", \"notification\", \"zustellung\", \"document\", \"all-replies\", \"case\", \"fallback\", \"one-case\", \"dms\", \"delivery\", \"latency\", \"throughput\"",
         ),
         // unknown-step
         (

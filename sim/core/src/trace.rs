@@ -261,6 +261,15 @@ pub enum EventKind {
         code: u16,
         reason: String,
     },
+    /// The intake received a message it had received before (the same X-de-mail-message-id
+    /// in the same Funktionspostfach, e.g. a duplicate delivery after a timeout) and opened no
+    /// second case.
+    #[serde(rename = "intake.duplicate")]
+    IntakeDuplicate {
+        mailbox: String,
+        aktenzeichen: String,
+        message_id: String,
+    },
     /// The intake sent its reply to a case (Empfangsbescheinigung or a notice of a form defect)
     /// with the deadlines the case started.
     #[serde(rename = "intake.acknowledged")]

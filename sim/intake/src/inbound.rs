@@ -311,6 +311,22 @@ pub(crate) fn receive_at(
     if kind != MessageType::Normal {
         return file_system_message(intake, &mut state, &msg, &message_type, data, now);
     }
+    // Idempotent by X-de-mail-message-id (PVD-IO §3.1.13, unique per message): a message
+    // delivered again (a push repeated after a lost 250) is accepted and opens no second case.
+    if !demail_message_id.is_empty()
+        && let Some(case) = state
+            .cases
+            .iter()
+            .find(|c| c.demail_message_id == demail_message_id && c.mailbox == mailbox)
+    {
+        let aktenzeichen = case.aktenzeichen.clone();
+        state.events.push(EventKind::IntakeDuplicate {
+            mailbox: mailbox.to_string(),
+            aktenzeichen,
+            message_id: demail_message_id,
+        });
+        return Ok(());
+    }
     // One header reader for every face: the first Subject counts (PVD-IO Tabelle 1 note).
     let subject = msg.subject().unwrap_or_default();
     // The provider's seal must verify against the trust anchor (PVD-IO §3.1.21: the key comes

@@ -287,7 +287,49 @@ async fn attempt(shared: &Shared, job: &Job, pushes: &mut Pushes) {
         return;
     }
     shared.activity.bump();
-    let outcome = send_once(shared, job, pushes).await;
+    // A planned fault at the push face (docs/faults.md); hand-overs to peers are not a face.
+    let hit = if shared.hosts(&job.mailbox) {
+        shared.fault(
+            crate::fault::Face::Push,
+            None,
+            Some(&job.mailbox),
+            &job.message_id,
+        )
+    } else {
+        None
+    };
+    let mut held_back = None;
+    let outcome = match hit.as_ref().map(|h| (&h.id, &h.action)) {
+        Some((id, crate::fault::Action::Delay(d))) => {
+            held_back = Some(*d);
+            Err((false, format!("held back {d:#} by planned fault {id:?}")))
+        }
+        Some((id, crate::fault::Action::Drop)) => {
+            let what = drop_in_data(shared, job).await;
+            Err((false, format!("{what} (planned fault {id:?})")))
+        }
+        Some((id, crate::fault::Action::Duplicate)) => {
+            let first = send_once(shared, job, pushes).await;
+            if first.is_ok() {
+                // The same message once more, as after a timeout that hid the first 250; a
+                // delivered duplicate is a `provider.delivered` of its own.
+                match send_once(shared, job, pushes).await {
+                    Ok(()) => shared.trace.emit(EventKind::ProviderDelivered {
+                        provider: shared.config.id.clone(),
+                        mailbox: job.mailbox.clone(),
+                        message_id: job.message_id.clone(),
+                        attempt: record.attempts.saturating_add(1),
+                        eml: shared.wire_log.record(&job.raw),
+                    }),
+                    Err((_, e)) => {
+                        tracing::warn!("the duplicate of {} (fault {id:?}): {e}", job.message_id)
+                    }
+                }
+            }
+            first
+        }
+        _ => send_once(shared, job, pushes).await,
+    };
     shared.activity.bump();
     let now = shared.clock.timestamp();
     let attempt = record.attempts.saturating_add(1);
@@ -319,7 +361,7 @@ async fn attempt(shared: &Shared, job: &Job, pushes: &mut Pushes) {
                 if shared.hosts(&job.mailbox) { "push" } else { "hand-over" },
                 job.message_id,
             );
-            let next = later(now, backoff(attempt));
+            let next = later(now, held_back.unwrap_or_else(|| backoff(attempt)));
             let give_up = !permanent && next > later(queued_at, GIVE_UP_AFTER);
             let reason = if give_up {
                 format!(
@@ -556,6 +598,41 @@ pub(crate) fn spawn_retry_timer(shared: Weak<Shared>) -> tokio::task::JoinHandle
             retry_due_shared(&[&shared]);
         }
     })
+}
+
+/// A push dropped in the middle of DATA ([`push::drop_in_data`]) to the job's target with its
+/// mailbox's TLS settings.
+async fn drop_in_data(shared: &Shared, job: &Job) -> String {
+    let (Ok(from), Ok(to)) = (
+        job.envelope_from.parse::<Address>(),
+        job.mailbox.parse::<Address>(),
+    ) else {
+        return "unusable envelope".to_string();
+    };
+    let Ok(envelope) = Envelope::new(Some(from), vec![to]) else {
+        return "unusable envelope".to_string();
+    };
+    let push_tls = lock(&shared.store)
+        .account(&job.mailbox)
+        .and_then(|a| a.push_target)
+        .filter(|t| t.addr == job.target)
+        .map(|t| t.tls)
+        .unwrap_or_default();
+    let tls = match &push_tls {
+        PushTls::Plain => None,
+        PushTls::StartTls {
+            server_name,
+            ca_pem,
+        } => match push::tls_parameters(server_name, ca_pem.as_deref().unwrap_or(&shared.ca_pem)) {
+            Ok(t) => Some(t),
+            Err(e) => return e,
+        },
+    };
+    let hello = lettre::transport::smtp::extension::ClientId::Domain(format!(
+        "smtp.{}",
+        shared.config.domain
+    ));
+    push::drop_in_data(job.target, tls, &hello, &envelope, &job.raw).await
 }
 
 /// One SMTP transaction; `Err((permanent, reason))` on failure.

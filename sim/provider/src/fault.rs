@@ -86,3 +86,245 @@ impl ForeignSigner {
             .map_err(Clone::clone)
     }
 }
+
+/// Where in the world a planned fault strikes (docs/faults.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Face {
+    /// The provider's SMTP submission face, where citizens (and intakes) submit.
+    Submission,
+    /// The provider's push into a system under test.
+    Push,
+    /// The Abholbestätigung the provider issues at a login at level high.
+    Retrieval,
+    /// The provider's seal on a submitted message.
+    Seal,
+}
+
+impl Face {
+    pub const ALL: [Face; 4] = [Face::Submission, Face::Push, Face::Retrieval, Face::Seal];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Face::Submission => "submission",
+            Face::Push => "push",
+            Face::Retrieval => "retrieval",
+            Face::Seal => "seal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// The SMTP command a submission fault answers instead of the provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Point {
+    Mail,
+    Rcpt,
+    Data,
+    /// After the message text, instead of accepting it (nothing is stored).
+    AfterData,
+}
+
+impl Point {
+    pub const ALL: [Point; 4] = [Point::Mail, Point::Rcpt, Point::Data, Point::AfterData];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Point::Mail => "mail",
+            Point::Rcpt => "rcpt",
+            Point::Data => "data",
+            Point::AfterData => "after-data",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// What a planned fault does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Submission: this reply instead of the provider's.
+    Reply {
+        code: u16,
+        enhanced: String,
+        text: String,
+    },
+    /// Submission: the connection is closed without a reply. Push: the connection is dropped
+    /// in the middle of the message text (a temporary failure; the push is retried).
+    Drop,
+    /// Push: the same message is pushed a second time after the first was accepted.
+    Duplicate,
+    /// Push: the attempt is held back this long (the job waits as for a retry).
+    Delay(jiff::SignedDuration),
+    /// Retrieval: the Abholbestätigung is never issued.
+    Withhold,
+    /// Seal: a broken or foreign seal ([`SealFault`]).
+    Seal(SealFault),
+}
+
+impl Action {
+    /// The action's name in scenario files and trace events.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Reply { .. } => "reply",
+            Action::Drop => "drop",
+            Action::Duplicate => "duplicate",
+            Action::Delay(_) => "delay",
+            Action::Withhold => "withhold",
+            Action::Seal(SealFault::Broken) => "seal-broken",
+            Action::Seal(SealFault::Foreign) => "seal-foreign",
+        }
+    }
+}
+
+/// Which of the candidate events at the face a fault hits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Select {
+    /// The n-th candidate (1-based).
+    Nth(u32),
+    /// Each candidate with this probability, drawn from the scenario's seed: the same seed
+    /// hits the same candidates.
+    Probability(f64),
+}
+
+/// One fault of a scenario's plan (`[[fault]]`, docs/faults.md).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedFault {
+    pub id: String,
+    pub face: Face,
+    /// For [`Face::Submission`]: the command answered; `None` elsewhere.
+    pub point: Option<Point>,
+    pub action: Action,
+    /// Only events about this mailbox (normalised) are candidates: the pushed mailbox, the
+    /// submitting account, the account logging in, the sealed message's sender.
+    pub mailbox: Option<String>,
+    pub select: Select,
+    /// At most this many hits (default: 1 for [`Select::Nth`], unlimited otherwise).
+    pub limit: Option<u32>,
+}
+
+/// A hit: the fault's id, its action, and the candidate's number at that fault.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    pub id: String,
+    pub action: Action,
+    pub candidate: u32,
+}
+
+/// A plan's faults with their counters. Candidates are counted per fault in the order the
+/// provider meets them (deterministic in a scenario run: one arrival and one push at a
+/// time), and a probability is decided by a number derived from the master seed, the fault's
+/// id and the candidate's number, so the same seed hits the same candidates.
+#[derive(Debug, Default)]
+pub struct FaultPlan {
+    master_seed: u64,
+    faults: std::sync::Mutex<Vec<(PlannedFault, u32, u32)>>,
+}
+
+impl FaultPlan {
+    pub fn new(faults: Vec<PlannedFault>, master_seed: u64) -> Self {
+        Self {
+            master_seed,
+            faults: std::sync::Mutex::new(faults.into_iter().map(|f| (f, 0, 0)).collect()),
+        }
+    }
+
+    /// Whether the plan has no fault.
+    pub fn is_empty(&self) -> bool {
+        demail_core::sync::lock(&self.faults).is_empty()
+    }
+
+    /// The first fault of the plan that hits this candidate event at `face` (and `point`)
+    /// about `mailbox`; every matching fault counts the candidate.
+    pub fn hit(&self, face: Face, point: Option<Point>, mailbox: Option<&str>) -> Option<Hit> {
+        let mailbox = mailbox.map(demail_wire::normalize_address);
+        let mut faults = demail_core::sync::lock(&self.faults);
+        let mut first = None;
+        for (f, seen, hits) in faults.iter_mut() {
+            if f.face != face || f.point != point {
+                continue;
+            }
+            if let Some(want) = &f.mailbox
+                && mailbox.as_deref() != Some(want.as_str())
+            {
+                continue;
+            }
+            *seen += 1;
+            let limit = f.limit.unwrap_or(match f.select {
+                Select::Nth(_) => 1,
+                Select::Probability(_) => u32::MAX,
+            });
+            let chosen = match f.select {
+                Select::Nth(n) => *seen == n,
+                Select::Probability(p) => {
+                    let draw = demail_core::seed::derive(
+                        self.master_seed,
+                        &format!("fault:{}:{}", f.id, *seen),
+                    );
+                    (draw as f64 / u64::MAX as f64) < p
+                }
+            };
+            if chosen && *hits < limit && first.is_none() {
+                *hits += 1;
+                first = Some(Hit {
+                    id: f.id.clone(),
+                    action: f.action.clone(),
+                    candidate: *seen,
+                });
+            }
+        }
+        first
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault(id: &str, select: Select, limit: Option<u32>) -> PlannedFault {
+        PlannedFault {
+            id: id.into(),
+            face: Face::Push,
+            point: None,
+            action: Action::Duplicate,
+            mailbox: Some("a@b.de".into()),
+            select,
+            limit,
+        }
+    }
+
+    #[test]
+    fn nth_hits_once_and_only_its_mailbox_counts() {
+        let plan = FaultPlan::new(vec![fault("x", Select::Nth(2), None)], 7);
+        assert!(plan.hit(Face::Push, None, Some("A@b.de")).is_none());
+        assert!(plan.hit(Face::Push, None, Some("other@b.de")).is_none());
+        assert!(plan.hit(Face::Submission, None, Some("a@b.de")).is_none());
+        let h = plan.hit(Face::Push, None, Some("a@b.de")).unwrap();
+        assert_eq!((h.id.as_str(), h.candidate), ("x", 2));
+        assert!(plan.hit(Face::Push, None, Some("a@b.de")).is_none());
+    }
+
+    #[test]
+    fn probability_is_a_function_of_the_seed_and_honours_the_limit() {
+        let hits = |seed: u64, limit: Option<u32>| -> Vec<u32> {
+            let plan = FaultPlan::new(vec![fault("p", Select::Probability(0.3), limit)], seed);
+            (0..200)
+                .filter_map(|_| plan.hit(Face::Push, None, Some("a@b.de")))
+                .map(|h| h.candidate)
+                .collect()
+        };
+        let a = hits(1, None);
+        assert_eq!(a, hits(1, None), "same seed, same candidates");
+        assert_ne!(a, hits(2, None), "another seed, other candidates");
+        assert!(
+            (30..90).contains(&a.len()),
+            "about 30 % of 200: {}",
+            a.len()
+        );
+        assert_eq!(hits(1, Some(3)), a[..3].to_vec());
+    }
+}

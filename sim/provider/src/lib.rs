@@ -289,9 +289,47 @@ pub(crate) struct Shared {
     pub seal_faults: std::sync::Mutex<std::collections::BTreeMap<String, fault::SealFault>>,
     /// The key of a CA nobody trusts, for [`fault::SealFault::Foreign`].
     pub foreign_signer: fault::ForeignSigner,
+    /// The scenario's fault plan (`[[fault]]`, docs/faults.md); empty by default.
+    pub fault_plan: std::sync::Mutex<Arc<fault::FaultPlan>>,
+    /// Messages whose Abholbestätigung a fault withholds for good.
+    pub withheld: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Shared {
+    /// Asks the fault plan about one candidate event ([`fault::FaultPlan::hit`]); a hit is
+    /// traced as `fault.injected` about `message_id` (empty when there is none yet).
+    pub fn fault(
+        &self,
+        face: fault::Face,
+        point: Option<fault::Point>,
+        mailbox: Option<&str>,
+        message_id: &str,
+    ) -> Option<fault::Hit> {
+        let plan = lock(&self.fault_plan).clone();
+        let hit = plan.hit(face, point, mailbox)?;
+        self.trace
+            .emit(demail_core::trace::EventKind::FaultInjected {
+                face: match point {
+                    Some(p) => format!(
+                        "provider:{} {} {}",
+                        self.config.id,
+                        face.as_str(),
+                        p.as_str()
+                    ),
+                    None => format!("provider:{} {}", self.config.id, face.as_str()),
+                },
+                fault: format!("{}: {}", hit.id, hit.action.name()),
+                message_id: message_id.to_string(),
+                detail: format!(
+                    "planned fault {:?} hit candidate {} at this face{}",
+                    hit.id,
+                    hit.candidate,
+                    mailbox.map_or(String::new(), |m| format!(" ({m})"))
+                ),
+            });
+        Some(hit)
+    }
+
     /// Whether `address` belongs to a domain this provider hosts.
     pub fn hosts(&self, address: &str) -> bool {
         let Some(domain) = demail_wire::domain_of(address) else {
@@ -525,6 +563,8 @@ impl Provider {
             auth_throttle: smtp::AuthThrottle::default(),
             seal_faults: std::sync::Mutex::new(std::collections::BTreeMap::new()),
             foreign_signer: fault::ForeignSigner::default(),
+            fault_plan: std::sync::Mutex::new(Arc::new(fault::FaultPlan::default())),
+            withheld: std::sync::Mutex::new(std::collections::BTreeSet::new()),
         });
         let smtp_at = shared.config.smtp_listen.unwrap_or(LOOPBACK_ANY);
         let listener = TcpListener::bind(smtp_at)
@@ -693,6 +733,11 @@ impl Provider {
     /// takes it back when the submission did not happen.
     pub fn arm_seal_fault(&self, address: &str, fault: fault::SealFault) {
         lock(&self.shared.seal_faults).insert(demail_wire::normalize_address(address), fault);
+    }
+
+    /// Sets the fault plan of a scenario (docs/faults.md); replaces an earlier one.
+    pub fn set_fault_plan(&self, plan: Arc<fault::FaultPlan>) {
+        *lock(&self.shared.fault_plan) = plan;
     }
 
     /// Takes back a seal fault that no submission spent; returns whether one was armed.

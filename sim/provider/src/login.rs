@@ -27,8 +27,8 @@ use demail_wire::confirmation::ConfirmationFacts;
 use demail_wire::headers::RawMessage;
 use demail_wire::{AuthLevel, DeMailOption, MessageType, h, normalize_address};
 
-use super::Shared;
 use super::accept::{Refusal, Work, issue_confirmation, storage_refusal};
+use super::{Shared, lock};
 
 /// Whether a message can be accessed (read, deleted) only by a login at level high:
 /// PVD-FU §3.1.2.3 for messages with the option "persönlich" (`X-de-mail-private: yes`) or
@@ -110,6 +110,20 @@ fn issue_retrievals(work: &mut Work<'_>, address: &str) -> Result<Vec<String>, R
         }
         // Auto-forwarded messages get none (PVD-FU §7.1).
         if raw.first("resent-from").is_some() {
+            continue;
+        }
+        // A planned fault may withhold it for good (docs/faults.md, face "retrieval").
+        if lock(&shared.withheld).contains(&m.message_id) {
+            continue;
+        }
+        if let Some(hit) = shared.fault(
+            crate::fault::Face::Retrieval,
+            None,
+            Some(address),
+            &m.message_id,
+        ) && hit.action == crate::fault::Action::Withhold
+        {
+            lock(&shared.withheld).insert(m.message_id.clone());
             continue;
         }
         // The stored copy carries Envelope-to above the sealed part; the confirmation's

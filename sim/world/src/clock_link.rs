@@ -49,6 +49,7 @@ impl IntakeEvents {
                 e,
                 EventKind::IntakeReceived { .. }
                     | EventKind::IntakeRefused { .. }
+                    | EventKind::IntakeDuplicate { .. }
                     | EventKind::IntakeAcknowledged { .. }
                     | EventKind::IntakeBescheid { .. }
                     | EventKind::IntakeZustellung { .. }

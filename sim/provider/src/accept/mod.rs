@@ -386,7 +386,31 @@ fn stamp_and_deliver(
     }
 
     // A fault armed for this sender is spent by this submission (`crate::fault`).
-    let seal_fault = lock(&shared.seal_faults).remove(&normalize_address(&sub.login.address));
+    let armed = lock(&shared.seal_faults).remove(&normalize_address(&sub.login.address));
+    let planned = || match shared.fault(
+        crate::fault::Face::Seal,
+        None,
+        Some(&sub.login.address),
+        &message_id,
+    ) {
+        Some(crate::fault::Hit {
+            action: crate::fault::Action::Seal(f),
+            ..
+        }) => Some(f),
+        _ => None,
+    };
+    let seal_fault = match armed {
+        Some(f) => {
+            shared.trace.emit(EventKind::FaultInjected {
+                face: format!("provider:{} seal", shared.config.id),
+                fault: f.as_str().to_string(),
+                message_id: message_id.clone(),
+                detail: f.detail().to_string(),
+            });
+            Some(f)
+        }
+        None => planned(),
+    };
     let signer = match seal_fault {
         Some(SealFault::Foreign) => shared
             .foreign_signer
@@ -394,14 +418,6 @@ fn stamp_and_deliver(
             .map_err(|e| Refusal::new(451, "4.3.0", &format!("cannot seal the message: {e}")))?,
         _ => &shared.signer,
     };
-    if let Some(fault) = seal_fault {
-        shared.trace.emit(EventKind::FaultInjected {
-            face: format!("provider:{} seal", shared.config.id),
-            fault: fault.as_str().to_string(),
-            message_id: message_id.clone(),
-            detail: fault.detail().to_string(),
-        });
-    }
     for rcpt in sub.recipients {
         let mut sealed = sealed_copy(&msg, rcpt, &to_header, &cc_header, &chosen, signer)?;
         if seal_fault == Some(SealFault::Broken) {

@@ -159,6 +159,59 @@ pub(super) async fn connect(
     Ok(conn)
 }
 
+/// The first half of a message's lines, written as if it were a command (lettre writes a
+/// command's text as it is and then waits for a reply).
+struct HalfMessage(String);
+
+impl std::fmt::Display for HalfMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A planned fault (docs/faults.md, push `drop`): opens a push session like [`connect`],
+/// sends MAIL, RCPT and DATA, writes the first half of the message's lines, and drops the
+/// TCP connection without the final CRLF.CRLF. The receiver must store nothing of it.
+/// Returns what happened, for the attempt's reason.
+pub(super) async fn drop_in_data(
+    target: SocketAddr,
+    tls: Option<TlsParameters>,
+    hello: &ClientId,
+    envelope: &lettre::address::Envelope,
+    raw: &[u8],
+) -> String {
+    use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+    let mut conn = match connect(target, tls, hello).await {
+        Ok(c) => c,
+        Err((_, e)) => return e,
+    };
+    let steps = async {
+        conn.command(Mail::new(envelope.from().cloned(), vec![]))
+            .await?;
+        for to in envelope.to() {
+            conn.command(Rcpt::new(to.clone(), vec![])).await?;
+        }
+        conn.command(Data).await
+    }
+    .await;
+    if let Err(e) = steps {
+        return format!("{e} (before the message text)");
+    }
+    let text = String::from_utf8_lossy(raw);
+    let lines: Vec<&str> = text.split_inclusive("\r\n").collect();
+    let half: String = lines[..lines.len() / 2].concat();
+    // The write completes, then lettre waits for a reply that never comes: the wait is cut
+    // short and the connection dropped in the middle of DATA.
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        conn.command(HalfMessage(half)),
+    )
+    .await;
+    drop(conn);
+    // Not the line count: a confirmation's signature (and so its length) differs per run.
+    "connection dropped in the middle of the message text (after half of its lines)".to_string()
+}
+
 /// What became of a plain message handed to a push target ([`crate::Provider::push_plain`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PlainOutcome {

@@ -3,6 +3,7 @@
 //! to the other parts of this module.
 
 use super::*;
+use crate::fault::{Action, Face, Point};
 
 impl Session {
     pub(super) fn new(shared: Arc<Shared>, stream: Box<dyn Io>) -> Self {
@@ -44,6 +45,13 @@ impl Session {
         text: &str,
     ) -> std::io::Result<()> {
         self.write(&format!("{code} {enhanced} {text}\r\n")).await
+    }
+
+    /// The planned fault, if one hits this command of this session's account.
+    pub(super) fn planned_fault(&self, point: Point) -> Option<crate::fault::Hit> {
+        let account = self.login.as_ref().map(|l| l.address.clone());
+        self.shared
+            .fault(Face::Submission, Some(point), account.as_deref(), "")
     }
 
     /// Replies with an error and records it in the trace.
@@ -155,6 +163,31 @@ impl Session {
                 }
             };
             let is_ehlo = matches!(request, Request::Ehlo { .. });
+            // A planned fault at this command answers instead of the provider, or closes the
+            // connection (docs/faults.md, face "submission"); not on the relay face.
+            let point = match &request {
+                Request::Mail { .. } => Some(Point::Mail),
+                Request::Rcpt { .. } => Some(Point::Rcpt),
+                Request::Data => Some(Point::Data),
+                _ => None,
+            };
+            if let Some(point) = point
+                && self.relay_peer.is_none()
+                && let Some(hit) = self.planned_fault(point)
+            {
+                match hit.action {
+                    Action::Reply {
+                        code,
+                        enhanced,
+                        text,
+                    } => {
+                        self.reply(code, &enhanced, &text).await?;
+                        continue;
+                    }
+                    Action::Drop => return Ok(()),
+                    _ => {}
+                }
+            }
             match request {
                 Request::Ehlo { host: client } | Request::Helo { host: client } => {
                     self.greeted = true;

@@ -1,0 +1,267 @@
+//! `[[fault]]`: a scenario's fault plan (docs/faults.md, issue #18). Each fault names a face
+//! of the simulated provider, what happens there, which candidate events it hits (the n-th,
+//! or each with a probability drawn from the scenario's seed), and optionally which mailbox.
+//! Validated here with located errors; carried out by `demail_provider::fault::FaultPlan`.
+
+use demail_sim::provider::fault::{Action, Face, PlannedFault, Point, SealFault, Select};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::located::{Located, duration, quoted};
+
+/// One `[[fault]]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// Unique; trace events name it.
+    pub id: Spanned<String>,
+    /// "submission", "push", "retrieval" or "seal".
+    pub face: Spanned<String>,
+    /// Submission only: "mail", "rcpt", "data" or "after-data".
+    #[serde(default)]
+    pub point: Option<Spanned<String>>,
+    /// What happens: "reply", "drop", "duplicate", "delay", "withhold", "seal-broken",
+    /// "seal-foreign".
+    pub action: Spanned<String>,
+    /// For "reply": the whole reply, e.g. "451 4.3.0 Testfehler".
+    #[serde(default)]
+    pub reply: Option<Spanned<String>>,
+    /// For "delay": how long the push is held back (ISO 8601 duration).
+    #[serde(default)]
+    pub delay: Option<Spanned<String>>,
+    /// Only events about this mailbox are candidates.
+    #[serde(default)]
+    pub mailbox: Option<Spanned<String>>,
+    /// The n-th candidate (1-based) …
+    #[serde(default)]
+    pub nth: Option<Spanned<i64>>,
+    /// … or each candidate with this probability (0 < p ≤ 1), from the seed.
+    #[serde(default)]
+    pub probability: Option<Spanned<f64>>,
+    /// At most this many hits (default 1 with `nth`, unlimited with `probability`).
+    #[serde(default)]
+    pub limit: Option<Spanned<i64>>,
+}
+
+/// Which actions each face takes.
+fn actions_of(face: Face) -> &'static [&'static str] {
+    match face {
+        Face::Submission => &["reply", "drop"],
+        Face::Push => &["drop", "duplicate", "delay"],
+        Face::Retrieval => &["withhold"],
+        Face::Seal => &["seal-broken", "seal-foreign"],
+    }
+}
+
+/// Validates the plan: every fault's face, point, action and its keys, the selection.
+pub fn plan(specs: &[FaultSpec]) -> Result<Vec<PlannedFault>, Located> {
+    let mut ids: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for s in specs {
+        if ids.contains(&s.id.get_ref().as_str()) {
+            return Err(Located::new(
+                s.id.span(),
+                format!("duplicate fault id {:?}", s.id.get_ref()),
+            ));
+        }
+        ids.push(s.id.get_ref());
+        out.push(one(s)?);
+    }
+    Ok(out)
+}
+
+fn one(s: &FaultSpec) -> Result<PlannedFault, Located> {
+    let Some(face) = Face::parse(s.face.get_ref()) else {
+        let names: Vec<&str> = Face::ALL.iter().map(|f| f.as_str()).collect();
+        return Err(Located::new(
+            s.face.span(),
+            format!(
+                "unknown face {:?}; expected one of: {}",
+                s.face.get_ref(),
+                quoted(&names)
+            ),
+        ));
+    };
+    let point = match (&s.point, face) {
+        (None, Face::Submission) => {
+            return Err(Located::new(
+                s.face.span(),
+                format!(
+                    "fault {:?}: face \"submission\" needs a `point`: one of {}",
+                    s.id.get_ref(),
+                    quoted(&Point::ALL.map(|p| p.as_str()))
+                ),
+            ));
+        }
+        (None, _) => None,
+        (Some(p), Face::Submission) => Some(Point::parse(p.get_ref()).ok_or_else(|| {
+            Located::new(
+                p.span(),
+                format!(
+                    "unknown point {:?}; expected one of: {}",
+                    p.get_ref(),
+                    quoted(&Point::ALL.map(|p| p.as_str()))
+                ),
+            )
+        })?),
+        (Some(p), _) => {
+            return Err(Located::new(
+                p.span(),
+                format!(
+                    "`point` applies to face \"submission\" only, not {:?}",
+                    face.as_str()
+                ),
+            ));
+        }
+    };
+    let allowed = actions_of(face);
+    let name = s.action.get_ref().as_str();
+    if !allowed.contains(&name) {
+        return Err(Located::new(
+            s.action.span(),
+            format!(
+                "face {:?} takes the actions {}, not {name:?}",
+                face.as_str(),
+                quoted(allowed)
+            ),
+        ));
+    }
+    let unwanted = |key: &str, present: bool| -> Result<(), Located> {
+        if present {
+            Err(Located::new(
+                s.action.span(),
+                format!(
+                    "fault {:?}: `{key}` does not apply to action {name:?}",
+                    s.id.get_ref()
+                ),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    unwanted("reply", name != "reply" && s.reply.is_some())?;
+    unwanted("delay", name != "delay" && s.delay.is_some())?;
+    let action = match name {
+        "reply" => {
+            let r = s.reply.as_ref().ok_or_else(|| {
+                Located::new(
+                    s.action.span(),
+                    format!(
+                        "fault {:?}: action \"reply\" needs `reply`, e.g. \"451 4.3.0 Testfehler\"",
+                        s.id.get_ref()
+                    ),
+                )
+            })?;
+            reply(r)?
+        }
+        "drop" => Action::Drop,
+        "duplicate" => Action::Duplicate,
+        "delay" => {
+            let d = s.delay.as_ref().ok_or_else(|| {
+                Located::new(
+                    s.action.span(),
+                    format!(
+                        "fault {:?}: action \"delay\" needs `delay`, e.g. \"PT2H\"",
+                        s.id.get_ref()
+                    ),
+                )
+            })?;
+            let span = duration(d, "delay")?;
+            let signed = jiff::SignedDuration::try_from(span)
+                .ok()
+                .filter(|d| d.is_positive())
+                .ok_or_else(|| {
+                    Located::new(d.span(), "delay: must be a positive time without days' calendar units, e.g. \"PT2H\"")
+                })?;
+            Action::Delay(signed)
+        }
+        "withhold" => Action::Withhold,
+        "seal-broken" => Action::Seal(SealFault::Broken),
+        _ => Action::Seal(SealFault::Foreign),
+    };
+    let select = match (&s.nth, &s.probability) {
+        (Some(n), None) => {
+            let v = *n.get_ref();
+            if !(1..=i64::from(u32::MAX)).contains(&v) {
+                return Err(Located::new(n.span(), "nth: expected 1 or more"));
+            }
+            Select::Nth(v as u32)
+        }
+        (None, Some(p)) => {
+            let v = *p.get_ref();
+            if !(v > 0.0 && v <= 1.0) {
+                return Err(Located::new(
+                    p.span(),
+                    format!("probability {v}: expected more than 0 and at most 1"),
+                ));
+            }
+            Select::Probability(v)
+        }
+        _ => {
+            return Err(Located::new(
+                s.id.span(),
+                format!(
+                    "fault {:?} needs exactly one of `nth` (the n-th candidate) or `probability`",
+                    s.id.get_ref()
+                ),
+            ));
+        }
+    };
+    let limit = match &s.limit {
+        None => None,
+        Some(l) if (1..=i64::from(u32::MAX)).contains(l.get_ref()) => Some(*l.get_ref() as u32),
+        Some(l) => return Err(Located::new(l.span(), "limit: expected 1 or more")),
+    };
+    Ok(PlannedFault {
+        id: s.id.get_ref().clone(),
+        face,
+        point,
+        action,
+        mailbox: s
+            .mailbox
+            .as_ref()
+            .map(|m| demail_sim::demail::normalize_address(m.get_ref())),
+        select,
+        limit,
+    })
+}
+
+/// "451 4.3.0 text": a 4xx or 5xx code, an enhanced status of the same class, a text.
+fn reply(r: &Spanned<String>) -> Result<Action, Located> {
+    let bad = |why: &str| {
+        Located::new(
+            r.span(),
+            format!(
+                "reply {:?}: {why}; expected e.g. \"451 4.3.0 Testfehler\"",
+                r.get_ref()
+            ),
+        )
+    };
+    let mut parts = r.get_ref().splitn(3, ' ');
+    let code: u16 = parts
+        .next()
+        .and_then(|c| c.parse().ok())
+        .filter(|c| (400..600).contains(c))
+        .ok_or_else(|| bad("the code must be 400 to 599"))?;
+    let enhanced = parts.next().unwrap_or_default();
+    let fields: Vec<&str> = enhanced.split('.').collect();
+    if fields.len() != 3
+        || fields[0] != (code / 100).to_string()
+        || !fields[1..]
+            .iter()
+            .all(|f| !f.is_empty() && f.len() <= 3 && f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad(
+            "the enhanced status must follow the code's class, e.g. 4.3.0 for 451 (RFC 3463)",
+        ));
+    }
+    let text = parts.next().unwrap_or("").trim();
+    if text.is_empty() || text.contains(['\r', '\n']) {
+        return Err(bad("the text must be one line, not empty"));
+    }
+    Ok(Action::Reply {
+        code,
+        enhanced: enhanced.to_string(),
+        text: text.to_string(),
+    })
+}
