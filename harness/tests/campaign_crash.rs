@@ -1,0 +1,214 @@
+//! The crash campaign (issue #18, docs/reliability.md): `demail-testbed serve` is killed with
+//! SIGKILL at a seeded random moment while several clients submit De-Mails, then restarted on
+//! the same data folder, trial after trial. Counted per run: messages acknowledged with 250
+//! but not in the store afterwards (goal 0), messages stored twice (goal 0), and messages
+//! stored although their client saw no 250 (allowed: the kill fell between commit and reply).
+//! Across trials the X-de-mail-message-ids stay unique and the `messages/NNNNNN.eml` copies of
+//! earlier trials are never overwritten.
+//!
+//! The short form (3 trials) runs with the tests; `CAMPAIGN_TRIALS=20` and `CAMPAIGN_SEED`
+//! for the long form (`scripts/campaign-crash.sh`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{SmtpTransport, Transport};
+
+mod serve_common;
+
+use serve_common::{scratch, start};
+
+const CONFIG: &str = r#"
+[[provider]]
+id = "dmda-a"
+name = "DMDA A"
+domain = "dmda-a.de-mail.de"
+hosts = ["dresden.de-mail.de"]
+
+[[provider.account]]
+address = "erika.mustermann@dmda-a.de-mail.de"
+holder = "Erika Mustermann"
+kind = "person"
+auth_level = "high"
+password = "erika"
+
+[[provider.account]]
+address = "gewerbeangelegenheiten@dresden.de-mail.de"
+holder = "Gewerbeamt"
+kind = "institution"
+auth_level = "high"
+password = "amt"
+"#;
+
+const INTAKE: &str = "gewerbeangelegenheiten@dresden.de-mail.de";
+const CITIZEN: &str = "erika.mustermann@dmda-a.de-mail.de";
+
+/// Submits one De-Mail with `subject`; `Ok(())` only on 250.
+fn submit(smtp: SocketAddr, ca: &Path, subject: &str) -> Result<(), String> {
+    let cert = Certificate::from_pem(&std::fs::read(ca).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let tls = TlsParameters::builder("localhost".into())
+        .add_root_certificate(cert)
+        .build_rustls()
+        .map_err(|e| e.to_string())?;
+    let mailer = SmtpTransport::builder_dangerous(smtp.ip().to_string())
+        .port(smtp.port())
+        .tls(Tls::Required(tls))
+        .credentials(Credentials::new(CITIZEN.into(), "erika".into()))
+        .authentication(vec![Mechanism::Plain])
+        .timeout(Some(Duration::from_secs(10)))
+        .build();
+    let raw = format!("From: <{CITIZEN}>\r\nTo: <{INTAKE}>\r\nSubject: {subject}\r\n\r\nHallo\r\n");
+    let envelope = Envelope::new(
+        Some(CITIZEN.parse().unwrap()),
+        vec![INTAKE.parse().unwrap()],
+    )
+    .unwrap();
+    mailer
+        .send_raw(&envelope, raw.as_bytes())
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// Every message in the Gewerbeamt's mailbox: X-de-mail-message-id and subject.
+fn stored(data: &Path) -> Vec<(String, String)> {
+    let store =
+        demail_sim::provider::store::Store::open(Some(&data.join("dmda-a/store.sqlite")), &[])
+            .unwrap();
+    store
+        .mailbox(INTAKE)
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.message_id, m.subject))
+        .collect()
+}
+
+/// SHA-256 of every message copy, by file name.
+fn copies(data: &Path) -> BTreeMap<String, String> {
+    let Ok(entries) = std::fs::read_dir(data.join("dmda-a/messages")) else {
+        return BTreeMap::new();
+    };
+    entries
+        .map(|e| {
+            let e = e.unwrap();
+            let bytes = std::fs::read(e.path()).unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                demail_harness::certify::catalogue::sha256_hex(&bytes),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn acknowledged_mail_survives_kill_9_at_random_moments() {
+    let trials: u64 = std::env::var("CAMPAIGN_TRIALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let seed: u64 = std::env::var("CAMPAIGN_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(18);
+    let (tmp, config) = scratch("crash-campaign", CONFIG);
+    let data = tmp.join("data");
+    let mut acked: BTreeSet<String> = BTreeSet::new();
+    let mut unanswered: BTreeSet<String> = BTreeSet::new();
+    let mut earlier_copies: BTreeMap<String, String> = BTreeMap::new();
+    for trial in 0..trials {
+        let mut served = start(&config, &data);
+        let ca = data.join("pki/ca.pem");
+        let stop = Arc::new(AtomicBool::new(false));
+        let outcomes = Arc::new(Mutex::new(Vec::new()));
+        let clients: Vec<_> = (0..3)
+            .map(|c| {
+                let (stop, outcomes, ca, smtp) =
+                    (stop.clone(), outcomes.clone(), ca.clone(), served.smtp);
+                std::thread::spawn(move || {
+                    let mut n = 0;
+                    while !stop.load(Ordering::SeqCst) {
+                        n += 1;
+                        let subject = format!("trial-{trial}-client-{c}-{n}");
+                        let r = submit(smtp, &ca, &subject);
+                        let failed = r.is_err();
+                        outcomes.lock().unwrap().push((subject, r.is_ok()));
+                        if failed {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        // The kill falls 150 to 900 ms into the load, chosen by the seed.
+        let delay = 150 + demail_sim::seed::derive(seed, &format!("crash:{trial}")) % 750;
+        std::thread::sleep(Duration::from_millis(delay));
+        served.child.kill().unwrap();
+        served.child.wait().unwrap();
+        stop.store(true, Ordering::SeqCst);
+        for c in clients {
+            c.join().unwrap();
+        }
+        for (subject, ok) in outcomes.lock().unwrap().drain(..) {
+            if ok {
+                acked.insert(subject);
+            } else {
+                unanswered.insert(subject);
+            }
+        }
+        // Copies of earlier trials keep their names and bytes.
+        let now = copies(&data);
+        for (name, digest) in &earlier_copies {
+            assert_eq!(
+                now.get(name),
+                Some(digest),
+                "trial {trial}: copy {name} was overwritten or removed"
+            );
+        }
+        earlier_copies = now;
+    }
+    let in_store = stored(&data);
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, subject) in &in_store {
+        *count.entry(subject.as_str()).or_default() += 1;
+    }
+    let lost: Vec<&String> = acked
+        .iter()
+        .filter(|s| !count.contains_key(s.as_str()))
+        .collect();
+    let duplicated: Vec<&&str> = count
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(s, _)| s)
+        .collect();
+    let unacked_stored = unanswered
+        .iter()
+        .filter(|s| count.contains_key(s.as_str()))
+        .count();
+    let ids: BTreeSet<&String> = in_store.iter().map(|(id, _)| id).collect();
+    println!(
+        "crash campaign, seed {seed}, {trials} kill -9 trials: {} acknowledged, {} stored, \
+         {} acknowledged but lost, {} duplicated, {} stored but unacknowledged, {} copies",
+        acked.len(),
+        in_store.len(),
+        lost.len(),
+        duplicated.len(),
+        unacked_stored,
+        earlier_copies.len()
+    );
+    assert!(!acked.is_empty(), "no message was acknowledged at all");
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    assert!(duplicated.is_empty(), "stored twice: {duplicated:?}");
+    assert_eq!(
+        ids.len(),
+        in_store.len(),
+        "an X-de-mail-message-id was reused"
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}
