@@ -463,6 +463,19 @@ fn thresholds_fail_a_slow_intake() {
     assert!(err.contains("(limit 1d 0h 0m;"), "{err}");
     assert!(err.contains("FAIL durchsatz:"), "{err}");
     assert!(err.contains("(required 10;"), "{err}");
+    // report.html lists both under "Thresholds", with their kinds.
+    let html = std::fs::read_to_string(tmp.join("runs/report.html")).unwrap();
+    let start = html.find("id=\"thresholds\"").unwrap();
+    let end = html.find("id=\"run\"").unwrap();
+    let thresholds = &html[start..end];
+    for (check, kind) in [("antwortzeit-p90", "latency"), ("durchsatz", "throughput")] {
+        assert!(
+            thresholds.contains(&format!(
+                "traffic/zu-langsam-last › {check}</a></td><td>{kind}</td><td class=\"FAIL\">FAIL</td>"
+            )),
+            "{thresholds}"
+        );
+    }
 }
 
 /// The delivery check bites: an intake that is down for ten hours gets the application only
