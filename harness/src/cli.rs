@@ -340,6 +340,7 @@ fn run(args: RunArgs) -> ExitCode {
         }
         let mut scenario_report = crate::report::ScenarioReport::from(&result, golden_status)
             .with_path(&s.path)
+            .with_check_kinds(s.expect_kinds())
             .with_started(started)
             .with_run_folder(&opts.out_dir);
         if !deterministic {

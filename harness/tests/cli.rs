@@ -228,6 +228,9 @@ fn inspect_exit_codes() {
         v["integrity"].as_str().unwrap().contains("body hash"),
         "{v}"
     );
+    assert_eq!(v["verdict"], "invalid", "{v}");
+    assert_eq!(v["side"], "provider", "{v}");
+    assert_eq!(v["file"], changed.display().to_string(), "{v}");
     let empty = tmp.join("empty.eml");
     std::fs::write(&empty, b"").unwrap();
     let o = bin().arg("inspect").arg(&empty).output().unwrap();
@@ -238,6 +241,134 @@ fn inspect_exit_codes() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// `inspect --json` names the file and the verdict; a confirmation's Acknowledge-Message is
+/// shown as its fields (the XML only with `--raw-xml`); a citizen's submission is judged by
+/// the client's rules of PVD-IO Tabelle 1: valid (exit 0) without the provider's metadata,
+/// invalid (exit 1) when it sets a field only the provider writes.
+#[test]
+fn inspect_json_confirmations_and_client_submissions() {
+    let tmp = temp("inspect-client");
+    let o = bin()
+        .args([
+            "run",
+            "scenarios/gewerbe/anzeige-absenderbestaetigt.toml",
+            "--out",
+        ])
+        .arg(tmp.join("runs"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = tmp.join("runs/gewerbe/anzeige-absenderbestaetigt");
+    let pushed = run.join("messages/000002.eml");
+    let ca = run.join("pki/ca.pem");
+    let o = bin()
+        .arg("inspect")
+        .arg(&pushed)
+        .arg("--ca")
+        .arg(&ca)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "valid", "{v}");
+    assert_eq!(v["file"], pushed.display().to_string(), "{v}");
+    assert_eq!(v["side"], "provider", "{v}");
+    // The Eingangsbestätigung: fields by default, the XML on request.
+    let confirmation = run.join("messages/000003.eml");
+    let text = |extra: &[&str]| {
+        let o = bin()
+            .arg("inspect")
+            .arg(&confirmation)
+            .arg("--ca")
+            .arg(&ca)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let folded = text(&[]);
+    assert!(
+        folded.contains("message type      confirmation of receipt"),
+        "{folded}"
+    );
+    assert!(
+        folded.contains("Acknowledge-Message (PVD-IO Tabelle 23"),
+        "{folded}"
+    );
+    assert!(
+        folded.contains("  subject         Eingangsbestätigung: Gewerbeanmeldung"),
+        "{folded}"
+    );
+    assert!(
+        folded.contains("  metadate        x-de-mail-message-id: m000001@dmda-a.de-mail.de"),
+        "{folded}"
+    );
+    assert!(!folded.contains("<?xml"), "{folded}");
+    let raw = text(&["--raw-xml"]);
+    assert!(
+        raw.contains("<Acknowledge-Message xmlns=\"urn:de-mail\">"),
+        "{raw}"
+    );
+    let json = text(&["--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["acknowledge_xml"].is_null(), "{v}");
+    assert_eq!(v["acknowledge"]["time"], "2025-03-03T09:00:00+01:00", "{v}");
+    let v: serde_json::Value = serde_json::from_str(&text(&["--json", "--raw-xml"])).unwrap();
+    assert!(
+        v["acknowledge_xml"]
+            .as_str()
+            .unwrap()
+            .contains("<Acknowledge-Message"),
+        "{v}"
+    );
+    // A citizen's submission as a mail client writes it.
+    let submission = "From: Erika Mustermann <erika.mustermann@dmda-a.de-mail.de>\r\n\
+                      To: gewerbeangelegenheiten@dresden.de-mail.de\r\n\
+                      Subject: Gewerbeanmeldung\r\n\
+                      Date: Mon, 3 Mar 2025 09:00:00 +0100\r\n\
+                      X-de-mail-confirmation-of-receipt: yes\r\n\
+                      X-de-mail-private-id: GA-4712\r\n\r\nAnzeige nach § 14 GewO\r\n";
+    let client = tmp.join("submission.eml");
+    std::fs::write(&client, submission).unwrap();
+    let o = bin().arg("inspect").arg(&client).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("side              client submission"), "{out}");
+    assert!(
+        out.contains("options           confirmation-of-receipt"),
+        "{out}"
+    );
+    assert!(
+        out.contains("note              Date: written anew by the provider"),
+        "{out}"
+    );
+    assert!(out.contains("verdict           valid"), "{out}");
+    let smuggled = tmp.join("smuggled.eml");
+    std::fs::write(
+        &smuggled,
+        submission.replace("Subject:", "X-de-mail-auth-level: high\r\nSubject:"),
+    )
+    .unwrap();
+    let o = bin()
+        .arg("inspect")
+        .arg(&smuggled)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["side"], "client", "{v}");
+    assert_eq!(v["verdict"], "invalid", "{v}");
+    assert!(
+        v["violations"][0].as_str().unwrap().starts_with(
+            "X-de-mail-auth-level is the provider's metadata (PVD-IO Tabelle 1 Nr. 11)"
+        ),
+        "{v}"
+    );
 }
 
 /// A scenario whose intake answers too late fails its deadline check with exit code 1 and a
@@ -332,6 +463,19 @@ fn thresholds_fail_a_slow_intake() {
     assert!(err.contains("(limit 1d 0h 0m;"), "{err}");
     assert!(err.contains("FAIL durchsatz:"), "{err}");
     assert!(err.contains("(required 10;"), "{err}");
+    // report.html lists both under "Thresholds", with their kinds.
+    let html = std::fs::read_to_string(tmp.join("runs/report.html")).unwrap();
+    let start = html.find("id=\"thresholds\"").unwrap();
+    let end = html.find("id=\"run\"").unwrap();
+    let thresholds = &html[start..end];
+    for (check, kind) in [("antwortzeit-p90", "latency"), ("durchsatz", "throughput")] {
+        assert!(
+            thresholds.contains(&format!(
+                "traffic/zu-langsam-last › {check}</a></td><td>{kind}</td><td class=\"FAIL\">FAIL</td>"
+            )),
+            "{thresholds}"
+        );
+    }
 }
 
 /// The delivery check bites: an intake that is down for ten hours gets the application only

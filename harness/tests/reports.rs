@@ -323,28 +323,100 @@ fn summary_has_table_failures_and_reproduce_line() {
     )));
 }
 
-/// `report.html` is self-contained (no URL, no script, no external resource), holds exactly
-/// three inline SVG charts, marks the met deadline as met, and escapes the failing detail.
+/// `report.html` is self-contained (no URL, no script, no external resource), marks the met
+/// deadline as met, escapes the failing detail, and reads from the top: the verdict, then the
+/// failures with their reasons, each linked to its row in the scenario's folded section.
 #[test]
-fn html_is_self_contained_with_three_charts() {
+fn html_is_self_contained_and_failures_come_first() {
     let (dir, _) = write("html", &[real_report(), failing_report()]);
     let html = read(&dir, "report.html");
-    assert_eq!(html.matches("<svg").count(), 3);
-    assert_eq!(html.matches("</svg>").count(), 3);
-    for chart in ["chart throughput", "chart latency", "chart deadlines"] {
-        assert!(html.contains(&format!("<svg class=\"{chart}\"")), "{chart}");
-    }
     for banned in ["http://", "https://", "<script", "<link", "src=", "url("] {
         assert!(!html.contains(banned), "report.html contains {banned:?}");
     }
     assert!(html.contains("<g class=\"deadline met\" data-status=\"met\">"));
     assert!(!html.contains("class=\"deadline missed\""));
     assert!(html.contains("met: reply after 23h 0m"));
-    assert!(html.contains("reply &quot;&lt;Empfang&gt;&quot; &amp; &#39;more&#39; missing"));
+    let escaped = "reply &quot;&lt;Empfang&gt;&quot; &amp; &#39;more&#39; missing";
+    assert!(html.contains(escaped));
     assert!(!html.contains(NASTY));
+    // The order of the page: verdict, failures, thresholds, run, percentiles, scenarios.
+    let at = |needle: &str| {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing"))
+    };
+    assert!(at("id=\"verdict\"") < at("id=\"failures\""));
+    assert!(at("id=\"failures\"") < at("id=\"thresholds\""));
+    assert!(at("id=\"thresholds\"") < at("id=\"run\""));
+    assert!(at("id=\"run\"") < at("id=\"percentiles\""));
+    assert!(at("id=\"percentiles\"") < at("id=\"scenarios\""));
+    assert!(html.contains("<p class=\"banner FAIL\" id=\"verdict\"><strong>FAIL</strong>"));
+    // The failure's reason is in the failures list, and its link leads to the check's row.
+    let failures = &html[at("id=\"failures\"")..at("id=\"thresholds\"")];
+    assert!(failures.contains(escaped), "{failures}");
+    let href = failures
+        .split("href=\"#")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap();
+    assert!(
+        href.contains("zz-failing") && href.ends_with("kaputt"),
+        "{href}"
+    );
+    let row = format!("<tr id=\"{href}\">");
+    assert!(at(&row) > at("id=\"scenarios\""));
+    // One folded section per scenario; the run's metadata.
+    assert_eq!(html.matches("<details class=\"scenario\"").count(), 2);
+    assert!(!html.contains("<details open"));
+    assert!(html.contains("<dt>git commit</dt>"));
+    assert!(html.contains(&format!(
+        "<dt>testbed version</dt><dd>{}</dd>",
+        env!("CARGO_PKG_VERSION")
+    )));
+    // Percentiles per latency kind, over all scenarios and per scenario.
+    assert!(html.contains(
+        "<tr class=\"reply\"><td>reply</td><td class=\"num\">2</td><td class=\"num\">23h 0m</td>"
+    ));
+    // Too few events for a throughput chart or a histogram: only the deadline charts.
+    assert_eq!(html.matches("<svg class=\"chart deadlines\"").count(), 2);
+    assert_eq!(html.matches("<svg").count(), 2);
     // Wall times only in their own section, at the end.
-    let wall = html.find("id=\"wall-times\"").unwrap();
+    let wall = at("id=\"wall-times\"");
     assert!(!html[..wall].contains("wall time"));
+}
+
+/// A scenario with enough events gets its throughput chart and latency histogram, on its own
+/// time axis (bins that fit its span), and a long latency table is folded and capped.
+#[test]
+fn html_charts_only_with_enough_events() {
+    let mut r = real_report();
+    let one = r.latencies[1].clone();
+    r.latencies = (0..250)
+        .map(|i| {
+            let mut l = one.clone();
+            l.seconds = i64::from(i) * 60;
+            l
+        })
+        .collect();
+    r.throughput = (0..30)
+        .map(|d| report::HourCount {
+            hour: d * 24 + 9,
+            accepted: 3,
+            stored: 6,
+        })
+        .collect();
+    let (dir, _) = write("html-charts", &[r]);
+    let html = read(&dir, "report.html");
+    for chart in ["chart throughput", "chart latency", "chart deadlines"] {
+        assert_eq!(
+            html.matches(&format!("<svg class=\"{chart}\"")).count(),
+            1,
+            "{chart}"
+        );
+    }
+    // 30 days of hours in bins of 12 hours (at most 72 bins).
+    assert!(html.contains("per 12 hours since"), "{html}");
+    assert!(html.contains("all answers: first 200 of 250 (every one in report.json)"));
+    assert_eq!(html.matches("<tr><td>erika").count(), 200);
 }
 
 /// The same reports give byte-identical files, whatever their order; only wall times differ.

@@ -264,6 +264,7 @@ fn run_one(
             let (sha256, files) = certify::evidence::digest(&opts.out_dir)?;
             let report = ScenarioReport::from(&result, "skipped")
                 .with_path(&s.path)
+                .with_check_kinds(s.expect_kinds())
                 .with_started(started)
                 .with_run_folder(&opts.out_dir);
             let evidence = Evidence {

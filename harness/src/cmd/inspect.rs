@@ -1,5 +1,8 @@
 //! The `inspect` command: the De-Mail view of one message file, for vendors who want to see
-//! what the test-bed sent or what their intake produced.
+//! what the test-bed sent, what their intake produced, or what a citizen's client is about to
+//! submit (a client's submission is judged by the client's rules of PVD-IO Tabelle 1, see
+//! `demail::inspect`). A confirmation's Acknowledge-Message is shown as its fields;
+//! `--raw-xml` adds the XML. Documented in `docs/headers.md`, "Inspecting a message".
 //!
 //! Exit codes: 0 valid, 1 invalid (rule violations or a failing integrity check), 2 unreadable.
 
@@ -7,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use demail_sim::demail::headers::RawMessage;
-use demail_sim::demail::inspect::inspect;
+use demail_sim::demail::inspect::{Report, Side, inspect};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 
@@ -19,9 +22,56 @@ pub struct InspectArgs {
     /// CA certificate (PEM) to check signatures against, e.g. runs/<scenario>/pki/ca.pem.
     #[arg(long)]
     pub ca: Option<PathBuf>,
-    /// Print JSON instead of text.
+    /// Print JSON instead of text (with `file` and `verdict`).
     #[arg(long)]
     pub json: bool,
+    /// Show a confirmation's Acknowledge-Message XML as it is, besides its fields.
+    #[arg(long)]
+    pub raw_xml: bool,
+}
+
+/// A value cut to fit a line: long values (seal, certificate) keep their start and say how
+/// long they are; `--raw-xml` shows them whole.
+fn short(value: &str) -> String {
+    const MAX: usize = 96;
+    let n = value.chars().count();
+    if n <= MAX {
+        value.to_string()
+    } else {
+        let head: String = value.chars().take(64).collect();
+        format!("{head} … ({n} characters)")
+    }
+}
+
+/// "valid" or "invalid".
+fn verdict(report: &Report) -> &'static str {
+    if report.is_valid() {
+        "valid"
+    } else {
+        "invalid"
+    }
+}
+
+/// The JSON document: the file name and the verdict, then the report's fields; the raw XML
+/// (`acknowledge_xml`) only with `--raw-xml`, else null.
+fn json(args: &InspectArgs, report: &Report) -> String {
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        file: String,
+        verdict: &'static str,
+        #[serde(flatten)]
+        report: &'a Report,
+    }
+    let mut shown = report.clone();
+    if !args.raw_xml {
+        shown.acknowledge_xml = None;
+    }
+    serde_json::to_string_pretty(&Out {
+        file: args.file.display().to_string(),
+        verdict: verdict(report),
+        report: &shown,
+    })
+    .unwrap_or_default()
 }
 
 /// `demail-testbed inspect`.
@@ -52,10 +102,7 @@ pub fn run(args: &InspectArgs) -> ExitCode {
     };
     let report = inspect(&raw, &bytes, anchors.as_deref());
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        println!("{}", json(args, &report));
     } else {
         let show = |label: &str, v: &Option<String>| {
             if let Some(v) = v {
@@ -63,6 +110,14 @@ pub fn run(args: &InspectArgs) -> ExitCode {
             }
         };
         println!("file              {}", args.file.display());
+        println!(
+            "side              {}",
+            match report.side {
+                Side::Provider => "provider (as it travels from a provider)",
+                Side::Client =>
+                    "client submission (before the provider: judged by what a client may write, PVD-IO Tabelle 1)",
+            }
+        );
         show("message type", &report.message_type);
         show("from", &report.from);
         show("sender", &report.sender);
@@ -95,20 +150,46 @@ pub fn run(args: &InspectArgs) -> ExitCode {
         for u in &report.unknown_headers {
             println!("warning           unknown header {u} (kept; not in PVD-IO Tabelle 1)");
         }
+        for n in &report.notes {
+            println!("note              {n}");
+        }
         for v in &report.violations {
             println!("violation         {v}");
         }
+        if let Some(a) = &report.acknowledge {
+            println!("\nAcknowledge-Message (PVD-IO Tabelle 23; --raw-xml for the XML)");
+            for (label, value) in [
+                ("sender", &a.sender),
+                ("subject", &a.subject),
+                ("time", &a.time),
+                ("delivery time", &a.delivery_time),
+                ("hash", &a.hash),
+            ] {
+                show(&format!("  {label}"), &value.as_deref().map(short));
+            }
+            for (name, value) in &a.metadata {
+                println!("  metadate        {name}: {}", short(value));
+            }
+            if let Some(text) = &a.text {
+                println!("  text");
+                for line in text.lines() {
+                    println!("    {}", short(line));
+                }
+            }
+        }
+        if args.raw_xml
+            && let Some(xml) = &report.acknowledge_xml
+        {
+            println!("\n{xml}");
+        }
         println!(
-            "verdict           {}",
+            "\nverdict           {}",
             if report.is_valid() {
                 "valid"
             } else {
                 "INVALID"
             }
         );
-        if let Some(xml) = &report.acknowledge_xml {
-            println!("\n{xml}");
-        }
     }
     if report.is_valid() {
         ExitCode::SUCCESS

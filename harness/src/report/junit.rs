@@ -69,7 +69,7 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
         "<testsuites name=\"demail-testbed\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{}\">",
         secs3(wall)
     );
-    let host = escape_attr(&hostname());
+    let host = escape_attr(&super::hostname());
     for r in reports {
         let classname = escape_attr(&r.name.replace('/', "."));
         let _ = writeln!(
@@ -159,18 +159,6 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> String {
     }
     x.push_str("</testsuites>\n");
     x
-}
-
-/// This machine's host name (JUnit's `hostname`): the kernel's, else `$HOSTNAME`, else
-/// `localhost`.
-fn hostname() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .chain(std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .find(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
 }
 
 fn first_line(s: &str) -> &str {

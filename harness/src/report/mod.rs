@@ -73,7 +73,14 @@ pub struct ScenarioReport {
     pub started: Option<jiff::Timestamp>,
     /// The scenario's run folder (`<out>/<name>/`), if it has one.
     pub run_folder: Option<PathBuf>,
+    /// The expectation kind of each check id (`latency`, `reply`, …), when the caller knows
+    /// the scenario; `report.html` lists the threshold kinds ([`THRESHOLD_KINDS`]) first.
+    pub check_kinds: BTreeMap<String, String>,
 }
+
+/// Expectation kinds that judge a measured figure against a limit: `report.html` shows their
+/// checks in its "Thresholds" section, passed or not.
+pub const THRESHOLD_KINDS: [&str; 3] = ["latency", "throughput", "delivery"];
 
 impl ScenarioReport {
     /// The report of a finished run with its golden-file status.
@@ -96,6 +103,7 @@ impl ScenarioReport {
             wall: Some(result.wall),
             started: None,
             run_folder: None,
+            check_kinds: BTreeMap::new(),
         }
     }
 
@@ -118,6 +126,7 @@ impl ScenarioReport {
             wall: None,
             started: None,
             run_folder: None,
+            check_kinds: BTreeMap::new(),
         }
     }
 
@@ -140,6 +149,25 @@ impl ScenarioReport {
     pub fn with_started(mut self, started: jiff::Timestamp) -> Self {
         self.started = Some(started);
         self
+    }
+
+    /// Names the expectation kind of each check id (for the "Thresholds" of `report.html`).
+    pub fn with_check_kinds<'a>(
+        mut self,
+        kinds: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        self.check_kinds = kinds
+            .into_iter()
+            .map(|(id, kind)| (id.to_string(), kind.to_string()))
+            .collect();
+        self
+    }
+
+    /// Whether the check `id` judges a figure against a limit ([`THRESHOLD_KINDS`]).
+    pub fn is_threshold(&self, id: &str) -> bool {
+        self.check_kinds
+            .get(id)
+            .is_some_and(|k| THRESHOLD_KINDS.contains(&k.as_str()))
     }
 
     /// Names the run folder (`run_folder` in `report.json`).
@@ -203,16 +231,82 @@ impl ScenarioReport {
     }
 }
 
+/// What `report.html` says about the run as a whole: which test-bed, which commit, where and
+/// how it was started. The host name and the command line differ between machines; they are
+/// the only values of `report.html` besides the wall times that are not a function of the
+/// scenarios.
+#[derive(Clone, Debug)]
+pub struct RunMeta {
+    /// `CARGO_PKG_VERSION` of the harness.
+    pub version: String,
+    /// The git commit the binary was built from (`certify::GIT_COMMIT`, "unknown" outside git).
+    pub git_commit: String,
+    /// This machine's host name.
+    pub host: String,
+    /// The command line, arguments quoted for a POSIX shell where needed.
+    pub command_line: String,
+}
+
+impl RunMeta {
+    /// The metadata of this process.
+    pub fn current() -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: crate::certify::GIT_COMMIT.to_string(),
+            host: hostname(),
+            command_line: std::env::args()
+                .map(|a| shell_quote(&a))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+/// `arg` as a POSIX shell reads it back: unchanged when it holds only safe characters, else in
+/// single quotes.
+fn shell_quote(arg: &str) -> String {
+    let safe = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if safe {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+/// This machine's host name: the kernel's, else `$HOSTNAME`, else `localhost`.
+fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .chain(std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .find(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
 /// Writes `report.json`, `junit.xml`, `summary.md` and `report.html` into `dir` (created if
 /// missing) and returns their paths in that order. Scenarios appear sorted by name and seed.
+/// `report.html`'s run metadata is this process's ([`RunMeta::current`]).
 pub fn write_all(dir: &Path, reports: &[ScenarioReport]) -> anyhow::Result<Vec<PathBuf>> {
+    write_all_with(dir, reports, &RunMeta::current())
+}
+
+/// [`write_all`] with the run metadata given.
+pub fn write_all_with(
+    dir: &Path,
+    reports: &[ScenarioReport],
+    meta: &RunMeta,
+) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let sorted = sorted(reports);
     let contents = [
         json::render(&sorted)?,
         junit::render(&sorted),
         markdown::render(&sorted),
-        html::render(&sorted),
+        html::render(&sorted, meta),
     ];
     let mut written = Vec::new();
     for (name, content) in FILES.iter().zip(contents) {

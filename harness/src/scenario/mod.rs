@@ -815,6 +815,15 @@ fn parse_hours(text: &str) -> Result<(u32, u32), String> {
 }
 
 impl Scenario {
+    /// Each expectation's id with the name of its kind, in file order (for the reports'
+    /// "Thresholds", `ScenarioReport::with_check_kinds`).
+    pub fn expect_kinds(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.file
+            .expect
+            .iter()
+            .map(|x| (x.id.as_str(), x.kind.get_ref().as_str()))
+    }
+
     /// What the judge needs to know of the scenario beyond its expectations.
     pub fn setting(&self) -> Setting<'_> {
         Setting {

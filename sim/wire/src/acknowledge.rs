@@ -433,6 +433,119 @@ pub fn xml_escape(s: &str) -> String {
     out
 }
 
+/// The fields of an `Acknowledge-Message` as `inspect` shows them by default (PVD-IO
+/// Tabelle 23/24): read back from the XML this module writes, tolerant of anything else (a
+/// missing element is `None`, never a panic).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AckFields {
+    pub sender: Option<String>,
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    pub hash: Option<String>,
+    pub time: Option<String>,
+    pub delivery_time: Option<String>,
+    /// `Metadate` entries: name and value, in the document's order.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// Reads the fields of an `Acknowledge-Message`; `None` when `xml` has no such element.
+pub fn read_fields(xml: &str) -> Option<AckFields> {
+    let root = inner(xml, "Acknowledge-Message")?;
+    let (head, rest) = match root.find("<Metadata>") {
+        Some(i) => root.split_at(i),
+        None => (root, ""),
+    };
+    let metadata_block = inner(rest, "Metadata").unwrap_or("");
+    let after = rest
+        .find("</Metadata>")
+        .and_then(|i| rest.get(i + "</Metadata>".len()..))
+        .unwrap_or(rest);
+    let get = |name: &str| {
+        inner(after, name)
+            .or_else(|| inner(head, name))
+            .map(xml_unescape)
+    };
+    let mut metadata = Vec::new();
+    let mut block = metadata_block;
+    while let Some(m) = inner(block, "Metadate") {
+        metadata.push((
+            inner(m, "Name").map(xml_unescape).unwrap_or_default(),
+            inner(m, "Value").map(xml_unescape).unwrap_or_default(),
+        ));
+        block = block
+            .find("</Metadate>")
+            .and_then(|i| block.get(i + "</Metadate>".len()..))
+            .unwrap_or("");
+    }
+    Some(AckFields {
+        sender: inner(head, "Sender").map(xml_unescape),
+        subject: get("Subject"),
+        text: get("Text"),
+        hash: get("Hash"),
+        time: get("Time"),
+        delivery_time: get("DeliveryTime"),
+        metadata,
+    })
+}
+
+/// The text between the first `<name …>` and the next `</name>` in `xml`.
+fn inner<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}");
+    let mut from = 0;
+    let start = loop {
+        let i = from + xml.get(from..)?.find(&open)?;
+        let after = i + open.len();
+        match xml.as_bytes().get(after) {
+            Some(b'>') => break after + 1,
+            Some(b' ' | b'\t' | b'\n' | b'\r') => break after + xml.get(after..)?.find('>')? + 1,
+            _ => from = after,
+        }
+    };
+    let end = start + xml.get(start..)?.find(&format!("</{name}>"))?;
+    xml.get(start..end)
+}
+
+/// Undoes [`xml_escape`] and the other predefined and numeric references.
+fn xml_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let Some(end) = tail.find(';').filter(|e| *e <= 10) else {
+            out.push('&');
+            rest = &tail[1..];
+            continue;
+        };
+        let name = &tail[1..end];
+        let c = match name {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => name
+                .strip_prefix("#x")
+                .or_else(|| name.strip_prefix("#X"))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| name.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match c {
+            Some(c) => {
+                out.push(c);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A field as it appears in `OriginalHeader` (exposed for callers that list single fields).
 pub fn original_header(field: &Field) -> String {
     format!("{}:{}", field.name, field.raw_value)
@@ -605,5 +718,43 @@ mod tests {
         assert!(!is_xs_date_time("2025-13-03T09:00:00Z"));
         assert!(!is_xs_date_time("2025-03-03T09:00:00+0100"));
         assert!(!is_xs_date_time("ä"));
+    }
+
+    /// `read_fields` gives back what `acknowledge_xml` wrote, and never panics on other text.
+    #[test]
+    fn fields_read_back() {
+        let xml = acknowledge_xml(&facts(AckKind::Receipt), &original()).unwrap();
+        let f = read_fields(&xml).unwrap();
+        assert!(
+            f.subject
+                .as_deref()
+                .unwrap()
+                .starts_with("Eingangsbestätigung: "),
+            "{f:?}"
+        );
+        assert!(
+            f.time.is_some() && f.hash.is_some() && f.sender.is_some(),
+            "{f:?}"
+        );
+        assert!(
+            f.metadata
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("subject")),
+            "{f:?}"
+        );
+        for junk in [
+            "",
+            "<Acknowledge-Message>",
+            "<Acknowledge-Message x=\"1\"><Text>a &amp; &#xD;&bogus; &#99999999;</Text></Acknowledge-Message>",
+            "<Acknowledge-Messagex></Acknowledge-Messagex>",
+            "&&&;<<>>",
+        ] {
+            let _ = read_fields(junk);
+        }
+        let f = read_fields(
+            "<Acknowledge-Message x=\"1\"><Text>a &amp; &#xD;&bogus;</Text></Acknowledge-Message>",
+        )
+        .unwrap();
+        assert_eq!(f.text.as_deref(), Some("a & \r&bogus;"));
     }
 }

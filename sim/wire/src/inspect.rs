@@ -1,26 +1,45 @@
-//! The De-Mail view of one message, as `demail-testbed inspect` prints it: message type,
-//! options, addresses, private-id, violations of the header rules of PVD-IO Tabelle 1,
-//! unknown `X-de-mail-*` headers, the integrity verdict, and a confirmation's content.
+//! The De-Mail view of one message, as `demail-testbed inspect` prints it: which side of the
+//! provider it is ([`Side`]), message type, options, addresses, private-id, violations of the
+//! header rules of PVD-IO Tabelle 1, unknown `X-de-mail-*` headers, the integrity verdict, and
+//! a confirmation's content (the Acknowledge-Message's fields, and its XML).
 //!
-//! Column rules of Tabelle 1 (N = normal message, B = Bestätigungsnachricht, M =
-//! Meldungsnachricht): "XX" must be present, "X" may be, empty must not be; the rules come
-//! from [`super::table1::TABLE_1`].
+//! A message as it travels between providers is judged by the column rules of Tabelle 1
+//! (N = normal message, B = Bestätigungsnachricht, M = Meldungsnachricht): "XX" must be
+//! present, "X" may be, empty must not be. A client's submission (a De-Mail-shaped From, none
+//! of the provider's metadata) is judged by what a client may write: the rows of
+//! [`super::table1::TABLE_1`] whose [`Origin`] is the client's or an option; the provider's
+//! `X-de-mail-*` rows are not the client's to set, and Date, Envelope-to and Resent-* are
+//! written anew by the provider (noted, not a violation).
 
 use serde::Serialize;
 
+use super::acknowledge::{AckFields, read_fields};
 use super::headers::RawMessage;
 use super::integrity::{self, Verdict, VerifyOptions};
 use super::table1::Presence::{Must, MustNot};
-use super::table1::TABLE_1;
-use super::{DeMailOption, MessageType, h, parse_option};
+use super::table1::{Origin, TABLE_1};
+use super::{DeMailOption, MessageType, address, h, parse_option};
 
 /// Values of `X-de-mail-notification-type` (PVD-IO Tabelle 22), from the one list in
 /// [`super::notification`].
 pub use super::notification::NOTIFICATION_TYPES;
 
+/// Which side of the provider a message is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// As it travels from a provider: stamped with the provider's metadata and sealed.
+    Provider,
+    /// A citizen's submission before the provider: a De-Mail-shaped From and none of the
+    /// provider's metadata (`X-de-mail-message-type`, `-message-id`, `-integrity`).
+    Client,
+}
+
 /// What `inspect` found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// Provider's message or client's submission; the rules differ.
+    pub side: Side,
     /// `X-de-mail-message-type` as written, if any.
     pub message_type: Option<String>,
     /// Options set to "yes".
@@ -42,20 +61,86 @@ pub struct Report {
     pub integrity_valid: bool,
     /// For a confirmation: the Acknowledge-Message XML found in the body.
     pub acknowledge_xml: Option<String>,
+    /// For a confirmation: the fields of its Acknowledge-Message (PVD-IO Tabelle 23/24).
+    pub acknowledge: Option<AckFields>,
+    /// What the provider will do to a client's submission (fields it writes anew); not
+    /// violations.
+    pub notes: Vec<String>,
     /// Whether a PDF part is present (confirmations need one, PVD-IO §3.4.1).
     pub has_pdf: bool,
 }
 
 impl Report {
-    /// Valid: no violation and the integrity verdict passed.
+    /// Valid: no violation and, for a provider's message, the integrity verdict passed (a
+    /// client's submission is sealed only by its provider).
     pub fn is_valid(&self) -> bool {
-        self.violations.is_empty() && self.integrity_valid
+        self.violations.is_empty() && (self.side == Side::Client || self.integrity_valid)
+    }
+}
+
+/// The provider's metadata whose presence makes a message the provider's (PVD-IO Tabelle 1
+/// Nr. 14, 16, 17): a client's submission carries none of them.
+const PROVIDER_MARKS: [&str; 3] = [h::MESSAGE_TYPE, h::MESSAGE_ID, h::INTEGRITY];
+
+/// Whether `raw` is a client's submission: none of [`PROVIDER_MARKS`] and a From that is a
+/// De-Mail address of a person or an institution (ACM-FU §2.1).
+pub fn is_client_submission(raw: &RawMessage) -> bool {
+    PROVIDER_MARKS.iter().all(|n| raw.first(n).is_none())
+        && raw.addresses("from").first().is_some_and(|a| {
+            matches!(
+                address::validate(a),
+                Ok(address::AddressKind::Person
+                    | address::AddressKind::Pseudonym
+                    | address::AddressKind::Institution)
+            )
+        })
+}
+
+/// The rules of Tabelle 1 for a client's submission: the client's own rows that a normal
+/// message must carry (From, Subject); the provider's `X-de-mail-*` rows must not be set
+/// (the provider removes them); the provider's other rows are written anew (notes).
+fn client_rules(raw: &RawMessage, violations: &mut Vec<String>, notes: &mut Vec<String>) {
+    for row in &TABLE_1 {
+        let present = raw.first(row.name).is_some();
+        let nr = row
+            .nr
+            .map_or_else(|| "reserved".to_string(), |n| format!("Nr. {n}"));
+        match row.origin {
+            Origin::Client => {
+                // Message-ID is the client's, but the provider makes one when it is missing.
+                if !present && row.presence[0] == Must && row.name != "message-id" {
+                    violations.push(format!(
+                        "missing {}: the client writes it (PVD-IO Tabelle 1 {nr})",
+                        row.spelled
+                    ));
+                }
+            }
+            Origin::Option => {}
+            Origin::Provider if present && row.name.starts_with("x-de-mail-") => {
+                violations.push(format!(
+                    "{} is the provider's metadata (PVD-IO Tabelle 1 {nr}): a client must not set it; the provider removes it at submission",
+                    row.spelled
+                ));
+            }
+            Origin::Provider if present => notes.push(format!(
+                "{}: written anew by the provider at submission (PVD-IO Tabelle 1 {nr}); the client's value is replaced",
+                row.spelled
+            )),
+            Origin::Provider => {}
+        }
     }
 }
 
 /// Inspects a message. `trusted_cas` (DER) are the trust anchors for signatures.
 pub fn inspect(raw: &RawMessage, bytes: &[u8], trusted_cas: Option<&[Vec<u8>]>) -> Report {
     let mut violations = Vec::new();
+    let mut notes = Vec::new();
+    let side = if is_client_submission(raw) {
+        client_rules(raw, &mut violations, &mut notes);
+        Side::Client
+    } else {
+        Side::Provider
+    };
     let message_type = raw.first(h::MESSAGE_TYPE);
     let column = match message_type.as_deref().map(MessageType::parse) {
         Some(Some(MessageType::Normal)) => Some(1),
@@ -89,7 +174,7 @@ pub fn inspect(raw: &RawMessage, bytes: &[u8], trusted_cas: Option<&[Vec<u8>]>) 
                 _ => {}
             }
         }
-    } else if message_type.is_none() {
+    } else if message_type.is_none() && side == Side::Provider {
         violations.push(
             "missing x-de-mail-message-type: not a De-Mail as it travels between providers \
              (PVD-IO Tabelle 1 Nr. 16); a client's submission carries only its options, the \
@@ -181,7 +266,9 @@ pub fn inspect(raw: &RawMessage, bytes: &[u8], trusted_cas: Option<&[Vec<u8>]>) 
                 .push("confirmation not signed by the issuing provider (PVD-IO §3.5.1)".into());
         }
     }
+    let acknowledge = acknowledge_xml.as_deref().and_then(read_fields);
     Report {
+        side,
         message_type,
         options,
         from: raw.first("from"),
@@ -195,8 +282,14 @@ pub fn inspect(raw: &RawMessage, bytes: &[u8], trusted_cas: Option<&[Vec<u8>]>) 
         violations,
         unknown_headers: raw.unknown_demail_fields(),
         integrity_valid: verdict.is_valid(),
-        integrity: verdict.to_string(),
+        integrity: if side == Side::Client && raw.first(h::INTEGRITY).is_none() {
+            "not sealed yet: the provider seals a submission (PVD-IO §3.1.21)".to_string()
+        } else {
+            verdict.to_string()
+        },
         acknowledge_xml,
+        acknowledge,
+        notes,
         has_pdf,
     }
 }
@@ -255,6 +348,45 @@ mod tests {
         assert!(all.contains("\"hoch\""), "{all}");
         assert!(all.contains("§3.4.1") && all.contains("§3.5.1"), "{all}");
         assert!(all.contains("missing x-de-mail-integrity"), "{all}");
+    }
+
+    /// A citizen's submission (De-Mail From, none of the provider's metadata) is judged by the
+    /// client's rules: valid without a seal; the provider's `X-de-mail-*` fields are violations,
+    /// its Date a note; a missing Subject is the client's to write. A From that is no De-Mail
+    /// address keeps the provider's rules.
+    #[test]
+    fn client_submission_has_its_own_rules() {
+        let ok = b"From: Erika <erika.mustermann@dmda-a.de-mail.de>\r\nTo: gewerbeangelegenheiten@dresden.de-mail.de\r\n\
+                   Subject: Gewerbeanmeldung\r\nDate: Mon, 3 Mar 2025 09:00:00 +0100\r\n\
+                   X-de-mail-confirmation-of-receipt: yes\r\nX-de-mail-private-id: GA-1\r\n\r\nAnzeige";
+        let r = inspect(&RawMessage::parse(ok).unwrap(), ok, None);
+        assert_eq!(r.side, Side::Client);
+        assert!(r.is_valid(), "{:?}", r.violations);
+        assert_eq!(r.options, ["confirmation-of-receipt"]);
+        assert!(
+            r.notes.iter().any(|n| n.starts_with("Date: written anew")),
+            "{:?}",
+            r.notes
+        );
+        let bad = b"From: erika.mustermann@dmda-a.de-mail.de\r\nX-de-mail-sender: someone@x.de-mail.de\r\n\
+                    X-de-mail-authoritative: vielleicht\r\n\r\nx";
+        let r = inspect(&RawMessage::parse(bad).unwrap(), bad, None);
+        assert_eq!(r.side, Side::Client);
+        let all = r.violations.join("\n");
+        assert!(
+            all.contains("X-de-mail-sender is the provider's metadata (PVD-IO Tabelle 1 Nr. 6)"),
+            "{all}"
+        );
+        assert!(
+            all.contains("missing Subject: the client writes it (PVD-IO Tabelle 1 Nr. 8)"),
+            "{all}"
+        );
+        assert!(all.contains("\"vielleicht\""), "{all}");
+        assert!(!all.contains("not a De-Mail"), "{all}");
+        let foreign = b"From: someone@example.org\r\nSubject: s\r\n\r\nx";
+        let r = inspect(&RawMessage::parse(foreign).unwrap(), foreign, None);
+        assert_eq!(r.side, Side::Provider);
+        assert!(!r.is_valid());
     }
 
     /// The recipient syntax of §3.1.8.
