@@ -16,65 +16,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{SmtpTransport, Transport};
-
 mod serve_common;
 
 use serve_common::{scratch, start};
 
-const CONFIG: &str = r#"
-[[provider]]
-id = "dmda-a"
-name = "DMDA A"
-domain = "dmda-a.de-mail.de"
-hosts = ["dresden.de-mail.de"]
-
-[[provider.account]]
-address = "erika.mustermann@dmda-a.de-mail.de"
-holder = "Erika Mustermann"
-kind = "person"
-auth_level = "high"
-password = "erika"
-
-[[provider.account]]
-address = "gewerbeangelegenheiten@dresden.de-mail.de"
-holder = "Gewerbeamt"
-kind = "institution"
-auth_level = "high"
-password = "amt"
-"#;
+const CONFIG: &str = serve_common::ERIKA_AND_GEWERBEAMT;
 
 const INTAKE: &str = "gewerbeangelegenheiten@dresden.de-mail.de";
-const CITIZEN: &str = "erika.mustermann@dmda-a.de-mail.de";
 
 /// Submits one De-Mail with `subject`; `Ok(())` only on 250.
 fn submit(smtp: SocketAddr, ca: &Path, subject: &str) -> Result<(), String> {
-    let cert = Certificate::from_pem(&std::fs::read(ca).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    let tls = TlsParameters::builder("localhost".into())
-        .add_root_certificate(cert)
-        .build_rustls()
-        .map_err(|e| e.to_string())?;
-    let mailer = SmtpTransport::builder_dangerous(smtp.ip().to_string())
-        .port(smtp.port())
-        .tls(Tls::Required(tls))
-        .credentials(Credentials::new(CITIZEN.into(), "erika".into()))
-        .authentication(vec![Mechanism::Plain])
-        .timeout(Some(Duration::from_secs(10)))
-        .build();
-    let raw = format!("From: <{CITIZEN}>\r\nTo: <{INTAKE}>\r\nSubject: {subject}\r\n\r\nHallo\r\n");
-    let envelope = Envelope::new(
-        Some(CITIZEN.parse().unwrap()),
-        vec![INTAKE.parse().unwrap()],
-    )
-    .unwrap();
-    mailer
-        .send_raw(&envelope, raw.as_bytes())
-        .map(drop)
-        .map_err(|e| e.to_string())
+    serve_common::try_submit_to(smtp, ca, INTAKE, subject)
 }
 
 /// Every message in the Gewerbeamt's mailbox: X-de-mail-message-id and subject.

@@ -5,8 +5,12 @@
 //! flaw also runs as its own process through a target file (`intake --flaw`).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
+
+mod bin_common;
+
+use bin_common::{bin, temp, workspace};
 
 /// Flaw → the cases it must fail, no more and no fewer.
 const TABLE: &[(&str, &[&str])] = &[
@@ -24,26 +28,6 @@ const TABLE: &[(&str, &[&str])] = &[
     ("bescheid-not-persoenlich", &["DM-ZUST-006"]),
     ("one-month-without-belehrung", &["DM-ZUST-008"]),
 ];
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_demail-testbed"));
-    c.current_dir(workspace());
-    c
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn temp(label: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("demail-flaws-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn text(o: &Output) -> String {
     format!(

@@ -37,6 +37,19 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The start and end (after its LF) of the line holding byte `at`.
+fn line_around(bytes: &[u8], at: usize) -> (usize, usize) {
+    let start = bytes[..at]
+        .iter()
+        .rposition(|c| *c == b'\n')
+        .map_or(0, |p| p + 1);
+    let end = bytes[at..]
+        .iter()
+        .position(|c| *c == b'\n')
+        .map_or(bytes.len(), |p| at + p + 1);
+    (start, end)
+}
+
 /// A seeded mutation of `text`.
 fn mutate(text: &str, seed: u64, n: u64) -> String {
     let r = |k: u64| demail_sim::seed::derive(seed, &format!("fuzz-files:{n}:{k}"));
@@ -57,27 +70,13 @@ fn mutate(text: &str, seed: u64, n: u64) -> String {
             3 => bytes.truncate(at),
             4 => {
                 // Double the line at `at`.
-                let start = bytes[..at]
-                    .iter()
-                    .rposition(|c| *c == b'\n')
-                    .map_or(0, |p| p + 1);
-                let end = bytes[at..]
-                    .iter()
-                    .position(|c| *c == b'\n')
-                    .map_or(bytes.len(), |p| at + p + 1);
+                let (start, end) = line_around(&bytes, at);
                 let line = bytes[start..end].to_vec();
                 bytes.splice(end..end, line);
             }
             5 => {
                 // Drop the line at `at`.
-                let start = bytes[..at]
-                    .iter()
-                    .rposition(|c| *c == b'\n')
-                    .map_or(0, |p| p + 1);
-                let end = bytes[at..]
-                    .iter()
-                    .position(|c| *c == b'\n')
-                    .map_or(bytes.len(), |p| at + p + 1);
+                let (start, end) = line_around(&bytes, at);
                 bytes.drain(start..end);
             }
             _ => bytes

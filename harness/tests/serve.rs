@@ -13,27 +13,7 @@ mod serve_common;
 
 use serve_common::{scratch, start, start_with, submit, terminate, wait_for_exit, wait_for_line};
 
-const CONFIG: &str = r#"
-[[provider]]
-id = "dmda-a"
-name = "DMDA A"
-domain = "dmda-a.de-mail.de"
-hosts = ["dresden.de-mail.de"]
-
-[[provider.account]]
-address = "erika.mustermann@dmda-a.de-mail.de"
-holder = "Erika Mustermann"
-kind = "person"
-auth_level = "high"
-password = "erika"
-
-[[provider.account]]
-address = "gewerbeangelegenheiten@dresden.de-mail.de"
-holder = "Gewerbeamt"
-kind = "institution"
-auth_level = "high"
-password = "amt"
-"#;
+const CONFIG: &str = serve_common::ERIKA_AND_GEWERBEAMT;
 
 fn stored(data: &Path) -> Vec<(String, String)> {
     let store =

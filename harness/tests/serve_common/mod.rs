@@ -153,14 +153,45 @@ pub fn submit(smtp: SocketAddr, ca: &Path, subject: &str) {
     );
 }
 
+/// One provider `dmda-a` hosting `dresden.de-mail.de`, with Erika (person, password "erika")
+/// and the Gewerbeamt (institution, password "amt"), both at level high.
+pub const ERIKA_AND_GEWERBEAMT: &str = r#"
+[[provider]]
+id = "dmda-a"
+name = "DMDA A"
+domain = "dmda-a.de-mail.de"
+hosts = ["dresden.de-mail.de"]
+
+[[provider.account]]
+address = "erika.mustermann@dmda-a.de-mail.de"
+holder = "Erika Mustermann"
+kind = "person"
+auth_level = "high"
+password = "erika"
+
+[[provider.account]]
+address = "gewerbeangelegenheiten@dresden.de-mail.de"
+holder = "Gewerbeamt"
+kind = "institution"
+auth_level = "high"
+password = "amt"
+"#;
+
 /// Erika (password "erika") submits a De-Mail to `to` over STARTTLS + AUTH PLAIN, trusting
 /// `ca`; panics unless the provider answers 250.
 pub fn submit_to(smtp: SocketAddr, ca: &Path, to: &str, subject: &str) {
-    let cert = Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
+    try_submit_to(smtp, ca, to, subject).expect("the provider answers 250");
+}
+
+/// [`submit_to`], with the failure as text instead of a panic (the server may be gone).
+pub fn try_submit_to(smtp: SocketAddr, ca: &Path, to: &str, subject: &str) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let cert =
+        Certificate::from_pem(&std::fs::read(ca).map_err(|e| err(&e))?).map_err(|e| err(&e))?;
     let tls = TlsParameters::builder("localhost".into())
         .add_root_certificate(cert)
         .build_rustls()
-        .unwrap();
+        .map_err(|e| err(&e))?;
     let mailer = SmtpTransport::builder_dangerous(smtp.ip().to_string())
         .port(smtp.port())
         .tls(Tls::Required(tls))
@@ -181,7 +212,8 @@ pub fn submit_to(smtp: SocketAddr, ca: &Path, to: &str, subject: &str) {
     .unwrap();
     mailer
         .send_raw(&envelope, raw.as_bytes())
-        .expect("the provider answers 250");
+        .map(drop)
+        .map_err(|e| err(&e))
 }
 
 /// Reads the child's stderr on a thread: each line is kept and copied to the test's stderr

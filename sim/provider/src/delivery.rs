@@ -612,13 +612,7 @@ async fn drop_in_data(shared: &Shared, job: &Job) -> String {
     let Ok(envelope) = Envelope::new(Some(from), vec![to]) else {
         return "unusable envelope".to_string();
     };
-    let push_tls = lock(&shared.store)
-        .account(&job.mailbox)
-        .and_then(|a| a.push_target)
-        .filter(|t| t.addr == job.target)
-        .map(|t| t.tls)
-        .unwrap_or_default();
-    let tls = match &push_tls {
+    let tls = match &push_tls_of(shared, job) {
         PushTls::Plain => None,
         PushTls::StartTls {
             server_name,
@@ -633,6 +627,17 @@ async fn drop_in_data(shared: &Shared, job: &Job) -> String {
         shared.config.domain
     ));
     push::drop_in_data(job.target, tls, &hello, &envelope, &job.raw).await
+}
+
+/// The TLS settings of the job's mailbox, if the job still goes to its target (the default
+/// otherwise).
+fn push_tls_of(shared: &Shared, job: &Job) -> PushTls {
+    lock(&shared.store)
+        .account(&job.mailbox)
+        .and_then(|a| a.push_target)
+        .filter(|t| t.addr == job.target)
+        .map(|t| t.tls)
+        .unwrap_or_default()
 }
 
 /// One SMTP transaction; `Err((permanent, reason))` on failure.
@@ -691,14 +696,8 @@ async fn send_once(shared: &Shared, job: &Job, pushes: &mut Pushes) -> Result<()
         };
     }
     let provider = shared.config.id.clone();
-    // The mailbox's TLS settings, if the job still goes to its target (the default otherwise).
     let target = job.target;
-    let push_tls = lock(&shared.store)
-        .account(&job.mailbox)
-        .and_then(|a| a.push_target)
-        .filter(|t| t.addr == target)
-        .map(|t| t.tls)
-        .unwrap_or_default();
+    let push_tls = push_tls_of(shared, job);
     let tls = match &push_tls {
         PushTls::Plain => None,
         PushTls::StartTls {
