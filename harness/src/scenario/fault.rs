@@ -15,13 +15,13 @@ use crate::located::{Located, duration, quoted};
 pub struct FaultSpec {
     /// Unique; trace events name it.
     pub id: Spanned<String>,
-    /// "submission", "push", "retrieval" or "seal".
+    /// "submission", "relay", "push", "retrieval", "seal" or "directory".
     pub face: Spanned<String>,
-    /// Submission only: "mail", "rcpt", "data" or "after-data".
+    /// Submission and relay: "mail", "rcpt", "data" or "after-data".
     #[serde(default)]
     pub point: Option<Spanned<String>>,
     /// What happens: "reply", "drop", "duplicate", "delay", "withhold", "seal-broken",
-    /// "seal-foreign".
+    /// "seal-foreign", "unavailable".
     pub action: Spanned<String>,
     /// For "reply": the whole reply, e.g. "451 4.3.0 Testfehler".
     #[serde(default)]
@@ -50,6 +50,8 @@ fn actions_of(face: Face) -> &'static [&'static str] {
         Face::Push => &["drop", "duplicate", "delay"],
         Face::Retrieval => &["withhold"],
         Face::Seal => &["seal-broken", "seal-foreign"],
+        Face::Relay => &["reply", "drop"],
+        Face::Directory => &["unavailable"],
     }
 }
 
@@ -82,19 +84,21 @@ fn one(s: &FaultSpec) -> Result<PlannedFault, Located> {
             ),
         ));
     };
-    let point = match (&s.point, face) {
-        (None, Face::Submission) => {
+    let with_point = matches!(face, Face::Submission | Face::Relay);
+    let point = match (&s.point, with_point) {
+        (None, true) => {
             return Err(Located::new(
                 s.face.span(),
                 format!(
-                    "fault {:?}: face \"submission\" needs a `point`: one of {}",
+                    "fault {:?}: face {:?} needs a `point`: one of {}",
                     s.id.get_ref(),
+                    face.as_str(),
                     quoted(&Point::ALL.map(|p| p.as_str()))
                 ),
             ));
         }
-        (None, _) => None,
-        (Some(p), Face::Submission) => Some(Point::parse(p.get_ref()).ok_or_else(|| {
+        (None, false) => None,
+        (Some(p), true) => Some(Point::parse(p.get_ref()).ok_or_else(|| {
             Located::new(
                 p.span(),
                 format!(
@@ -104,11 +108,11 @@ fn one(s: &FaultSpec) -> Result<PlannedFault, Located> {
                 ),
             )
         })?),
-        (Some(p), _) => {
+        (Some(p), false) => {
             return Err(Located::new(
                 p.span(),
                 format!(
-                    "`point` applies to face \"submission\" only, not {:?}",
+                    "`point` applies to faces \"submission\" and \"relay\" only, not {:?}",
                     face.as_str()
                 ),
             ));
@@ -176,6 +180,7 @@ fn one(s: &FaultSpec) -> Result<PlannedFault, Located> {
             Action::Delay(signed)
         }
         "withhold" => Action::Withhold,
+        "unavailable" => Action::Unavailable,
         "seal-broken" => Action::Seal(SealFault::Broken),
         _ => Action::Seal(SealFault::Foreign),
     };

@@ -98,10 +98,21 @@ pub enum Face {
     Retrieval,
     /// The provider's seal on a submitted message.
     Seal,
+    /// The provider's relay face, where peer providers hand messages over.
+    Relay,
+    /// The directory look-up of the HTTP face (`/directory/v1/entries/…`).
+    Directory,
 }
 
 impl Face {
-    pub const ALL: [Face; 4] = [Face::Submission, Face::Push, Face::Retrieval, Face::Seal];
+    pub const ALL: [Face; 6] = [
+        Face::Submission,
+        Face::Push,
+        Face::Retrieval,
+        Face::Seal,
+        Face::Relay,
+        Face::Directory,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -109,6 +120,8 @@ impl Face {
             Face::Push => "push",
             Face::Retrieval => "retrieval",
             Face::Seal => "seal",
+            Face::Relay => "relay",
+            Face::Directory => "directory",
         }
     }
 
@@ -164,6 +177,8 @@ pub enum Action {
     Withhold,
     /// Seal: a broken or foreign seal ([`SealFault`]).
     Seal(SealFault),
+    /// Directory: 503 with a problem JSON instead of the entry.
+    Unavailable,
 }
 
 impl Action {
@@ -177,6 +192,7 @@ impl Action {
             Action::Withhold => "withhold",
             Action::Seal(SealFault::Broken) => "seal-broken",
             Action::Seal(SealFault::Foreign) => "seal-foreign",
+            Action::Unavailable => "unavailable",
         }
     }
 }
@@ -196,11 +212,12 @@ pub enum Select {
 pub struct PlannedFault {
     pub id: String,
     pub face: Face,
-    /// For [`Face::Submission`]: the command answered; `None` elsewhere.
+    /// For [`Face::Submission`] and [`Face::Relay`]: the command answered; `None` elsewhere.
     pub point: Option<Point>,
     pub action: Action,
     /// Only events about this mailbox (normalised) are candidates: the pushed mailbox, the
-    /// submitting account, the account logging in, the sealed message's sender.
+    /// submitting account, the account logging in, the sealed message's sender, the address
+    /// looked up; on the relay face the peer provider's domain.
     pub mailbox: Option<String>,
     pub select: Select,
     /// At most this many hits (default: 1 for [`Select::Nth`], unlimited otherwise).

@@ -76,6 +76,7 @@ pub mod problem_type {
     pub const INVALID_WEBHOOK: &str = "urn:demail-testbed:problem:invalid-webhook";
     pub const BODY_TOO_LARGE: &str = "urn:demail-testbed:problem:body-too-large";
     pub const INTERNAL: &str = "urn:demail-testbed:problem:internal";
+    pub const UNAVAILABLE: &str = "urn:demail-testbed:problem:unavailable";
 }
 
 /// The routes of the HTTP face.
@@ -596,6 +597,17 @@ fn directory_entry_blocking(
                 "{:?} is not an address of the form local@domain",
                 truncate(&address, 200)
             ),
+        );
+    }
+    // A planned fault (docs/faults.md, face "directory"): the look-up is unavailable.
+    if let Some(hit) = shared.fault(crate::fault::Face::Directory, None, Some(&address), "")
+        && hit.action == crate::fault::Action::Unavailable
+    {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            problem_type::UNAVAILABLE,
+            "Directory temporarily unavailable",
+            format!("planned fault {:?}; try again later", hit.id),
         );
     }
     let account = lock(&shared.store).account(&address);

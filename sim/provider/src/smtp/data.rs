@@ -33,6 +33,24 @@ impl Session {
                 )
                 .await;
         }
+        // A planned fault after the message text: its reply instead of accepting, or the
+        // connection closed without one; nothing is stored either way (docs/faults.md).
+        if let Some(hit) = self.planned_fault(crate::fault::Point::AfterData) {
+            match hit.action {
+                crate::fault::Action::Reply {
+                    code,
+                    enhanced,
+                    text,
+                } => return self.reply(code, &enhanced, &text).await,
+                crate::fault::Action::Drop => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        format!("planned fault {:?}: connection dropped after DATA", hit.id),
+                    ));
+                }
+                _ => {}
+            }
+        }
         let rcpts = std::mem::take(&mut self.rcpts);
         let envelope_from = self.mail_from.take().unwrap_or_default();
         let arrival = self.arrival();
@@ -78,24 +96,6 @@ impl Session {
             };
         }
         let login = self.login.clone().expect("MAIL required a login");
-        // A planned fault after the message text: its reply instead of accepting, or the
-        // connection closed without one; nothing is stored either way (docs/faults.md).
-        if let Some(hit) = self.planned_fault(crate::fault::Point::AfterData) {
-            match hit.action {
-                crate::fault::Action::Reply {
-                    code,
-                    enhanced,
-                    text,
-                } => return self.reply(code, &enhanced, &text).await,
-                crate::fault::Action::Drop => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::ConnectionAborted,
-                        format!("planned fault {:?}: connection dropped after DATA", hit.id),
-                    ));
-                }
-                _ => {}
-            }
-        }
         if overflow {
             return self
                 .refuse(

@@ -47,11 +47,17 @@ impl Session {
         self.write(&format!("{code} {enhanced} {text}\r\n")).await
     }
 
-    /// The planned fault, if one hits this command of this session's account.
+    /// The planned fault, if one hits this command: on the submission face of this session's
+    /// account, on the relay face of the peer provider's domain.
     pub(super) fn planned_fault(&self, point: Point) -> Option<crate::fault::Hit> {
-        let account = self.login.as_ref().map(|l| l.address.clone());
-        self.shared
-            .fault(Face::Submission, Some(point), account.as_deref(), "")
+        let (face, who) = match &self.relay_peer {
+            Some(peer) => (Face::Relay, Some(peer.clone())),
+            None => (
+                Face::Submission,
+                self.login.as_ref().map(|l| l.address.clone()),
+            ),
+        };
+        self.shared.fault(face, Some(point), who.as_deref(), "")
     }
 
     /// Replies with an error and records it in the trace.
@@ -164,7 +170,7 @@ impl Session {
             };
             let is_ehlo = matches!(request, Request::Ehlo { .. });
             // A planned fault at this command answers instead of the provider, or closes the
-            // connection (docs/faults.md, face "submission"); not on the relay face.
+            // connection (docs/faults.md, faces "submission" and "relay").
             let point = match &request {
                 Request::Mail { .. } => Some(Point::Mail),
                 Request::Rcpt { .. } => Some(Point::Rcpt),
@@ -172,7 +178,6 @@ impl Session {
                 _ => None,
             };
             if let Some(point) = point
-                && self.relay_peer.is_none()
                 && let Some(hit) = self.planned_fault(point)
             {
                 match hit.action {
