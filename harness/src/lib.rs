@@ -18,6 +18,7 @@ pub mod certify;
 pub mod check;
 pub mod cli;
 pub mod cmd;
+pub mod load;
 pub mod located;
 pub mod model;
 pub mod report;
