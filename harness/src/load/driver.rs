@@ -55,7 +55,7 @@ pub async fn drive(ctx: Arc<Ctx>, arrivals: Arc<Vec<Arrival>>, stop: Arc<AtomicB
                     drop(permit);
                 });
             }
-            Err(_) => lock(&ctx.live).dropped(&a),
+            Err(_) => lock(&ctx.live).dropped(a),
         }
     }
     // Every session ends within its timeout; wait for the last ones.

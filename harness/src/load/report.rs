@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::results::Results;
@@ -41,8 +42,28 @@ fn pname(p: f64) -> String {
     format!("p{}_s", p.to_string().replace('.', ""))
 }
 
+/// `report.json`: a struct, so that its fields keep this order (thresholds first).
+#[derive(Serialize)]
+pub struct Report<'a> {
+    pub passed: bool,
+    pub thresholds: &'a [Decision],
+    pub profile: &'a str,
+    pub profile_digest: &'a str,
+    pub seed: u64,
+    pub shards: u32,
+    pub covers: &'a [u32],
+    pub duration_s: f64,
+    pub interval_s: f64,
+    pub counts: &'a std::collections::BTreeMap<String, u64>,
+    pub rates: Value,
+    pub refusals: &'a std::collections::BTreeMap<String, u64>,
+    pub latencies: serde_json::Map<String, Value>,
+    pub intervals: Vec<Value>,
+    pub wall_seconds: &'a [f64],
+}
+
 /// `report.json`'s content.
-pub fn json(r: &Results, decisions: &[Decision]) -> Value {
+pub fn json<'a>(r: &'a Results, decisions: &'a [Decision]) -> Report<'a> {
     let d = duration_s(r).max(1e-9);
     let intervals: Vec<Value> = r
         .intervals
@@ -54,27 +75,30 @@ pub fn json(r: &Results, decisions: &[Decision]) -> Value {
             v
         })
         .collect();
-    json!({
-        "passed": decisions.iter().all(|d| d.passed),
-        "thresholds": decisions,
-        "profile": r.run.profile,
-        "profile_digest": r.run.profile_digest,
-        "seed": r.run.seed,
-        "shards": r.run.shards,
-        "covers": r.covers,
-        "duration_s": duration_s(r),
-        "interval_s": r.run.interval_ms as f64 / 1000.0,
-        "counts": r.counts,
-        "rates": {
+    Report {
+        passed: decisions.iter().all(|d| d.passed),
+        thresholds: decisions,
+        profile: &r.run.profile,
+        profile_digest: &r.run.profile_digest,
+        seed: r.run.seed,
+        shards: r.run.shards,
+        covers: &r.covers,
+        duration_s: duration_s(r),
+        interval_s: r.run.interval_ms as f64 / 1000.0,
+        counts: &r.counts,
+        rates: json!({
             "intended_per_s": r.count("arrivals") as f64 / d,
             "achieved_per_s": r.count("started") as f64 / d,
             "accepted_per_s": r.count("accepted") as f64 / d,
-        },
-        "refusals": r.refusals,
-        "latencies": METRICS.iter().map(|m| (m.to_string(), latency(r, m))).collect::<serde_json::Map<_, _>>(),
-        "intervals": intervals,
-        "wall_seconds": r.wall_seconds,
-    })
+        }),
+        refusals: &r.refusals,
+        latencies: METRICS
+            .iter()
+            .map(|m| (m.to_string(), latency(r, m)))
+            .collect(),
+        intervals,
+        wall_seconds: &r.wall_seconds,
+    }
 }
 
 /// The summary for the terminal, thresholds first.
