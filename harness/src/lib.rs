@@ -12,6 +12,7 @@
 //! - [`located`]: errors at a byte span of a TOML text, and value readers; a leaf.
 //! - [`cli`]: the `demail-testbed` command line (`run`, `check`).
 //! - [`certify`]: the conformance catalogue, certificates and their signature (issue #16).
+//! - [`load`]: `load` and `merge`: load profiles on the wall clock, thresholds, shards.
 //! - [`cmd`]: the other subcommands (`holidays`/`deadline`, `inspect`, `population`, `serve`).
 
 pub mod certify;

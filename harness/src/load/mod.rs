@@ -280,6 +280,8 @@ fn progress(
         });
         let mut every = tokio::time::interval(Duration::from_secs(1));
         every.tick().await;
+        // Counts at the previous line: the rates shown are those of the last second.
+        let (mut last_due, mut last_started, mut last_t) = (0u64, 0u64, 0.0f64);
         while !stop.load(Ordering::Relaxed) {
             every.tick().await;
             let line = {
@@ -293,18 +295,23 @@ fn progress(
                             format!("{:.3}s", h.value_at_quantile(0.95) as f64 / 1e6)
                         })
                 };
-                let due = l.due(l.start.elapsed());
-                format!(
-                    "t={t:.0}s intended {:.1}/s achieved {:.1}/s in flight {} accepted {} dropped {} refused {} p95 submit {} reply {}",
-                    due as f64 / t,
-                    l.results.count("started") as f64 / t,
+                let due = l.due(l.start.elapsed()) as u64;
+                let started = l.results.count("started");
+                let dt = (t - last_t).max(1e-3);
+                let line = format!(
+                    "t={t:.0}s rate {:.1}/s (intended {:.1}/s) in flight {} accepted {} dropped {} refused {} errors {} p95 submit {} reply {}",
+                    (started - last_started) as f64 / dt,
+                    due.saturating_sub(last_due) as f64 / dt,
                     l.in_flight,
                     l.results.count("accepted"),
                     l.results.count("dropped"),
                     l.results.count("refused"),
+                    l.results.count("errors"),
                     p95("submit"),
                     p95("reply"),
-                )
+                );
+                (last_due, last_started, last_t) = (due, started, t);
+                line
             };
             match &bar {
                 Some(pb) => {
