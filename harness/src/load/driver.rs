@@ -8,7 +8,6 @@
 //! DATA with a message composed from the `[[mix]]` entry, QUIT.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -35,15 +34,24 @@ pub struct Ctx {
 }
 
 /// Runs the schedule: starts every arrival at `live.start + offset` (or drops it), then
-/// waits for the open sessions and, up to `drain`, for the outstanding replies.
-pub async fn drive(ctx: Arc<Ctx>, arrivals: Arc<Vec<Arrival>>, stop: Arc<AtomicBool>) {
+/// waits for the open sessions and, up to `drain`, for the outstanding replies. `stop`
+/// turning true (SIGINT, SIGTERM) ends the schedule early; what ran is reported.
+pub async fn drive(
+    ctx: Arc<Ctx>,
+    arrivals: Arc<Vec<Arrival>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let start = lock(&ctx.live).start;
     let permits = Arc::new(tokio::sync::Semaphore::new(ctx.profile.max_in_flight));
     for a in arrivals.iter() {
-        if stop.load(Ordering::Relaxed) {
+        let at = tokio::time::sleep_until((start + Duration::from_micros(a.offset_us)).into());
+        tokio::select! {
+            () = at => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+        if *stop.borrow() {
             break;
         }
-        tokio::time::sleep_until((start + Duration::from_micros(a.offset_us)).into()).await;
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 lock(&ctx.live).started(a);
@@ -66,7 +74,7 @@ pub async fn drive(ctx: Arc<Ctx>, arrivals: Arc<Vec<Arrival>>, stop: Arc<AtomicB
     )
     .await;
     let drain_until = Instant::now() + ctx.profile.drain;
-    while Instant::now() < drain_until && !stop.load(Ordering::Relaxed) {
+    while Instant::now() < drain_until && !*stop.borrow() {
         if lock(&ctx.live).unanswered() == 0 {
             break;
         }

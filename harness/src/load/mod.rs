@@ -219,7 +219,16 @@ pub async fn load(
     // A short lead so that the first arrival is not late by the set-up of the loop.
     lock(&live).start = Instant::now() + Duration::from_millis(100);
     let progress = progress(live.clone(), stop.clone(), profile.duration);
-    driver::drive(ctx, mine, stop.clone()).await;
+    // SIGINT or SIGTERM ends the schedule early; the reports cover what ran.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut signals = crate::cmd::serve::StopSignals::install()?;
+    let signal_task = tokio::spawn(async move {
+        let signal = signals.next().await;
+        eprintln!("load: {signal} received, stopping the schedule; the reports cover what ran");
+        let _ = stop_tx.send(true);
+    });
+    driver::drive(ctx, mine, stop_rx).await;
+    signal_task.abort();
     stop.store(true, Ordering::Relaxed);
     let _ = progress.await;
     let _ = tokio::time::timeout(Duration::from_secs(5), ticker).await;

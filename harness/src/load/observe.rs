@@ -299,3 +299,78 @@ impl Write for Tap {
         demail_sim::sync::lock(&self.file).flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::results::RunId;
+    use crate::load::schedule::Habit;
+
+    fn live() -> Live {
+        let run = RunId {
+            profile: "t".into(),
+            profile_digest: "d".into(),
+            seed: 1,
+            shards: 1,
+            duration_ms: 2000,
+            interval_ms: 1000,
+            thresholds: vec![],
+        };
+        let arrival = |index: u64, citizen: usize| Arrival {
+            index,
+            offset_us: index * 500_000,
+            mix: 0,
+            citizen,
+            habit: Habit::None,
+        };
+        Live::new(
+            Instant::now(),
+            Results::new(run, 0),
+            Arc::new(vec![arrival(0, 0), arrival(1, 1)]),
+            Arc::new(vec!["a@x.de".into(), "b@x.de".into()]),
+        )
+    }
+
+    /// Receipts pair by private id, pushes by message id, replies by sender (first in,
+    /// first out), whichever comes first: the provider's event or the 250 at the client.
+    #[test]
+    fn pairs_in_either_order() {
+        let mut l = live();
+        let now = Instant::now();
+        let [a0, a1] = [l.arrivals[0].clone(), l.arrivals[1].clone()];
+        l.started(&a0);
+        l.started(&a1);
+        l.finished(
+            &a0,
+            Outcome::Accepted {
+                message_id: Some("m0".into()),
+            },
+            now,
+        );
+        l.event(r#"{"seq":1,"at":"x","kind":"confirmation.issued","provider":"p","confirmation":"receipt","for_message_id":"m0","message_id":"c0","from":"s","to":["a@x.de"],"private_id":"LOAD-0"}"#, now);
+        l.event(r#"{"seq":2,"at":"x","kind":"provider.stored","provider":"p","mailbox":"a@x.de","message_id":"c0","message_type":"confirmation of receipt"}"#, now);
+        l.event(r#"{"seq":3,"at":"x","kind":"provider.delivered","provider":"p","mailbox":"i@x.de","message_id":"m0","attempt":1,"eml":""}"#, now);
+        // The second arrival's push and reply are seen before its 250 reaches the client.
+        l.event(r#"{"seq":4,"at":"x","kind":"provider.delivered","provider":"p","mailbox":"i@x.de","message_id":"m1","attempt":1,"eml":""}"#, now);
+        l.event(r#"{"seq":5,"at":"x","kind":"provider.stored","provider":"p","mailbox":"b@x.de","message_id":"r1","message_type":"normal"}"#, now);
+        // A message into the intake's mailbox is not a reply.
+        l.event(r#"{"seq":6,"at":"x","kind":"provider.stored","provider":"p","mailbox":"i@x.de","message_id":"m1","message_type":"normal"}"#, now);
+        assert_eq!(l.unanswered(), 1);
+        l.finished(
+            &a1,
+            Outcome::Accepted {
+                message_id: Some("m1".into()),
+            },
+            now,
+        );
+        l.event(r#"{"seq":7,"at":"x","kind":"provider.stored","provider":"p","mailbox":"a@x.de","message_id":"r0","message_type":"normal"}"#, now);
+        let r = &l.results;
+        assert_eq!(
+            ["accepted", "receipts", "pushes", "replies"].map(|c| r.count(c)),
+            [2, 1, 2, 2]
+        );
+        assert_eq!(l.unanswered(), 0);
+        assert_eq!(l.in_flight, 0);
+        assert_eq!(r.histogram("reply").unwrap().len(), 2);
+    }
+}

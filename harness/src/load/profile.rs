@@ -320,7 +320,39 @@ fn parse_located(text: &str, path: &Path) -> Result<Profile, Located> {
             ));
         }
     };
+    if duration > MAX_DURATION {
+        return Err(Located::new(
+            load.duration.span(),
+            format!(
+                "duration must be at most {} days",
+                MAX_DURATION.as_secs() / 86_400
+            ),
+        ));
+    }
+    if duration.as_millis() / interval.as_millis().max(1) > MAX_INTERVALS {
+        let span = load
+            .interval
+            .as_ref()
+            .map_or(load.duration.span(), Spanned::span);
+        return Err(Located::new(
+            span,
+            format!(
+                "duration / interval must be at most {MAX_INTERVALS} intervals; choose a longer interval"
+            ),
+        ));
+    }
     let rate = rate(&file.rate)?;
+    if let RateShape::OfficeHours { compress, .. } = &rate
+        && duration.as_secs_f64() * compress / 3600.0 > MAX_COMPRESSED_HOURS
+    {
+        let span = file.rate.compress.as_ref().map_or(0..0, Spanned::span);
+        return Err(Located::new(
+            span,
+            format!(
+                "duration × compress must cover at most {MAX_COMPRESSED_HOURS} compressed hours"
+            ),
+        ));
+    }
     let population = match &file.population {
         None => PopulationSpec {
             size: 2000,
@@ -490,6 +522,15 @@ fn parse_located(text: &str, path: &Path) -> Result<Profile, Located> {
         thresholds,
     })
 }
+
+/// The longest `duration` of a profile.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 86_400);
+
+/// Most intervals of the time series (`duration / interval`).
+pub const MAX_INTERVALS: u128 = 100_000;
+
+/// Most compressed hours of an office-hours curve (`duration × compress / 3600`).
+pub const MAX_COMPRESSED_HOURS: f64 = 1_000_000.0;
 
 /// The provider domain of the embedded world unless `[world] provider_domain` says otherwise.
 pub const DEFAULT_PROVIDER_DOMAIN: &str = "dmda-a.de-mail.de";
