@@ -411,8 +411,8 @@ fn shards_merge_and_a_failing_threshold_exits_1() {
     assert!(stderr(&o).contains("missing"), "{}", stderr(&o));
 }
 
-/// Profile mistakes are usage errors (exit 2) at FILE:LINE:COLUMN; so are a bad --shard
-/// and a target file, which `load` does not support yet.
+/// Profile mistakes are usage errors (exit 2) at FILE:LINE:COLUMN; so are a bad --shard,
+/// a missing target file, and a mix addressed to a mailbox the target does not list.
 #[test]
 fn usage_errors_exit_2_with_a_location() {
     let dir = temp("load-usage");
@@ -464,7 +464,10 @@ fn usage_errors_exit_2_with_a_location() {
         assert!(parts.next().unwrap().parse::<usize>().unwrap() > 0, "{e}");
     }
     let p = write(&dir, "good.toml", &good);
-    for extra in [["--shard", "2/2"], ["--target", "targets/reference.toml"]] {
+    for extra in [
+        ["--shard", "2/2"],
+        ["--target", "targets/no-such-target.toml"],
+    ] {
         let o = bin()
             .args(["load", p.to_str().unwrap()])
             .args(extra)
@@ -472,4 +475,60 @@ fn usage_errors_exit_2_with_a_location() {
             .unwrap();
         assert_eq!(o.status.code(), Some(2), "{extra:?}");
     }
+}
+
+/// `load --target`: the same short load against the reference intake as its own process
+/// (targets/reference-load.toml), driven only over the wire; the profile's mailboxes are
+/// checked against the target's.
+#[test]
+fn short_load_against_a_target_file() {
+    let dir = temp("load-target");
+    let text = profile_text(
+        "target",
+        2,
+        "shape = \"constant\"\nper_second = 2",
+        &["dropped == 0"],
+    );
+    let profile = write(&dir, "target.toml", &text);
+    let out = dir.join("out");
+    let o = bin()
+        .args([
+            "load",
+            profile.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--target", "targets/reference-load.toml"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{printed}\n{}", stderr(&o));
+    let report = json(&out.join("report.json"));
+    let n = |k: &str| report["counts"][k].as_u64().unwrap();
+    assert_eq!(n("arrivals"), 4);
+    assert_eq!(n("accepted") + n("refused") + n("errors"), n("started"));
+    assert_eq!(n("replies") + n("unanswered"), n("accepted"));
+    assert!(n("pushes") > 0, "{printed}");
+    assert!(
+        std::fs::read_to_string(out.join("sut.log"))
+            .unwrap()
+            .contains("reference intake")
+    );
+    // A mix addressed to a mailbox the target does not list: located, exit 2.
+    let other = write(
+        &dir,
+        "other.toml",
+        &text.replace("stadtverwaltung@dresden", "poststelle@dresden"),
+    );
+    let o = bin()
+        .args([
+            "load",
+            other.to_str().unwrap(),
+            "--target",
+            "targets/reference-load.toml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("system under test"), "{}", stderr(&o));
 }

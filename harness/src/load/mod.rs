@@ -46,8 +46,8 @@ use schedule::Shard;
 pub struct LoadArgs {
     /// The load profile (TOML, docs/load.md), e.g. loads/gewerbeamt-montag.toml.
     pub profile: PathBuf,
-    /// System under test: a target file (docs/sut.md). Not yet supported by `load`: only
-    /// the embedded world runs (docs/load.md, "Not yet done").
+    /// System under test: a target file (docs/sut.md) [default: the embedded reference
+    /// intake]; its Funktionspostfächer are what `[[mix]] to` may name.
     #[arg(long)]
     pub target: Option<PathBuf>,
     /// Folder for result.json, report.json, report.html and trace.jsonl.
@@ -80,7 +80,16 @@ fn usage(message: impl std::fmt::Display) -> ExitCode {
 
 /// `demail-testbed load`.
 pub fn run(args: &LoadArgs) -> ExitCode {
-    let profile = match profile::load(&args.profile) {
+    let target = match args
+        .target
+        .as_deref()
+        .map(crate::target::Target::load)
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => return usage(e),
+    };
+    let profile = match profile::load(&args.profile, target.as_ref().map(|t| &t.mailboxes[..])) {
         Ok(p) => p,
         Err(e) => return usage(e),
     };
@@ -88,12 +97,6 @@ pub fn run(args: &LoadArgs) -> ExitCode {
         Ok(s) => s.unwrap_or(Shard::WHOLE),
         Err(e) => return usage(format!("{e:#}")),
     };
-    if let Some(t) = &args.target {
-        return usage(format!(
-            "--target {}: load against a target file is not yet supported; only the embedded world runs (docs/load.md, \"Not yet done\")",
-            t.display()
-        ));
-    }
     let metrics = match args
         .metrics
         .as_deref()
@@ -115,7 +118,7 @@ pub fn run(args: &LoadArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return usage(format!("cannot start the async runtime: {e}")),
     };
-    match rt.block_on(load(profile, shard, &args.out, metrics)) {
+    match rt.block_on(load(profile, shard, &args.out, metrics, target.as_ref())) {
         Ok(passed) => {
             if passed {
                 ExitCode::SUCCESS
@@ -133,6 +136,7 @@ pub async fn load(
     shard: Shard,
     out: &Path,
     metrics: Option<SocketAddr>,
+    target: Option<&crate::target::Target>,
 ) -> Result<bool> {
     demail_sim::init_crypto();
     let profile = Arc::new(profile);
@@ -203,7 +207,10 @@ pub async fn load(
         },
         0,
     );
-    let world = world::start(&profile, &users, shard, out, &clock, &trace).await?;
+    let world = match target {
+        None => world::start(&profile, &users, shard, out, &clock, &trace).await?,
+        Some(t) => world::start_target(&profile, &users, shard, out, &clock, &trace, t).await?,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let ticker = world.ticker(profile.world.tick, clock.clone(), stop.clone());
     let ctx = Arc::new(driver::Ctx {
@@ -242,9 +249,7 @@ pub async fn load(
     if let Some(t) = metrics_task {
         t.abort();
     }
-    for p in world.providers.iter() {
-        p.shutdown();
-    }
+    world.stop().await;
     {
         use std::io::Write as _;
         let _ = demail_sim::sync::lock(&trace_file).flush();

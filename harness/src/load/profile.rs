@@ -221,20 +221,30 @@ struct MixSection {
     options: Vec<Spanned<String>>,
 }
 
-/// Reads and checks a profile file.
-pub fn load(path: &Path) -> Result<Profile, FileError> {
+/// Reads and checks a profile file; `[[mix]] to` must name a Funktionspostfach of
+/// `mailboxes` (a target file's), or of the embedded intake when `None`.
+pub fn load(path: &Path, mailboxes: Option<&[String]>) -> Result<Profile, FileError> {
     let text = std::fs::read_to_string(path).map_err(|e| FileError {
         path: path.to_path_buf(),
         line: 0,
         column: 0,
         message: format!("cannot read the load profile: {e}"),
     })?;
-    parse(&text, path)
+    parse_for(&text, path, mailboxes)
 }
 
-/// Checks a profile text (`path` names it in errors).
+/// Checks a profile text for the embedded world (`path` names it in errors).
 pub fn parse(text: &str, path: &Path) -> Result<Profile, FileError> {
-    parse_located(text, path).map_err(|l| FileError::at(path, text, l))
+    parse_for(text, path, None)
+}
+
+/// Checks a profile text; `mailboxes` as for [`load`].
+pub fn parse_for(
+    text: &str,
+    path: &Path,
+    mailboxes: Option<&[String]>,
+) -> Result<Profile, FileError> {
+    parse_located(text, path, mailboxes).map_err(|l| FileError::at(path, text, l))
 }
 
 /// A duration of the wall clock: ISO 8601 (`PT30S`) or jiff's friendly form (`30s`, `250ms`).
@@ -275,7 +285,11 @@ fn non_negative(value: &Spanned<f64>, what: &str) -> Result<f64, Located> {
     }
 }
 
-fn parse_located(text: &str, path: &Path) -> Result<Profile, Located> {
+fn parse_located(
+    text: &str,
+    path: &Path,
+    mailboxes: Option<&[String]>,
+) -> Result<Profile, Located> {
     let file: File = toml::from_str(text)
         .map_err(|e| Located::new(e.span().unwrap_or(0..0), e.message().trim().to_string()))?;
     let load = &file.load;
@@ -431,26 +445,34 @@ fn parse_located(text: &str, path: &Path) -> Result<Profile, Located> {
             "no [[mix]] entry: say what the citizens send (docs/load.md)",
         ));
     }
-    let intake = demail_sim::intake::config::IntakeFile::default_dresden()
-        .map_err(|e| Located::new(0..0, format!("the embedded intake configuration: {e}")))?;
+    let known: Vec<String> = match mailboxes {
+        Some(m) => m.iter().map(|a| a.to_ascii_lowercase()).collect(),
+        None => demail_sim::intake::config::IntakeFile::default_dresden()
+            .map_err(|e| Located::new(0..0, format!("the embedded intake configuration: {e}")))?
+            .mailboxes
+            .iter()
+            .map(|b| b.address.clone())
+            .collect(),
+    };
     let mut mix = Vec::new();
     for m in &file.mix {
         let span = m.span();
         let m = m.get_ref();
         let weight = positive(&m.weight, "weight")?;
         let to = m.to.get_ref().to_ascii_lowercase();
-        if intake.mailbox(&to).is_none() {
-            let known: Vec<&str> = intake
-                .mailboxes
-                .iter()
-                .map(|b| b.address.as_str())
-                .collect();
+        if !known.contains(&to) {
+            let names: Vec<&str> = known.iter().map(String::as_str).collect();
             return Err(Located::new(
                 m.to.span(),
                 format!(
-                    "to = {:?} is not a Funktionspostfach of the embedded intake; known: {}",
+                    "to = {:?} is not a Funktionspostfach of the {}; known: {}",
                     m.to.get_ref(),
-                    crate::located::quoted(&known)
+                    if mailboxes.is_some() {
+                        "system under test (the target file's [accounts] mailboxes)"
+                    } else {
+                        "embedded intake"
+                    },
+                    crate::located::quoted(&names)
                 ),
             ));
         }

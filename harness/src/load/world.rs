@@ -6,6 +6,11 @@
 //! The intake runs with its embedded configuration, open around the clock, without
 //! Bescheide, and with the profile's `processing_time` for every procedure: a load test
 //! measures how fast the world answers, not office hours.
+//!
+//! With a target file (docs/sut.md) the provider listens where the target says, holds the
+//! target's Funktionspostfächer with its credentials, and the system is started with the
+//! target's `[start]` command (`{scenario}` is the profile) or is expected to run already;
+//! pushes follow the target's `[receive]`, the ticker posts to its clock if it has one.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,10 +32,26 @@ use demail_sim::world::SystemUnderTest as _;
 use super::profile::Profile;
 use super::schedule::{PROVIDER_ID, Shard, User};
 
+/// The system under test of a load: the reference intake in this process, or the system of
+/// a target file.
+pub enum Sut {
+    Embedded(ReferenceIntake),
+    External(Box<crate::target::external::External>),
+}
+
+impl Sut {
+    fn get(&self) -> &dyn demail_sim::world::SystemUnderTest {
+        match self {
+            Self::Embedded(i) => i,
+            Self::External(e) => e.as_ref(),
+        }
+    }
+}
+
 /// The running world of one shard.
 pub struct EmbeddedWorld {
     pub providers: Arc<Vec<Provider>>,
-    pub intake: ReferenceIntake,
+    pub sut: Sut,
     pub pki: TestPki,
     /// Passwords per citizen index (only this shard's citizens have accounts).
     pub passwords: Arc<Vec<String>>,
@@ -77,20 +98,7 @@ pub async fn start(
             closes_after_first_submission: false,
         })
         .collect();
-    for (i, (u, pw)) in users.iter().zip(&passwords).enumerate() {
-        if shard.owns_citizen(i) {
-            accounts.push(AccountConfig {
-                address: u.address.clone(),
-                holder: u.name.clone(),
-                kind: u.kind,
-                max_auth_level: u.level,
-                password: pw.clone(),
-                api_token: None,
-                access_opened: u.access_opened,
-                closes_after_first_submission: false,
-            });
-        }
-    }
+    accounts.extend(citizen_accounts(users, &passwords, shard));
     let plan = ProviderPlan {
         id: PROVIDER_ID.into(),
         name: "DMDA A (simuliert, Last)".into(),
@@ -148,7 +156,130 @@ pub async fn start(
     }
     Ok(EmbeddedWorld {
         providers: Arc::new(providers),
-        intake,
+        sut: Sut::Embedded(intake),
+        pki,
+        passwords: Arc::new(passwords),
+        _hub: hub,
+    })
+}
+
+/// The accounts of `shard`'s citizens (their passwords parallel to `users`).
+fn citizen_accounts(users: &[User], passwords: &[String], shard: Shard) -> Vec<AccountConfig> {
+    users
+        .iter()
+        .zip(passwords)
+        .enumerate()
+        .filter(|(i, _)| shard.owns_citizen(*i))
+        .map(|(_, (u, pw))| AccountConfig {
+            address: u.address.clone(),
+            holder: u.name.clone(),
+            kind: u.kind,
+            max_auth_level: u.level,
+            password: pw.clone(),
+            api_token: None,
+            access_opened: u.access_opened,
+            closes_after_first_submission: false,
+        })
+        .collect()
+}
+
+/// Starts the provider for `shard`'s citizens and the system of `target`.
+pub async fn start_target(
+    profile: &Profile,
+    users: &[User],
+    shard: Shard,
+    out: &Path,
+    clock: &VirtualClock,
+    trace: &Trace,
+    target: &crate::target::Target,
+) -> Result<EmbeddedWorld> {
+    use crate::model::ReceiveMode;
+    // A PKI with its key in <out>/pki, so that the system can issue its listener's
+    // certificate (docs/sut.md, `{pki}`), as `run --target` does.
+    let pki_dir = out.join("pki");
+    if pki_dir.exists() {
+        std::fs::remove_dir_all(&pki_dir)
+            .with_context(|| format!("clearing {}", pki_dir.display()))?;
+    }
+    let pki = TestPki::load_or_init(&pki_dir)?;
+    crate::run::listener_certificate(&pki, &pki_dir, Some(target))?;
+    // The same draws as the embedded world: one per Funktionspostfach, then per citizen.
+    let mut rng = seed::rng(profile.seed, "load-credentials");
+    for _ in &target.mailboxes {
+        let _ = seed::token(&mut rng);
+    }
+    let passwords: Vec<String> = users.iter().map(|_| seed::token(&mut rng)).collect();
+    let receive = target.receive.unwrap_or(ReceiveMode::Push);
+    let mut accounts = Vec::new();
+    for m in &target.mailboxes {
+        let token = match (receive, &target.token) {
+            (ReceiveMode::Pull, Some(t)) => Some(crate::target::token_of(t, m)),
+            (ReceiveMode::Pull, None) => anyhow::bail!(
+                "{}: [accounts] token is needed for a system that pulls",
+                target.path.display()
+            ),
+            (ReceiveMode::Push, _) => None,
+        };
+        accounts.push(AccountConfig {
+            address: m.clone(),
+            holder: format!("{} (system under test)", target.name),
+            kind: AccountKind::Institution,
+            max_auth_level: demail_sim::demail::AuthLevel::High,
+            password: target.password.clone(),
+            api_token: token,
+            access_opened: true,
+            closes_after_first_submission: false,
+        });
+    }
+    accounts.extend(citizen_accounts(users, &passwords, shard));
+    let hosts: Vec<String> = target
+        .mailboxes
+        .iter()
+        .filter_map(|m| m.rsplit_once('@').map(|(_, d)| d.to_string()))
+        .filter(|d| *d != profile.world.provider_domain)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let plan = ProviderPlan {
+        id: PROVIDER_ID.into(),
+        name: "DMDA A (simuliert, Last)".into(),
+        domain: profile.world.provider_domain.clone(),
+        hosts,
+        trusted: true,
+        accounts,
+        listen: demail_sim::world::Listen {
+            smtp: Some(target.submission),
+            http: Some(target.gateway),
+            pop3: target.pop3,
+            pop3s: target.pop3s,
+        },
+    };
+    let wire_log = Arc::new(demail_sim::provider::WireLog::new(None));
+    let (providers, hub) =
+        demail_sim::world::start_providers(vec![plan], out, wire_log, clock, trace, &pki)
+            .await
+            .context("starting the simulated provider")?;
+    let provider = &providers[0];
+    let external = crate::target::external::External::start(crate::target::external::Launch {
+        target,
+        scenario_file: &profile.path,
+        run_dir: out,
+        pki_dir: &pki_dir,
+        submission: provider.submission_addr(),
+        gateway: provider.http_addr(),
+        dms: None,
+        seed: profile.seed,
+    })
+    .await
+    .with_context(|| format!("system under test {:?}", target.name))?;
+    if receive == ReceiveMode::Push
+        && let Some(push) = demail_sim::world::SystemUnderTest::push_addr(&external)
+    {
+        crate::run::point_pushes(provider, &target.mailboxes, push, Some(target))?;
+    }
+    Ok(EmbeddedWorld {
+        providers: Arc::new(providers),
+        sut: Sut::External(Box::new(external)),
         pki,
         passwords: Arc::new(passwords),
         _hub: hub,
@@ -156,6 +287,16 @@ pub async fn start(
 }
 
 impl EmbeddedWorld {
+    /// Stops the providers and the system (an external process: SIGTERM, then SIGKILL).
+    pub async fn stop(self) {
+        for p in self.providers.iter() {
+            p.shutdown();
+        }
+        if let Sut::External(mut e) = self.sut {
+            e.stop().await;
+        }
+    }
+
     /// Posts the wall time to the intake's test clock every `tick` and retries due pushes,
     /// until `stop` is set. A failed post is logged and tried at the next tick.
     pub fn ticker(
@@ -164,10 +305,9 @@ impl EmbeddedWorld {
         clock: VirtualClock,
         stop: Arc<std::sync::atomic::AtomicBool>,
     ) -> tokio::task::JoinHandle<()> {
-        let url = self.intake.clock_url();
+        let url = self.sut.get().clock_url();
         let providers = self.providers.clone();
         tokio::spawn(async move {
-            let Some(url) = url else { return };
             let http = match reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()
@@ -183,10 +323,12 @@ impl EmbeddedWorld {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 every.tick().await;
                 demail_sim::provider::delivery::retry_due(&providers);
-                if let Err(e) =
-                    demail_sim::world::clock_link::post_clock(&http, &url, &clock.now()).await
+                // A system without a test clock (level 1) runs on its own time.
+                if let Some(url) = &url
+                    && let Err(e) =
+                        demail_sim::world::clock_link::post_clock(&http, url, &clock.now()).await
                 {
-                    tracing::warn!("load: posting the clock to the intake: {e:#}");
+                    tracing::warn!("load: posting the clock to the system: {e:#}");
                 }
             }
         })
