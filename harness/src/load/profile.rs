@@ -87,7 +87,8 @@ pub const OFFICE_DAY: [f64; 24] = [
 pub struct PopulationSpec {
     pub size: u64,
     pub municipality: String,
-    /// Share of people with a De-Mail account (population default if `None`).
+    /// Share of people with a De-Mail account (population default if `None`); businesses
+    /// keep the population's share.
     pub demail_share: Option<f64>,
 }
 

@@ -201,7 +201,6 @@ pub fn users(profile: &Profile) -> Result<Vec<User>> {
     }];
     if let Some(share) = p.demail_share {
         spec.adoption.person_share = share;
-        spec.adoption.business_share = spec.adoption.business_share.max(share);
     }
     let mut out = Vec::new();
     for c in population::generate(spec).map_err(|e| anyhow::anyhow!("population: {e}"))? {
