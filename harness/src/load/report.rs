@@ -229,7 +229,7 @@ fn chart(title: &str, unit: &str, series: &[(&str, &str, Vec<f64>)]) -> String {
 /// `report.html`: self-contained (no scripts, no fetched resources).
 pub fn html(r: &Results, decisions: &[Decision]) -> String {
     let mut s = String::from(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>load report</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}.fail{color:#b00}.pass{color:#070}</style></head><body>",
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>load report</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td.text{text-align:left}.fail{color:#b00}.pass{color:#070}</style></head><body>",
     );
     let _ = write!(
         s,
@@ -247,7 +247,7 @@ pub fn html(r: &Results, decisions: &[Decision]) -> String {
     for d in decisions {
         let _ = write!(
             s,
-            "<tr><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"{}\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td></tr>",
             if d.passed { "pass" } else { "fail" },
             if d.passed { "PASS" } else { "FAIL" },
             esc(&d.threshold),
