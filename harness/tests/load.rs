@@ -313,7 +313,11 @@ fn short_load_against_the_embedded_world() {
     let c = &report["counts"];
     let n = |k: &str| c[k].as_u64().unwrap();
     assert_eq!(n("arrivals"), 8);
-    assert_eq!(n("started") + n("dropped"), n("arrivals"));
+    assert_eq!(
+        n("started") + n("dropped") + n("interrupted"),
+        n("arrivals")
+    );
+    assert_eq!(n("interrupted"), 0);
     assert_eq!(n("accepted") + n("refused") + n("errors"), n("started"));
     assert_eq!(n("replies") + n("unanswered"), n("accepted"));
     assert_eq!(n("errors"), 0);

@@ -43,13 +43,17 @@ pub async fn drive(
 ) {
     let start = lock(&ctx.live).start;
     let permits = Arc::new(tokio::sync::Semaphore::new(ctx.profile.max_in_flight));
-    for a in arrivals.iter() {
+    for (i, a) in arrivals.iter().enumerate() {
         let at = tokio::time::sleep_until((start + Duration::from_micros(a.offset_us)).into());
         tokio::select! {
             () = at => {}
             _ = stop.wait_for(|s| *s) => {}
         }
         if *stop.borrow() {
+            // Stopped by a signal: the rest never ran (neither started nor dropped).
+            lock(&ctx.live)
+                .results
+                .bump("interrupted", (arrivals.len() - i) as u64);
             break;
         }
         match permits.clone().try_acquire_owned() {

@@ -259,7 +259,20 @@ pub async fn load(
 
 /// Decides the thresholds, writes result.json and the reports, prints the summary.
 fn finish(thresholds: &[threshold::Threshold], results: &Results, out: &Path) -> Result<bool> {
-    let decisions = threshold::decide(thresholds, results);
+    let mut decisions = threshold::decide(thresholds, results);
+    // A run stopped early decided its thresholds over part of the schedule: it cannot pass.
+    let interrupted = results.count("interrupted");
+    if interrupted > 0 {
+        decisions.insert(
+            0,
+            threshold::Decision {
+                threshold: "interrupted == 0 (implicit: the whole schedule ran)".into(),
+                passed: false,
+                observed: Some(interrupted as f64),
+                detail: format!("observed {interrupted}: stopped early by a signal"),
+            },
+        );
+    }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     std::fs::write(out.join("result.json"), results.to_json()?)
         .with_context(|| format!("writing {}", out.join("result.json").display()))?;

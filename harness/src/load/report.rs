@@ -147,6 +147,13 @@ pub fn summary(r: &Results, decisions: &[Decision]) -> String {
         r.count("replies"),
         r.count("unanswered"),
     );
+    if r.count("interrupted") > 0 {
+        let _ = writeln!(
+            s,
+            "  interrupted {} (stopped early: never started)",
+            r.count("interrupted")
+        );
+    }
     for (k, v) in &r.refusals {
         let _ = writeln!(s, "  refused/failed {k}: {v}");
     }

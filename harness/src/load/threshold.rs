@@ -68,10 +68,11 @@ impl fmt::Display for Threshold {
 pub const METRICS: [&str; 4] = ["submit", "receipt", "push", "reply"];
 
 /// The counters a threshold may name, in report order.
-pub const COUNTERS: [&str; 10] = [
+pub const COUNTERS: [&str; 11] = [
     "arrivals",
     "started",
     "dropped",
+    "interrupted",
     "accepted",
     "refused",
     "errors",
