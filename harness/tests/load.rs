@@ -536,3 +536,56 @@ fn short_load_against_a_target_file() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("system under test"), "{}", stderr(&o));
 }
+
+/// SIGINT stops the schedule early: the arrivals never started count as `interrupted`, the
+/// reports cover what ran, and the run fails (exit 1) whatever its thresholds say.
+#[test]
+fn sigint_stops_early_and_fails() {
+    let dir = temp("load-sigint");
+    let profile = write(
+        &dir,
+        "long.toml",
+        &profile_text(
+            "long",
+            60,
+            "shape = \"constant\"\nper_second = 2",
+            &["dropped == 0"],
+        ),
+    );
+    let out = dir.join("out");
+    let mut child = bin()
+        .args([
+            "load",
+            profile.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // The first progress line: the schedule runs and the signal handlers are installed.
+    for line in lines.by_ref() {
+        if line.unwrap().trim_start().starts_with("t=") {
+            break;
+        }
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{}", rest.join("\n"));
+    let report = json(&out.join("report.json"));
+    let n = |k: &str| report["counts"][k].as_u64().unwrap();
+    assert!(n("interrupted") > 0);
+    assert_eq!(
+        n("started") + n("dropped") + n("interrupted"),
+        n("arrivals")
+    );
+    assert_eq!(report["thresholds"][0]["passed"], false);
+    assert_eq!(report["thresholds"][1]["passed"], true);
+}
