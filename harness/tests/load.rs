@@ -589,3 +589,23 @@ fn sigint_stops_early_and_fails() {
     assert_eq!(report["thresholds"][0]["passed"], false);
     assert_eq!(report["thresholds"][1]["passed"], true);
 }
+
+/// Every shipped profile under `loads/` loads, and the example's schedule is a day of about
+/// `per_day` arrivals drawn from its population.
+#[test]
+fn shipped_profiles_load() {
+    let dir = bin_common::workspace().join("loads");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            profile::load(&path, None).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n > 0, "no profiles in {}", dir.display());
+    let p = profile::load(&dir.join("gewerbeamt-montag.toml"), None).unwrap();
+    let users = schedule::users(&p).unwrap();
+    let all = schedule::schedule(&p, &users).unwrap();
+    assert!((500..700).contains(&all.len()), "{}", all.len());
+}
