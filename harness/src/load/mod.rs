@@ -141,6 +141,7 @@ pub async fn load(
     demail_sim::init_crypto();
     let profile = Arc::new(profile);
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    clear_out(out)?;
     let users = Arc::new(schedule::users(&profile)?);
     let all = schedule::schedule(&profile, &users)?;
     let mine = Arc::new(shard.arrivals(&all));
@@ -255,6 +256,29 @@ pub async fn load(
         let _ = demail_sim::sync::lock(&trace_file).flush();
     }
     finish(&profile.thresholds, &results, out)
+}
+
+/// Removes what an earlier load left in `out` (the provider's store would otherwise carry
+/// its accounts and messages into this run); other files are left alone.
+fn clear_out(out: &Path) -> Result<()> {
+    let store = format!("provider-{}.sqlite", schedule::PROVIDER_ID);
+    for name in [
+        store.clone(),
+        format!("{store}-wal"),
+        format!("{store}-shm"),
+        "result.json".into(),
+        "report.json".into(),
+        "report.html".into(),
+        "trace.jsonl".into(),
+        "sut.log".into(),
+    ] {
+        let path = out.join(&name);
+        if path.exists() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("removing {} of an earlier run", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Decides the thresholds, writes result.json and the reports, prints the summary.
