@@ -62,8 +62,8 @@ pub async fn drive(
                 let ctx = ctx.clone();
                 let a = a.clone();
                 tokio::spawn(async move {
-                    let outcome = submit(&ctx, &a).await;
-                    lock(&ctx.live).finished(&a, outcome, Instant::now());
+                    let (outcome, at) = submit(&ctx, &a).await;
+                    lock(&ctx.live).finished(&a, outcome, at);
                     drop(permit);
                 });
             }
@@ -86,8 +86,9 @@ pub async fn drive(
     }
 }
 
-/// One citizen's submission; never panics on the answer.
-async fn submit(ctx: &Ctx, a: &Arrival) -> Outcome {
+/// One citizen's submission and the instant of its answer (the 250 or the refusal, before
+/// QUIT); never panics on the answer.
+async fn submit(ctx: &Ctx, a: &Arrival) -> (Outcome, Instant) {
     let work = async {
         let user = ctx.users.get(a.citizen).context("citizen index")?;
         let mix = ctx.profile.mix.get(a.mix).context("mix index")?;
@@ -99,15 +100,18 @@ async fn submit(ctx: &Ctx, a: &Arrival) -> Outcome {
         let credentials = Credentials::new(user.address.clone(), password);
         let conn = match ctx.submitter.open(ctx.submission, &credentials).await {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return anyhow::Ok(smtp_error(&e)),
+            Ok(Err(e)) => return anyhow::Ok((smtp_error(&e), Instant::now())),
             Err(_) => {
-                return Ok(Outcome::Error {
+                let error = Outcome::Error {
                     kind: "connect".into(),
-                });
+                };
+                return Ok((error, Instant::now()));
             }
         };
         let mut conn = conn;
-        let outcome = match conn.send(&envelope, &raw).await {
+        let sent = conn.send(&envelope, &raw).await;
+        let answered = Instant::now();
+        let outcome = match sent {
             Ok(resp) => Outcome::Accepted {
                 message_id: resp
                     .message()
@@ -118,16 +122,22 @@ async fn submit(ctx: &Ctx, a: &Arrival) -> Outcome {
             Err(e) => smtp_error(&e),
         };
         conn.abort().await;
-        Ok(outcome)
+        Ok((outcome, answered))
     };
     match tokio::time::timeout(ctx.profile.timeout, work).await {
-        Ok(Ok(o)) => o,
-        Ok(Err(e)) => Outcome::Error {
-            kind: format!("{e:#}"),
-        },
-        Err(_) => Outcome::Error {
-            kind: "timeout".into(),
-        },
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => (
+            Outcome::Error {
+                kind: format!("{e:#}"),
+            },
+            Instant::now(),
+        ),
+        Err(_) => (
+            Outcome::Error {
+                kind: "timeout".into(),
+            },
+            Instant::now(),
+        ),
     }
 }
 
