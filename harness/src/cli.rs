@@ -58,6 +58,12 @@ pub enum Command {
     /// Check a certificate offline: signature, catalogue hash, evidence digests (--run).
     /// Exit 0 valid, 1 invalid, 2 usage.
     VerifyCert(crate::cmd::verify_cert::VerifyArgs),
+    /// Run a load profile (docs/load.md) against the embedded world on the wall clock.
+    /// Exit 0 every threshold passed, 1 a threshold failed, 2 usage.
+    Load(crate::load::LoadArgs),
+    /// Merge the results of load shards (`load --shard I/N`) exactly and decide the
+    /// thresholds over the whole run. Exit 0, 1 or 2 as `load`.
+    Merge(crate::load::MergeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -140,6 +146,8 @@ pub fn main() -> ExitCode {
         Command::Intake(args) => crate::cmd::intake::run(&args),
         Command::Certify(args) => crate::cmd::certify::run(&args),
         Command::VerifyCert(args) => crate::cmd::verify_cert::run(&args),
+        Command::Load(args) => crate::load::run(&args),
+        Command::Merge(args) => crate::load::merge(&args),
     }
 }
 

@@ -12,12 +12,14 @@
 //! - [`located`]: errors at a byte span of a TOML text, and value readers; a leaf.
 //! - [`cli`]: the `demail-testbed` command line (`run`, `check`).
 //! - [`certify`]: the conformance catalogue, certificates and their signature (issue #16).
+//! - [`load`]: `load` and `merge`: load profiles on the wall clock, thresholds, shards.
 //! - [`cmd`]: the other subcommands (`holidays`/`deadline`, `inspect`, `population`, `serve`).
 
 pub mod certify;
 pub mod check;
 pub mod cli;
 pub mod cmd;
+pub mod load;
 pub mod located;
 pub mod model;
 pub mod report;

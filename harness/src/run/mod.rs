@@ -408,7 +408,9 @@ fn clear_run_folder(opts: &RunOptions) -> Result<()> {
 pub use arrivals::Outgoing;
 use arrivals::*;
 use send::*;
+pub(crate) use setup::point_pushes;
 use setup::*;
 pub use setup::{IntakeBehaviour, IntakeWiring, intake_config};
+pub(crate) use sut::listener_certificate;
 use sut::*;
 use walk::*;

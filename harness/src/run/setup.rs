@@ -275,7 +275,7 @@ pub(super) async fn start_intake(
 /// Points the provider's push for every Funktionspostfach of the system at `push`, with the
 /// target file's TLS settings (STARTTLS with its server name and CA file, or plain SMTP on
 /// loopback) or, for the embedded intake, STARTTLS against the run's CA.
-pub(super) fn point_pushes<'a>(
+pub(crate) fn point_pushes<'a>(
     provider: &Provider,
     mailboxes: impl IntoIterator<Item = &'a String>,
     push: std::net::SocketAddr,

@@ -91,7 +91,7 @@ pub(super) fn run_pki(scenario: &Scenario, opts: &RunOptions) -> Result<(TestPki
 /// Writes `<server_name>.pem` and `<server_name>-key.pem` into the PKI folder for the
 /// system's SMTP listener (the name the push checks, docs/sut.md), unless they are there: a
 /// system that cannot issue certificates itself takes them from `{pki}`.
-fn listener_certificate(
+pub(crate) fn listener_certificate(
     pki: &TestPki,
     dir: &std::path::Path,
     target: Option<&Target>,

@@ -4,7 +4,8 @@
 //! provider stamps `Date` and the Eingang (arrival in a mailbox) from this clock, the trace
 //! stamps every event from it, and the runner alone moves it forward. The one exception is the
 //! wall-clock adapter [`VirtualClock::wall`], used only by `serve` (a provider for manual work,
-//! where time is real time); scenario runs never use it.
+//! where time is real time) and `load` (a load test on the wall clock); scenario runs never
+//! use it.
 
 use std::sync::{Arc, Mutex};
 
@@ -31,8 +32,8 @@ impl VirtualClock {
         }
     }
 
-    /// The wall-clock adapter: real time in Europe/Berlin, for `serve` only (see the module
-    /// doc). It cannot be moved.
+    /// The wall-clock adapter: real time in Europe/Berlin, for `serve` and `load` only (see
+    /// the module doc). It cannot be moved.
     pub fn wall() -> Self {
         Self {
             now: None,
