@@ -38,6 +38,12 @@ pub struct FaultSpec {
     /// … or each candidate with this probability (0 < p ≤ 1), from the seed.
     #[serde(default)]
     pub probability: Option<Spanned<f64>>,
+    /// … or a rate limit: every candidate beyond `rate` within `per` (virtual time).
+    #[serde(default)]
+    pub rate: Option<Spanned<i64>>,
+    /// The window of `rate`, e.g. "PT1H".
+    #[serde(default)]
+    pub per: Option<Spanned<String>>,
     /// At most this many hits (default 1 with `nth`, unlimited with `probability`).
     #[serde(default)]
     pub limit: Option<Spanned<i64>>,
@@ -184,15 +190,45 @@ fn one(s: &FaultSpec) -> Result<PlannedFault, Located> {
         "seal-broken" => Action::Seal(SealFault::Broken),
         _ => Action::Seal(SealFault::Foreign),
     };
-    let select = match (&s.nth, &s.probability) {
-        (Some(n), None) => {
+    if s.per.is_some() != s.rate.is_some() {
+        let at = s
+            .per
+            .as_ref()
+            .map(|p| p.span())
+            .unwrap_or_else(|| s.id.span());
+        return Err(Located::new(
+            at,
+            format!("fault {:?}: `rate` and `per` go together", s.id.get_ref()),
+        ));
+    }
+    let select = match (&s.nth, &s.probability, &s.rate) {
+        (None, None, Some(r)) => {
+            let max = *r.get_ref();
+            if !(0..=i64::from(u32::MAX)).contains(&max) {
+                return Err(Located::new(r.span(), "rate: expected 0 or more"));
+            }
+            let per = s.per.as_ref().expect("checked above");
+            let span = duration(per, "per")?;
+            let secs = jiff::SignedDuration::try_from(span)
+                .ok()
+                .map(|d| d.as_secs())
+                .filter(|s| *s > 0)
+                .ok_or_else(|| {
+                    Located::new(per.span(), "per: must be a positive time, e.g. \"PT1H\"")
+                })?;
+            Select::Above {
+                max: max as u32,
+                per_secs: secs,
+            }
+        }
+        (Some(n), None, None) => {
             let v = *n.get_ref();
             if !(1..=i64::from(u32::MAX)).contains(&v) {
                 return Err(Located::new(n.span(), "nth: expected 1 or more"));
             }
             Select::Nth(v as u32)
         }
-        (None, Some(p)) => {
+        (None, Some(p), None) => {
             let v = *p.get_ref();
             if !(v > 0.0 && v <= 1.0) {
                 return Err(Located::new(
@@ -206,7 +242,7 @@ fn one(s: &FaultSpec) -> Result<PlannedFault, Located> {
             return Err(Located::new(
                 s.id.span(),
                 format!(
-                    "fault {:?} needs exactly one of `nth` (the n-th candidate) or `probability`",
+                    "fault {:?} needs exactly one of `nth` (the n-th candidate), `probability` or `rate` with `per`",
                     s.id.get_ref()
                 ),
             ));

@@ -205,6 +205,9 @@ pub enum Select {
     /// Each candidate with this probability, drawn from the scenario's seed: the same seed
     /// hits the same candidates.
     Probability(f64),
+    /// A rate limit: every candidate beyond `max` within the last `per_secs` seconds of the
+    /// provider's clock (virtual time in a scenario), counting the candidates hit too.
+    Above { max: u32, per_secs: i64 },
 }
 
 /// One fault of a scenario's plan (`[[fault]]`, docs/faults.md).
@@ -239,14 +242,34 @@ pub struct Hit {
 #[derive(Debug, Default)]
 pub struct FaultPlan {
     master_seed: u64,
-    faults: std::sync::Mutex<Vec<(PlannedFault, u32, u32)>>,
+    faults: std::sync::Mutex<Vec<Counted>>,
+}
+
+/// A fault with its counters: candidates seen, hits, and the instants (seconds) of the recent
+/// candidates for [`Select::Above`].
+#[derive(Debug)]
+struct Counted {
+    fault: PlannedFault,
+    seen: u32,
+    hits: u32,
+    recent: std::collections::VecDeque<i64>,
 }
 
 impl FaultPlan {
     pub fn new(faults: Vec<PlannedFault>, master_seed: u64) -> Self {
         Self {
             master_seed,
-            faults: std::sync::Mutex::new(faults.into_iter().map(|f| (f, 0, 0)).collect()),
+            faults: std::sync::Mutex::new(
+                faults
+                    .into_iter()
+                    .map(|fault| Counted {
+                        fault,
+                        seen: 0,
+                        hits: 0,
+                        recent: Default::default(),
+                    })
+                    .collect(),
+            ),
         }
     }
 
@@ -256,12 +279,25 @@ impl FaultPlan {
     }
 
     /// The first fault of the plan that hits this candidate event at `face` (and `point`)
-    /// about `mailbox`; every matching fault counts the candidate.
-    pub fn hit(&self, face: Face, point: Option<Point>, mailbox: Option<&str>) -> Option<Hit> {
+    /// about `mailbox` at `now` (seconds of the provider's clock); every matching fault counts
+    /// the candidate.
+    pub fn hit(
+        &self,
+        face: Face,
+        point: Option<Point>,
+        mailbox: Option<&str>,
+        now: i64,
+    ) -> Option<Hit> {
         let mailbox = mailbox.map(demail_wire::normalize_address);
         let mut faults = demail_core::sync::lock(&self.faults);
         let mut first = None;
-        for (f, seen, hits) in faults.iter_mut() {
+        for Counted {
+            fault: f,
+            seen,
+            hits,
+            recent,
+        } in faults.iter_mut()
+        {
             if f.face != face || f.point != point {
                 continue;
             }
@@ -273,10 +309,17 @@ impl FaultPlan {
             *seen += 1;
             let limit = f.limit.unwrap_or(match f.select {
                 Select::Nth(_) => 1,
-                Select::Probability(_) => u32::MAX,
+                Select::Probability(_) | Select::Above { .. } => u32::MAX,
             });
             let chosen = match f.select {
                 Select::Nth(n) => *seen == n,
+                Select::Above { max, per_secs } => {
+                    while recent.front().is_some_and(|t| *t <= now - per_secs) {
+                        recent.pop_front();
+                    }
+                    recent.push_back(now);
+                    recent.len() > max as usize
+                }
                 Select::Probability(p) => {
                     let draw = demail_core::seed::derive(
                         self.master_seed,
@@ -317,12 +360,15 @@ mod tests {
     #[test]
     fn nth_hits_once_and_only_its_mailbox_counts() {
         let plan = FaultPlan::new(vec![fault("x", Select::Nth(2), None)], 7);
-        assert!(plan.hit(Face::Push, None, Some("A@b.de")).is_none());
-        assert!(plan.hit(Face::Push, None, Some("other@b.de")).is_none());
-        assert!(plan.hit(Face::Submission, None, Some("a@b.de")).is_none());
-        let h = plan.hit(Face::Push, None, Some("a@b.de")).unwrap();
+        assert!(plan.hit(Face::Push, None, Some("A@b.de"), 0).is_none());
+        assert!(plan.hit(Face::Push, None, Some("other@b.de"), 0).is_none());
+        assert!(
+            plan.hit(Face::Submission, None, Some("a@b.de"), 0)
+                .is_none()
+        );
+        let h = plan.hit(Face::Push, None, Some("a@b.de"), 0).unwrap();
         assert_eq!((h.id.as_str(), h.candidate), ("x", 2));
-        assert!(plan.hit(Face::Push, None, Some("a@b.de")).is_none());
+        assert!(plan.hit(Face::Push, None, Some("a@b.de"), 0).is_none());
     }
 
     #[test]
@@ -330,7 +376,7 @@ mod tests {
         let hits = |seed: u64, limit: Option<u32>| -> Vec<u32> {
             let plan = FaultPlan::new(vec![fault("p", Select::Probability(0.3), limit)], seed);
             (0..200)
-                .filter_map(|_| plan.hit(Face::Push, None, Some("a@b.de")))
+                .filter_map(|_| plan.hit(Face::Push, None, Some("a@b.de"), 0))
                 .map(|h| h.candidate)
                 .collect()
         };
@@ -343,5 +389,26 @@ mod tests {
             a.len()
         );
         assert_eq!(hits(1, Some(3)), a[..3].to_vec());
+    }
+
+    #[test]
+    fn above_hits_what_exceeds_the_rate_in_a_sliding_window() {
+        let plan = FaultPlan::new(
+            vec![fault(
+                "r",
+                Select::Above {
+                    max: 2,
+                    per_secs: 60,
+                },
+                None,
+            )],
+            1,
+        );
+        let at = |t: i64| plan.hit(Face::Push, None, Some("a@b.de"), t).is_some();
+        assert_eq!([at(0), at(10), at(20), at(30)], [false, false, true, true]);
+        // At 70 the candidates of 0 and 10 have left the window; 20, 30, 70 are 3 > 2.
+        assert!(at(70));
+        // At 200 the window holds only this one.
+        assert!(!at(200));
     }
 }

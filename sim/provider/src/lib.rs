@@ -306,7 +306,7 @@ impl Shared {
         message_id: &str,
     ) -> Option<fault::Hit> {
         let plan = lock(&self.fault_plan).clone();
-        let hit = plan.hit(face, point, mailbox)?;
+        let hit = plan.hit(face, point, mailbox, self.clock.timestamp().as_second())?;
         self.trace
             .emit(demail_core::trace::EventKind::FaultInjected {
                 face: match point {

@@ -187,6 +187,10 @@ impl Session {
                         text,
                     } => {
                         self.reply(code, &enhanced, &text).await?;
+                        // 421: the service closes the channel (RFC 5321 §3.8).
+                        if code == 421 {
+                            return Ok(());
+                        }
                         continue;
                     }
                     Action::Drop => return Ok(()),
