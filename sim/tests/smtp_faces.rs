@@ -818,3 +818,56 @@ async fn readers_agree_on_the_first_subject() {
     let report = demail_sim::demail::inspect::inspect(&raw, &bytes, None);
     assert_eq!(report.subject.as_deref(), Some("Gewerbeanzeige"));
 }
+
+/// Planned faults at connect and EHLO (docs/faults.md): the first connection gets the
+/// planned 421 instead of the greeting and is closed, the next one is greeted; the first EHLO
+/// gets the planned reply, the second the provider's. Both hits are `fault.injected`.
+#[tokio::test]
+async fn planned_faults_at_connect_and_ehlo() {
+    use demail_sim::provider::fault::{Action, Face, FaultPlan, PlannedFault, Point, Select};
+    let w = start_world().await;
+    let fault = |id: &str, point: Point, code: u16, enhanced: &str| PlannedFault {
+        id: id.into(),
+        face: Face::Submission,
+        point: Some(point),
+        action: Action::Reply {
+            code,
+            enhanced: enhanced.into(),
+            text: "Testfehler".into(),
+        },
+        mailbox: None,
+        select: Select::Nth(1),
+        limit: None,
+    };
+    w.provider.set_fault_plan(Arc::new(FaultPlan::new(
+        vec![
+            fault("gruss", Point::Connect, 421, "4.3.2"),
+            fault("hallo", Point::Ehlo, 550, "5.7.1"),
+        ],
+        1,
+    )));
+    let s = TcpStream::connect(w.provider.submission_addr())
+        .await
+        .unwrap();
+    let mut io = BufReader::new(s);
+    let mut line = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut io, &mut line)
+        .await
+        .unwrap();
+    assert!(line.starts_with("421 4.3.2 Testfehler"), "{line}");
+    line.clear();
+    let n = tokio::io::AsyncBufReadExt::read_line(&mut io, &mut line)
+        .await
+        .unwrap_or(0);
+    assert_eq!(n, 0, "closed after the planned greeting: {line}");
+    let mut c = Client::connect(w.provider.submission_addr()).await;
+    assert!(c.cmd("EHLO test").await.starts_with("550 5.7.1 Testfehler"));
+    assert!(c.cmd("EHLO test").await.starts_with("250"));
+    let faults = w
+        .trace
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e.kind, EventKind::FaultInjected { .. }))
+        .count();
+    assert_eq!(faults, 2);
+}

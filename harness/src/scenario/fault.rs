@@ -17,7 +17,7 @@ pub struct FaultSpec {
     pub id: Spanned<String>,
     /// "submission", "relay", "push", "retrieval", "seal" or "directory".
     pub face: Spanned<String>,
-    /// Submission and relay: "mail", "rcpt", "data" or "after-data".
+    /// Submission and relay: "connect", "ehlo", "mail", "rcpt", "data" or "after-data".
     #[serde(default)]
     pub point: Option<Spanned<String>>,
     /// What happens: "reply", "drop", "duplicate", "delay", "withhold", "seal-broken",

@@ -133,6 +133,9 @@ impl Face {
 /// The SMTP command a submission fault answers instead of the provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Point {
+    /// A new connection, before the greeting (a `reply` replaces the 220, e.g. 421 or 554).
+    Connect,
+    Ehlo,
     Mail,
     Rcpt,
     Data,
@@ -141,10 +144,19 @@ pub enum Point {
 }
 
 impl Point {
-    pub const ALL: [Point; 4] = [Point::Mail, Point::Rcpt, Point::Data, Point::AfterData];
+    pub const ALL: [Point; 6] = [
+        Point::Connect,
+        Point::Ehlo,
+        Point::Mail,
+        Point::Rcpt,
+        Point::Data,
+        Point::AfterData,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
+            Point::Connect => "connect",
+            Point::Ehlo => "ehlo",
             Point::Mail => "mail",
             Point::Rcpt => "rcpt",
             Point::Data => "data",

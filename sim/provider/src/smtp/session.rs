@@ -128,6 +128,19 @@ impl Session {
 
     pub(super) async fn run(&mut self) -> std::io::Result<()> {
         let host = format!("smtp.{}", self.shared.config.domain);
+        // A planned fault at connect: its reply instead of the greeting, then the connection
+        // is closed (a client must not go on after a refused greeting, RFC 5321 §3.1).
+        if let Some(hit) = self.planned_fault(Point::Connect) {
+            if let Action::Reply {
+                code,
+                enhanced,
+                text,
+            } = &hit.action
+            {
+                self.reply(*code, enhanced, text).await?;
+            }
+            return Ok(());
+        }
         self.write(&format!("220 {host} ESMTP demail-testbed DMDA ready\r\n"))
             .await?;
         loop {
@@ -172,6 +185,7 @@ impl Session {
             // A planned fault at this command answers instead of the provider, or closes the
             // connection (docs/faults.md, faces "submission" and "relay").
             let point = match &request {
+                Request::Ehlo { .. } | Request::Helo { .. } => Some(Point::Ehlo),
                 Request::Mail { .. } => Some(Point::Mail),
                 Request::Rcpt { .. } => Some(Point::Rcpt),
                 Request::Data => Some(Point::Data),
