@@ -172,6 +172,7 @@ async fn start_intake(w: &World) -> ReferenceIntake {
         smtp_listen: None,
         http_listen: None,
         flaws: Default::default(),
+        archive: None,
     })
     .await
     .unwrap();

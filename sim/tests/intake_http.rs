@@ -35,6 +35,7 @@ async fn start_intake(tag: &str) -> ReferenceIntake {
         smtp_listen: None,
         http_listen: None,
         flaws: Default::default(),
+        archive: None,
     })
     .await
     .unwrap()

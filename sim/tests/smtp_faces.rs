@@ -570,6 +570,11 @@ async fn relay_face_does_not_split_on_bare_line_ends() {
 
 /// Starts the reference intake against the test world's provider.
 async fn start_intake(w: &World) -> ReferenceIntake {
+    start_intake_archived(w, None).await
+}
+
+/// Starts the reference intake with a closed-case archive (`None`: everything in memory).
+async fn start_intake_archived(w: &World, archive: Option<std::path::PathBuf>) -> ReferenceIntake {
     let dir = std::env::temp_dir().join(format!(
         "demail-intake-test-{}-{}",
         std::process::id(),
@@ -595,6 +600,7 @@ async fn start_intake(w: &World) -> ReferenceIntake {
         smtp_listen: None,
         http_listen: None,
         flaws: Default::default(),
+        archive,
     })
     .await
     .unwrap();
@@ -870,4 +876,94 @@ async fn planned_faults_at_connect_and_ehlo() {
         .filter(|e| matches!(e.kind, EventKind::FaultInjected { .. }))
         .count();
     assert_eq!(faults, 2);
+}
+
+/// Pushes `raw` into the intake's listener as the provider would (STARTTLS, dot-stuffed);
+/// returns the reply to the end of DATA.
+async fn push_to_intake(w: &World, intake: &ReferenceIntake, raw: &[u8]) -> String {
+    let mut c = Client::connect(intake.smtp_addr()).await;
+    c.cmd("EHLO dmda-a.de-mail.de").await;
+    let mut c = c.starttls(&w.pki).await;
+    c.cmd("EHLO dmda-a.de-mail.de").await;
+    assert!(
+        c.cmd(&format!("MAIL FROM:<{CITIZEN}>"))
+            .await
+            .starts_with("250")
+    );
+    assert!(
+        c.cmd(&format!("RCPT TO:<{INTAKE}>"))
+            .await
+            .starts_with("250")
+    );
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    let mut data = Vec::new();
+    for line in raw.split_inclusive(|b| *b == b'\n') {
+        if line.starts_with(b".") {
+            data.push(b'.');
+        }
+        data.extend_from_slice(line);
+    }
+    data.extend_from_slice(b".\r\n");
+    c.raw(&data).await
+}
+
+/// With a closed-case archive (load runs; `intake::archive`) a replied case leaves memory
+/// at the end of the clock step, and the same message pushed again afterwards is still
+/// recognised as a duplicate of the archived case (PVD-IO §3.1.13: X-de-mail-message-id is
+/// unique): 250, an `intake.duplicate` event naming the archived Aktenzeichen, no second case.
+#[tokio::test]
+async fn archived_case_still_catches_a_duplicate() {
+    let w = start_world().await;
+    let archive = std::env::temp_dir().join(format!(
+        "demail-archive-test-{}-{}.sqlite",
+        std::process::id(),
+        w.provider.submission_addr().port()
+    ));
+    let _ = std::fs::remove_file(&archive);
+    let intake = start_intake_archived(&w, Some(archive.clone())).await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let r = c.send(CITIZEN, INTAKE, &message(CITIZEN, "")).await;
+    assert!(r.starts_with("250"), "{r}");
+    let sealed = w.provider.mailbox(INTAKE).unwrap()[0].raw.clone();
+    let r = push_to_intake(&w, &intake, &sealed).await;
+    assert!(r.starts_with("250"), "{r}");
+    // A step far enough on for the reply (Thursday morning, office hours).
+    let step = r#"{"now":"2025-03-06T10:00:00+01:00"}"#;
+    let http = reqwest_like_post(&intake.base_url(), step).await;
+    assert!(http.contains(r#""replies_sent":1"#), "{http}");
+    let cases = http_get(&intake.base_url(), "/testbed/cases").await;
+    assert!(
+        cases.contains(r#""cases":[]"#),
+        "the replied case left memory: {cases}"
+    );
+    let events = http_get(&intake.base_url(), "/testbed/events").await;
+    let aktenzeichen = events
+        .split(r#""aktenzeichen":""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no Aktenzeichen in {events}"))
+        .to_string();
+    // The same message again, after its case closed.
+    let r = push_to_intake(&w, &intake, &sealed).await;
+    assert!(r.starts_with("250"), "a duplicate is accepted: {r}");
+    let http =
+        reqwest_like_post(&intake.base_url(), r#"{"now":"2025-03-06T11:00:00+01:00"}"#).await;
+    assert!(
+        http.contains(r#""replies_sent":0"#),
+        "no second reply: {http}"
+    );
+    let cases = http_get(&intake.base_url(), "/testbed/cases").await;
+    assert!(cases.contains(r#""cases":[]"#), "no second case: {cases}");
+    let events = http_get(&intake.base_url(), "/testbed/events").await;
+    assert!(
+        events.contains(r#""kind":"intake.duplicate""#)
+            && events.matches(&aktenzeichen).count() >= 3,
+        "the duplicate names the archived case {aktenzeichen}: {events}"
+    );
+    assert_eq!(
+        events.matches(r#""kind":"intake.received""#).count(),
+        1,
+        "{events}"
+    );
+    let _ = std::fs::remove_file(&archive);
 }

@@ -58,6 +58,11 @@ pub struct IntakeArgs {
     /// Folder for the intake's files (TLS files, DMS outbox) [default: intake-data].
     #[arg(long, default_value = "intake-data")]
     pub data: PathBuf,
+    /// Move closed cases out of memory into this SQLite file at every clock step, so that a
+    /// long load keeps the intake's memory flat; `GET /testbed/cases` then lists only open
+    /// cases (docs/sut.md) [default: everything stays in memory].
+    #[arg(long, value_name = "FILE")]
+    pub archive: Option<PathBuf>,
 }
 
 /// `demail-testbed intake`.
@@ -166,6 +171,7 @@ async fn serve(args: &IntakeArgs) -> Result<()> {
             dms_outbox: Some(args.data.join("intake-dms.sqlite")),
             smtp_listen: target.push,
             http_listen,
+            archive: args.archive.clone(),
         },
     )?;
     let intake = ReferenceIntake::start(config).await?;

@@ -138,6 +138,8 @@ pub async fn start(
             dms_outbox: None,
             smtp_listen: None,
             http_listen: None,
+            // Closed cases leave memory: a long load keeps the intake flat (docs/load.md).
+            archive: Some(out.join("intake-archive.sqlite")),
         },
     )?)
     .await

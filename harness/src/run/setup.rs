@@ -180,6 +180,8 @@ pub struct IntakeWiring<'a> {
     pub dms_outbox: Option<PathBuf>,
     pub smtp_listen: Option<std::net::SocketAddr>,
     pub http_listen: Option<std::net::SocketAddr>,
+    /// The closed-case archive (SQLite; long runs keep memory flat); `None`: all in memory.
+    pub archive: Option<PathBuf>,
 }
 
 /// What the reference intake is asked to be: its configuration file (Funktionspostfächer,
@@ -239,6 +241,7 @@ pub fn intake_config(b: IntakeBehaviour, w: IntakeWiring<'_>) -> Result<IntakeCo
         smtp_listen: w.smtp_listen,
         http_listen: w.http_listen,
         flaws: b.flaws,
+        archive: w.archive,
     })
 }
 
@@ -267,6 +270,7 @@ pub(super) async fn start_intake(
             dms_outbox: Some(opts.out_dir.join("intake-dms.sqlite")),
             smtp_listen: None,
             http_listen: None,
+            archive: None,
         },
     )?)
     .await

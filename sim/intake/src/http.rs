@@ -110,6 +110,8 @@ async fn set_clock(
             );
         }
     };
+    // One step at a time: the step's work keeps case indices across awaits.
+    let _step = intake.step.lock().await;
     {
         let mut state = lock(&intake.state);
         if let Some(before) = state.now
@@ -129,6 +131,12 @@ async fn set_clock(
     // The provider counts an open session as activity: the step's session ends here.
     outbound::end_session(&intake).await;
     dms_flush(&intake, now).await;
+    if let Some(archive) = &intake.archive {
+        let mut state = lock(&intake.state);
+        if let Err(e) = lock(archive).sweep(&mut state) {
+            tracing::warn!("intake: case archive: {e:#}; the cases stay in memory");
+        }
+    }
     Json(json!({"now": now.to_string(), "idle": true, "replies_sent": sent})).into_response()
 }
 
@@ -168,8 +176,10 @@ async fn events(State(intake): State<Arc<Intake>>, RawQuery(query): RawQuery) ->
         }
     };
     let state = lock(&intake.state);
-    let from = after.min(state.events.len());
-    Json(json!({"events": &state.events[from..], "next": state.events.len()})).into_response()
+    // With an archive the oldest events may have left memory: `after` counts every event.
+    let total = state.events_dropped + state.events.len();
+    let from = after.clamp(state.events_dropped, total) - state.events_dropped;
+    Json(json!({"events": &state.events[from..], "next": total})).into_response()
 }
 
 /// Hands due evidence records to the DMS and reports each attempt as an `intake.dms` event.
@@ -185,7 +195,12 @@ async fn dms_flush(intake: &Intake, now: Timestamp) {
             .cases
             .iter()
             .find(|c| c.demail_message_id == entry.key)
-            .map_or_else(|| entry.key.clone(), |c| c.aktenzeichen.clone());
+            .map(|c| c.aktenzeichen.clone())
+            .or_else(|| {
+                let archive = intake.archive.as_ref()?;
+                lock(archive).aktenzeichen_of(&entry.key).ok().flatten()
+            })
+            .unwrap_or_else(|| entry.key.clone());
         let (outcome, detail) = match entry.outcome {
             FlushOutcome::Delivered { already_stored } => (
                 "stored",

@@ -258,6 +258,10 @@ fn file_system_message(
             .iter()
             .find(|c| c.aktenzeichen == az)
             .map(|c| c.demail_message_id.clone())
+            .or_else(|| {
+                let archive = intake.archive.as_ref()?;
+                lock(archive).message_id_of(&az).ok().flatten()
+            })
     });
     if let (Some(key), Some((outbox, _))) = (case_key, &intake.dms) {
         dms_add_confirmation(outbox, &key, message_type, &demail_message_id, data, now).map_err(
@@ -314,12 +318,15 @@ pub(crate) fn receive_at(
     // Idempotent by X-de-mail-message-id (PVD-IO §3.1.13, unique per message): a message
     // delivered again (a push repeated after a lost 250) is accepted and opens no second case.
     if !demail_message_id.is_empty()
-        && let Some(case) = state
-            .cases
-            .iter()
-            .find(|c| c.demail_message_id == demail_message_id && c.mailbox == mailbox)
+        && let Some(aktenzeichen) = opened_for(intake, &state, mailbox, &demail_message_id)
+            .map_err(|e| {
+                Refusal::new(
+                    451,
+                    "4.3.0",
+                    &format!("cannot check for a duplicate: {e:#}"),
+                )
+            })?
     {
-        let aktenzeichen = case.aktenzeichen.clone();
         state.events.push(EventKind::IntakeDuplicate {
             mailbox: mailbox.to_string(),
             aktenzeichen,
@@ -545,6 +552,27 @@ fn dms_add_confirmation(
     record.add_confirmation(message_type, demail_message_id, raw);
     outbox.enqueue(&record, now)?;
     Ok(())
+}
+
+/// The Aktenzeichen of the case already opened for `message_id` in `mailbox`: an open one in
+/// memory, or a closed one in the archive.
+fn opened_for(
+    intake: &Intake,
+    state: &IntakeState,
+    mailbox: &str,
+    message_id: &str,
+) -> anyhow::Result<Option<String>> {
+    if let Some(case) = state
+        .cases
+        .iter()
+        .find(|c| c.demail_message_id == message_id && c.mailbox == mailbox)
+    {
+        return Ok(Some(case.aktenzeichen.clone()));
+    }
+    match &intake.archive {
+        Some(archive) => lock(archive).duplicate_of(mailbox, message_id),
+        None => Ok(None),
+    }
 }
 
 #[cfg(test)]

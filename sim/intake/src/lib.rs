@@ -34,6 +34,7 @@
 //! Architecture invariant: the intake talks to the provider only over sockets. It shares no
 //! memory with the provider or the harness; everything it knows came over the wire.
 
+pub mod archive;
 pub mod config;
 pub mod dms;
 pub mod flaw;
@@ -98,6 +99,10 @@ pub struct IntakeConfig {
     pub http_listen: Option<SocketAddr>,
     /// Rules broken on purpose ([`flaw`]; empty: the reference behaviour).
     pub flaws: flaw::Flaws,
+    /// The closed-case archive's SQLite file ([`archive`]): with one, closed cases, handled
+    /// evidence and old events leave memory at every clock step (load runs); `None`:
+    /// everything stays in memory for the checks (scenario runs).
+    pub archive: Option<PathBuf>,
 }
 
 /// What the intake decided about an application.
@@ -232,6 +237,10 @@ pub struct IntakeState {
     pub events: Vec<EventKind>,
     /// Aktenzeichen counters per prefix.
     numbers: BTreeMap<String, u32>,
+    /// How many events left memory for the archive ([`archive::EVENTS_KEPT`]): `events[0]`
+    /// is event number `events_dropped` of `GET /testbed/events`.
+    #[serde(skip)]
+    pub events_dropped: usize,
 }
 
 impl IntakeState {
@@ -257,6 +266,11 @@ pub(crate) struct Intake {
     pub session: tokio::sync::Mutex<Option<outbound::Session>>,
     /// STARTTLS parameters for submission (the provider's CA as the only root), built once.
     pub submission_tls: std::sync::OnceLock<lettre::transport::smtp::client::TlsParameters>,
+    /// The closed-case archive, if configured.
+    pub archive: Option<Mutex<archive::Archive>>,
+    /// Held through a whole clock step: the step's work keeps indices into `state.cases`
+    /// across awaits, and only the step's end (the archive sweep) removes cases.
+    pub step: tokio::sync::Mutex<()>,
 }
 
 /// A running reference intake.
@@ -281,12 +295,18 @@ impl ReferenceIntake {
                 dms::DmsClient::new(url).with_context(|| format!("DMS URL {url}"))?,
             )),
         };
+        let archive = match &config.archive {
+            Some(path) => Some(Mutex::new(archive::Archive::open(path)?)),
+            None => None,
+        };
         let inner = Arc::new(Intake {
             config,
             state: Mutex::new(IntakeState::default()),
             dms,
             session: tokio::sync::Mutex::new(None),
             submission_tls: std::sync::OnceLock::new(),
+            archive,
+            step: tokio::sync::Mutex::new(()),
         });
         // TCP_NODELAY on the listening socket is inherited by the accepted ones (Linux), so
         // mailin-embedded's replies are not held back by Nagle's algorithm.
