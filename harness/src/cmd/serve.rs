@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// Without it a new CA is generated at every start.
     #[arg(long)]
     pub pki: Option<PathBuf>,
+    /// Switch on the web UI on each provider's HTTP face (`http://127.0.0.1:<port>/ui/`,
+    /// docs/ui.md): every mailbox, readable from loopback only, without a token.
+    #[arg(long)]
+    pub ui: bool,
 }
 
 /// The configuration file.
@@ -234,6 +238,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         &args.data,
         !args.no_messages,
         args.pki.as_deref(),
+        args.ui,
     )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -248,6 +253,7 @@ async fn serve(
     data: &Path,
     keep_messages: bool,
     pki_dir: Option<&Path>,
+    ui: bool,
 ) -> Result<()> {
     demail_sim::init_crypto();
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
@@ -294,8 +300,16 @@ async fn serve(
     let trusted: Vec<String> = config.provider.iter().map(|p| p.domain.clone()).collect();
     let mut described = Vec::new();
     for p in config.provider {
-        let (provider, about) =
-            start_provider(p, data, keep_messages, &trusted, &clock, &trace, &pki).await?;
+        let (provider, about) = start_provider(
+            p,
+            data,
+            Switches { keep_messages, ui },
+            &trusted,
+            &clock,
+            &trace,
+            &pki,
+        )
+        .await?;
         providers.push(provider);
         described.push(about);
     }
@@ -343,13 +357,22 @@ async fn serve(
     Ok(())
 }
 
+/// What `serve`'s flags switch on or off for every provider.
+#[derive(Clone, Copy)]
+struct Switches {
+    /// Write a copy of every message (`--no-messages` switches it off).
+    keep_messages: bool,
+    /// The web UI (`--ui`).
+    ui: bool,
+}
+
 /// Starts one `[[provider]]` of the configuration (its message copies continue an earlier
 /// run's numbering), sets its push targets and opens its trusted listener if asked, and prints
 /// its faces and accounts.
 async fn start_provider(
     p: ProviderEntry,
     data: &Path,
-    keep_messages: bool,
+    switches: Switches,
     trusted: &[String],
     clock: &VirtualClock,
     trace: &Trace,
@@ -371,6 +394,7 @@ async fn start_provider(
         .collect();
     // Continue the numbering of `messages/NNNNNN.eml` after an earlier run on this data
     // directory, so that no copy is overwritten.
+    let Switches { keep_messages, ui } = switches;
     let message_dir = keep_messages.then(|| data.join(&p.id).join("messages"));
     let wire_log = demail_sim::provider::WireLog::resuming(message_dir.clone())
         .with_context(|| format!("reading the message copies of provider {:?}", p.id))?;
@@ -436,6 +460,24 @@ async fn start_provider(
         "  HTTP             http://{}  (gateway API /api/v1, directory /directory/v1, /openapi.json)",
         provider.http_addr()
     );
+    let ui_url = if ui {
+        provider
+            .enable_ui()
+            .with_context(|| format!("switching on the web UI of provider {:?}", p.id))?;
+        let url = ui_url(provider.http_addr());
+        match &url {
+            Some(url) => println!(
+                "  web UI           {url}  (every mailbox, loopback only, read-only; docs/ui.md)"
+            ),
+            None => println!(
+                "  web UI           unreachable: the HTTP face listens on {}, not on loopback, and the UI answers only on loopback (docs/ui.md)",
+                provider.http_addr()
+            ),
+        }
+        url
+    } else {
+        None
+    };
     println!(
         "  relay            {}  (provider to provider: implicit TLS, client certificate required)",
         provider.relay_addr()
@@ -479,12 +521,29 @@ async fn start_provider(
         "smtp_submission": provider.submission_addr().to_string(),
         "trusted_smtp": trusted_at.map(|a| a.to_string()),
         "http": format!("http://{}", provider.http_addr()),
+        "ui": ui_url,
         "relay": provider.relay_addr().to_string(),
         "pop3": provider.pop3_addr().to_string(),
         "pop3s": provider.pop3s_addr().to_string(),
         "accounts": accounts,
     });
     Ok((provider, about))
+}
+
+/// The web UI's address for a browser on this machine: the HTTP face's own address when it
+/// is a loopback one, `127.0.0.1` (or `[::1]`) with its port when it listens on every
+/// interface, `None` when it listens on another interface only (the UI answers only on
+/// loopback).
+fn ui_url(http: SocketAddr) -> Option<String> {
+    let ip = http.ip();
+    if ip.is_loopback() {
+        Some(format!("http://{http}/ui/"))
+    } else if ip.is_unspecified() {
+        let local = if ip.is_ipv4() { "127.0.0.1" } else { "[::1]" };
+        Some(format!("http://{local}:{}/ui/", http.port()))
+    } else {
+        None
+    }
 }
 
 /// How `serve` prints a push target: `  push → ADDR (STARTTLS, server name N, CA …)`.

@@ -96,6 +96,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/directory/v1/entries/{address}", get(directory_entry))
         .route("/testbed/deliveries", get(deliveries::list_deliveries))
         .route("/openapi.json", get(openapi_document))
+        .merge(crate::ui::routes(shared.clone()))
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))

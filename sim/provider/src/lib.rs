@@ -19,6 +19,7 @@
 //! - [`fault`]: faults made on purpose (a broken or foreign seal on one message).
 //! - [`gateway`]: the HTTP face: gateway API (list, fetch, acknowledge), directory (ÖVD)
 //!   look-up, OpenAPI document.
+//! - [`ui`]: the web UI on the HTTP face (`/ui/`, off unless [`Provider::enable_ui`]).
 //!
 //! Architecture invariant: the provider talks to an intake only over sockets; it never calls
 //! intake code.
@@ -32,6 +33,7 @@ pub mod login;
 pub mod pop3;
 pub mod smtp;
 pub mod store;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -293,6 +295,8 @@ pub(crate) struct Shared {
     pub fault_plan: std::sync::Mutex<Arc<fault::FaultPlan>>,
     /// Messages whose Abholbestätigung a fault withholds for good.
     pub withheld: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Whether the web UI answers ([`Provider::enable_ui`]; off by default).
+    pub ui_enabled: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -565,6 +569,7 @@ impl Provider {
             foreign_signer: fault::ForeignSigner::default(),
             fault_plan: std::sync::Mutex::new(Arc::new(fault::FaultPlan::default())),
             withheld: std::sync::Mutex::new(std::collections::BTreeSet::new()),
+            ui_enabled: std::sync::atomic::AtomicBool::new(false),
         });
         let smtp_at = shared.config.smtp_listen.unwrap_or(LOOPBACK_ANY);
         let listener = TcpListener::bind(smtp_at)
@@ -601,7 +606,9 @@ impl Provider {
         let http_addr = http.local_addr()?;
         let router = gateway::router(shared.clone());
         let http_task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(http, router).await {
+            // The peer's address reaches the handlers: the web UI answers only on loopback.
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(http, service).await {
                 tracing::error!("provider HTTP face stopped: {e}");
             }
         });
@@ -660,6 +667,15 @@ impl Provider {
             self.shared.clone(),
         )));
         Ok(local)
+    }
+
+    /// Switches the web UI on (`http://<http_addr>/ui/`, `docs/ui.md`): it then answers
+    /// requests from loopback peers with a loopback `Host`. Makes the store's indexes for
+    /// its look-ups by Message-ID and In-Reply-To.
+    pub fn enable_ui(&self) -> Result<()> {
+        lock(&self.shared.store).ensure_ui_indexes()?;
+        self.shared.ui_enabled.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The HTTP face: gateway API and directory (`http://<addr>/`).

@@ -120,6 +120,7 @@ pub(super) async fn method_not_allowed(uri: Uri) -> Response {
     let path = uri.path();
     let allowed = ROUTES
         .iter()
+        .chain(crate::ui::ROUTES.iter())
         .find(|(p, _)| route_matches(p, path))
         .map(|(_, m)| {
             let mut m: Vec<String> = m.iter().map(|m| m.to_ascii_uppercase()).collect();

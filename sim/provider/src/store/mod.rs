@@ -533,6 +533,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 mod gateway_tables;
 mod queue;
+mod ui_tables;
 
 pub use gateway_tables::{MaildropEntry, MessageSummary};
 use queue::migrate_deliveries;
@@ -584,6 +585,7 @@ fn migrate_accounts(conn: &Connection) -> Result<()> {
     Ok(())
 }
 pub use queue::{AttemptOutcome, DeliveryRecord, DeliveryState, QueuedDelivery};
+pub use ui_tables::{UI_LIST_RAW_BYTES, UiMessage};
 
 #[cfg(test)]
 mod tests;
