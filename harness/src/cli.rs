@@ -47,6 +47,9 @@ pub enum Command {
     /// Run simulated providers standalone (ports, accounts and tokens printed at start) for
     /// connecting an intake by hand; Ctrl-C or SIGTERM stops (exit 0).
     Serve(crate::cmd::serve::ServeArgs),
+    /// Browse a run folder in a browser on this machine: scenarios, checks with their
+    /// evidence, the trace as a timeline, each message in the De-Mail view (docs/ui.md).
+    View(crate::cmd::view::ViewArgs),
     /// A persistent test PKI: `pki init DIR --host NAME --client ADDRESS` (for `serve --pki`).
     Pki(crate::cmd::pki::PkiArgs),
     /// The reference intake as a standalone process, configured by a target file (docs/sut.md);
@@ -142,6 +145,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => crate::cmd::inspect::run(&args),
         Command::Population(args) => crate::cmd::population::run(&args),
         Command::Serve(args) => crate::cmd::serve::run(&args),
+        Command::View(args) => crate::cmd::view::run(&args),
         Command::Pki(args) => crate::cmd::pki::run(&args),
         Command::Intake(args) => crate::cmd::intake::run(&args),
         Command::Certify(args) => crate::cmd::certify::run(&args),

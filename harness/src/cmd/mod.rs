@@ -10,3 +10,4 @@ pub mod population;
 pub mod serve;
 pub mod serve_push;
 pub mod verify_cert;
+pub mod view;

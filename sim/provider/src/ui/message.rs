@@ -162,8 +162,55 @@ fn view_page(shared: &Shared, path: Result<Path<(String, String)>, PathRejection
     )
 }
 
+/// A message's De-Mail view without the provider's store around it (the run view of
+/// `demail-testbed view` renders a run folder's `.eml` files with it): the integrity verdict
+/// against `ca_der` (the run's test CA), the header panel of PVD-IO Tabelle 1, a
+/// confirmation's Acknowledge-Message and the text. HTML, every value escaped.
+pub fn sections(bytes: &[u8], ca_der: Option<&[u8]>) -> String {
+    let mut main = String::new();
+    match RawMessage::parse(bytes) {
+        Ok(raw) => {
+            let cas: Vec<Vec<u8>> = ca_der.map(|c| vec![c.to_vec()]).unwrap_or_default();
+            let report = inspect(&raw, bytes, ca_der.map(|_| cas.as_slice()));
+            let t = raw
+                .first(h::MESSAGE_TYPE)
+                .and_then(|v| MessageType::parse(&v))
+                .unwrap_or(MessageType::Normal);
+            verdict_section(&mut main, &report);
+            header_panel(&mut main, &raw, t, &report);
+            acknowledge_section(&mut main, &report);
+        }
+        Err(e) => {
+            let _ = writeln!(
+                main,
+                "<div class=\"verdict invalid\" id=\"integrity\"><strong class=\"invalid\">\
+                 Der Kopf ist nicht lesbar (the header cannot be read)</strong>: {}</div>",
+                esc(&e.to_string())
+            );
+        }
+    }
+    text_section(&mut main, bytes);
+    main
+}
+
 /// The integrity verdict and the rule violations.
 fn verdict_section(main: &mut String, report: &Report) {
+    if report.side == demail_wire::inspect::Side::Client {
+        // A citizen's submission as it crossed the wire to the provider (a run folder's
+        // messages): no seal yet, judged by what a client may write.
+        let _ = writeln!(
+            main,
+            "<div class=\"verdict\" id=\"integrity\"><strong>Einreichung (client submission)\
+             </strong>: as the citizen's program sent it, before the provider stamped and sealed \
+             it (PVD-IO §3.1.21); the provider's copy carries the seal.</div>"
+        );
+    } else {
+        provider_verdict(main, report);
+    }
+    violations_section(main, report);
+}
+
+fn provider_verdict(main: &mut String, report: &Report) {
     let (class, word) = if report.integrity_valid {
         ("valid", "gültig (valid)")
     } else {
@@ -177,6 +224,9 @@ fn verdict_section(main: &mut String, report: &Report) {
          provider's test CA.</span></div>",
         esc(&report.integrity)
     );
+}
+
+fn violations_section(main: &mut String, report: &Report) {
     if !report.violations.is_empty() {
         let _ = writeln!(
             main,
@@ -317,7 +367,10 @@ fn header_panel(main: &mut String, raw: &RawMessage, t: MessageType, report: &Re
                     value = html::value_cell(&v),
                 );
             }
-            None if row.presence[column] == Presence::Must => {
+            // A client submission lacks the provider's fields by nature.
+            None if row.presence[column] == Presence::Must
+                && report.side == demail_wire::inspect::Side::Provider =>
+            {
                 let _ = writeln!(
                     main,
                     "<tr class=\"missing\" data-field=\"{name}\"><td>{nr}</td><td><code>{spelled}</code></td><td>{label}</td><td>fehlt (missing; required for this type)</td></tr>",
@@ -329,7 +382,6 @@ fn header_panel(main: &mut String, raw: &RawMessage, t: MessageType, report: &Re
         }
     }
     main.push_str("</tbody></table>\n<p class=\"muted\">Optional fields the message does not carry are not listed.</p>\n");
-    let _ = report;
 }
 
 /// A confirmation's Acknowledge-Message (PVD-IO Tabelle 23/24).

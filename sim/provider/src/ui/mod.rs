@@ -13,9 +13,11 @@
 //! `localhost` (so a web page elsewhere cannot read it by DNS rebinding). It shows every
 //! mailbox and changes nothing; the gateway API's bearer tokens are untouched by it.
 
-mod html;
+pub mod html;
 mod message;
 mod pages;
+
+pub use message::sections as message_sections;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,7 +50,8 @@ pub const ROUTES: [(&str, &[&str]); 9] = [
     ("/ui/assets/live.js", &["get"]),
 ];
 
-const CSS: &str = include_str!("assets/ui.css");
+/// The UI's stylesheet (also served by the run view, `demail-testbed view`).
+pub const CSS: &str = include_str!("assets/ui.css");
 const LIVE_JS: &str = include_str!("assets/live.js");
 
 /// The UI's routes, guarded by [`guard`]; merged into the HTTP face's router.
@@ -89,7 +92,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// Whether `host` (a `Host` header value) names the loopback interface: `localhost`,
 /// `127.0.0.0/8` or `[::1]`, with or without a port.
-fn is_loopback_host(host: &str) -> bool {
+pub fn is_loopback_host(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
         match rest.split_once(']') {
             Some((inside, tail)) if tail.is_empty() || tail.starts_with(':') => inside,
