@@ -14,34 +14,11 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 mod bin_common;
 
-use bin_common::{bin, stderr, temp};
-
-/// The Chromium binary, if one is installed; without one the test is skipped loudly, or fails
-/// on CI.
-fn chromium(test: &str) -> Option<&'static str> {
-    let found = ["chromium", "chromium-browser"].into_iter().find(|name| {
-        Command::new(name)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: chromium is not installed; install it with `apt-get install -y --no-install-recommends chromium` (.ci/run does)"
-        );
-        eprintln!(
-            "\n*** SKIPPED: chromium missing: {test} needs `apt-get install -y --no-install-recommends chromium` ***\n"
-        );
-    }
-    found
-}
+use bin_common::{bin, chromium, stderr, temp};
 
 /// Appended before `</body>` of a copy: measures the first failure's reason on the first screen,
 /// looks up its link's target, follows the link and writes `key=value;…` into `data-probe`.

@@ -19,57 +19,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod bin_common;
 mod serve_common;
 
-use serve_common::{scratch, start_with, submit};
+use bin_common::chromium;
+use serve_common::{ERIKA_AND_GEWERBEAMT, scratch, start_with, submit};
 
 const INTAKE: &str = "gewerbeangelegenheiten@dresden.de-mail.de";
-
-const CONFIG: &str = r#"
-[[provider]]
-id = "dmda-a"
-name = "DMDA A (simuliert)"
-domain = "dmda-a.de-mail.de"
-hosts = ["dresden.de-mail.de"]
-
-[[provider.account]]
-address = "erika.mustermann@dmda-a.de-mail.de"
-holder = "Erika Mustermann"
-kind = "person"
-auth_level = "high"
-password = "erika"
-
-[[provider.account]]
-address = "gewerbeangelegenheiten@dresden.de-mail.de"
-holder = "Landeshauptstadt Dresden, Gewerbeamt"
-kind = "institution"
-auth_level = "high"
-password = "gewerbeamt"
-access_opened = true
-"#;
-
-/// The Chromium binary, if one is installed; without one the test is skipped loudly, or fails
-/// on CI (the same rule as `browser.rs`).
-fn chromium(test: &str) -> Option<&'static str> {
-    let found = ["chromium", "chromium-browser"].into_iter().find(|name| {
-        Command::new(name)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: chromium is not installed; install it with `apt-get install -y --no-install-recommends chromium` (.ci/run does)"
-        );
-        eprintln!(
-            "\n*** SKIPPED: chromium missing: {test} needs `apt-get install -y --no-install-recommends chromium` ***\n"
-        );
-    }
-    found
-}
 
 /// Headless Chromium, killed when dropped.
 struct Browser(Child);
@@ -288,7 +244,7 @@ fn the_ui_shows_submitted_mail_live_with_headers_and_seal() {
     let Some(chromium) = chromium("the_ui_shows_submitted_mail_live_with_headers_and_seal") else {
         return;
     };
-    let (tmp, config) = scratch("ui-browser", CONFIG);
+    let (tmp, config) = scratch("ui-browser", ERIKA_AND_GEWERBEAMT);
     let data = tmp.join("data");
     let served = start_with(&config, &data, &["--ui".as_ref()]);
     let ca = data.join("pki/ca.pem");

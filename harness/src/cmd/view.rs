@@ -159,20 +159,12 @@ async fn guard(request: Request, next: Next) -> Response {
         next.run(request).await
     };
     let h = r.headers_mut();
+    demail_sim::provider::ui::secure(h);
+    // No script in the run view: a stricter policy than the provider UI's.
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
     );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 

@@ -142,8 +142,9 @@ async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
     r
 }
 
-/// The headers every UI answer carries.
-fn secure(h: &mut HeaderMap) {
+/// The headers every UI answer carries (the run view of `demail-testbed view` too, with a
+/// CSP of its own).
+pub fn secure(h: &mut HeaderMap) {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
