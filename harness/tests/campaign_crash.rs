@@ -6,6 +6,11 @@
 //! Across trials the X-de-mail-message-ids stay unique and the `messages/NNNNNN.eml` copies of
 //! earlier trials are never overwritten.
 //!
+//! Beside the submitting clients, the Gewerbeamt's own client reads its mailbox over the
+//! gateway API and acknowledges what it finds (`POST /api/v1/messages/{id}/ack`): every
+//! acknowledgement answered 200 must still be recorded after the kill (goal 0 lost), so a
+//! message fetched and acknowledged is never offered again.
+//!
 //! The short form (3 trials) runs with the tests; `CAMPAIGN_TRIALS=20` and `CAMPAIGN_SEED`
 //! for the long form (`scripts/campaign-crash.sh`).
 
@@ -20,13 +25,77 @@ mod serve_common;
 
 use serve_common::{scratch, start};
 
-const CONFIG: &str = serve_common::ERIKA_AND_GEWERBEAMT;
+/// The bearer token of the Gewerbeamt's gateway client.
+const TOKEN: &str = "token-gewerbeamt-crash";
+
+/// Erika and the Gewerbeamt, the Gewerbeamt with a gateway API token.
+fn config() -> String {
+    format!(
+        "{}api_token = \"{TOKEN}\"\n",
+        serve_common::ERIKA_AND_GEWERBEAMT
+    )
+}
 
 const INTAKE: &str = "gewerbeangelegenheiten@dresden.de-mail.de";
 
 /// Submits one De-Mail with `subject`; `Ok(())` only on 250.
 fn submit(smtp: SocketAddr, ca: &Path, subject: &str) -> Result<(), String> {
     serve_common::try_submit_to(smtp, ca, INTAKE, subject)
+}
+
+/// One HTTP/1.1 request with the Gewerbeamt's token; the status and the body, or an error when
+/// the server is gone.
+fn gateway(http: SocketAddr, method: &str, path: &str) -> Result<(u16, String), String> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(http).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {http}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no status line in {out:?}"))?;
+    let body = out
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    Ok((status, body))
+}
+
+/// The Gewerbeamt's client: lists its open messages and acknowledges each; returns the ids
+/// whose acknowledgement was answered 200, until `stop` or the first failure.
+fn acknowledger(http: SocketAddr, stop: &AtomicBool) -> Vec<String> {
+    let mut acked = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        let Ok((200, body)) = gateway(http, "GET", "/api/v1/messages?limit=10") else {
+            break;
+        };
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let ids: Vec<String> = list["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["id"].as_str().map(str::to_string))
+            .collect();
+        if ids.is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for id in ids {
+            match gateway(http, "POST", &format!("/api/v1/messages/{id}/ack")) {
+                Ok((200, _)) => acked.push(id),
+                _ => return acked,
+            }
+        }
+    }
+    acked
 }
 
 /// Every message in the Gewerbeamt's mailbox: X-de-mail-message-id and subject.
@@ -69,11 +138,12 @@ fn acknowledged_mail_survives_kill_9_at_random_moments() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(18);
-    let (tmp, config) = scratch("crash-campaign", CONFIG);
+    let (tmp, config) = scratch("crash-campaign", &config());
     let data = tmp.join("data");
     let mut acked: BTreeSet<String> = BTreeSet::new();
     let mut unanswered: BTreeSet<String> = BTreeSet::new();
     let mut earlier_copies: BTreeMap<String, String> = BTreeMap::new();
+    let mut gateway_acked: BTreeSet<String> = BTreeSet::new();
     for trial in 0..trials {
         let mut served = start(&config, &data);
         let ca = data.join("pki/ca.pem");
@@ -98,6 +168,10 @@ fn acknowledged_mail_survives_kill_9_at_random_moments() {
                 })
             })
             .collect();
+        let reader = {
+            let (stop, http) = (stop.clone(), served.http);
+            std::thread::spawn(move || acknowledger(http, &stop))
+        };
         // The kill falls 150 to 900 ms into the load, chosen by the seed.
         let delay = 150 + demail_sim::seed::derive(seed, &format!("crash:{trial}")) % 750;
         std::thread::sleep(Duration::from_millis(delay));
@@ -107,6 +181,7 @@ fn acknowledged_mail_survives_kill_9_at_random_moments() {
         for c in clients {
             c.join().unwrap();
         }
+        gateway_acked.extend(reader.join().unwrap());
         for (subject, ok) in outcomes.lock().unwrap().drain(..) {
             if ok {
                 acked.insert(subject);
@@ -144,19 +219,43 @@ fn acknowledged_mail_survives_kill_9_at_random_moments() {
         .filter(|s| count.contains_key(s.as_str()))
         .count();
     let ids: BTreeSet<&String> = in_store.iter().map(|(id, _)| id).collect();
+    let store =
+        demail_sim::provider::store::Store::open(Some(&data.join("dmda-a/store.sqlite")), &[])
+            .unwrap();
+    let ack_lost: Vec<&String> = gateway_acked
+        .iter()
+        .filter(|id| {
+            !store
+                .message_summary(INTAKE, id)
+                .ok()
+                .flatten()
+                .is_some_and(|m| m.acknowledged_at.is_some())
+        })
+        .collect();
     println!(
         "crash campaign, seed {seed}, {trials} kill -9 trials: {} acknowledged, {} stored, \
-         {} acknowledged but lost, {} duplicated, {} stored but unacknowledged, {} copies",
+         {} acknowledged but lost, {} duplicated, {} stored but unacknowledged, {} copies; \
+         {} gateway acknowledgements, {} of them lost",
         acked.len(),
         in_store.len(),
         lost.len(),
         duplicated.len(),
         unacked_stored,
-        earlier_copies.len()
+        earlier_copies.len(),
+        gateway_acked.len(),
+        ack_lost.len()
     );
     assert!(!acked.is_empty(), "no message was acknowledged at all");
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
     assert!(duplicated.is_empty(), "stored twice: {duplicated:?}");
+    assert!(
+        !gateway_acked.is_empty(),
+        "the gateway client acknowledged nothing"
+    );
+    assert!(
+        ack_lost.is_empty(),
+        "acknowledged over the gateway but not recorded: {ack_lost:?}"
+    );
     assert_eq!(
         ids.len(),
         in_store.len(),
