@@ -225,11 +225,11 @@ fn acknowledged_mail_survives_kill_9_at_random_moments() {
     let ack_lost: Vec<&String> = gateway_acked
         .iter()
         .filter(|id| {
-            !store
+            store
                 .message_summary(INTAKE, id)
                 .ok()
                 .flatten()
-                .is_some_and(|m| m.acknowledged_at.is_some())
+                .is_none_or(|m| m.acknowledged_at.is_none())
         })
         .collect();
     println!(
