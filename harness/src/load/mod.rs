@@ -173,12 +173,10 @@ pub async fn load(
         results.interval_mut(a.offset_us).intended += 1;
     }
     let addresses = Arc::new(users.iter().map(|u| u.address.clone()).collect::<Vec<_>>());
-    let live: Shared = Arc::new(Mutex::new(Live::new(
-        Instant::now(),
-        results,
-        mine.clone(),
-        addresses,
-    )));
+    let live: Shared = Arc::new(Mutex::new(
+        Live::new(Instant::now(), results, mine.clone(), addresses)
+            .forget_early_after(profile.timeout + std::time::Duration::from_secs(5)),
+    ));
     let metrics_task = match metrics {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)

@@ -57,7 +57,17 @@ pub struct Live {
     replies_early: HashMap<String, VecDeque<Instant>>,
     /// Sessions started and not yet finished.
     pub in_flight: usize,
+    /// How long an early push or reply waits for its 250 before it is forgotten: a push or
+    /// reply cannot precede its 250 by more than the submission's timeout. Without this the
+    /// pushes nobody waits for (the Eingangsbestätigung copies pushed to the intake) would
+    /// pile up for the whole run (the soak found it).
+    early_ttl: std::time::Duration,
+    /// Trace events seen (the early maps are swept every [`SWEEP_EVERY`]).
+    events_seen: u64,
 }
+
+/// How often (in trace events) [`Live`] forgets early pushes and replies past their time.
+const SWEEP_EVERY: u64 = 4096;
 
 /// A handle to the live state, shared by the scheduler, the arrival tasks, the trace tap,
 /// the progress line and the metrics endpoint.
@@ -90,7 +100,36 @@ impl Live {
             awaiting: HashMap::new(),
             replies_early: HashMap::new(),
             in_flight: 0,
+            early_ttl: std::time::Duration::from_secs(90),
+            events_seen: 0,
         }
+    }
+
+    /// Forgets early pushes and replies `ttl` after they were seen (the submission timeout
+    /// and a margin; default 90 s).
+    pub fn forget_early_after(mut self, ttl: std::time::Duration) -> Self {
+        self.early_ttl = ttl;
+        self
+    }
+
+    /// Early pushes and replies still waiting for their 250 (for tests and diagnostics).
+    pub fn early(&self) -> usize {
+        self.pushes_early.len()
+            + self
+                .replies_early
+                .values()
+                .map(VecDeque::len)
+                .sum::<usize>()
+    }
+
+    fn sweep_early(&mut self, now: Instant) {
+        let ttl = self.early_ttl;
+        let fresh = |t: &Instant| now.saturating_duration_since(*t) < ttl;
+        self.pushes_early.retain(|_, t| fresh(t));
+        self.replies_early.retain(|_, q| {
+            q.retain(fresh);
+            !q.is_empty()
+        });
     }
 
     fn arrival(&self, index: u64) -> Option<&Arrival> {
@@ -202,6 +241,10 @@ impl Live {
 
     /// One event line of the trace, written at `at`.
     fn event(&mut self, line: &str, at: Instant) {
+        self.events_seen += 1;
+        if self.events_seen.is_multiple_of(SWEEP_EVERY) {
+            self.sweep_early(at);
+        }
         // Only three kinds matter; skip the others without parsing them.
         let kind = if line.contains("\"kind\":\"provider.stored\"") {
             "stored"
@@ -372,5 +415,30 @@ mod tests {
         assert_eq!(l.unanswered(), 0);
         assert_eq!(l.in_flight, 0);
         assert_eq!(r.histogram("reply").unwrap().len(), 2);
+    }
+
+    /// Pushes nobody waits for (the Eingangsbestätigung copies pushed to the intake) are
+    /// forgotten once they are older than the submission timeout; fresh ones are kept.
+    #[test]
+    fn early_pushes_nobody_waits_for_are_forgotten() {
+        let ttl = std::time::Duration::from_secs(35);
+        let mut l = live().forget_early_after(ttl);
+        let t0 = Instant::now();
+        let push = |n: u64| {
+            format!(
+                r#"{{"seq":{n},"at":"x","kind":"provider.delivered","provider":"p","mailbox":"i@x.de","message_id":"copy{n}","attempt":1,"eml":""}}"#
+            )
+        };
+        for n in 0..100 {
+            l.event(&push(n), t0);
+        }
+        assert_eq!(l.early(), 100);
+        // Later events: the sweep at the next multiple of SWEEP_EVERY drops the old ones.
+        let later = t0 + ttl + std::time::Duration::from_secs(1);
+        for _ in 100..SWEEP_EVERY {
+            l.event(r#"{"seq":0,"at":"x","kind":"intake.other"}"#, later);
+        }
+        l.event(&push(SWEEP_EVERY), later);
+        assert_eq!(l.early(), 1, "only the push seen after the sweep is left");
     }
 }
