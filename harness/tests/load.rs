@@ -204,6 +204,20 @@ fn get(addr: &str, path: &str) -> String {
     body.to_string()
 }
 
+/// A plain HTTP GET on loopback: the head (lower case) and the body.
+fn get_any(addr: &str, path: &str) -> (String, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head.to_ascii_lowercase(), body.to_string())
+}
+
 /// A short load against the embedded world (4 s at 2/s): every arrival is accounted for,
 /// the thresholds pass (exit 0) and come first in the report, report.json/html and
 /// result.json have their shape, and the Prometheus endpoint parses with an independent
@@ -241,6 +255,7 @@ fn short_load_against_the_embedded_world() {
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut addr = None;
     let mut scraped = None;
+    let mut page = None;
     let mut printed = Vec::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -249,9 +264,12 @@ fn short_load_against_the_embedded_world() {
         }
         // Scrape once the run is under way (its first progress line).
         if line.trim_start().starts_with("t=") && scraped.is_none() {
-            scraped = Some(get(
-                addr.as_deref().expect("metrics address printed"),
-                "/metrics",
+            let at = addr.as_deref().expect("metrics address printed");
+            scraped = Some(get(at, "/metrics"));
+            page = Some((
+                get_any(at, "/"),
+                get_any(at, "/status.json"),
+                get_any(at, "/live.js"),
             ));
         }
         printed.push(line);
@@ -262,6 +280,32 @@ fn short_load_against_the_embedded_world() {
     // Plain progress lines (stdout is not a terminal) and the thresholds first.
     let summary = printed.split_once("thresholds:\n").expect(&printed).1;
     assert!(summary.starts_with("  PASS dropped == 0"), "{summary}");
+    assert!(printed.contains("live page: http://"), "{printed}");
+
+    // The live page on the same address: the page, its script, the status so far.
+    let ((head, html), (status_head, status), (js_head, js)) = page.expect("read during the run");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("content-security-policy: default-src 'none'; script-src 'self'"),
+        "{head}"
+    );
+    assert!(
+        html.contains("<script src=\"/live.js\" defer></script>"),
+        "{html}"
+    );
+    assert!(
+        js_head.contains("text/javascript") && js.contains("/status.json"),
+        "{js_head}"
+    );
+    assert!(status_head.contains("application/json"), "{status_head}");
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["profile"], "short");
+    assert_eq!(status["counters"]["arrivals"], 8, "{status}");
+    assert_eq!(status["duration_s"], 4.0, "{status}");
+    let thresholds = status["thresholds"].as_array().expect("thresholds so far");
+    assert_eq!(thresholds.len(), 3, "{status}");
+    assert_eq!(thresholds[0]["threshold"], "dropped == 0");
+    assert!(status["latencies"]["submit"]["n"].is_u64(), "{status}");
 
     let scrape = prometheus_parse::Scrape::parse(
         scraped

@@ -82,32 +82,91 @@ pub fn render(r: &Results, in_flight: usize, shard: (u32, u32)) -> String {
     s
 }
 
-/// Serves `GET /metrics` on `listener` until the task is aborted.
+/// What the live page needs besides the live state: the thresholds, the start and the
+/// planned duration.
+pub struct PageContext {
+    pub thresholds: Vec<super::threshold::Threshold>,
+    pub started: std::time::Instant,
+    pub duration: std::time::Duration,
+}
+
+/// Serves `GET /metrics` and the live page (`/`, `/status.json`, `/live.js`, `/live.css`;
+/// [`super::live_page`]) on `listener` until the task is aborted.
 pub fn serve(
     listener: tokio::net::TcpListener,
     live: Shared,
     shard: (u32, u32),
+    page: PageContext,
 ) -> tokio::task::JoinHandle<()> {
+    use super::live_page::{self, CSP, PAGE, SCRIPT, STYLE};
+    use axum::http::header;
     use axum::routing::get;
-    let app = axum::Router::new().route(
-        "/metrics",
-        get(move || {
-            let live = live.clone();
-            async move {
-                let text = {
-                    let l = lock(&live);
-                    render(&l.results, l.in_flight, shard)
-                };
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4; charset=utf-8",
-                    )],
-                    text,
-                )
-            }
-        }),
-    );
+    let page = std::sync::Arc::new(page);
+    let status_live = live.clone();
+    let secure = |content_type: &'static str, body: String| {
+        (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CONTENT_SECURITY_POLICY, CSP),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            body,
+        )
+    };
+    let app = axum::Router::new()
+        .route(
+            "/",
+            get(move || async move { secure("text/html; charset=utf-8", PAGE.to_string()) }),
+        )
+        .route(
+            "/live.js",
+            get(
+                move || async move { secure("text/javascript; charset=utf-8", SCRIPT.to_string()) },
+            ),
+        )
+        .route(
+            "/live.css",
+            get(move || async move { secure("text/css; charset=utf-8", STYLE.to_string()) }),
+        )
+        .route(
+            "/status.json",
+            get(move || {
+                let (live, page) = (status_live.clone(), page.clone());
+                async move {
+                    let v = {
+                        let l = lock(&live);
+                        live_page::status(
+                            &l,
+                            &page.thresholds,
+                            page.started,
+                            page.duration,
+                            std::time::Instant::now(),
+                        )
+                    };
+                    secure("application/json", v.to_string())
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || {
+                let live = live.clone();
+                async move {
+                    let text = {
+                        let l = lock(&live);
+                        render(&l.results, l.in_flight, shard)
+                    };
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        text,
+                    )
+                }
+            }),
+        );
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::warn!("load: the metrics endpoint stopped: {e}");

@@ -11,13 +11,15 @@
 //! - [`results`]: counters, HDR histograms, time series; `result.json` and merging.
 //! - [`threshold`]: the threshold expressions and their decision.
 //! - [`report`]: `report.json`, `report.html`, the terminal summary.
-//! - [`exposition`]: the Prometheus endpoint of `--metrics`.
+//! - [`exposition`]: the Prometheus endpoint of `--metrics`, and on the same address
+//!   [`live_page`], a page in the browser that follows the run.
 //!
 //! Exit codes: 0 every threshold passed, 1 a threshold failed, 2 usage or input error (a
 //! profile that does not load, a bad `--shard`, a world that does not start).
 
 pub mod driver;
 pub mod exposition;
+pub mod live_page;
 pub mod observe;
 pub mod profile;
 pub mod report;
@@ -182,11 +184,18 @@ pub async fn load(
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("--metrics {addr}: cannot listen"))?;
-            println!("metrics: http://{}/metrics", listener.local_addr()?);
+            let at = listener.local_addr()?;
+            println!("metrics: http://{at}/metrics");
+            println!("live page: http://{at}/");
             Some(exposition::serve(
                 listener,
                 live.clone(),
                 (shard.index, shard.count),
+                exposition::PageContext {
+                    thresholds: profile.thresholds.clone(),
+                    started: lock(&live).start,
+                    duration: profile.duration,
+                },
             ))
         }
         None => None,
