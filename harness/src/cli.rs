@@ -123,6 +123,11 @@ pub struct RunArgs {
     /// signal alone (no SMTP session open, no delivery pending, the intake's clock answered)
     #[arg(long, default_value_t = 0)]
     pub settle_ms: u64,
+    /// Serve the run view of the out folder at ADDR while the run goes (finished scenarios
+    /// appear as they end; the index refreshes itself) and afterwards until Ctrl-C
+    /// (docs/ui.md, "Run view"). Loopback only.
+    #[arg(long, value_name = "ADDR")]
+    pub ui: Option<std::net::SocketAddr>,
 }
 
 /// Entry point of the binary.
@@ -234,6 +239,30 @@ fn check(paths: &[PathBuf]) -> ExitCode {
     }
 }
 
+/// Starts the run view (`cmd::view`) of `out` on `addr` in the background of `rt`.
+fn start_run_view(
+    rt: &tokio::runtime::Runtime,
+    addr: std::net::SocketAddr,
+    out: &Path,
+) -> anyhow::Result<std::net::SocketAddr> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let root = out
+        .canonicalize()
+        .with_context(|| format!("the out folder {}", out.display()))?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .with_context(|| format!("binding {addr}"))?;
+    let at = listener.local_addr()?;
+    eprintln!("run view: http://{at}/  (loopback only; docs/ui.md)");
+    rt.spawn(async move {
+        if let Err(e) = crate::cmd::view::serve(listener, root).await {
+            eprintln!("run view stopped: {e:#}");
+        }
+    });
+    Ok(at)
+}
+
 fn run(args: RunArgs) -> ExitCode {
     let (scenarios, rt) = match prepare(&args) {
         Ok(p) => p,
@@ -264,6 +293,17 @@ fn run(args: RunArgs) -> ExitCode {
         scenarios.len()
     );
     tell_where_goldens_are(&args, &scenarios);
+    let run_view = match args
+        .ui
+        .map(|addr| (addr, start_run_view(&rt, addr, &args.out)))
+    {
+        None => None,
+        Some((_, Ok(at))) => Some(at),
+        Some((addr, Err(e))) => {
+            eprintln!("error: --ui {addr}: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let mut failed = 0usize;
     let mut skipped = 0usize;
     let mut infra_error = false;
@@ -375,6 +415,10 @@ fn run(args: RunArgs) -> ExitCode {
         );
     } else {
         eprintln!("{passed} passed, {failed} failed");
+    }
+    if let Some(at) = run_view {
+        eprintln!("run view still at http://{at}/ ; Ctrl-C stops");
+        let _ = rt.block_on(tokio::signal::ctrl_c());
     }
     if infra_error {
         ExitCode::from(2)

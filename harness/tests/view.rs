@@ -42,8 +42,8 @@ async fn get(addr: std::net::SocketAddr, host: &str, path: &str) -> (u16, String
     (status, head.to_ascii_lowercase(), body.to_string())
 }
 
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("demail-view-{}", std::process::id()));
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("demail-view-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -51,7 +51,7 @@ fn scratch() -> PathBuf {
 
 #[tokio::test]
 async fn the_run_view_shows_checks_timeline_and_messages() {
-    let out = scratch();
+    let out = scratch("folder");
     run_into(&out);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -132,5 +132,53 @@ async fn the_run_view_shows_checks_timeline_and_messages() {
     let (status, head, _) = get(addr, "evil.example", "/").await;
     assert_eq!(status, 403);
     assert!(head.contains("content-security-policy"), "{head}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `run --ui ADDR` serves the same view of its out folder while it runs and after, until
+/// Ctrl-C: once the run reports its totals, the index lists the scenario with its verdict.
+#[test]
+fn run_ui_serves_the_view_of_its_out_folder() {
+    use std::io::{BufRead, Read, Write};
+    let out = scratch("ui-run");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_demail-testbed"))
+        .current_dir(&root)
+        .args(["run", &format!("scenarios/{SCENARIO}.toml"), "--out"])
+        .arg(&out)
+        .args(["--ui", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut at = None;
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("run view: http://") {
+            at = rest.split('/').next().map(str::to_string);
+        }
+        if line.starts_with("run view still at") {
+            break;
+        }
+    }
+    let at = at.expect("the run printed its view's address");
+    let mut s = std::net::TcpStream::connect(&at).unwrap();
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: {at}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut page = String::new();
+    s.read_to_string(&mut page).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(
+        page.contains(&format!("href=\"/run/{SCENARIO}\"")),
+        "{page}"
+    );
+    assert!(page.contains("bestanden (passed)"), "{page}");
+    // report.json is written: the index no longer reloads itself.
+    assert!(!page.contains("http-equiv=\"refresh\""), "{page}");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -298,6 +298,8 @@ async fn index(State(root): State<Root>) -> Response {
             error = esc(entry["error"].as_str().unwrap_or("")),
         );
     }
+    // While a run is writing the folder (no report.json yet) the index reloads itself.
+    let refresh = report.is_empty();
     let main = if folders.is_empty() {
         format!(
             "<h1>Szenarien (scenarios)</h1>\n<p>No scenario folder (one with a trace.jsonl) in {} yet.</p>",
@@ -318,7 +320,15 @@ async fn index(State(root): State<Root>) -> Response {
             }
         )
     };
-    html(StatusCode::OK, frame("Szenarien (scenarios)", &main))
+    let mut page = frame("Szenarien (scenarios)", &main);
+    if refresh {
+        page = page.replacen(
+            "<meta charset=\"utf-8\">",
+            "<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" content=\"3\">",
+            1,
+        );
+    }
+    html(StatusCode::OK, page)
 }
 
 /// The `?from=N` of a timeline page.
