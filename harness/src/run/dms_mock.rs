@@ -45,9 +45,17 @@ pub mod problem_type {
 /// Largest request body the mock accepts (413 above): 256 MiB.
 pub const BODY_LIMIT: usize = 256 * 1024 * 1024;
 
+/// A fault plan with a `dms` face, and where its hits are traced.
+struct Faults {
+    plan: Arc<demail_sim::provider::fault::FaultPlan>,
+    trace: demail_sim::trace::Trace,
+    clock: demail_sim::clock::VirtualClock,
+}
+
 #[derive(Default)]
 struct MockState {
     available: bool,
+    faults: Option<Faults>,
     keys: BTreeSet<String>,
     documents: Vec<Value>,
     requests: usize,
@@ -93,6 +101,17 @@ impl MockDms {
     /// The base URL (`http://127.0.0.1:PORT`); documents go to `{url}/documents`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Plans faults at the `dms` face (docs/faults.md): a request the plan hits is answered
+    /// 503 like an outage, and the hit is a `fault.injected` event in `trace`.
+    pub fn set_faults(
+        &self,
+        plan: Arc<demail_sim::provider::fault::FaultPlan>,
+        trace: demail_sim::trace::Trace,
+        clock: demail_sim::clock::VirtualClock,
+    ) {
+        lock(&self.state).faults = Some(Faults { plan, trace, clock });
     }
 
     /// Switches the DMS on or off; while off every request is answered 503.
@@ -141,6 +160,38 @@ fn problem(status: StatusCode, kind: &str, title: &str, detail: impl Into<String
 async fn store(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let mut s = lock(&state);
     s.requests += 1;
+    if let Some(f) = &s.faults
+        && let Some(hit) = f.plan.hit(
+            demail_sim::provider::fault::Face::Dms,
+            None,
+            None,
+            f.clock.timestamp().as_second(),
+        )
+    {
+        let key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        f.trace.emit(demail_sim::trace::EventKind::FaultInjected {
+            face: "dms".into(),
+            fault: format!("{}: {}", hit.id, hit.action.name()),
+            message_id: key,
+            detail: format!(
+                "planned fault {:?} hit candidate {} at this face: 503",
+                hit.id, hit.candidate
+            ),
+        });
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            problem_type::UNAVAILABLE,
+            "DMS unavailable",
+            format!(
+                "planned fault {:?}: the document management system is unavailable; try again later",
+                hit.id
+            ),
+        );
+    }
     if !s.available {
         return problem(
             StatusCode::SERVICE_UNAVAILABLE,

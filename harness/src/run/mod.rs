@@ -197,11 +197,16 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
             .map(|l| (&file.provider[intake_provider].id, l)),
     )
     .await?;
-    // The fault plan goes to the intake's provider (docs/faults.md).
-    if !scenario.faults.is_empty() {
-        providers[intake_provider].set_fault_plan(Arc::new(
-            demail_sim::provider::fault::FaultPlan::new(scenario.faults.clone(), master),
-        ));
+    // The fault plan goes to the intake's provider and, for the `dms` face, to the DMS mock
+    // (docs/faults.md).
+    let plan = (!scenario.faults.is_empty()).then(|| {
+        Arc::new(demail_sim::provider::fault::FaultPlan::new(
+            scenario.faults.clone(),
+            master,
+        ))
+    });
+    if let Some(plan) = &plan {
+        providers[intake_provider].set_fault_plan(plan.clone());
     }
     let world = World {
         providers: &providers,
@@ -211,6 +216,9 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         Some(_) => Some(crate::run::dms_mock::MockDms::start().await?),
         None => None,
     };
+    if let (Some(dms), Some(plan)) = (&dms, &plan) {
+        dms.set_faults(plan.clone(), trace.clone(), clock.clone());
+    }
     let sut = Sut::start(SutParts {
         scenario,
         opts,

@@ -15,7 +15,7 @@ use crate::located::{Located, duration, quoted};
 pub struct FaultSpec {
     /// Unique; trace events name it.
     pub id: Spanned<String>,
-    /// "submission", "relay", "push", "retrieval", "seal" or "directory".
+    /// "submission", "relay", "push", "retrieval", "seal", "directory" or "dms".
     pub face: Spanned<String>,
     /// Submission and relay: "connect", "ehlo", "mail", "rcpt", "data" or "after-data".
     #[serde(default)]
@@ -58,6 +58,7 @@ fn actions_of(face: Face) -> &'static [&'static str] {
         Face::Seal => &["seal-broken", "seal-foreign"],
         Face::Relay => &["reply", "drop"],
         Face::Directory => &["unavailable"],
+        Face::Dms => &["unavailable"],
     }
 }
 

@@ -339,6 +339,29 @@ fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Pr
     let citizens = citizens(&file)?;
     let step_offsets = steps(&file, &citizens, &intake)?;
     let faults = fault::plan(&file.fault)?;
+    // A fault at the DMS needs the scenario's DMS (`[dms]`), else it would never strike.
+    if file.dms.is_none()
+        && let Some(f) = file.fault.iter().find(|f| f.face.get_ref() == "dms")
+    {
+        return Err(Located::new(
+            f.face.span(),
+            "a fault at the \"dms\" face needs a [dms] section (docs/dms.md)".to_string(),
+        )
+        .into());
+    }
+    if let Some(m) = file
+        .fault
+        .iter()
+        .filter(|f| f.face.get_ref() == "dms")
+        .find_map(|f| f.mailbox.as_ref())
+    {
+        return Err(Located::new(
+            m.span(),
+            "`mailbox` does not apply at the \"dms\" face (every hand-over is a candidate)"
+                .to_string(),
+        )
+        .into());
+    }
     let (office_hours, traffic_until) = traffic(&file, duration)?;
     if let Some(p) = &file.population
         && (p.size == 0 || p.size > 1_000_000)
@@ -1023,6 +1046,17 @@ mod tests {
                 .message
                 .contains("duplicate fault id")
         );
+        // The DMS face needs the scenario's DMS, and takes no `mailbox`.
+        let dms = "\n[[fault]]\nid = \"d\"\nface = \"dms\"\naction = \"unavailable\"\nnth = 1\n";
+        let e = parse_str(&format!("{GOOD}{dms}")).unwrap_err();
+        assert!(e.message.contains("needs a [dms] section"), "{e}");
+        let text = format!("{GOOD}{dms}");
+        let line = text.lines().position(|l| l == "face = \"dms\"").unwrap() + 1;
+        assert_eq!((e.line, e.column), (line, 8), "{e}");
+        let with_dms = format!("{GOOD}\n[dms]\n{dms}");
+        assert_eq!(parse_str(&with_dms).unwrap().faults.len(), 1);
+        let e = parse_str(&format!("{with_dms}mailbox = \"a@b.de\"\n")).unwrap_err();
+        assert!(e.message.contains("`mailbox` does not apply"), "{e}");
     }
 
     /// A reference to an unknown citizen points at the value and lists the known ids.

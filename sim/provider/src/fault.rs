@@ -102,16 +102,20 @@ pub enum Face {
     Relay,
     /// The directory look-up of the HTTP face (`/directory/v1/entries/…`).
     Directory,
+    /// The document management system the intake hands cases to (`POST /documents`); not a
+    /// face of the provider: the harness's DMS mock evaluates it (docs/dms.md).
+    Dms,
 }
 
 impl Face {
-    pub const ALL: [Face; 6] = [
+    pub const ALL: [Face; 7] = [
         Face::Submission,
         Face::Push,
         Face::Retrieval,
         Face::Seal,
         Face::Relay,
         Face::Directory,
+        Face::Dms,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -122,6 +126,7 @@ impl Face {
             Face::Seal => "seal",
             Face::Relay => "relay",
             Face::Directory => "directory",
+            Face::Dms => "dms",
         }
     }
 
