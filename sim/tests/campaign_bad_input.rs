@@ -1,6 +1,7 @@
 //! The bad-input campaign (issue #18, docs/reliability.md): malformed and hostile inputs from a
 //! seeded generator against the provider's SMTP submission face (before and after AUTH, in
-//! commands and in DATA), its POP3 face, its HTTP face (gateway API and directory) and the
+//! commands and in DATA), its relay face (as a trusted peer provider, in commands and in
+//! DATA), its POP3 face, its HTTP face (gateway API and directory) and the
 //! reference intake's SMTP listener. Promises checked for every input: no panic anywhere in
 //! the process, no HTTP 5xx, every SMTP refusal a reply line with a code and an enhanced status
 //! (RFC 3463), every POP3 answer `+OK` or `-ERR`, no input left without an answer (a closed
@@ -142,12 +143,63 @@ fn judge_smtp_as(
     }
 }
 
+/// The peer provider whose certificate the relay face trusts.
+const PEER: &str = "dmda-b.de-mail.de";
+
 async fn start_world() -> World {
     WorldBuilder::new()
         .account(CITIZEN, AccountKind::Person, AuthLevel::High)
         .account(INTAKE, AccountKind::Institution, AuthLevel::High)
+        .trusted_peers(&[PEER])
         .start()
         .await
+}
+
+/// A session on the relay face as the trusted peer (implicit TLS, its client certificate),
+/// after the greeting and EHLO.
+async fn relay_session(w: &World) -> Client {
+    let peer = w.pki.issue(PEER, &[PEER]).unwrap();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(w.pki.root_store().unwrap())
+        .with_client_auth_cert(
+            vec![peer.cert_der.clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(peer.key_der.clone().into()),
+        )
+        .unwrap();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("dmda-a.de-mail.de").unwrap();
+    let tcp = TcpStream::connect(w.provider.relay_addr()).await.unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    let mut c = Client {
+        io: BufReader::new(Box::new(tls)),
+    };
+    let greeting = c.read_reply().await;
+    assert!(greeting.starts_with("220"), "{greeting}");
+    c.cmd(&format!("EHLO {PEER}")).await;
+    c
+}
+
+/// The relay face, where peer providers hand messages over: hostile commands and hostile
+/// messages after a valid envelope from the trusted peer.
+async fn relay(w: &World, g: &mut Gen, n: usize) -> Tally {
+    let mut t = Tally::default();
+    let sender = format!("max.muster@{PEER}");
+    for i in 0..n {
+        let mut c = relay_session(w).await;
+        let input = if i % 2 == 0 {
+            command(g)
+        } else {
+            let r = c.cmd(&format!("MAIL FROM:<{sender}>")).await;
+            assert!(r.starts_with("250"), "{r}");
+            let r = c.cmd(&format!("RCPT TO:<{INTAKE}>")).await;
+            assert!(r.starts_with("250"), "{r}");
+            assert!(c.cmd("DATA").await.starts_with("354"));
+            message(g)
+        };
+        let r = smtp_reply(&mut c.io, &input).await;
+        judge_smtp(&mut t, &input, r);
+    }
+    t
 }
 
 async fn start_intake(w: &World) -> ReferenceIntake {
@@ -512,6 +564,7 @@ async fn hostile_inputs_on_every_face_get_specific_answers_and_break_nothing() {
         "intake listener",
         intake_listener(&w, &intake, &mut g, 100 * scale).await,
     ));
+    tallies.push(("relay (trusted peer)", relay(&w, &mut g, 100 * scale).await));
     tallies.push(("POP3", pop3(&w, &mut g, 120 * scale).await));
     tallies.push((
         "HTTP gateway/directory",
