@@ -566,6 +566,14 @@ async fn relay_face_does_not_split_on_bare_line_ends() {
         smuggle(&mut c, pattern, "max.muster@dmda-b.de-mail.de").await;
     }
     assert!(w.provider.mailbox(INTAKE).unwrap().is_empty());
+    // No account login on the relay face: the peer is authenticated by its certificate.
+    let r = c.cmd("AUTH PLAIN AGVyaWthAGVyaWth").await;
+    assert!(
+        r.starts_with("503 5.5.1") && r.contains("relay face"),
+        "{r}"
+    );
+    let r = c.cmd("AUTH LOGIN").await;
+    assert!(r.starts_with("503 5.5.1"), "{r}");
 }
 
 /// Starts the reference intake against the test world's provider.

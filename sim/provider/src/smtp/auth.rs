@@ -20,6 +20,19 @@ impl Session {
                 .await
                 .map(|()| true);
         }
+        if self.relay_peer.is_some() {
+            // A peer provider is authenticated by its client certificate (IT-BInfra-IO
+            // Tabelle 1); an account login has no place on the relay face (found by the
+            // bad-input campaign: it used to start the exchange with 334).
+            return self
+                .reply(
+                    503,
+                    "5.5.1",
+                    "AUTH is not used on the relay face: the peer provider is authenticated by its certificate",
+                )
+                .await
+                .map(|()| true);
+        }
         if !self.tls {
             return self
                 .refuse(
