@@ -155,26 +155,9 @@ async fn start_world() -> World {
         .await
 }
 
-/// A session on the relay face as the trusted peer (implicit TLS, its client certificate),
-/// after the greeting and EHLO.
+/// A session on the relay face as the trusted peer, after the greeting and EHLO.
 async fn relay_session(w: &World) -> Client {
-    let peer = w.pki.issue(PEER, &[PEER]).unwrap();
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(w.pki.root_store().unwrap())
-        .with_client_auth_cert(
-            vec![peer.cert_der.clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(peer.key_der.clone().into()),
-        )
-        .unwrap();
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-    let name = rustls::pki_types::ServerName::try_from("dmda-a.de-mail.de").unwrap();
-    let tcp = TcpStream::connect(w.provider.relay_addr()).await.unwrap();
-    let tls = connector.connect(name, tcp).await.unwrap();
-    let mut c = Client {
-        io: BufReader::new(Box::new(tls)),
-    };
-    let greeting = c.read_reply().await;
-    assert!(greeting.starts_with("220"), "{greeting}");
+    let mut c = Client::relay(w, PEER).await;
     c.cmd(&format!("EHLO {PEER}")).await;
     c
 }

@@ -541,26 +541,7 @@ async fn smuggled_end_of_data_is_not_a_line_end() {
 #[tokio::test]
 async fn relay_face_does_not_split_on_bare_line_ends() {
     let w = start_world_with(&[], &["dmda-b.de-mail.de"]).await;
-    let peer = w
-        .pki
-        .issue("dmda-b.de-mail.de", &["dmda-b.de-mail.de"])
-        .unwrap();
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(w.pki.root_store().unwrap())
-        .with_client_auth_cert(
-            vec![peer.cert_der.clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(peer.key_der.clone().into()),
-        )
-        .unwrap();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let name = rustls::pki_types::ServerName::try_from("dmda-a.de-mail.de").unwrap();
-    let tcp = TcpStream::connect(w.provider.relay_addr()).await.unwrap();
-    let tls = connector.connect(name, tcp).await.unwrap();
-    let mut c = Client {
-        io: BufReader::new(Box::new(tls)),
-    };
-    let greeting = c.read_reply().await;
-    assert!(greeting.starts_with("220"), "{greeting}");
+    let mut c = Client::relay(&w, "dmda-b.de-mail.de").await;
     c.cmd("EHLO dmda-b.de-mail.de").await;
     for pattern in SMUGGLE_PATTERNS {
         smuggle(&mut c, pattern, "max.muster@dmda-b.de-mail.de").await;

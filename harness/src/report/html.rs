@@ -35,20 +35,10 @@ pub const MAX_DEADLINE_ROWS: usize = 30;
 /// At most this many rows in a folded latency table.
 pub const MAX_TABLE_ROWS: usize = 200;
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML content and attribute values (the web UI's escaping: control
+/// characters other than tab and line ends show as U+FFFD).
 pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    demail_sim::provider::ui::html::esc(s)
 }
 
 use escape_html as e;

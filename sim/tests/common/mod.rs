@@ -281,6 +281,29 @@ impl Client {
         }
     }
 
+    /// A session on `w`'s relay face as the peer provider `peer` (implicit TLS with a client
+    /// certificate of the test CA for `peer`), after the greeting.
+    pub async fn relay(w: &World, peer: &str) -> Self {
+        let id = w.pki.issue(peer, &[peer]).unwrap();
+        let config = rustls::ClientConfig::builder()
+            .with_root_certificates(w.pki.root_store().unwrap())
+            .with_client_auth_cert(
+                vec![id.cert_der.clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(id.key_der.clone().into()),
+            )
+            .unwrap();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let name = rustls::pki_types::ServerName::try_from("dmda-a.de-mail.de").unwrap();
+        let tcp = TcpStream::connect(w.provider.relay_addr()).await.unwrap();
+        let tls = connector.connect(name, tcp).await.unwrap();
+        let mut c = Client {
+            io: BufReader::new(Box::new(tls)),
+        };
+        let greeting = c.read_reply().await;
+        assert!(greeting.starts_with("220"), "{greeting}");
+        c
+    }
+
     /// EHLO, STARTTLS, EHLO, AUTH PLAIN as `user`.
     pub async fn login(addr: std::net::SocketAddr, pki: &TestPki, user: &str) -> Self {
         let mut c = Client::connect(addr).await;
