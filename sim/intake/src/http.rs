@@ -142,13 +142,17 @@ async fn set_clock(
 
 async fn cases(State(intake): State<Arc<Intake>>) -> Response {
     let state = lock(&intake.state);
-    Json(json!({
+    let mut body = json!({
         "now": state.now.map(|t| t.to_string()),
         "cases": state.cases,
         "evidence": state.evidence,
         "services": state.services,
-    }))
-    .into_response()
+    });
+    // With an archive the closed cases are counted, not listed (`archive`).
+    if let Some(archive) = &intake.archive {
+        body["archived_cases"] = json!(lock(archive).closed_cases().ok());
+    }
+    Json(body).into_response()
 }
 
 /// Reads `after=N` (the only parameter); no query means 0.
