@@ -942,7 +942,10 @@ async fn archived_case_still_catches_a_duplicate() {
         "no second reply: {http}"
     );
     let cases = http_get(&intake.base_url(), "/testbed/cases").await;
-    assert!(cases.contains(r#""cases":[]"#), "no second case: {cases}");
+    assert!(
+        cases.contains(r#""cases":[]"#) && cases.contains(r#""archived_cases":1"#),
+        "no second case: {cases}"
+    );
     let events = http_get(&intake.base_url(), "/testbed/events").await;
     assert!(
         events.contains(r#""kind":"intake.duplicate""#)
