@@ -146,14 +146,7 @@ fn view_page(shared: &Shared, path: Result<Path<(String, String)>, PathRejection
             header_panel(&mut main, raw, summary.message_type, &report);
             acknowledge_section(&mut main, &report);
         }
-        Err(e) => {
-            let _ = writeln!(
-                main,
-                "<div class=\"verdict invalid\" id=\"integrity\"><strong class=\"invalid\">\
-                 Der Kopf ist nicht lesbar (the header cannot be read)</strong>: {}</div>",
-                esc(&e.to_string())
-            );
-        }
+        Err(e) => unreadable(&mut main, &e.to_string()),
     }
     text_section(&mut main, &bytes);
     html_response(
@@ -180,17 +173,20 @@ pub fn sections(bytes: &[u8], ca_der: Option<&[u8]>) -> String {
             header_panel(&mut main, &raw, t, &report);
             acknowledge_section(&mut main, &report);
         }
-        Err(e) => {
-            let _ = writeln!(
-                main,
-                "<div class=\"verdict invalid\" id=\"integrity\"><strong class=\"invalid\">\
-                 Der Kopf ist nicht lesbar (the header cannot be read)</strong>: {}</div>",
-                esc(&e.to_string())
-            );
-        }
+        Err(e) => unreadable(&mut main, &e.to_string()),
     }
     text_section(&mut main, bytes);
     main
+}
+
+/// The verdict box of a message whose header cannot be read.
+fn unreadable(main: &mut String, why: &str) {
+    let _ = writeln!(
+        main,
+        "<div class=\"verdict invalid\" id=\"integrity\"><strong class=\"invalid\">\
+         Der Kopf ist nicht lesbar (the header cannot be read)</strong>: {}</div>",
+        esc(why)
+    );
 }
 
 /// The integrity verdict and the rule violations.
