@@ -99,6 +99,22 @@ async fn the_run_view_shows_checks_timeline_and_messages() {
     assert!(body.contains("id=\"demail-headers\""), "{body}");
     assert!(body.contains("X-de-mail-message-type"), "{body}");
 
+    // The change stamps the live pages poll: the scenario's moves when its trace grows, and
+    // so does the index's.
+    let (status, head, stamp) = get(addr, &host, &format!("/changes/{SCENARIO}")).await;
+    assert_eq!(status, 200);
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    let (_, _, index_stamp) = get(addr, &host, "/changes").await;
+    let trace = out.join(SCENARIO).join("trace.jsonl");
+    let mut t = std::fs::read_to_string(&trace).unwrap();
+    t.push_str("{}\n");
+    std::fs::write(&trace, t).unwrap();
+    assert_ne!(
+        get(addr, &host, &format!("/changes/{SCENARIO}")).await.2,
+        stamp
+    );
+    assert_ne!(get(addr, &host, "/changes").await.2, index_stamp);
+
     // A tampered copy: one changed byte in the text breaks the seal.
     let file = out.join(SCENARIO).join("messages/000002.eml");
     let mut bytes = std::fs::read(&file).unwrap();
@@ -119,6 +135,13 @@ async fn the_run_view_shows_checks_timeline_and_messages() {
         &format!("/message/{SCENARIO}/messages/provider-dmda-a.sqlite"),
         "/run/.hidden",
         "/run/",
+        "/pdf/../../etc/passwd",
+        &format!("/pdf/{SCENARIO}/messages/../../../../etc/passwd"),
+        &format!("/pdf/{SCENARIO}/pki/ca.pem"),
+        // A message without a PDF part has none to serve.
+        &format!("/pdf/{SCENARIO}/messages/000001.eml"),
+        "/changes/../../etc",
+        "/changes/.hidden",
     ] {
         let (status, _, body) = get(addr, &host, path).await;
         assert!(
@@ -178,7 +201,8 @@ fn run_ui_serves_the_view_of_its_out_folder() {
         "{page}"
     );
     assert!(page.contains("bestanden (passed)"), "{page}");
-    // report.json is written: the index no longer reloads itself.
+    // The index follows the run by its change stamp, never by reloading itself.
+    assert!(page.contains("data-changes=\"/changes\""), "{page}");
     assert!(!page.contains("http-equiv=\"refresh\""), "{page}");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -1,8 +1,8 @@
 //! The web UI on the provider's HTTP face (`/ui/`, docs/ui.md) at the HTTP level: off unless
 //! switched on, loopback `Host` only, a strict Content-Security-Policy on every page, a
 //! hostile subject escaped in the list and the message view, a tampered message judged
-//! "invalid" with the reason, a confirmation linked to its message and back, the raw `.eml`
-//! as stored, located 4xx answers, and the gateway API's tokens untouched. Mail is submitted
+//! "invalid" with the reason, a confirmation linked to its message and back with its PDF shown
+//! in a frame, the raw `.eml` as stored, located 4xx answers, and the gateway API's tokens untouched. Mail is submitted
 //! over SMTP as a citizen would; HTTP is spoken by a tiny HTTP/1.1 client over `TcpStream`.
 
 use std::collections::BTreeMap;
@@ -261,4 +261,31 @@ async fn confirmations_link_to_their_message_and_back() {
     );
     assert!(c.contains("GA-3"), "the private-id is copied: {c}");
     assert!(c.contains("Acknowledge-Message"), "{c}");
+
+    // The confirmation's PDF is shown in a frame of its page and served as a PDF that only
+    // this origin may frame.
+    let pdf_href = format!("{confirmation}/pdf");
+    assert!(
+        c.contains(&format!(
+            "<iframe id=\"pdf\" class=\"pdf\" src=\"{pdf_href}\""
+        )),
+        "{c}"
+    );
+    let pdf = get(&w, &pdf_href).await;
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+    assert!(pdf.body.starts_with(b"%PDF-"), "a PDF");
+    assert_eq!(
+        pdf.headers["content-security-policy"],
+        "frame-ancestors 'self'"
+    );
+    assert_eq!(pdf.headers["x-frame-options"], "SAMEORIGIN");
+    assert_eq!(pdf.headers["x-content-type-options"], "nosniff");
+    // The pages themselves still refuse every frame; a message without a PDF has none to show.
+    let page = get(&w, &confirmation).await;
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    assert!(page.headers["content-security-policy"].contains("frame-ancestors 'none'"));
+    let none = get(&w, &format!("{original_href}/pdf")).await;
+    assert_eq!(none.status, 404, "{}", none.text());
+    assert!(!v.contains("<iframe"), "no frame on a message without PDF");
 }

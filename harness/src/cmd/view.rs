@@ -5,10 +5,13 @@
 //! De-Mail view as `serve --ui` (header panel, seal verdict against the run's test CA,
 //! Acknowledge-Message, text).
 //!
-//! It reads the folder at every request, so a run still in progress shows what it has written
-//! so far (reload to follow it). Read-only; answers only a loopback peer with a loopback `Host`
-//! (as `serve --ui`); a path can name only files below the run folder: scenario folders and
-//! `messages/NNNNNN.eml`, nothing else.
+//! It reads the folder at every request, and the runner writes each scenario's trace event by
+//! event, so a run in progress shows what has happened so far: the index and a scenario's page
+//! follow the run without a reload (the provider UI's `live.js` asks `/changes…` for a stamp of
+//! the files every two seconds and swaps the page's `<main>` when it moves). Read-only; answers
+//! only a loopback peer with a loopback `Host` (as `serve --ui`); a path can name only files
+//! below the run folder: scenario folders, `messages/NNNNNN.eml` and the PDF part of such a
+//! message, nothing else.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -40,9 +43,12 @@ pub struct ViewArgs {
     pub listen: SocketAddr,
 }
 
-/// The Content-Security-Policy of the run view: this origin's stylesheet, nothing else.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
-     form-action 'none'; frame-ancestors 'none'";
+/// The Content-Security-Policy of the run view: this origin's stylesheet and live script (which
+/// may ask this origin for the change stamp), frames of this origin (the PDF of a
+/// confirmation), nothing else.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+     connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
 
 /// At most this many trace events on one timeline page (`?from=N` pages on).
 pub const TIMELINE_PAGE: usize = 1000;
@@ -118,6 +124,18 @@ fn router(root: Root) -> Router {
         .route("/", get(index))
         .route("/run/{*name}", get(scenario))
         .route("/message/{*path}", get(message))
+        .route("/pdf/{*path}", get(pdf))
+        .route("/changes", get(index_stamp))
+        .route("/changes/{*name}", get(scenario_stamp))
+        .route(
+            "/assets/live.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    demail_sim::provider::ui::LIVE_JS,
+                )
+            }),
+        )
         .route(
             "/assets/ui.css",
             get(|| async {
@@ -159,27 +177,101 @@ async fn guard(request: Request, next: Next) -> Response {
         next.run(request).await
     };
     let h = r.headers_mut();
+    // The run view's own policy (unless the answer set one: a PDF to be shown in a frame).
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
     demail_sim::provider::ui::secure(h);
-    // No script in the run view: a stricter policy than the provider UI's.
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
     r
 }
 
 /// The page frame of the run view.
 fn frame(title: &str, main: &str) -> String {
+    frame_live(title, main, None)
+}
+
+/// The page frame of a page that follows the run: `live` is the change-stamp URL and the stamp
+/// the page was rendered at; the live script swaps `<main>` when the stamp moves.
+fn frame_live(title: &str, main: &str, live: Option<(&str, &str)>) -> String {
+    let (script, main_attrs, status) = match live {
+        Some((url, stamp)) => (
+            "<script src=\"/assets/live.js\" defer></script>\n",
+            format!(
+                " id=\"live\" data-changes=\"{}\" data-stamp=\"{}\"",
+                esc(url),
+                esc(stamp)
+            ),
+            "\n<span id=\"live-status\" class=\"live\" title=\"follows the run without reload\">live</span>",
+        ),
+        None => ("", String::new(), ""),
+    };
     format!(
         "<!DOCTYPE html>\n<html lang=\"de\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{title} · demail-testbed run view</title>\n\
-         <link rel=\"stylesheet\" href=\"/assets/ui.css\">\n</head>\n<body>\n\
+         <link rel=\"stylesheet\" href=\"/assets/ui.css\">\n{script}</head>\n<body>\n\
          <header><a class=\"brand\" href=\"/\">demail-testbed</a> <span class=\"provider\">Lauf (run view)</span>\n\
-         <nav><a href=\"/\">Szenarien (scenarios)</a></nav></header>\n\
-         <main>\n{main}\n</main>\n</body>\n</html>\n",
+         <nav><a href=\"/\">Szenarien (scenarios)</a></nav>{status}</header>\n\
+         <main{main_attrs}>\n{main}\n</main>\n</body>\n</html>\n",
         title = esc(title),
     )
+}
+
+/// The length of a file, 0 when it is missing: the stamps are made of these.
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// The index's change stamp: the run's report and every scenario folder's trace length.
+fn index_stamp_of(root: &Path) -> String {
+    let mut stamp = format!("r{}", file_len(&root.join("report.json")));
+    for name in scenario_folders(root) {
+        let _ = write!(
+            stamp,
+            "|{name}:{}",
+            file_len(&root.join(&name).join("trace.jsonl"))
+        );
+    }
+    // Long runs have many folders: a digest keeps the stamp short.
+    format!("{:016x}", demail_sim::seed::derive(0, &stamp))
+}
+
+/// A scenario page's change stamp: its trace's length and the run's report.
+fn scenario_stamp_of(root: &Path, dir: &Path) -> String {
+    format!(
+        "t{}-r{}",
+        file_len(&dir.join("trace.jsonl")),
+        file_len(&root.join("report.json"))
+    )
+}
+
+/// `GET /changes`: the index's change stamp (text).
+async fn index_stamp(State(root): State<Root>) -> Response {
+    stamp_answer(index_stamp_of(&root))
+}
+
+/// `GET /changes/{name}`: a scenario page's change stamp (text).
+async fn scenario_stamp(
+    State(root): State<Root>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    match scenario_dir(&root, &name) {
+        Some(dir) => stamp_answer(scenario_stamp_of(&root, &dir)),
+        None => page_error(
+            StatusCode::NOT_FOUND,
+            "No such scenario folder in this run.",
+        ),
+    }
+}
+
+fn stamp_answer(stamp: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        stamp,
+    )
+        .into_response()
 }
 
 fn html(status: StatusCode, body: String) -> Response {
@@ -298,8 +390,6 @@ async fn index(State(root): State<Root>) -> Response {
             error = esc(entry["error"].as_str().unwrap_or("")),
         );
     }
-    // While a run is writing the folder (no report.json yet) the index reloads itself.
-    let refresh = report.is_empty();
     let main = if folders.is_empty() {
         format!(
             "<h1>Szenarien (scenarios)</h1>\n<p>No scenario folder (one with a trace.jsonl) in {} yet.</p>",
@@ -320,15 +410,12 @@ async fn index(State(root): State<Root>) -> Response {
             }
         )
     };
-    let mut page = frame("Szenarien (scenarios)", &main);
-    if refresh {
-        page = page.replacen(
-            "<meta charset=\"utf-8\">",
-            "<meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" content=\"3\">",
-            1,
-        );
-    }
-    html(StatusCode::OK, page)
+    // The page follows the run (new folders, growing traces, the report at the end).
+    let stamp = index_stamp_of(&root);
+    html(
+        StatusCode::OK,
+        frame_live("Szenarien (scenarios)", &main, Some(("/changes", &stamp))),
+    )
 }
 
 /// The `?from=N` of a timeline page.
@@ -366,7 +453,24 @@ async fn scenario(
             );
         }
     };
+    let stamp = scenario_stamp_of(&root, &dir);
     let entry = report(&root).remove(&name).unwrap_or(Value::Null);
+    let finished = trace
+        .lines()
+        .next_back()
+        .and_then(|l| serde_json::from_str::<Value>(l).ok())
+        .is_some_and(|e| e["kind"] == "run.finished");
+    // While the scenario runs, report.json has no entry yet: its seed is in `run.started`.
+    let seed = match &entry["seed"] {
+        Value::Null => trace
+            .lines()
+            .find_map(|l| {
+                let e = serde_json::from_str::<Value>(l).ok()?;
+                (e["kind"] == "run.started").then(|| e["seed"].clone())
+            })
+            .unwrap_or(Value::Null),
+        s => s.clone(),
+    };
     let mut main = String::new();
     let _ = writeln!(
         main,
@@ -374,8 +478,12 @@ async fn scenario(
          <dt>Seed</dt><dd>{}</dd><dt>Wiederholen (replay)</dt><dd><code>{}</code></dd>\
          <dt>Ordner (folder)</dt><dd>{}</dd></dl>",
         esc(&name),
-        verdict_cell(&entry),
-        esc(&entry["seed"].to_string()),
+        if entry.is_null() && !finished {
+            "<span class=\"tag\" id=\"running\">läuft (running)</span>".to_string()
+        } else {
+            verdict_cell(&entry)
+        },
+        esc(&seed.to_string()),
         esc(entry["reproduce"].as_str().unwrap_or("—")),
         esc(&dir.display().to_string()),
     );
@@ -409,7 +517,11 @@ async fn scenario(
         main.push_str("</tbody></table>\n");
     }
     timeline(&mut main, &name, &trace, from);
-    html(StatusCode::OK, frame(&name, &main))
+    let changes = format!("/changes/{name}");
+    html(
+        StatusCode::OK,
+        frame_live(&name, &main, Some((&changes, &stamp))),
+    )
 }
 
 /// The trace as a table on virtual time, [`TIMELINE_PAGE`] events from `from`; events that
@@ -505,24 +617,42 @@ fn timeline(main: &mut String, name: &str, trace: &str, from: usize) {
     }
 }
 
+/// A message file of the run named by `{scenario}/messages/{NNNNNN.eml}`: the scenario, the
+/// file name, its folder and its bytes; anything else is no message of the run.
+fn message_file(root: &Path, path: &str) -> Option<(String, String, PathBuf, Vec<u8>)> {
+    let (scenario, file) = path.rsplit_once("/messages/")?;
+    let numbered = file
+        .strip_suffix(".eml")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let dir = scenario_dir(root, scenario).filter(|_| numbered)?;
+    let bytes = std::fs::read(dir.join("messages").join(file)).ok()?;
+    Some((scenario.to_string(), file.to_string(), dir, bytes))
+}
+
+/// `GET /pdf/{scenario}/messages/{NNNNNN.eml}`: the PDF part of a message of the run (a
+/// confirmation's PDF, shown in a frame of its message page).
+async fn pdf(
+    State(root): State<Root>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> Response {
+    match message_file(&root, &path) {
+        Some((_, _, _, bytes)) => match demail_sim::provider::ui::pdf_part(&bytes) {
+            Some(pdf) => demail_sim::provider::ui::pdf_response(pdf),
+            None => page_error(StatusCode::NOT_FOUND, "The message has no PDF part."),
+        },
+        None => page_error(StatusCode::NOT_FOUND, "No such message in this run."),
+    }
+}
+
 /// `GET /message/{scenario}/messages/{NNNNNN.eml}`: one message of the run.
 async fn message(
     State(root): State<Root>,
     axum::extract::Path(path): axum::extract::Path<String>,
 ) -> Response {
-    let Some((scenario, file)) = path.rsplit_once("/messages/") else {
+    let Some((scenario, file, dir, bytes)) = message_file(&root, &path) else {
         return page_error(StatusCode::NOT_FOUND, "No such message in this run.");
     };
-    let numbered = file
-        .strip_suffix(".eml")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    let Some(dir) = scenario_dir(&root, scenario).filter(|_| numbered) else {
-        return page_error(StatusCode::NOT_FOUND, "No such message in this run.");
-    };
-    let bytes = match std::fs::read(dir.join("messages").join(file)) {
-        Ok(b) => b,
-        Err(_) => return page_error(StatusCode::NOT_FOUND, "No such message in this run."),
-    };
+    let (scenario, file) = (scenario.as_str(), file.as_str());
     let ca = CertificateDer::from_pem_file(dir.join("pki").join("ca.pem")).ok();
     let mut main = format!(
         "<h1>{}</h1>\n<p class=\"muted\">{} bytes · <a href=\"/run/{}\">{}</a> · {}</p>\n",
@@ -539,6 +669,7 @@ async fn message(
     main.push_str(&demail_sim::provider::ui::message_sections(
         &bytes,
         ca.as_ref().map(|c| c.as_ref()),
+        &format!("/pdf/{path}"),
     ));
     html(StatusCode::OK, frame(file, &main))
 }

@@ -147,7 +147,12 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     let master = opts.seed.unwrap_or(scenario.file.scenario.seed);
     clear_run_folder(opts)?;
     let clock = VirtualClock::new(&scenario.start);
-    let trace = Trace::new(clock.clone());
+    // The trace goes to `<out>/trace.jsonl` event by event (unbuffered: the run view follows
+    // the file while the scenario runs) and is written once more, whole, when it ends.
+    let trace_path = opts.out_dir.join("trace.jsonl");
+    let trace_file = std::fs::File::create(&trace_path)
+        .with_context(|| format!("creating {}", trace_path.display()))?;
+    let trace = Trace::recording(clock.clone(), trace_file);
     let (pki, pki_dir) = run_pki(scenario, opts)?;
     let target = opts.target.as_deref();
 

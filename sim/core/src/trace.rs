@@ -2,8 +2,9 @@
 //!
 //! Every run writes it as `trace.jsonl`, one event per line in (virtual time, sequence)
 //! order. The format is documented column by column in `docs/trace.md`. Scenario runs keep
-//! the whole trace in memory and write it at the end; `serve` streams it to
-//! `<data>/trace.jsonl` and keeps only a window ([`Trace::streaming`]).
+//! the whole trace in memory and also write each event to `<run>/trace.jsonl` as it happens,
+//! so the run view can follow a scenario while it runs ([`Trace::recording`]); `serve`
+//! streams it to `<data>/trace.jsonl` and keeps only a window ([`Trace::streaming`]).
 //!
 //! Architecture invariant: nothing nondeterministic reaches an event (no port numbers, no wall
 //! times, no ids drawn from the OS), so the same scenario and seed give a byte-identical trace
@@ -332,8 +333,9 @@ pub const STREAM_WINDOW: usize = 1024;
 /// The shared sink that stamps events with virtual time and sequence numbers.
 ///
 /// Two modes:
-/// - [`Trace::new`] (scenario runs, tests): every event stays in memory; the runner writes
-///   them all at the end ([`Trace::to_jsonl`]).
+/// - [`Trace::new`] (tests): every event stays in memory ([`Trace::to_jsonl`]).
+/// - [`Trace::recording`] (scenario runs): every event stays in memory and is also written as
+///   one JSON line to a writer (the run's `trace.jsonl`) when it is emitted.
 /// - [`Trace::streaming`] (`serve`, a long-running provider): each event is written as one
 ///   JSON line to a writer (`<data>/trace.jsonl`) when it is emitted, and only the latest
 ///   [`STREAM_WINDOW`] stay in memory, so memory stays bounded however long it runs. The
@@ -403,6 +405,25 @@ impl Trace {
                 sink: Some(Sink {
                     writer: Box::new(writer),
                     window: STREAM_WINDOW,
+                    failed: false,
+                }),
+            })),
+        }
+    }
+
+    /// A trace that keeps every event in memory, as [`Trace::new`], and also writes each as one
+    /// JSON line (the format of [`Trace::to_jsonl`]) to `writer` when it is emitted, so that a
+    /// reader of the file (the run view, `demail-testbed view`) sees the run as it goes. A
+    /// write error is logged once; the events in memory stay complete.
+    pub fn recording(clock: VirtualClock, writer: impl Write + Send + 'static) -> Self {
+        Self {
+            clock,
+            inner: Arc::new(Mutex::new(Inner {
+                events: VecDeque::new(),
+                last_seq: 0,
+                sink: Some(Sink {
+                    writer: Box::new(writer),
+                    window: usize::MAX,
                     failed: false,
                 }),
             })),
@@ -554,6 +575,22 @@ mod tests {
             kept.events().len(),
             n as usize,
             "the in-memory mode keeps all"
+        );
+
+        let out = Shared::default();
+        let recorded = Trace::recording(clock(), out.clone());
+        for i in 0..n {
+            recorded.emit(finished(i));
+        }
+        assert_eq!(
+            String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
+            kept.to_jsonl(),
+            "a recording trace writes the same lines as it goes"
+        );
+        assert_eq!(
+            recorded.to_jsonl(),
+            kept.to_jsonl(),
+            "and keeps every event in memory"
         );
 
         let resumed = Trace::streaming(clock(), Shared::default(), 41);

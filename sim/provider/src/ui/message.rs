@@ -3,7 +3,8 @@
 //! (verified against the provider's test CA) and the rule violations, both from the De-Mail
 //! view `inspect` prints ([`demail_wire::inspect`]); the confirmations and Meldungen about it
 //! (their In-Reply-To is its Message-ID) and, for those, the message they answer; the text;
-//! and the raw `.eml` (`…/raw`, as stored).
+//! the PDF a confirmation carries (`…/pdf`, shown in a frame); and the raw `.eml` (`…/raw`, as
+//! stored).
 
 use std::fmt::Write as _;
 
@@ -69,6 +70,78 @@ pub(super) async fn raw(
         }
     })
     .await
+}
+
+/// `GET /ui/message/{mailbox}/{id}/pdf`: the message's PDF part (a confirmation's PDF of the
+/// same content, PVD-IO §3.4.1), shown in the message page's frame.
+pub(super) async fn pdf(
+    State(shared): State<Arc<Shared>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    blocking(move || {
+        let Ok(Path((mailbox, id))) = path else {
+            return error_page(&shared, StatusCode::BAD_REQUEST, "The path cannot be read.");
+        };
+        let found = lock(&shared.store).message_raw(&mailbox, &id);
+        match found {
+            Ok(Some(bytes)) => match pdf_part(&bytes) {
+                Some(pdf) => pdf_response(pdf),
+                None => error_page(
+                    &shared,
+                    StatusCode::NOT_FOUND,
+                    "The message has no PDF part (none of type application/pdf that starts with %PDF-).",
+                ),
+            },
+            Ok(None) => not_held(&shared, &mailbox, &id),
+            Err(e) => storage_error(&shared, "reading a message", e),
+        }
+    })
+    .await
+}
+
+/// The first `application/pdf` part of a message, decoded, if it is a PDF (starts with
+/// `%PDF-`); anything else is not served as a PDF.
+pub fn pdf_part(bytes: &[u8]) -> Option<Vec<u8>> {
+    use mail_parser::MimeHeaders as _;
+    let parsed = mail_parser::MessageParser::default().parse(bytes)?;
+    parsed
+        .parts
+        .iter()
+        .filter(|p| {
+            p.content_type().is_some_and(|c| {
+                c.ctype().eq_ignore_ascii_case("application")
+                    && c.subtype().is_some_and(|s| s.eq_ignore_ascii_case("pdf"))
+            })
+        })
+        .map(|p| p.contents())
+        .find(|c| c.starts_with(b"%PDF-"))
+        .map(<[u8]>::to_vec)
+}
+
+/// A PDF as an answer to be shown in a frame of this origin: `inline`, no sniffing, framing by
+/// this origin only (the pages themselves refuse every frame). No other CSP directive: a
+/// policy that forbids plugins would keep the browser's PDF viewer from showing it.
+pub fn pdf_response(pdf: Vec<u8>) -> Response {
+    let mut r = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/pdf")],
+        pdf,
+    )
+        .into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("inline; filename=\"bestaetigung.pdf\""),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'self'"),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
+    r
 }
 
 fn not_held(shared: &Shared, mailbox: &str, id: &str) -> Response {
@@ -144,7 +217,11 @@ fn view_page(shared: &Shared, path: Result<Path<(String, String)>, PathRejection
             verdict_section(&mut main, &report);
             related_section(&mut main, shared, &summary, &related, &report);
             header_panel(&mut main, raw, summary.message_type, &report);
-            acknowledge_section(&mut main, &report);
+            let pdf = format!(
+                "{}/pdf",
+                html::message_href(&summary.mailbox, &summary.message_id)
+            );
+            acknowledge_section(&mut main, &report, &pdf);
         }
         Err(e) => unreadable(&mut main, &e.to_string()),
     }
@@ -158,8 +235,9 @@ fn view_page(shared: &Shared, path: Result<Path<(String, String)>, PathRejection
 /// A message's De-Mail view without the provider's store around it (the run view of
 /// `demail-testbed view` renders a run folder's `.eml` files with it): the integrity verdict
 /// against `ca_der` (the run's test CA), the header panel of PVD-IO Tabelle 1, a
-/// confirmation's Acknowledge-Message and the text. HTML, every value escaped.
-pub fn sections(bytes: &[u8], ca_der: Option<&[u8]>) -> String {
+/// confirmation's Acknowledge-Message with its PDF in a frame from `pdf_href` and the text.
+/// HTML, every value escaped.
+pub fn sections(bytes: &[u8], ca_der: Option<&[u8]>, pdf_href: &str) -> String {
     let mut main = String::new();
     match RawMessage::parse(bytes) {
         Ok(raw) => {
@@ -171,7 +249,7 @@ pub fn sections(bytes: &[u8], ca_der: Option<&[u8]>) -> String {
                 .unwrap_or(MessageType::Normal);
             verdict_section(&mut main, &report);
             header_panel(&mut main, &raw, t, &report);
-            acknowledge_section(&mut main, &report);
+            acknowledge_section(&mut main, &report, pdf_href);
         }
         Err(e) => unreadable(&mut main, &e.to_string()),
     }
@@ -380,8 +458,9 @@ fn header_panel(main: &mut String, raw: &RawMessage, t: MessageType, report: &Re
     main.push_str("</tbody></table>\n<p class=\"muted\">Optional fields the message does not carry are not listed.</p>\n");
 }
 
-/// A confirmation's Acknowledge-Message (PVD-IO Tabelle 23/24).
-fn acknowledge_section(main: &mut String, report: &Report) {
+/// A confirmation's Acknowledge-Message (PVD-IO Tabelle 23/24) and its PDF (PVD-IO §3.4.1: the
+/// same content as a PDF), shown in a frame from `pdf_href`.
+fn acknowledge_section(main: &mut String, report: &Report, pdf_href: &str) {
     let Some(a) = &report.acknowledge else {
         return;
     };
@@ -406,15 +485,18 @@ fn acknowledge_section(main: &mut String, report: &Report) {
             html::value_cell(value)
         );
     }
-    let _ = writeln!(
-        main,
-        "</dl>\n<p class=\"muted\">PDF part present: {}</p>",
-        if report.has_pdf {
-            "ja (yes)"
-        } else {
-            "nein (no)"
-        }
-    );
+    main.push_str("</dl>\n");
+    if report.has_pdf {
+        let _ = writeln!(
+            main,
+            "<h3>PDF der Bestätigung (the confirmation as PDF)</h3>\n\
+             <iframe id=\"pdf\" class=\"pdf\" src=\"{href}\" title=\"PDF der Bestätigung\"></iframe>\n\
+             <p class=\"muted\"><a id=\"pdf-link\" href=\"{href}\">PDF öffnen (open the PDF)</a></p>",
+            href = esc(pdf_href)
+        );
+    } else {
+        main.push_str("<p class=\"muted\">Kein PDF-Teil (no PDF part).</p>\n");
+    }
 }
 
 /// The message's first text part and its header block as sent.

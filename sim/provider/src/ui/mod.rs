@@ -17,7 +17,7 @@ pub mod html;
 mod message;
 mod pages;
 
-pub use message::sections as message_sections;
+pub use message::{pdf_part, pdf_response, sections as message_sections};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,17 +33,20 @@ use axum::routing::get;
 use crate::{Shared, lock};
 
 /// The Content-Security-Policy of every UI answer: nothing but this origin's stylesheet and
-/// script, no inline script or style, no frames, no forms, no base URI.
+/// script, no inline script or style, frames of this origin only (a confirmation's PDF), no
+/// forms, no base URI; no page may be framed.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-     connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+     connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
 
 /// Every path the UI serves (all GET); the HTTP face's 405 answer names the method from here.
-pub const ROUTES: [(&str, &[&str]); 9] = [
+pub const ROUTES: [(&str, &[&str]); 10] = [
     ("/ui", &["get"]),
     ("/ui/", &["get"]),
     ("/ui/mailbox/{address}", &["get"]),
     ("/ui/message/{mailbox}/{id}", &["get"]),
     ("/ui/message/{mailbox}/{id}/raw", &["get"]),
+    ("/ui/message/{mailbox}/{id}/pdf", &["get"]),
     ("/ui/deliveries", &["get"]),
     ("/ui/changes", &["get"]),
     ("/ui/assets/ui.css", &["get"]),
@@ -52,7 +55,8 @@ pub const ROUTES: [(&str, &[&str]); 9] = [
 
 /// The UI's stylesheet (also served by the run view, `demail-testbed view`).
 pub const CSS: &str = include_str!("assets/ui.css");
-const LIVE_JS: &str = include_str!("assets/live.js");
+/// The UI's live script (also served by the run view).
+pub const LIVE_JS: &str = include_str!("assets/live.js");
 
 /// The UI's routes, guarded by [`guard`]; merged into the HTTP face's router.
 pub(crate) fn routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
@@ -65,6 +69,7 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/ui/mailbox/{address}", get(pages::mailbox))
         .route("/ui/message/{mailbox}/{id}", get(message::view))
         .route("/ui/message/{mailbox}/{id}/raw", get(message::raw))
+        .route("/ui/message/{mailbox}/{id}/pdf", get(message::pdf))
         .route("/ui/deliveries", get(pages::deliveries))
         .route("/ui/changes", get(changes))
         .route(
@@ -144,16 +149,16 @@ async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
 
 /// The headers every UI answer carries (the run view of `demail-testbed view` too, with a
 /// CSP of its own).
+/// A policy or frame rule the answer set itself (a PDF shown in a frame) is kept.
 pub fn secure(h: &mut HeaderMap) {
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),

@@ -1,5 +1,6 @@
 // demail-testbed web UI (docs/ui.md): new messages and queue changes appear without a reload.
-// Every 2 s it asks /ui/changes for the provider's change stamp; when the stamp moves, it
+// Every 2 s it asks /ui/changes (or the URL in <main data-changes>, as the run view's pages
+// give) for the change stamp; when the stamp moves, it
 // fetches the current page again and swaps the <main id="live"> element for the new one.
 // The page comes from this origin and is server-rendered with every value escaped; the
 // Content-Security-Policy allows scripts from this origin only.
@@ -10,6 +11,8 @@
   // The stamp the page was rendered at, so that a change between rendering and the first
   // poll is not missed.
   var stamp = main ? main.getAttribute("data-stamp") : null;
+  // Where to ask for the stamp: the provider UI's /ui/changes, or the page's own (run view).
+  var changes = (main && main.getAttribute("data-changes")) || "/ui/changes";
   var busy = false;
   function mark(ok) {
     if (status) { status.className = "live " + (ok ? "on" : "off"); }
@@ -37,7 +40,7 @@
   function poll() {
     if (busy) { return; }
     busy = true;
-    fetch("/ui/changes", { cache: "no-store", credentials: "same-origin" })
+    fetch(changes, { cache: "no-store", credentials: "same-origin" })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
       .then(function (s) {
         mark(true);
