@@ -196,64 +196,73 @@ fn submit(smtp: SocketAddr, ca: &Path, to: &str, subject: &str) -> Result<(), St
     serve_common::try_submit_to(smtp, ca, to, subject)
 }
 
+/// One hand-over of the peer: the subject and the bytes of DATA (sealed, ending in CRLF.CRLF).
+struct HandOver {
+    subject: String,
+    data: Vec<u8>,
+}
+
 /// The peer provider dmda-b: over one relay session (implicit TLS, its client certificate),
 /// hands over sealed De-Mails to the Gewerbeamt one after the other, each after the answer to
-/// the one before, until `stop` or the first failure. Returns each subject whose DATA was sent
-/// and whether it was answered 250.
+/// the one before, until `stop` or the first failure. Like a sending MTA it first hands over
+/// again, with the same bytes and X-de-mail-message-id, what got no 250 before the last kill
+/// (`retry`). Returns every hand-over and whether it was answered 250 (one not tried counts as
+/// not answered).
 fn relay_peer(
     pki: &TestPki,
     relay: SocketAddr,
     trial: u64,
     stop: &AtomicBool,
-) -> Vec<(String, bool)> {
+    retry: Vec<HandOver>,
+) -> Vec<(HandOver, bool)> {
     let mut out = Vec::new();
+    let mut retry = retry.into_iter();
     let id = pki.issue(PEER, &[PEER]).unwrap();
     let signer = Signer::ecdsa_p256_from_pkcs8_der(&id.key_der, id.cert_der.to_vec()).unwrap();
-    let Ok(stream) = tcp(relay).and_then(|t| tls(pki, t, "dmda-a.de-mail.de", Some(&id))) else {
-        return out;
-    };
-    let mut c = Conn {
-        io: BufReader::new(stream),
-    };
-    if c.smtp(b"", "220").is_err()
-        || c.smtp(format!("EHLO {PEER}\r\n").as_bytes(), "250")
-            .is_err()
-    {
-        return out;
-    }
     let mut n = 0;
-    while !stop.load(Ordering::SeqCst) {
-        n += 1;
-        let subject = format!("trial-{trial}-relay-{n}");
-        // The peer's provider fields and seal (PVD-IO Tabelle 1, §3.1.21), as dmda-b would
-        // write them for a message of its user to the Gewerbeamt.
-        let mut msg = RawMessage::parse(
-            format!(
-                "From: <{PEER_SENDER}>\r\nTo: <{INTAKE}>\r\nSubject: {subject}\r\n\
-                 X-de-mail-sender: {PEER_SENDER}\r\n\
-                 X-de-mail-message-id: t{trial}r{n}@{PEER}\r\n\
-                 X-de-mail-message-type: normal\r\n\r\nHallo\r\n"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-        integrity::seal(&mut msg, HashAlg::Sha256, Some(&signer)).unwrap();
-        let envelope = c
-            .smtp(format!("MAIL FROM:<{PEER_SENDER}>\r\n").as_bytes(), "250")
-            .and_then(|_| c.smtp(format!("RCPT TO:<{INTAKE}>\r\n").as_bytes(), "250"))
-            .and_then(|_| c.smtp(b"DATA\r\n", "354"));
-        if envelope.is_err() {
-            break;
-        }
-        // No line of the sealed message starts with "." (no dot-stuffing needed).
-        let mut data = msg.to_bytes();
-        data.extend_from_slice(b".\r\n");
-        let ok = c.send(&data).and_then(|()| c.smtp(b"", "250")).is_ok();
-        out.push((subject, ok));
-        if !ok {
-            break;
+    let session = tcp(relay).and_then(|t| tls(pki, t, "dmda-a.de-mail.de", Some(&id)));
+    if let Ok(stream) = session {
+        let mut c = Conn {
+            io: BufReader::new(stream),
+        };
+        let greeted = c.smtp(b"", "220").is_ok()
+            && c.smtp(format!("EHLO {PEER}\r\n").as_bytes(), "250").is_ok();
+        while greeted && !stop.load(Ordering::SeqCst) {
+            let hand_over = retry.next().unwrap_or_else(|| {
+                n += 1;
+                let subject = format!("trial-{trial}-relay-{n}");
+                // The peer's provider fields and seal (PVD-IO Tabelle 1, §3.1.21), as dmda-b
+                // would write them for a message of its user to the Gewerbeamt.
+                let mut msg = RawMessage::parse(
+                    format!(
+                        "From: <{PEER_SENDER}>\r\nTo: <{INTAKE}>\r\nSubject: {subject}\r\n\
+                         X-de-mail-sender: {PEER_SENDER}\r\n\
+                         X-de-mail-message-id: t{trial}r{n}@{PEER}\r\n\
+                         X-de-mail-message-type: normal\r\n\r\nHallo\r\n"
+                    )
+                    .as_bytes(),
+                )
+                .unwrap();
+                integrity::seal(&mut msg, HashAlg::Sha256, Some(&signer)).unwrap();
+                // No line of the sealed message starts with "." (no dot-stuffing needed).
+                let mut data = msg.to_bytes();
+                data.extend_from_slice(b".\r\n");
+                HandOver { subject, data }
+            });
+            let ok = c
+                .smtp(format!("MAIL FROM:<{PEER_SENDER}>\r\n").as_bytes(), "250")
+                .and_then(|_| c.smtp(format!("RCPT TO:<{INTAKE}>\r\n").as_bytes(), "250"))
+                .and_then(|_| c.smtp(b"DATA\r\n", "354"))
+                .and_then(|_| c.send(&hand_over.data))
+                .and_then(|()| c.smtp(b"", "250"))
+                .is_ok();
+            out.push((hand_over, ok));
+            if !ok {
+                break;
+            }
         }
     }
+    out.extend(retry.map(|h| (h, false)));
     out
 }
 
@@ -577,6 +586,9 @@ fn acknowledged_mail_survives_kill_9_at_random_moments() {
     let pki = Arc::new(TestPki::load_or_init(&pki_dir).unwrap());
     let mut submitted: BTreeMap<String, bool> = BTreeMap::new();
     let mut relayed: BTreeMap<String, bool> = BTreeMap::new();
+    // Hand-overs without a 250, to be handed over again after the restart; how many were.
+    let mut relay_pending: Vec<HandOver> = Vec::new();
+    let (mut resent, mut resent_acked, mut resent_stored) = (0, 0, 0);
     let mut earlier_copies: BTreeMap<String, String> = BTreeMap::new();
     let mut gateway_acked: BTreeSet<String> = BTreeSet::new();
     let mut pop3 = Pop3Log {
@@ -616,7 +628,9 @@ fn acknowledged_mail_survives_kill_9_at_random_moments() {
         };
         let peer = {
             let (stop, pki, relay) = (stop.clone(), pki.clone(), at.relay);
-            std::thread::spawn(move || relay_peer(&pki, relay, trial, &stop))
+            let retry = std::mem::take(&mut relay_pending);
+            resent += retry.len();
+            std::thread::spawn(move || relay_peer(&pki, relay, trial, &stop, retry))
         };
         // In every third trial (the third, sixth, …) the kill waits for the POP3 client to
         // have DELEd and not yet QUIT, so that uncommitted deletions are cut; the other trials
@@ -648,10 +662,27 @@ fn acknowledged_mail_survives_kill_9_at_random_moments() {
             c.join().unwrap();
         }
         gateway_acked.extend(reader.join().unwrap());
-        relayed.extend(peer.join().unwrap());
+        for (hand_over, ok) in peer.join().unwrap() {
+            let earlier = relayed.insert(hand_over.subject.clone(), ok);
+            if earlier.is_some() && ok {
+                resent_acked += 1;
+            }
+            if !ok {
+                relay_pending.push(hand_over);
+            }
+        }
         pop3 = mailer.join().unwrap();
         pop3.on_marked = None;
         submitted.extend(outcomes.lock().unwrap().drain(..));
+        // Hand-overs without a 250 that the store holds all the same (the kill fell between
+        // the commit and the answer): handing them over again must not store them twice.
+        if !relay_pending.is_empty() {
+            let subjects: BTreeSet<String> = stored(&data).into_iter().map(|(_, s)| s).collect();
+            resent_stored += relay_pending
+                .iter()
+                .filter(|h| subjects.contains(&h.subject))
+                .count();
+        }
         // Copies of earlier trials keep their names and bytes.
         let now = copies(&data);
         for (name, digest) in &earlier_copies {
@@ -708,11 +739,14 @@ fn acknowledged_mail_survives_kill_9_at_random_moments() {
         unacked_stored
     );
     println!(
-        "  relay (peer dmda-b): {} acknowledged (250), {} acknowledged but lost, {} duplicated, {} stored but unacknowledged",
+        "  relay (peer dmda-b): {} acknowledged (250), {} acknowledged but lost, {} duplicated, {} stored but unacknowledged; {} handed over again after a restart ({} of them stored before), {} of them answered 250",
         acked(&relayed),
         relay_lost.len(),
         relay_duplicated.len(),
-        relay_unacked_stored
+        relay_unacked_stored,
+        resent,
+        resent_stored,
+        resent_acked
     );
     println!(
         "  POP3: {} sessions, {} deletions committed by {} QUITs answered +OK, {} RSETs, {} deletions cut by the kill before QUIT, {} whose QUIT got no answer; at the first listing after each of {} starts: {} resurrected, {} messages listed before and not committed, {} of them lost",
