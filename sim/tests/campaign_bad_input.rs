@@ -167,7 +167,8 @@ async fn start_world() -> (World, SocketAddr) {
 /// Attacks on a message after a valid envelope that matter most where no login stands behind
 /// the sender (the trusted listener): forged provider fields that only the provider may set
 /// (PVD-IO Tabelle 1), repeated origin fields (RFC 5322 §3.6), a From that is not the MAIL
-/// FROM account, and the end-of-DATA smuggling variants (RFC 5321 §2.3.8, §4.1.1.4).
+/// FROM account, the end-of-DATA smuggling variants (RFC 5321 §2.3.8, §4.1.1.4), and
+/// repeated De-Mail fields (client options and provider fields, PVD-IO Tabelle 1).
 const TRUSTED_MESSAGES: &[&[u8]] = &[
     b"X-de-mail-sender: pretender@dmda-a.de-mail.de\r\nX-de-mail-authoritative: yes\r\n",
     b"X-de-mail-auth-mechanism: smartcard\r\nX-de-mail-auth-level: normal\r\n",
@@ -183,10 +184,16 @@ const TRUSTED_MESSAGES: &[&[u8]] = &[
     b"Subject: smuggle\r\n\r\nbody\r.\rRSET\r\n",
     b"Subject: nul\0byte\r\n",
     b"Subject: 8bit \xc3\xa4\xff\r\n",
+    b"X-de-mail-private: yes\r\nX-de-mail-private: no\r\n",
+    b"X-de-mail-confirmation-of-receipt: no\r\nX-de-mail-confirmation-of-receipt: yes\r\n",
+    b"X-de-mail-authoritative: no\r\nX-de-mail-authoritative: yes\r\n",
+    b"X-de-mail-private-id: a\r\nX-de-mail-private-id: b\r\n",
+    b"X-de-mail-sender: a@dmda-a.de-mail.de\r\nX-de-mail-sender: b@dmda-a.de-mail.de\r\n",
 ];
 
 /// The trusted submission listener (`trusted_smtp`, docs/serve.md): hostile commands before
-/// MAIL (MAIL FROM of strangers, AUTH and STARTTLS it does not offer), hostile commands after
+/// MAIL (MAIL FROM of strangers, AUTH and STARTTLS it does not offer, lines beyond 4,096
+/// bytes), hostile commands after
 /// a valid MAIL FROM, and hostile messages after a valid envelope (the generator's and
 /// [`TRUSTED_MESSAGES`], with a long line or a NUL now and then).
 async fn trusted(addr: SocketAddr, g: &mut Gen, n: usize) -> Tally {
@@ -196,6 +203,13 @@ async fn trusted(addr: SocketAddr, g: &mut Gen, n: usize) -> Tally {
         let r = c.cmd("EHLO campaign").await;
         assert!(r.starts_with("250"), "{r}");
         let input = match i % 4 {
+            // One command in four beyond the 4,096-byte command line (500 5.5.2).
+            0 if g.below(4) == 0 => {
+                let mut line = b"MAIL FROM:<".to_vec();
+                line.extend(std::iter::repeat_n(b'a', 4_100 + g.below(8_000)));
+                line.extend_from_slice(b">\r\n");
+                line
+            }
             0 => command(g),
             1 => {
                 let r = c.cmd(&format!("MAIL FROM:<{CITIZEN}>")).await;
@@ -237,8 +251,9 @@ async fn trusted(addr: SocketAddr, g: &mut Gen, n: usize) -> Tally {
 }
 
 /// Values of [`TRUSTED_MESSAGES`]' forged provider fields found in a message the trusted
-/// listener accepted: the provider removes a client's copies of its fields before it stamps
-/// its own (PVD-IO Tabelle 1, docs/headers.md), so none may be left. (Field names are
+/// listener accepted, and De-Mail fields left twice: the provider removes a client's copies of
+/// its fields before it stamps its own and writes the client's options anew (PVD-IO
+/// Tabelle 1, docs/headers.md), so none may be left. (Field names are
 /// compared without case: the provider writes them in lower case.)
 /// Returns how many accepted messages were read, and the findings.
 fn forged_fields_kept(w: &World) -> (usize, Vec<String>) {
@@ -266,6 +281,20 @@ fn forged_fields_kept(w: &World) -> (usize, Vec<String>) {
             continue;
         }
         read += 1;
+        // A repeated De-Mail field of the client leaves one field in the stored message, so
+        // that no reader downstream has to pick.
+        for field in [
+            "x-de-mail-private:",
+            "x-de-mail-confirmation-of-receipt:",
+            "x-de-mail-authoritative:",
+            "x-de-mail-private-id:",
+            "x-de-mail-sender:",
+        ] {
+            let n = head.split("\r\n").filter(|l| l.starts_with(field)).count();
+            if n > 1 {
+                problems.push(format!("{}: {field} {n} times", m.message_id));
+            }
+        }
         for f in FORGED {
             if head.contains(&f.to_ascii_lowercase()) {
                 problems.push(format!("{}: forged {f:?} kept", m.message_id));
