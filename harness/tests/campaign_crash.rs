@@ -14,7 +14,9 @@
 //! A peer provider (dmda-b, trusted by `serve` as a configured provider; its certificates from
 //! the same persistent test PKI, `serve --pki`) hands sealed De-Mails over on `serve`'s relay
 //! face (IT-BInfra-IO §7, PVD-FU Schritt 41–45): every message answered 250 there must be
-//! stored once after the kill (goal 0 lost, 0 duplicated), like a submission.
+//! stored once after the kill (goal 0 lost, 0 duplicated), like a submission. Like a sending
+//! MTA, the peer hands over again after the restart what got no 250, with the same bytes and
+//! X-de-mail-message-id: a message the store already held must not be stored twice.
 //!
 //! A local message client reads a third mailbox over POP3 (STLS, USER/PASS), RETRs and DELEs
 //! what it finds and QUITs; now and then it takes the marks back with RSET first. RFC 1939 §6:
