@@ -750,7 +750,7 @@ async fn hostile_inputs_on_every_face_get_specific_answers_and_break_nothing() {
     let panics = PANICS.load(Ordering::SeqCst);
     println!("  panics: {panics}");
     println!(
-        "  messages accepted on the trusted listener, read back for forged provider fields: {read}"
+        "  messages accepted on the trusted listener, read back for forged or repeated De-Mail fields: {read}"
     );
     assert!(total >= 500, "{total} inputs");
     assert_eq!(panics, 0, "a panic in the process");
