@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The crash campaign (docs/reliability.md, issue #18): `serve` killed with SIGKILL at a seeded
-# random moment while three clients submit De-Mails, restarted on the same data folder, TRIALS
-# times. Prints acknowledged / stored / acknowledged-but-lost (goal 0) / duplicated (goal 0) /
-# stored-but-unacknowledged and exits non-zero below the goals.
+# random moment under mixed load — three clients submitting De-Mails, a peer provider handing
+# sealed De-Mails over on the relay face, a POP3 client RETRing, DELEing and QUITting, the
+# gateway client acknowledging — and restarted on the same data folder, TRIALS times. Prints
+# per kind acknowledged / acknowledged-but-lost (goal 0) / duplicated (goal 0) /
+# stored-but-unacknowledged, POP3 deletions committed by QUIT +OK and resurrected (goal 0),
+# messages never committed and lost (goal 0), gateway acknowledgements lost (goal 0), and
+# exits non-zero below the goals.
 #
 #   scripts/campaign-crash.sh                 # 20 trials, seed 18
 #   TRIALS=100 SEED=7 scripts/campaign-crash.sh

@@ -20,6 +20,7 @@ forged Received stamp|demail-sim|received|submission_face_stamps_the_virtual_tim
 hostile EHLO on the trusted listener|demail-sim|received|trusted_listener_stamps_esmtp_and_never_copies_a_hostile_ehlo
 repeated origin fields (two From, two Subject)|demail-sim|smtp_faces|repeated_or_multiple_origin_fields_are_refused
 readers disagreeing on a repeated Subject|demail-sim|smtp_faces|readers_agree_on_the_first_subject
+repeated De-Mail fields of the sender (X-de-mail-private-id, options)|demail-sim|smtp_faces|repeated_demail_fields_of_the_sender_are_refused
 absenderbestätigt without level high|demail-sim|smtp_faces|authoritative_needs_level_high
 absenderbestätigt by a pseudonym|demail-sim|smtp_faces|authoritative_refused_for_pseudonyms
 cross-account read, gateway API|demail-sim|gateway|other_accounts_message_is_not_visible

@@ -1,7 +1,9 @@
 //! The bad-input campaign (issue #18, docs/reliability.md): malformed and hostile inputs from a
 //! seeded generator against the provider's SMTP submission face (before and after AUTH, in
-//! commands and in DATA), its relay face (as a trusted peer provider, in commands and in
-//! DATA), its POP3 face, its HTTP face (gateway API and directory) and the
+//! commands and in DATA), its trusted submission listener (`trusted_smtp`: plain SMTP on
+//! loopback, MAIL FROM names the account; in commands, after a valid MAIL FROM, and in DATA
+//! with the header and smuggling attacks), its relay face (as a trusted peer provider, in
+//! commands and in DATA), its POP3 face, its HTTP face (gateway API and directory) and the
 //! reference intake's SMTP listener. Promises checked for every input: no panic anywhere in
 //! the process, no HTTP 5xx, every SMTP refusal a reply line with a code and an enhanced status
 //! (RFC 3463), every POP3 answer `+OK` or `-ERR`, no input left without an answer (a closed
@@ -146,13 +148,170 @@ fn judge_smtp_as(
 /// The peer provider whose certificate the relay face trusts.
 const PEER: &str = "dmda-b.de-mail.de";
 
-async fn start_world() -> World {
-    WorldBuilder::new()
+/// The provider, with its trusted submission listener open; the listener's address.
+async fn start_world() -> (World, SocketAddr) {
+    let mut w = WorldBuilder::new()
         .account(CITIZEN, AccountKind::Person, AuthLevel::High)
         .account(INTAKE, AccountKind::Institution, AuthLevel::High)
         .trusted_peers(&[PEER])
         .start()
+        .await;
+    let trusted = w
+        .provider
+        .open_trusted_submission("127.0.0.1:0".parse().unwrap())
         .await
+        .unwrap();
+    (w, trusted)
+}
+
+/// Attacks on a message after a valid envelope that matter most where no login stands behind
+/// the sender (the trusted listener): forged provider fields that only the provider may set
+/// (PVD-IO Tabelle 1), repeated origin fields (RFC 5322 §3.6), a From that is not the MAIL
+/// FROM account, the end-of-DATA smuggling variants (RFC 5321 §2.3.8, §4.1.1.4), and
+/// repeated De-Mail fields (client options and provider fields, PVD-IO Tabelle 1).
+const TRUSTED_MESSAGES: &[&[u8]] = &[
+    b"X-de-mail-sender: pretender@dmda-a.de-mail.de\r\nX-de-mail-authoritative: yes\r\n",
+    b"X-de-mail-auth-mechanism: smartcard\r\nX-de-mail-auth-level: normal\r\n",
+    b"X-de-mail-message-id: m999999@dmda-a.de-mail.de\r\nX-de-mail-integrity: v=1; b=AAAA\r\n",
+    b"X-de-mail-message-type: confirmation of receipt\r\nX-de-mail-notification-type: x\r\n",
+    b"Envelope-to: <eve@evil.example>\r\nResent-From: <eve@evil.example>\r\n",
+    b"From: <eve@evil.example>\r\n",
+    b"To: <x@y.example>\r\nTo: <z@y.example>\r\nSubject: a\r\nSubject: b\r\n",
+    b"Sender: <gewerbeangelegenheiten@dresden.de-mail.de>\r\n",
+    b"Subject: smuggle\r\n\r\nbody\n.\nMAIL FROM:<gewerbeangelegenheiten@dresden.de-mail.de>\n",
+    b"Subject: smuggle\r\n\r\nbody\r\n.\nRCPT TO:<x@y>\r\n",
+    b"Subject: smuggle\r\n\r\nbody\n.\r\nQUIT\r\n",
+    b"Subject: smuggle\r\n\r\nbody\r.\rRSET\r\n",
+    b"Subject: nul\0byte\r\n",
+    b"Subject: 8bit \xc3\xa4\xff\r\n",
+    b"X-de-mail-private: yes\r\nX-de-mail-private: no\r\n",
+    b"X-de-mail-confirmation-of-receipt: no\r\nX-de-mail-confirmation-of-receipt: yes\r\n",
+    b"X-de-mail-authoritative: no\r\nX-de-mail-authoritative: yes\r\n",
+    b"X-de-mail-private-id: a\r\nX-de-mail-private-id: b\r\n",
+    b"X-de-mail-sender: a@dmda-a.de-mail.de\r\nX-de-mail-sender: b@dmda-a.de-mail.de\r\n",
+];
+
+/// The trusted submission listener (`trusted_smtp`, docs/serve.md): hostile commands before
+/// MAIL (MAIL FROM of strangers, AUTH and STARTTLS it does not offer, lines beyond 4,096
+/// bytes), hostile commands after
+/// a valid MAIL FROM, and hostile messages after a valid envelope (the generator's and
+/// [`TRUSTED_MESSAGES`], with a long line or a NUL now and then).
+async fn trusted(addr: SocketAddr, g: &mut Gen, n: usize) -> Tally {
+    let mut t = Tally::default();
+    for i in 0..n {
+        let mut c = Client::connect(addr).await;
+        let r = c.cmd("EHLO campaign").await;
+        assert!(r.starts_with("250"), "{r}");
+        let input = match i % 4 {
+            // One command in four beyond the 4,096-byte command line (500 5.5.2).
+            0 if g.below(4) == 0 => {
+                let mut line = b"MAIL FROM:<".to_vec();
+                line.extend(std::iter::repeat_n(b'a', 4_100 + g.below(8_000)));
+                line.extend_from_slice(b">\r\n");
+                line
+            }
+            0 => command(g),
+            1 => {
+                let r = c.cmd(&format!("MAIL FROM:<{CITIZEN}>")).await;
+                assert!(r.starts_with("250"), "{r}");
+                command(g)
+            }
+            2 => {
+                envelope(&mut c).await;
+                message(g)
+            }
+            _ => {
+                envelope(&mut c).await;
+                let mut m = format!("From: <{CITIZEN}>\r\nTo: <{INTAKE}>\r\n").into_bytes();
+                match g.below(4) {
+                    // A header line beyond the 64 KiB line limit.
+                    0 => {
+                        m.extend_from_slice(b"X-Long: ");
+                        m.extend_from_slice(&vec![b'y'; 70_000]);
+                        m.extend_from_slice(b"\r\n");
+                    }
+                    1 => m.extend_from_slice(b"X-Filler: a\0b\r\n"),
+                    _ => {}
+                }
+                let attack = TRUSTED_MESSAGES[g.below(TRUSTED_MESSAGES.len())];
+                // A Subject where the attack brings none, so that the PVD rules do not refuse
+                // the message before its forged fields are looked at.
+                if !attack.windows(8).any(|w| w == b"Subject:") {
+                    m.extend_from_slice(b"Subject: Antrag\r\n");
+                }
+                m.extend_from_slice(attack);
+                m.extend_from_slice(b"\r\nHallo.\r\n.\r\n");
+                m
+            }
+        };
+        let r = smtp_reply(&mut c.io, &input).await;
+        judge_smtp(&mut t, &input, r);
+    }
+    t
+}
+
+/// Values of [`TRUSTED_MESSAGES`]' forged provider fields found in a message the trusted
+/// listener accepted, and De-Mail fields left twice: the provider removes a client's copies of
+/// its fields before it stamps its own and writes the client's options anew (PVD-IO
+/// Tabelle 1, docs/headers.md), so none may be left. (Field names are
+/// compared without case: the provider writes them in lower case.)
+/// Returns how many accepted messages were read, and the findings.
+fn forged_fields_kept(w: &World) -> (usize, Vec<String>) {
+    const FORGED: &[&str] = &[
+        "pretender@",
+        "X-de-mail-auth-mechanism: smartcard",
+        "X-de-mail-auth-level: normal",
+        "X-de-mail-message-id: m999999@",
+        "X-de-mail-message-type: confirmation of receipt",
+        "v=1; b=AAAA",
+        "X-de-mail-notification-type: x",
+        "Envelope-to: <eve@",
+        "Resent-From: <eve@",
+    ];
+    let mut problems = Vec::new();
+    let mut read = 0;
+    for m in w.provider.mailbox(INTAKE).unwrap() {
+        let head_end = m
+            .raw
+            .windows(4)
+            .position(|x| x == b"\r\n\r\n")
+            .unwrap_or(m.raw.len());
+        let head = String::from_utf8_lossy(&m.raw[..head_end]).to_ascii_lowercase();
+        if !head.contains("x-de-mail-auth-mechanism: trusted-loopback") {
+            continue;
+        }
+        read += 1;
+        // A repeated De-Mail field of the client leaves one field in the stored message, so
+        // that no reader downstream has to pick.
+        for field in [
+            "x-de-mail-private:",
+            "x-de-mail-confirmation-of-receipt:",
+            "x-de-mail-authoritative:",
+            "x-de-mail-private-id:",
+            "x-de-mail-sender:",
+        ] {
+            let n = head.split("\r\n").filter(|l| l.starts_with(field)).count();
+            if n > 1 {
+                problems.push(format!("{}: {field} {n} times", m.message_id));
+            }
+        }
+        for f in FORGED {
+            if head.contains(&f.to_ascii_lowercase()) {
+                problems.push(format!("{}: forged {f:?} kept", m.message_id));
+            }
+        }
+    }
+    (read, problems)
+}
+
+/// MAIL FROM the citizen and RCPT TO the intake, each answered 250, then DATA answered 354.
+async fn envelope(c: &mut Client) {
+    let r = c.cmd(&format!("MAIL FROM:<{CITIZEN}>")).await;
+    assert!(r.starts_with("250"), "{r}");
+    let r = c.cmd(&format!("RCPT TO:<{INTAKE}>")).await;
+    assert!(r.starts_with("250"), "{r}");
+    let r = c.cmd("DATA").await;
+    assert!(r.starts_with("354"), "{r}");
 }
 
 /// A session on the relay face as the trusted peer, after the greeting and EHLO.
@@ -499,7 +658,20 @@ async fn http(w: &World, g: &mut Gen, n: usize) -> Tally {
 }
 
 /// The faces still serve normal requests after the campaign.
-async fn still_serving(w: &World, intake: &ReferenceIntake) {
+async fn still_serving(w: &World, intake: &ReferenceIntake, trusted: SocketAddr) {
+    let mut c = Client::connect(trusted).await;
+    assert!(c.cmd("EHLO campaign").await.starts_with("250"));
+    let r = c
+        .send(
+            CITIZEN,
+            INTAKE,
+            &format!("From: <{CITIZEN}>\nTo: <{INTAKE}>\nSubject: Vertraut danach\n\nHallo."),
+        )
+        .await;
+    assert!(
+        r.starts_with("250"),
+        "a normal De-Mail on the trusted listener after the campaign: {r}"
+    );
     let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
     let r = c
         .send(
@@ -538,7 +710,7 @@ async fn hostile_inputs_on_every_face_get_specific_answers_and_break_nothing() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(18);
-    let w = start_world().await;
+    let (w, trusted_at) = start_world().await;
     let intake = start_intake(&w).await;
     let mut g = Gen(seed, 0);
     let mut tallies = Vec::new();
@@ -548,12 +720,20 @@ async fn hostile_inputs_on_every_face_get_specific_answers_and_break_nothing() {
         intake_listener(&w, &intake, &mut g, 100 * scale).await,
     ));
     tallies.push(("relay (trusted peer)", relay(&w, &mut g, 100 * scale).await));
+    tallies.push((
+        "trusted listener",
+        trusted(trusted_at, &mut g, 100 * scale).await,
+    ));
     tallies.push(("POP3", pop3(&w, &mut g, 120 * scale).await));
     tallies.push((
         "HTTP gateway/directory",
         http(&w, &mut g, 180 * scale).await,
     ));
-    still_serving(&w, &intake).await;
+    still_serving(&w, &intake, trusted_at).await;
+    let (read, forged) = forged_fields_kept(&w);
+    if let Some((_, t)) = tallies.iter_mut().find(|(f, _)| *f == "trusted listener") {
+        t.problems.extend(forged);
+    }
     let total: usize = tallies.iter().map(|(_, t)| t.inputs).sum();
     println!("bad-input campaign, seed {seed}, {total} inputs:");
     let mut problems = Vec::new();
@@ -569,8 +749,16 @@ async fn hostile_inputs_on_every_face_get_specific_answers_and_break_nothing() {
     }
     let panics = PANICS.load(Ordering::SeqCst);
     println!("  panics: {panics}");
+    println!(
+        "  messages accepted on the trusted listener, read back for forged or repeated De-Mail fields: {read}"
+    );
     assert!(total >= 500, "{total} inputs");
     assert_eq!(panics, 0, "a panic in the process");
+    // The forged-field check read something (the message sent by `still_serving` at least).
+    assert!(
+        read >= 1,
+        "no message of the trusted listener was read back"
+    );
     assert!(
         problems.is_empty(),
         "{} problems (replay with CAMPAIGN_SEED={seed}):\n{}",

@@ -454,6 +454,58 @@ async fn repeated_or_multiple_origin_fields_are_refused() {
     assert!(w.provider.mailbox(CITIZEN).unwrap().is_empty());
 }
 
+/// The De-Mail fields the sender writes (PVD-IO Tabelle 1 Nr. 1–5, the options, and Nr. 9,
+/// X-de-mail-private-id) carry one value each: a repeated one is refused with 550 5.7.1 naming
+/// it, as a repeated Subject is, and nothing is stored. Found by the bad-input campaign on the
+/// trusted listener: two X-de-mail-private-id were accepted and kept, the seal covering one of
+/// them and the confirmations copying the other; two options with "yes" and "no" were
+/// accepted and one of them silently chosen.
+#[tokio::test]
+async fn repeated_demail_fields_of_the_sender_are_refused() {
+    let w = start_world().await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let cases = [
+        (
+            "X-de-mail-private-id: A-1\nX-de-mail-private-id: B-2\n",
+            "x-de-mail-private-id",
+        ),
+        (
+            "X-de-mail-private: yes\nX-de-mail-private: no\n",
+            "x-de-mail-private",
+        ),
+        (
+            "X-de-mail-confirmation-of-receipt: no\nX-de-mail-confirmation-of-receipt: yes\n",
+            "x-de-mail-confirmation-of-receipt",
+        ),
+        (
+            "X-de-mail-authoritative: no\nx-de-mail-authoritative: no\n",
+            "x-de-mail-authoritative",
+        ),
+    ];
+    for (fields, name) in cases {
+        let r = c.send(CITIZEN, INTAKE, &message(CITIZEN, fields)).await;
+        assert!(
+            r.starts_with("550 5.7.1")
+                && r.to_ascii_lowercase()
+                    .contains(&format!("{name} occurs 2 times")),
+            "{fields:?} → {r}"
+        );
+    }
+    assert!(w.provider.mailbox(INTAKE).unwrap().is_empty());
+    // One of each is accepted.
+    let r = c
+        .send(
+            CITIZEN,
+            INTAKE,
+            &message(
+                CITIZEN,
+                "X-de-mail-private-id: A-1\nX-de-mail-private: yes\n",
+            ),
+        )
+        .await;
+    assert!(r.starts_with("250"), "{r}");
+}
+
 /// #12 item 2: a client's copy of every field that only the provider writes (derived from the
 /// one table of PVD-IO Tabelle 1) is removed, among them X-de-mail-notification-type and
 /// X-de-mail-signature; the message is accepted and carries only the provider's values.

@@ -139,6 +139,18 @@ fn read_submitted(data: &[u8]) -> Result<RawMessage, Refusal> {
         .map_err(|e| Refusal::new(554, "5.6.0", &format!("Message header unreadable: {e}")))
 }
 
+/// The `X-de-mail-*` fields of PVD-IO Tabelle 1 that the sender writes: the options
+/// (Nr. 1–5) and the private-id (Nr. 9); the sender's other fields (From, Subject, Reply-To,
+/// Message-ID) are in [`AT_MOST_ONCE`].
+static SENDER_DEMAIL_FIELDS: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        table1::TABLE_1
+            .iter()
+            .filter(|r| r.origin != table1::Origin::Provider && r.name.starts_with("x-de-mail-"))
+            .map(|r| r.name)
+            .collect()
+    });
+
 /// The origin fields of a submission: every field RFC 5322 §3.6 allows once occurs at most
 /// once (the TR reads the first occurrence, other readers the last: a second From would let a
 /// citizen make a message look as if another account sent it); From names exactly one
@@ -150,6 +162,16 @@ fn check_origin(msg: &RawMessage, account: &str) -> Result<(), Refusal> {
             550,
             "5.7.1",
             &format!("Header field {name} occurs {n} times; RFC 5322 §3.6 allows it once"),
+        ));
+    }
+    // The De-Mail fields the sender writes (PVD-IO Tabelle 1: the options Nr. 1–5 and the
+    // private-id Nr. 9) carry one value each; with two, the seal would cover one of them and a
+    // reader might take the other, or the provider would have to choose an option silently.
+    if let Some((name, n)) = msg.repeated(SENDER_DEMAIL_FIELDS.as_slice()) {
+        return Err(Refusal::new(
+            550,
+            "5.7.1",
+            &format!("Header field {name} occurs {n} times; PVD-IO Tabelle 1 gives it one value"),
         ));
     }
     let from = msg.addresses("from");
