@@ -23,7 +23,7 @@ pub struct FaultSpec {
     /// pop3: "connect", "auth", "list", "retr", "dele" or "quit".
     #[serde(default)]
     pub point: Option<Spanned<String>>,
-    /// What happens: "reply", "drop", "duplicate", "delay", "withhold", "seal-broken",
+    /// What happens: "reply", "drop", "duplicate", "delay", "reorder", "withhold", "seal-broken",
     /// "seal-foreign", "unavailable", "cert-expired", "cert-unknown".
     pub action: Spanned<String>,
     /// For "reply": the whole reply, e.g. "451 4.3.0 Testfehler"; on the pop3 face a `-ERR`
@@ -57,7 +57,7 @@ pub struct FaultSpec {
 fn actions_of(face: Face) -> &'static [&'static str] {
     match face {
         Face::Submission => &["reply", "drop"],
-        Face::Push => &["drop", "duplicate", "delay"],
+        Face::Push => &["drop", "duplicate", "delay", "reorder"],
         Face::Retrieval => &["withhold"],
         Face::Seal => &["seal-broken", "seal-foreign"],
         Face::Relay => &["reply", "drop", "cert-expired", "cert-unknown"],
@@ -205,6 +205,7 @@ fn one(s: &FaultSpec) -> Result<PlannedFault, Located> {
         }
         "drop" => Action::Drop,
         "duplicate" => Action::Duplicate,
+        "reorder" => Action::Reorder,
         "delay" => {
             let d = s.delay.as_ref().ok_or_else(|| {
                 Located::new(

@@ -1145,6 +1145,14 @@ mod tests {
         assert!(e.message.contains("face \"pop3\" needs a `point`"), "{e}");
         let e = parse_str(&format!("{GOOD}{cert}mailbox = \"dmda-b.de-mail.de\"\n")).unwrap_err();
         assert!(e.message.contains("`mailbox` does not apply"), "{e}");
+        // The push face's reorder takes no point and no delay.
+        let reorder = "\n[[fault]]\nid = \"o\"\nface = \"push\"\naction = \"reorder\"\nnth = 3\n";
+        let s = parse_str(&format!("{GOOD}{reorder}")).unwrap();
+        assert_eq!(s.faults[0].action, Action::Reorder);
+        let e = parse_str(&format!("{GOOD}{reorder}delay = \"PT1H\"\n")).unwrap_err();
+        assert!(e.message.contains("`delay` does not apply"), "{e}");
+        let e = parse_str(&format!("{GOOD}{reorder}point = \"data\"\n")).unwrap_err();
+        assert!(e.message.contains("`point` applies to faces"), "{e}");
         // The relay's reply and drop still need their point.
         let relay = "\n[[fault]]\nid = \"r\"\nface = \"relay\"\naction = \"drop\"\nnth = 1\n";
         let e = parse_str(&format!("{GOOD}{relay}")).unwrap_err();

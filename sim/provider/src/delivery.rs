@@ -304,6 +304,16 @@ async fn attempt(shared: &Shared, job: &Job, pushes: &mut Pushes) {
             held_back = Some(*d);
             Err((false, format!("held back {d:#} by planned fault {id:?}")))
         }
+        Some((id, crate::fault::Action::Reorder)) => {
+            let d = crate::fault::REORDER_HOLD;
+            held_back = Some(d);
+            Err((
+                false,
+                format!(
+                    "held back {d:#} by planned fault {id:?} (reorder): what is pushed meanwhile overtakes it"
+                ),
+            ))
+        }
         Some((id, crate::fault::Action::Drop)) => {
             let what = drop_in_data(shared, job).await;
             Err((false, format!("{what} (planned fault {id:?})")))

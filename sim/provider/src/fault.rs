@@ -237,6 +237,10 @@ pub enum Action {
     Duplicate,
     /// Push: the attempt is held back this long (the job waits as for a retry).
     Delay(jiff::SignedDuration),
+    /// Push: the attempt is held back [`REORDER_HOLD`], so that what the provider pushes to
+    /// the same system meanwhile (at the same virtual instant) overtakes it: a confirmation
+    /// arrives before a message that reached the mailbox earlier.
+    Reorder,
     /// Retrieval: the Abholbestätigung is never issued.
     Withhold,
     /// Seal: a broken or foreign seal ([`SealFault`]).
@@ -259,6 +263,7 @@ impl Action {
             Action::Drop => "drop",
             Action::Duplicate => "duplicate",
             Action::Delay(_) => "delay",
+            Action::Reorder => "reorder",
             Action::Withhold => "withhold",
             Action::Seal(SealFault::Broken) => "seal-broken",
             Action::Seal(SealFault::Foreign) => "seal-foreign",
@@ -269,6 +274,10 @@ impl Action {
         }
     }
 }
+
+/// How long [`Action::Reorder`] holds a push back: a minute of virtual time, so that every
+/// push of the same instant goes first and the held one follows at the next instant.
+pub const REORDER_HOLD: jiff::SignedDuration = jiff::SignedDuration::from_mins(1);
 
 /// Which of the candidate events at the face a fault hits.
 #[derive(Clone, Copy, Debug, PartialEq)]
