@@ -386,7 +386,7 @@ fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Pr
         }
     }
     let intake_outages = outages(&file.intake.outages, &start)?;
-    if !intake_outages.is_empty() && receive == ReceiveMode::Pull {
+    if !intake_outages.is_empty() && receive != ReceiveMode::Push {
         return Err(Located::new(
             file.intake.provider.span(),
             "[intake] outages stop the SMTP listener, which a pulling intake does not use",
@@ -1499,7 +1499,7 @@ mod tests {
         (
             PULL,
             "\n[[expect]]\nid = \"x\"\nstep = \"antrag\"\nkind = \"delivery\"\n",
-            "scenarios/x/y.toml:81:8: an expectation of kind \"delivery\" judges the provider's push into the intake, which a pulling intake ([intake] receive = \"pull\") does not get",
+            "scenarios/x/y.toml:81:8: an expectation of kind \"delivery\" judges the provider's push into the intake, which a pulling intake ([intake] receive = \"pull\" or \"pop3\") does not get",
         ),
         // ar-no-traffic
         (
