@@ -77,6 +77,9 @@ pub enum ReceiveMode {
     Push,
     /// The intake polls the provider's gateway API on every clock step.
     Pull,
+    /// The intake takes its mail from the provider's POP3 face on every clock step (the
+    /// embedded reference intake only; docs/faults.md).
+    Pop3,
 }
 
 impl ReceiveMode {
@@ -85,6 +88,7 @@ impl ReceiveMode {
         match name {
             "push" => Some(Self::Push),
             "pull" => Some(Self::Pull),
+            "pop3" => Some(Self::Pop3),
             _ => None,
         }
     }

@@ -362,6 +362,7 @@ async fn start_intake(w: &World) -> ReferenceIntake {
         dms_url: None,
         dms_outbox: None,
         pull_tokens: None,
+        provider_pop3: None,
         outages: Vec::new(),
         smtp_listen: None,
         http_listen: None,

@@ -811,3 +811,128 @@ async fn long_lines_and_garbage_are_answered() {
     assert_eq!(c.cmd("QUIT").await, "+OK Bye; nothing acknowledged\r\n");
     assert!(c.closed().await);
 }
+
+/// Planned faults at the POP3 face (docs/faults.md, face `pop3`): a `-ERR [SYS/TEMP]` instead
+/// of the greeting, a DELE answered `-ERR` (not marked), a RETR dropped in the middle of its
+/// multi-line answer, a QUIT dropped before UPDATE. Whatever breaks, a DELE that no completed
+/// QUIT committed acknowledges nothing (RFC 1939 §6): every message is offered again, and
+/// the next clean session acknowledges both. Each hit is a `fault.injected` event naming the
+/// point (and the message, for RETR and DELE).
+#[tokio::test]
+async fn planned_pop3_faults_lose_nothing() {
+    use demail_sim::provider::fault::{Action, Face, FaultPlan, PlannedFault, Point, Select};
+    let w = start_world().await;
+    let first = submit(&w, CITIZEN, "P-1", "").await;
+    let second = submit(&w, CITIZEN, "P-2", "").await;
+    let none = vec![(first.clone(), false), (second.clone(), false)];
+    let fault = |id: &str, point: Point, action: Action, nth: u32| PlannedFault {
+        id: id.into(),
+        face: Face::Pop3,
+        point: Some(point),
+        action,
+        mailbox: (point != Point::Connect).then(|| CITIZEN.to_string()),
+        select: Select::Nth(nth),
+        limit: None,
+    };
+    let err = |text: &str| Action::Pop3Err(format!("-ERR [SYS/TEMP] {text}"));
+    w.provider.set_fault_plan(Arc::new(FaultPlan::new(
+        vec![
+            fault("gruss", Point::Connect, err("Wartung"), 1),
+            fault("loeschen", Point::Dele, err("Speicher voll"), 1),
+            fault("abruf", Point::Retr, Action::Drop, 2),
+            fault("ende", Point::Quit, Action::Drop, 1),
+        ],
+        1,
+    )));
+
+    // The first connection gets the planned -ERR instead of the greeting and is closed.
+    let s = TcpStream::connect(w.provider.pop3_addr()).await.unwrap();
+    let mut c = Pop {
+        io: BufReader::new(Box::new(s)),
+    };
+    assert_eq!(c.line().await, "-ERR [SYS/TEMP] Wartung\r\n");
+    assert!(c.closed().await);
+
+    // RETR 1 whole; the first DELE refused; the second RETR dropped half-way.
+    let (mut c, _) = Pop::login(w.provider.pop3_addr(), &w.pki, CITIZEN).await;
+    let (status, whole) = c.multi("RETR 1").await;
+    assert!(status.starts_with("+OK "), "{status}");
+    assert_eq!(c.cmd("DELE 1").await, "-ERR [SYS/TEMP] Speicher voll\r\n");
+    assert!(c.cmd("STAT").await.starts_with("+OK 2 "), "not marked");
+    assert!(c.cmd("DELE 1").await.starts_with("+OK Message 1 deleted"));
+    let status = c.cmd("RETR 2").await;
+    assert!(status.starts_with("+OK "), "{status}");
+    let mut half = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        let n = tokio::time::timeout(Duration::from_secs(20), c.io.read_until(b'\n', &mut line))
+            .await
+            .expect("the server answers or closes")
+            .unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        assert_ne!(line, b".\r\n", "the answer must break off before its end");
+        half.extend_from_slice(&line);
+    }
+    assert!(
+        !half.is_empty() && half.len() < whole.len(),
+        "half a message"
+    );
+    sessions_closed(&w).await;
+    assert_eq!(gateway_acks(&w, CITIZEN).await, none, "no QUIT, no UPDATE");
+
+    // Both offered again; DELE both; QUIT dropped before UPDATE: still nothing acknowledged.
+    let (mut c, r) = Pop::login(w.provider.pop3_addr(), &w.pki, CITIZEN).await;
+    assert!(r.contains("maildrop has 2 messages"), "{r}");
+    let (_, body) = c.multi("UIDL").await;
+    assert_eq!(
+        body,
+        format!("1 {first}\r\n2 {second}\r\n.\r\n").into_bytes()
+    );
+    assert!(c.cmd("DELE 1").await.starts_with("+OK"));
+    assert!(c.cmd("DELE 2").await.starts_with("+OK"));
+    c.send(b"QUIT\r\n").await;
+    assert!(c.closed().await, "QUIT dropped without an answer");
+    sessions_closed(&w).await;
+    assert_eq!(gateway_acks(&w, CITIZEN).await, none, "QUIT without UPDATE");
+
+    // A clean session: both still there, acknowledged at its QUIT.
+    let (mut c, r) = Pop::login(w.provider.pop3_addr(), &w.pki, CITIZEN).await;
+    assert!(r.contains("maildrop has 2 messages"), "{r}");
+    assert!(c.cmd("DELE 1").await.starts_with("+OK"));
+    assert!(c.cmd("DELE 2").await.starts_with("+OK"));
+    assert_eq!(
+        c.cmd("QUIT").await,
+        "+OK Bye; 2 messages acknowledged (they stay in the store)\r\n"
+    );
+    assert_eq!(
+        gateway_acks(&w, CITIZEN).await,
+        [(first.clone(), true), (second.clone(), true)]
+    );
+
+    let injected: Vec<(String, String, String)> = w
+        .trace
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::FaultInjected {
+                face,
+                fault,
+                message_id,
+                ..
+            } => Some((face, fault, message_id)),
+            _ => None,
+        })
+        .collect();
+    let at = |p: &str| format!("provider:dmda-a pop3 {p}");
+    assert_eq!(
+        injected,
+        [
+            (at("connect"), "gruss: reply".into(), String::new()),
+            (at("dele"), "loeschen: reply".into(), first.clone()),
+            (at("retr"), "abruf: drop".into(), second.clone()),
+            (at("quit"), "ende: drop".into(), String::new()),
+        ]
+    );
+}

@@ -637,6 +637,7 @@ async fn start_intake_archived(w: &World, archive: Option<std::path::PathBuf>) -
         dms_url: None,
         dms_outbox: None,
         pull_tokens: None,
+        provider_pop3: None,
         outages: Vec::new(),
         smtp_listen: None,
         http_listen: None,

@@ -29,9 +29,9 @@ pub struct Delivery {
 
 impl Kind for Delivery {
     fn parse(cx: &ParseCx<'_>) -> Result<Self, Located> {
-        if cx.known.receive == ReceiveMode::Pull {
+        if cx.known.receive != ReceiveMode::Push {
             return Err(cx.at_kind(
-                "an expectation of kind \"delivery\" judges the provider's push into the intake, which a pulling intake ([intake] receive = \"pull\") does not get".into(),
+                "an expectation of kind \"delivery\" judges the provider's push into the intake, which a pulling intake ([intake] receive = \"pull\" or \"pop3\") does not get".into(),
             ));
         }
         let within = cx.spec.within.as_ref();

@@ -928,3 +928,42 @@ fn a_stated_day_of_zustellung_that_disagrees_fails_naming_both_days() {
         "{outcome:?}"
     );
 }
+
+/// `one-case` for an intake that fetches its mail: no `provider.delivered` at all, but the
+/// message offered again (`intake.duplicate`, e.g. after a failed POP3 QUIT) with one case
+/// passes; without the duplicate it stays undecided; a second case fails.
+#[test]
+fn one_case_passes_on_a_fetched_duplicate() {
+    const ONE: &str = "[[expect]]\nid = \"ein-fall\"\nstep = \"anzeige\"\nkind = \"one-case\"\n";
+    let bench = Bench::new();
+    let mut world = Recorded::default();
+    world.lay(intake_copy(&bench));
+    let sends = [anzeige(&bench, None)];
+    received(&bench, "GA-2025-00001", "gewerbeanzeige");
+    let expectations = bench.expectations(ONE);
+    let mut judge = bench.judge(&expectations);
+    judge.observe(&observation(bench.at("PT1H"), &sends, &world, &[]));
+    assert!(judge.outcomes().is_empty(), "{:?}", judge.outcomes());
+    bench.trace.emit(EventKind::IntakeDuplicate {
+        mailbox: INTAKE.into(),
+        aktenzeichen: "GA-2025-00001".into(),
+        message_id: "m000001@dmda-a.de-mail.de".into(),
+    });
+    judge.observe(&observation(bench.at("PT2H"), &sends, &world, &[]));
+    let outcome = &judge.outcomes()[0];
+    assert!(outcome.passed, "{outcome:?}");
+    assert_eq!(
+        outcome.detail,
+        "m000001@dmda-a.de-mail.de reached the intake 2 times (1 intake.duplicate); the intake opened one case, GA-2025-00001"
+    );
+
+    let bench = Bench::new();
+    received(&bench, "GA-2025-00001", "gewerbeanzeige");
+    received(&bench, "GA-2025-00002", "gewerbeanzeige");
+    let expectations = bench.expectations(ONE);
+    let mut judge = bench.judge(&expectations);
+    judge.observe(&observation(bench.at("PT1H"), &sends, &world, &[]));
+    let outcome = &judge.outcomes()[0];
+    assert!(!outcome.passed, "{outcome:?}");
+    assert!(outcome.detail.contains("opened 2 cases"), "{outcome:?}");
+}

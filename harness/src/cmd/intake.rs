@@ -39,6 +39,10 @@ pub struct IntakeArgs {
     /// Base URL of the provider's HTTP face [default: from the target's `[provider] http`].
     #[arg(long)]
     pub gateway: Option<String>,
+    /// The provider's POP3 address (plain port, STLS), for a scenario whose intake receives
+    /// by POP3 (`[intake] receive = "pop3"`) [default: the target's `[provider] pop3`].
+    #[arg(long)]
+    pub pop3: Option<SocketAddr>,
     /// The test PKI folder (`pki init`; its CA key is needed to issue the listener's
     /// certificate) [default: a new one in the data folder].
     #[arg(long)]
@@ -137,6 +141,7 @@ async fn serve(args: &IntakeArgs) -> Result<()> {
         .collect();
     let pull_tokens = match (receive, &target.token) {
         (ReceiveMode::Push, _) => None,
+        (ReceiveMode::Pop3, _) => None,
         (ReceiveMode::Pull, Some(t)) => Some(
             mailboxes
                 .iter()
@@ -160,6 +165,15 @@ async fn serve(args: &IntakeArgs) -> Result<()> {
                 .map(|m| (m.clone(), target.password.clone()))
                 .collect(),
             pull_tokens,
+            provider_pop3: match receive {
+                ReceiveMode::Pop3 => Some(args.pop3.or(target.pop3).with_context(|| {
+                    format!(
+                        "{}: the provider's POP3 address is needed for an intake that receives by POP3 (--pop3 or [provider] pop3)",
+                        target.path.display()
+                    )
+                })?),
+                _ => None,
+            },
             provider_submission: args.submission.unwrap_or(target.submission),
             provider_http: args
                 .gateway
@@ -187,6 +201,7 @@ async fn serve(args: &IntakeArgs) -> Result<()> {
         match receive {
             ReceiveMode::Push => "receives by push",
             ReceiveMode::Pull => "pulls from the gateway API",
+            ReceiveMode::Pop3 => "takes its mail over POP3",
         },
         flaw_note(&args.flaws)
     );

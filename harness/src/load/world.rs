@@ -130,6 +130,7 @@ pub async fn start(
         crate::run::IntakeWiring {
             passwords: intake_passwords,
             pull_tokens: None,
+            provider_pop3: None,
             provider_submission: provider.submission_addr(),
             provider_http: format!("http://{}", provider.http_addr()),
             pki: &pki,
@@ -220,7 +221,7 @@ pub async fn start_target(
                 "{}: [accounts] token is needed for a system that pulls",
                 target.path.display()
             ),
-            (ReceiveMode::Push, _) => None,
+            (ReceiveMode::Push | ReceiveMode::Pop3, _) => None,
         };
         accounts.push(AccountConfig {
             address: m.clone(),
@@ -269,6 +270,7 @@ pub async fn start_target(
         pki_dir: &pki_dir,
         submission: provider.submission_addr(),
         gateway: provider.http_addr(),
+        pop3: provider.pop3_addr(),
         dms: None,
         seed: profile.seed,
     })

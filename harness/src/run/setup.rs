@@ -170,6 +170,8 @@ pub struct IntakeWiring<'a> {
     pub passwords: BTreeMap<String, String>,
     /// Pull mode: API token per Funktionspostfach; `None`: pushes into its listener.
     pub pull_tokens: Option<BTreeMap<String, String>>,
+    /// POP3 mode: the provider's POP3 address; `None`: no POP3.
+    pub provider_pop3: Option<std::net::SocketAddr>,
     pub provider_submission: std::net::SocketAddr,
     /// Base URL of the provider's HTTP face.
     pub provider_http: String,
@@ -236,6 +238,7 @@ pub fn intake_config(b: IntakeBehaviour, w: IntakeWiring<'_>) -> Result<IntakeCo
         dms_url: w.dms_url,
         dms_outbox: w.dms_outbox,
         pull_tokens: w.pull_tokens,
+        provider_pop3: w.provider_pop3,
         outages: b.outages,
         reply_options: b.reply_options,
         smtp_listen: w.smtp_listen,
@@ -262,6 +265,7 @@ pub(super) async fn start_intake(
         IntakeWiring {
             passwords: secrets.intake_passwords.clone(),
             pull_tokens: pull.then(|| secrets.intake_tokens.clone()),
+            provider_pop3: (scenario.receive == ReceiveMode::Pop3).then(|| provider.pop3_addr()),
             provider_submission: provider.submission_addr(),
             provider_http: format!("http://{}", provider.http_addr()),
             pki,

@@ -40,6 +40,7 @@ impl Sut {
             pki_dir: p.pki_dir,
             submission: p.provider.submission_addr(),
             gateway: p.provider.http_addr(),
+            pop3: p.provider.pop3_addr(),
             dms: p.dms.map(crate::run::dms_mock::MockDms::url),
             seed: p.master,
         })

@@ -3,7 +3,9 @@
 //! or each with a probability drawn from the scenario's seed), and optionally which mailbox.
 //! Validated here with located errors; carried out by `demail_provider::fault::FaultPlan`.
 
-use demail_sim::provider::fault::{Action, Face, PlannedFault, Point, SealFault, Select};
+use demail_sim::provider::fault::{
+    Action, CertFault, Face, PlannedFault, Point, SealFault, Select,
+};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -15,15 +17,17 @@ use crate::located::{Located, duration, quoted};
 pub struct FaultSpec {
     /// Unique; trace events name it.
     pub id: Spanned<String>,
-    /// "submission", "relay", "push", "retrieval", "seal", "directory" or "dms".
+    /// "submission", "relay", "push", "retrieval", "seal", "directory", "dms" or "pop3".
     pub face: Spanned<String>,
-    /// Submission and relay: "connect", "ehlo", "mail", "rcpt", "data" or "after-data".
+    /// Submission and relay: "connect", "ehlo", "mail", "rcpt", "data" or "after-data";
+    /// pop3: "connect", "auth", "list", "retr", "dele" or "quit".
     #[serde(default)]
     pub point: Option<Spanned<String>>,
-    /// What happens: "reply", "drop", "duplicate", "delay", "withhold", "seal-broken",
-    /// "seal-foreign", "unavailable".
+    /// What happens: "reply", "drop", "duplicate", "delay", "reorder", "withhold", "seal-broken",
+    /// "seal-foreign", "unavailable", "cert-expired", "cert-unknown".
     pub action: Spanned<String>,
-    /// For "reply": the whole reply, e.g. "451 4.3.0 Testfehler".
+    /// For "reply": the whole reply, e.g. "451 4.3.0 Testfehler"; on the pop3 face a `-ERR`
+    /// line, e.g. "-ERR [SYS/TEMP] Testfehler".
     #[serde(default)]
     pub reply: Option<Spanned<String>>,
     /// For "delay": how long the push is held back (ISO 8601 duration).
@@ -53,12 +57,24 @@ pub struct FaultSpec {
 fn actions_of(face: Face) -> &'static [&'static str] {
     match face {
         Face::Submission => &["reply", "drop"],
-        Face::Push => &["drop", "duplicate", "delay"],
+        Face::Push => &["drop", "duplicate", "delay", "reorder"],
         Face::Retrieval => &["withhold"],
         Face::Seal => &["seal-broken", "seal-foreign"],
-        Face::Relay => &["reply", "drop"],
+        Face::Relay => &["reply", "drop", "cert-expired", "cert-unknown"],
         Face::Directory => &["unavailable"],
         Face::Dms => &["unavailable"],
+        Face::Pop3 => &["reply", "drop"],
+    }
+}
+
+/// The points a face's fault names (empty: the face takes no `point`). The relay's
+/// certificate faults strike at the TLS handshake, before any command, and take none.
+fn points_of(face: Face, action: &str) -> &'static [Point] {
+    match face {
+        Face::Submission => &Point::ALL,
+        Face::Relay if !action.starts_with("cert-") => &Point::ALL,
+        Face::Pop3 => &Point::POP3,
+        _ => &[],
     }
 }
 
@@ -91,40 +107,6 @@ fn one(s: &FaultSpec) -> Result<PlannedFault, Located> {
             ),
         ));
     };
-    let with_point = matches!(face, Face::Submission | Face::Relay);
-    let point = match (&s.point, with_point) {
-        (None, true) => {
-            return Err(Located::new(
-                s.face.span(),
-                format!(
-                    "fault {:?}: face {:?} needs a `point`: one of {}",
-                    s.id.get_ref(),
-                    face.as_str(),
-                    quoted(&Point::ALL.map(|p| p.as_str()))
-                ),
-            ));
-        }
-        (None, false) => None,
-        (Some(p), true) => Some(Point::parse(p.get_ref()).ok_or_else(|| {
-            Located::new(
-                p.span(),
-                format!(
-                    "unknown point {:?}; expected one of: {}",
-                    p.get_ref(),
-                    quoted(&Point::ALL.map(|p| p.as_str()))
-                ),
-            )
-        })?),
-        (Some(p), false) => {
-            return Err(Located::new(
-                p.span(),
-                format!(
-                    "`point` applies to faces \"submission\" and \"relay\" only, not {:?}",
-                    face.as_str()
-                ),
-            ));
-        }
-    };
     let allowed = actions_of(face);
     let name = s.action.get_ref().as_str();
     if !allowed.contains(&name) {
@@ -137,6 +119,56 @@ fn one(s: &FaultSpec) -> Result<PlannedFault, Located> {
             ),
         ));
     }
+    let points = points_of(face, s.action.get_ref());
+    let point = match (&s.point, points.is_empty()) {
+        (None, false) => {
+            return Err(Located::new(
+                s.face.span(),
+                format!(
+                    "fault {:?}: face {:?} needs a `point`: one of {}",
+                    s.id.get_ref(),
+                    face.as_str(),
+                    quoted(&points.iter().map(|p| p.as_str()).collect::<Vec<_>>())
+                ),
+            ));
+        }
+        (None, true) => None,
+        (Some(p), false) => Some(
+            points
+                .iter()
+                .copied()
+                .find(|q| q.as_str() == p.get_ref())
+                .ok_or_else(|| {
+                    Located::new(
+                        p.span(),
+                        format!(
+                            "unknown point {:?}; expected one of: {}",
+                            p.get_ref(),
+                            quoted(&points.iter().map(|p| p.as_str()).collect::<Vec<_>>())
+                        ),
+                    )
+                })?,
+        ),
+        (Some(p), true) if face == Face::Relay => {
+            return Err(Located::new(
+                p.span(),
+                format!(
+                    "fault {:?}: action {:?} strikes at the TLS handshake and takes no `point`",
+                    s.id.get_ref(),
+                    s.action.get_ref()
+                ),
+            ));
+        }
+        (Some(p), true) => {
+            return Err(Located::new(
+                p.span(),
+                format!(
+                    "`point` applies to faces \"submission\", \"relay\" and \"pop3\" only, not {:?}",
+                    face.as_str()
+                ),
+            ));
+        }
+    };
     let unwanted = |key: &str, present: bool| -> Result<(), Located> {
         if present {
             Err(Located::new(
@@ -152,6 +184,8 @@ fn one(s: &FaultSpec) -> Result<PlannedFault, Located> {
     };
     unwanted("reply", name != "reply" && s.reply.is_some())?;
     unwanted("delay", name != "delay" && s.delay.is_some())?;
+    // Before the handshake the relay face does not know the peer yet.
+    unwanted("mailbox", name.starts_with("cert-") && s.mailbox.is_some())?;
     let action = match name {
         "reply" => {
             let r = s.reply.as_ref().ok_or_else(|| {
@@ -163,10 +197,15 @@ fn one(s: &FaultSpec) -> Result<PlannedFault, Located> {
                     ),
                 )
             })?;
-            reply(r)?
+            if face == Face::Pop3 {
+                pop3_reply(r)?
+            } else {
+                reply(r)?
+            }
         }
         "drop" => Action::Drop,
         "duplicate" => Action::Duplicate,
+        "reorder" => Action::Reorder,
         "delay" => {
             let d = s.delay.as_ref().ok_or_else(|| {
                 Located::new(
@@ -189,6 +228,8 @@ fn one(s: &FaultSpec) -> Result<PlannedFault, Located> {
         "withhold" => Action::Withhold,
         "unavailable" => Action::Unavailable,
         "seal-broken" => Action::Seal(SealFault::Broken),
+        "cert-expired" => Action::Cert(CertFault::Expired),
+        "cert-unknown" => Action::Cert(CertFault::Unknown),
         _ => Action::Seal(SealFault::Foreign),
     };
     if s.per.is_some() != s.rate.is_some() {
@@ -306,4 +347,51 @@ fn reply(r: &Spanned<String>) -> Result<Action, Located> {
         enhanced: enhanced.to_string(),
         text: text.to_string(),
     })
+}
+
+/// "-ERR [SYS/TEMP] text": a POP3 negative answer, optionally with a response code in
+/// brackets (RFC 2449 §8; the codes of RFC 2449 and RFC 3206), and a one-line ASCII text.
+fn pop3_reply(r: &Spanned<String>) -> Result<Action, Located> {
+    const CODES: [&str; 5] = ["SYS/TEMP", "SYS/PERM", "IN-USE", "LOGIN-DELAY", "AUTH"];
+    let bad = |why: &str| {
+        Located::new(
+            r.span(),
+            format!(
+                "reply {:?}: {why}; expected e.g. \"-ERR [SYS/TEMP] Testfehler\"",
+                r.get_ref()
+            ),
+        )
+    };
+    let line = r.get_ref();
+    let Some(rest) = line.strip_prefix("-ERR ") else {
+        return Err(bad(
+            "a POP3 fault answers with a line that starts \"-ERR \"",
+        ));
+    };
+    if !line.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(bad("the line must be printable ASCII, one line"));
+    }
+    let text = match rest.strip_prefix('[') {
+        Some(coded) => {
+            let Some((code, text)) = coded.split_once(']') else {
+                return Err(bad("the response code's \"]\" is missing"));
+            };
+            if !CODES.contains(&code) {
+                return Err(bad(&format!(
+                    "unknown response code {code:?} (RFC 2449 §8, RFC 3206: {})",
+                    quoted(&CODES)
+                )));
+            }
+            text
+        }
+        None => rest,
+    };
+    if text.trim().is_empty() {
+        return Err(bad("the text must not be empty"));
+    }
+    // RFC 2449 §4: a status line has at most 512 octets with its CRLF.
+    if line.len() + 2 > 512 {
+        return Err(bad("longer than the 512 octets of a POP3 status line"));
+    }
+    Ok(Action::Pop3Err(line.clone()))
 }

@@ -127,7 +127,10 @@ pub(super) fn intake(
         Some(r) => ReceiveMode::from_name(r.get_ref()).ok_or_else(|| {
             Located::new(
                 r.span(),
-                format!("receive {:?}: expected \"push\" or \"pull\"", r.get_ref()),
+                format!(
+                    "receive {:?}: expected \"push\", \"pull\" or \"pop3\"",
+                    r.get_ref()
+                ),
             )
         })?,
     };

@@ -386,7 +386,7 @@ fn validate(file: ScenarioFile, path: &Path, root: &Path) -> Result<Scenario, Pr
         }
     }
     let intake_outages = outages(&file.intake.outages, &start)?;
-    if !intake_outages.is_empty() && receive == ReceiveMode::Pull {
+    if !intake_outages.is_empty() && receive != ReceiveMode::Push {
         return Err(Located::new(
             file.intake.provider.span(),
             "[intake] outages stop the SMTP listener, which a pulling intake does not use",
@@ -916,6 +916,7 @@ pub fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use demail_sim::provider::fault::{Action, CertFault, Point};
 
     const GOOD: &str = include_str!("../../../scenarios/gewerbe/anzeige-absenderbestaetigt.toml");
 
@@ -1057,6 +1058,105 @@ mod tests {
         assert_eq!(parse_str(&with_dms).unwrap().faults.len(), 1);
         let e = parse_str(&format!("{with_dms}mailbox = \"a@b.de\"\n")).unwrap_err();
         assert!(e.message.contains("`mailbox` does not apply"), "{e}");
+    }
+
+    /// The pop3 face and the relay's certificate faults (docs/faults.md): their points,
+    /// actions and keys, each mistake at its value.
+    #[test]
+    fn pop3_and_certificate_faults_are_checked_and_located() {
+        let pop3 = "\n[[fault]]\nid = \"p\"\nface = \"pop3\"\npoint = \"retr\"\naction = \"reply\"\nreply = \"-ERR [SYS/TEMP] Testfehler\"\nnth = 1\n";
+        let s = parse_str(&format!("{GOOD}{pop3}")).unwrap();
+        assert_eq!(
+            s.faults[0].action,
+            Action::Pop3Err("-ERR [SYS/TEMP] Testfehler".into())
+        );
+        assert_eq!(s.faults[0].point, Some(Point::Retr));
+        let cert =
+            "\n[[fault]]\nid = \"c\"\nface = \"relay\"\naction = \"cert-expired\"\nnth = 1\n";
+        let s = parse_str(&format!("{GOOD}{cert}")).unwrap();
+        assert_eq!(s.faults[0].action, Action::Cert(CertFault::Expired));
+        assert_eq!(s.faults[0].point, None);
+        let unknown = cert.replacen("cert-expired", "cert-unknown", 1);
+        let s = parse_str(&format!("{GOOD}{unknown}")).unwrap();
+        assert_eq!(s.faults[0].action, Action::Cert(CertFault::Unknown));
+        let cases: &[(&str, &str, &str, &str)] = &[
+            (
+                pop3,
+                "point = \"retr\"",
+                "point = \"rcpt\"",
+                "unknown point \"rcpt\"; expected one of: \"connect\", \"auth\", \"list\", \"retr\", \"dele\", \"quit\"",
+            ),
+            (
+                pop3,
+                "action = \"reply\"",
+                "action = \"cert-expired\"",
+                "face \"pop3\" takes the actions \"reply\", \"drop\", not \"cert-expired\"",
+            ),
+            (
+                pop3,
+                "reply = \"-ERR [SYS/TEMP] Testfehler\"",
+                "reply = \"451 4.3.0 Testfehler\"",
+                "starts \"-ERR \"",
+            ),
+            (
+                pop3,
+                "reply = \"-ERR [SYS/TEMP] Testfehler\"",
+                "reply = \"-ERR [SYS/LATER] Testfehler\"",
+                "unknown response code \"SYS/LATER\"",
+            ),
+            (
+                pop3,
+                "reply = \"-ERR [SYS/TEMP] Testfehler\"",
+                "reply = \"-ERR [SYS/TEMP]\"",
+                "the text must not be empty",
+            ),
+            (
+                cert,
+                "action = \"cert-expired\"",
+                "action = \"cert-revoked\"",
+                "face \"relay\" takes the actions \"reply\", \"drop\", \"cert-expired\", \"cert-unknown\", not \"cert-revoked\"",
+            ),
+            (
+                cert,
+                "nth = 1",
+                "point = \"connect\"",
+                "action \"cert-expired\" strikes at the TLS handshake and takes no `point`",
+            ),
+        ];
+        for (base, from, to, want) in cases {
+            let mut text = format!("{GOOD}{}", base.replacen(from, to, 1));
+            if *from == "nth = 1" {
+                text.push_str("nth = 1\n");
+            }
+            let err = parse_str(&text).unwrap_err();
+            assert!(err.message.contains(want), "{to}: {err}");
+            let value = to.split(" = ").nth(1).unwrap();
+            let line = text.lines().position(|l| l == *to).unwrap() + 1;
+            let column = text.lines().nth(line - 1).unwrap().find(value).unwrap() + 1;
+            assert_eq!((err.line, err.column), (line, column), "{to}: {err}");
+        }
+        // The pop3 face needs a point; a certificate fault takes no mailbox (no peer is
+        // known before the handshake).
+        let e = parse_str(&format!(
+            "{GOOD}{}",
+            pop3.replacen("point = \"retr\"\n", "", 1)
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("face \"pop3\" needs a `point`"), "{e}");
+        let e = parse_str(&format!("{GOOD}{cert}mailbox = \"dmda-b.de-mail.de\"\n")).unwrap_err();
+        assert!(e.message.contains("`mailbox` does not apply"), "{e}");
+        // The push face's reorder takes no point and no delay.
+        let reorder = "\n[[fault]]\nid = \"o\"\nface = \"push\"\naction = \"reorder\"\nnth = 3\n";
+        let s = parse_str(&format!("{GOOD}{reorder}")).unwrap();
+        assert_eq!(s.faults[0].action, Action::Reorder);
+        let e = parse_str(&format!("{GOOD}{reorder}delay = \"PT1H\"\n")).unwrap_err();
+        assert!(e.message.contains("`delay` does not apply"), "{e}");
+        let e = parse_str(&format!("{GOOD}{reorder}point = \"data\"\n")).unwrap_err();
+        assert!(e.message.contains("`point` applies to faces"), "{e}");
+        // The relay's reply and drop still need their point.
+        let relay = "\n[[fault]]\nid = \"r\"\nface = \"relay\"\naction = \"drop\"\nnth = 1\n";
+        let e = parse_str(&format!("{GOOD}{relay}")).unwrap_err();
+        assert!(e.message.contains("face \"relay\" needs a `point`"), "{e}");
     }
 
     /// A reference to an unknown citizen points at the value and lists the known ids.
@@ -1399,7 +1499,7 @@ mod tests {
         (
             PULL,
             "\n[[expect]]\nid = \"x\"\nstep = \"antrag\"\nkind = \"delivery\"\n",
-            "scenarios/x/y.toml:81:8: an expectation of kind \"delivery\" judges the provider's push into the intake, which a pulling intake ([intake] receive = \"pull\") does not get",
+            "scenarios/x/y.toml:81:8: an expectation of kind \"delivery\" judges the provider's push into the intake, which a pulling intake ([intake] receive = \"pull\" or \"pop3\") does not get",
         ),
         // ar-no-traffic
         (

@@ -30,6 +30,8 @@ pub struct Launch<'a> {
     /// Where the intake's provider listens.
     pub submission: SocketAddr,
     pub gateway: SocketAddr,
+    /// Its POP3 face (plain port with STLS).
+    pub pop3: SocketAddr,
     /// The DMS the scenario provides, if any.
     pub dms: Option<String>,
     pub seed: u64,
@@ -66,6 +68,7 @@ impl Launch<'_> {
             ("ready", abs(&self.ready_path())?),
             ("submission", self.submission.to_string()),
             ("gateway", format!("http://{}", self.gateway)),
+            ("pop3", self.pop3.to_string()),
             ("dms", self.dms.clone().unwrap_or_default()),
             ("seed", self.seed.to_string()),
         ])

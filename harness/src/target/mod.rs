@@ -308,12 +308,16 @@ fn validate(raw: RawTarget, path: &Path) -> Result<Target, Located> {
     let receive = match &raw.receive.mode {
         None if raw.system.scenario_config => None,
         None => Some(ReceiveMode::Push),
-        Some(m) => Some(ReceiveMode::from_name(m.get_ref()).ok_or_else(|| {
-            Located::new(
-                m.span(),
-                format!("mode {:?}: expected \"push\" or \"pull\"", m.get_ref()),
-            )
-        })?),
+        Some(m) => Some(
+            ReceiveMode::from_name(m.get_ref())
+                .filter(|r| *r != ReceiveMode::Pop3)
+                .ok_or_else(|| {
+                    Located::new(
+                        m.span(),
+                        format!("mode {:?}: expected \"push\" or \"pull\"", m.get_ref()),
+                    )
+                })?,
+        ),
     };
     let push = raw
         .receive

@@ -165,6 +165,23 @@ impl TestPki {
     /// IP addresses. Key usage follows IT-BInfra-IO Tabelle 2 (digitalSignature,
     /// keyEncipherment; serverAuth, clientAuth).
     pub fn issue(&self, common_name: &str, subject_alt_names: &[&str]) -> Result<Identity> {
+        self.issue_valid(common_name, subject_alt_names, false)
+    }
+
+    /// [`TestPki::issue`] with a validity that ended long ago (1 January 2000 to 1 January
+    /// 2001): a certificate of this CA that every verifier refuses as expired, whatever its
+    /// clock reads (RFC 5280 §4.1.2.5). The fault plan's relay action `cert-expired` presents
+    /// one (docs/faults.md).
+    pub fn issue_expired(&self, common_name: &str, subject_alt_names: &[&str]) -> Result<Identity> {
+        self.issue_valid(common_name, subject_alt_names, true)
+    }
+
+    fn issue_valid(
+        &self,
+        common_name: &str,
+        subject_alt_names: &[&str],
+        expired: bool,
+    ) -> Result<Identity> {
         let sans: Vec<String> = subject_alt_names.iter().map(|s| s.to_string()).collect();
         let mut params = CertificateParams::new(sans)
             .with_context(|| format!("certificate parameters for {common_name}"))?;
@@ -173,6 +190,10 @@ impl TestPki {
         dn.push(DnType::OrganizationalUnitName, "De-Mail");
         dn.push(DnType::CountryName, "DE");
         params.distinguished_name = dn;
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        }
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::KeyEncipherment,

@@ -126,6 +126,7 @@ async fn set_clock(
         state.now = Some(now);
     }
     super::pull::poll(&intake).await;
+    super::pop3::poll(&intake).await;
     let sent = outbound::send_due(&intake, now).await;
     service::run_due(&intake, now).await;
     // The provider counts an open session as activity: the step's session ends here.

@@ -43,6 +43,7 @@ pub mod http;
 pub mod inbound;
 pub mod office_hours;
 pub mod outbound;
+pub mod pop3;
 pub mod pull;
 pub mod service;
 
@@ -89,6 +90,9 @@ pub struct IntakeConfig {
     /// Pull mode: API token per mailbox for the provider's gateway API (`pull.rs`); `None`:
     /// the provider pushes to the intake's SMTP listener.
     pub pull_tokens: Option<BTreeMap<String, String>>,
+    /// POP3 mode: the provider's POP3 address (plain port, STLS before the login;
+    /// `pop3.rs`), logging in with `passwords`; `None`: no POP3.
+    pub provider_pop3: Option<SocketAddr>,
     /// Windows of the intake's own clock in which its SMTP listener is down for maintenance:
     /// it answers 451 4.3.2, so the provider must retry (scenario `[intake] outages`).
     pub outages: Vec<(Timestamp, Timestamp)>,

@@ -266,15 +266,40 @@ pub(crate) fn file_evidence(state: &mut IntakeState, place: &law::Place, flaws: 
             ev.handled = true;
             continue;
         }
-        let Some(reply_to) = ev.in_reply_to.as_deref().map(str::trim) else {
-            ev.handled = true;
-            continue;
+        // The confirmation names the document it confirms; the order in which confirmations
+        // and messages arrive says nothing (a provider may push them in any order). First the
+        // In-Reply-To our provider sets (the Bescheid's Message-ID, RFC 5322 §3.6.4); without
+        // one the X-de-mail-private-id, which the TR gives the sender for exactly this match
+        // (PVD-IO §3.1.17: copied unchanged into every confirmation): the Aktenzeichen the
+        // intake set on the Bescheid, if it names one document in service (Abholbestätigungen
+        // only: a Meldung without a reference is not guessed at). An unmatched confirmation
+        // stays unhandled and is looked at again with every later one.
+        let found = match ev.in_reply_to.as_deref().map(str::trim) {
+            Some(reply_to) => state
+                .services
+                .iter()
+                .position(|s| s.rfc_message_id == reply_to),
+            None => {
+                let private_id = ev
+                    .private_id
+                    .as_deref()
+                    .filter(|_| kind == Some(MessageType::ConfirmationOfRetrieve));
+                let Some(az) = private_id.map(str::trim) else {
+                    ev.handled = true;
+                    continue;
+                };
+                let mut named = state
+                    .services
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.aktenzeichen == az);
+                match (named.next(), named.next()) {
+                    (Some((i, _)), None) => Some(i),
+                    _ => None,
+                }
+            }
         };
-        let Some(service) = state
-            .services
-            .iter_mut()
-            .find(|s| s.rfc_message_id == reply_to)
-        else {
+        let Some(service) = found.map(|i| &mut state.services[i]) else {
             continue;
         };
         ev.handled = true;
@@ -486,5 +511,70 @@ async fn send_fiction_notices(intake: &Intake, now: Timestamp) {
         if submit(intake, &letter, now).await.is_ok() {
             lock(&intake.state).services[i].fiction_notice_sent = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Evidence;
+
+    fn retrieve(in_reply_to: Option<&str>, private_id: Option<&str>, at: Timestamp) -> Evidence {
+        Evidence {
+            message_type: MessageType::ConfirmationOfRetrieve.as_str().to_string(),
+            demail_message_id: "a1@dmda-a.de-mail.de".into(),
+            private_id: private_id.map(str::to_string),
+            in_reply_to: in_reply_to.map(str::to_string),
+            notification_type: None,
+            received_at: at,
+            handled: false,
+        }
+    }
+
+    /// An Abholbestätigung is matched to the Bescheid it names, whatever the order: by
+    /// In-Reply-To, else by the private-id (PVD-IO §3.1.17); one that names no Bescheid in
+    /// service yet waits, and is matched once the Bescheid is tracked.
+    #[test]
+    fn confirmations_match_by_reference_not_by_order() {
+        let place = law::Place::municipality(law::Land::Sachsen, "Dresden");
+        let sent: Timestamp = "2025-03-10T09:00:00Z".parse().unwrap();
+        let picked: Timestamp = "2025-03-12T10:00:00Z".parse().unwrap();
+        let mut state = IntakeState::default();
+        track(&mut state, "WBS-1", "max@a.de", "<b1@test>", sent, true);
+        track(&mut state, "WBS-2", "erika@a.de", "<b2@test>", sent, true);
+        // The confirmation of the second Bescheid first, by private-id only; then one that
+        // names a Bescheid the intake has not tracked yet.
+        state.evidence.push(retrieve(None, Some("WBS-2"), picked));
+        state
+            .evidence
+            .push(retrieve(Some("<b3@test>"), Some("WBS-3"), picked));
+        file_evidence(&mut state, &place, &Flaws::default());
+        let status = |state: &IntakeState, az: &str| {
+            state
+                .services
+                .iter()
+                .find(|s| s.aktenzeichen == az)
+                .map(|s| s.status.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            status(&state, "WBS-1"),
+            ServiceStatus::Sent,
+            "not the first one"
+        );
+        assert!(
+            matches!(status(&state, "WBS-2"), ServiceStatus::Served { .. }),
+            "{:?}",
+            status(&state, "WBS-2")
+        );
+        assert!(!state.evidence[1].handled, "waits for its Bescheid");
+        track(&mut state, "WBS-3", "max@a.de", "<b3@test>", sent, true);
+        file_evidence(&mut state, &place, &Flaws::default());
+        assert!(state.evidence[1].handled);
+        assert!(matches!(
+            status(&state, "WBS-3"),
+            ServiceStatus::Served { .. }
+        ));
+        assert_eq!(status(&state, "WBS-1"), ServiceStatus::Sent);
     }
 }

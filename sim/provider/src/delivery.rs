@@ -304,6 +304,16 @@ async fn attempt(shared: &Shared, job: &Job, pushes: &mut Pushes) {
             held_back = Some(*d);
             Err((false, format!("held back {d:#} by planned fault {id:?}")))
         }
+        Some((id, crate::fault::Action::Reorder)) => {
+            let d = crate::fault::REORDER_HOLD;
+            held_back = Some(d);
+            Err((
+                false,
+                format!(
+                    "held back {d:#} by planned fault {id:?} (reorder): what is pushed meanwhile overtakes it"
+                ),
+            ))
+        }
         Some((id, crate::fault::Action::Drop)) => {
             let what = drop_in_data(shared, job).await;
             Err((false, format!("{what} (planned fault {id:?})")))
@@ -640,6 +650,20 @@ fn push_tls_of(shared: &Shared, job: &Job) -> PushTls {
         .unwrap_or_default()
 }
 
+/// A TLS error's text without the wall-clock instant rustls checked a certificate's validity
+/// at ("certificate expired: verification time … (UNIX), but certificate is not valid after
+/// … (… seconds ago)"): the trace must not depend on the wall clock (ARCHITECTURE.md,
+/// determinism). What stays says the certificate had expired.
+fn without_wall_clock(reason: String) -> String {
+    const EXPIRED: &str = "certificate expired";
+    match reason.find(EXPIRED) {
+        Some(i) if reason[i..].contains("verification time") => {
+            format!("{}{EXPIRED}", &reason[..i])
+        }
+        _ => reason,
+    }
+}
+
 /// One SMTP transaction; `Err((permanent, reason))` on failure.
 async fn send_once(shared: &Shared, job: &Job, pushes: &mut Pushes) -> Result<(), (bool, String)> {
     let temp = |e: String| (false, e);
@@ -692,7 +716,10 @@ async fn send_once(shared: &Shared, job: &Job, pushes: &mut Pushes) -> Result<()
                 "no answer within {} s",
                 SEND_TIMEOUT.as_secs()
             ))),
-            Ok(r) => r.map(drop).map_err(smtp),
+            Ok(r) => r
+                .map(drop)
+                .map_err(smtp)
+                .map_err(|(p, e)| (p, without_wall_clock(e))),
         };
     }
     let provider = shared.config.id.clone();
@@ -769,6 +796,18 @@ async fn send_once(shared: &Shared, job: &Job, pushes: &mut Pushes) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An expired certificate's error keeps its kind and loses the wall-clock instant.
+    #[test]
+    fn certificate_errors_lose_the_wall_clock() {
+        let e = "Connection error: invalid peer certificate: certificate expired: verification time 1796488190 (UNIX), but certificate is not valid after 978307200 (818180990 seconds ago)";
+        assert_eq!(
+            without_wall_clock(e.to_string()),
+            "Connection error: invalid peer certificate: certificate expired"
+        );
+        let other = "Connection error: invalid peer certificate: UnknownIssuer";
+        assert_eq!(without_wall_clock(other.to_string()), other);
+    }
 
     /// 5, 10, 20, 40 minutes, then hourly; with the 24-hour horizon that makes 27 attempts,
     /// the last 23 h 15 min after queueing (docs/delivery.md).

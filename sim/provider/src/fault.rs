@@ -105,10 +105,12 @@ pub enum Face {
     /// The document management system the intake hands cases to (`POST /documents`); not a
     /// face of the provider: the harness's DMS mock evaluates it (docs/dms.md).
     Dms,
+    /// The provider's POP3 face for a message client (`pop3/`, PVD-FU §3.1.2 Fall b).
+    Pop3,
 }
 
 impl Face {
-    pub const ALL: [Face; 7] = [
+    pub const ALL: [Face; 8] = [
         Face::Submission,
         Face::Push,
         Face::Retrieval,
@@ -116,6 +118,7 @@ impl Face {
         Face::Relay,
         Face::Directory,
         Face::Dms,
+        Face::Pop3,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -127,6 +130,7 @@ impl Face {
             Face::Relay => "relay",
             Face::Directory => "directory",
             Face::Dms => "dms",
+            Face::Pop3 => "pop3",
         }
     }
 
@@ -135,10 +139,11 @@ impl Face {
     }
 }
 
-/// The SMTP command a submission fault answers instead of the provider.
+/// The command a submission, relay or POP3 fault answers instead of the provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Point {
-    /// A new connection, before the greeting (a `reply` replaces the 220, e.g. 421 or 554).
+    /// A new connection, before the greeting (a `reply` replaces the SMTP 220 or the POP3
+    /// `+OK` greeting, and the connection is closed after it).
     Connect,
     Ehlo,
     Mail,
@@ -146,9 +151,20 @@ pub enum Point {
     Data,
     /// After the message text, instead of accepting it (nothing is stored).
     AfterData,
+    /// POP3: the login, PASS or AUTH (RFC 1939 §7, RFC 5034).
+    Auth,
+    /// POP3: STAT, LIST or UIDL (the maildrop's listing, RFC 1939 §5).
+    List,
+    /// POP3: RETR or TOP (a message's multi-line answer).
+    Retr,
+    /// POP3: DELE.
+    Dele,
+    /// POP3: QUIT in TRANSACTION state, which enters UPDATE (RFC 1939 §6).
+    Quit,
 }
 
 impl Point {
+    /// The SMTP points (faces submission and relay).
     pub const ALL: [Point; 6] = [
         Point::Connect,
         Point::Ehlo,
@@ -156,6 +172,16 @@ impl Point {
         Point::Rcpt,
         Point::Data,
         Point::AfterData,
+    ];
+
+    /// The POP3 points (face pop3).
+    pub const POP3: [Point; 6] = [
+        Point::Connect,
+        Point::Auth,
+        Point::List,
+        Point::Retr,
+        Point::Dele,
+        Point::Quit,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -166,12 +192,33 @@ impl Point {
             Point::Rcpt => "rcpt",
             Point::Data => "data",
             Point::AfterData => "after-data",
+            Point::Auth => "auth",
+            Point::List => "list",
+            Point::Retr => "retr",
+            Point::Dele => "dele",
+            Point::Quit => "quit",
         }
     }
 
+    /// Parses an SMTP point ([`Point::ALL`]).
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
+
+    /// Parses a POP3 point ([`Point::POP3`]).
+    pub fn parse_pop3(s: &str) -> Option<Self> {
+        Self::POP3.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// The certificate the relay face presents to a peer instead of its own
+/// ([`Action::Cert`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertFault {
+    /// Issued by the run's test CA with a validity that ended in 2001.
+    Expired,
+    /// Issued for the provider's domain by a CA that no trust list carries.
+    Unknown,
 }
 
 /// What a planned fault does.
@@ -190,12 +237,22 @@ pub enum Action {
     Duplicate,
     /// Push: the attempt is held back this long (the job waits as for a retry).
     Delay(jiff::SignedDuration),
+    /// Push: the attempt is held back [`REORDER_HOLD`], so that what the provider pushes to
+    /// the same system meanwhile (at the same virtual instant) overtakes it: a confirmation
+    /// arrives before a message that reached the mailbox earlier.
+    Reorder,
     /// Retrieval: the Abholbestätigung is never issued.
     Withhold,
     /// Seal: a broken or foreign seal ([`SealFault`]).
     Seal(SealFault),
     /// Directory: 503 with a problem JSON instead of the entry.
     Unavailable,
+    /// POP3: this `-ERR` line instead of the provider's answer (e.g. `-ERR [SYS/TEMP] …`,
+    /// RFC 2449 §8, RFC 3206).
+    Pop3Err(String),
+    /// Relay: the TLS handshake of one connection is made with an expired or unknown
+    /// certificate, so the peer refuses it (nothing is handed over; the peer retries).
+    Cert(CertFault),
 }
 
 impl Action {
@@ -206,13 +263,21 @@ impl Action {
             Action::Drop => "drop",
             Action::Duplicate => "duplicate",
             Action::Delay(_) => "delay",
+            Action::Reorder => "reorder",
             Action::Withhold => "withhold",
             Action::Seal(SealFault::Broken) => "seal-broken",
             Action::Seal(SealFault::Foreign) => "seal-foreign",
             Action::Unavailable => "unavailable",
+            Action::Pop3Err(_) => "reply",
+            Action::Cert(CertFault::Expired) => "cert-expired",
+            Action::Cert(CertFault::Unknown) => "cert-unknown",
         }
     }
 }
+
+/// How long [`Action::Reorder`] holds a push back: a minute of virtual time, so that every
+/// push of the same instant goes first and the held one follows at the next instant.
+pub const REORDER_HOLD: jiff::SignedDuration = jiff::SignedDuration::from_mins(1);
 
 /// Which of the candidate events at the face a fault hits.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -232,7 +297,9 @@ pub enum Select {
 pub struct PlannedFault {
     pub id: String,
     pub face: Face,
-    /// For [`Face::Submission`] and [`Face::Relay`]: the command answered; `None` elsewhere.
+    /// For [`Face::Submission`], [`Face::Relay`] and [`Face::Pop3`]: the command answered;
+    /// `None` elsewhere and for the relay's certificate faults (they strike at the TLS
+    /// handshake, before any command).
     pub point: Option<Point>,
     pub action: Action,
     /// Only events about this mailbox (normalised) are candidates: the pushed mailbox, the

@@ -532,7 +532,17 @@ impl Provider {
             .unwrap_or_else(|| Arc::new(WireLog::new(config.message_dir.clone())));
         let relay_identity =
             pki.issue(&config.domain, &[&config.domain, "localhost", "127.0.0.1"])?;
-        let relay_tls = relay_identity.mutual_server_config(pki.root_store()?)?;
+        let relay_tls = smtp::RelayTls {
+            proper: relay_identity.mutual_server_config(pki.root_store()?)?,
+            // For the fault plan's `cert-expired` and `cert-unknown` (docs/faults.md): the
+            // same names, once with a validity long over, once from a CA of its own.
+            expired: pki
+                .issue_expired(&config.domain, &[&config.domain, "localhost", "127.0.0.1"])?
+                .mutual_server_config(pki.root_store()?)?,
+            unknown: TestPki::generate("unknown to every trust list")?
+                .issue(&config.domain, &[&config.domain, "localhost", "127.0.0.1"])?
+                .mutual_server_config(pki.root_store()?)?,
+        };
         // The POP3 faces ask for a client certificate of the test CA and require none: a
         // certificate of an account is how a message client logs in at level high.
         let pop3_identity = pki.issue(

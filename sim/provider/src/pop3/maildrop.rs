@@ -231,6 +231,48 @@ impl Session {
         Ok(true)
     }
 
+    /// The X-de-mail-message-id of the message a RETR, TOP or DELE names, if there is one
+    /// (for the fault plan's trace event).
+    pub(super) fn message_id_of(&self, command: &Command) -> Option<String> {
+        let (Command::Retr(n) | Command::Top(n, _) | Command::Dele(n)) = command else {
+            return None;
+        };
+        let open = self.open.as_ref()?;
+        open.maildrop.get(*n).ok().map(|m| m.message_id.clone())
+    }
+
+    /// A planned `drop` in RETR or TOP (docs/faults.md): the `+OK` line and the first half of
+    /// the message's lines, then nothing more (the caller closes the connection), so the
+    /// client holds a multi-line answer without its terminating `.` (RFC 1939 §3).
+    pub(super) async fn send_half(&mut self, n: Msg) -> std::io::Result<()> {
+        let Some(open) = self.open.as_ref() else {
+            return Ok(());
+        };
+        let Ok(entry) = open.maildrop.get(n) else {
+            return Ok(());
+        };
+        let (message_id, size) = (entry.message_id.clone(), entry.size);
+        let mailbox = open.address.clone();
+        let shared = self.face.shared.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            lock(&shared.store).message_raw(&mailbox, &message_id)
+        })
+        .await;
+        let Ok(Ok(Some(raw))) = read else {
+            return Ok(());
+        };
+        let all = multi_line(&raw, None);
+        let lines = all.split_inclusive(|&b| b == b'\n').count();
+        let half: usize = all
+            .split_inclusive(|&b| b == b'\n')
+            .take(lines / 2)
+            .map(<[u8]>::len)
+            .sum();
+        let mut out = format!("+OK {size} octets\r\n").into_bytes();
+        out.extend_from_slice(&all[..half]);
+        self.write_raw(&out).await
+    }
+
     /// RETR (`body_lines` = None) or TOP: the message as stored, dot-stuffed.
     async fn send_message(&mut self, n: Msg, body_lines: Option<usize>) -> std::io::Result<()> {
         let Some(open) = self.open() else {

@@ -7,6 +7,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 use super::command::{Bad, Command};
 use super::*;
+use crate::fault::{Action, Face as FaultFace, Point};
 use demail_core::trace::EventKind;
 
 impl Session {
@@ -152,6 +153,12 @@ impl Session {
     pub(super) async fn run(&mut self) -> std::io::Result<()> {
         // RFC 1939 §4: the greeting; no APOP timestamp, APOP is not offered.
         let host = format!("pop3.{}", self.face.shared.config.domain);
+        match self.planned(Point::Connect, None) {
+            // Instead of the greeting; the connection closes after it either way.
+            Some(Action::Pop3Err(line)) => return self.write_fault_line(&line).await,
+            Some(_) => return Ok(()),
+            None => {}
+        }
         self.ok(&format!("{host} demail-testbed DMDA POP3 ready"))
             .await?;
         loop {
@@ -198,6 +205,32 @@ impl Session {
                 "C: {}",
                 String::from_utf8_lossy(line.split(|&b| b == b' ').next().unwrap_or_default())
             );
+            if let Some(point) = self.point_of(&command) {
+                let message_id = self.message_id_of(&command);
+                match self.planned(point, message_id.as_deref()) {
+                    Some(Action::Pop3Err(line)) => {
+                        self.write_fault_line(&line).await?;
+                        // A QUIT answered -ERR does not enter UPDATE: nothing is acknowledged
+                        // (RFC 1939 §6), and the session ends as the client asked.
+                        if point == Point::Quit {
+                            self.open = None;
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    Some(Action::Drop) => {
+                        if point == Point::Retr
+                            && let Command::Retr(n) | Command::Top(n, _) = command
+                        {
+                            self.send_half(n).await?;
+                        }
+                        // The connection goes without an answer (or in the middle of one);
+                        // a session that ends without QUIT acknowledges nothing.
+                        return Ok(());
+                    }
+                    _ => {}
+                }
+            }
             let go_on = if self.open.is_some() {
                 self.transaction(command).await?
             } else {
@@ -207,6 +240,43 @@ impl Session {
                 return Ok(());
             }
         }
+    }
+
+    /// The fault plan's point a command is a candidate of (docs/faults.md, face `pop3`).
+    fn point_of(&self, command: &Command) -> Option<Point> {
+        match (self.open.is_some(), command) {
+            (false, Command::Pass(_) | Command::Auth { .. }) => Some(Point::Auth),
+            (true, Command::Stat | Command::List(_) | Command::Uidl(_)) => Some(Point::List),
+            (true, Command::Retr(_) | Command::Top(..)) => Some(Point::Retr),
+            (true, Command::Dele(_)) => Some(Point::Dele),
+            (true, Command::Quit) => Some(Point::Quit),
+            _ => None,
+        }
+    }
+
+    /// Asks the fault plan about a candidate at `point` (the session's account as mailbox);
+    /// a hit is traced as `fault.injected`.
+    fn planned(&self, point: Point, message_id: Option<&str>) -> Option<Action> {
+        let mailbox = self
+            .open
+            .as_ref()
+            .map(|o| o.address.clone())
+            .or_else(|| self.user.clone());
+        self.face
+            .shared
+            .fault(
+                FaultFace::Pop3,
+                Some(point),
+                mailbox.as_deref(),
+                message_id.unwrap_or_default(),
+            )
+            .map(|h| h.action)
+    }
+
+    /// A planned `-ERR` line, written as the plan gives it (ASCII, one line).
+    async fn write_fault_line(&mut self, line: &str) -> std::io::Result<()> {
+        tracing::trace!("S: {line} (planned fault)");
+        self.write_raw(format!("{line}\r\n").as_bytes()).await
     }
 
     /// A command in AUTHORIZATION state (RFC 1939 §4). `Ok(false)` ends the session.

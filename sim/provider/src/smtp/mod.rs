@@ -114,25 +114,51 @@ pub(crate) async fn serve_trusted(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// The relay face's TLS configurations: its proper certificate, and the two the fault plan
+/// presents instead for one connection (`cert-expired`, `cert-unknown`; docs/faults.md).
+pub(crate) struct RelayTls {
+    pub(crate) proper: Arc<rustls::ServerConfig>,
+    /// A certificate of the run's test CA whose validity ended in 2001.
+    pub(crate) expired: Arc<rustls::ServerConfig>,
+    /// A certificate for the provider's domain from a CA no trust list carries.
+    pub(crate) unknown: Arc<rustls::ServerConfig>,
+}
+
 /// Accepts provider-to-provider connections: implicit TLS with a client certificate from the
 /// test PKI (mutual TLS), and the peer's certificate name must be on the trust list
 /// (IT-BInfra-IO Tabelle 1 and §7). Anything else is answered 554 5.7.1 and closed.
-pub(crate) async fn serve_relay(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    tls: Arc<rustls::ServerConfig>,
-) {
-    let acceptor = TlsAcceptor::from(tls);
+///
+/// Every connection is a candidate of the fault plan's relay certificate faults (before the
+/// handshake, so no peer is known yet): a hit presents an expired certificate or one of an
+/// unknown CA, and the peer, which must check the certificate of the provider it hands over
+/// to (IT-BInfra-IO §7), refuses the handshake; nothing is handed over.
+pub(crate) async fn serve_relay(listener: TcpListener, shared: Arc<Shared>, tls: RelayTls) {
+    let proper = TlsAcceptor::from(tls.proper);
+    let expired = TlsAcceptor::from(tls.expired);
+    let unknown = TlsAcceptor::from(tls.unknown);
     loop {
         let Ok((stream, addr)) = listener.accept().await else {
             continue;
         };
         let shared = shared.clone();
-        let acceptor = acceptor.clone();
+        let hit = shared.fault(crate::fault::Face::Relay, None, None, "");
+        let planned = hit.is_some();
+        let acceptor = match hit.map(|h| h.action) {
+            Some(crate::fault::Action::Cert(crate::fault::CertFault::Expired)) => expired.clone(),
+            Some(crate::fault::Action::Cert(crate::fault::CertFault::Unknown)) => unknown.clone(),
+            _ => proper.clone(),
+        };
         shared.activity.session_opened();
         tokio::spawn(async move {
             let activity = shared.activity.clone();
             match acceptor.accept(stream).await {
+                // The handshake a planned certificate fault made fail: `fault.injected` has
+                // said so, and the peer's `provider.delivery_failed` gives its reason. Not
+                // traced again: the peer's alert reaches this side while the peer already
+                // records its failure, so the order of the two events would be a race.
+                Err(e) if planned => {
+                    tracing::debug!("relay handshake failed as planned: {e}");
+                }
                 Err(e) => {
                     // A peer without a certificate of the test PKI never gets an SMTP word.
                     shared.trace.emit(EventKind::ProviderRefused {
