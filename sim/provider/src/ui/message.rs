@@ -36,40 +36,50 @@ pub(super) async fn raw(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
     blocking(move || {
-        let Ok(Path((mailbox, id))) = path else {
-            return error_page(&shared, StatusCode::BAD_REQUEST, "The path cannot be read.");
-        };
-        let found = lock(&shared.store).message_raw(&mailbox, &id);
-        match found {
-            Ok(Some(bytes)) => {
-                let name: String = id
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || "._@-".contains(c) {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .take(100)
-                    .collect();
-                let disposition = format!("attachment; filename=\"{name}.eml\"");
-                let mut r = (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "message/rfc822")],
-                    bytes,
-                )
-                    .into_response();
-                if let Ok(v) = HeaderValue::from_str(&disposition) {
-                    r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-                }
-                r
+        with_stored(&shared, path, |id, bytes| {
+            let name: String = id
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._@-".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .take(100)
+                .collect();
+            let disposition = format!("attachment; filename=\"{name}.eml\"");
+            let mut r = (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "message/rfc822")],
+                bytes,
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&disposition) {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
             }
-            Ok(None) => not_held(&shared, &mailbox, &id),
-            Err(e) => storage_error(&shared, "reading a message", e),
-        }
+            r
+        })
     })
     .await
+}
+
+/// The stored message the path names, handed to `found` with its id; 400, 404 or the storage
+/// error otherwise.
+fn with_stored(
+    shared: &Shared,
+    path: Result<Path<(String, String)>, PathRejection>,
+    found: impl FnOnce(&str, Vec<u8>) -> Response,
+) -> Response {
+    let Ok(Path((mailbox, id))) = path else {
+        return error_page(shared, StatusCode::BAD_REQUEST, "The path cannot be read.");
+    };
+    let stored = lock(&shared.store).message_raw(&mailbox, &id);
+    match stored {
+        Ok(Some(bytes)) => found(&id, bytes),
+        Ok(None) => not_held(shared, &mailbox, &id),
+        Err(e) => storage_error(shared, "reading a message", e),
+    }
 }
 
 /// `GET /ui/message/{mailbox}/{id}/pdf`: the message's PDF part (a confirmation's PDF of the
@@ -79,22 +89,14 @@ pub(super) async fn pdf(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
     blocking(move || {
-        let Ok(Path((mailbox, id))) = path else {
-            return error_page(&shared, StatusCode::BAD_REQUEST, "The path cannot be read.");
-        };
-        let found = lock(&shared.store).message_raw(&mailbox, &id);
-        match found {
-            Ok(Some(bytes)) => match pdf_part(&bytes) {
-                Some(pdf) => pdf_response(pdf),
-                None => error_page(
-                    &shared,
-                    StatusCode::NOT_FOUND,
-                    "The message has no PDF part (none of type application/pdf that starts with %PDF-).",
-                ),
-            },
-            Ok(None) => not_held(&shared, &mailbox, &id),
-            Err(e) => storage_error(&shared, "reading a message", e),
-        }
+        with_stored(&shared, path, |_, bytes| match pdf_part(&bytes) {
+            Some(pdf) => pdf_response(pdf),
+            None => error_page(
+                &shared,
+                StatusCode::NOT_FOUND,
+                "The message has no PDF part (none of type application/pdf that starts with %PDF-).",
+            ),
+        })
     })
     .await
 }
