@@ -128,6 +128,12 @@ pub struct RunArgs {
     /// (docs/ui.md, "Run view"). Loopback only.
     #[arg(long, value_name = "ADDR")]
     pub ui: Option<std::net::SocketAddr>,
+    /// Threads of the runner's async runtime. 1 (the default) runs the runner, the providers
+    /// and the embedded intake's HTTP face on one thread, which is the fastest here: the
+    /// walk is one chain of hand-offs, and every hand-off between threads costs a wake-up
+    /// (docs/benchmarks.md). The trace does not depend on it (ARCHITECTURE.md, invariants).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: u16,
 }
 
 /// Entry point of the binary.
@@ -513,10 +519,16 @@ fn prepare(args: &RunArgs) -> Result<Prepared, ExitCode> {
             return Err(ExitCode::from(2));
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let built = match args.threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(n))
+            .enable_all()
+            .build(),
+    };
+    let rt = match built {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -821,3 +821,42 @@ fn a_scenario_of_your_own_records_its_golden_files_then_compares() {
         "the runs wrote into the repository"
     );
 }
+
+/// The trace does not depend on the runner's thread count (`--threads`): a month of
+/// generated traffic and a scenario of seeded faults give the same bytes on one thread and on
+/// three.
+#[test]
+fn traces_are_identical_across_thread_counts() {
+    let tmp = temp("threads");
+    let scenarios = ["traffic/gewerbe-monat", "faults/zufall"];
+    let trace_of = |threads: &str| {
+        let out = tmp.join(format!("runs-{threads}"));
+        let o = bin()
+            .current_dir(workspace())
+            .args(["run", "--no-messages", "--threads", threads, "--out"])
+            .arg(&out)
+            .args(scenarios.map(|s| format!("scenarios/{s}.toml")))
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "--threads {threads}: {}",
+            stderr(&o)
+        );
+        scenarios.map(|s| std::fs::read(out.join(s).join("trace.jsonl")).unwrap())
+    };
+    let one = trace_of("1");
+    let three = trace_of("3");
+    for (i, s) in scenarios.iter().enumerate() {
+        assert!(
+            one[i].len() > 1000,
+            "{s}: a trace of {} bytes",
+            one[i].len()
+        );
+        assert!(
+            one[i] == three[i],
+            "{s}: traces differ between 1 and 3 threads"
+        );
+    }
+}
