@@ -1,5 +1,5 @@
 //! DATA: reading the message up to CRLF.CRLF only (RFC 5321 §2.3.8, no smuggling), its size
-//! limit, and handing it to [`super::accept`] on the blocking pool.
+//! limit, and handing it to [`super::accept`] off the session task (`super::blocking`).
 
 use super::*;
 use demail_wire::received::Protocol;
@@ -63,7 +63,7 @@ impl Session {
             // Seal verification and the SQLite commit block: off the runtime's workers, like
             // a submission's DATA.
             let shared = self.shared.clone();
-            let judged = tokio::task::spawn_blocking(move || {
+            let judged = super::blocking(move || {
                 let verdict = accept::accept_relayed(
                     &shared,
                     &peer,
@@ -113,7 +113,7 @@ impl Session {
         // sessions meanwhile. The wire-log copy is written after the store's lock is released,
         // before the reply; the reply waits for the commit (a 250 is durable).
         let shared = self.shared.clone();
-        let judged = tokio::task::spawn_blocking(move || {
+        let judged = super::blocking(move || {
             let submission = Submission {
                 login: &login,
                 arrival: &arrival,

@@ -54,6 +54,23 @@ pub const TRUSTED_MECHANISM: &str = "trusted-loopback";
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
+/// Runs a DATA's blocking work (PVD rules, seal, SQLite commit): on tokio's blocking pool on a
+/// multi-threaded runtime (`serve`, `load`), so that the workers keep serving other sessions;
+/// in place on a current-thread runtime (`run`, whose walk does one thing at a time and would
+/// only wait for the pool's thread to wake up and hand back: a hand-off between threads per
+/// message, docs/benchmarks.md). A panic inside `f` is caught in both cases and reported as
+/// `Err`, so that the session answers 451 instead of dying.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::current().runtime_flavor() == RuntimeFlavor::CurrentThread {
+        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+            .map_err(|_| "the work panicked".to_string());
+    }
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Accepts connections forever; each gets its own task.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
