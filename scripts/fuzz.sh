@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Time-boxed fuzzing on the stable toolchain (docs/reliability.md, issue #18): the shared
 # readers of sim/tests/fuzz_wire.rs (header reader, seal verification, inspect, address and
-# Received syntax; proptest) and the file readers of harness/tests/fuzz_files.rs (scenario,
-# target and catalogue files under seeded mutations), round after round with a new seed until
-# the time is up. Stops at the first failure and prints the seed that replays it.
+# Received syntax; proptest), the provider's SMTP and POP3 session loops of
+# sim/tests/fuzz_sessions.rs (generated sessions over loopback: submission, relay and POP3
+# faces; proptest) and the file readers of harness/tests/fuzz_files.rs (scenario, target and
+# catalogue files under seeded mutations), round after round with a new seed until the time is
+# up. Stops at the first failure and prints the seed that replays it.
 #
 #   scripts/fuzz.sh                 # 5 minutes
 #   SECONDS_BUDGET=3600 scripts/fuzz.sh
@@ -12,10 +14,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 budget="${SECONDS_BUDGET:-300}"
-cargo test --locked --no-run -p demail-sim --test fuzz_wire -p demail-harness --test fuzz_files >/dev/null
+cargo test --locked --no-run -p demail-sim --test fuzz_wire --test fuzz_sessions -p demail-harness --test fuzz_files >/dev/null
+# Cases per property of fuzz_sessions (5 properties, one fresh provider per case).
+session_cases=100
 start=$(date +%s)
 round=0
 cases=0
+sessions=0
 while (( $(date +%s) - start < budget )); do
   round=$((round + 1))
   seed=$((1000 + round))
@@ -24,12 +29,18 @@ while (( $(date +%s) - start < budget )); do
     echo "fuzz_wire failed in round $round: replay with PROPTEST_RNG_SEED=$seed FUZZ_CASES=2000 cargo test -p demail-sim --test fuzz_wire" >&2
     exit 1
   fi
+  if ! PROPTEST_RNG_SEED="$seed" FUZZ_CASES="$session_cases" cargo test --locked -q -p demail-sim --test fuzz_sessions >/tmp/fuzz-sessions.log 2>&1; then
+    cat /tmp/fuzz-sessions.log
+    echo "fuzz_sessions failed in round $round: replay with PROPTEST_RNG_SEED=$seed FUZZ_CASES=$session_cases cargo test -p demail-sim --test fuzz_sessions" >&2
+    exit 1
+  fi
   if ! FUZZ_SEED="$seed" FUZZ_ITERATIONS=200 cargo test --locked -q -p demail-harness --test fuzz_files -- --nocapture >/tmp/fuzz-files.log 2>&1; then
     cat /tmp/fuzz-files.log
     echo "fuzz_files failed in round $round: replay with FUZZ_SEED=$seed FUZZ_ITERATIONS=200 cargo test -p demail-harness --test fuzz_files" >&2
     exit 1
   fi
   cases=$((cases + 2 * 2000))
+  sessions=$((sessions + 5 * session_cases))
 done
 files=$(grep -o "[0-9]* mutated files" /tmp/fuzz-files.log | head -1 || true)
-echo "fuzzing: $round rounds in $(( $(date +%s) - start )) s; $cases property cases of the wire readers; per round $files; no failure"
+echo "fuzzing: $round rounds in $(( $(date +%s) - start )) s; $cases property cases of the wire readers; $sessions generated SMTP/POP3 sessions; per round $files; no failure"

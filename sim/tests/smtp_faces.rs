@@ -222,6 +222,36 @@ async fn unknown_command_is_answered() {
     assert!(r.starts_with("250"), "{r}");
 }
 
+/// Found by `sim/tests/fuzz_sessions.rs`: a reply line that echoes what the client sent
+/// carries no control character but its CRLF (RFC 5321 §4.2). `EHLO a<NUL>b` was answered
+/// `250-… greets a<NUL>b`; the odd name is still greeted, with `?` for each control
+/// character, and the session goes on.
+#[tokio::test]
+async fn ehlo_reply_echoes_no_control_characters() {
+    let w = start_world().await;
+    let mut c = Client::connect(w.provider.submission_addr()).await;
+    for (line, greeted) in [
+        (
+            &b"EHLO a\0b\r\n"[..],
+            "250-smtp.dmda-a.de-mail.de greets a?b\r\n",
+        ),
+        (
+            b"HELO \x1b[2J\x01\r\n",
+            "250-smtp.dmda-a.de-mail.de greets ?[2J?\r\n",
+        ),
+    ] {
+        let r = c.raw(line).await;
+        assert!(r.starts_with(greeted), "{r:?}");
+        assert!(
+            r.split_inclusive("\r\n").all(|l| l.ends_with("\r\n")
+                && !l[..l.len() - 2].chars().any(|ch| ch.is_control())),
+            "{r:?}"
+        );
+    }
+    let r = c.cmd("NOOP").await;
+    assert!(r.starts_with("250"), "{r}");
+}
+
 /// The reference intake refuses a message that lacks the provider's De-Mail metadata with
 /// 554 5.6.0 and lists what is missing (it accepts De-Mail only).
 #[tokio::test]

@@ -44,7 +44,8 @@ impl Session {
         enhanced: &str,
         text: &str,
     ) -> std::io::Result<()> {
-        self.write(&format!("{code} {enhanced} {text}\r\n")).await
+        self.write(&format!("{code} {enhanced} {}\r\n", printable(text)))
+            .await
     }
 
     /// The planned fault, if one hits this command: on the submission face of this session's
@@ -217,7 +218,7 @@ impl Session {
                     self.ehlo = is_ehlo;
                     self.helo = Some(client.clone());
                     self.reset();
-                    let mut lines = vec![format!("{host} greets {client}")];
+                    let mut lines = vec![format!("{host} greets {}", printable(&client))];
                     lines.push(format!("SIZE {MAX_MESSAGE_BYTES}"));
                     lines.push("8BITMIME".into());
                     lines.push("ENHANCEDSTATUSCODES".into());
@@ -310,5 +311,21 @@ impl Session {
     pub(super) fn reset(&mut self) {
         self.mail_from = None;
         self.rcpts.clear();
+    }
+}
+
+/// `text` with every control character but HT (NUL, CR, LF, …) replaced by `?`: a reply line
+/// ends in its CRLF and its text is HT and printable characters (RFC 5321 §4.2 `textstring`),
+/// also where it echoes what the client sent (an EHLO name, an address). Found by `sim/tests/fuzz_sessions.rs`:
+/// `EHLO <NUL>` was answered `250-… greets <NUL>`.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let control = |c: char| c.is_control() && c != '\t';
+    if text.chars().any(control) {
+        text.chars()
+            .map(|c| if control(c) { '?' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
     }
 }
