@@ -853,23 +853,16 @@ async fn smtp_case(face: SmtpFace, steps: Vec<Step>) -> Result<(), (String, Stri
         };
         Ok::<_, String>(s)
     };
-    let mut s = match tokio::time::timeout(NORMAL_TIMEOUT, start).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err((format!("setup: {e}"), log)),
-        Err(_) => return Err(("setup: no answer".into(), log)),
+    let mut s = match timed(NORMAL_TIMEOUT, start, "setup: ", "setup: no answer").await {
+        Ok(s) => s,
+        Err(e) => return Err((e, log)),
     };
     s.c.log.push_str("   --- generated session ---\n");
-    let played = tokio::time::timeout(SESSION_TIMEOUT, s.play(&steps)).await;
+    let hang = format!("no answer within {SESSION_TIMEOUT:?}: the session hangs");
+    let played = timed(SESSION_TIMEOUT, s.play(&steps), "", &hang).await;
     let mut log = std::mem::take(&mut s.c.log);
-    match played {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err((e, log)),
-        Err(_) => {
-            return Err((
-                format!("no answer within {SESSION_TIMEOUT:?}: the session hangs"),
-                log,
-            ));
-        }
+    if let Err(e) = played {
+        return Err((e, log));
     }
     log.push_str("   --- a normal session afterwards ---\n");
     let normal = async {
@@ -898,14 +891,14 @@ async fn smtp_case(face: SmtpFace, steps: Vec<Step>) -> Result<(), (String, Stri
         }
         Ok::<_, String>(())
     };
-    match tokio::time::timeout(NORMAL_TIMEOUT, normal).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err((format!("the normal session afterwards failed: {e}"), log)),
-        Err(_) => Err((
-            "the normal session afterwards got no answer".into(),
-            String::new(),
-        )),
-    }
+    let afterwards = timed(
+        NORMAL_TIMEOUT,
+        normal,
+        "the normal session afterwards failed: ",
+        "the normal session afterwards got no answer",
+    )
+    .await;
+    afterwards.map_err(|e| (e, log))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1265,6 +1258,21 @@ async fn pop_start<'a>(w: &'a World, start: PopStart, log: &mut String) -> Resul
     }
 }
 
+/// Awaits `step` for at most `limit`: its value, or its error prefixed with `prefix`, or
+/// `silent` when it gave no answer in time.
+async fn timed<T>(
+    limit: std::time::Duration,
+    step: impl std::future::Future<Output = Result<T, String>>,
+    prefix: &str,
+    silent: &str,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, step).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("{prefix}{e}")),
+        Err(_) => Err(silent.to_string()),
+    }
+}
+
 /// One case on the POP3 face: two messages in the maildrop, the generated session, then a
 /// normal login and STAT.
 async fn pop_case(start: PopStart, steps: Vec<PopStep>) -> Result<(), (String, String)> {
@@ -1283,23 +1291,16 @@ async fn pop_case(start: PopStart, steps: Vec<PopStep>) -> Result<(), (String, S
         submit(&w, INTAKE, CITIZEN, "Zweite Nachricht", &mut log).await?;
         pop_start(&w, start, &mut log).await
     };
-    let mut p = match tokio::time::timeout(NORMAL_TIMEOUT, setup).await {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return Err((format!("setup: {e}"), log)),
-        Err(_) => return Err(("setup: no answer".into(), log)),
+    let mut p = match timed(NORMAL_TIMEOUT, setup, "setup: ", "setup: no answer").await {
+        Ok(p) => p,
+        Err(e) => return Err((e, log)),
     };
     p.c.log.push_str("   --- generated session ---\n");
-    let played = tokio::time::timeout(SESSION_TIMEOUT, p.play(&steps)).await;
+    let hang = format!("no answer within {SESSION_TIMEOUT:?}: the session hangs");
+    let played = timed(SESSION_TIMEOUT, p.play(&steps), "", &hang).await;
     let mut log = std::mem::take(&mut p.c.log);
-    match played {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err((e, log)),
-        Err(_) => {
-            return Err((
-                format!("no answer within {SESSION_TIMEOUT:?}: the session hangs"),
-                log,
-            ));
-        }
+    if let Err(e) = played {
+        return Err((e, log));
     }
     log.push_str("   --- a normal session afterwards ---\n");
     let normal = async {
@@ -1312,14 +1313,14 @@ async fn pop_case(start: PopStart, steps: Vec<PopStep>) -> Result<(), (String, S
         log = std::mem::take(&mut p.c.log);
         r
     };
-    match tokio::time::timeout(NORMAL_TIMEOUT, normal).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err((format!("the normal session afterwards failed: {e}"), log)),
-        Err(_) => Err((
-            "the normal session afterwards got no answer".into(),
-            String::new(),
-        )),
-    }
+    let afterwards = timed(
+        NORMAL_TIMEOUT,
+        normal,
+        "the normal session afterwards failed: ",
+        "the normal session afterwards got no answer",
+    )
+    .await;
+    afterwards.map_err(|e| (e, log))
 }
 
 // ---------------------------------------------------------------------------------------
