@@ -860,3 +860,17 @@ fn traces_are_identical_across_thread_counts() {
         );
     }
 }
+
+/// `--threads` outside 1..=64 is a usage error (exit 2) that names the option.
+#[test]
+fn threads_out_of_range_is_refused() {
+    for bad in ["0", "65", "zwei"] {
+        let o = bin()
+            .current_dir(workspace())
+            .args(["run", "--threads", bad, "scenarios/zustellung/fiktion.toml"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "--threads {bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--threads"), "{}", stderr(&o));
+    }
+}
