@@ -107,7 +107,9 @@ impl Archive {
     /// Moves what `state` no longer needs into the archive, in one transaction. Returns how
     /// many cases moved. Nothing leaves memory unless it was written.
     pub fn sweep(&mut self, state: &mut IntakeState) -> Result<usize> {
-        let (closed, open): (Vec<Case>, Vec<Case>) = std::mem::take(&mut state.cases)
+        let (closed, open): (Vec<Case>, Vec<Case>) = state
+            .cases
+            .take()
             .into_iter()
             .partition(|c| is_closed(c, state));
         let (handled, pending): (Vec<Evidence>, Vec<Evidence>) =
@@ -115,11 +117,13 @@ impl Archive {
                 .into_iter()
                 .partition(|e| e.handled);
         let written = self.write(&closed, &handled);
-        state.cases = open;
+        state.cases.replace(open);
         state.evidence = pending;
         if let Err(e) = written {
             // Keep everything in memory; the next step tries again.
-            state.cases.extend(closed);
+            let mut all = state.cases.take();
+            all.extend(closed);
+            state.cases.replace(all);
             state.evidence.extend(handled);
             return Err(e);
         }

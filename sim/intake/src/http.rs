@@ -198,8 +198,8 @@ async fn dms_flush(intake: &Intake, now: Timestamp) {
     for entry in report.entries {
         let aktenzeichen = state
             .cases
-            .iter()
-            .find(|c| c.demail_message_id == entry.key)
+            .by_message_id(&entry.key)
+            .next()
             .map(|c| c.aktenzeichen.clone())
             .or_else(|| {
                 let archive = intake.archive.as_ref()?;

@@ -255,8 +255,7 @@ fn file_system_message(
     let case_key = msg.first(h::PRIVATE_ID).and_then(|az| {
         state
             .cases
-            .iter()
-            .find(|c| c.aktenzeichen == az)
+            .by_aktenzeichen(&az)
             .map(|c| c.demail_message_id.clone())
             .or_else(|| {
                 let archive = intake.archive.as_ref()?;
@@ -564,8 +563,8 @@ fn opened_for(
 ) -> anyhow::Result<Option<String>> {
     if let Some(case) = state
         .cases
-        .iter()
-        .find(|c| c.demail_message_id == message_id && c.mailbox == mailbox)
+        .by_message_id(message_id)
+        .find(|c| c.mailbox == mailbox)
     {
         return Ok(Some(case.aktenzeichen.clone()));
     }

@@ -35,6 +35,7 @@
 //! memory with the provider or the harness; everything it knows came over the wire.
 
 pub mod archive;
+pub mod cases;
 pub mod config;
 pub mod dms;
 pub mod flaw;
@@ -233,7 +234,7 @@ pub struct Evidence {
 pub struct IntakeState {
     /// The test clock; `None` until the runner posts a time.
     pub now: Option<Timestamp>,
-    pub cases: Vec<Case>,
+    pub cases: cases::Cases,
     pub evidence: Vec<Evidence>,
     pub services: Vec<Service>,
     /// Everything the intake did, for `GET /testbed/events` (the runner copies it into the
@@ -385,7 +386,7 @@ impl ReferenceIntake {
 
     /// A copy of the cases (for diagnostics only; checks use what crossed the wire).
     pub fn cases(&self) -> Vec<Case> {
-        demail_core::sync::lock(&self.inner.state).cases.clone()
+        demail_core::sync::lock(&self.inner.state).cases.to_vec()
     }
 }
 

@@ -48,11 +48,10 @@ pub(crate) struct Letter<'a> {
 /// Submits every reply due at `now`, oldest first. Returns how many went out.
 pub(crate) async fn send_due(intake: &Intake, now: Timestamp) -> usize {
     let due: Vec<(usize, Case)> = {
-        let state = lock(&intake.state);
+        let mut state = lock(&intake.state);
         state
             .cases
-            .iter()
-            .enumerate()
+            .with_work()
             .filter(|(_, c)| !c.replied && c.reply_due <= now)
             .map(|(i, c)| (i, c.clone()))
             .collect()

@@ -131,11 +131,10 @@ fn fallback(state: &mut IntakeState, aktenzeichen: &str, reason: String) {
 
 async fn send_due_bescheide(intake: &Intake, now: Timestamp) {
     let due: Vec<usize> = {
-        let state = lock(&intake.state);
+        let mut state = lock(&intake.state);
         state
             .cases
-            .iter()
-            .enumerate()
+            .with_work()
             .filter(|(_, c)| !c.bescheid_sent && c.bescheid_due.is_some_and(|t| t <= now))
             .map(|(i, _)| i)
             .collect()
@@ -475,8 +474,7 @@ async fn send_fiction_notices(intake: &Intake, now: Timestamp) {
             .filter_map(|(i, s, date)| {
                 let mailbox = state
                     .cases
-                    .iter()
-                    .find(|c| c.aktenzeichen == s.aktenzeichen)
+                    .by_aktenzeichen(&s.aktenzeichen)
                     .map(|c| c.mailbox.clone())?;
                 Some((i, s, date, mailbox))
             })
