@@ -669,7 +669,10 @@ fn golden_step(
     run_dir: &Path,
 ) -> anyhow::Result<&'static str> {
     let trace = golden::redact(&result.trace, redact);
-    let files = [(Kind::Trace, &trace), (Kind::Summary, &result.summary)];
+    let files = [
+        (Kind::Trace, &*trace),
+        (Kind::Summary, result.summary.as_str()),
+    ];
     if args.bless {
         for (kind, content) in files {
             let path = golden::path(&place.root, &result.name, kind);

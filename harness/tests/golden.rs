@@ -46,7 +46,10 @@ fn scenarios_match_their_golden_files() {
         }
         let redact = s.redactions();
         let trace = golden::redact(&result.trace, &redact);
-        for (kind, content) in [(Kind::Trace, &trace), (Kind::Summary, &result.summary)] {
+        for (kind, content) in [
+            (Kind::Trace, &*trace),
+            (Kind::Summary, result.summary.as_str()),
+        ] {
             let path = golden::path(&workspace().join("golden"), &s.name, kind);
             let dir = path.parent().unwrap().to_path_buf();
             let name = path

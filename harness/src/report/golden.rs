@@ -18,6 +18,7 @@
 //! chooses its own file numbers or texts still matches. `trace.jsonl` in the run folder keeps
 //! the real values.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -40,9 +41,9 @@ pub const REDACTABLE: &[&str] = &[
 
 /// The trace with the values of `columns` (top-level keys of each JSON line) replaced by
 /// `"[redacted]"`. Lines that are not JSON objects are kept as they are.
-pub fn redact(trace: &str, columns: &[String]) -> String {
+pub fn redact<'a>(trace: &'a str, columns: &[String]) -> Cow<'a, str> {
     if columns.is_empty() {
-        return trace.to_string();
+        return Cow::Borrowed(trace);
     }
     let mut out = String::with_capacity(trace.len());
     for line in trace.split_inclusive('\n') {
@@ -52,7 +53,7 @@ pub fn redact(trace: &str, columns: &[String]) -> String {
         }
         out.push_str(&l);
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Replaces the value of the top-level key `key` in one JSON line.
@@ -222,12 +223,13 @@ pub fn compare(path: &Path, actual: &str, kind: Kind) -> Result<Comparison> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Comparison::Missing),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    // Compared as insta does: trailing whitespace does not count.
-    let expected = format!("{}\n", content_of(&golden).trim_end());
-    let actual = format!("{}\n", actual.trim_end());
-    if expected == actual {
+    // Compared as insta does: trailing whitespace does not count. Compared in place: a long
+    // run's trace is the largest thing it holds, so no copy is made unless they differ.
+    if content_of(&golden).trim_end() == actual.trim_end() {
         return Ok(Comparison::Same);
     }
+    let expected = format!("{}\n", content_of(&golden).trim_end());
+    let actual = format!("{}\n", actual.trim_end());
     if let Kind::Trace = kind {
         return Ok(Comparison::Different(super::golden_diff::trace_diff(
             &expected, &actual,
@@ -246,7 +248,17 @@ pub fn bless(path: &Path, actual: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(path, render(actual)).with_context(|| format!("writing {}", path.display()))
+    write_snapshot(path, actual).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Writes what [`render`] gives for `content` to `path`, without a copy of `content`.
+fn write_snapshot(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    write!(out, "---\nsource: {SNAPSHOT_SOURCE}\n---\n")?;
+    out.write_all(content.trim_end().as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 /// Writes the new output into the run folder as `<run_dir>/<kind>.snap.new` (never into the
@@ -254,7 +266,7 @@ pub fn bless(path: &Path, actual: &str) -> Result<()> {
 pub fn write_pending(run_dir: &Path, kind: Kind, actual: &str) -> Result<PathBuf> {
     let p = run_dir.join(format!("{}.snap.new", kind.suffix()));
     std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
-    std::fs::write(&p, render(actual)).with_context(|| format!("writing {}", p.display()))?;
+    write_snapshot(&p, actual).with_context(|| format!("writing {}", p.display()))?;
     Ok(p)
 }
 
@@ -269,7 +281,8 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let r = redact(&format!("{line}\n"), &cols);
+        let input = format!("{line}\n");
+        let r = redact(&input, &cols);
         assert_eq!(
             r,
             "{\"seq\":1,\"kind\":\"intake.received\",\"aktenzeichen\":\"[redacted]\",\"binding\":true,\"reason\":\"[redacted]\",\"deadlines\":\"[redacted]\",\"detail\":\"has \\\"aktenzeichen\\\":1 inside\"}\n"
@@ -345,6 +358,11 @@ mod tests {
     #[test]
     fn content_follows_the_header() {
         assert_eq!(content_of(&render("x\ny")), "x\ny\n");
+        // Written to a file without a copy, the same bytes.
+        let p = std::env::temp_dir().join(format!("demail-golden-render-{}", std::process::id()));
+        write_snapshot(&p, "x\ny \n\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), render("x\ny \n\n"));
+        std::fs::remove_file(&p).unwrap();
         assert_eq!(content_of("no header"), "no header");
     }
 }

@@ -346,12 +346,13 @@ fn conclude(
         passed,
         failed: checks.len() as u32 - passed,
     });
-    let events = trace.events();
+    // Taken, not copied: the run's events are the largest thing it holds at its end.
+    let events = trace.take_events();
     let summary = crate::report::summary::summary(scenario, master, &events, &checks);
     let result = RunResult {
         name: scenario.name.clone(),
         seed: master,
-        trace: trace.to_jsonl(),
+        trace: demail_sim::trace::jsonl(&events),
         summary,
         checks,
         events,

@@ -469,15 +469,32 @@ impl Trace {
             .collect()
     }
 
+    /// Takes the events in memory out of the trace (all of them, or the latest
+    /// [`STREAM_WINDOW`] of a streaming trace) and leaves it empty; events emitted later keep
+    /// counting `seq`. The end of a run uses it so that it holds its events once, not twice.
+    pub fn take_events(&self) -> Vec<Event> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut inner.events).into()
+    }
+
     /// The events in memory as JSON lines, each ending in `\n`.
     pub fn to_jsonl(&self) -> String {
-        let mut out = String::new();
-        for e in self.events() {
-            out.push_str(&json_line(&e));
-            out.push('\n');
-        }
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (a, b) = inner.events.as_slices();
+        let mut out = jsonl(a);
+        out.push_str(&jsonl(b));
         out
     }
+}
+
+/// `events` as JSON lines, each ending in `\n` (the format of `trace.jsonl`).
+pub fn jsonl(events: &[Event]) -> String {
+    let mut out = String::new();
+    for e in events {
+        out.push_str(&json_line(e));
+        out.push('\n');
+    }
+    out
 }
 
 /// One event as JSON, without the line end.

@@ -7,9 +7,11 @@
 //!
 //! - every closed case: replied, no Bescheid still due, and no förmliche Zustellung tracked
 //!   under its Aktenzeichen (those stay in memory until the process ends);
-//! - every handled piece of evidence;
-//! - the trace events beyond the last [`EVENTS_KEPT`] (`GET /testbed/events` then starts at
-//!   the oldest one kept; its `next` keeps counting every event).
+//! - every handled piece of evidence.
+//!
+//! With or without an archive, at the start of every clock step only the last
+//! [`EVENTS_KEPT`] trace events stay in memory ([`trim_events`]; `GET /testbed/events` then
+//! starts at the oldest one kept, its `next` keeps counting every event).
 //!
 //! The archive is a SQLite file (WAL, `synchronous=NORMAL`: losing the last step on a power
 //! cut costs a duplicate check, not a case, since a case's reply has already gone out). It
@@ -17,8 +19,8 @@
 //! duplicate of a closed case (idempotency by X-de-mail-message-id, PVD-IO §3.1.13), and
 //! which case does a confirmation carrying an Aktenzeichen as private-id belong to.
 //!
-//! Without an archive (scenario runs) everything stays in memory: the checks and
-//! `GET /testbed/cases` read it.
+//! Without an archive (scenario runs) cases and evidence stay in memory: `GET /testbed/cases`
+//! lists them all.
 
 use std::path::Path;
 
@@ -27,8 +29,18 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Case, Evidence, IntakeState};
 
-/// How many trace events an intake with an archive keeps in memory.
+/// How many trace events the intake keeps in memory (with or without an archive): the
+/// runner drains them after every settle, so a window this long loses nothing it reads.
 pub const EVENTS_KEPT: usize = 10_000;
+
+/// Forgets all but the last [`EVENTS_KEPT`] events (start of every clock step).
+pub(crate) fn trim_events(state: &mut IntakeState) {
+    if state.events.len() > EVENTS_KEPT {
+        let drop = state.events.len() - EVENTS_KEPT;
+        state.events.drain(..drop);
+        state.events_dropped += drop;
+    }
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS closed_cases (
@@ -127,11 +139,6 @@ impl Archive {
             state.evidence.extend(handled);
             return Err(e);
         }
-        if state.events.len() > EVENTS_KEPT {
-            let drop = state.events.len() - EVENTS_KEPT;
-            state.events.drain(..drop);
-            state.events_dropped += drop;
-        }
         Ok(closed.len())
     }
 
@@ -178,4 +185,30 @@ fn is_closed(case: &Case, state: &IntakeState) -> bool {
             .services
             .iter()
             .any(|s| s.aktenzeichen == case.aktenzeichen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use demail_core::trace::EventKind;
+
+    /// Without an archive too, only the last EVENTS_KEPT events stay, and the count of those
+    /// gone keeps `GET /testbed/events` numbering every event.
+    #[test]
+    fn trim_keeps_the_last_events_and_counts_the_rest() {
+        let mut state = IntakeState::default();
+        let event = |i: usize| EventKind::IntakeFallback {
+            aktenzeichen: format!("A-{i}"),
+            channel: "postal".into(),
+            reason: String::new(),
+        };
+        state.events = (0..EVENTS_KEPT + 5).map(event).collect();
+        trim_events(&mut state);
+        assert_eq!(state.events.len(), EVENTS_KEPT);
+        assert_eq!(state.events_dropped, 5);
+        assert!(matches!(&state.events[0],
+            EventKind::IntakeFallback { aktenzeichen, .. } if aktenzeichen == "A-5"));
+        trim_events(&mut state);
+        assert_eq!(state.events_dropped, 5, "nothing more to trim");
+    }
 }

@@ -124,6 +124,9 @@ async fn set_clock(
             );
         }
         state.now = Some(now);
+        // What happened before this step has been read (the runner drains the events after
+        // every settle, and posts the clock only then): older events may leave memory.
+        crate::archive::trim_events(&mut state);
     }
     super::pull::poll(&intake).await;
     super::pop3::poll(&intake).await;

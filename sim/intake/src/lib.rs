@@ -242,7 +242,7 @@ pub struct IntakeState {
     pub events: Vec<EventKind>,
     /// Aktenzeichen counters per prefix.
     numbers: BTreeMap<String, u32>,
-    /// How many events left memory for the archive ([`archive::EVENTS_KEPT`]): `events[0]`
+    /// How many events left memory ([`archive::EVENTS_KEPT`]): `events[0]`
     /// is event number `events_dropped` of `GET /testbed/events`.
     #[serde(skip)]
     pub events_dropped: usize,
