@@ -981,7 +981,7 @@ async fn push_to_intake(w: &World, intake: &ReferenceIntake, raw: &[u8]) -> Stri
 
 /// With a closed-case archive (load runs; `intake::archive`) a replied case leaves memory
 /// at the end of the clock step, and the same message pushed again afterwards is still
-/// recognised as a duplicate of the archived case (PVD-IO §3.1.13: X-de-mail-message-id is
+/// recognised as a duplicate of the archived case (PVD-IO §3.1.18: X-de-mail-message-id is
 /// unique): 250, an `intake.duplicate` event naming the archived Aktenzeichen, no second case.
 #[tokio::test]
 async fn archived_case_still_catches_a_duplicate() {

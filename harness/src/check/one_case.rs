@@ -2,7 +2,7 @@
 //! `provider.delivered`, e.g. a planned duplicate delivery, docs/faults.md; or, for an intake
 //! that fetches its mail, an `intake.duplicate`: the message was offered again, as after a
 //! POP3 QUIT that failed) and the intake opened exactly one case for it: an intake must be idempotent by X-de-mail-message-id
-//! (PVD-IO §3.1.13: unique per message), or one application becomes two cases with two
+//! (PVD-IO §3.1.18: unique per message), or one application becomes two cases with two
 //! Aktenzeichen and two Empfangsbescheinigungen.
 
 use demail_sim::trace::EventKind;

@@ -16,7 +16,7 @@
 //! The archive is a SQLite file (WAL, `synchronous=NORMAL`: losing the last step on a power
 //! cut costs a duplicate check, not a case, since a case's reply has already gone out). It
 //! still answers the two questions that can come after a case closed: is a pushed message a
-//! duplicate of a closed case (idempotency by X-de-mail-message-id, PVD-IO §3.1.13), and
+//! duplicate of a closed case (idempotency by X-de-mail-message-id, PVD-IO §3.1.18), and
 //! which case does a confirmation carrying an Aktenzeichen as private-id belong to.
 //!
 //! Without an archive (scenario runs) cases and evidence stay in memory: `GET /testbed/cases`

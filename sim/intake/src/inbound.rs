@@ -314,7 +314,7 @@ pub(crate) fn receive_at(
     if kind != MessageType::Normal {
         return file_system_message(intake, &mut state, &msg, &message_type, data, now);
     }
-    // Idempotent by X-de-mail-message-id (PVD-IO §3.1.13, unique per message): a message
+    // Idempotent by X-de-mail-message-id (PVD-IO §3.1.18, unique per message): a message
     // delivered again (a push repeated after a lost 250) is accepted and opens no second case.
     if !demail_message_id.is_empty()
         && let Some(aktenzeichen) = opened_for(intake, &state, mailbox, &demail_message_id)
