@@ -9,9 +9,10 @@
 //!   under its Aktenzeichen (those stay in memory until the process ends);
 //! - every handled piece of evidence.
 //!
-//! With or without an archive, at the start of every clock step only the last
-//! [`EVENTS_KEPT`] trace events stay in memory ([`trim_events`]; `GET /testbed/events` then
-//! starts at the oldest one kept, its `next` keeps counting every event).
+//! With or without an archive, at the start of a clock step the events beyond the last
+//! [`EVENTS_KEPT`] leave memory once twice that many have gathered ([`trim_events`];
+//! `GET /testbed/events` then starts at the oldest one kept, its `next` keeps counting every
+//! event).
 //!
 //! The archive is a SQLite file (WAL, `synchronous=NORMAL`: losing the last step on a power
 //! cut costs a duplicate check, not a case, since a case's reply has already gone out). It
@@ -29,13 +30,16 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Case, Evidence, IntakeState};
 
-/// How many trace events the intake keeps in memory (with or without an archive): the
-/// runner drains them after every settle, so a window this long loses nothing it reads.
+/// How many of its latest trace events the intake keeps at least (with or without an
+/// archive; at most twice as many): the runner drains them after every settle, so a window
+/// this long loses nothing it reads.
 pub const EVENTS_KEPT: usize = 10_000;
 
-/// Forgets all but the last [`EVENTS_KEPT`] events (start of every clock step).
+/// Forgets all but the last [`EVENTS_KEPT`] events once twice that many have gathered (start
+/// of a clock step). In batches: trimming to the window at every step moved the whole window
+/// each time, 3 % of a simulated year's CPU (docs/benchmarks.md).
 pub(crate) fn trim_events(state: &mut IntakeState) {
-    if state.events.len() > EVENTS_KEPT {
+    if state.events.len() >= 2 * EVENTS_KEPT {
         let drop = state.events.len() - EVENTS_KEPT;
         state.events.drain(..drop);
         state.events_dropped += drop;
@@ -192,8 +196,8 @@ mod tests {
     use super::*;
     use demail_core::trace::EventKind;
 
-    /// Without an archive too, only the last EVENTS_KEPT events stay, and the count of those
-    /// gone keeps `GET /testbed/events` numbering every event.
+    /// Without an archive too, the last EVENTS_KEPT events stay once twice as many have
+    /// gathered, and the count of those gone keeps `GET /testbed/events` numbering every event.
     #[test]
     fn trim_keeps_the_last_events_and_counts_the_rest() {
         let mut state = IntakeState::default();
@@ -202,13 +206,22 @@ mod tests {
             channel: "postal".into(),
             reason: String::new(),
         };
-        state.events = (0..EVENTS_KEPT + 5).map(event).collect();
+        state.events = (0..2 * EVENTS_KEPT - 1).map(event).collect();
+        trim_events(&mut state);
+        assert_eq!(state.events_dropped, 0, "fewer than twice the window: kept");
+        state.events.push(event(2 * EVENTS_KEPT - 1));
+        state.events.push(event(2 * EVENTS_KEPT));
         trim_events(&mut state);
         assert_eq!(state.events.len(), EVENTS_KEPT);
-        assert_eq!(state.events_dropped, 5);
+        assert_eq!(state.events_dropped, EVENTS_KEPT + 1);
+        let first = format!("A-{}", EVENTS_KEPT + 1);
         assert!(matches!(&state.events[0],
-            EventKind::IntakeFallback { aktenzeichen, .. } if aktenzeichen == "A-5"));
+            EventKind::IntakeFallback { aktenzeichen, .. } if *aktenzeichen == first));
         trim_events(&mut state);
-        assert_eq!(state.events_dropped, 5, "nothing more to trim");
+        assert_eq!(
+            state.events_dropped,
+            EVENTS_KEPT + 1,
+            "nothing more to trim"
+        );
     }
 }
