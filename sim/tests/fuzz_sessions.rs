@@ -891,13 +891,7 @@ async fn smtp_case(face: SmtpFace, steps: Vec<Step>) -> Result<(), (String, Stri
         }
         Ok::<_, String>(())
     };
-    let afterwards = timed(
-        NORMAL_TIMEOUT,
-        normal,
-        "the normal session afterwards failed: ",
-        "the normal session afterwards got no answer",
-    )
-    .await;
+    let afterwards = normal_afterwards(normal).await;
     afterwards.map_err(|e| (e, log))
 }
 
@@ -1273,6 +1267,19 @@ async fn timed<T>(
     }
 }
 
+/// The normal session after a generated one, within [`NORMAL_TIMEOUT`].
+async fn normal_afterwards(
+    normal: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    timed(
+        NORMAL_TIMEOUT,
+        normal,
+        "the normal session afterwards failed: ",
+        "the normal session afterwards got no answer",
+    )
+    .await
+}
+
 /// One case on the POP3 face: two messages in the maildrop, the generated session, then a
 /// normal login and STAT.
 async fn pop_case(start: PopStart, steps: Vec<PopStep>) -> Result<(), (String, String)> {
@@ -1313,13 +1320,7 @@ async fn pop_case(start: PopStart, steps: Vec<PopStep>) -> Result<(), (String, S
         log = std::mem::take(&mut p.c.log);
         r
     };
-    let afterwards = timed(
-        NORMAL_TIMEOUT,
-        normal,
-        "the normal session afterwards failed: ",
-        "the normal session afterwards got no answer",
-    )
-    .await;
+    let afterwards = normal_afterwards(normal).await;
     afterwards.map_err(|e| (e, log))
 }
 

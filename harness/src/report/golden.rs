@@ -210,10 +210,12 @@ pub fn content_of(snapshot: &str) -> &str {
 
 /// Renders a snapshot file the way insta writes it.
 pub fn render(content: &str) -> String {
-    format!(
-        "---\nsource: {SNAPSHOT_SOURCE}\n---\n{}\n",
-        content.trim_end()
-    )
+    format!("{}{}\n", snapshot_header(), content.trim_end())
+}
+
+/// The metadata header insta writes before a snapshot's content.
+fn snapshot_header() -> String {
+    format!("---\nsource: {SNAPSHOT_SOURCE}\n---\n")
 }
 
 /// Compares `actual` with the golden file at `path`, a golden file of `kind`.
@@ -225,10 +227,11 @@ pub fn compare(path: &Path, actual: &str, kind: Kind) -> Result<Comparison> {
     };
     // Compared as insta does: trailing whitespace does not count. Compared in place: a long
     // run's trace is the largest thing it holds, so no copy is made unless they differ.
-    if content_of(&golden).trim_end() == actual.trim_end() {
+    let golden = content_of(&golden).trim_end();
+    if golden == actual.trim_end() {
         return Ok(Comparison::Same);
     }
-    let expected = format!("{}\n", content_of(&golden).trim_end());
+    let expected = format!("{golden}\n");
     let actual = format!("{}\n", actual.trim_end());
     if let Kind::Trace = kind {
         return Ok(Comparison::Different(super::golden_diff::trace_diff(
@@ -255,7 +258,7 @@ pub fn bless(path: &Path, actual: &str) -> Result<()> {
 fn write_snapshot(path: &Path, content: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    write!(out, "---\nsource: {SNAPSHOT_SOURCE}\n---\n")?;
+    out.write_all(snapshot_header().as_bytes())?;
     out.write_all(content.trim_end().as_bytes())?;
     out.write_all(b"\n")?;
     out.flush()

@@ -479,16 +479,22 @@ impl Trace {
 
     /// The events in memory as JSON lines, each ending in `\n`.
     pub fn to_jsonl(&self) -> String {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let (a, b) = inner.events.as_slices();
-        let mut out = jsonl(a);
-        out.push_str(&jsonl(b));
-        out
+        lines(
+            self.inner
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .events
+                .iter(),
+        )
     }
 }
 
 /// `events` as JSON lines, each ending in `\n` (the format of `trace.jsonl`).
 pub fn jsonl(events: &[Event]) -> String {
+    lines(events)
+}
+
+fn lines<'a>(events: impl IntoIterator<Item = &'a Event>) -> String {
     let mut out = String::new();
     for e in events {
         out.push_str(&json_line(e));

@@ -43,11 +43,11 @@ impl Cases {
     /// Appends a case (a new application).
     pub fn push(&mut self, case: Case) {
         let i = self.list.len();
-        self.index(i, &case);
+        self.add_to_lookups(i, &case);
         self.list.push(case);
     }
 
-    fn index(&mut self, i: usize, case: &Case) {
+    fn add_to_lookups(&mut self, i: usize, case: &Case) {
         self.by_aktenzeichen
             .entry(case.aktenzeichen.clone())
             .or_insert(i);
