@@ -122,6 +122,7 @@ fn shards_partition_the_schedule() {
 #[test]
 fn merge_is_exact() {
     let run = RunId {
+        sink: false,
         profile: "m".into(),
         profile_digest: "d".into(),
         seed: 1,
@@ -567,6 +568,77 @@ fn short_load_against_a_target_file() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("system under test"), "{}", stderr(&o));
+}
+
+/// `--sink`: every arrival is accepted by the sink, nothing waits for a reply, thresholds
+/// on what a sink cannot measure are left out (and said so), the reports say it ran against
+/// a sink; `--sink` with `--target` is a usage error.
+#[test]
+fn short_load_against_a_sink() {
+    let dir = temp("load-sink");
+    let text = profile_text(
+        "sink",
+        2,
+        "shape = \"constant\"\nper_second = 20",
+        &[
+            "dropped == 0",
+            r#"p99("submit") < "30s""#,
+            r#"p95("reply") < "1s""#,
+            "unanswered == 0",
+        ],
+    );
+    let profile = write(&dir, "sink.toml", &text);
+    let out = dir.join("out");
+    let o = bin()
+        .args([
+            "load",
+            profile.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--sink",
+        ])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{printed}\n{}", stderr(&o));
+    assert!(
+        printed.contains("threshold left out (a sink confirms, pushes and replies nothing): p95(\"reply\") < \"1s\""),
+        "{printed}"
+    );
+    assert!(printed.contains("the generator's own ceiling"), "{printed}");
+    let report = json(&out.join("report.json"));
+    let n = |k: &str| report["counts"][k].as_u64().unwrap_or(0);
+    assert_eq!(n("arrivals"), 40);
+    assert_eq!(n("accepted"), n("started"), "{report}");
+    assert_eq!(n("started") + n("dropped"), 40);
+    assert_eq!(
+        n("replies") + n("receipts") + n("pushes") + n("unanswered"),
+        0
+    );
+    assert_eq!(report["against_sink"], true);
+    assert_eq!(
+        report["latencies"]["submit"]["count"].as_u64(),
+        Some(n("accepted"))
+    );
+    let kept: Vec<&str> = report["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["threshold"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept, ["dropped == 0", r#"p99("submit") < "30s""#]);
+    assert!(
+        std::fs::read_to_string(out.join("report.html"))
+            .unwrap()
+            .contains("Against an SMTP sink")
+    );
+    let o = bin()
+        .args(["load", profile.to_str().unwrap(), "--sink"])
+        .args(["--target", "targets/reference-load.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--sink"), "{}", stderr(&o));
 }
 
 /// SIGINT stops the schedule early: the arrivals never started count as `interrupted`, the

@@ -13,6 +13,8 @@
 //! - [`report`]: `report.json`, `report.html`, the terminal summary.
 //! - [`exposition`]: the Prometheus endpoint of `--metrics`, and on the same address
 //!   [`live_page`], a page in the browser that follows the run.
+//! - [`sink`]: with `--sink`, an SMTP sink in place of the world, for the generator's own
+//!   ceiling.
 //!
 //! Exit codes: 0 every threshold passed, 1 a threshold failed, 2 usage or input error (a
 //! profile that does not load, a bad `--shard`, a world that does not start).
@@ -25,6 +27,7 @@ pub mod profile;
 pub mod report;
 pub mod results;
 pub mod schedule;
+pub mod sink;
 pub mod threshold;
 pub mod world;
 
@@ -62,6 +65,11 @@ pub struct LoadArgs {
     /// Serve the live results in the Prometheus text format at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
+    /// Submit to an SMTP sink in this process instead of the world: it accepts every
+    /// session at once and keeps nothing, so the run shows the generator's own ceiling
+    /// (only `submit` is measured; thresholds on receipts, pushes and replies are left out).
+    #[arg(long, conflicts_with = "target")]
+    pub sink: bool,
 }
 
 /// Arguments of `merge`.
@@ -120,7 +128,12 @@ pub fn run(args: &LoadArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return usage(format!("cannot start the async runtime: {e}")),
     };
-    match rt.block_on(load(profile, shard, &args.out, metrics, target.as_ref())) {
+    let against = match &target {
+        Some(t) => Against::Target(t),
+        None if args.sink => Against::Sink,
+        None => Against::World,
+    };
+    match rt.block_on(load(profile, shard, &args.out, metrics, against)) {
         Ok(passed) => {
             if passed {
                 ExitCode::SUCCESS
@@ -132,15 +145,39 @@ pub fn run(args: &LoadArgs) -> ExitCode {
     }
 }
 
+/// What a load submits to.
+#[derive(Clone, Copy)]
+pub enum Against<'a> {
+    /// The embedded world: the simulated provider and the reference intake.
+    World,
+    /// The simulated provider and the system under test of a target file.
+    Target(&'a crate::target::Target),
+    /// An SMTP sink ([`sink`]): the generator's own ceiling.
+    Sink,
+}
+
 /// Runs a load; `Ok(false)` when a threshold failed.
 pub async fn load(
-    profile: Profile,
+    mut profile: Profile,
     shard: Shard,
     out: &Path,
     metrics: Option<SocketAddr>,
-    target: Option<&crate::target::Target>,
+    against: Against<'_>,
 ) -> Result<bool> {
     demail_sim::init_crypto();
+    let sink = matches!(against, Against::Sink);
+    if sink {
+        let (kept, left_out): (Vec<_>, Vec<_>) = std::mem::take(&mut profile.thresholds)
+            .into_iter()
+            .partition(|t| !threshold::NOT_MEASURED_BY_A_SINK.contains(&t.left.subject()));
+        for t in &left_out {
+            println!(
+                "--sink: threshold left out (a sink confirms, pushes and replies nothing): {}",
+                t.text
+            );
+        }
+        profile.thresholds = kept;
+    }
     let profile = Arc::new(profile);
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     clear_out(out)?;
@@ -168,6 +205,7 @@ pub async fn load(
         duration_ms: profile.duration.as_millis() as u64,
         interval_ms: profile.interval.as_millis() as u64,
         thresholds: profile.thresholds.iter().map(|t| t.text.clone()).collect(),
+        sink,
     };
     let mut results = Results::new(run, shard.index);
     results.bump("arrivals", mine.len() as u64);
@@ -175,10 +213,12 @@ pub async fn load(
         results.interval_mut(a.offset_us).intended += 1;
     }
     let addresses = Arc::new(users.iter().map(|u| u.address.clone()).collect::<Vec<_>>());
-    let live: Shared = Arc::new(Mutex::new(
-        Live::new(Instant::now(), results, mine.clone(), addresses)
-            .forget_early_after(profile.timeout + std::time::Duration::from_secs(5)),
-    ));
+    let mut live = Live::new(Instant::now(), results, mine.clone(), addresses)
+        .forget_early_after(profile.timeout + std::time::Duration::from_secs(5));
+    if sink {
+        live = live.expecting_no_answers();
+    }
+    let live: Shared = Arc::new(Mutex::new(live));
     let metrics_task = match metrics {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -215,18 +255,39 @@ pub async fn load(
         },
         0,
     );
-    let world = match target {
-        None => world::start(&profile, &users, shard, out, &clock, &trace).await?,
-        Some(t) => world::start_target(&profile, &users, shard, out, &clock, &trace, t).await?,
+    let facing = match against {
+        Against::World => {
+            Facing::World(world::start(&profile, &users, shard, out, &clock, &trace).await?)
+        }
+        Against::Target(t) => Facing::World(
+            world::start_target(&profile, &users, shard, out, &clock, &trace, t).await?,
+        ),
+        Against::Sink => {
+            let s = sink::Sink::start(&format!("load-{}", profile.name)).await?;
+            println!(
+                "--sink: submitting to an SMTP sink at {} (the generator's own ceiling)",
+                s.addr
+            );
+            Facing::Sink(s)
+        }
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let ticker = world.ticker(profile.world.tick, clock.clone(), stop.clone());
+    let (ticker, passwords, pki, submission) = match &facing {
+        Facing::World(world) => (
+            Some(world.ticker(profile.world.tick, clock.clone(), stop.clone())),
+            world.passwords.clone(),
+            &world.pki,
+            world.providers[0].submission_addr(),
+        ),
+        // The sink takes any password.
+        Facing::Sink(s) => (None, Arc::new(Vec::new()), &s.pki, s.addr),
+    };
     let ctx = Arc::new(driver::Ctx {
         profile: profile.clone(),
         users: users.clone(),
-        passwords: world.passwords.clone(),
-        submitter: Arc::new(demail_sim::world::submit::Submitter::new(&world.pki)?),
-        submission: world.providers[0].submission_addr(),
+        passwords,
+        submitter: Arc::new(demail_sim::world::submit::Submitter::new(pki)?),
+        submission,
         live: live.clone(),
         clock: clock.clone(),
     });
@@ -246,7 +307,9 @@ pub async fn load(
     signal_task.abort();
     stop.store(true, Ordering::Relaxed);
     let _ = progress.await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), ticker).await;
+    if let Some(ticker) = ticker {
+        let _ = tokio::time::timeout(Duration::from_secs(5), ticker).await;
+    }
     let mut results = {
         let mut l = lock(&live);
         let unanswered = l.unanswered();
@@ -257,12 +320,21 @@ pub async fn load(
     if let Some(t) = metrics_task {
         t.abort();
     }
-    world.stop().await;
+    match facing {
+        Facing::World(world) => world.stop().await,
+        Facing::Sink(s) => s.stop(),
+    }
     {
         use std::io::Write as _;
         let _ = demail_sim::sync::lock(&trace_file).flush();
     }
     finish(&profile.thresholds, &results, out)
+}
+
+/// What the driver submits to, while the run lasts.
+enum Facing {
+    World(world::EmbeddedWorld),
+    Sink(sink::Sink),
 }
 
 /// Removes what an earlier load left in `out` (the provider's store would otherwise carry

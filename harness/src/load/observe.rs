@@ -64,6 +64,9 @@ pub struct Live {
     early_ttl: std::time::Duration,
     /// Trace events seen (the early maps are swept every [`SWEEP_EVERY`]).
     events_seen: u64,
+    /// False against a sink (`load --sink`): nothing will confirm, push or reply, so an
+    /// accepted submission waits for nothing.
+    expects_answers: bool,
 }
 
 /// How often (in trace events) [`Live`] forgets early pushes and replies past their time.
@@ -102,7 +105,14 @@ impl Live {
             in_flight: 0,
             early_ttl: std::time::Duration::from_secs(90),
             events_seen: 0,
+            expects_answers: true,
         }
+    }
+
+    /// Against a sink: accepted submissions wait for no push and no reply.
+    pub fn expecting_no_answers(mut self) -> Self {
+        self.expects_answers = false;
+        self
     }
 
     /// Forgets early pushes and replies `ttl` after they were seen (the submission timeout
@@ -181,6 +191,9 @@ impl Live {
                 iv.accepted += 1;
                 iv.submit_sum_us += us;
                 iv.submit_max_us = iv.submit_max_us.max(us);
+                if !self.expects_answers {
+                    return;
+                }
                 if let Some(id) = message_id {
                     self.push_known(id, a.index);
                 }
@@ -351,6 +364,7 @@ mod tests {
 
     fn live() -> Live {
         let run = RunId {
+            sink: false,
             profile: "t".into(),
             profile_digest: "d".into(),
             seed: 1,

@@ -52,6 +52,8 @@ pub struct Report<'a> {
     pub seed: u64,
     pub shards: u32,
     pub covers: &'a [u32],
+    /// Run with `--sink`: the generator against an SMTP sink, not a world.
+    pub against_sink: bool,
     pub duration_s: f64,
     pub interval_s: f64,
     pub counts: &'a std::collections::BTreeMap<String, u64>,
@@ -83,6 +85,7 @@ pub fn json<'a>(r: &'a Results, decisions: &'a [Decision]) -> Report<'a> {
         seed: r.run.seed,
         shards: r.run.shards,
         covers: &r.covers,
+        against_sink: r.run.sink,
         duration_s: duration_s(r),
         interval_s: r.run.interval_ms as f64 / 1000.0,
         counts: &r.counts,
@@ -127,6 +130,12 @@ pub fn summary(r: &Results, decisions: &[Decision]) -> String {
         r.run.shards,
         duration_s(r)
     );
+    if r.run.sink {
+        let _ = writeln!(
+            s,
+            "  against an SMTP sink (--sink): the generator's own ceiling, no world"
+        );
+    }
     let _ = writeln!(
         s,
         "  arrivals {} (intended {:.2}/s) · started {} (achieved {:.2}/s) · dropped {} · accepted {} · refused {} · errors {}",
@@ -248,6 +257,9 @@ pub fn html(r: &Results, decisions: &[Decision]) -> String {
         duration_s(r),
         r.run.interval_ms
     );
+    if r.run.sink {
+        s.push_str("<p><strong>Against an SMTP sink (<code>--sink</code>)</strong>: the generator's own ceiling, no world.</p>");
+    }
     s.push_str(
         "<h2>Thresholds</h2><table><tr><th>result</th><th>threshold</th><th>detail</th></tr>",
     );

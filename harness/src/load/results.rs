@@ -73,6 +73,9 @@ pub struct RunId {
     pub interval_ms: u64,
     /// The profile's thresholds as written; `merge` decides them again over all shards.
     pub thresholds: Vec<String>,
+    /// Run against a sink (`load --sink`): the generator's ceiling, not a world's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sink: bool,
 }
 
 /// Counters, refusals, histograms and time series of a run or shard.

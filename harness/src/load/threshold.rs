@@ -34,6 +34,30 @@ pub enum Left {
     Count { counter: String },
 }
 
+impl Left {
+    /// The metric or counter the left side reads.
+    pub fn subject(&self) -> &str {
+        match self {
+            Self::Percentile { metric, .. } | Self::Max { metric } | Self::Mean { metric } => {
+                metric
+            }
+            Self::Rate { counter } | Self::Count { counter } => counter,
+        }
+    }
+}
+
+/// What a run against a sink (`load --sink`) cannot measure: nothing confirms, pushes or
+/// replies there. Thresholds on these are left out of such a run (and said so).
+pub const NOT_MEASURED_BY_A_SINK: [&str; 7] = [
+    "receipt",
+    "push",
+    "reply",
+    "receipts",
+    "pushes",
+    "replies",
+    "unanswered",
+];
+
 /// A comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
