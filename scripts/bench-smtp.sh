@@ -21,7 +21,9 @@
 #      through the gateway API that each store holds every message;
 #   5. with FULL_PATH=1 (default) measures the full STARTTLS + AUTH PLAIN path on the normal
 #      submission face with harness/examples/smtp_load.rs;
-#   6. prints messages per second for each (median of the rounds) and the ratio ours / sink.
+#   6. prints messages per second for each (median of the rounds) and the ratio ours / sink,
+#      and the serve process's CPU time (user + system, /proc/PID/stat) per message in the
+#      rounds: a figure that other load on the machine moves far less than the rates.
 #
 # Settings (environment):
 #   MESSAGES=20000  messages per measured run        SESSIONS=20  parallel sessions (-s)
@@ -172,6 +174,12 @@ check_stored() { # $1 = HTTP port, $2 = expected count
 
 # Starts `demail-testbed serve` with the bench configuration. Ports: trusted listener $2,
 # submission $2+1, HTTP $2+2, relay $2+3. Data on the disk next to the build (not tmpfs).
+declare -A SERVE_PIDS=()
+# CPU time (user + system) of a process so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# µs of CPU per message between two cpu_ticks readings.
+cpu_per_message() { awk -v a="$1" -v b="$2" -v hz="$(getconf CLK_TCK)" -v n="$MESSAGES" 'BEGIN { printf "%.0f", (b - a) / hz / n * 1e6 }'; }
+
 start_serve() { # $1 = label, $2 = first port, then extra serve arguments
   local label=$1 port=$2 pid data
   shift 2
@@ -182,6 +190,7 @@ start_serve() { # $1 = label, $2 = first port, then extra serve arguments
   "$TESTBED" serve --config "$WORK/$label.toml" --data "$data" "$@" >"$WORK/$label.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
+  SERVE_PIDS[$label]=$pid
   for _ in $(seq 1 300); do
     grep -q '^ready' "$WORK/$label.log" && return 0
     kill -0 "$pid" 2>/dev/null || { cat "$WORK/$label.log" >&2; die "serve ($label) exited"; }
@@ -212,11 +221,17 @@ source_cmd "$WARMUP" "$OURS" >/dev/null || die "warm-up against the provider fai
 SINK_RATES=()
 OUR_RATES=()
 BARE_RATES=()
+OUR_CPU=()
+BARE_CPU=()
 for round in $(seq 1 "$ROUNDS"); do
   SINK_RATES+=("$(timed "smtp-sink, round $round" source_cmd "$MESSAGES" "$SINK_PORT")")
+  c0=$(cpu_ticks "${SERVE_PIDS[default]}")
   OUR_RATES+=("$(timed "demail trusted listener, round $round" source_cmd "$MESSAGES" "$OURS")")
+  OUR_CPU+=("$(cpu_per_message "$c0" "$(cpu_ticks "${SERVE_PIDS[default]}")")")
   if [[ $NO_MESSAGES == 1 ]]; then
+    c0=$(cpu_ticks "${SERVE_PIDS[no-messages]}")
     BARE_RATES+=("$(timed "demail trusted listener --no-messages, round $round" source_cmd "$MESSAGES" "$BARE")")
+    BARE_CPU+=("$(cpu_per_message "$c0" "$(cpu_ticks "${SERVE_PIDS[no-messages]}")")")
   fi
 done
 check_stored $((OURS + 2)) $((WARMUP + ROUNDS * MESSAGES))
@@ -241,11 +256,12 @@ SINK_RATE=$(median "${SINK_RATES[@]}")
 OUR_RATE=$(median "${OUR_RATES[@]}")
 echo
 echo "rounds (msg/s): smtp-sink ${SINK_RATES[*]}; demail ${OUR_RATES[*]}${BARE_RATES[*]:+; demail --no-messages ${BARE_RATES[*]}}"
+echo "rounds (serve CPU µs per message): demail ${OUR_CPU[*]}${BARE_CPU[*]:+; demail --no-messages ${BARE_CPU[*]}}"
 printf '%-58s %6s msg/s\n' "smtp-sink (postfix $PF_VERSION), stores nothing:" "$SINK_RATE"
-printf '%-58s %6s msg/s  ratio %s\n' "demail serve, trusted listener, durable store:" "$OUR_RATE" "$(ratio "$OUR_RATE" "$SINK_RATE")"
+printf '%-58s %6s msg/s  ratio %s  (%s µs CPU per message)\n' "demail serve, trusted listener, durable store:" "$OUR_RATE" "$(ratio "$OUR_RATE" "$SINK_RATE")" "$(median "${OUR_CPU[@]}")"
 if [[ $NO_MESSAGES == 1 ]]; then
   BARE_RATE=$(median "${BARE_RATES[@]}")
-  printf '%-58s %6s msg/s  ratio %s\n' "demail serve --no-messages (no .eml copy), durable store:" "$BARE_RATE" "$(ratio "$BARE_RATE" "$SINK_RATE")"
+  printf '%-58s %6s msg/s  ratio %s  (%s µs CPU per message)\n' "demail serve --no-messages (no .eml copy), durable store:" "$BARE_RATE" "$(ratio "$BARE_RATE" "$SINK_RATE")" "$(median "${BARE_CPU[@]}")"
 fi
 if [[ -n $FULL_RATE ]]; then
   printf '%-58s %6s msg/s  (one run)\n' "demail serve, STARTTLS + AUTH, $PER_SESSION msg/session:" "$FULL_RATE"

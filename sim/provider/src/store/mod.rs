@@ -85,6 +85,11 @@ pub struct Store {
     /// The webhook URLs of `gateway_webhooks` (mailbox → URL), kept in memory so that a
     /// deposit needs no query to learn that nobody is to be notified.
     webhooks: BTreeMap<String, String>,
+    /// False while no account of this store has ever been closed: then [`Store::closed_at`]
+    /// answers without a query (it is asked for the sender, every recipient and every login).
+    /// Read from the database at open; set by [`Store::close_account`] and never cleared, so
+    /// a closure rolled back only costs the queries again.
+    any_closed: bool,
     /// Whether a transaction is open.
     in_transaction: bool,
 }
@@ -204,10 +209,18 @@ impl Store {
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
+        let any_closed = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM accounts WHERE closed_at IS NOT NULL)",
+                [],
+                |r| r.get(0),
+            )
+            .context("reading whether an account is closed")?;
         let mut store = Self {
             conn,
             accounts: BTreeMap::new(),
             webhooks,
+            any_closed,
             in_transaction: false,
         };
         store
@@ -451,6 +464,9 @@ impl Store {
     /// When `address`'s account was closed ("vollständig gesperrt", PVD-FU Schritt 43), if it
     /// was. Kept in the database, so a closure survives a restart.
     pub fn closed_at(&self, address: &str) -> Result<Option<Timestamp>> {
+        if !self.any_closed {
+            return Ok(None);
+        }
         let at: Option<Option<String>> = self
             .row(
                 "SELECT closed_at FROM accounts WHERE address = ?1",
@@ -472,6 +488,7 @@ impl Store {
     /// Closes `address`'s account at `at` (an account already closed keeps its first time);
     /// part of the open transaction, if any.
     pub fn close_account(&mut self, address: &str, at: Timestamp) -> Result<()> {
+        self.any_closed = true;
         self.exec(
             "UPDATE accounts SET closed_at = ?2 WHERE address = ?1 AND closed_at IS NULL",
             params![normalize_address(address), at.as_second().to_string()],

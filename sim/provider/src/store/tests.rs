@@ -397,3 +397,32 @@ fn push_tls_survives_reopening_and_old_accounts_migrate() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `closed_at` answers from the database once any account was closed, also after reopening
+/// (the store's "nothing closed" shortcut is read at open and set by `close_account`); a
+/// closure rolled back leaves the account open.
+#[test]
+fn closures_are_seen_in_the_transaction_after_reopening_and_not_after_rollback() {
+    let dir = std::env::temp_dir().join(format!("demail-store-closed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("store.sqlite");
+    let accounts = [account("a@x.de-mail.de"), account("b@x.de-mail.de")];
+    let at: Timestamp = "2025-03-03T08:00:00Z".parse().unwrap();
+    {
+        let mut s = Store::open(Some(&path), &accounts).unwrap();
+        assert_eq!(s.closed_at("a@x.de-mail.de").unwrap(), None);
+        s.begin().unwrap();
+        s.close_account("b@x.de-mail.de", at).unwrap();
+        assert_eq!(s.closed_at("b@x.de-mail.de").unwrap(), Some(at));
+        s.rollback();
+        assert_eq!(s.closed_at("b@x.de-mail.de").unwrap(), None);
+        s.begin().unwrap();
+        s.close_account("a@x.de-mail.de", at).unwrap();
+        s.commit().unwrap();
+        assert_eq!(s.closed_at("a@x.de-mail.de").unwrap(), Some(at));
+    }
+    let s = Store::open(Some(&path), &accounts).unwrap();
+    assert_eq!(s.closed_at("a@x.de-mail.de").unwrap(), Some(at));
+    assert_eq!(s.closed_at("b@x.de-mail.de").unwrap(), None);
+    let _ = std::fs::remove_dir_all(&dir);
+}

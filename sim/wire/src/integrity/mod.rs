@@ -356,6 +356,7 @@ impl fmt::Display for Failure {
 }
 
 mod canon;
+mod known_good;
 mod seal;
 mod signer;
 mod verify;

@@ -78,6 +78,26 @@ impl Signer {
     /// Fails unless the certificate holds this signer's public key, so that a seal can never
     /// name a certificate the verifier would reject.
     pub(super) fn check_certificate(&self) -> Result<(), IntegrityError> {
+        // The answer depends on the certificate's and the key's bytes only: remembered per
+        // pair (ECDSA; an RSA key's public half is computed, so RSA is checked every time).
+        static KEY_MATCHES: known_good::KnownGood = known_good::KnownGood::new();
+        let public = match self {
+            Signer::EcdsaP256 { key, .. } => Some(key.public_point()),
+            Signer::Rsa { .. } => None,
+        };
+        if let Some(p) = public
+            && KEY_MATCHES.find(self.cert_der(), |k| k == p)
+        {
+            return Ok(());
+        }
+        self.check_certificate_uncached()?;
+        if let Some(p) = public {
+            KEY_MATCHES.remember(self.cert_der(), p);
+        }
+        Ok(())
+    }
+
+    fn check_certificate_uncached(&self) -> Result<(), IntegrityError> {
         let cert = Certificate::from_der(self.cert_der())
             .map_err(|e| IntegrityError::Certificate(format!("not a DER certificate: {e}")))?;
         let key = public_key_of(&cert).map_err(IntegrityError::Certificate)?;

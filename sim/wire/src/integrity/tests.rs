@@ -542,3 +542,36 @@ fn byte_flips_never_panic() {
         }
     }
 }
+
+/// The memo of certificates that hold their signer's key remembers pairs, not certificates:
+/// after a good ECDSA seal, the same certificate with another key, and the same key with
+/// another certificate, are still refused.
+#[test]
+fn ecdsa_key_certificate_mismatch_is_refused_after_a_good_seal() {
+    let (_, issuer) = ca();
+    let a = ecdsa_signer(&issuer);
+    let b = ecdsa_signer(&issuer);
+    seal(&mut message(), HashAlg::Sha256, Some(&a)).unwrap();
+    seal(&mut message(), HashAlg::Sha256, Some(&b)).unwrap();
+    let (Signer::EcdsaP256 { key: key_a, .. }, Signer::EcdsaP256 { key: key_b, .. }) =
+        (a.clone(), b.clone())
+    else {
+        unreachable!()
+    };
+    for wrong in [
+        Signer::EcdsaP256 {
+            key: key_a,
+            cert_der: b.cert_der().to_vec(),
+        },
+        Signer::EcdsaP256 {
+            key: key_b,
+            cert_der: a.cert_der().to_vec(),
+        },
+    ] {
+        assert_eq!(
+            seal(&mut message(), HashAlg::Sha256, Some(&wrong)),
+            Err(IntegrityError::KeyCertificateMismatch)
+        );
+    }
+    seal(&mut message(), HashAlg::Sha256, Some(&a)).unwrap();
+}
