@@ -273,6 +273,10 @@ pub(crate) struct Intake {
     pub submission_tls: std::sync::OnceLock<lettre::transport::smtp::client::TlsParameters>,
     /// The closed-case archive, if configured.
     pub archive: Option<Mutex<archive::Archive>>,
+    /// The HTTP client for the provider's directory and gateway (look-ups before a
+    /// förmliche Zustellung, pull mode), built once: a new client per request cost a
+    /// client's set-up each time. It keeps no idle connections.
+    pub provider_http_client: reqwest::Client,
     /// Held through a whole clock step: the step's work keeps indices into `state.cases`
     /// across awaits, and only the step's end (the archive sweep) removes cases.
     pub step: tokio::sync::Mutex<()>,
@@ -304,6 +308,12 @@ impl ReferenceIntake {
             Some(path) => Some(Mutex::new(archive::Archive::open(path)?)),
             None => None,
         };
+        // No idle connections kept: each request opens its own, as a client per request did
+        // (a provider restarted by a scenario never meets a stale pooled connection).
+        let provider_http_client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .context("building the HTTP client for the provider")?;
         let inner = Arc::new(Intake {
             config,
             state: Mutex::new(IntakeState::default()),
@@ -311,6 +321,7 @@ impl ReferenceIntake {
             session: tokio::sync::Mutex::new(None),
             submission_tls: std::sync::OnceLock::new(),
             archive,
+            provider_http_client,
             step: tokio::sync::Mutex::new(()),
         });
         // TCP_NODELAY on the listening socket is inherited by the accepted ones (Linux), so

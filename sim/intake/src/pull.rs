@@ -34,10 +34,10 @@ pub(crate) async fn poll(intake: &Intake) -> usize {
     else {
         return 0;
     };
-    let http = reqwest::Client::new();
+    let http = &intake.provider_http_client;
     let mut taken = 0;
     for (mailbox, token) in tokens {
-        match poll_mailbox(intake, &http, base, mailbox, token).await {
+        match poll_mailbox(intake, http, base, mailbox, token).await {
             Ok(n) => taken += n,
             Err(e) => tracing::warn!("intake: pulling {mailbox}: {e:#}"),
         }

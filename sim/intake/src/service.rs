@@ -94,7 +94,8 @@ async fn access(intake: &Intake, recipient: &str) -> Access {
         return Access::Opened;
     }
     let url = format!("{base}/directory/v1/entries/{recipient}");
-    let answer = match reqwest::Client::new()
+    let answer = match intake
+        .provider_http_client
         .get(&url)
         .timeout(std::time::Duration::from_secs(10))
         .send()
