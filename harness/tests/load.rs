@@ -632,6 +632,34 @@ fn short_load_against_a_sink() {
             .unwrap()
             .contains("Against an SMTP sink")
     );
+    // --start-at: the schedule waits for the instant; a past or malformed one is exit 2.
+    let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3);
+    let o = bin()
+        .args(["load", profile.to_str().unwrap(), "--sink"])
+        .args(["--out", dir.join("later").to_str().unwrap()])
+        .args(["--start-at", &soon.to_string()])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{printed}\n{}", stderr(&o));
+    assert!(printed.contains("the schedule starts in"), "{printed}");
+    assert!(
+        jiff::Timestamp::now() >= soon + jiff::SignedDuration::from_secs(2),
+        "the 2-s schedule cannot end before its start plus its duration"
+    );
+    for (bad, says) in [
+        ("2020-01-01T00:00:00Z", "that instant passed"),
+        ("tomorrow", "expected an RFC 3339 instant"),
+    ] {
+        let o = bin()
+            .args(["load", profile.to_str().unwrap(), "--sink"])
+            .args(["--out", dir.join("bad").to_str().unwrap()])
+            .args(["--start-at", bad])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(stderr(&o).contains(says), "{bad}: {}", stderr(&o));
+    }
     let o = bin()
         .args(["load", profile.to_str().unwrap(), "--sink"])
         .args(["--target", "targets/reference-load.toml"])

@@ -82,11 +82,10 @@ pub fn render(r: &Results, in_flight: usize, shard: (u32, u32)) -> String {
     s
 }
 
-/// What the live page needs besides the live state: the thresholds, the start and the
-/// planned duration.
+/// What the live page needs besides the live state: the thresholds and the planned duration
+/// (the start is the live state's: set once the world runs, or by `--start-at`).
 pub struct PageContext {
     pub thresholds: Vec<super::threshold::Threshold>,
-    pub started: std::time::Instant,
     pub duration: std::time::Duration,
 }
 
@@ -139,7 +138,7 @@ pub fn serve(
                         live_page::status(
                             &l,
                             &page.thresholds,
-                            page.started,
+                            l.start,
                             page.duration,
                             std::time::Instant::now(),
                         )

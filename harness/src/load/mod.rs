@@ -70,6 +70,11 @@ pub struct LoadArgs {
     /// (only `submit` is measured; thresholds on receipts, pushes and replies are left out).
     #[arg(long, conflicts_with = "target")]
     pub sink: bool,
+    /// Start the schedule at this wall instant (RFC 3339, e.g. 2026-12-07T08:00:00Z) instead
+    /// of as soon as the world runs: give every shard the same one, so that their time
+    /// series line up when merged. An instant more than a second past is an error.
+    #[arg(long, value_name = "INSTANT")]
+    pub start_at: Option<String>,
 }
 
 /// Arguments of `merge`.
@@ -128,12 +133,31 @@ pub fn run(args: &LoadArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return usage(format!("cannot start the async runtime: {e}")),
     };
+    let start_at = match args
+        .start_at
+        .as_deref()
+        .map(str::parse::<jiff::Timestamp>)
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            return usage(format!(
+                "--start-at: {e}; expected an RFC 3339 instant such as 2026-12-07T08:00:00Z"
+            ));
+        }
+    };
     let against = match &target {
         Some(t) => Against::Target(t),
         None if args.sink => Against::Sink,
         None => Against::World,
     };
-    match rt.block_on(load(profile, shard, &args.out, metrics, against)) {
+    let options = Options {
+        out: &args.out,
+        metrics,
+        against,
+        start_at,
+    };
+    match rt.block_on(load(profile, shard, options)) {
         Ok(passed) => {
             if passed {
                 ExitCode::SUCCESS
@@ -156,14 +180,26 @@ pub enum Against<'a> {
     Sink,
 }
 
+/// How a load runs besides its profile and shard.
+pub struct Options<'a> {
+    /// The folder for the results and reports.
+    pub out: &'a Path,
+    /// Where to serve the Prometheus endpoint and the live page.
+    pub metrics: Option<SocketAddr>,
+    /// What the arrivals submit to.
+    pub against: Against<'a>,
+    /// The wall instant of the schedule's start (`--start-at`); none: once the world runs.
+    pub start_at: Option<jiff::Timestamp>,
+}
+
 /// Runs a load; `Ok(false)` when a threshold failed.
-pub async fn load(
-    mut profile: Profile,
-    shard: Shard,
-    out: &Path,
-    metrics: Option<SocketAddr>,
-    against: Against<'_>,
-) -> Result<bool> {
+pub async fn load(mut profile: Profile, shard: Shard, options: Options<'_>) -> Result<bool> {
+    let Options {
+        out,
+        metrics,
+        against,
+        start_at,
+    } = options;
     demail_sim::init_crypto();
     let sink = matches!(against, Against::Sink);
     if sink {
@@ -233,7 +269,6 @@ pub async fn load(
                 (shard.index, shard.count),
                 exposition::PageContext {
                     thresholds: profile.thresholds.clone(),
-                    started: lock(&live).start,
                     duration: profile.duration,
                 },
             ))
@@ -292,8 +327,9 @@ pub async fn load(
         clock: clock.clone(),
     });
     let wall = Instant::now();
-    // A short lead so that the first arrival is not late by the set-up of the loop.
-    lock(&live).start = Instant::now() + Duration::from_millis(100);
+    // A short lead so that the first arrival is not late by the set-up of the loop, or the
+    // instant of --start-at.
+    lock(&live).start = schedule_start(start_at, jiff::Timestamp::now(), Instant::now())?;
     let progress = progress(live.clone(), stop.clone(), profile.duration);
     // SIGINT or SIGTERM ends the schedule early; the reports cover what ran.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -329,6 +365,35 @@ pub async fn load(
         let _ = demail_sim::sync::lock(&trace_file).flush();
     }
     finish(&profile.thresholds, &results, out)
+}
+
+/// The `Instant` at which the schedule starts: 100 ms from `now`, or `start_at` (given on
+/// the wall clock, read as `wall_now` at `now`). An instant more than a second past is an
+/// error: the first arrivals would all be late (dropped or counted late), and shards
+/// started that way would not line up.
+fn schedule_start(
+    start_at: Option<jiff::Timestamp>,
+    wall_now: jiff::Timestamp,
+    now: Instant,
+) -> Result<Instant> {
+    let Some(at) = start_at else {
+        return Ok(now + Duration::from_millis(100));
+    };
+    let wait = at.duration_since(wall_now);
+    if wait < jiff::SignedDuration::from_secs(-1) {
+        anyhow::bail!(
+            "--start-at {at}: that instant passed {:.1} s ago (the world was ready at {wall_now}); give a later one",
+            -wait.as_secs_f64()
+        );
+    }
+    let wait = Duration::try_from(wait).unwrap_or(Duration::ZERO);
+    if wait > Duration::from_secs(1) {
+        println!(
+            "--start-at {at}: the schedule starts in {:.1} s",
+            wait.as_secs_f64()
+        );
+    }
+    Ok(now + wait)
 }
 
 /// What the driver submits to, while the run lasts.
@@ -503,4 +568,40 @@ pub fn merge_results(dirs: &[PathBuf]) -> Result<Results> {
         }
     }
     merged.context("no folders given")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    /// Without `--start-at` the schedule starts 100 ms from now; with it, at the instant given
+    /// (read on the wall clock), up to a second late; earlier is an error that names it.
+    #[test]
+    fn schedule_start_follows_start_at() {
+        let now = Instant::now();
+        let wall = at("2026-12-07T08:00:00Z");
+        assert_eq!(
+            schedule_start(None, wall, now).unwrap(),
+            now + Duration::from_millis(100)
+        );
+        assert_eq!(
+            schedule_start(Some(at("2026-12-07T08:00:05.5Z")), wall, now).unwrap(),
+            now + Duration::from_millis(5500)
+        );
+        assert_eq!(
+            schedule_start(Some(at("2026-12-07T07:59:59.5Z")), wall, now).unwrap(),
+            now,
+            "half a second late starts at once"
+        );
+        let e = schedule_start(Some(at("2026-12-07T07:59:50Z")), wall, now).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--start-at 2026-12-07T07:59:50Z: that instant passed 10.0 s ago"),
+            "{e}"
+        );
+    }
 }
