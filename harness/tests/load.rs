@@ -59,6 +59,18 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// `demail-testbed load PROFILE --out OUT`; more arguments may follow.
+fn load_cmd(profile: &Path, out: &Path) -> std::process::Command {
+    let mut c = bin();
+    c.args([
+        "load",
+        profile.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    c
+}
+
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -229,13 +241,7 @@ fn short_load_against_the_embedded_world() {
         ),
     );
     let out = dir.join("out");
-    let mut child = bin()
-        .args([
-            "load",
-            profile.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
+    let mut child = load_cmd(&profile, &out)
         .args(["--metrics", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -391,13 +397,7 @@ fn shards_merge_and_a_failing_threshold_exits_1() {
         .iter()
         .enumerate()
         .map(|(i, out)| {
-            bin()
-                .args([
-                    "load",
-                    profile.to_str().unwrap(),
-                    "--out",
-                    out.to_str().unwrap(),
-                ])
+            load_cmd(&profile, out)
                 .args(["--shard", &format!("{i}/2")])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -528,13 +528,7 @@ fn short_load_against_a_target_file() {
     );
     let profile = write(&dir, "target.toml", &text);
     let out = dir.join("out");
-    let o = bin()
-        .args([
-            "load",
-            profile.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
+    let o = load_cmd(&profile, &out)
         .args(["--target", "targets/reference-load.toml"])
         .output()
         .unwrap();
@@ -589,16 +583,7 @@ fn short_load_against_a_sink() {
     );
     let profile = write(&dir, "sink.toml", &text);
     let out = dir.join("out");
-    let o = bin()
-        .args([
-            "load",
-            profile.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--sink",
-        ])
-        .output()
-        .unwrap();
+    let o = load_cmd(&profile, &out).arg("--sink").output().unwrap();
     let printed = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(o.status.success(), "{printed}\n{}", stderr(&o));
     assert!(
@@ -634,9 +619,8 @@ fn short_load_against_a_sink() {
     );
     // --start-at: the schedule waits for the instant; a past or malformed one is exit 2.
     let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3);
-    let o = bin()
-        .args(["load", profile.to_str().unwrap(), "--sink"])
-        .args(["--out", dir.join("later").to_str().unwrap()])
+    let o = load_cmd(&profile, &dir.join("later"))
+        .arg("--sink")
         .args(["--start-at", &soon.to_string()])
         .output()
         .unwrap();
@@ -651,9 +635,8 @@ fn short_load_against_a_sink() {
         ("2020-01-01T00:00:00Z", "that instant passed"),
         ("tomorrow", "expected an RFC 3339 instant"),
     ] {
-        let o = bin()
-            .args(["load", profile.to_str().unwrap(), "--sink"])
-            .args(["--out", dir.join("bad").to_str().unwrap()])
+        let o = load_cmd(&profile, &dir.join("bad"))
+            .arg("--sink")
             .args(["--start-at", bad])
             .output()
             .unwrap();
@@ -685,13 +668,7 @@ fn sigint_stops_early_and_fails() {
         ),
     );
     let out = dir.join("out");
-    let mut child = bin()
-        .args([
-            "load",
-            profile.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
+    let mut child = load_cmd(&profile, &out)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
