@@ -326,10 +326,11 @@ pub async fn load(mut profile: Profile, shard: Shard, options: Options<'_>) -> R
         live: live.clone(),
         clock: clock.clone(),
     });
-    let wall = Instant::now();
     // A short lead so that the first arrival is not late by the set-up of the loop, or the
-    // instant of --start-at.
-    lock(&live).start = schedule_start(start_at, jiff::Timestamp::now(), Instant::now())?;
+    // instant of --start-at. The wall time reported counts from there (not the wait for it).
+    let start = schedule_start(start_at, jiff::Timestamp::now(), Instant::now())?;
+    lock(&live).start = start;
+    let wall = start;
     let progress = progress(live.clone(), stop.clone(), profile.duration);
     // SIGINT or SIGTERM ends the schedule early; the reports cover what ran.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -352,7 +353,7 @@ pub async fn load(mut profile: Profile, shard: Shard, options: Options<'_>) -> R
         l.results.bump("unanswered", unanswered);
         l.results.clone()
     };
-    results.wall_seconds = vec![wall.elapsed().as_secs_f64()];
+    results.wall_seconds = vec![Instant::now().saturating_duration_since(wall).as_secs_f64()];
     if let Some(t) = metrics_task {
         t.abort();
     }
