@@ -10,7 +10,7 @@
 //! - every handled piece of evidence.
 //!
 //! With or without an archive, at the start of a clock step the events beyond the last
-//! [`EVENTS_KEPT`] leave memory once twice that many have gathered ([`trim_events`];
+//! [`EVENTS_KEPT`] leave memory once [`TRIM_BATCH`] more have gathered ([`trim_events`];
 //! `GET /testbed/events` then starts at the oldest one kept, its `next` keeps counting every
 //! event).
 //!
@@ -31,15 +31,21 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{Case, Evidence, IntakeState};
 
 /// How many of its latest trace events the intake keeps at least (with or without an
-/// archive; at most twice as many): the runner drains them after every settle, so a window
-/// this long loses nothing it reads.
+/// archive; at most [`TRIM_BATCH`] more): the runner drains them after every settle, so a
+/// window this long loses nothing it reads.
 pub const EVENTS_KEPT: usize = 10_000;
 
-/// Forgets all but the last [`EVENTS_KEPT`] events once twice that many have gathered (start
-/// of a clock step). In batches: trimming to the window at every step moved the whole window
-/// each time, 3 % of a simulated year's CPU (docs/benchmarks.md).
+/// How many events beyond [`EVENTS_KEPT`] gather before they are trimmed. Trimming at every
+/// step moved the whole window each time (3 % of a simulated year's CPU, docs/benchmarks.md);
+/// a batch as large as the window let memory grow for minutes of a load (the soak saw +11 %
+/// after its warm-up): a fifth of it moves the window once per 2,000 events and reaches its
+/// size early.
+pub const TRIM_BATCH: usize = EVENTS_KEPT / 5;
+
+/// Forgets all but the last [`EVENTS_KEPT`] events once [`TRIM_BATCH`] more have gathered
+/// (start of a clock step).
 pub(crate) fn trim_events(state: &mut IntakeState) {
-    if state.events.len() >= 2 * EVENTS_KEPT {
+    if state.events.len() >= EVENTS_KEPT + TRIM_BATCH {
         let drop = state.events.len() - EVENTS_KEPT;
         state.events.drain(..drop);
         state.events_dropped += drop;
@@ -196,7 +202,7 @@ mod tests {
     use super::*;
     use demail_core::trace::EventKind;
 
-    /// Without an archive too, the last EVENTS_KEPT events stay once twice as many have
+    /// Without an archive too, the last EVENTS_KEPT events stay once TRIM_BATCH more have
     /// gathered, and the count of those gone keeps `GET /testbed/events` numbering every event.
     #[test]
     fn trim_keeps_the_last_events_and_counts_the_rest() {
@@ -206,22 +212,21 @@ mod tests {
             channel: "postal".into(),
             reason: String::new(),
         };
-        state.events = (0..2 * EVENTS_KEPT - 1).map(event).collect();
+        state.events = (0..EVENTS_KEPT + TRIM_BATCH - 1).map(event).collect();
         trim_events(&mut state);
-        assert_eq!(state.events_dropped, 0, "fewer than twice the window: kept");
-        state.events.push(event(2 * EVENTS_KEPT - 1));
-        state.events.push(event(2 * EVENTS_KEPT));
+        assert_eq!(
+            state.events_dropped, 0,
+            "fewer than a batch beyond the window: kept"
+        );
+        state.events.push(event(EVENTS_KEPT + TRIM_BATCH - 1));
+        state.events.push(event(EVENTS_KEPT + TRIM_BATCH));
         trim_events(&mut state);
         assert_eq!(state.events.len(), EVENTS_KEPT);
-        assert_eq!(state.events_dropped, EVENTS_KEPT + 1);
-        let first = format!("A-{}", EVENTS_KEPT + 1);
+        assert_eq!(state.events_dropped, TRIM_BATCH + 1);
+        let first = format!("A-{}", TRIM_BATCH + 1);
         assert!(matches!(&state.events[0],
             EventKind::IntakeFallback { aktenzeichen, .. } if *aktenzeichen == first));
         trim_events(&mut state);
-        assert_eq!(
-            state.events_dropped,
-            EVENTS_KEPT + 1,
-            "nothing more to trim"
-        );
+        assert_eq!(state.events_dropped, TRIM_BATCH + 1, "nothing more to trim");
     }
 }
