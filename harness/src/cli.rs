@@ -476,7 +476,7 @@ fn same_on_rerun(
         Ok(second) => match first_divergence(&result.trace, &second.trace) {
             None => eprintln!(
                 "  determinism: second run gave an identical trace ({} events)",
-                result.events.len()
+                result.journal.last_seq()
             ),
             Some((line, a, b)) => {
                 deterministic = false;

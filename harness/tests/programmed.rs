@@ -43,10 +43,10 @@ fn high_logins<'a>(events: &'a [Event], citizen: &str) -> Vec<&'a Event> {
 fn high_after_logs_in_at_the_eingang_plus_the_delay_and_the_abholbestaetigung_follows() {
     let r = run_text(SCENARIO, "programmed");
     assert!(r.passed(), "{}", r.summary);
+    let events = r.events();
     let hanna = "hanna.abholer@dmda-a.de-mail.de";
     // Every De-Mail laid into Hanna's mailbox, with its Eingang.
-    let stored: Vec<(&Event, &str)> = r
-        .events
+    let stored: Vec<(&Event, &str)> = events
         .iter()
         .filter_map(|e| match &e.kind {
             EventKind::ProviderStored {
@@ -59,7 +59,7 @@ fn high_after_logs_in_at_the_eingang_plus_the_delay_and_the_abholbestaetigung_fo
         })
         .collect();
     assert_eq!(stored.len(), 2, "Empfangsbescheinigung and Bescheid");
-    let logins = high_logins(&r.events, "hanna");
+    let logins = high_logins(&events, "hanna");
     assert_eq!(logins.len(), 2);
     for ((s, _), login) in stored.iter().zip(&logins) {
         // No change of summer time between (it starts on 30.03.2025): two days are 48 hours.
@@ -71,8 +71,7 @@ fn high_after_logs_in_at_the_eingang_plus_the_delay_and_the_abholbestaetigung_fo
     assert_eq!(logins[1].at, "2025-03-12T09:00:00+01:00");
     // The Abholbestätigung for the Bescheid comes right after the second login.
     let bescheid = stored[1].1;
-    let next = r
-        .events
+    let next = events
         .iter()
         .find(|e| e.seq > logins[1].seq)
         .expect("an event after the login");
@@ -88,13 +87,13 @@ fn high_after_logs_in_at_the_eingang_plus_the_delay_and_the_abholbestaetigung_fo
         other => panic!("expected the Abholbestätigung, got {other:?}"),
     }
     // The first login (after the Empfangsbescheinigung) issued nothing.
-    let after_first = r.events.iter().find(|e| e.seq > logins[0].seq).unwrap();
+    let after_first = events.iter().find(|e| e.seq > logins[0].seq).unwrap();
     assert!(
         !matches!(after_first.kind, EventKind::ConfirmationIssued { .. }),
         "{after_first:?}"
     );
-    assert!(high_logins(&r.events, "max").is_empty(), "never-logs-in");
-    assert!(high_logins(&r.events, "klara").is_empty(), "account-closed");
+    assert!(high_logins(&events, "max").is_empty(), "never-logs-in");
+    assert!(high_logins(&events, "klara").is_empty(), "account-closed");
 }
 
 /// A scripted login the provider refuses (a closed account) is its answer: traced as
@@ -106,8 +105,8 @@ fn a_refused_scripted_login_is_traced_and_the_run_goes_on() {
     );
     let r = run_text(&text, "programmed-refused-login");
     assert!(r.passed(), "{}", r.summary);
-    let refused: Vec<(&str, u16, &str)> = r
-        .events
+    let events = r.events();
+    let refused: Vec<(&str, u16, &str)> = events
         .iter()
         .filter_map(|e| match &e.kind {
             EventKind::ProviderRefused {

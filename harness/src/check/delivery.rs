@@ -58,19 +58,19 @@ impl Kind for Delivery {
             }
         };
         let message_id = cx.intake_message_id(send)?;
-        let events = cx.trace.events();
-        let failures: Vec<String> = events
-            .iter()
-            .filter_map(|e| match &e.kind {
-                EventKind::ProviderDeliveryFailed {
-                    message_id: m,
-                    reason,
-                    ..
-                } if *m == message_id => Some(format!("{}: {reason}", e.at)),
-                _ => None,
-            })
-            .collect();
-        let delivered = events.iter().find_map(|e| match &e.kind {
+        let mut failures: Vec<String> = Vec::new();
+        cx.trace.for_each(|e| {
+            if let EventKind::ProviderDeliveryFailed {
+                message_id: m,
+                reason,
+                ..
+            } = &e.kind
+                && *m == message_id
+            {
+                failures.push(format!("{}: {reason}", e.at));
+            }
+        });
+        let delivered = cx.trace.find_map(|e| match &e.kind {
             EventKind::ProviderDelivered {
                 message_id: m,
                 attempt,

@@ -39,12 +39,13 @@ impl Kind for Dms {
         let record: Result<EvidenceRecord, _> = serde_json::from_value(doc.clone());
         let stored = cx.in_intake_mailbox(send).map(|s| s.raw);
         let confirmations = doc["confirmations"].as_array().map_or(0, Vec::len);
-        let attempts = cx
-            .trace
-            .events()
-            .iter()
-            .filter(|e| matches!(&e.kind, EventKind::IntakeDms { aktenzeichen, .. } if *aktenzeichen == case.aktenzeichen))
-            .count();
+        let mut attempts = 0;
+        cx.trace.for_each(|e| {
+            if matches!(&e.kind, EventKind::IntakeDms { aktenzeichen, .. } if *aktenzeichen == case.aktenzeichen)
+            {
+                attempts += 1;
+            }
+        });
         let verdict = if let Err(e) = record
             .as_ref()
             .map_err(|e| e.to_string())
@@ -80,19 +81,18 @@ impl Kind for Dms {
     /// no record of it.
     fn unmet(&self, cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
         let case = cx.intake_case(send)?;
-        let attempts: Vec<(String, String)> = cx
-            .trace
-            .events()
-            .into_iter()
-            .filter_map(|e| match e.kind {
-                EventKind::IntakeDms {
-                    aktenzeichen,
-                    outcome,
-                    detail,
-                } if aktenzeichen == case.aktenzeichen => Some((outcome, detail)),
-                _ => None,
-            })
-            .collect();
+        let mut attempts: Vec<(String, String)> = Vec::new();
+        cx.trace.for_each(|e| {
+            if let EventKind::IntakeDms {
+                aktenzeichen,
+                outcome,
+                detail,
+            } = &e.kind
+                && *aktenzeichen == case.aktenzeichen
+            {
+                attempts.push((outcome.clone(), detail.clone()));
+            }
+        });
         Some(match attempts.last() {
             None => format!(
                 "the intake reported no hand-over of {} to the DMS (no intake.dms)",

@@ -26,12 +26,12 @@ impl Kind for Fallback {
 
     fn observe(&mut self, cx: &Cx<'_>, send: &SendOutcome) -> Option<Verdict> {
         let case = cx.intake_case(send)?;
-        let (channel, reason) = cx.trace.events().into_iter().find_map(|e| match e.kind {
+        let (channel, reason) = cx.trace.find_map(|e| match &e.kind {
             EventKind::IntakeFallback {
                 aktenzeichen,
                 channel,
                 reason,
-            } if aktenzeichen == case.aktenzeichen => Some((channel, reason)),
+            } if *aktenzeichen == case.aktenzeichen => Some((channel.clone(), reason.clone())),
             _ => None,
         })?;
         Some(Verdict::pass(format!(
@@ -43,13 +43,13 @@ impl Kind for Fallback {
     /// The intake served the case by De-Mail instead (`intake.zustellung`), when it did.
     fn unmet(&self, cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
         let case = cx.intake_case(send)?;
-        cx.trace.events().into_iter().find_map(|e| match e.kind {
+        cx.trace.find_map(|e| match &e.kind {
             EventKind::IntakeZustellung {
                 aktenzeichen,
                 mode,
                 date,
                 ..
-            } if aktenzeichen == case.aktenzeichen => Some(format!(
+            } if *aktenzeichen == case.aktenzeichen => Some(format!(
                 "the intake recorded no fallback: it served {aktenzeichen} by De-Mail ({mode} on {date})"
             )),
             _ => None,

@@ -53,7 +53,7 @@ impl Cx<'_> {
     /// in the intake's `intake.received` events.
     pub fn intake_case(&self, send: &SendOutcome) -> Option<IntakeCase> {
         let message_id = self.intake_message_id(send)?;
-        self.trace.events().into_iter().find_map(|e| match e.kind {
+        self.trace.find_map(|e| match &e.kind {
             EventKind::IntakeReceived {
                 aktenzeichen,
                 procedure,
@@ -61,11 +61,11 @@ impl Cx<'_> {
                 binding,
                 reason,
                 ..
-            } if m == message_id => Some(IntakeCase {
-                aktenzeichen,
-                procedure,
-                binding,
-                reason,
+            } if *m == message_id => Some(IntakeCase {
+                aktenzeichen: aktenzeichen.clone(),
+                procedure: procedure.clone(),
+                binding: *binding,
+                reason: reason.clone(),
             }),
             _ => None,
         })

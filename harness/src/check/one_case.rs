@@ -29,18 +29,16 @@ fn counts(cx: &Cx<'_>, message_id: &str) -> (usize, Vec<String>, usize) {
     let mut delivered = 0;
     let mut cases = Vec::new();
     let mut duplicates = 0;
-    for e in cx.trace.events() {
-        match e.kind {
-            EventKind::ProviderDelivered { message_id: m, .. } if m == message_id => delivered += 1,
-            EventKind::IntakeDuplicate { message_id: m, .. } if m == message_id => duplicates += 1,
-            EventKind::IntakeReceived {
-                message_id: m,
-                aktenzeichen,
-                ..
-            } if m == message_id => cases.push(aktenzeichen),
-            _ => {}
-        }
-    }
+    cx.trace.for_each(|e| match &e.kind {
+        EventKind::ProviderDelivered { message_id: m, .. } if m == message_id => delivered += 1,
+        EventKind::IntakeDuplicate { message_id: m, .. } if m == message_id => duplicates += 1,
+        EventKind::IntakeReceived {
+            message_id: m,
+            aktenzeichen,
+            ..
+        } if m == message_id => cases.push(aktenzeichen.clone()),
+        _ => {}
+    });
     (delivered, cases, duplicates)
 }
 

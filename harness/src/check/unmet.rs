@@ -7,7 +7,7 @@
 //! (`intake.fallback`), or had its own message refused by the provider (`provider.refused`).
 
 use demail_sim::demail::MessageType;
-use demail_sim::trace::{Event, EventKind};
+use demail_sim::trace::{EventKind, Trace};
 use jiff::Timestamp;
 
 use super::{Cx, Expectation, Level};
@@ -24,38 +24,38 @@ pub fn reasons(cx: &Cx<'_>, e: &Expectation) -> Vec<String> {
     if let Some(r) = &send.refused {
         return vec![format!("the provider refused the message: {}", r.text)];
     }
-    let events = cx.trace.events();
+    let events = cx.trace;
     let mut out: Vec<String> = e.kind.unmet(cx, send).into_iter().collect();
-    out.extend(meldung(cx, send, &events));
+    out.extend(meldung(cx, send, events));
     match cx.intake_message_id(send) {
         None => out.push(format!(
             "the message is in none of the intake's mailboxes ({})",
             cx.obs.intake_address
         )),
         Some(message_id) => {
-            out.extend(push_failures(&message_id, &events));
+            out.extend(push_failures(&message_id, events));
             match cx.intake_case(send) {
                 None if e.shape.level == Level::Observation => out.push(format!(
                     "the intake reported no case for {message_id} (no intake.received)"
                 )),
                 None => {}
-                Some(case) => out.extend(fallback(&case.aktenzeichen, &events)),
+                Some(case) => out.extend(fallback(&case.aktenzeichen, events)),
             }
         }
     }
-    out.extend(intake_refused(cx, send, &events));
+    out.extend(intake_refused(cx, send, events));
     out
 }
 
 /// A Meldung about the step's message in the sender's mailbox: the provider could not lay it
 /// into the recipient's mailbox (PVD-FU Schritt 45).
-fn meldung(cx: &Cx<'_>, send: &SendOutcome, events: &[Event]) -> Option<String> {
+fn meldung(cx: &Cx<'_>, send: &SendOutcome, events: &Trace) -> Option<String> {
     let mailbox = cx.obs.world.mailbox(&send.from).ok()?;
     let m = mailbox.into_iter().find(|m| {
         m.message_type == MessageType::Notification
             && m.in_reply_to.as_deref() == Some(send.rfc_message_id.as_str())
     })?;
-    let issued = events.iter().find_map(|e| match &e.kind {
+    let issued = events.find_map(|e| match &e.kind {
         EventKind::NotificationIssued {
             message_id,
             notification_type,
@@ -71,26 +71,30 @@ fn meldung(cx: &Cx<'_>, send: &SendOutcome, events: &[Event]) -> Option<String> 
 }
 
 /// The provider's failed pushes of the message to the intake, when it never got through.
-fn push_failures(message_id: &str, events: &[Event]) -> Option<String> {
+fn push_failures(message_id: &str, events: &Trace) -> Option<String> {
     let mine = |m: &str| m == message_id;
     if events
-        .iter()
-        .any(|e| matches!(&e.kind, EventKind::ProviderDelivered { message_id: m, .. } if mine(m)))
+        .find_map(|e| {
+            matches!(&e.kind, EventKind::ProviderDelivered { message_id: m, .. } if mine(m))
+                .then_some(())
+        })
+        .is_some()
     {
         return None;
     }
-    let failures: Vec<(&str, bool)> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::ProviderDeliveryFailed {
-                message_id: m,
-                permanent,
-                reason,
-                ..
-            } if mine(m) => Some((reason.as_str(), *permanent)),
-            _ => None,
-        })
-        .collect();
+    let mut failures: Vec<(String, bool)> = Vec::new();
+    events.for_each(|e| {
+        if let EventKind::ProviderDeliveryFailed {
+            message_id: m,
+            permanent,
+            reason,
+            ..
+        } = &e.kind
+            && mine(m)
+        {
+            failures.push((reason.clone(), *permanent));
+        }
+    });
     let (last, permanent) = failures.last()?;
     Some(format!(
         "the provider could not push {message_id} to the intake: {} failed attempt(s){}, the last: {last}",
@@ -100,8 +104,8 @@ fn push_failures(message_id: &str, events: &[Event]) -> Option<String> {
 }
 
 /// The intake's fallback for the case (`intake.fallback`): it chose another channel.
-fn fallback(aktenzeichen: &str, events: &[Event]) -> Option<String> {
-    events.iter().find_map(|e| match &e.kind {
+fn fallback(aktenzeichen: &str, events: &Trace) -> Option<String> {
+    events.find_map(|e| match &e.kind {
         EventKind::IntakeFallback {
             aktenzeichen: a,
             channel,
@@ -115,23 +119,25 @@ fn fallback(aktenzeichen: &str, events: &[Event]) -> Option<String> {
 
 /// Refusals of messages the intake submitted from one of its Funktionspostfächer after the
 /// step's message was sent (a reply or Bescheid the provider did not take).
-fn intake_refused(cx: &Cx<'_>, send: &SendOutcome, events: &[Event]) -> Vec<String> {
+fn intake_refused(cx: &Cx<'_>, send: &SendOutcome, events: &Trace) -> Vec<String> {
     let since = send.sent_at.timestamp();
-    events
-        .iter()
-        .filter(|e| e.at.parse::<Timestamp>().is_ok_and(|at| at >= since))
-        .filter_map(|e| match &e.kind {
-            EventKind::ProviderRefused {
-                stage,
-                from: Some(from),
-                code,
-                enhanced,
-                reason,
-                ..
-            } if cx.setting.intake.mailbox(from).is_some() => Some(format!(
+    let mut out = Vec::new();
+    events.for_each(|e| {
+        if let EventKind::ProviderRefused {
+            stage,
+            from: Some(from),
+            code,
+            enhanced,
+            reason,
+            ..
+        } = &e.kind
+            && cx.setting.intake.mailbox(from).is_some()
+            && e.at.parse::<Timestamp>().is_ok_and(|at| at >= since)
+        {
+            out.push(format!(
                 "the provider refused a message from the intake's {from} at {stage}: {code} {enhanced} {reason}"
-            )),
-            _ => None,
-        })
-        .collect()
+            ));
+        }
+    });
+    out
 }

@@ -415,14 +415,16 @@ fn intake_record(
     let (day, mode) = (s.day, s.mode);
     let case = cx.intake_case(send);
     let recorded = case.as_ref().and_then(|c| {
-        cx.trace.events().into_iter().find_map(|e| match e.kind {
+        cx.trace.find_map(|e| match &e.kind {
             EventKind::IntakeZustellung {
                 aktenzeichen,
                 mode,
                 date,
                 rechtsbehelf_until,
                 ..
-            } if aktenzeichen == c.aktenzeichen => Some((mode, date, rechtsbehelf_until)),
+            } if *aktenzeichen == c.aktenzeichen => {
+                Some((mode.clone(), date.clone(), rechtsbehelf_until.clone()))
+            }
             _ => None,
         })
     });

@@ -187,21 +187,32 @@ struct Answer {
 pub fn analyse(events: &[Event]) -> Analysis {
     let mut evs: Vec<&Event> = events.iter().collect();
     evs.sort_by_key(|e| e.seq);
-    let mut out = Analysis::default();
-    for e in &evs {
-        *out.event_counts.entry(kind_name(&e.kind)).or_insert(0) += 1;
-    }
-    out.virtual_start = evs
-        .iter()
-        .find(|e| matches!(e.kind, EventKind::RunStarted { .. }))
-        .or(evs.first())
-        .map(|e| e.at.clone());
-    out.virtual_end = evs.last().map(|e| e.at.clone());
-    let start = out.virtual_start.as_deref().and_then(ts);
+    analyse_passes(|f| evs.iter().for_each(|e| f(e)))
+}
 
+/// Analyses the events of a run's trace (in `seq` order; a long run's are read back from its
+/// file, twice, and never all held in memory).
+pub fn analyse_trace(trace: &demail_sim::trace::Trace) -> Analysis {
+    analyse_passes(|f| trace.for_each(f))
+}
+
+/// The analysis over two passes of `each`, which calls its argument with every event in `seq`
+/// order.
+fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
+    let mut out = Analysis::default();
+    let mut run_started = None;
+    let mut first = None;
     // First arrival of each message in each mailbox.
     let mut stored: BTreeMap<(String, String), String> = BTreeMap::new();
-    for e in &evs {
+    each(&mut |e| {
+        *out.event_counts.entry(kind_name(&e.kind)).or_insert(0) += 1;
+        if first.is_none() {
+            first = Some(e.at.clone());
+        }
+        if run_started.is_none() && matches!(e.kind, EventKind::RunStarted { .. }) {
+            run_started = Some(e.at.clone());
+        }
+        out.virtual_end = Some(e.at.clone());
         if let EventKind::ProviderStored {
             mailbox,
             message_id,
@@ -212,13 +223,16 @@ pub fn analyse(events: &[Event]) -> Analysis {
                 .entry((lower(mailbox), message_id.clone()))
                 .or_insert_with(|| e.at.clone());
         }
-    }
+    });
+    out.virtual_start = run_started.or(first);
+    let start = out.virtual_start.as_deref().and_then(ts);
+
     let mut pairing = Pairing::default();
     let mut hours: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
     let hour_of = |at: &str| -> Option<i64> {
         Some(ts(at)?.duration_since(start?).as_secs().div_euclid(3600))
     };
-    for e in &evs {
+    each(&mut |e| {
         match &e.kind {
             EventKind::ProviderAccepted { .. } => {
                 if let Some(h) = hour_of(&e.at) {
@@ -233,7 +247,7 @@ pub fn analyse(events: &[Event]) -> Analysis {
             _ => {}
         }
         pairing.feed(e);
-    }
+    });
     out.throughput = hours
         .into_iter()
         .map(|(hour, (accepted, stored))| HourCount {
@@ -261,19 +275,19 @@ pub fn analyse(events: &[Event]) -> Analysis {
 /// the sends that wait for a reply, per sender. Each keeps the sends in their order, so the
 /// first match is the one a linear search from the front would find.
 #[derive(Default)]
-struct Pairing<'e> {
+struct Pairing {
     sends: Vec<Send>,
     answers: Vec<Answer>,
-    deadlines: Vec<(u64, &'e str, &'e str, &'e str)>,
+    deadlines: Vec<(u64, String, String, String)>,
     unanswered: BTreeSet<usize>,
     unanswered_by_from: HashMap<String, BTreeSet<usize>>,
     send_of_message: HashMap<String, usize>,
     awaiting_reply: HashMap<String, BTreeSet<usize>>,
-    accepted_seq: HashMap<&'e str, u64>,
+    accepted_seq: HashMap<String, u64>,
 }
 
-impl<'e> Pairing<'e> {
-    fn feed(&mut self, e: &'e Event) {
+impl Pairing {
+    fn feed(&mut self, e: &Event) {
         match &e.kind {
             EventKind::CitizenSent {
                 citizen,
@@ -351,7 +365,8 @@ impl<'e> Pairing<'e> {
             EventKind::DeadlineComputed {
                 rule, from, due, ..
             } => {
-                self.deadlines.push((e.seq, rule, from, due));
+                self.deadlines
+                    .push((e.seq, rule.clone(), from.clone(), due.clone()));
             }
             _ => {}
         }
@@ -360,8 +375,10 @@ impl<'e> Pairing<'e> {
     /// The provider accepted `message_id`: it answers the sender's first unanswered send, and a
     /// message from one of a send's recipients back to its sender replies to the earliest such
     /// send still without reply.
-    fn accepted(&mut self, e: &'e Event, message_id: &'e str, from: &str, to: &[String]) {
-        self.accepted_seq.entry(message_id).or_insert(e.seq);
+    fn accepted(&mut self, e: &Event, message_id: &str, from: &str, to: &[String]) {
+        if !self.accepted_seq.contains_key(message_id) {
+            self.accepted_seq.insert(message_id.to_string(), e.seq);
+        }
         let from = lower(from);
         let to: Vec<String> = to.iter().map(|t| lower(t)).collect();
         let first = self
@@ -468,7 +485,8 @@ impl<'e> Pairing<'e> {
             }
         }
         let mut bars = Vec::new();
-        for &(seq, rule, from, due) in &self.deadlines {
+        for (seq, rule, from, due) in &self.deadlines {
+            let (seq, rule, from, due) = (*seq, rule.as_str(), from.as_str(), due.as_str());
             let sends = &self.sends;
             let found = ts(from).and_then(|t| sends_at.get(&t)).and_then(|list| {
                 list.iter().copied().find(|&i| {

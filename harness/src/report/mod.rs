@@ -85,7 +85,7 @@ pub const THRESHOLD_KINDS: [&str; 3] = ["latency", "throughput", "delivery"];
 impl ScenarioReport {
     /// The report of a finished run with its golden-file status.
     pub fn from(result: &RunResult, golden: &str) -> Self {
-        let a = analysis::analyse(&result.events);
+        let a = analysis::analyse_trace(&result.journal);
         Self {
             name: result.name.clone(),
             seed: result.seed,

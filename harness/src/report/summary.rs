@@ -2,47 +2,40 @@
 //! times, counts and every check's verdict. Wall times go to the terminal only.
 
 use demail_sim::clock::format_instant;
-use demail_sim::trace::{Event, EventKind};
+use demail_sim::trace::{EventKind, Trace};
 
 use crate::model::CheckOutcome;
 use crate::scenario::Scenario;
 
-/// Renders the summary.
-pub fn summary(
-    scenario: &Scenario,
-    seed: u64,
-    events: &[Event],
-    checks: &[CheckOutcome],
-) -> String {
-    let count = |f: fn(&EventKind) -> bool| events.iter().filter(|e| f(&e.kind)).count();
-    let accepted = count(|k| matches!(k, EventKind::ProviderAccepted { .. }));
-    let refused = count(|k| matches!(k, EventKind::ProviderRefused { .. }));
-    let stored = count(|k| matches!(k, EventKind::ProviderStored { .. }));
-    let pushed = count(|k| matches!(k, EventKind::ProviderDelivered { .. }));
-    let push_failed = count(|k| matches!(k, EventKind::ProviderDeliveryFailed { .. }));
-    let confirmations = count(|k| matches!(k, EventKind::ConfirmationIssued { .. }));
-    let notifications = count(|k| matches!(k, EventKind::NotificationIssued { .. }));
-    let warnings = count(|k| matches!(k, EventKind::ProviderWarning { .. }));
-    let late = count(|k| {
-        matches!(
-            k,
+/// Renders the summary from the run's trace (one pass over its events).
+pub fn summary(scenario: &Scenario, seed: u64, trace: &Trace, checks: &[CheckOutcome]) -> String {
+    let (mut accepted, mut refused, mut stored, mut pushed, mut push_failed) = (0, 0, 0, 0, 0);
+    let (mut confirmations, mut notifications, mut warnings) = (0, 0, 0);
+    let (mut late, mut overdue, mut events) = (0, 0, 0);
+    let mut end = String::new();
+    trace.for_each(|e| {
+        events += 1;
+        end.clone_from(&e.at);
+        match &e.kind {
+            EventKind::ProviderAccepted { .. } => accepted += 1,
+            EventKind::ProviderRefused { .. } => refused += 1,
+            EventKind::ProviderStored { .. } => stored += 1,
+            EventKind::ProviderDelivered { .. } => pushed += 1,
+            EventKind::ProviderDeliveryFailed { .. } => push_failed += 1,
+            EventKind::ConfirmationIssued { .. } => confirmations += 1,
+            EventKind::NotificationIssued { .. } => notifications += 1,
+            EventKind::ProviderWarning { .. } => warnings += 1,
             EventKind::ProviderLate {
                 delivered_at: Some(_),
                 ..
-            }
-        )
-    });
-    let overdue = count(|k| {
-        matches!(
-            k,
+            } => late += 1,
             EventKind::ProviderLate {
-                delivered_at: None,
-                ..
-            }
-        )
+                delivered_at: None, ..
+            } => overdue += 1,
+            _ => {}
+        }
     });
     let passed = checks.iter().filter(|c| c.passed).count();
-    let end = events.last().map(|e| e.at.clone()).unwrap_or_default();
     let h = &scenario.file.scenario;
     let mut out = String::new();
     out.push_str(&format!("scenario       {}\n", scenario.name));
@@ -62,7 +55,7 @@ pub fn summary(
             scenario.start.date()
         ));
     }
-    out.push_str(&format!("events         {}\n", events.len()));
+    out.push_str(&format!("events         {events}\n"));
     out.push_str(&format!(
         "provider       {accepted} accepted, {refused} refused, {stored} stored, {pushed} pushed to the intake, {push_failed} push failures\n"
     ));

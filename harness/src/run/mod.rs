@@ -97,6 +97,10 @@ pub struct RunOptions {
     /// docs/certification.md "Flawed intakes"); ignored with a target (whose process is
     /// started with `intake --flaw` in its start command instead).
     pub flaws: demail_sim::intake::flaw::Flaws,
+    /// How many of the latest trace events stay in memory ([`demail_sim::trace::RECORD_WINDOW`]);
+    /// the judge and the reports read the older ones back from `trace.jsonl`. The golden
+    /// test sets a small one so that every shipped scenario is judged through the file too.
+    pub trace_window: usize,
 }
 
 impl RunOptions {
@@ -113,6 +117,7 @@ impl RunOptions {
             pki: None,
             full_duration: false,
             flaws: Default::default(),
+            trace_window: demail_sim::trace::RECORD_WINDOW,
         }
     }
 }
@@ -127,8 +132,9 @@ pub struct RunResult {
     /// Summary text (deterministic; no wall times).
     pub summary: String,
     pub checks: Vec<CheckOutcome>,
-    /// The events of the trace, typed (the same as `trace`).
-    pub events: Vec<demail_sim::trace::Event>,
+    /// The run's trace, typed: the latest events in memory, the older ones read back from
+    /// `trace.jsonl` ([`Trace::for_each`]); [`RunResult::events`] collects them all.
+    pub journal: Trace,
     /// Wall time of the run (reported on the terminal only).
     pub wall: Duration,
 }
@@ -137,6 +143,14 @@ impl RunResult {
     /// Whether every check passed.
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|c| c.passed)
+    }
+
+    /// Every event of the trace, in `seq` order (for tests and short runs: a long run's
+    /// events are better visited with `journal.for_each`).
+    pub fn events(&self) -> Vec<demail_sim::trace::Event> {
+        let mut all = Vec::new();
+        self.journal.for_each(|e| all.push(e.clone()));
+        all
     }
 }
 
@@ -148,11 +162,12 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     clear_run_folder(opts)?;
     let clock = VirtualClock::new(&scenario.start);
     // The trace goes to `<out>/trace.jsonl` event by event (unbuffered: the run view follows
-    // the file while the scenario runs) and is written once more, whole, when it ends.
+    // the file while the scenario runs); only its latest events stay in memory, the judge and
+    // the reports read the older ones back from the file, so memory does not grow with the
+    // run's length (ARCHITECTURE.md, "Invariants").
     let trace_path = opts.out_dir.join("trace.jsonl");
-    let trace_file = std::fs::File::create(&trace_path)
+    let trace = Trace::recording_file_with_window(clock.clone(), &trace_path, opts.trace_window)
         .with_context(|| format!("creating {}", trace_path.display()))?;
-    let trace = Trace::recording(clock.clone(), trace_file);
     let (pki, pki_dir) = run_pki(scenario, opts)?;
     let target = opts.target.as_deref();
 
@@ -346,19 +361,27 @@ fn conclude(
         passed,
         failed: checks.len() as u32 - passed,
     });
-    // Taken, not copied: the run's events are the largest thing it holds at its end.
-    let events = trace.take_events();
-    let summary = crate::report::summary::summary(scenario, master, &events, &checks);
+    let summary = crate::report::summary::summary(scenario, master, trace, &checks);
+    // Every event is in `trace.jsonl` already (written as it was emitted).
+    let trace_path = opts.out_dir.join("trace.jsonl");
+    let text = std::fs::read_to_string(&trace_path)
+        .with_context(|| format!("reading back {}", trace_path.display()))?;
+    let lines = text.lines().count() as u64;
+    anyhow::ensure!(
+        lines == trace.last_seq(),
+        "{} holds {lines} events of {} (a write failed; see the log)",
+        trace_path.display(),
+        trace.last_seq()
+    );
     let result = RunResult {
         name: scenario.name.clone(),
         seed: master,
-        trace: demail_sim::trace::jsonl(&events),
+        trace: text,
         summary,
         checks,
-        events,
+        journal: trace.clone(),
         wall: wall_start.elapsed(),
     };
-    std::fs::write(opts.out_dir.join("trace.jsonl"), &result.trace)?;
     std::fs::write(opts.out_dir.join("summary.txt"), &result.summary)?;
     Ok(result)
 }

@@ -11,16 +11,18 @@
 //! against the reference intake.
 
 use std::collections::VecDeque;
-use std::io::Write;
-use std::path::Path;
+use std::io::{BufRead, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{VirtualClock, format_instant};
 
-/// One line of `trace.jsonl`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One line of `trace.jsonl`. `Deserialize` reads a line back ([`Trace::for_each`] on a
+/// trace whose older events are only in its file).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// 1-based position in the trace; ties in `at` are ordered by it.
     pub seq: u64,
@@ -330,12 +332,22 @@ pub enum EventKind {
 /// How many of the latest events a streaming trace ([`Trace::streaming`]) keeps in memory.
 pub const STREAM_WINDOW: usize = 1024;
 
+/// How many of the latest events a recording trace with a file ([`Trace::recording_file`])
+/// keeps in memory; the older ones are read back from the file. Every shipped scenario's
+/// trace is shorter (the longest golden trace has under 2,000 events), so they are judged
+/// from memory alone; a long run (a month of a city) reads its file.
+pub const RECORD_WINDOW: usize = 8192;
+
 /// The shared sink that stamps events with virtual time and sequence numbers.
 ///
-/// Two modes:
+/// Four modes:
 /// - [`Trace::new`] (tests): every event stays in memory ([`Trace::to_jsonl`]).
-/// - [`Trace::recording`] (scenario runs): every event stays in memory and is also written as
-///   one JSON line to a writer (the run's `trace.jsonl`) when it is emitted.
+/// - [`Trace::recording`]: every event stays in memory and is also written as one JSON line
+///   to a writer when it is emitted.
+/// - [`Trace::recording_file`] (scenario runs): each event is written as one JSON line to a
+///   file (the run's `trace.jsonl`) when it is emitted, and the latest [`RECORD_WINDOW`] stay
+///   in memory; [`Trace::for_each`] and [`Trace::find_map`] still see every event, the older
+///   ones read back from the file. Memory stays bounded however long the run.
 /// - [`Trace::streaming`] (`serve`, a long-running provider): each event is written as one
 ///   JSON line to a writer (`<data>/trace.jsonl`) when it is emitted, and only the latest
 ///   [`STREAM_WINDOW`] stay in memory, so memory stays bounded however long it runs. The
@@ -353,6 +365,11 @@ struct Inner {
     /// The `seq` of the last event emitted.
     last_seq: u64,
     sink: Option<Sink>,
+    /// The file every event is written to, to read back the events no longer in memory
+    /// (a recording trace with a file); `None` when the dropped ones are gone (streaming).
+    replay: Option<PathBuf>,
+    /// Whether an event was dropped from memory.
+    dropped: bool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -382,6 +399,8 @@ impl Trace {
                 events: VecDeque::new(),
                 last_seq: 0,
                 sink: None,
+                replay: None,
+                dropped: false,
             })),
         }
     }
@@ -407,6 +426,8 @@ impl Trace {
                     window: STREAM_WINDOW,
                     failed: false,
                 }),
+                replay: None,
+                dropped: false,
             })),
         }
     }
@@ -426,8 +447,42 @@ impl Trace {
                     window: usize::MAX,
                     failed: false,
                 }),
+                replay: None,
+                dropped: false,
             })),
         }
+    }
+
+    /// A trace that writes each event as one JSON line to a new file at `path` when it is
+    /// emitted (unbuffered, so a reader of the file sees the run as it goes) and keeps the
+    /// latest [`RECORD_WINDOW`] events in memory; [`Trace::for_each`] and
+    /// [`Trace::find_map`] read the older ones back from the file. After a failed write the
+    /// file is no longer complete, so from then on every event stays in memory (logged once).
+    pub fn recording_file(clock: VirtualClock, path: &Path) -> std::io::Result<Self> {
+        Self::recording_file_with_window(clock, path, RECORD_WINDOW)
+    }
+
+    /// [`Trace::recording_file`] keeping the latest `window` events in memory (at least 1).
+    pub fn recording_file_with_window(
+        clock: VirtualClock,
+        path: &Path,
+        window: usize,
+    ) -> std::io::Result<Self> {
+        let file = std::fs::File::create(path)?;
+        Ok(Self {
+            clock,
+            inner: Arc::new(Mutex::new(Inner {
+                events: VecDeque::new(),
+                last_seq: 0,
+                sink: Some(Sink {
+                    writer: Box::new(file),
+                    window: window.max(1),
+                    failed: false,
+                }),
+                replay: Some(path.to_path_buf()),
+                dropped: false,
+            })),
+        })
     }
 
     /// Appends an event at the current virtual time.
@@ -440,6 +495,7 @@ impl Trace {
             at,
             kind,
         };
+        let replays = inner.replay.is_some();
         if let Some(sink) = inner.sink.as_mut() {
             let mut line = json_line(&event);
             line.push('\n');
@@ -449,9 +505,16 @@ impl Trace {
                 sink.failed = true;
                 tracing::warn!("cannot write the trace (event {}): {e}", event.seq);
             }
-            let window = sink.window;
+            // A trace that reads dropped events back from its file drops none once the file
+            // missed one.
+            let window = if sink.failed && replays {
+                usize::MAX
+            } else {
+                sink.window
+            };
             while inner.events.len() >= window {
                 inner.events.pop_front();
+                inner.dropped = true;
             }
         }
         inner.events.push_back(event);
@@ -467,6 +530,54 @@ impl Trace {
             .iter()
             .cloned()
             .collect()
+    }
+
+    /// Calls `f` with every event of the trace in `seq` order: those in memory, and for a
+    /// recording trace with a file ([`Trace::recording_file`]) first those read back from the
+    /// file. For a streaming trace only the window in memory. `f` must not emit into this
+    /// trace (the trace is locked while it runs).
+    pub fn for_each(&self, mut f: impl FnMut(&Event)) {
+        self.try_for_each(|e| {
+            f(e);
+            ControlFlow::Continue(())
+        });
+    }
+
+    /// The first `Some` that `f` gives for the events in `seq` order (as [`Trace::for_each`]
+    /// sees them); reading stops there.
+    pub fn find_map<T>(&self, mut f: impl FnMut(&Event) -> Option<T>) -> Option<T> {
+        let mut found = None;
+        self.try_for_each(|e| match f(e) {
+            Some(t) => {
+                found = Some(t);
+                ControlFlow::Break(())
+            }
+            None => ControlFlow::Continue(()),
+        });
+        found
+    }
+
+    /// How many events were emitted into this trace (for a new trace: its last `seq`).
+    pub fn last_seq(&self) -> u64 {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_seq
+    }
+
+    fn try_for_each(&self, mut f: impl FnMut(&Event) -> ControlFlow<()>) {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let (true, Some(path)) = (inner.dropped, inner.replay.as_ref()) {
+            let first_kept = inner.events.front().map_or(u64::MAX, |e| e.seq);
+            if read_back(path, first_kept, &mut f).is_break() {
+                return;
+            }
+        }
+        for e in &inner.events {
+            if f(e).is_break() {
+                return;
+            }
+        }
     }
 
     /// Takes the events in memory out of the trace (all of them, or the latest
@@ -486,6 +597,46 @@ impl Trace {
                 .events
                 .iter(),
         )
+    }
+}
+
+/// Calls `f` with the events of the trace file at `path` whose `seq` is below `until`, in
+/// file order, until `f` breaks. A file that cannot be read or a line that does not parse is
+/// logged: the file is the run's own, written by this trace, so either is a broken disk.
+fn read_back(
+    path: &Path,
+    until: u64,
+    f: &mut impl FnMut(&Event) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) => {
+            tracing::error!("cannot read the trace back from {}: {e}", path.display());
+            return ControlFlow::Continue(());
+        }
+    };
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => return ControlFlow::Continue(()),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!("cannot read the trace back from {}: {e}", path.display());
+                return ControlFlow::Continue(());
+            }
+        }
+        match serde_json::from_str::<Event>(line.trim_end()) {
+            Ok(e) if e.seq >= until => return ControlFlow::Continue(()),
+            Ok(e) => f(&e)?,
+            Err(e) => {
+                tracing::error!(
+                    "a line of {} does not read back as an event: {e}",
+                    path.display()
+                );
+            }
+        }
     }
 }
 
@@ -619,6 +770,46 @@ mod tests {
         let resumed = Trace::streaming(clock(), Shared::default(), 41);
         resumed.emit(finished(0));
         assert_eq!(resumed.events()[0].seq, 42);
+    }
+
+    /// A recording trace with a file keeps only its window in memory, yet `for_each` and
+    /// `find_map` see every event in order (the older ones read back from the file), and the
+    /// file holds the same lines as a trace kept in memory.
+    #[test]
+    fn recording_file_reads_dropped_events_back() {
+        let dir = std::env::temp_dir().join(format!("demail-trace-rec-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("trace.jsonl");
+        let kept = Trace::new(clock());
+        let recorded = Trace::recording_file_with_window(clock(), &path, 10).unwrap();
+        for i in 0..25 {
+            kept.emit(finished(i));
+            recorded.emit(finished(i));
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), kept.to_jsonl());
+        assert_eq!(recorded.events().len(), 10, "only the window in memory");
+        let mut all = Vec::new();
+        recorded.for_each(|e| all.push(e.clone()));
+        assert_eq!(all, kept.events(), "every event, in seq order");
+        assert_eq!(recorded.last_seq(), 25);
+        // The first match wins, from the file and from memory.
+        let passed = |n: u32| {
+            move |e: &Event| match e.kind {
+                EventKind::RunFinished { passed, .. } if passed >= n => Some(e.seq),
+                _ => None,
+            }
+        };
+        assert_eq!(recorded.find_map(passed(3)), Some(4));
+        assert_eq!(recorded.find_map(passed(20)), Some(21));
+        assert_eq!(recorded.find_map(passed(99)), None);
+        // A short run stays in memory alone: the file is not read.
+        let short =
+            Trace::recording_file_with_window(clock(), &dir.join("short.jsonl"), 10).unwrap();
+        short.emit(finished(1));
+        std::fs::remove_file(dir.join("short.jsonl")).unwrap();
+        assert_eq!(short.find_map(passed(1)), Some(1));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// `last_seq_in` finds the last event's seq in a file, is 0 for a missing or empty file,
