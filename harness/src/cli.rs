@@ -473,12 +473,16 @@ fn same_on_rerun(
     let mut again = opts.clone();
     again.out_dir = opts.out_dir.join("determinism-rerun");
     match rt.block_on(run::run(s, &again)) {
-        Ok(second) => match first_divergence(&result.trace, &second.trace) {
-            None => eprintln!(
+        Ok(second) => match first_divergence(&result.trace_path, &second.trace_path) {
+            Err(e) => {
+                deterministic = false;
+                eprintln!("  determinism: cannot compare the traces: {e:#}");
+            }
+            Ok(None) => eprintln!(
                 "  determinism: second run gave an identical trace ({} events)",
                 result.journal.last_seq()
             ),
-            Some((line, a, b)) => {
+            Ok(Some((line, a, b))) => {
                 deterministic = false;
                 eprintln!(
                     "  determinism FAILED: traces differ at line {line}\n    first:  {a}\n    second: {b}"
@@ -565,19 +569,34 @@ fn progress_bar(s: &Scenario) -> indicatif::ProgressBar {
 }
 
 /// The first line (1-based) where two traces differ, with both lines.
-fn first_divergence(a: &str, b: &str) -> Option<(usize, String, String)> {
-    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
-    for i in 0..la.len().max(lb.len()) {
-        let (x, y) = (la.get(i).copied(), lb.get(i).copied());
+fn first_divergence(a: &Path, b: &Path) -> anyhow::Result<Option<(usize, String, String)>> {
+    use anyhow::Context as _;
+    use std::io::BufRead;
+    let open = |p: &Path| {
+        std::fs::File::open(p)
+            .map(|f| std::io::BufReader::new(f).lines())
+            .with_context(|| format!("reading {}", p.display()))
+    };
+    let (mut la, mut lb) = (open(a)?, open(b)?);
+    let mut i = 0;
+    loop {
+        i += 1;
+        let x = la
+            .next()
+            .transpose()
+            .with_context(|| format!("reading {}", a.display()))?;
+        let y = lb
+            .next()
+            .transpose()
+            .with_context(|| format!("reading {}", b.display()))?;
+        if x.is_none() && y.is_none() {
+            return Ok(None);
+        }
         if x != y {
-            return Some((
-                i + 1,
-                x.unwrap_or("(end of trace)").to_string(),
-                y.unwrap_or("(end of trace)").to_string(),
-            ));
+            let end = || "(end of trace)".to_string();
+            return Ok(Some((i, x.unwrap_or_else(end), y.unwrap_or_else(end))));
         }
     }
-    None
 }
 
 /// Says once per scenario folder where scenario names and golden files come from, when that
@@ -668,15 +687,18 @@ fn golden_step(
     place: &golden::Place,
     run_dir: &Path,
 ) -> anyhow::Result<&'static str> {
-    let trace = golden::redact(&result.trace, redact);
-    let files = [
-        (Kind::Trace, &*trace),
-        (Kind::Summary, result.summary.as_str()),
-    ];
+    // The trace is compared and written from its file a line at a time (a long run's trace
+    // is not held in memory), the summary as text.
+    let summary = Some(result.summary.as_str());
+    let files = [(Kind::Trace, None), (Kind::Summary, summary)];
+    let trace = result.trace_path.as_path();
     if args.bless {
         for (kind, content) in files {
             let path = golden::path(&place.root, &result.name, kind);
-            golden::bless(&path, content)?;
+            match content {
+                Some(text) => golden::bless(&path, text)?,
+                None => golden::bless_trace_file(&path, trace, redact)?,
+            }
             eprintln!("  blessed {}", path.display());
         }
         return Ok("blessed");
@@ -691,15 +713,26 @@ fn golden_step(
     let mut recorded = Vec::new();
     for (kind, content) in files {
         let path = golden::path(&place.root, &result.name, kind);
-        let this = match golden::compare(&path, content, kind)? {
+        let compared = match content {
+            Some(text) => golden::compare(&path, text, kind)?,
+            None => golden::compare_trace_file(&path, trace, redact)?,
+        };
+        let pending = || match content {
+            Some(text) => golden::write_pending(run_dir, kind, text),
+            None => golden::write_pending_trace_file(run_dir, trace, redact),
+        };
+        let this = match compared {
             Comparison::Same => "same",
             Comparison::Missing if !args.require_golden => {
-                golden::bless(&path, content)?;
+                match content {
+                    Some(text) => golden::bless(&path, text)?,
+                    None => golden::bless_trace_file(&path, trace, redact)?,
+                }
                 recorded.push(path.display().to_string());
                 "recorded"
             }
             Comparison::Missing => {
-                let pending = golden::write_pending(run_dir, kind, content)?;
+                let pending = pending()?;
                 eprintln!(
                     "  golden file {} is missing (--require-golden); new output in {} (record it with --bless, review, commit)",
                     path.display(),
@@ -708,7 +741,7 @@ fn golden_step(
                 "missing"
             }
             Comparison::Different(diff) => {
-                let pending = golden::write_pending(run_dir, kind, content)?;
+                let pending = pending()?;
                 eprintln!(
                     "  golden mismatch in {}; new output in {} (accept with --bless):\n{diff}",
                     path.display(),

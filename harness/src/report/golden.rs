@@ -56,6 +56,136 @@ pub fn redact<'a>(trace: &'a str, columns: &[String]) -> Cow<'a, str> {
     Cow::Owned(out)
 }
 
+/// One line of a trace (with its line end) with the values of `columns` redacted, as
+/// [`redact`] does for a whole trace.
+fn redact_line(line: String, columns: &[String]) -> String {
+    columns.iter().fold(line, |l, c| redact_key(&l, c))
+}
+
+/// The lines of the file at `path`, each with its line end (the last one may lack it).
+fn lines_of(path: &Path) -> std::io::Result<impl Iterator<Item = std::io::Result<String>>> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    Ok(std::iter::from_fn(move || {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => Some(Ok(line)),
+            Err(e) => Some(Err(e)),
+        }
+    }))
+}
+
+/// Compares the trace file at `actual`, with `columns` redacted, with the golden trace at
+/// `path`, line by line: a long run's trace is never held in memory when the two are the
+/// same. Anything else is decided by [`compare`] on both read whole (a difference, a golden
+/// file without its header's end), so the verdict is always [`compare`]'s.
+pub fn compare_trace_file(path: &Path, actual: &Path, columns: &[String]) -> Result<Comparison> {
+    let mut golden = match lines_of(path) {
+        Ok(lines) => lines,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Comparison::Missing),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut actual_lines =
+        lines_of(actual).with_context(|| format!("reading {}", actual.display()))?;
+    let mut first = golden.next().transpose().map_err(read(path))?;
+    if first.as_deref() == Some("---\n") {
+        // The snapshot's metadata header, up to its closing `---` line.
+        loop {
+            match golden.next().transpose().map_err(read(path))? {
+                Some(l) if l == "---\n" => break,
+                Some(_) => {}
+                None => return compare_whole(path, actual, columns),
+            }
+        }
+        first = golden.next().transpose().map_err(read(path))?;
+    }
+    let mut expected = first;
+    loop {
+        let got = actual_lines
+            .next()
+            .transpose()
+            .map_err(read(actual))?
+            .map(|l| redact_line(l, columns));
+        match (expected, got) {
+            (None, None) => return Ok(Comparison::Same),
+            (Some(e), Some(g)) if e == g => {}
+            _ => return compare_whole(path, actual, columns),
+        }
+        expected = golden.next().transpose().map_err(read(path))?;
+    }
+}
+
+/// An I/O error reading `p`, with the file named.
+fn read(p: &Path) -> impl Fn(std::io::Error) -> anyhow::Error + '_ {
+    move |e| anyhow::Error::from(e).context(format!("reading {}", p.display()))
+}
+
+/// [`compare`] of the trace file at `actual`, read whole and redacted.
+fn compare_whole(path: &Path, actual: &Path, columns: &[String]) -> Result<Comparison> {
+    let text =
+        std::fs::read_to_string(actual).with_context(|| format!("reading {}", actual.display()))?;
+    compare(path, &redact(&text, columns), Kind::Trace)
+}
+
+/// Writes the trace file at `actual`, with `columns` redacted, as the golden file at `path`
+/// (creating folders), line by line: what [`bless`] writes for the trace read whole.
+pub fn bless_trace_file(path: &Path, actual: &Path, columns: &[String]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    write_snapshot_lines(path, actual, columns)
+}
+
+/// Writes the trace file at `actual`, with `columns` redacted, into the run folder as
+/// `<run_dir>/trace.snap.new` (what [`write_pending`] writes for it read whole).
+pub fn write_pending_trace_file(
+    run_dir: &Path,
+    actual: &Path,
+    columns: &[String],
+) -> Result<PathBuf> {
+    let p = run_dir.join(format!("{}.snap.new", Kind::Trace.suffix()));
+    std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    write_snapshot_lines(&p, actual, columns)?;
+    Ok(p)
+}
+
+/// Writes the snapshot of the trace file at `actual` (redacted) to `path` a line at a time:
+/// the header, the lines, trailing whitespace of the whole trimmed as [`render`] does.
+fn write_snapshot_lines(path: &Path, actual: &Path, columns: &[String]) -> Result<()> {
+    use std::io::Write;
+    let write =
+        |e: std::io::Error| anyhow::Error::from(e).context(format!("writing {}", path.display()));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(write)?);
+    out.write_all(snapshot_header().as_bytes()).map_err(write)?;
+    // Whitespace-only lines are held back until a line with content follows, and the last
+    // line with content is written without its trailing whitespace, plus one line end.
+    let mut held: Vec<String> = Vec::new();
+    let mut last: Option<String> = None;
+    for line in lines_of(actual).with_context(|| format!("reading {}", actual.display()))? {
+        let line = redact_line(
+            line.with_context(|| format!("reading {}", actual.display()))?,
+            columns,
+        );
+        if line.trim().is_empty() {
+            held.push(line);
+            continue;
+        }
+        if let Some(prev) = last.take() {
+            out.write_all(prev.as_bytes()).map_err(write)?;
+        }
+        for h in held.drain(..) {
+            out.write_all(h.as_bytes()).map_err(write)?;
+        }
+        last = Some(line);
+    }
+    if let Some(prev) = last {
+        out.write_all(prev.trim_end().as_bytes()).map_err(write)?;
+    }
+    out.write_all(b"\n").map_err(write)?;
+    out.flush().map_err(write)
+}
+
 /// Replaces the value of the top-level key `key` in one JSON line.
 fn redact_key(line: &str, key: &str) -> String {
     let needle = format!("\"{key}\":");
@@ -324,6 +454,73 @@ mod tests {
         }
         let pending = write_pending(&dir.join("run"), Kind::Trace, "a\nc\n").unwrap();
         assert_eq!(pending, dir.join("run").join("trace.snap.new"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The trace-file forms read a line at a time and give what the text forms give for the
+    /// file read whole and redacted: the same snapshot bytes (trailing blank lines and
+    /// whitespace trimmed, blank lines inside kept), the same verdicts and the same diff.
+    #[test]
+    fn trace_file_forms_equal_the_whole_text_forms() {
+        let dir = std::env::temp_dir().join(format!("demail-golden-file-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cols = vec!["reason".to_string()];
+        let actual = dir.join("trace.jsonl");
+        let golden_path = dir.join("g").join("t.trace.snap");
+        let text_path = dir.join("t").join("t.trace.snap");
+        for text in [
+            "{\"seq\":1,\"reason\":\"x\"}\n{\"seq\":2}\n",
+            "{\"seq\":1}\n\n{\"seq\":2}  \n \n\n",
+            "",
+            "no line end",
+        ] {
+            std::fs::write(&actual, text).unwrap();
+            bless_trace_file(&golden_path, &actual, &cols).unwrap();
+            bless(&text_path, &redact(text, &cols)).unwrap();
+            assert_eq!(
+                std::fs::read_to_string(&golden_path).unwrap(),
+                std::fs::read_to_string(&text_path).unwrap(),
+                "{text:?}"
+            );
+            assert_eq!(
+                compare_trace_file(&golden_path, &actual, &cols).unwrap(),
+                Comparison::Same,
+                "{text:?}"
+            );
+            let pending = write_pending_trace_file(&dir.join("run"), &actual, &cols).unwrap();
+            assert_eq!(
+                std::fs::read_to_string(pending).unwrap(),
+                std::fs::read_to_string(&golden_path).unwrap()
+            );
+        }
+        // A changed line, a line more, a line less: compare's verdict and diff.
+        let golden_text = "{\"seq\":1,\"reason\":\"x\"}\n{\"seq\":2,\"at\":\"a\"}\n";
+        std::fs::write(&actual, golden_text).unwrap();
+        bless_trace_file(&golden_path, &actual, &cols).unwrap();
+        for changed in [
+            "{\"seq\":1,\"reason\":\"y\"}\n{\"seq\":2,\"at\":\"b\"}\n",
+            "{\"seq\":1,\"reason\":\"x\"}\n{\"seq\":2,\"at\":\"a\"}\n{\"seq\":3}\n",
+            "{\"seq\":1,\"reason\":\"x\"}\n",
+        ] {
+            std::fs::write(&actual, changed).unwrap();
+            let streamed = compare_trace_file(&golden_path, &actual, &cols).unwrap();
+            assert!(matches!(streamed, Comparison::Different(_)), "{changed:?}");
+            assert_eq!(
+                streamed,
+                compare(&golden_path, &redact(changed, &cols), Kind::Trace).unwrap()
+            );
+        }
+        // Only a redacted value changed: the same.
+        std::fs::write(&actual, golden_text.replace("\"x\"", "\"z\"")).unwrap();
+        assert_eq!(
+            compare_trace_file(&golden_path, &actual, &cols).unwrap(),
+            Comparison::Same
+        );
+        assert_eq!(
+            compare_trace_file(&dir.join("none.snap"), &actual, &cols).unwrap(),
+            Comparison::Missing
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -127,8 +127,8 @@ impl RunOptions {
 pub struct RunResult {
     pub name: String,
     pub seed: u64,
-    /// `trace.jsonl` content.
-    pub trace: String,
+    /// The run's `trace.jsonl` (complete when the run returns; [`RunResult::trace_text`]).
+    pub trace_path: PathBuf,
     /// Summary text (deterministic; no wall times).
     pub summary: String,
     pub checks: Vec<CheckOutcome>,
@@ -143,6 +143,12 @@ impl RunResult {
     /// Whether every check passed.
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|c| c.passed)
+    }
+
+    /// The content of `trace.jsonl`, read whole (for tests and short runs).
+    pub fn trace_text(&self) -> Result<String> {
+        std::fs::read_to_string(&self.trace_path)
+            .with_context(|| format!("reading {}", self.trace_path.display()))
     }
 
     /// Every event of the trace, in `seq` order (for tests and short runs: a long run's
@@ -362,11 +368,11 @@ fn conclude(
         failed: checks.len() as u32 - passed,
     });
     let summary = crate::report::summary::summary(scenario, master, trace, &checks);
-    // Every event is in `trace.jsonl` already (written as it was emitted).
+    // Every event is in `trace.jsonl` already (written as it was emitted), unless a write
+    // failed (logged then): a run with an incomplete trace has no result.
     let trace_path = opts.out_dir.join("trace.jsonl");
-    let text = std::fs::read_to_string(&trace_path)
+    let lines = count_lines(&trace_path)
         .with_context(|| format!("reading back {}", trace_path.display()))?;
-    let lines = text.lines().count() as u64;
     anyhow::ensure!(
         lines == trace.last_seq(),
         "{} holds {lines} events of {} (a write failed; see the log)",
@@ -376,7 +382,7 @@ fn conclude(
     let result = RunResult {
         name: scenario.name.clone(),
         seed: master,
-        trace: text,
+        trace_path,
         summary,
         checks,
         journal: trace.clone(),
@@ -384,6 +390,20 @@ fn conclude(
     };
     std::fs::write(opts.out_dir.join("summary.txt"), &result.summary)?;
     Ok(result)
+}
+
+/// How many line ends the file at `path` holds.
+fn count_lines(path: &std::path::Path) -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0;
+    loop {
+        match file.read(&mut buf)? {
+            0 => return Ok(n),
+            k => n += buf[..k].iter().filter(|b| **b == b'\n').count() as u64,
+        }
+    }
 }
 
 /// The scripted steps' instants with their index, in time order; steps at the same instant
