@@ -772,14 +772,20 @@ mod tests {
         assert_eq!(resumed.events()[0].seq, 42);
     }
 
+    /// An empty folder of this test process under the temporary folder.
+    fn fresh_dir(label: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("demail-trace-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     /// A recording trace with a file keeps only its window in memory, yet `for_each` and
     /// `find_map` see every event in order (the older ones read back from the file), and the
     /// file holds the same lines as a trace kept in memory.
     #[test]
     fn recording_file_reads_dropped_events_back() {
-        let dir = std::env::temp_dir().join(format!("demail-trace-rec-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir("rec");
         let path = dir.join("trace.jsonl");
         let kept = Trace::new(clock());
         let recorded = Trace::recording_file_with_window(clock(), &path, 10).unwrap();
@@ -816,9 +822,7 @@ mod tests {
     /// and ends a line cut by a crash so that the next event starts a new line.
     #[test]
     fn last_seq_of_a_trace_file() {
-        let dir = std::env::temp_dir().join(format!("demail-trace-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir("seq");
         let path = dir.join("trace.jsonl");
         assert_eq!(last_seq_in(&path).unwrap(), 0);
         std::fs::write(&path, "").unwrap();
