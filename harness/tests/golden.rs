@@ -33,7 +33,7 @@ fn out_dir(label: &str) -> PathBuf {
 }
 
 /// Each shipped scenario passes its checks and matches its golden trace and summary, judged
-/// with only the latest 32 events in memory: the checks and the summary read the rest back
+/// with only the latest event in memory: the checks and the summary read the rest back
 /// from `trace.jsonl`, as a long run's do (`demail-testbed run` in CI judges the same
 /// scenarios from memory, its default window being longer than any of them).
 #[test]
@@ -48,7 +48,7 @@ fn scenarios_match_their_golden_files() {
     for f in files {
         let s = scenario::load(&f, &root).unwrap_or_else(|e| panic!("{e}"));
         let mut opts = RunOptions::new(out_dir(&s.name.replace('/', "-")));
-        opts.trace_window = 32;
+        opts.trace_window = 1;
         let result = run_with(&s, opts);
         for c in &result.checks {
             assert!(c.passed, "{}: check {} failed: {}", s.name, c.id, c.detail);

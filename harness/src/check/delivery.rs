@@ -4,6 +4,7 @@
 //! the limit has passed without one, naming the failed attempts and the last failure. Push
 //! mode only.
 
+use super::lookup::kinds::*;
 use demail_sim::clock::format_instant;
 use demail_sim::trace::EventKind;
 use jiff::Span;
@@ -59,7 +60,7 @@ impl Kind for Delivery {
         };
         let message_id = cx.intake_message_id(send)?;
         let mut failures: Vec<String> = Vec::new();
-        cx.trace.for_each(|e| {
+        cx.trace.for_each_of(&[PROVIDER_DELIVERY_FAILED], |e| {
             if let EventKind::ProviderDeliveryFailed {
                 message_id: m,
                 reason,
@@ -70,14 +71,16 @@ impl Kind for Delivery {
                 failures.push(format!("{}: {reason}", e.at));
             }
         });
-        let delivered = cx.trace.find_map(|e| match &e.kind {
-            EventKind::ProviderDelivered {
-                message_id: m,
-                attempt,
-                ..
-            } if *m == message_id => Some((e.at.clone(), *attempt)),
-            _ => None,
-        });
+        let delivered = cx
+            .trace
+            .find_map_of(&[PROVIDER_DELIVERED], |e| match &e.kind {
+                EventKind::ProviderDelivered {
+                    message_id: m,
+                    attempt,
+                    ..
+                } if *m == message_id => Some((e.at.clone(), *attempt)),
+                _ => None,
+            });
         let limit_text = format_instant(&limit);
         let last_failure = failures
             .last()

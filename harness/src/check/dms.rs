@@ -2,6 +2,7 @@
 //! holds an evidence record for its Aktenzeichen that holds together, whose message matches
 //! the one in the intake's mailbox, with the provider's seal (docs/dms.md).
 
+use super::lookup::kinds::*;
 use demail_sim::intake::dms::EvidenceRecord;
 use demail_sim::trace::EventKind;
 
@@ -40,7 +41,7 @@ impl Kind for Dms {
         let stored = cx.in_intake_mailbox(send).map(|s| s.raw);
         let confirmations = doc["confirmations"].as_array().map_or(0, Vec::len);
         let mut attempts = 0;
-        cx.trace.for_each(|e| {
+        cx.trace.for_each_of(&[INTAKE_DMS], |e| {
             if matches!(&e.kind, EventKind::IntakeDms { aktenzeichen, .. } if *aktenzeichen == case.aktenzeichen)
             {
                 attempts += 1;
@@ -82,7 +83,7 @@ impl Kind for Dms {
     fn unmet(&self, cx: &Cx<'_>, send: &SendOutcome) -> Option<String> {
         let case = cx.intake_case(send)?;
         let mut attempts: Vec<(String, String)> = Vec::new();
-        cx.trace.for_each(|e| {
+        cx.trace.for_each_of(&[INTAKE_DMS], |e| {
             if let EventKind::IntakeDms {
                 aktenzeichen,
                 outcome,

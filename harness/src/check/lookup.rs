@@ -10,6 +10,34 @@ use jiff::{SignedDuration, Span};
 use super::{Cx, Verdict};
 use crate::model::SendOutcome;
 
+/// The `kind` column of the events the checks look up in the trace, for
+/// [`demail_sim::trace::Trace::find_map_of`] and `for_each_of` (which parse only these lines of
+/// a long run's file). `harness/tests/golden.rs` checks that each is a kind of the golden traces.
+pub mod kinds {
+    pub const INTAKE_RECEIVED: &str = "intake.received";
+    pub const INTAKE_DUPLICATE: &str = "intake.duplicate";
+    pub const INTAKE_ZUSTELLUNG: &str = "intake.zustellung";
+    pub const INTAKE_FALLBACK: &str = "intake.fallback";
+    pub const INTAKE_DMS: &str = "intake.dms";
+    pub const PROVIDER_DELIVERED: &str = "provider.delivered";
+    pub const PROVIDER_DELIVERY_FAILED: &str = "provider.delivery_failed";
+    pub const PROVIDER_REFUSED: &str = "provider.refused";
+    pub const NOTIFICATION_ISSUED: &str = "notification.issued";
+    /// All of the above.
+    #[cfg(test)]
+    pub const ALL: [&str; 9] = [
+        INTAKE_RECEIVED,
+        INTAKE_DUPLICATE,
+        INTAKE_ZUSTELLUNG,
+        INTAKE_FALLBACK,
+        INTAKE_DMS,
+        PROVIDER_DELIVERED,
+        PROVIDER_DELIVERY_FAILED,
+        PROVIDER_REFUSED,
+        NOTIFICATION_ISSUED,
+    ];
+}
+
 /// A case as the intake reported it (`intake.received`).
 pub struct IntakeCase {
     pub aktenzeichen: String,
@@ -53,22 +81,23 @@ impl Cx<'_> {
     /// in the intake's `intake.received` events.
     pub fn intake_case(&self, send: &SendOutcome) -> Option<IntakeCase> {
         let message_id = self.intake_message_id(send)?;
-        self.trace.find_map(|e| match &e.kind {
-            EventKind::IntakeReceived {
-                aktenzeichen,
-                procedure,
-                message_id: m,
-                binding,
-                reason,
-                ..
-            } if *m == message_id => Some(IntakeCase {
-                aktenzeichen: aktenzeichen.clone(),
-                procedure: procedure.clone(),
-                binding: *binding,
-                reason: reason.clone(),
-            }),
-            _ => None,
-        })
+        self.trace
+            .find_map_of(&[kinds::INTAKE_RECEIVED], |e| match &e.kind {
+                EventKind::IntakeReceived {
+                    aktenzeichen,
+                    procedure,
+                    message_id: m,
+                    binding,
+                    reason,
+                    ..
+                } if *m == message_id => Some(IntakeCase {
+                    aktenzeichen: aktenzeichen.clone(),
+                    procedure: procedure.clone(),
+                    binding: *binding,
+                    reason: reason.clone(),
+                }),
+                _ => None,
+            })
     }
 
     /// Judges a message the provider itself sends about the step's message (a confirmation or

@@ -5,6 +5,7 @@
 //! (PVD-IO §3.1.18: unique per message), or one application becomes two cases with two
 //! Aktenzeichen and two Empfangsbescheinigungen.
 
+use super::lookup::kinds::*;
 use demail_sim::trace::EventKind;
 
 use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
@@ -29,16 +30,19 @@ fn counts(cx: &Cx<'_>, message_id: &str) -> (usize, Vec<String>, usize) {
     let mut delivered = 0;
     let mut cases = Vec::new();
     let mut duplicates = 0;
-    cx.trace.for_each(|e| match &e.kind {
-        EventKind::ProviderDelivered { message_id: m, .. } if m == message_id => delivered += 1,
-        EventKind::IntakeDuplicate { message_id: m, .. } if m == message_id => duplicates += 1,
-        EventKind::IntakeReceived {
-            message_id: m,
-            aktenzeichen,
-            ..
-        } if m == message_id => cases.push(aktenzeichen.clone()),
-        _ => {}
-    });
+    cx.trace.for_each_of(
+        &[PROVIDER_DELIVERED, INTAKE_DUPLICATE, INTAKE_RECEIVED],
+        |e| match &e.kind {
+            EventKind::ProviderDelivered { message_id: m, .. } if m == message_id => delivered += 1,
+            EventKind::IntakeDuplicate { message_id: m, .. } if m == message_id => duplicates += 1,
+            EventKind::IntakeReceived {
+                message_id: m,
+                aktenzeichen,
+                ..
+            } if m == message_id => cases.push(aktenzeichen.clone()),
+            _ => {}
+        },
+    );
     (delivered, cases, duplicates)
 }
 

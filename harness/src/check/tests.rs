@@ -967,3 +967,31 @@ fn one_case_passes_on_a_fetched_duplicate() {
     assert!(!outcome.passed, "{outcome:?}");
     assert!(outcome.detail.contains("opened 2 cases"), "{outcome:?}");
 }
+
+/// Every kind the checks look up with `find_map_of`/`for_each_of` is spelled as the trace
+/// spells it: each appears as a `kind` column in the golden traces (a misspelt one would make a
+/// long run's look-ups skip every line of its file).
+#[test]
+fn looked_up_kinds_are_kinds_of_the_golden_traces() {
+    fn traces(dir: &std::path::Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                traces(&path, out);
+            } else if path.to_string_lossy().ends_with(".trace.snap") {
+                out.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut all = String::new();
+    traces(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden"),
+        &mut all,
+    );
+    for kind in super::lookup::kinds::ALL {
+        assert!(
+            all.contains(&format!("\"kind\":\"{kind}\"")),
+            "{kind} is in no golden trace"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 //! push it to the intake, the intake opened no case, chose the postal fallback
 //! (`intake.fallback`), or had its own message refused by the provider (`provider.refused`).
 
+use super::lookup::kinds::*;
 use demail_sim::demail::MessageType;
 use demail_sim::trace::{EventKind, Trace};
 use jiff::Timestamp;
@@ -55,7 +56,7 @@ fn meldung(cx: &Cx<'_>, send: &SendOutcome, events: &Trace) -> Option<String> {
         m.message_type == MessageType::Notification
             && m.in_reply_to.as_deref() == Some(send.rfc_message_id.as_str())
     })?;
-    let issued = events.find_map(|e| match &e.kind {
+    let issued = events.find_map_of(&[NOTIFICATION_ISSUED], |e| match &e.kind {
         EventKind::NotificationIssued {
             message_id,
             notification_type,
@@ -74,7 +75,7 @@ fn meldung(cx: &Cx<'_>, send: &SendOutcome, events: &Trace) -> Option<String> {
 fn push_failures(message_id: &str, events: &Trace) -> Option<String> {
     let mine = |m: &str| m == message_id;
     if events
-        .find_map(|e| {
+        .find_map_of(&[PROVIDER_DELIVERED], |e| {
             matches!(&e.kind, EventKind::ProviderDelivered { message_id: m, .. } if mine(m))
                 .then_some(())
         })
@@ -83,7 +84,7 @@ fn push_failures(message_id: &str, events: &Trace) -> Option<String> {
         return None;
     }
     let mut failures: Vec<(String, bool)> = Vec::new();
-    events.for_each(|e| {
+    events.for_each_of(&[PROVIDER_DELIVERY_FAILED], |e| {
         if let EventKind::ProviderDeliveryFailed {
             message_id: m,
             permanent,
@@ -105,7 +106,7 @@ fn push_failures(message_id: &str, events: &Trace) -> Option<String> {
 
 /// The intake's fallback for the case (`intake.fallback`): it chose another channel.
 fn fallback(aktenzeichen: &str, events: &Trace) -> Option<String> {
-    events.find_map(|e| match &e.kind {
+    events.find_map_of(&[INTAKE_FALLBACK], |e| match &e.kind {
         EventKind::IntakeFallback {
             aktenzeichen: a,
             channel,
@@ -122,7 +123,7 @@ fn fallback(aktenzeichen: &str, events: &Trace) -> Option<String> {
 fn intake_refused(cx: &Cx<'_>, send: &SendOutcome, events: &Trace) -> Vec<String> {
     let since = send.sent_at.timestamp();
     let mut out = Vec::new();
-    events.for_each(|e| {
+    events.for_each_of(&[PROVIDER_REFUSED], |e| {
         if let EventKind::ProviderRefused {
             stage,
             from: Some(from),

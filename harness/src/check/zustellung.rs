@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use super::lookup::kinds::*;
 use demail_sim::demail::{MessageType, normalize_address};
 use demail_sim::law::{self, Options, When};
 use demail_sim::provider::StoredMessage;
@@ -415,18 +416,19 @@ fn intake_record(
     let (day, mode) = (s.day, s.mode);
     let case = cx.intake_case(send);
     let recorded = case.as_ref().and_then(|c| {
-        cx.trace.find_map(|e| match &e.kind {
-            EventKind::IntakeZustellung {
-                aktenzeichen,
-                mode,
-                date,
-                rechtsbehelf_until,
-                ..
-            } if *aktenzeichen == c.aktenzeichen => {
-                Some((mode.clone(), date.clone(), rechtsbehelf_until.clone()))
-            }
-            _ => None,
-        })
+        cx.trace
+            .find_map_of(&[INTAKE_ZUSTELLUNG], |e| match &e.kind {
+                EventKind::IntakeZustellung {
+                    aktenzeichen,
+                    mode,
+                    date,
+                    rechtsbehelf_until,
+                    ..
+                } if *aktenzeichen == c.aktenzeichen => {
+                    Some((mode.clone(), date.clone(), rechtsbehelf_until.clone()))
+                }
+                _ => None,
+            })
     });
     // For a Bescheid the intake must also have computed the period for a remedy from the
     // day of Zustellung.

@@ -557,6 +557,34 @@ impl Trace {
         found
     }
 
+    /// [`Trace::for_each`] for the events of the kinds named (the `kind` column, e.g.
+    /// `"intake.received"`): the events read back from the file are only parsed when their
+    /// line names one of them, so a look-up in a long run reads its file at the speed of a
+    /// text search. `f` may still see events of other kinds (those in memory), and must check.
+    pub fn for_each_of(&self, kinds: &[&str], mut f: impl FnMut(&Event)) {
+        self.try_for_each_of(Some(kinds), |e| {
+            f(e);
+            ControlFlow::Continue(())
+        });
+    }
+
+    /// [`Trace::find_map`] over the events of the kinds named (as [`Trace::for_each_of`]).
+    pub fn find_map_of<T>(
+        &self,
+        kinds: &[&str],
+        mut f: impl FnMut(&Event) -> Option<T>,
+    ) -> Option<T> {
+        let mut found = None;
+        self.try_for_each_of(Some(kinds), |e| match f(e) {
+            Some(t) => {
+                found = Some(t);
+                ControlFlow::Break(())
+            }
+            None => ControlFlow::Continue(()),
+        });
+        found
+    }
+
     /// How many events were emitted into this trace (for a new trace: its last `seq`).
     pub fn last_seq(&self) -> u64 {
         self.inner
@@ -565,11 +593,21 @@ impl Trace {
             .last_seq
     }
 
-    fn try_for_each(&self, mut f: impl FnMut(&Event) -> ControlFlow<()>) {
+    fn try_for_each(&self, f: impl FnMut(&Event) -> ControlFlow<()>) {
+        self.try_for_each_of(None, f);
+    }
+
+    fn try_for_each_of(
+        &self,
+        kinds: Option<&[&str]>,
+        mut f: impl FnMut(&Event) -> ControlFlow<()>,
+    ) {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let (true, Some(path)) = (inner.dropped, inner.replay.as_ref()) {
             let first_kept = inner.events.front().map_or(u64::MAX, |e| e.seq);
-            if read_back(path, first_kept, &mut f).is_break() {
+            let needles: Option<Vec<String>> =
+                kinds.map(|ks| ks.iter().map(|k| format!("\"kind\":\"{k}\"")).collect());
+            if read_back(path, first_kept, needles.as_deref(), &mut f).is_break() {
                 return;
             }
         }
@@ -601,11 +639,13 @@ impl Trace {
 }
 
 /// Calls `f` with the events of the trace file at `path` whose `seq` is below `until`, in
-/// file order, until `f` breaks. A file that cannot be read or a line that does not parse is
+/// file order, until `f` breaks; with `needles`, only the lines holding one of them are
+/// parsed (a string value holding `"kind":"…"` is escaped in JSON, so only the column matches). A file that cannot be read or a line that does not parse is
 /// logged: the file is the run's own, written by this trace, so either is a broken disk.
 fn read_back(
     path: &Path,
     until: u64,
+    needles: Option<&[String]>,
     f: &mut impl FnMut(&Event) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
     let file = match std::fs::File::open(path) {
@@ -626,6 +666,9 @@ fn read_back(
                 tracing::error!("cannot read the trace back from {}: {e}", path.display());
                 return ControlFlow::Continue(());
             }
+        }
+        if needles.is_some_and(|ns| !ns.iter().any(|n| line.contains(n.as_str()))) {
+            continue;
         }
         match serde_json::from_str::<Event>(line.trim_end()) {
             Ok(e) if e.seq >= until => return ControlFlow::Continue(()),
@@ -809,6 +852,16 @@ mod tests {
         assert_eq!(recorded.find_map(passed(3)), Some(4));
         assert_eq!(recorded.find_map(passed(20)), Some(21));
         assert_eq!(recorded.find_map(passed(99)), None);
+        // Filtered by kind: the file's lines of other kinds are not parsed; those in memory
+        // (seq 16..=25) are all offered.
+        assert_eq!(recorded.find_map_of(&["run.finished"], passed(3)), Some(4));
+        assert_eq!(
+            recorded.find_map_of(&["intake.received"], passed(3)),
+            Some(16)
+        );
+        let mut seen = Vec::new();
+        recorded.for_each_of(&["intake.received", "run.finished"], |e| seen.push(e.seq));
+        assert_eq!(seen, (1..=25).collect::<Vec<u64>>());
         // A short run stays in memory alone: the file is not read.
         let short =
             Trace::recording_file_with_window(clock(), &dir.join("short.jsonl"), 10).unwrap();
