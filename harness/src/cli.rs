@@ -689,16 +689,18 @@ fn golden_step(
 ) -> anyhow::Result<&'static str> {
     // The trace is compared and written from its file a line at a time (a long run's trace
     // is not held in memory), the summary as text.
-    let summary = Some(result.summary.as_str());
-    let files = [(Kind::Trace, None), (Kind::Summary, summary)];
-    let trace = result.trace_path.as_path();
+    let trace = golden::Output::TraceFile {
+        path: &result.trace_path,
+        redact,
+    };
+    let files = [
+        (Kind::Trace, trace),
+        (Kind::Summary, golden::Output::Text(&result.summary)),
+    ];
     if args.bless {
-        for (kind, content) in files {
+        for (kind, output) in files {
             let path = golden::path(&place.root, &result.name, kind);
-            match content {
-                Some(text) => golden::bless(&path, text)?,
-                None => golden::bless_trace_file(&path, trace, redact)?,
-            }
+            output.bless(&path)?;
             eprintln!("  blessed {}", path.display());
         }
         return Ok("blessed");
@@ -711,23 +713,13 @@ fn golden_step(
     };
     let mut status = "same";
     let mut recorded = Vec::new();
-    for (kind, content) in files {
+    for (kind, output) in files {
         let path = golden::path(&place.root, &result.name, kind);
-        let compared = match content {
-            Some(text) => golden::compare(&path, text, kind)?,
-            None => golden::compare_trace_file(&path, trace, redact)?,
-        };
-        let pending = || match content {
-            Some(text) => golden::write_pending(run_dir, kind, text),
-            None => golden::write_pending_trace_file(run_dir, trace, redact),
-        };
-        let this = match compared {
+        let pending = || output.write_pending(run_dir, kind);
+        let this = match output.compare(&path, kind)? {
             Comparison::Same => "same",
             Comparison::Missing if !args.require_golden => {
-                match content {
-                    Some(text) => golden::bless(&path, text)?,
-                    None => golden::bless_trace_file(&path, trace, redact)?,
-                }
+                output.bless(&path)?;
                 recorded.push(path.display().to_string());
                 "recorded"
             }

@@ -56,6 +56,42 @@ pub fn redact<'a>(trace: &'a str, columns: &[String]) -> Cow<'a, str> {
     Cow::Owned(out)
 }
 
+/// What a run produced for one golden file: a text in memory (the summary), or a trace file
+/// that is compared and written a line at a time, with the scenario's redacted columns.
+pub enum Output<'a> {
+    Text(&'a str),
+    TraceFile {
+        path: &'a Path,
+        redact: &'a [String],
+    },
+}
+
+impl Output<'_> {
+    /// [`compare`] or [`compare_trace_file`] against the golden file at `golden`.
+    pub fn compare(&self, golden: &Path, kind: Kind) -> Result<Comparison> {
+        match self {
+            Output::Text(text) => compare(golden, text, kind),
+            Output::TraceFile { path, redact } => compare_trace_file(golden, path, redact),
+        }
+    }
+
+    /// [`bless`] or [`bless_trace_file`] into the golden file at `golden`.
+    pub fn bless(&self, golden: &Path) -> Result<()> {
+        match self {
+            Output::Text(text) => bless(golden, text),
+            Output::TraceFile { path, redact } => bless_trace_file(golden, path, redact),
+        }
+    }
+
+    /// [`write_pending`] or [`write_pending_trace_file`] into `run_dir`.
+    pub fn write_pending(&self, run_dir: &Path, kind: Kind) -> Result<PathBuf> {
+        match self {
+            Output::Text(text) => write_pending(run_dir, kind, text),
+            Output::TraceFile { path, redact } => write_pending_trace_file(run_dir, path, redact),
+        }
+    }
+}
+
 /// One line of a trace (with its line end) with the values of `columns` redacted, as
 /// [`redact`] does for a whole trace.
 fn redact_line(line: String, columns: &[String]) -> String {

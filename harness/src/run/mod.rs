@@ -371,13 +371,10 @@ fn conclude(
     // Every event is in `trace.jsonl` already (written as it was emitted), unless a write
     // failed (logged then): a run with an incomplete trace has no result.
     let trace_path = opts.out_dir.join("trace.jsonl");
-    let lines = count_lines(&trace_path)
-        .with_context(|| format!("reading back {}", trace_path.display()))?;
     anyhow::ensure!(
-        lines == trace.last_seq(),
-        "{} holds {lines} events of {} (a write failed; see the log)",
-        trace_path.display(),
-        trace.last_seq()
+        trace.all_written(),
+        "{} misses events of the run: a write failed (see the log)",
+        trace_path.display()
     );
     let result = RunResult {
         name: scenario.name.clone(),
@@ -390,20 +387,6 @@ fn conclude(
     };
     std::fs::write(opts.out_dir.join("summary.txt"), &result.summary)?;
     Ok(result)
-}
-
-/// How many line ends the file at `path` holds.
-fn count_lines(path: &std::path::Path) -> std::io::Result<u64> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 1 << 16];
-    let mut n = 0;
-    loop {
-        match file.read(&mut buf)? {
-            0 => return Ok(n),
-            k => n += buf[..k].iter().filter(|b| **b == b'\n').count() as u64,
-        }
-    }
 }
 
 /// The scripted steps' instants with their index, in time order; steps at the same instant

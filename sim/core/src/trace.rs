@@ -618,12 +618,11 @@ impl Trace {
         }
     }
 
-    /// Takes the events in memory out of the trace (all of them, or the latest
-    /// [`STREAM_WINDOW`] of a streaming trace) and leaves it empty; events emitted later keep
-    /// counting `seq`. The end of a run uses it so that it holds its events once, not twice.
-    pub fn take_events(&self) -> Vec<Event> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::take(&mut inner.events).into()
+    /// Whether every event emitted so far reached the writer (no write failed). A recording
+    /// trace's file is then complete.
+    pub fn all_written(&self) -> bool {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.sink.as_ref().is_none_or(|s| !s.failed)
     }
 
     /// The events in memory as JSON lines, each ending in `\n`.
@@ -681,11 +680,6 @@ fn read_back(
             }
         }
     }
-}
-
-/// `events` as JSON lines, each ending in `\n` (the format of `trace.jsonl`).
-pub fn jsonl(events: &[Event]) -> String {
-    lines(events)
 }
 
 fn lines<'a>(events: impl IntoIterator<Item = &'a Event>) -> String {
