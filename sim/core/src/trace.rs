@@ -856,6 +856,19 @@ mod tests {
         let mut seen = Vec::new();
         recorded.for_each_of(&["intake.received", "run.finished"], |e| seen.push(e.seq));
         assert_eq!(seen, (1..=25).collect::<Vec<u64>>());
+        // A damaged file (a cut line, NUL bytes, a bare LF, a line that is not an event) does
+        // not panic: the damaged lines are logged and skipped, the good ones still read.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut damaged: Vec<String> = text.lines().map(str::to_string).collect();
+        damaged[1] = damaged[1][..10].to_string();
+        damaged[2] = "\0\0{\"seq\":3".to_string();
+        damaged.insert(4, String::new());
+        damaged.insert(5, "[1,2,3]".to_string());
+        std::fs::write(&path, damaged.join("\n") + "\n").unwrap();
+        let mut read = Vec::new();
+        recorded.for_each(|e| read.push(e.seq));
+        let expected: Vec<u64> = [1].into_iter().chain(4..=25).collect();
+        assert_eq!(read, expected);
         // A short run stays in memory alone: the file is not read.
         let short =
             Trace::recording_file_with_window(clock(), &dir.join("short.jsonl"), 10).unwrap();
