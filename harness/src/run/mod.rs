@@ -288,14 +288,14 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         .start
         .checked_add(scenario.duration)
         .context("start + duration out of range")?;
-    let arrivals = plan_arrivals(
+    let arrivals = Arrivals::plan(
         scenario,
         master,
         &end,
         &generated,
         &secrets.generated_passwords,
     )?;
-    let traffic_totals = traffic_totals(scenario, &arrivals);
+    let traffic_totals = arrivals.totals().to_vec();
     let ca_der = pki.ca_der();
     let (quiet, limit) = match target.map(|t| (t.idle, t.settle_limit)) {
         Some((crate::target::Idle::Quiet(q), limit)) => (q.max(opts.settle_quiet), limit),
@@ -325,7 +325,6 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         step_times: step_times(scenario)?,
         next_step: 0,
         arrivals,
-        next_arrival: 0,
         held: None,
         tick_at: scenario.start.clone(),
         end,
@@ -402,22 +401,6 @@ fn step_times(scenario: &Scenario) -> Result<Vec<(Timestamp, usize)>> {
     }
     step_times.sort_by_key(|(t, _)| *t);
     Ok(step_times)
-}
-
-/// How many arrivals each traffic has in all (id, count), in file order.
-fn traffic_totals(scenario: &Scenario, arrivals: &[(Timestamp, Outgoing)]) -> Vec<(String, usize)> {
-    scenario
-        .file
-        .traffic
-        .iter()
-        .map(|t| {
-            let n = arrivals
-                .iter()
-                .filter(|(_, o)| o.step_id.starts_with(&format!("{}#", t.id)))
-                .count();
-            (t.id.clone(), n)
-        })
-        .collect()
 }
 
 /// Creates the run folder and clears what an earlier run in it left: its messages and

@@ -37,9 +37,8 @@ pub(super) struct Walk<'a> {
     /// Scripted steps in time order (stable: file order at the same instant), and the next.
     pub(super) step_times: Vec<(Timestamp, usize)>,
     pub(super) next_step: usize,
-    /// Traffic arrivals in time order, and the next.
-    pub(super) arrivals: Vec<(Timestamp, Outgoing)>,
-    pub(super) next_arrival: usize,
+    /// Traffic arrivals in time order, planned a day at a time.
+    pub(super) arrivals: Arrivals<'a>,
     /// The session opened ahead for the next arrival.
     pub(super) held: Option<Held>,
     /// The next clock tick (on the grid start + k × tick).
@@ -187,19 +186,18 @@ impl Walk<'_> {
     /// Sends the traffic arrivals due at `now`; while each one's pushes are made, opens the
     /// next arrival's session, and settles.
     pub(super) async fn run_arrivals(&mut self, now: Timestamp) -> Result<()> {
-        while self.next_arrival < self.arrivals.len() && self.arrivals[self.next_arrival].0 <= now {
-            let next_arrival = self.next_arrival;
-            tracing::trace!(
-                "instant {now}: traffic {}",
-                self.arrivals[next_arrival].1.step_id
-            );
+        while let Some((_, (at, _))) = self.arrivals.peek(0)?
+            && *at <= now
+        {
+            let (index, (_, arrival)) = self.arrivals.take()?.context("an arrival peeked")?;
+            tracing::trace!("instant {now}: traffic {}", arrival.step_id);
             let conn = match self.held.take() {
-                Some(h) if h.arrival == next_arrival => {
+                Some(h) if h.arrival == index => {
                     self.settler.held[h.provider] -= 1;
                     Some(h.conn)
                 }
                 Some(h) => bail!(
-                    "internal: a session was held for arrival {} but arrival {next_arrival} came",
+                    "internal: a session was held for arrival {} but arrival {index} came",
                     h.arrival
                 ),
                 None => None,
@@ -211,7 +209,7 @@ impl Walk<'_> {
                 &self.submitter,
                 self.trace,
                 self.clock,
-                &self.arrivals[next_arrival].1,
+                &arrival,
                 &token,
                 conn,
             )
@@ -223,16 +221,14 @@ impl Walk<'_> {
             self.hold_next_arrival().await?;
             self.settler.phases.settle += t.elapsed();
             self.settler.settle_and_drain().await?;
-            self.next_arrival += 1;
         }
         Ok(())
     }
 
-    /// Opens the session of the arrival after the current one while the current one's
-    /// pushes are made; the world is then settled with that session counted as the
-    /// runner's own.
+    /// Opens the session of the next arrival while the current one's pushes are made; the
+    /// world is then settled with that session counted as the runner's own.
     pub(super) async fn hold_next_arrival(&mut self) -> Result<()> {
-        let Some((_, ahead)) = self.arrivals.get(self.next_arrival + 1) else {
+        let Some((index, (_, ahead))) = self.arrivals.peek(0)? else {
             return Ok(());
         };
         let provider = self
@@ -241,6 +237,7 @@ impl Walk<'_> {
             .context("the sender's provider")?;
         let addr = self.world.providers[provider].submission_addr();
         let credentials = Credentials::new(ahead.address.clone(), ahead.password.clone());
+        let step_id = ahead.step_id.clone();
         let (opened, done) = tokio::join!(
             self.submitter.open(addr, &credentials),
             self.settler.deliveries_done()
@@ -250,7 +247,7 @@ impl Walk<'_> {
             Ok(conn) => {
                 self.settler.held[provider] += 1;
                 self.held = Some(Held {
-                    arrival: self.next_arrival + 1,
+                    arrival: index,
                     provider,
                     conn,
                 });
@@ -258,10 +255,9 @@ impl Walk<'_> {
             }
             // Traffic credentials are right by construction: a refused login is a fault of
             // the world (and would put its event at the wrong place).
-            Err(e) => bail!(
-                "the provider refused the login of {} ahead of its arrival: {e}",
-                ahead.step_id
-            ),
+            Err(e) => {
+                bail!("the provider refused the login of {step_id} ahead of its arrival: {e}")
+            }
         }
     }
 
@@ -319,7 +315,7 @@ impl Walk<'_> {
 
     /// Whether scripted steps or arrivals are still to come.
     pub(super) fn steps_left(&self) -> bool {
-        self.next_step < self.step_times.len() || self.next_arrival < self.arrivals.len()
+        self.next_step < self.step_times.len() || self.arrivals.any_left()
     }
 
     /// The next instant: the next tick, step, arrival, programmed login or delivery retry, whichever is
@@ -336,7 +332,7 @@ impl Walk<'_> {
         if let Some((t, _)) = self.step_times.get(self.next_step) {
             next = next.min(*t);
         }
-        if let Some((t, _)) = self.arrivals.get(self.next_arrival) {
+        if let Some((_, (t, _))) = self.arrivals.peek(0)? {
             next = next.min(*t);
         }
         if let Some((t, _)) = self.logins_due.first() {
