@@ -62,9 +62,10 @@ pub struct IntakeArgs {
     /// Folder for the intake's files (TLS files, DMS outbox) [default: intake-data].
     #[arg(long, default_value = "intake-data")]
     pub data: PathBuf,
-    /// Move closed cases out of memory into this SQLite file at every clock step, so that a
-    /// long load keeps the intake's memory flat; `GET /testbed/cases` then lists only open
-    /// cases (docs/sut.md) [default: everything stays in memory].
+    /// Move closed cases out of memory into this SQLite file at the end of a clock step once
+    /// the cases in memory have more than doubled since the last move, so that a long load
+    /// keeps the intake's memory flat; `GET /testbed/cases` then lists the open cases and at
+    /// most as many closed ones (docs/sut.md) [default: everything stays in memory].
     #[arg(long, value_name = "FILE")]
     pub archive: Option<PathBuf>,
 }

@@ -419,7 +419,9 @@ fn clear_run_folder(opts: &RunOptions) -> Result<()> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if (name.starts_with("provider-") || name.starts_with("intake-dms"))
+        if (name.starts_with("provider-")
+            || name.starts_with("intake-dms")
+            || name.starts_with("intake-archive"))
             && name.contains(".sqlite")
         {
             std::fs::remove_file(&path).with_context(|| format!("clearing {}", path.display()))?;

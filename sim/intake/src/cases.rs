@@ -131,33 +131,42 @@ impl Serialize for Cases {
     }
 }
 
+/// A case for tests: Aktenzeichen `az`, message `id` in `mailbox`, replied or not, with a
+/// Bescheid due or not.
+#[cfg(test)]
+pub(crate) fn case_for_test(
+    az: &str,
+    id: &str,
+    mailbox: &str,
+    replied: bool,
+    bescheid: bool,
+) -> Case {
+    use jiff::Timestamp;
+    Case {
+        aktenzeichen: az.into(),
+        mailbox: mailbox.into(),
+        procedure: "p".into(),
+        received_at: Timestamp::UNIX_EPOCH,
+        citizen: "c".into(),
+        subject: "s".into(),
+        demail_message_id: id.into(),
+        rfc_message_id: None,
+        private_id: None,
+        integrity: String::new(),
+        verdict: crate::Verdict::Accepted,
+        deadlines: vec![],
+        reply_due: Timestamp::UNIX_EPOCH,
+        replied,
+        bescheid_due: bescheid.then_some(Timestamp::UNIX_EPOCH),
+        bescheid_sent: false,
+        last_error: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::case_for_test as case;
     use super::*;
-    use crate::Verdict;
-    use jiff::Timestamp;
-
-    fn case(az: &str, id: &str, mailbox: &str, replied: bool, bescheid: bool) -> Case {
-        Case {
-            aktenzeichen: az.into(),
-            mailbox: mailbox.into(),
-            procedure: "p".into(),
-            received_at: Timestamp::UNIX_EPOCH,
-            citizen: "c".into(),
-            subject: "s".into(),
-            demail_message_id: id.into(),
-            rfc_message_id: None,
-            private_id: None,
-            integrity: String::new(),
-            verdict: Verdict::Accepted,
-            deadlines: vec![],
-            reply_due: Timestamp::UNIX_EPOCH,
-            replied,
-            bescheid_due: bescheid.then_some(Timestamp::UNIX_EPOCH),
-            bescheid_sent: false,
-            last_error: None,
-        }
-    }
 
     #[test]
     fn look_ups_find_what_a_scan_finds() {

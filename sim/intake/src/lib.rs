@@ -104,9 +104,10 @@ pub struct IntakeConfig {
     pub http_listen: Option<SocketAddr>,
     /// Rules broken on purpose ([`flaw`]; empty: the reference behaviour).
     pub flaws: flaw::Flaws,
-    /// The closed-case archive's SQLite file ([`archive`]): with one, closed cases, handled
-    /// evidence and old events leave memory at every clock step (load runs); `None`:
-    /// everything stays in memory for the checks (scenario runs).
+    /// The closed-case archive's SQLite file ([`archive`]): with one, closed cases and handled
+    /// evidence leave memory at the end of a clock step once what is in memory has more than
+    /// doubled since the last sweep (load and scenario runs); `None`: everything stays in
+    /// memory (`GET /testbed/cases` lists every case).
     pub archive: Option<PathBuf>,
 }
 
