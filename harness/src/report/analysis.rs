@@ -202,8 +202,11 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
     let mut out = Analysis::default();
     let mut run_started = None;
     let mut first = None;
-    // First arrival of each message in each mailbox.
+    // First arrival of each message in each citizen's mailbox: only a citizen who sent before
+    // can be waiting for an answer, so what is stored elsewhere (the intake's mailboxes, a
+    // citizen who has not sent yet) is never looked up and not kept.
     let mut stored: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut senders: BTreeSet<String> = BTreeSet::new();
     each(&mut |e| {
         *out.event_counts.entry(kind_name(&e.kind)).or_insert(0) += 1;
         if first.is_none() {
@@ -212,16 +215,26 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
         if run_started.is_none() && matches!(e.kind, EventKind::RunStarted { .. }) {
             run_started = Some(e.at.clone());
         }
-        out.virtual_end = Some(e.at.clone());
-        if let EventKind::ProviderStored {
-            mailbox,
-            message_id,
-            ..
-        } = &e.kind
-        {
-            stored
-                .entry((lower(mailbox), message_id.clone()))
-                .or_insert_with(|| e.at.clone());
+        if out.virtual_end.as_deref() != Some(e.at.as_str()) {
+            out.virtual_end = Some(e.at.clone());
+        }
+        match &e.kind {
+            EventKind::CitizenSent { from, .. } => {
+                senders.insert(lower(from));
+            }
+            EventKind::ProviderStored {
+                mailbox,
+                message_id,
+                ..
+            } => {
+                let mailbox = lower(mailbox);
+                if senders.contains(&mailbox) {
+                    stored
+                        .entry((mailbox, message_id.clone()))
+                        .or_insert_with(|| e.at.clone());
+                }
+            }
+            _ => {}
         }
     });
     out.virtual_start = run_started.or(first);
@@ -685,6 +698,93 @@ mod tests {
             ]
         );
         assert_eq!(r.event_counts["provider.accepted"], 2);
+    }
+
+    /// An answer arrives when it is stored into the sender's mailbox, not when it was issued
+    /// or accepted; what is stored in other mailboxes does not count.
+    #[test]
+    fn an_answer_arrives_when_stored_in_the_senders_mailbox() {
+        let (a, i) = ("a@x.de", "amt@y.de");
+        let stored = |seq, at, mailbox: &str, id: &str| {
+            ev(
+                seq,
+                at,
+                EventKind::ProviderStored {
+                    provider: "p".into(),
+                    mailbox: mailbox.into(),
+                    message_id: id.into(),
+                    message_type: "normal".into(),
+                },
+            )
+        };
+        let accepted = |seq, at, id: &str, from: &str, to: &str| {
+            ev(
+                seq,
+                at,
+                EventKind::ProviderAccepted {
+                    provider: "p".into(),
+                    message_id: id.into(),
+                    from: from.into(),
+                    to: vec![to.into()],
+                    auth_level: "high".into(),
+                    options: vec![],
+                    eml: String::new(),
+                },
+            )
+        };
+        let events = vec![
+            ev(
+                1,
+                "2025-03-03T09:00:00+01:00",
+                EventKind::CitizenSent {
+                    citizen: "a".into(),
+                    from: a.into(),
+                    to: vec![i.into()],
+                    subject: "S".into(),
+                    private_id: None,
+                    options: vec![],
+                },
+            ),
+            accepted(2, "2025-03-03T09:00:00+01:00", "m1", a, i),
+            stored(3, "2025-03-03T09:00:00+01:00", i, "m1"),
+            ev(
+                4,
+                "2025-03-03T09:00:00+01:00",
+                EventKind::ConfirmationIssued {
+                    provider: "p".into(),
+                    confirmation: "receipt".into(),
+                    for_message_id: "m1".into(),
+                    message_id: "m2".into(),
+                    from: "E@p".into(),
+                    to: vec![a.into()],
+                    private_id: None,
+                },
+            ),
+            // The reply, stored first (in this test) into another mailbox, then into the
+            // citizen's after a retry.
+            accepted(5, "2025-03-03T12:00:00+01:00", "m3", i, a),
+            stored(6, "2025-03-03T12:00:00+01:00", i, "m3"),
+            stored(7, "2025-03-03T09:01:00+01:00", a, "m2"),
+            stored(8, "2025-03-03T12:05:00+01:00", a, "m3"),
+            stored(9, "2025-03-03T12:06:00+01:00", a, "m3"),
+        ];
+        let r = analyse(&events);
+        let got: Vec<(LatencyKind, &str, i64)> = r
+            .latencies
+            .iter()
+            .map(|l| (l.kind, l.arrived_at.as_str(), l.seconds))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (LatencyKind::Confirmation, "2025-03-03T09:01:00+01:00", 60),
+                (
+                    LatencyKind::Reply,
+                    "2025-03-03T12:05:00+01:00",
+                    3 * 3600 + 300
+                ),
+            ]
+        );
     }
 
     /// Durations read like the checks' details.
