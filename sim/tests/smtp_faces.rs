@@ -1042,3 +1042,22 @@ async fn archived_case_still_catches_a_duplicate() {
     );
     let _ = std::fs::remove_file(&archive);
 }
+
+/// A dropped intake's SMTP listener lives on (mailin-embedded has no shutdown), but it
+/// refuses every later session with 421, and the intake's state is gone with the drop.
+#[tokio::test]
+async fn a_dropped_intake_refuses_sessions() {
+    let w = start_world().await;
+    let intake = start_intake(&w).await;
+    let addr = intake.smtp_addr();
+    let mut c = Client::connect(addr).await;
+    assert!(c.cmd("EHLO dmda-a.de-mail.de").await.starts_with("250"));
+    let r = c.cmd(&format!("MAIL FROM:<{CITIZEN}>")).await;
+    assert!(r.starts_with("250"), "{r}");
+    drop(intake);
+    let r = c.cmd(&format!("RCPT TO:<{INTAKE}>")).await;
+    assert!(r.starts_with("421 4.3.2"), "an open session: {r}");
+    let mut c = Client::connect(addr).await;
+    let r = c.cmd("EHLO dmda-a.de-mail.de").await;
+    assert!(r.starts_with("421 4.3.2"), "a new session: {r}");
+}

@@ -57,6 +57,13 @@ impl Handler {
 
 impl mailin_embedded::Handler for Handler {
     fn rcpt(&mut self, to: &str) -> Response {
+        if self
+            .intake
+            .stopped
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Response::custom(421, "4.3.2 this intake has stopped".into());
+        }
         let now = lock(&self.intake.state).now;
         if let Some(now) = now
             && let Some((_, until)) = self
@@ -158,6 +165,13 @@ impl mailin_embedded::Handler for Handler {
     }
 
     fn helo(&mut self, _ip: IpAddr, _domain: &str) -> Response {
+        if self
+            .intake
+            .stopped
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Response::custom(421, "4.3.2 this intake has stopped".into());
+        }
         OK
     }
 }

@@ -281,6 +281,10 @@ pub(crate) struct Intake {
     /// Held through a whole clock step: the step's work keeps indices into `state.cases`
     /// across awaits, and only the step's end (the archive sweep) removes cases.
     pub step: tokio::sync::Mutex<()>,
+    /// Set when the [`ReferenceIntake`] is dropped: the SMTP listener's thread cannot be
+    /// stopped (crates.md trap 3) and holds this `Intake`, so the state is emptied then and
+    /// the listener refuses every later session.
+    pub stopped: std::sync::atomic::AtomicBool,
 }
 
 /// A running reference intake.
@@ -324,6 +328,7 @@ impl ReferenceIntake {
             archive,
             provider_http_client,
             step: tokio::sync::Mutex::new(()),
+            stopped: Default::default(),
         });
         // TCP_NODELAY on the listening socket is inherited by the accepted ones (Linux), so
         // mailin-embedded's replies are not held back by Nagle's algorithm.
@@ -403,7 +408,15 @@ impl ReferenceIntake {
 }
 
 impl Drop for ReferenceIntake {
+    /// Stops the HTTP endpoint and empties the state: the SMTP listener's thread lives on
+    /// (it has no shutdown), and without this it kept every case and the events of the run
+    /// until the process ended (each scenario's, in a run of many).
     fn drop(&mut self) {
         self.http_task.abort();
+        self.inner
+            .stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let state = std::mem::take(&mut *demail_core::sync::lock(&self.inner.state));
+        drop(state);
     }
 }
