@@ -207,8 +207,13 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
     // citizen who has not sent yet) is never looked up and not kept.
     let mut stored: BTreeMap<(String, String), String> = BTreeMap::new();
     let mut senders: BTreeSet<String> = BTreeSet::new();
+    // Counted per variant, named once per variant (naming serializes the whole event).
+    let mut counts: HashMap<std::mem::Discriminant<EventKind>, (String, u64)> = HashMap::new();
     each(&mut |e| {
-        *out.event_counts.entry(kind_name(&e.kind)).or_insert(0) += 1;
+        counts
+            .entry(std::mem::discriminant(&e.kind))
+            .or_insert_with(|| (kind_name(&e.kind), 0))
+            .1 += 1;
         if first.is_none() {
             first = Some(e.at.clone());
         }
@@ -237,6 +242,9 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
             _ => {}
         }
     });
+    for (name, n) in counts.into_values() {
+        *out.event_counts.entry(name).or_insert(0) += n;
+    }
     out.virtual_start = run_started.or(first);
     let start = out.virtual_start.as_deref().and_then(ts);
 
@@ -389,11 +397,16 @@ impl Pairing {
     /// message from one of a send's recipients back to its sender replies to the earliest such
     /// send still without reply.
     fn accepted(&mut self, e: &Event, message_id: &str, from: &str, to: &[String]) {
-        if !self.accepted_seq.contains_key(message_id) {
-            self.accepted_seq.insert(message_id.to_string(), e.seq);
-        }
         let from = lower(from);
         let to: Vec<String> = to.iter().map(|t| lower(t)).collect();
+        // The first acceptance of a message orders it as a reply; only a message to a sender
+        // waiting for a reply can be one (a reply comes after the message it answers), so
+        // the citizens' own messages are not kept here.
+        if !self.accepted_seq.contains_key(message_id)
+            && to.iter().any(|t| self.awaiting_reply.contains_key(t))
+        {
+            self.accepted_seq.insert(message_id.to_string(), e.seq);
+        }
         let first = self
             .unanswered_by_from
             .get_mut(&from)
@@ -701,7 +714,8 @@ mod tests {
     }
 
     /// An answer arrives when it is stored into the sender's mailbox, not when it was issued
-    /// or accepted; what is stored in other mailboxes does not count.
+    /// or accepted; what is stored in other mailboxes does not count. A send's answers are
+    /// ordered by the event that announced them (a reply by its first acceptance).
     #[test]
     fn an_answer_arrives_when_stored_in_the_senders_mailbox() {
         let (a, i) = ("a@x.de", "amt@y.de");
@@ -767,6 +781,22 @@ mod tests {
             stored(7, "2025-03-03T09:01:00+01:00", a, "m2"),
             stored(8, "2025-03-03T12:05:00+01:00", a, "m3"),
             stored(9, "2025-03-03T12:06:00+01:00", a, "m3"),
+            // A confirmation after the reply comes after it (ordered by the reply's first
+            // acceptance).
+            ev(
+                10,
+                "2025-03-03T13:00:00+01:00",
+                EventKind::ConfirmationIssued {
+                    provider: "p".into(),
+                    confirmation: "retrieve".into(),
+                    for_message_id: "m1".into(),
+                    message_id: "m4".into(),
+                    from: "E@p".into(),
+                    to: vec![a.into()],
+                    private_id: None,
+                },
+            ),
+            stored(11, "2025-03-03T13:00:00+01:00", a, "m4"),
         ];
         let r = analyse(&events);
         let got: Vec<(LatencyKind, &str, i64)> = r
@@ -782,6 +812,11 @@ mod tests {
                     LatencyKind::Reply,
                     "2025-03-03T12:05:00+01:00",
                     3 * 3600 + 300
+                ),
+                (
+                    LatencyKind::Confirmation,
+                    "2025-03-03T13:00:00+01:00",
+                    4 * 3600
                 ),
             ]
         );
