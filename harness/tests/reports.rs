@@ -197,10 +197,10 @@ fn analysis_of_a_real_run() {
     let r = real_report();
     assert_eq!(r.latencies.len(), 2);
     assert_eq!(r.latencies[0].kind, LatencyKind::Confirmation);
-    assert_eq!(r.latencies[0].detail, "receipt");
+    assert_eq!(&*r.latencies[0].detail, "receipt");
     assert_eq!(r.latencies[0].seconds, 0);
     assert_eq!(r.latencies[1].kind, LatencyKind::Reply);
-    assert_eq!(r.latencies[1].message_id, "m000001@dmda-a.de-mail.de");
+    assert_eq!(&*r.latencies[1].message_id, "m000001@dmda-a.de-mail.de");
     assert_eq!(r.deadlines.len(), 1);
     let d = &r.deadlines[0];
     assert_eq!(d.status, DeadlineStatus::Met);

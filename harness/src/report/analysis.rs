@@ -17,7 +17,8 @@
 //!   sending). It is met when the reply arrived before `due`, missed when the reply came at or
 //!   after `due` or never came while the run reached `due`, and open otherwise.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use demail_sim::trace::{Event, EventKind};
 use jiff::Timestamp;
@@ -55,17 +56,17 @@ pub struct Latency {
     /// `seq` of the `citizen.sent` event.
     pub sent_seq: u64,
     /// Citizen id.
-    pub citizen: String,
+    pub citizen: Arc<str>,
     /// Subject of the citizen's message.
-    pub subject: String,
+    pub subject: Arc<str>,
     /// `X-de-mail-message-id` of the citizen's message (from `provider.accepted`).
-    pub message_id: String,
+    pub message_id: Arc<str>,
     /// Virtual time of the `citizen.sent`.
-    pub sent_at: String,
+    pub sent_at: Arc<str>,
     /// What answered.
     pub kind: LatencyKind,
     /// Confirmation type (dispatch/receipt/retrieve), notification type, or "" for a reply.
-    pub detail: String,
+    pub detail: Arc<str>,
     /// `message_id` of the answer.
     pub answer_id: String,
     /// Virtual time the answer arrived in the citizen's mailbox.
@@ -160,15 +161,33 @@ fn lower(s: &str) -> String {
     s.trim().to_ascii_lowercase()
 }
 
+/// One copy of each repeated string (addresses, citizen ids, subjects, kinds of answer): a
+/// long run's sends and latencies share them instead of holding a copy each (the year's
+/// analysis held 163,020 copies of the intake's address).
+#[derive(Default)]
+struct Pool(HashSet<Arc<str>>);
+
+impl Pool {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.0.insert(a.clone());
+        a
+    }
+}
+
+/// A citizen's message; its instant and message id are shared with its latencies.
 struct Send {
     seq: u64,
-    at: String,
-    citizen: String,
-    from: String,
-    to: Vec<String>,
-    subject: String,
+    at: Arc<str>,
+    citizen: Arc<str>,
+    from: Arc<str>,
+    to: Vec<Arc<str>>,
+    subject: Arc<str>,
     answered: bool,
-    message_id: Option<String>,
+    message_id: Option<Arc<str>>,
     /// Reply message id and its `provider.accepted` time.
     reply: Option<(String, String)>,
     claimed_by_deadline: bool,
@@ -178,7 +197,7 @@ struct Answer {
     send: usize,
     seq: u64,
     kind: LatencyKind,
-    detail: String,
+    detail: Arc<str>,
     id: String,
     at: String,
 }
@@ -301,10 +320,11 @@ struct Pairing {
     answers: Vec<Answer>,
     deadlines: Vec<(u64, String, String, String)>,
     unanswered: BTreeSet<usize>,
-    unanswered_by_from: HashMap<String, BTreeSet<usize>>,
-    send_of_message: HashMap<String, usize>,
-    awaiting_reply: HashMap<String, BTreeSet<usize>>,
+    unanswered_by_from: HashMap<Arc<str>, BTreeSet<usize>>,
+    send_of_message: HashMap<Arc<str>, usize>,
+    awaiting_reply: HashMap<Arc<str>, BTreeSet<usize>>,
     accepted_seq: HashMap<String, u64>,
+    pool: Pool,
 }
 
 impl Pairing {
@@ -318,18 +338,19 @@ impl Pairing {
                 ..
             } => {
                 let i = self.sends.len();
+                let from = self.pool.get(&lower(from));
                 self.unanswered.insert(i);
                 self.unanswered_by_from
-                    .entry(lower(from))
+                    .entry(from.clone())
                     .or_default()
                     .insert(i);
                 self.sends.push(Send {
                     seq: e.seq,
-                    at: e.at.clone(),
-                    citizen: citizen.clone(),
-                    from: lower(from),
-                    to: to.iter().map(|t| lower(t)).collect(),
-                    subject: subject.clone(),
+                    at: Arc::from(e.at.as_str()),
+                    citizen: self.pool.get(citizen),
+                    from,
+                    to: to.iter().map(|t| self.pool.get(&lower(t))).collect(),
+                    subject: self.pool.get(subject),
                     answered: false,
                     message_id: None,
                     reply: None,
@@ -346,7 +367,7 @@ impl Pairing {
                 let first = match from.as_deref().map(lower) {
                     Some(f) => self
                         .unanswered_by_from
-                        .get_mut(&f)
+                        .get_mut(f.as_str())
                         .and_then(|set| set.pop_first()),
                     None => self.unanswered.first().copied().inspect(|i| {
                         if let Some(set) = self.unanswered_by_from.get_mut(&self.sends[*i].from) {
@@ -403,22 +424,23 @@ impl Pairing {
         // waiting for a reply can be one (a reply comes after the message it answers), so
         // the citizens' own messages are not kept here.
         if !self.accepted_seq.contains_key(message_id)
-            && to.iter().any(|t| self.awaiting_reply.contains_key(t))
+            && to
+                .iter()
+                .any(|t| self.awaiting_reply.contains_key(t.as_str()))
         {
             self.accepted_seq.insert(message_id.to_string(), e.seq);
         }
         let first = self
             .unanswered_by_from
-            .get_mut(&from)
+            .get_mut(from.as_str())
             .and_then(|set| set.pop_first());
         if let Some(i) = first {
             self.unanswered.remove(&i);
             let s = &mut self.sends[i];
             s.answered = true;
-            s.message_id = Some(message_id.to_string());
-            self.send_of_message
-                .entry(message_id.to_string())
-                .or_insert(i);
+            let id: Arc<str> = Arc::from(message_id);
+            s.message_id = Some(id.clone());
+            self.send_of_message.entry(id).or_insert(i);
             self.awaiting_reply
                 .entry(s.from.clone())
                 .or_default()
@@ -427,11 +449,12 @@ impl Pairing {
         let sends = &self.sends;
         let reply_to = to
             .iter()
-            .filter_map(|t| self.awaiting_reply.get(t))
+            .filter_map(|t| self.awaiting_reply.get(t.as_str()))
             .filter_map(|set| {
                 set.iter().copied().find(|&i| {
                     let s = &sends[i];
-                    s.message_id.as_deref().is_some_and(|m| m != message_id) && s.to.contains(&from)
+                    s.message_id.as_deref().is_some_and(|m| m != message_id)
+                        && s.to.iter().any(|t| **t == *from)
                 })
             })
             .min();
@@ -458,7 +481,7 @@ impl Pairing {
                 send: i,
                 seq: e.seq,
                 kind,
-                detail: detail.to_string(),
+                detail: self.pool.get(detail),
                 id: id.to_string(),
                 at: e.at.clone(),
             });
@@ -475,9 +498,10 @@ impl Pairing {
             all.push((
                 s.seq,
                 a.seq,
-                latency(s, a.kind, &a.detail, &a.id, arrived_at),
+                latency(s, a.kind, a.detail.clone(), &a.id, arrived_at),
             ));
         }
+        let no_detail: Arc<str> = Arc::from("");
         for s in &self.sends {
             if let Some((id, at)) = &s.reply {
                 let arrived_at = arrival(&s.from, id, at);
@@ -489,7 +513,7 @@ impl Pairing {
                 all.push((
                     s.seq,
                     seq,
-                    latency(s, LatencyKind::Reply, "", id, arrived_at),
+                    latency(s, LatencyKind::Reply, no_detail.clone(), id, arrived_at),
                 ));
             }
         }
@@ -524,7 +548,11 @@ impl Pairing {
                 Some(s) => {
                     s.claimed_by_deadline = true;
                     let reply_at = s.reply.as_ref().map(|(id, at)| arrival(&s.from, id, at));
-                    (s.message_id.clone(), Some(s.subject.clone()), reply_at)
+                    (
+                        s.message_id.as_deref().map(str::to_string),
+                        Some(s.subject.to_string()),
+                        reply_at,
+                    )
                 }
                 None => (None, None, None),
             };
@@ -552,15 +580,15 @@ impl Pairing {
     }
 }
 
-fn latency(s: &Send, kind: LatencyKind, detail: &str, id: &str, arrived_at: String) -> Latency {
+fn latency(s: &Send, kind: LatencyKind, detail: Arc<str>, id: &str, arrived_at: String) -> Latency {
     Latency {
         sent_seq: s.seq,
         citizen: s.citizen.clone(),
         subject: s.subject.clone(),
-        message_id: s.message_id.clone().unwrap_or_default(),
+        message_id: s.message_id.clone().unwrap_or_else(|| Arc::from("")),
         sent_at: s.at.clone(),
         kind,
-        detail: detail.to_string(),
+        detail,
         answer_id: id.to_string(),
         seconds: secs_between(&s.at, &arrived_at).unwrap_or(0),
         arrived_at,
