@@ -224,8 +224,9 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
     // First arrival of each message in each citizen's mailbox: only a citizen who sent before
     // can be waiting for an answer, so what is stored elsewhere (the intake's mailboxes, a
     // citizen who has not sent yet) is never looked up and not kept.
-    let mut stored: BTreeMap<(String, String), String> = BTreeMap::new();
-    let mut senders: BTreeSet<String> = BTreeSet::new();
+    // Per mailbox (one shared copy of its address), per message id.
+    let mut stored: HashMap<Arc<str>, HashMap<String, String>> = HashMap::new();
+    let mut senders = Pool::default();
     // Counted per variant, named once per variant (naming serializes the whole event).
     let mut counts: HashMap<std::mem::Discriminant<EventKind>, (String, u64)> = HashMap::new();
     each(&mut |e| {
@@ -244,17 +245,18 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
         }
         match &e.kind {
             EventKind::CitizenSent { from, .. } => {
-                senders.insert(lower(from));
+                senders.get(&lower(from));
             }
             EventKind::ProviderStored {
                 mailbox,
                 message_id,
                 ..
             } => {
-                let mailbox = lower(mailbox);
-                if senders.contains(&mailbox) {
+                if let Some(mailbox) = senders.0.get(lower(mailbox).as_str()) {
                     stored
-                        .entry((mailbox, message_id.clone()))
+                        .entry(mailbox.clone())
+                        .or_default()
+                        .entry(message_id.clone())
                         .or_insert_with(|| e.at.clone());
                 }
             }
@@ -267,7 +269,10 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
     out.virtual_start = run_started.or(first);
     let start = out.virtual_start.as_deref().and_then(ts);
 
-    let mut pairing = Pairing::default();
+    let mut pairing = Pairing {
+        pool: senders,
+        ..Pairing::default()
+    };
     let mut hours: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
     let hour_of = |at: &str| -> Option<i64> {
         Some(ts(at)?.duration_since(start?).as_secs().div_euclid(3600))
@@ -298,7 +303,8 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
         .collect();
     let arrival = |mailbox: &str, id: &str, fallback: &str| -> String {
         stored
-            .get(&(mailbox.to_string(), id.to_string()))
+            .get(mailbox)
+            .and_then(|m| m.get(id))
             .cloned()
             .unwrap_or_else(|| fallback.to_string())
     };
