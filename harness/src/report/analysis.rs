@@ -632,6 +632,67 @@ mod tests {
         }
     }
 
+    fn sent(seq: u64, at: &str, from: &str, to: &str) -> Event {
+        ev(
+            seq,
+            at,
+            EventKind::CitizenSent {
+                citizen: "a".into(),
+                from: from.into(),
+                to: vec![to.into()],
+                subject: "S".into(),
+                private_id: None,
+                options: vec![],
+            },
+        )
+    }
+
+    fn accepted(seq: u64, at: &str, id: &str, from: &str, to: &str) -> Event {
+        ev(
+            seq,
+            at,
+            EventKind::ProviderAccepted {
+                provider: "p".into(),
+                message_id: id.into(),
+                from: from.into(),
+                to: vec![to.into()],
+                auth_level: "high".into(),
+                options: vec![],
+                eml: String::new(),
+            },
+        )
+    }
+
+    fn stored(seq: u64, at: &str, mailbox: &str, id: &str) -> Event {
+        ev(
+            seq,
+            at,
+            EventKind::ProviderStored {
+                provider: "p".into(),
+                mailbox: mailbox.into(),
+                message_id: id.into(),
+                message_type: "normal".into(),
+            },
+        )
+    }
+
+    /// A confirmation of `kind` about `for_id`, issued as `id` to `to`.
+    fn confirmation(seq: u64, at: &str, kind: &str, for_id: &str, id: &str, to: &str) -> Event {
+        ev(
+            seq,
+            at,
+            EventKind::ConfirmationIssued {
+                provider: "p".into(),
+                confirmation: kind.into(),
+                for_message_id: for_id.into(),
+                message_id: id.into(),
+                from: "E@p".into(),
+                to: vec![to.into()],
+                private_id: None,
+            },
+        )
+    }
+
     /// A send, its receipt confirmation and a late reply pair up; the deadline is missed.
     #[test]
     fn pairs_confirmation_reply_and_deadline() {
@@ -647,44 +708,9 @@ mod tests {
                     regime: String::new(),
                 },
             ),
-            ev(
-                2,
-                "2025-03-03T09:00:00+01:00",
-                EventKind::CitizenSent {
-                    citizen: "a".into(),
-                    from: a.into(),
-                    to: vec![i.into()],
-                    subject: "S".into(),
-                    private_id: None,
-                    options: vec![],
-                },
-            ),
-            ev(
-                3,
-                "2025-03-03T09:00:00+01:00",
-                EventKind::ProviderAccepted {
-                    provider: "p".into(),
-                    message_id: "m1".into(),
-                    from: a.into(),
-                    to: vec![i.into()],
-                    auth_level: "high".into(),
-                    options: vec![],
-                    eml: String::new(),
-                },
-            ),
-            ev(
-                4,
-                "2025-03-03T09:00:00+01:00",
-                EventKind::ConfirmationIssued {
-                    provider: "p".into(),
-                    confirmation: "receipt".into(),
-                    for_message_id: "m1".into(),
-                    message_id: "m2".into(),
-                    from: "E@p".into(),
-                    to: vec![a.into()],
-                    private_id: None,
-                },
-            ),
+            sent(2, "2025-03-03T09:00:00+01:00", a, i),
+            accepted(3, "2025-03-03T09:00:00+01:00", "m1", a, i),
+            confirmation(4, "2025-03-03T09:00:00+01:00", "receipt", "m1", "m2", a),
             ev(
                 5,
                 "2025-03-03T09:00:00+01:00",
@@ -696,29 +722,8 @@ mod tests {
                     steps: vec![],
                 },
             ),
-            ev(
-                6,
-                "2025-03-04T10:00:00+01:00",
-                EventKind::ProviderAccepted {
-                    provider: "p".into(),
-                    message_id: "m3".into(),
-                    from: i.into(),
-                    to: vec![a.into()],
-                    auth_level: "high".into(),
-                    options: vec![],
-                    eml: String::new(),
-                },
-            ),
-            ev(
-                7,
-                "2025-03-04T10:00:00+01:00",
-                EventKind::ProviderStored {
-                    provider: "p".into(),
-                    mailbox: a.into(),
-                    message_id: "m3".into(),
-                    message_type: "normal".into(),
-                },
-            ),
+            accepted(6, "2025-03-04T10:00:00+01:00", "m3", i, a),
+            stored(7, "2025-03-04T10:00:00+01:00", a, "m3"),
         ];
         let r = analyse(&events);
         assert_eq!(r.latencies.len(), 2);
@@ -753,61 +758,11 @@ mod tests {
     #[test]
     fn an_answer_arrives_when_stored_in_the_senders_mailbox() {
         let (a, i) = ("a@x.de", "amt@y.de");
-        let stored = |seq, at, mailbox: &str, id: &str| {
-            ev(
-                seq,
-                at,
-                EventKind::ProviderStored {
-                    provider: "p".into(),
-                    mailbox: mailbox.into(),
-                    message_id: id.into(),
-                    message_type: "normal".into(),
-                },
-            )
-        };
-        let accepted = |seq, at, id: &str, from: &str, to: &str| {
-            ev(
-                seq,
-                at,
-                EventKind::ProviderAccepted {
-                    provider: "p".into(),
-                    message_id: id.into(),
-                    from: from.into(),
-                    to: vec![to.into()],
-                    auth_level: "high".into(),
-                    options: vec![],
-                    eml: String::new(),
-                },
-            )
-        };
         let events = vec![
-            ev(
-                1,
-                "2025-03-03T09:00:00+01:00",
-                EventKind::CitizenSent {
-                    citizen: "a".into(),
-                    from: a.into(),
-                    to: vec![i.into()],
-                    subject: "S".into(),
-                    private_id: None,
-                    options: vec![],
-                },
-            ),
+            sent(1, "2025-03-03T09:00:00+01:00", a, i),
             accepted(2, "2025-03-03T09:00:00+01:00", "m1", a, i),
             stored(3, "2025-03-03T09:00:00+01:00", i, "m1"),
-            ev(
-                4,
-                "2025-03-03T09:00:00+01:00",
-                EventKind::ConfirmationIssued {
-                    provider: "p".into(),
-                    confirmation: "receipt".into(),
-                    for_message_id: "m1".into(),
-                    message_id: "m2".into(),
-                    from: "E@p".into(),
-                    to: vec![a.into()],
-                    private_id: None,
-                },
-            ),
+            confirmation(4, "2025-03-03T09:00:00+01:00", "receipt", "m1", "m2", a),
             // The reply, stored first (in this test) into another mailbox, then into the
             // citizen's after a retry.
             accepted(5, "2025-03-03T12:00:00+01:00", "m3", i, a),
@@ -817,19 +772,7 @@ mod tests {
             stored(9, "2025-03-03T12:06:00+01:00", a, "m3"),
             // A confirmation after the reply comes after it (ordered by the reply's first
             // acceptance).
-            ev(
-                10,
-                "2025-03-03T13:00:00+01:00",
-                EventKind::ConfirmationIssued {
-                    provider: "p".into(),
-                    confirmation: "retrieve".into(),
-                    for_message_id: "m1".into(),
-                    message_id: "m4".into(),
-                    from: "E@p".into(),
-                    to: vec![a.into()],
-                    private_id: None,
-                },
-            ),
+            confirmation(10, "2025-03-03T13:00:00+01:00", "retrieve", "m1", "m4", a),
             stored(11, "2025-03-03T13:00:00+01:00", a, "m4"),
         ];
         let r = analyse(&events);
