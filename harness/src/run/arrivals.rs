@@ -88,9 +88,8 @@ pub(super) fn generate_population(
 pub(super) struct Arrivals<'a> {
     cx: PlanCx<'a>,
     plans: Vec<TrafficPlan>,
-    /// The next arrivals in order (the current one and the one after it, for the session
-    /// held ahead).
-    ahead: std::collections::VecDeque<(Timestamp, Outgoing)>,
+    /// The next arrival, composed, until it is taken.
+    ahead: Option<(Timestamp, Outgoing)>,
     /// How many arrivals left `ahead` so far: the index of its front among all arrivals.
     taken: usize,
     /// Arrivals per traffic in all (id, count), in file order.
@@ -174,21 +173,18 @@ impl<'a> Arrivals<'a> {
         self.taken < self.totals.iter().map(|(_, n)| n).sum::<usize>()
     }
 
-    /// The `k`-th next arrival (0: the next one) and its index among all arrivals.
-    pub(super) fn peek(&mut self, k: usize) -> Result<Option<(usize, &(Timestamp, Outgoing))>> {
-        while self.ahead.len() <= k {
-            match self.merge_next()? {
-                Some(a) => self.ahead.push_back(a),
-                None => break,
-            }
+    /// The next arrival and its index among all arrivals.
+    pub(super) fn peek(&mut self) -> Result<Option<(usize, &(Timestamp, Outgoing))>> {
+        if self.ahead.is_none() {
+            self.ahead = self.merge_next()?;
         }
-        Ok(self.ahead.get(k).map(|a| (self.taken + k, a)))
+        Ok(self.ahead.as_ref().map(|a| (self.taken, a)))
     }
 
     /// Takes the next arrival, with its index among all arrivals.
     pub(super) fn take(&mut self) -> Result<Option<(usize, (Timestamp, Outgoing))>> {
-        self.peek(0)?;
-        let Some(a) = self.ahead.pop_front() else {
+        self.peek()?;
+        let Some(a) = self.ahead.take() else {
             return Ok(None);
         };
         self.taken += 1;

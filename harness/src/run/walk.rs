@@ -186,7 +186,7 @@ impl Walk<'_> {
     /// Sends the traffic arrivals due at `now`; while each one's pushes are made, opens the
     /// next arrival's session, and settles.
     pub(super) async fn run_arrivals(&mut self, now: Timestamp) -> Result<()> {
-        while let Some((_, (at, _))) = self.arrivals.peek(0)?
+        while let Some((_, (at, _))) = self.arrivals.peek()?
             && *at <= now
         {
             let (index, (_, arrival)) = self.arrivals.take()?.context("an arrival peeked")?;
@@ -228,7 +228,7 @@ impl Walk<'_> {
     /// Opens the session of the next arrival while the current one's pushes are made; the
     /// world is then settled with that session counted as the runner's own.
     pub(super) async fn hold_next_arrival(&mut self) -> Result<()> {
-        let Some((index, (_, ahead))) = self.arrivals.peek(0)? else {
+        let Some((index, (_, ahead))) = self.arrivals.peek()? else {
             return Ok(());
         };
         let provider = self
@@ -332,7 +332,7 @@ impl Walk<'_> {
         if let Some((t, _)) = self.step_times.get(self.next_step) {
             next = next.min(*t);
         }
-        if let Some((_, (t, _))) = self.arrivals.peek(0)? {
+        if let Some((_, (t, _))) = self.arrivals.peek()? {
             next = next.min(*t);
         }
         if let Some((t, _)) = self.logins_due.first() {
