@@ -147,7 +147,7 @@ measure() {
   run_wall="$(sed -n 's/.* · \([0-9.]*\) s wall · .*/\1/p' "$log" | tail -1)"
   verdict="$(grep -oE '^  (PASS|FAIL) ' "$log" | tr -d ' ' | tail -1)"
   phases="$(sed 's/\x1b\[[0-9;]*m//g' "$log" |
-    sed -n 's/.*demail_harness::run: [^:]*: \(wall .* ms\)$/\1/p' | tail -1)"
+    sed -n 's/.*demail_harness::run: [^:]*: \(wall .* ms\(; VmRSS .* MB\)\{0,1\}\)$/\1/p' | tail -1)"
   printf '%-9s arrivals %7s  wall %8.2f s  %8.1f applications/s  peak RSS %5s MB  checks %s\n' \
     "$name" "$arrivals" "$wall" "$(awk -v a="$arrivals" -v w="$wall" 'BEGIN { printf "%.1f", (w > 0 ? a / w : 0) }')" \
     "${rss:-?}" "${verdict:-?}"

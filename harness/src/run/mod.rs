@@ -337,6 +337,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
     let observed = (ca_der.as_ref(), traffic_totals.as_slice());
     walk.until_done(&mut judge, opts.progress.as_ref(), observed)
         .await?;
+    walk.settler.phases.rss_after_walk_kb = demail_sim::world::settle::vm_rss_kb();
     judge.finish(&walk.observation(observed));
     tracing::debug!(
         "{}: {}",

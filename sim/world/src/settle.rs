@@ -133,6 +133,17 @@ pub struct Phases {
     pub drain: Duration,
     /// The judge's observations.
     pub judge: Duration,
+    /// The process's resident memory when the walk ended, before the reports (Linux:
+    /// `VmRSS` of /proc/self/status), so that a benchmark tells the walk's growth from the
+    /// end's peak.
+    pub rss_after_walk_kb: Option<u64>,
+}
+
+/// `VmRSS` of /proc/self/status in kB; `None` where there is none (not Linux).
+pub fn vm_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 impl Phases {
@@ -150,6 +161,9 @@ impl Phases {
             ms(self.drain),
             ms(self.judge),
             ms(wall.saturating_sub(accounted)),
-        )
+        ) + &self
+            .rss_after_walk_kb
+            .map(|kb| format!("; VmRSS at the end of the walk {} MB", kb / 1024))
+            .unwrap_or_default()
     }
 }
