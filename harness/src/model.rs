@@ -14,13 +14,16 @@ use serde::Serialize;
 #[derive(Clone, Debug)]
 pub struct SendOutcome {
     pub step_id: String,
-    pub citizen: String,
-    pub from: String,
+    /// The citizen's id and address: one copy per citizen, shared by all of its sends (a
+    /// long run keeps every send for the judge).
+    pub citizen: std::sync::Arc<str>,
+    pub from: std::sync::Arc<str>,
     pub sent_at: ZonedDateTime,
     pub rfc_message_id: String,
     pub private_id: Option<String>,
-    /// The provider's refusal, if it refused (`text`: the whole reply as the client saw it).
-    pub refused: Option<demail_sim::refusal::Refusal>,
+    /// The provider's refusal, if it refused (`text`: the whole reply as the client saw it);
+    /// boxed, since most sends have none.
+    pub refused: Option<Box<demail_sim::refusal::Refusal>>,
 }
 
 /// The verdict on one expectation.

@@ -176,7 +176,7 @@ fn anzeige(bench: &Bench, refused: Option<demail_sim::refusal::Refusal>) -> Send
         sent_at: bench.start.clone(),
         rfc_message_id: RFC_ID.into(),
         private_id: Some(PRIVATE_ID.into()),
-        refused,
+        refused: refused.map(Box::new),
     }
 }
 

@@ -6,9 +6,9 @@ use super::*;
 
 /// A generated citizen with a De-Mail account at the scenario's provider.
 pub(super) struct Generated {
-    pub(super) id: String,
+    pub(super) id: std::sync::Arc<str>,
     pub(super) name: String,
-    pub(super) address: String,
+    pub(super) address: std::sync::Arc<str>,
     pub(super) kind: AccountKind,
     pub(super) level: demail_sim::demail::AuthLevel,
     pub(super) access_opened: bool,
@@ -55,9 +55,9 @@ pub(super) fn generate_population(
             None => format!("{} {}", c.first_names, c.surname),
         };
         out.push(Generated {
-            id: c.id.clone(),
+            id: c.id.as_str().into(),
             name,
-            address: account.address.clone(),
+            address: account.address.as_str().into(),
             kind: if c.kind == Kind::Business {
                 AccountKind::Institution
             } else {
@@ -317,9 +317,10 @@ impl TrafficPlan {
 pub struct Outgoing {
     /// Step id, or `<traffic id>#<n>` for traffic.
     pub step_id: String,
-    pub citizen_id: String,
+    /// Shared with the citizen's other messages and sends.
+    pub citizen_id: std::sync::Arc<str>,
     pub name: String,
-    pub address: String,
+    pub address: std::sync::Arc<str>,
     pub password: String,
     pub to_address: String,
     pub to_name: String,
@@ -366,9 +367,9 @@ pub(super) fn outgoing_of_step(
     }
     Ok(Outgoing {
         step_id: step.id.clone(),
-        citizen_id: citizen.id.clone(),
+        citizen_id: citizen.id.as_str().into(),
         name: citizen.name.clone(),
-        address: citizen.address.clone(),
+        address: citizen.address.as_str().into(),
         password: password.to_string(),
         to_address,
         to_name,
@@ -436,9 +437,9 @@ body = "b"
     fn citizens() -> Vec<Generated> {
         (0..7)
             .map(|i| Generated {
-                id: format!("c{i}"),
+                id: format!("c{i}").into(),
                 name: format!("Citizen {i}"),
-                address: format!("c{i}@dmda-a.de-mail.de"),
+                address: format!("c{i}@dmda-a.de-mail.de").into(),
                 kind: AccountKind::Person,
                 level: demail_sim::demail::AuthLevel::Normal,
                 access_opened: true,

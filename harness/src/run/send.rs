@@ -47,8 +47,8 @@ pub(super) async fn send(
     }
     let raw = draft.text_body(&out.body).to_bytes();
     trace.emit(EventKind::CitizenSent {
-        citizen: out.citizen_id.clone(),
-        from: out.address.clone(),
+        citizen: out.citizen_id.to_string(),
+        from: out.address.to_string(),
         to: vec![out.to_address.clone()],
         subject: out.subject.clone(),
         private_id: out.private_id.clone(),
@@ -72,7 +72,7 @@ pub(super) async fn send(
         let conn = match held {
             Some(conn) => conn,
             None => {
-                let credentials = Credentials::new(out.address.clone(), out.password.clone());
+                let credentials = Credentials::new(out.address.to_string(), out.password.clone());
                 match submitter.open(addr, &credentials).await? {
                     Ok(conn) => conn,
                     Err(e) => return Ok(Err(e)),
@@ -88,11 +88,11 @@ pub(super) async fn send(
     let refused = match answer.context("the provider did not answer within 60 s")?? {
         Ok(()) => None,
         Err(e) => match e.status() {
-            Some(code) => Some(Refusal::received(
+            Some(code) => Some(Box::new(Refusal::received(
                 u16::from(code),
                 enhanced_of(&e.to_string()),
                 e.to_string(),
-            )),
+            ))),
             None => return Err(anyhow::Error::new(e).context("submitting to the provider")),
         },
     };
@@ -131,7 +131,7 @@ async fn send_plain(
     let refused = match answer {
         PlainOutcome::Accepted => None,
         PlainOutcome::Refused { code, text } => {
-            Some(Refusal::received(code, enhanced_of(&text), text))
+            Some(Box::new(Refusal::received(code, enhanced_of(&text), text)))
         }
     };
     Ok(SendOutcome {

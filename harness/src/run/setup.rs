@@ -148,7 +148,7 @@ pub(super) fn accounts(
     if hosts_intake {
         for (g, pw) in generated.iter().zip(&secrets.generated_passwords) {
             accounts.push(AccountConfig {
-                address: g.address.clone(),
+                address: g.address.to_string(),
                 holder: g.name.clone(),
                 kind: g.kind,
                 max_auth_level: g.level,

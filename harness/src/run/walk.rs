@@ -236,7 +236,7 @@ impl Walk<'_> {
             .provider_index(&ahead.address)
             .context("the sender's provider")?;
         let addr = self.world.providers[provider].submission_addr();
-        let credentials = Credentials::new(ahead.address.clone(), ahead.password.clone());
+        let credentials = Credentials::new(ahead.address.to_string(), ahead.password.clone());
         let step_id = ahead.step_id.clone();
         let (opened, done) = tokio::join!(
             self.submitter.open(addr, &credentials),
