@@ -176,6 +176,11 @@ impl Pool {
         self.0.insert(a.clone());
         a
     }
+
+    /// The copy of `s`, if the pool has one.
+    fn find(&self, s: &str) -> Option<&Arc<str>> {
+        self.0.get(s)
+    }
 }
 
 /// A citizen's message; its instant and message id are shared with its latencies.
@@ -252,7 +257,7 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
                 message_id,
                 ..
             } => {
-                if let Some(mailbox) = senders.0.get(lower(mailbox).as_str()) {
+                if let Some(mailbox) = senders.find(&lower(mailbox)) {
                     stored
                         .entry(mailbox.clone())
                         .or_default()

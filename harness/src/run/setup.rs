@@ -274,9 +274,9 @@ pub(super) async fn start_intake(
             dms_outbox: Some(opts.out_dir.join("intake-dms.sqlite")),
             smtp_listen: None,
             http_listen: None,
-            // Closed cases leave memory at the end of every clock step, so that a long run's
-            // memory does not grow with its arrivals (docs/benchmarks.md); the runner reads the
-            // intake only through its events, which the archive does not change.
+            // Closed cases leave memory once enough have gathered (`intake::archive`), so that a
+            // long run's memory does not grow with its arrivals (docs/benchmarks.md); the runner
+            // reads the intake only through its events, which the archive does not change.
             archive: Some(opts.out_dir.join("intake-archive.sqlite")),
         },
     )?)

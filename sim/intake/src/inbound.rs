@@ -55,14 +55,20 @@ impl Handler {
     }
 }
 
-impl mailin_embedded::Handler for Handler {
-    fn rcpt(&mut self, to: &str) -> Response {
-        if self
-            .intake
+impl Handler {
+    /// The answer to every command once the intake was dropped (its listener lives on).
+    fn stopped(&self) -> Option<Response> {
+        self.intake
             .stopped
             .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            return Response::custom(421, "4.3.2 this intake has stopped".into());
+            .then(|| Response::custom(421, "4.3.2 this intake has stopped".into()))
+    }
+}
+
+impl mailin_embedded::Handler for Handler {
+    fn rcpt(&mut self, to: &str) -> Response {
+        if let Some(r) = self.stopped() {
+            return r;
         }
         let now = lock(&self.intake.state).now;
         if let Some(now) = now
@@ -165,12 +171,8 @@ impl mailin_embedded::Handler for Handler {
     }
 
     fn helo(&mut self, _ip: IpAddr, _domain: &str) -> Response {
-        if self
-            .intake
-            .stopped
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            return Response::custom(421, "4.3.2 this intake has stopped".into());
+        if let Some(r) = self.stopped() {
+            return r;
         }
         OK
     }
