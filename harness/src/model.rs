@@ -14,8 +14,7 @@ use serde::Serialize;
 #[derive(Clone, Debug)]
 pub struct SendOutcome {
     pub step_id: String,
-    /// The citizen's id and address: one copy per citizen, shared by all of its sends (a
-    /// long run keeps every send for the judge).
+    /// The citizen's id and address: one copy per citizen, shared by all of its sends.
     pub citizen: std::sync::Arc<str>,
     pub from: std::sync::Arc<str>,
     pub sent_at: ZonedDateTime,
@@ -50,7 +49,11 @@ pub trait DmsRecords {
 /// What the judge may look at, at one instant.
 pub struct Observation<'a> {
     pub now: ZonedDateTime,
-    pub sends: &'a [SendOutcome],
+    /// The scripted steps' sends so far (a scenario file's worth).
+    pub steps: &'a [SendOutcome],
+    /// The traffic arrivals' sends since the previous observation: the judge takes each in
+    /// once (`check/replies.rs`), so a long run does not keep them.
+    pub fresh: &'a [SendOutcome],
     /// The providers' mailboxes.
     pub world: &'a dyn Mailboxes,
     pub intake_address: &'a str,

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 
 use super::lookup::human;
+use super::replies::{self, Ledger, Replied, Seconds};
 use super::{About, Cx, Entry, Kind, Level, ParseCx, Shape, Timing, Verdict};
 use crate::located::Located;
-use crate::model::SendOutcome;
 
 pub const ENTRY: Entry = Entry::new::<AllReplies>(Shape {
     name: "all-replies",
@@ -26,26 +26,23 @@ pub struct AllReplies {
     traffic: String,
     /// A rule id of the legal calendar, as written (validated at load).
     rule: String,
-    /// Per message (step id) the deadline and, once seen, the instant the reply reached the
-    /// sender's mailbox. Both are fixed once known, so later instants read only the
-    /// mailboxes of the messages still without reply.
-    reply_seen: BTreeMap<String, (Timestamp, Option<Timestamp>)>,
-    /// How many of the observation's sends were counted, and how many of them belong to the
-    /// traffic: whether the traffic is complete is then cheap to know.
-    sends_counted: usize,
-    sent_so_far: usize,
+    /// Deadlines computed for messages still without reply (by index in the traffic's
+    /// sends), so that each is computed once.
+    due_of: BTreeMap<usize, Timestamp>,
+    /// The replied messages: how many in time, their reply times, the late ones (index, step
+    /// id) and the latest deadline among them.
+    in_time: Seconds,
+    late: BTreeMap<usize, String>,
+    last_due: Option<Timestamp>,
+    /// A deadline that could not be computed.
+    error: Option<String>,
 }
 
-/// Where the traffic's accepted messages stand at one instant.
+/// Where the traffic's messages without reply stand at one instant.
 #[derive(Default)]
-struct Tally {
-    in_time: usize,
-    late: Vec<String>,
+struct Waiting {
     missing: Vec<String>,
     open: Vec<String>,
-    refused: usize,
-    /// Seconds from sending to the reply, of the replies in time.
-    latencies: Vec<i64>,
     last_due: Option<Timestamp>,
 }
 
@@ -56,25 +53,34 @@ impl Kind for AllReplies {
         Ok(Self {
             traffic,
             rule,
-            reply_seen: BTreeMap::new(),
-            sends_counted: 0,
-            sent_so_far: 0,
+            due_of: BTreeMap::new(),
+            in_time: Seconds::default(),
+            late: BTreeMap::new(),
+            last_due: None,
+            error: None,
         })
     }
 
-    fn observe_traffic(&mut self, cx: &Cx<'_>) -> Option<Verdict> {
-        let prefix = format!("{}#", self.traffic);
-        self.sent_so_far += cx
-            .obs
-            .sends
-            .iter()
-            .skip(self.sends_counted)
-            .filter(|s| s.step_id.starts_with(&prefix))
-            .count();
-        self.sends_counted = cx.obs.sends.len();
-        if self.sent_so_far < cx.obs.traffic_total(&self.traffic) {
-            return None;
+    fn replied(&mut self, cx: &Cx<'_>, r: &Replied) {
+        let due = match self.due_of.remove(&r.message.index) {
+            Some(due) => due,
+            None => match self.due(cx, &r.message.sent_at) {
+                Ok(due) => due,
+                Err(why) => {
+                    self.error.get_or_insert(why);
+                    return;
+                }
+            },
+        };
+        self.last_due = self.last_due.max(Some(due));
+        if r.reply_at < due {
+            self.in_time.add(r.seconds());
+        } else {
+            self.late.insert(r.message.index, r.message.step_id.clone());
         }
+    }
+
+    fn observe_traffic(&mut self, cx: &Cx<'_>) -> Option<Verdict> {
         self.judge(cx, false)
     }
 
@@ -84,113 +90,106 @@ impl Kind for AllReplies {
 }
 
 impl AllReplies {
+    /// The deadline of a message sent at `sent_at`.
+    fn due(&self, cx: &Cx<'_>, sent_at: &jiff::ZonedDateTime) -> Result<Timestamp, String> {
+        crate::check::due::due(&self.rule, sent_at, cx.setting.place)
+            .map(|d| d.due.timestamp())
+            .map_err(|e| format!("deadline {}: {e}", self.rule))
+    }
+
     /// Judges the traffic once it is complete and settled, or whatever it is `at_end`.
     fn judge(&mut self, cx: &Cx<'_>, at_end: bool) -> Option<Verdict> {
-        let prefix = format!("{}#", self.traffic);
-        let sent: Vec<&SendOutcome> = cx
-            .obs
-            .sends
-            .iter()
-            .filter(|s| s.step_id.starts_with(&prefix))
-            .collect();
-        if !at_end && sent.len() < cx.obs.traffic_total(&self.traffic) {
-            return None;
-        }
-        let t = match self.tally(cx, &sent) {
-            Ok(t) => t,
+        let ledger = match cx.ledger(&self.traffic) {
+            Ok(l) => l,
             Err(why) => return Some(Verdict::fail(why)),
         };
+        if !at_end && ledger.sent() < cx.obs.traffic_total(&self.traffic) {
+            return None;
+        }
+        if let Some(why) = &self.error {
+            return Some(Verdict::fail(why.clone()));
+        }
+        let w = match self.waiting(cx, ledger.waiting()) {
+            Ok(w) => w,
+            Err(why) => return Some(Verdict::fail(why)),
+        };
+        let last_due = self.last_due.max(w.last_due);
         let all_settled =
-            t.open.is_empty() || t.last_due.is_some_and(|d| cx.obs.now.timestamp() >= d);
+            w.open.is_empty() || last_due.is_some_and(|d| cx.obs.now.timestamp() >= d);
         if !at_end && !all_settled {
             return None;
         }
-        let accepted = sent.len() - t.refused;
-        let passed = t.late.is_empty() && t.missing.is_empty() && t.open.is_empty() && accepted > 0;
-        Some(Verdict::new(passed, self.detail(sent.len(), accepted, t)))
+        let passed = self.late.is_empty()
+            && w.missing.is_empty()
+            && w.open.is_empty()
+            && ledger.accepted() > 0;
+        Some(Verdict::new(passed, self.detail(ledger, w)))
     }
 
-    /// Sorts the traffic's messages into replied in time, late, missing and still open.
-    fn tally(&mut self, cx: &Cx<'_>, sent: &[&SendOutcome]) -> Result<Tally, String> {
-        let mut t = Tally::default();
-        for s in sent {
-            if s.refused.is_some() {
-                t.refused += 1;
-                continue;
-            }
-            let (due, seen) = match self.reply_seen.get(&s.step_id) {
-                Some(known) => *known,
-                None => match crate::check::due::due(&self.rule, &s.sent_at, cx.setting.place) {
-                    Ok(d) => (d.due.timestamp(), None),
-                    Err(e) => return Err(format!("deadline {}: {e}", self.rule)),
-                },
-            };
-            t.last_due = t.last_due.max(Some(due));
-            let reply_at = match seen {
-                Some(at) => Some(at),
+    /// Sorts the messages without reply into missing (their deadline passed) and still open.
+    fn waiting(&mut self, cx: &Cx<'_>, waiting: &[replies::Waiting]) -> Result<Waiting, String> {
+        let mut w = Waiting::default();
+        for m in waiting {
+            let due = match self.due_of.get(&m.index) {
+                Some(due) => *due,
                 None => {
-                    let mailbox = cx
-                        .obs
-                        .world
-                        .mailbox(&s.from)
-                        .map_err(|e| format!("cannot read a mailbox: {e:#}"))?;
-                    mailbox
-                        .iter()
-                        .find(|m| cx.is_reply(m, s))
-                        .map(|m| m.stored_at)
+                    let due = self.due(cx, &m.sent_at)?;
+                    self.due_of.insert(m.index, due);
+                    due
                 }
             };
-            self.reply_seen.insert(s.step_id.clone(), (due, reply_at));
-            match reply_at {
-                Some(at) if at < due => {
-                    t.in_time += 1;
-                    t.latencies
-                        .push(at.duration_since(s.sent_at.timestamp()).as_secs());
-                }
-                Some(_) => t.late.push(s.step_id.clone()),
-                None if cx.obs.now.timestamp() < due => t.open.push(s.step_id.clone()),
-                None => t.missing.push(s.step_id.clone()),
+            w.last_due = w.last_due.max(Some(due));
+            if cx.obs.now.timestamp() < due {
+                w.open.push(m.step_id.clone());
+            } else {
+                w.missing.push(m.step_id.clone());
             }
         }
-        Ok(t)
+        Ok(w)
     }
 
-    fn detail(&self, n_sent: usize, accepted: usize, mut t: Tally) -> String {
-        t.latencies.sort_unstable();
-        let latencies = &t.latencies;
+    fn detail(&self, ledger: &Ledger, w: Waiting) -> String {
         let pct = |p: usize| -> String {
-            if latencies.is_empty() {
-                return "-".into();
-            }
-            let idx = ((latencies.len() * p).div_ceil(100)).clamp(1, latencies.len()) - 1;
-            human(SignedDuration::from_secs(latencies[idx]))
+            self.in_time
+                .percentile(p)
+                .map_or_else(|| "-".into(), |s| human(SignedDuration::from_secs(s)))
         };
-        let listed = |ids: &[String]| {
+        let listed = |ids: &[&String]| {
             if ids.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", ids.join(", "))
+                format!(
+                    " ({})",
+                    ids.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
         };
+        let late: Vec<&String> = self.late.values().collect();
+        let missing: Vec<&String> = w.missing.iter().collect();
         format!(
-            "{n_sent} sent, {accepted} accepted, {} refused by the provider; {} replied before the {} deadline (p50 {}, p95 {}, max {}), {} late{}, {} without reply{}{}",
-            t.refused,
-            t.in_time,
+            "{} sent, {} accepted, {} refused by the provider; {} replied before the {} deadline (p50 {}, p95 {}, max {}), {} late{}, {} without reply{}{}",
+            ledger.sent(),
+            ledger.accepted(),
+            ledger.refused(),
+            self.in_time.len(),
             self.rule,
             pct(50),
             pct(95),
             pct(100),
-            t.late.len(),
-            listed(&t.late),
-            t.missing.len(),
-            listed(&t.missing),
-            if t.open.is_empty() {
+            late.len(),
+            listed(&late),
+            missing.len(),
+            listed(&missing),
+            if w.open.is_empty() {
                 String::new()
             } else {
                 format!(
                     ", {} still open when the run ended before their deadline ({}); lengthen `duration` or shorten the traffic's `until`",
-                    t.open.len(),
-                    t.open.join(", ")
+                    w.open.len(),
+                    w.open.join(", ")
                 )
             },
         )

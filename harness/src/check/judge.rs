@@ -6,12 +6,19 @@
 //! At the end the kinds decided only then ([`Timing::AtEnd`]) are asked first, then the
 //! observed ones get their last call, then whatever is left fails as not observed, with the
 //! reasons the trace knows (`unmet.rs`).
+//!
+//! The kinds about a traffic read the traffic's [`Ledger`] (`replies.rs`): the judge takes in
+//! each arrival's send once and hands the replies its sweeps find to those kinds, before it
+//! asks them at that instant.
 
 use demail_sim::clock::format_instant;
 use demail_sim::intake::config::IntakeFile;
 use demail_sim::law::Place;
 use demail_sim::trace::{EventKind, Trace};
 
+use std::collections::BTreeMap;
+
+use super::replies::Ledger;
 use super::{About, Cx, Expectation, Timing, Verdict};
 use crate::model::{CheckOutcome, Observation};
 
@@ -33,15 +40,23 @@ pub struct Judge<'a> {
     setting: Setting<'a>,
     trace: &'a Trace,
     verdicts: Vec<Option<CheckOutcome>>,
+    /// One ledger per traffic an expectation names (`replies.rs`).
+    ledgers: BTreeMap<String, Ledger>,
 }
 
 impl<'a> Judge<'a> {
     pub fn new(expectations: &[Expectation], setting: Setting<'a>, trace: &'a Trace) -> Self {
+        let ledgers = expectations
+            .iter()
+            .filter_map(|e| e.traffic.clone())
+            .map(|t| (t, Ledger::default()))
+            .collect();
         Self {
             expectations: expectations.to_vec(),
             setting,
             trace,
             verdicts: vec![None; expectations.len()],
+            ledgers,
         }
     }
 
@@ -72,8 +87,61 @@ impl<'a> Judge<'a> {
         self.verdicts[i] = Some(CheckOutcome { id, passed, detail });
     }
 
+    /// Takes in the traffic sends made since the last observation, and sweeps each ledger
+    /// that wants it (`all`: every ledger, before the last call), handing the replies found
+    /// to the undecided expectations of the traffic.
+    fn keep_ledgers(&mut self, obs: &Observation<'_>, all: bool) {
+        for s in obs.fresh {
+            if let Some((traffic, _)) = s.step_id.rsplit_once('#')
+                && let Some(ledger) = self.ledgers.get_mut(traffic)
+            {
+                ledger.absorb(s);
+            }
+        }
+        let traffics: Vec<String> = self.ledgers.keys().cloned().collect();
+        for traffic in traffics {
+            let ledger = &self.ledgers[&traffic];
+            // An expectation observed at each instant decides once the traffic is complete,
+            // from every message's reply as of now.
+            let watched = ledger.sent() >= obs.traffic_total(&traffic)
+                && (0..self.expectations.len()).any(|i| {
+                    self.verdicts[i].is_none()
+                        && self.expectations[i].shape.timing == Timing::Observed
+                        && self.expectations[i].traffic.as_deref() == Some(&traffic)
+                });
+            if !(all || watched || ledger.wants_sweep()) {
+                continue;
+            }
+            let setting = &self.setting;
+            let replied = self
+                .ledgers
+                .get_mut(&traffic)
+                .expect("a ledger per listed traffic")
+                .sweep(obs.world, |m, id| {
+                    super::lookup::is_reply_to(setting, m, id)
+                });
+            if replied.is_empty() {
+                continue;
+            }
+            let cx = Cx {
+                obs,
+                setting: &self.setting,
+                trace: self.trace,
+                ledgers: &self.ledgers,
+            };
+            for (e, verdict) in self.expectations.iter_mut().zip(&self.verdicts) {
+                if verdict.is_none() && e.traffic.as_deref() == Some(&traffic) {
+                    for r in &replied {
+                        e.kind.replied(&cx, r);
+                    }
+                }
+            }
+        }
+    }
+
     /// Decides what can be decided at this instant.
     pub fn observe(&mut self, obs: &Observation<'_>) {
+        self.keep_ledgers(obs, false);
         for i in 0..self.expectations.len() {
             if self.verdicts[i].is_some() {
                 continue;
@@ -82,6 +150,7 @@ impl<'a> Judge<'a> {
                 obs,
                 setting: &self.setting,
                 trace: self.trace,
+                ledgers: &self.ledgers,
             };
             let e = &mut self.expectations[i];
             let verdict = match (e.shape.timing, e.shape.about) {
@@ -91,7 +160,7 @@ impl<'a> Judge<'a> {
                     let Some(send) = e
                         .step
                         .as_ref()
-                        .and_then(|step| obs.sends.iter().find(|s| s.step_id == *step))
+                        .and_then(|step| obs.steps.iter().find(|s| s.step_id == *step))
                     else {
                         continue;
                     };
@@ -113,6 +182,7 @@ impl<'a> Judge<'a> {
     /// Gives every undecided expectation its last call at the end of the scenario, and
     /// fails what is still undecided.
     pub fn finish(&mut self, obs: &Observation<'_>) {
+        self.keep_ledgers(obs, true);
         for timing in [Timing::AtEnd, Timing::Observed] {
             for i in 0..self.expectations.len() {
                 if self.verdicts[i].is_some() || self.expectations[i].shape.timing != timing {
@@ -122,6 +192,7 @@ impl<'a> Judge<'a> {
                     obs,
                     setting: &self.setting,
                     trace: self.trace,
+                    ledgers: &self.ledgers,
                 };
                 if let Some(v) = self.expectations[i].kind.finish(&cx) {
                     self.decide(i, v);
@@ -136,6 +207,7 @@ impl<'a> Judge<'a> {
                 obs,
                 setting: &self.setting,
                 trace: self.trace,
+                ledgers: &self.ledgers,
             };
             let reasons = super::unmet::reasons(&cx, &self.expectations[i]);
             let why = if reasons.is_empty() {

@@ -44,11 +44,12 @@ impl Kind for Latency {
 
     fn finish(&mut self, cx: &Cx<'_>) -> Option<Verdict> {
         let (traffic, p) = (&self.traffic, self.percentile);
-        let (times, refused) = match cx.reply_times(traffic) {
-            Ok(t) => t,
+        let ledger = match cx.ledger(traffic) {
+            Ok(l) => l,
             Err(e) => return Some(Verdict::fail(e)),
         };
-        if times.is_empty() {
+        let (accepted, refused) = (ledger.accepted(), ledger.refused());
+        if accepted == 0 {
             return Some(Verdict::fail(format!(
                 "traffic {traffic} has no accepted message ({refused} refused)"
             )));
@@ -58,20 +59,15 @@ impl Kind for Latency {
             Err(e) => return Some(Verdict::fail(format!("within: {e}"))),
         };
         // Nearest-rank percentile; a message without reply sorts last (infinitely late).
-        let mut sorted: Vec<Option<i64>> = times.iter().map(|(_, t)| *t).collect();
-        sorted.sort_by_key(|t| t.unwrap_or(i64::MAX));
-        let rank = (sorted.len() * usize::from(p))
-            .div_ceil(100)
-            .clamp(1, sorted.len());
-        let value = sorted[rank - 1];
-        let missing = times.iter().filter(|(_, t)| t.is_none()).count();
+        let rank = (accepted * usize::from(p)).div_ceil(100).clamp(1, accepted);
+        let value = ledger.replied().at_rank(rank);
+        let missing = ledger.waiting().len();
         let shown = value.map_or_else(
             || "no reply".to_string(),
             |v| human(SignedDuration::from_secs(v)),
         );
         let detail = format!(
-            "p{p} of the reply time over {} accepted messages of {traffic} is {shown} (limit {}; {missing} without reply, {refused} refused)",
-            sorted.len(),
+            "p{p} of the reply time over {accepted} accepted messages of {traffic} is {shown} (limit {}; {missing} without reply, {refused} refused)",
             human(SignedDuration::from_secs(limit))
         );
         Some(Verdict::new(value.is_some_and(|v| v <= limit), detail))

@@ -1,5 +1,5 @@
 //! What several kinds look up: the intake's reply to a message, the intake's case for it, the
-//! provider's own message about it (a confirmation or Meldung), the reply times of a traffic.
+//! provider's own message about it (a confirmation or Meldung), a traffic's ledger.
 
 use demail_sim::demail::MessageType;
 use demail_sim::provider::StoredMessage;
@@ -7,7 +7,8 @@ use demail_sim::trace::EventKind;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Span};
 
-use super::{Cx, Verdict};
+use super::replies::Ledger;
+use super::{Cx, Setting, Verdict};
 use crate::model::SendOutcome;
 
 /// The `kind` column of the events the checks look up in the trace, for
@@ -46,16 +47,11 @@ pub struct IntakeCase {
     pub reason: String,
 }
 
-/// Reply times of a traffic: (step id, seconds to the reply or `None`) per accepted message,
-/// and the number of refused ones.
-pub type ReplyTimes = (Vec<(String, Option<i64>)>, usize);
-
 impl Cx<'_> {
     /// Whether `m` is the intake's reply to `send`: from one of the intake's
     /// Funktionspostfächer, `In-Reply-To` the sent message.
     pub fn is_reply(&self, m: &StoredMessage, send: &SendOutcome) -> bool {
-        self.setting.intake.mailbox(&m.from).is_some()
-            && m.in_reply_to.as_deref() == Some(send.rfc_message_id.as_str())
+        is_reply_to(self.setting, m, &send.rfc_message_id)
     }
 
     /// The step's message as stored in one of the intake's mailboxes (matched by Message-ID).
@@ -168,36 +164,24 @@ impl Cx<'_> {
         })
     }
 
-    /// Reply times of a traffic's accepted messages: (step id, seconds from sending to the
-    /// intake's reply in the sender's mailbox, or `None` without reply), and how many the
-    /// provider refused.
-    pub fn reply_times(&self, traffic: &str) -> Result<ReplyTimes, String> {
-        let prefix = format!("{traffic}#");
-        let mut out = Vec::new();
-        let mut refused = 0;
-        for s in self
-            .obs
-            .sends
-            .iter()
-            .filter(|s| s.step_id.starts_with(&prefix))
-        {
-            if s.refused.is_some() {
-                refused += 1;
-                continue;
-            }
-            let mailbox = self
-                .obs
-                .world
-                .mailbox(&s.from)
-                .map_err(|e| format!("cannot read a mailbox: {e:#}"))?;
-            let reply = mailbox.iter().find(|m| self.is_reply(m, s));
-            out.push((
-                s.step_id.clone(),
-                reply.map(|m| m.stored_at.duration_since(s.sent_at.timestamp()).as_secs()),
-            ));
+    /// The ledger of a traffic a kind names: its sends and the replies found so far
+    /// (`replies.rs`); the error a verdict fails with when a mailbox could not be read.
+    pub fn ledger(&self, traffic: &str) -> Result<&Ledger, String> {
+        let ledger = self
+            .ledgers
+            .get(traffic)
+            .ok_or_else(|| format!("internal: no ledger for traffic {traffic}"))?;
+        match ledger.error() {
+            Some(e) => Err(e.to_string()),
+            None => Ok(ledger),
         }
-        Ok((out, refused))
     }
+}
+
+/// Whether `m` is from one of the intake's Funktionspostfächer and `In-Reply-To` the message
+/// whose `Message-ID` is `rfc_message_id`.
+pub fn is_reply_to(setting: &Setting<'_>, m: &StoredMessage, rfc_message_id: &str) -> bool {
+    setting.intake.mailbox(&m.from).is_some() && m.in_reply_to.as_deref() == Some(rfc_message_id)
 }
 
 /// Checks a confirmation or Meldung as the TR requires it (PVD-IO §3.4–3.5): signed by its provider

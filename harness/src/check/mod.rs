@@ -15,6 +15,7 @@
 pub mod due;
 mod judge;
 mod lookup;
+mod replies;
 mod unmet;
 
 mod all_replies;
@@ -208,6 +209,10 @@ pub trait Kind: fmt::Debug + Send + Sync + BoxClone {
         None
     }
 
+    /// One of the traffic's messages whose reply a sweep found (kinds about a traffic), once
+    /// per message, in send order within a sweep, before the kind is asked at that instant.
+    fn replied(&mut self, _cx: &Cx<'_>, _r: &replies::Replied) {}
+
     /// The last call at the end of the run, while undecided; `None` fails the expectation as
     /// "not observed by the end of the scenario", with the reasons of [`unmet`].
     fn finish(&mut self, _cx: &Cx<'_>) -> Option<Verdict> {
@@ -302,6 +307,8 @@ pub struct Expectation {
     pub id: String,
     /// The step whose message it is about (kinds about a message).
     pub step: Option<String>,
+    /// The traffic it is about (kinds about a traffic).
+    pub traffic: Option<String>,
     pub shape: &'static Shape,
     /// The kind's validated keys (and, in a judge, its judging state).
     pub kind: Box<dyn Kind>,
@@ -481,6 +488,11 @@ fn parse_one(spec: &ExpectSpec, known: &Known<'_>) -> Result<Expectation, Locate
     Ok(Expectation {
         id: spec.id.clone(),
         step: spec.step.as_ref().map(|s| s.get_ref().clone()),
+        traffic: spec
+            .traffic
+            .as_ref()
+            .filter(|_| entry.shape.about == About::Traffic)
+            .map(|t| t.get_ref().clone()),
         shape: &entry.shape,
         kind,
     })
@@ -494,4 +506,6 @@ pub struct Cx<'a> {
     /// are read from it, and a kind may add events (a deadline, a Zustellung) before its
     /// verdict.
     pub trace: &'a demail_sim::trace::Trace,
+    /// The traffics' sends and replies, one ledger per traffic a kind names.
+    pub ledgers: &'a std::collections::BTreeMap<String, replies::Ledger>,
 }

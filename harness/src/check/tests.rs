@@ -19,6 +19,8 @@ use jiff::{Span, Timestamp, ZonedDateTime};
 use serde::Deserialize;
 
 use super::{ExpectSpec, Expectation, Judge, KINDS, Known, Setting, parse_all};
+
+mod traffic;
 use crate::model::{CheckOutcome, Mailboxes, Observation, ReceiveMode, SendOutcome};
 
 const START: &str = "2025-03-03T09:00:00+01:00[Europe/Berlin]";
@@ -233,7 +235,8 @@ fn observation<'a>(
 ) -> Observation<'a> {
     Observation {
         now,
-        sends,
+        steps: sends,
+        fresh: &[],
         world,
         intake_address: INTAKE,
         trust_anchor: anchor,

@@ -31,22 +31,14 @@ impl Kind for Throughput {
 
     fn finish(&mut self, cx: &Cx<'_>) -> Option<Verdict> {
         let (traffic, per_day) = (&self.traffic, self.per_day);
-        let (times, refused) = match cx.reply_times(traffic) {
-            Ok(t) => t,
+        let ledger = match cx.ledger(traffic) {
+            Ok(l) => l,
             Err(e) => return Some(Verdict::fail(e)),
         };
-        let prefix = format!("{traffic}#");
-        let Some(first) = cx
-            .obs
-            .sends
-            .iter()
-            .filter(|s| s.step_id.starts_with(&prefix))
-            .map(|s| s.sent_at.timestamp())
-            .min()
-        else {
+        let Some(first) = ledger.first_sent() else {
             return Some(Verdict::fail(format!("traffic {traffic} sent nothing")));
         };
-        let replied = times.iter().filter(|(_, t)| t.is_some()).count();
+        let replied = ledger.replied().len();
         let secs = cx
             .obs
             .now
@@ -57,8 +49,9 @@ impl Kind for Throughput {
         let days = (secs as f64 / 86_400.0).max(1.0);
         let rate = replied as f64 / days;
         let detail = format!(
-            "{replied} replies to {traffic} over {days:.1} days from the first arrival: {rate:.1} per day (required {per_day}; {} accepted, {refused} refused)",
-            times.len()
+            "{replied} replies to {traffic} over {days:.1} days from the first arrival: {rate:.1} per day (required {per_day}; {} accepted, {} refused)",
+            ledger.accepted(),
+            ledger.refused()
         );
         Some(Verdict::new(rate >= f64::from(per_day), detail))
     }

@@ -19,7 +19,7 @@ pub fn reasons(cx: &Cx<'_>, e: &Expectation) -> Vec<String> {
     let Some(step) = e.step.as_deref() else {
         return Vec::new();
     };
-    let Some(send) = cx.obs.sends.iter().find(|s| s.step_id == step) else {
+    let Some(send) = cx.obs.steps.iter().find(|s| s.step_id == step) else {
         return vec![format!("step {step:?} sent no message before the end")];
     };
     if let Some(r) = &send.refused {

@@ -329,7 +329,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<RunResult> {
         tick_at: scenario.start.clone(),
         end,
         full_duration: opts.full_duration || scenario.file.scenario.full_duration,
-        sends: Vec::new(),
+        steps_sent: Vec::new(),
+        fresh: Vec::new(),
         seen: Default::default(),
         logins_due: Default::default(),
     };

@@ -46,7 +46,9 @@ pub(super) struct Walk<'a> {
     pub(super) end: ZonedDateTime,
     /// Walk on to `end` even when everything is decided (`--full-duration`).
     pub(super) full_duration: bool,
-    pub(super) sends: Vec<SendOutcome>,
+    /// The scripted steps' sends, and the arrivals' sends since the judge last observed.
+    pub(super) steps_sent: Vec<SendOutcome>,
+    pub(super) fresh: Vec<SendOutcome>,
     /// Programmed logins: the messages already seen per citizen (citizen index,
     /// X-de-mail-message-id) and the logins due (instant, citizen index).
     pub(super) seen: BTreeSet<(usize, String)>,
@@ -116,7 +118,7 @@ impl Walk<'_> {
             .await?;
             self.settler.phases.send += t.elapsed();
             self.settler.phases.sends += 1;
-            self.sends.push(outcome);
+            self.steps_sent.push(outcome);
             self.settler.settle_and_drain().await?;
             self.next_step += 1;
         }
@@ -216,7 +218,7 @@ impl Walk<'_> {
             .await?;
             self.settler.phases.send += t.elapsed();
             self.settler.phases.sends += 1;
-            self.sends.push(outcome);
+            self.fresh.push(outcome);
             let t = Instant::now();
             self.hold_next_arrival().await?;
             self.settler.phases.settle += t.elapsed();
@@ -279,6 +281,7 @@ impl Walk<'_> {
             self.watch_mailboxes()?;
             let t = Instant::now();
             judge.observe(&self.observation(observed));
+            self.fresh.clear();
             self.settler.phases.judge += t.elapsed();
             if let Some(pb) = progress {
                 let done = self
@@ -304,7 +307,8 @@ impl Walk<'_> {
     ) -> Observation<'s> {
         Observation {
             now: self.clock.now(),
-            sends: &self.sends,
+            steps: &self.steps_sent,
+            fresh: &self.fresh,
             world: &self.world,
             intake_address: &self.scenario.intake_address,
             trust_anchor,
