@@ -450,8 +450,9 @@ fn write_reports(args: &RunArgs, reports: &[crate::report::ScenarioReport]) -> b
         }
     }
     if args.json {
-        match crate::report::json(reports) {
-            Ok(text) => print!("{text}"),
+        let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        match crate::report::write_json(reports, stdout) {
+            Ok(()) => {}
             Err(e) => {
                 eprintln!("error: rendering the JSON report: {e:#}");
                 ok = false;

@@ -58,8 +58,12 @@ struct JsonScenario<'a> {
     wall_ms: Option<u64>,
 }
 
-/// Renders `report.json` (pretty-printed, ending in a newline).
-pub(super) fn render(reports: &[&ScenarioReport]) -> anyhow::Result<String> {
+/// Writes `report.json` (pretty-printed, ending in a newline) to `out` as it is serialized:
+/// a long run's latencies are never held a second time as text.
+pub(super) fn write(
+    reports: &[&ScenarioReport],
+    mut out: impl std::io::Write,
+) -> anyhow::Result<()> {
     let t = totals(reports);
     let file = File {
         format: FORMAT,
@@ -98,9 +102,10 @@ pub(super) fn render(reports: &[&ScenarioReport]) -> anyhow::Result<String> {
             })
             .collect(),
     };
-    let mut s = serde_json::to_string_pretty(&file)?;
-    s.push('\n');
-    Ok(s)
+    serde_json::to_writer_pretty(&mut out, &file)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -23,6 +23,7 @@ mod markdown;
 pub mod summary;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -302,25 +303,40 @@ pub fn write_all_with(
 ) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let sorted = sorted(reports);
-    let contents = [
-        json::render(&sorted)?,
-        junit::render(&sorted),
-        markdown::render(&sorted),
-        html::render(&sorted, meta),
+    // One file at a time, report.json streamed: a long run's report is never held whole as
+    // text, nor four of them at once.
+    type Render = fn(&[&ScenarioReport], &RunMeta, &mut dyn Write) -> anyhow::Result<()>;
+    let renders: [Render; 4] = [
+        |r, _, out| json::write(r, out),
+        |r, _, out| Ok(out.write_all(junit::render(r).as_bytes())?),
+        |r, _, out| Ok(out.write_all(markdown::render(r).as_bytes())?),
+        |r, meta, out| Ok(out.write_all(html::render(r, meta).as_bytes())?),
     ];
     let mut written = Vec::new();
-    for (name, content) in FILES.iter().zip(contents) {
+    for (name, render) in FILES.iter().zip(renders) {
         let path = dir.join(name);
-        std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+        let wrote = || -> anyhow::Result<()> {
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            render(&sorted, meta, &mut out)?;
+            Ok(out.flush()?)
+        };
+        wrote().with_context(|| format!("writing {}", path.display()))?;
         written.push(path);
     }
     Ok(written)
 }
 
-/// The content of `report.json` for these reports: what `run --json` prints on stdout, byte
-/// for byte the file [`write_all`] writes.
+/// Writes the content of `report.json` for these reports to `out`: what `run --json` prints
+/// on stdout, byte for byte the file [`write_all`] writes.
+pub fn write_json(reports: &[ScenarioReport], out: impl std::io::Write) -> anyhow::Result<()> {
+    json::write(&sorted(reports), out)
+}
+
+/// The content of `report.json` for these reports, as text.
 pub fn json(reports: &[ScenarioReport]) -> anyhow::Result<String> {
-    json::render(&sorted(reports))
+    let mut out = Vec::new();
+    write_json(reports, &mut out)?;
+    Ok(String::from_utf8(out)?)
 }
 
 /// The reports sorted by name, then seed: the order of every file.
