@@ -47,6 +47,7 @@ use toml::Spanned;
 
 pub use judge::{Judge, Setting};
 pub use lookup::human;
+pub use replies::Seconds;
 
 use crate::located::{self, Located, quoted};
 pub use crate::model::Level;

@@ -16,13 +16,20 @@
 //!   `citizen.sent` happened at the deadline's `from` instant (the judge counts from the
 //!   sending). It is met when the reply arrived before `due`, missed when the reply came at or
 //!   after `due` or never came while the run reached `due`, and open otherwise.
+//!
+//! Memory: the trace is read twice from its file, and what grows with the run's length (first
+//! arrivals, accepted sends, latencies) goes to a temporary SQLite database (`spill.rs`); in
+//! memory stay the sends something may still pair with.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+use anyhow::{Context, Result};
 use demail_sim::trace::{Event, EventKind};
 use jiff::Timestamp;
 use serde::Serialize;
+
+use super::spill::{Latencies, Spill};
 
 /// What answered a citizen's message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -136,7 +143,8 @@ pub struct Analysis {
     pub event_counts: BTreeMap<String, u64>,
     pub virtual_start: Option<String>,
     pub virtual_end: Option<String>,
-    pub latencies: Vec<Latency>,
+    /// In the analysis's database (`spill.rs`), read in report order.
+    pub latencies: Latencies,
     pub deadlines: Vec<DeadlineBar>,
     pub throughput: Vec<HourCount>,
 }
@@ -183,55 +191,45 @@ impl Pool {
     }
 }
 
-/// A citizen's message; its instant and message id are shared with its latencies.
-struct Send {
+/// A citizen's message while something may still pair with it in memory: until the provider
+/// answered it (refused: forgotten) and, once accepted, until its reply came. What an answer
+/// needs later is in the analysis's database (`spill.rs`).
+struct Active {
     seq: u64,
     at: Arc<str>,
     citizen: Arc<str>,
     from: Arc<str>,
     to: Vec<Arc<str>>,
     subject: Arc<str>,
-    answered: bool,
     message_id: Option<Arc<str>>,
-    /// Reply message id and its `provider.accepted` time.
-    reply: Option<(String, String)>,
-    claimed_by_deadline: bool,
-}
-
-struct Answer {
-    send: usize,
-    seq: u64,
-    kind: LatencyKind,
-    detail: Arc<str>,
-    id: String,
-    at: String,
 }
 
 /// Analyses the events of one run (in any order; they are sorted by `seq`).
-pub fn analyse(events: &[Event]) -> Analysis {
+pub fn analyse(events: &[Event]) -> Result<Analysis> {
     let mut evs: Vec<&Event> = events.iter().collect();
     evs.sort_by_key(|e| e.seq);
     analyse_passes(|f| evs.iter().for_each(|e| f(e)))
 }
 
 /// Analyses the events of a run's trace (in `seq` order; a long run's are read back from its
-/// file, twice, and never all held in memory).
-pub fn analyse_trace(trace: &demail_sim::trace::Trace) -> Analysis {
+/// file, twice, and never all held in memory). What grows with the run's length goes to a
+/// temporary database (`spill.rs`).
+pub fn analyse_trace(trace: &demail_sim::trace::Trace) -> Result<Analysis> {
     analyse_passes(|f| trace.for_each(f))
 }
 
 /// The analysis over two passes of `each`, which calls its argument with every event in `seq`
 /// order.
-fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
+fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Result<Analysis> {
+    let spill = Spill::create()?;
     let mut out = Analysis::default();
     let mut run_started = None;
     let mut first = None;
     // First arrival of each message in each citizen's mailbox: only a citizen who sent before
     // can be waiting for an answer, so what is stored elsewhere (the intake's mailboxes, a
     // citizen who has not sent yet) is never looked up and not kept.
-    // Per mailbox (one shared copy of its address), per message id.
-    let mut stored: HashMap<Arc<str>, HashMap<String, String>> = HashMap::new();
     let mut senders = Pool::default();
+    let mut failed: Option<anyhow::Error> = None;
     // Counted per variant, named once per variant (naming serializes the whole event).
     let mut counts: HashMap<std::mem::Discriminant<EventKind>, (String, u64)> = HashMap::new();
     each(&mut |e| {
@@ -257,17 +255,19 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
                 message_id,
                 ..
             } => {
-                if let Some(mailbox) = senders.find(&lower(mailbox)) {
-                    stored
-                        .entry(mailbox.clone())
-                        .or_default()
-                        .entry(message_id.clone())
-                        .or_insert_with(|| e.at.clone());
+                if failed.is_none()
+                    && let Some(mailbox) = senders.find(&lower(mailbox))
+                    && let Err(err) = spill.stored(mailbox, message_id, &e.at)
+                {
+                    failed = Some(err);
                 }
             }
             _ => {}
         }
     });
+    if let Some(err) = failed {
+        return Err(err.context("the reports' analysis"));
+    }
     for (name, n) in counts.into_values() {
         *out.event_counts.entry(name).or_insert(0) += n;
     }
@@ -275,8 +275,17 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
     let start = out.virtual_start.as_deref().and_then(ts);
 
     let mut pairing = Pairing {
+        spill: &spill,
         pool: senders,
-        ..Pairing::default()
+        active: HashMap::new(),
+        sent: 0,
+        tie: 0,
+        unanswered: BTreeSet::new(),
+        unanswered_by_from: HashMap::new(),
+        awaiting_reply: HashMap::new(),
+        deadlines: Vec::new(),
+        accepted: 0,
+        failed: None,
     };
     let mut hours: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
     let hour_of = |at: &str| -> Option<i64> {
@@ -296,8 +305,15 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
             }
             _ => {}
         }
-        pairing.feed(e);
+        if pairing.failed.is_none()
+            && let Err(err) = pairing.feed(e)
+        {
+            pairing.failed = Some(err);
+        }
     });
+    if let Some(err) = pairing.failed.take() {
+        return Err(err.context("the reports' analysis"));
+    }
     out.throughput = hours
         .into_iter()
         .map(|(hour, (accepted, stored))| HourCount {
@@ -306,40 +322,45 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Analysis {
             stored,
         })
         .collect();
-    let arrival = |mailbox: &str, id: &str, fallback: &str| -> String {
-        stored
-            .get(mailbox)
-            .and_then(|m| m.get(id))
-            .cloned()
-            .unwrap_or_else(|| fallback.to_string())
-    };
-    out.latencies = pairing.latencies(&arrival);
     let end = out.virtual_end.as_deref().and_then(ts);
-    out.deadlines = pairing.deadline_bars(end, &arrival);
-    out
+    out.deadlines = pairing
+        .deadline_bars(end)
+        .context("the reports' analysis")?;
+    drop(pairing);
+    spill.commit()?;
+    out.latencies = Latencies::of(Arc::new(spill))?;
+    Ok(out)
 }
 
 /// Pairs sends with what answered them, in one pass over the events in `seq` order.
 ///
-/// Indexes over `sends`, so that a run of tens of thousands of messages is analysed in
-/// O(n log n): the unanswered sends (all, and per sender), the send of each message id, and
-/// the sends that wait for a reply, per sender. Each keeps the sends in their order, so the
-/// first match is the one a linear search from the front would find.
-#[derive(Default)]
-struct Pairing {
-    sends: Vec<Send>,
-    answers: Vec<Answer>,
-    deadlines: Vec<(u64, String, String, String)>,
+/// In memory only the sends something may still pair with (module documentation of
+/// `spill.rs` for the rest): the unanswered sends (all, and per sender) and those that wait
+/// for a reply, per sender. Each index keeps the sends in their order, so the first match is
+/// the one a linear search from the front would find. Latencies go to the database as they
+/// are found.
+struct Pairing<'s> {
+    spill: &'s Spill,
+    /// Sends still unanswered by the provider or waiting for a reply, by send index.
+    active: HashMap<usize, Active>,
+    /// Sends so far (the next send's index).
+    sent: usize,
+    /// Latencies recorded so far (orders answers announced by the same event).
+    tie: u64,
     unanswered: BTreeSet<usize>,
     unanswered_by_from: HashMap<Arc<str>, BTreeSet<usize>>,
-    send_of_message: HashMap<Arc<str>, usize>,
+    /// Per sender ever accepted, the sends waiting for a reply (an emptied set stays: it marks
+    /// a sender whose later messages' acceptances order replies).
     awaiting_reply: HashMap<Arc<str>, BTreeSet<usize>>,
-    accepted_seq: HashMap<String, u64>,
+    deadlines: Vec<(u64, String, String, String)>,
+    /// Accepted sends so far (the order of the first acceptance of a message id).
+    accepted: u64,
     pool: Pool,
+    failed: Option<anyhow::Error>,
 }
 
-impl Pairing {
-    fn feed(&mut self, e: &Event) {
+impl Pairing<'_> {
+    fn feed(&mut self, e: &Event) -> Result<()> {
         match &e.kind {
             EventKind::CitizenSent {
                 citizen,
@@ -348,32 +369,31 @@ impl Pairing {
                 subject,
                 ..
             } => {
-                let i = self.sends.len();
+                let i = self.sent;
+                self.sent += 1;
                 let from = self.pool.get(&lower(from));
                 self.unanswered.insert(i);
                 self.unanswered_by_from
                     .entry(from.clone())
                     .or_default()
                     .insert(i);
-                self.sends.push(Send {
+                let active = Active {
                     seq: e.seq,
                     at: Arc::from(e.at.as_str()),
                     citizen: self.pool.get(citizen),
                     from,
                     to: to.iter().map(|t| self.pool.get(&lower(t))).collect(),
                     subject: self.pool.get(subject),
-                    answered: false,
                     message_id: None,
-                    reply: None,
-                    claimed_by_deadline: false,
-                });
+                };
+                self.active.insert(i, active);
             }
             EventKind::ProviderAccepted {
                 message_id,
                 from,
                 to,
                 ..
-            } => self.accepted(e, message_id, from, to),
+            } => self.accepted(e, message_id, from, to)?,
             EventKind::ProviderRefused { from, .. } => {
                 let first = match from.as_deref().map(lower) {
                     Some(f) => self
@@ -381,14 +401,16 @@ impl Pairing {
                         .get_mut(f.as_str())
                         .and_then(|set| set.pop_first()),
                     None => self.unanswered.first().copied().inspect(|i| {
-                        if let Some(set) = self.unanswered_by_from.get_mut(&self.sends[*i].from) {
+                        let from = self.active.get(i).map(|s| s.from.clone());
+                        if let Some(set) = from.and_then(|f| self.unanswered_by_from.get_mut(&f)) {
                             set.remove(i);
                         }
                     }),
                 };
                 if let Some(i) = first {
+                    // A refused message gets no message id: nothing pairs with it any more.
                     self.unanswered.remove(&i);
-                    self.sends[i].answered = true;
+                    self.active.remove(&i);
                 }
             }
             EventKind::ConfirmationIssued {
@@ -402,7 +424,7 @@ impl Pairing {
                 LatencyKind::Confirmation,
                 confirmation,
                 message_id,
-            ),
+            )?,
             EventKind::NotificationIssued {
                 notification_type,
                 for_message_id,
@@ -414,7 +436,7 @@ impl Pairing {
                 LatencyKind::Notification,
                 notification_type,
                 message_id,
-            ),
+            )?,
             EventKind::DeadlineComputed {
                 rule, from, due, ..
             } => {
@@ -423,23 +445,22 @@ impl Pairing {
             }
             _ => {}
         }
+        Ok(())
     }
 
     /// The provider accepted `message_id`: it answers the sender's first unanswered send, and a
     /// message from one of a send's recipients back to its sender replies to the earliest such
     /// send still without reply.
-    fn accepted(&mut self, e: &Event, message_id: &str, from: &str, to: &[String]) {
+    fn accepted(&mut self, e: &Event, message_id: &str, from: &str, to: &[String]) -> Result<()> {
         let from = lower(from);
         let to: Vec<String> = to.iter().map(|t| lower(t)).collect();
         // The first acceptance of a message orders it as a reply; only a message to a sender
-        // waiting for a reply can be one (a reply comes after the message it answers), so
-        // the citizens' own messages are not kept here.
-        if !self.accepted_seq.contains_key(message_id)
-            && to
-                .iter()
-                .any(|t| self.awaiting_reply.contains_key(t.as_str()))
+        // who was accepted before can be one (a reply comes after the message it answers).
+        if to
+            .iter()
+            .any(|t| self.awaiting_reply.contains_key(t.as_str()))
         {
-            self.accepted_seq.insert(message_id.to_string(), e.seq);
+            self.spill.first_accept(message_id, e.seq)?;
         }
         let first = self
             .unanswered_by_from
@@ -447,35 +468,60 @@ impl Pairing {
             .and_then(|set| set.pop_first());
         if let Some(i) = first {
             self.unanswered.remove(&i);
-            let s = &mut self.sends[i];
-            s.answered = true;
-            let id: Arc<str> = Arc::from(message_id);
-            s.message_id = Some(id.clone());
-            self.send_of_message.entry(id).or_insert(i);
-            self.awaiting_reply
-                .entry(s.from.clone())
-                .or_default()
-                .insert(i);
+            if let Some(s) = self.active.get_mut(&i) {
+                s.message_id = Some(Arc::from(message_id));
+                self.accepted += 1;
+                self.spill.accepted_send(
+                    s.seq,
+                    self.accepted,
+                    &s.at,
+                    ts(&s.at),
+                    &s.citizen,
+                    &s.from,
+                    &s.subject,
+                    message_id,
+                )?;
+                self.awaiting_reply
+                    .entry(s.from.clone())
+                    .or_default()
+                    .insert(i);
+            }
         }
-        let sends = &self.sends;
+        let active = &self.active;
         let reply_to = to
             .iter()
             .filter_map(|t| self.awaiting_reply.get(t.as_str()))
             .filter_map(|set| {
-                set.iter().copied().find(|&i| {
-                    let s = &sends[i];
-                    s.message_id.as_deref().is_some_and(|m| m != message_id)
-                        && s.to.iter().any(|t| **t == *from)
+                set.iter().copied().find(|i| {
+                    active.get(i).is_some_and(|s| {
+                        s.message_id.as_deref().is_some_and(|m| m != message_id)
+                            && s.to.iter().any(|t| **t == *from)
+                    })
                 })
             })
             .min();
-        if let Some(i) = reply_to {
-            let s = &mut self.sends[i];
-            s.reply = Some((message_id.to_string(), e.at.clone()));
+        if let Some(s) = reply_to.and_then(|i| self.active.remove(&i).map(|s| (i, s))) {
+            let (i, s) = s;
             if let Some(set) = self.awaiting_reply.get_mut(&s.from) {
                 set.remove(&i);
             }
+            let arrival = self
+                .spill
+                .arrival(&s.from, message_id)?
+                .unwrap_or_else(|| e.at.clone());
+            let answer_seq = self.spill.first_accept_of(message_id)?.unwrap_or(u64::MAX);
+            self.record(
+                s.seq,
+                answer_seq,
+                LatencyKind::Reply,
+                "",
+                message_id,
+                &s.at,
+                &arrival,
+            )?;
+            self.spill.replied(s.seq, message_id, &arrival)?;
         }
+        Ok(())
     }
 
     /// A confirmation or Meldung about `for_message_id` answers its send.
@@ -486,85 +532,48 @@ impl Pairing {
         kind: LatencyKind,
         detail: &str,
         id: &str,
-    ) {
-        if let Some(&i) = self.send_of_message.get(for_message_id) {
-            self.answers.push(Answer {
-                send: i,
-                seq: e.seq,
-                kind,
-                detail: self.pool.get(detail),
-                id: id.to_string(),
-                at: e.at.clone(),
-            });
+    ) -> Result<()> {
+        if let Some((send_seq, sent_at, sender)) = self.spill.send_of_message(for_message_id)? {
+            let arrival = self
+                .spill
+                .arrival(&sender, id)?
+                .unwrap_or_else(|| e.at.clone());
+            self.record(send_seq, e.seq, kind, detail, id, &sent_at, &arrival)?;
         }
+        Ok(())
     }
 
-    /// Confirmations, Meldungen and replies as latencies, ordered by send and then by the
-    /// event that announced them.
-    fn latencies(&self, arrival: &dyn Fn(&str, &str, &str) -> String) -> Vec<Latency> {
-        let mut all: Vec<(u64, u64, Latency)> = Vec::new();
-        for a in &self.answers {
-            let s = &self.sends[a.send];
-            let arrived_at = arrival(&s.from, &a.id, &a.at);
-            all.push((
-                s.seq,
-                a.seq,
-                latency(s, a.kind, a.detail.clone(), &a.id, arrived_at),
-            ));
-        }
-        let no_detail: Arc<str> = Arc::from("");
-        for s in &self.sends {
-            if let Some((id, at)) = &s.reply {
-                let arrived_at = arrival(&s.from, id, at);
-                let seq = self
-                    .accepted_seq
-                    .get(id.as_str())
-                    .copied()
-                    .unwrap_or(u64::MAX);
-                all.push((
-                    s.seq,
-                    seq,
-                    latency(s, LatencyKind::Reply, no_detail.clone(), id, arrived_at),
-                ));
-            }
-        }
-        all.sort_by_key(|a| (a.0, a.1));
-        all.into_iter().map(|(_, _, l)| l).collect()
+    /// Records a latency (ordered by send, then by `answer_seq`, the event that announced it).
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        send_seq: u64,
+        answer_seq: u64,
+        kind: LatencyKind,
+        detail: &str,
+        id: &str,
+        sent_at: &str,
+        arrived_at: &str,
+    ) -> Result<()> {
+        self.tie += 1;
+        let seconds = secs_between(sent_at, arrived_at).unwrap_or(0);
+        self.spill.latency(
+            send_seq, answer_seq, self.tie, kind, detail, id, arrived_at, seconds,
+        )
     }
 
     /// Each computed deadline with the send it belongs to: the first unclaimed accepted send of
     /// its starting instant that came before it; met, missed or still open at `end`.
-    fn deadline_bars(
-        &mut self,
-        end: Option<Timestamp>,
-        arrival: &dyn Fn(&str, &str, &str) -> String,
-    ) -> Vec<DeadlineBar> {
-        let mut sends_at: HashMap<Timestamp, Vec<usize>> = HashMap::new();
-        for (i, s) in self.sends.iter().enumerate() {
-            if let Some(t) = ts(&s.at) {
-                sends_at.entry(t).or_default().push(i);
-            }
-        }
+    fn deadline_bars(&mut self, end: Option<Timestamp>) -> Result<Vec<DeadlineBar>> {
         let mut bars = Vec::new();
         for (seq, rule, from, due) in &self.deadlines {
             let (seq, rule, from, due) = (*seq, rule.as_str(), from.as_str(), due.as_str());
-            let sends = &self.sends;
-            let found = ts(from).and_then(|t| sends_at.get(&t)).and_then(|list| {
-                list.iter().copied().find(|&i| {
-                    let s = &sends[i];
-                    !s.claimed_by_deadline && s.message_id.is_some() && s.seq < seq
-                })
-            });
-            let (message_id, subject, reply_at) = match found.map(|i| &mut self.sends[i]) {
-                Some(s) => {
-                    s.claimed_by_deadline = true;
-                    let reply_at = s.reply.as_ref().map(|(id, at)| arrival(&s.from, id, at));
-                    (
-                        s.message_id.as_deref().map(str::to_string),
-                        Some(s.subject.to_string()),
-                        reply_at,
-                    )
-                }
+            let found = match ts(from) {
+                Some(t) => self.spill.claim_send_at(t, seq)?,
+                None => None,
+            };
+            let (message_id, subject, reply_at) = match found {
+                Some(s) => (Some(s.message_id), Some(s.subject), s.reply_arrival),
                 None => (None, None, None),
             };
             let due_ts = ts(due);
@@ -587,22 +596,7 @@ impl Pairing {
                 due_seconds: secs_between(from, due).unwrap_or(0),
             });
         }
-        bars
-    }
-}
-
-fn latency(s: &Send, kind: LatencyKind, detail: Arc<str>, id: &str, arrived_at: String) -> Latency {
-    Latency {
-        sent_seq: s.seq,
-        citizen: s.citizen.clone(),
-        subject: s.subject.clone(),
-        message_id: s.message_id.clone().unwrap_or_else(|| Arc::from("")),
-        sent_at: s.at.clone(),
-        kind,
-        detail,
-        answer_id: id.to_string(),
-        seconds: secs_between(&s.at, &arrived_at).unwrap_or(0),
-        arrived_at,
+        Ok(bars)
     }
 }
 
@@ -730,12 +724,13 @@ mod tests {
             accepted(6, "2025-03-04T10:00:00+01:00", "m3", i, a),
             stored(7, "2025-03-04T10:00:00+01:00", a, "m3"),
         ];
-        let r = analyse(&events);
-        assert_eq!(r.latencies.len(), 2);
-        assert_eq!(r.latencies[0].kind, LatencyKind::Confirmation);
-        assert_eq!(r.latencies[0].seconds, 0);
-        assert_eq!(r.latencies[1].kind, LatencyKind::Reply);
-        assert_eq!(r.latencies[1].seconds, 25 * 3600);
+        let r = analyse(&events).unwrap();
+        let latencies = r.latencies.to_vec().unwrap();
+        assert_eq!(latencies.len(), 2);
+        assert_eq!(latencies[0].kind, LatencyKind::Confirmation);
+        assert_eq!(latencies[0].seconds, 0);
+        assert_eq!(latencies[1].kind, LatencyKind::Reply);
+        assert_eq!(latencies[1].seconds, 25 * 3600);
         assert_eq!(r.deadlines.len(), 1);
         assert_eq!(r.deadlines[0].status, DeadlineStatus::Missed);
         assert_eq!(r.deadlines[0].message_id.as_deref(), Some("m1"));
@@ -780,9 +775,9 @@ mod tests {
             confirmation(10, "2025-03-03T13:00:00+01:00", "retrieve", "m1", "m4", a),
             stored(11, "2025-03-03T13:00:00+01:00", a, "m4"),
         ];
-        let r = analyse(&events);
-        let got: Vec<(LatencyKind, &str, i64)> = r
-            .latencies
+        let r = analyse(&events).unwrap();
+        let latencies = r.latencies.to_vec().unwrap();
+        let got: Vec<(LatencyKind, &str, i64)> = latencies
             .iter()
             .map(|l| (l.kind, l.arrived_at.as_str(), l.seconds))
             .collect();
@@ -802,6 +797,77 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// Latencies come back in report order (by send, then by the event that announced the
+    /// answer) however they were found: a later send's confirmation is found before an
+    /// earlier send's reply.
+    #[test]
+    fn latencies_read_back_in_report_order() {
+        let (a, b, i) = ("a@x.de", "b@x.de", "amt@y.de");
+        let events = vec![
+            sent(1, "2025-03-03T09:00:00+01:00", a, i),
+            accepted(2, "2025-03-03T09:00:00+01:00", "m1", a, i),
+            sent(3, "2025-03-03T10:00:00+01:00", b, i),
+            accepted(4, "2025-03-03T10:00:00+01:00", "m2", b, i),
+            confirmation(5, "2025-03-03T10:00:00+01:00", "receipt", "m2", "c2", b),
+            accepted(6, "2025-03-03T11:00:00+01:00", "r1", i, a),
+            confirmation(7, "2025-03-03T11:30:00+01:00", "receipt", "m1", "c1", a),
+        ];
+        let r = analyse(&events).unwrap();
+        let got: Vec<(u64, String)> = r
+            .latencies
+            .to_vec()
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.sent_seq, l.answer_id))
+            .collect();
+        let want = [(1, "r1"), (1, "c1"), (3, "c2")].map(|(s, id)| (s, id.to_string()));
+        assert_eq!(got, want);
+        assert_eq!(r.latencies.first(1).unwrap()[0].answer_id, "r1");
+    }
+
+    /// The pairing keeps in memory only the sends something may still pair with: a thousand
+    /// answered and replied messages leave nothing behind, and all their latencies are in the
+    /// database.
+    #[test]
+    fn the_pairing_forgets_replied_sends() {
+        let spill = Spill::create().unwrap();
+        let mut pairing = Pairing {
+            spill: &spill,
+            pool: Pool::default(),
+            active: HashMap::new(),
+            sent: 0,
+            tie: 0,
+            unanswered: BTreeSet::new(),
+            unanswered_by_from: HashMap::new(),
+            awaiting_reply: HashMap::new(),
+            deadlines: Vec::new(),
+            accepted: 0,
+            failed: None,
+        };
+        let i = "amt@y.de";
+        let at = "2025-03-03T09:00:00+01:00";
+        let mut seq = 0;
+        let mut next = || {
+            seq += 1;
+            seq
+        };
+        for n in 0..1_000 {
+            let citizen = format!("c{}@x.de", n % 37);
+            pairing.feed(&sent(next(), at, &citizen, i)).unwrap();
+            pairing
+                .feed(&accepted(next(), at, &format!("m{n}"), &citizen, i))
+                .unwrap();
+            pairing
+                .feed(&accepted(next(), at, &format!("r{n}"), i, &citizen))
+                .unwrap();
+            assert!(pairing.active.is_empty(), "after message {n}");
+        }
+        assert!(pairing.unanswered.is_empty());
+        drop(pairing);
+        spill.commit().unwrap();
+        assert_eq!(Latencies::of(Arc::new(spill)).unwrap().len(), 1_000);
     }
 
     /// Durations read like the checks' details.

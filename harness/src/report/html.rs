@@ -23,9 +23,10 @@ use std::fmt::Write as _;
 
 use super::analysis::human;
 use super::{
-    DeadlineBar, DeadlineStatus, HourCount, Latency, LatencyKind, RunMeta, ScenarioReport, secs3,
+    DeadlineBar, DeadlineStatus, HourCount, Latencies, LatencyKind, RunMeta, ScenarioReport, secs3,
     totals,
 };
+use crate::check::Seconds;
 
 /// A scenario's throughput chart and latency histogram are drawn when it has at least this
 /// many accepted messages (throughput) or answers (latencies); below, a table says it better.
@@ -132,55 +133,70 @@ fn check_id(i: usize, r: &ScenarioReport, j: usize) -> String {
     )
 }
 
-/// Nearest-rank percentile `p` (0–100) of sorted values; `None` when there are none.
-pub fn percentile(sorted: &[i64], p: u32) -> Option<i64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (u64::from(p) * sorted.len() as u64).div_ceil(100).max(1);
-    sorted.get(usize::try_from(rank - 1).ok()?).copied()
-}
-
 /// The percentiles of the table, in its column order.
 const PERCENTILES: [u32; 4] = [50, 90, 95, 99];
 
-/// Writes a percentile table (p50/p90/p95/p99/max per latency kind) of `latencies`.
-fn percentile_table<'a>(h: &mut String, latencies: impl Iterator<Item = &'a Latency> + Clone) {
+/// Answer times per latency kind (in [`LatencyKind::ALL`] order) as exact histograms: the
+/// same nearest-rank percentiles as the sorted lists, in memory bounded by distinct values.
+type Spread = [Seconds; 3];
+
+/// Adds `latencies` (read back from the analysis's database) to `spread`.
+fn add_to_spread(spread: &mut Spread, latencies: &Latencies) -> anyhow::Result<()> {
+    latencies.for_each(|l| {
+        let k = LatencyKind::ALL
+            .iter()
+            .position(|x| *x == l.kind)
+            .unwrap_or(0);
+        spread[k].add(l.seconds);
+    })
+}
+
+/// Writes a percentile table (p50/p90/p95/p99/max per latency kind) of `spread`.
+fn percentile_table(h: &mut String, spread: &Spread) {
     h.push_str("<table class=\"percentiles\">\n<tr><th>answer</th><th class=\"num\">n</th>");
     for p in PERCENTILES {
         let _ = write!(h, "<th class=\"num\">p{p}</th>");
     }
     h.push_str("<th class=\"num\">max</th></tr>\n");
-    for kind in LatencyKind::ALL {
-        let mut v: Vec<i64> = latencies
-            .clone()
-            .filter(|l| l.kind == kind)
-            .map(|l| l.seconds)
-            .collect();
+    for (kind, v) in LatencyKind::ALL.iter().zip(spread) {
         if v.is_empty() {
             continue;
         }
-        v.sort_unstable();
         let _ = write!(
             h,
             "<tr class=\"{k}\"><td>{k}</td><td class=\"num\">{}</td>",
             v.len(),
             k = kind.name()
         );
-        for p in PERCENTILES {
+        for p in PERCENTILES.into_iter().chain([100]) {
             let _ = write!(
                 h,
                 "<td class=\"num\">{}</td>",
-                percentile(&v, p).map_or_else(|| "–".to_string(), human)
+                v.percentile(p as usize)
+                    .map_or_else(|| "–".to_string(), human)
             );
         }
-        let _ = writeln!(
-            h,
-            "<td class=\"num\">{}</td></tr>",
-            v.last().map_or_else(|| "–".to_string(), |m| human(*m))
-        );
+        h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
+}
+
+/// The percentile table of `latencies`, or what kept them from being read back.
+fn latency_percentiles<'a>(h: &mut String, latencies: impl Iterator<Item = &'a Latencies>) {
+    let mut spread = Spread::default();
+    match latencies
+        .into_iter()
+        .try_for_each(|l| add_to_spread(&mut spread, l))
+    {
+        Ok(()) => percentile_table(h, &spread),
+        Err(err) => {
+            let _ = writeln!(
+                h,
+                "<p>The latencies could not be read back: {}</p>",
+                e(&format!("{err:#}"))
+            );
+        }
+    }
 }
 
 /// Renders `report.html`.
@@ -223,7 +239,7 @@ pub(super) fn render(reports: &[&ScenarioReport], meta: &RunMeta) -> String {
     if reports.iter().all(|r| r.latencies.is_empty()) {
         h.push_str("<p>No answers to citizens' messages in these runs.</p>\n");
     } else {
-        percentile_table(&mut h, reports.iter().flat_map(|r| r.latencies.iter()));
+        latency_percentiles(&mut h, reports.iter().map(|r| &r.latencies));
     }
 
     let _ = writeln!(
@@ -443,7 +459,7 @@ fn scenario_section(h: &mut String, i: usize, r: &ScenarioReport) {
     }
     if !r.latencies.is_empty() {
         h.push_str("<h3>Latencies</h3>\n");
-        percentile_table(h, r.latencies.iter());
+        latency_percentiles(h, std::iter::once(&r.latencies));
         if r.latencies.len() >= MIN_CHART_EVENTS {
             h.push_str(&latency_svg(&r.latencies));
         }
@@ -502,7 +518,9 @@ fn latency_table(h: &mut String, r: &ScenarioReport) {
         "<details class=\"fold\"><summary>{}</summary>\n<table class=\"latencies\">\n<tr><th>citizen · subject</th><th>message → answer</th><th>sent → arrived</th><th class=\"num\">latency</th></tr>",
         e(&label)
     );
-    for l in r.latencies.iter().take(shown) {
+    // A scratch database that cannot be read back leaves the table empty; the percentile
+    // table above says why.
+    for l in r.latencies.first(shown).unwrap_or_default() {
         let what = if l.detail.is_empty() {
             l.kind.name().to_string()
         } else {
@@ -706,7 +724,7 @@ fn bucket_of(secs: i64) -> usize {
         .unwrap_or(BUCKETS.len() - 1)
 }
 
-fn latency_svg(latencies: &[Latency]) -> String {
+fn latency_svg(latencies: &Latencies) -> String {
     const W: f64 = 880.0;
     const LEFT: f64 = 48.0;
     const RIGHT: f64 = 16.0;
@@ -714,13 +732,14 @@ fn latency_svg(latencies: &[Latency]) -> String {
     const PH: f64 = 140.0;
     const HEIGHT: f64 = TOP + PH + 36.0;
     let mut counts = [[0u64; 3]; BUCKETS.len()];
-    for l in latencies {
+    // Unreadable latencies leave the chart empty; the percentile table above says why.
+    let _ = latencies.for_each(|l| {
         let k = LatencyKind::ALL
             .iter()
             .position(|x| *x == l.kind)
             .unwrap_or(0);
         counts[bucket_of(l.seconds)][k] += 1;
-    }
+    });
     let maxc = counts
         .iter()
         .flat_map(|b| b.iter().copied())
@@ -977,14 +996,19 @@ mod tests {
     /// Nearest rank: p50 of 1..=10 is 5, p90 is 9, p95 and p99 are 10; nothing for no values.
     #[test]
     fn percentiles_by_nearest_rank() {
-        let v: Vec<i64> = (1..=10).collect();
+        let mut v = Seconds::default();
+        for s in (1..=10).rev() {
+            v.add(s);
+        }
         let got: Vec<Option<i64>> = [50, 90, 95, 99, 100]
             .iter()
-            .map(|p| percentile(&v, *p))
+            .map(|p| v.percentile(*p))
             .collect();
         assert_eq!(got, [Some(5), Some(9), Some(10), Some(10), Some(10)]);
-        assert_eq!(percentile(&[7], 0), Some(7));
-        assert_eq!(percentile(&[], 50), None);
+        let mut one = Seconds::default();
+        one.add(7);
+        assert_eq!(one.percentile(0), Some(7));
+        assert_eq!(Seconds::default().percentile(50), None);
     }
 
     /// A week fits in 3-hour bins, a month in 12-hour bins; counts land in their bin.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{DeadlineBar, HourCount, Latency, ScenarioReport, totals};
+use super::{DeadlineBar, HourCount, Latencies, ScenarioReport, totals};
 use crate::model::CheckOutcome;
 
 /// Version of the file's layout; raised when a field changes meaning or disappears.
@@ -50,7 +50,7 @@ struct JsonScenario<'a> {
     virtual_start: Option<&'a str>,
     virtual_end: Option<&'a str>,
     throughput: &'a [HourCount],
-    latencies: &'a [Latency],
+    latencies: &'a Latencies,
     deadlines: &'a [DeadlineBar],
     /// The scenario's run folder, null when it has none (a skipped scenario).
     run_folder: Option<String>,

@@ -20,6 +20,7 @@ mod html;
 mod json;
 mod junit;
 mod markdown;
+mod spill;
 pub mod summary;
 
 use std::collections::BTreeMap;
@@ -33,6 +34,7 @@ use crate::model::CheckOutcome;
 use crate::run::RunResult;
 
 pub use analysis::{DeadlineBar, DeadlineStatus, HourCount, Latency, LatencyKind};
+pub use spill::Latencies;
 
 /// The file names [`write_all`] writes, in the order it writes them.
 pub const FILES: [&str; 4] = ["report.json", "junit.xml", "summary.md", "report.html"];
@@ -62,8 +64,9 @@ pub struct ScenarioReport {
     /// Virtual time of the first and the last event (RFC 3339, local offset).
     pub virtual_start: Option<String>,
     pub virtual_end: Option<String>,
-    /// Per sent message, the time until each confirmation, Meldung and reply arrived.
-    pub latencies: Vec<Latency>,
+    /// Per sent message, the time until each confirmation, Meldung and reply arrived (read
+    /// back from the analysis's database, `spill.rs`).
+    pub latencies: Latencies,
     /// Every `deadline.computed` with the reply it waited for.
     pub deadlines: Vec<DeadlineBar>,
     /// Messages accepted and stored per virtual hour since the start (hours with activity).
@@ -86,13 +89,16 @@ pub const THRESHOLD_KINDS: [&str; 3] = ["latency", "throughput", "delivery"];
 impl ScenarioReport {
     /// The report of a finished run with its golden-file status.
     pub fn from(result: &RunResult, golden: &str) -> Self {
-        let a = analysis::analyse_trace(&result.journal);
+        let (a, error) = match analysis::analyse_trace(&result.journal) {
+            Ok(a) => (a, None),
+            Err(e) => (analysis::Analysis::default(), Some(format!("{e:#}"))),
+        };
         Self {
             name: result.name.clone(),
             seed: result.seed,
             path: None,
             golden: golden.to_string(),
-            error: None,
+            error,
             skipped: None,
             checks: result.checks.clone(),
             event_counts: a.event_counts,
@@ -121,7 +127,7 @@ impl ScenarioReport {
             event_counts: BTreeMap::new(),
             virtual_start: None,
             virtual_end: None,
-            latencies: Vec::new(),
+            latencies: Latencies::default(),
             deadlines: Vec::new(),
             throughput: Vec::new(),
             wall: None,
