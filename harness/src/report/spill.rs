@@ -81,7 +81,17 @@ impl Spill {
 
     /// Ends the writing (one transaction for the whole analysis).
     pub fn commit(&self) -> Result<()> {
-        self.conn().execute_batch("COMMIT")?;
+        let conn = self.conn();
+        conn.execute_batch("COMMIT")?;
+        let bytes: i64 = conn.query_row(
+            "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
+            [],
+            |r| r.get(0),
+        )?;
+        tracing::debug!(
+            "reports' analysis: temporary database of {:.1} MB",
+            bytes as f64 / 1e6
+        );
         Ok(())
     }
 
