@@ -37,11 +37,28 @@ pub struct Setting<'a> {
 pub struct Judge<'a> {
     /// The scenario's expectations, cloned: their judging state belongs to this run.
     expectations: Vec<Expectation>,
+    verdicts: Vec<Option<CheckOutcome>>,
+    reads: Reads<'a>,
+}
+
+/// What every kind reads besides the observation (apart from the expectations, so that a
+/// kind may be asked while the others' context is lent out).
+struct Reads<'a> {
     setting: Setting<'a>,
     trace: &'a Trace,
-    verdicts: Vec<Option<CheckOutcome>>,
     /// One ledger per traffic an expectation names (`replies.rs`).
     ledgers: BTreeMap<String, Ledger>,
+}
+
+impl Reads<'_> {
+    fn cx<'s>(&'s self, obs: &'s Observation<'s>) -> Cx<'s> {
+        Cx {
+            obs,
+            setting: &self.setting,
+            trace: self.trace,
+            ledgers: &self.ledgers,
+        }
+    }
 }
 
 impl<'a> Judge<'a> {
@@ -53,10 +70,12 @@ impl<'a> Judge<'a> {
             .collect();
         Self {
             expectations: expectations.to_vec(),
-            setting,
-            trace,
             verdicts: vec![None; expectations.len()],
-            ledgers,
+            reads: Reads {
+                setting,
+                trace,
+                ledgers,
+            },
         }
     }
 
@@ -73,7 +92,7 @@ impl<'a> Judge<'a> {
         } = verdict;
         let id = self.expectations[i].id.clone();
         let traced = trace.unwrap_or_else(|| detail.clone());
-        self.trace.emit(if passed {
+        self.reads.trace.emit(if passed {
             EventKind::CheckPassed {
                 check: id.clone(),
                 detail: traced,
@@ -93,14 +112,14 @@ impl<'a> Judge<'a> {
     fn keep_ledgers(&mut self, obs: &Observation<'_>, all: bool) {
         for s in obs.fresh {
             if let Some((traffic, _)) = s.step_id.rsplit_once('#')
-                && let Some(ledger) = self.ledgers.get_mut(traffic)
+                && let Some(ledger) = self.reads.ledgers.get_mut(traffic)
             {
                 ledger.absorb(s);
             }
         }
-        let traffics: Vec<String> = self.ledgers.keys().cloned().collect();
+        let traffics: Vec<String> = self.reads.ledgers.keys().cloned().collect();
         for traffic in traffics {
-            let ledger = &self.ledgers[&traffic];
+            let ledger = &self.reads.ledgers[&traffic];
             // An expectation observed at each instant decides once the traffic is complete,
             // from every message's reply as of now.
             let watched = ledger.sent() >= obs.traffic_total(&traffic)
@@ -112,8 +131,9 @@ impl<'a> Judge<'a> {
             if !(all || watched || ledger.wants_sweep()) {
                 continue;
             }
-            let setting = &self.setting;
+            let setting = &self.reads.setting;
             let replied = self
+                .reads
                 .ledgers
                 .get_mut(&traffic)
                 .expect("a ledger per listed traffic")
@@ -123,12 +143,7 @@ impl<'a> Judge<'a> {
             if replied.is_empty() {
                 continue;
             }
-            let cx = Cx {
-                obs,
-                setting: &self.setting,
-                trace: self.trace,
-                ledgers: &self.ledgers,
-            };
+            let cx = self.reads.cx(obs);
             for (e, verdict) in self.expectations.iter_mut().zip(&self.verdicts) {
                 if verdict.is_none() && e.traffic.as_deref() == Some(&traffic) {
                     for r in &replied {
@@ -146,12 +161,7 @@ impl<'a> Judge<'a> {
             if self.verdicts[i].is_some() {
                 continue;
             }
-            let cx = Cx {
-                obs,
-                setting: &self.setting,
-                trace: self.trace,
-                ledgers: &self.ledgers,
-            };
+            let cx = self.reads.cx(obs);
             let e = &mut self.expectations[i];
             let verdict = match (e.shape.timing, e.shape.about) {
                 (Timing::AtEnd, _) => None,
@@ -188,12 +198,7 @@ impl<'a> Judge<'a> {
                 if self.verdicts[i].is_some() || self.expectations[i].shape.timing != timing {
                     continue;
                 }
-                let cx = Cx {
-                    obs,
-                    setting: &self.setting,
-                    trace: self.trace,
-                    ledgers: &self.ledgers,
-                };
+                let cx = self.reads.cx(obs);
                 if let Some(v) = self.expectations[i].kind.finish(&cx) {
                     self.decide(i, v);
                 }
@@ -203,12 +208,7 @@ impl<'a> Judge<'a> {
             if self.verdicts[i].is_some() {
                 continue;
             }
-            let cx = Cx {
-                obs,
-                setting: &self.setting,
-                trace: self.trace,
-                ledgers: &self.ledgers,
-            };
+            let cx = self.reads.cx(obs);
             let reasons = super::unmet::reasons(&cx, &self.expectations[i]);
             let why = if reasons.is_empty() {
                 String::new()

@@ -69,6 +69,16 @@ impl Bench {
 
     /// Validates `[[expect]]` tables about step "anzeige" as the scenario loader would.
     fn expectations(&self, toml: &str) -> Vec<Expectation> {
+        self.expectations_about(toml, &["anzeige"], &[])
+    }
+
+    /// Validates `[[expect]]` tables in a file with these steps and traffics.
+    fn expectations_about(
+        &self,
+        toml: &str,
+        steps: &[&str],
+        traffics: &[&str],
+    ) -> Vec<Expectation> {
         #[derive(Deserialize)]
         struct Tables {
             expect: Vec<ExpectSpec>,
@@ -85,8 +95,8 @@ impl Bench {
             &Known {
                 start: &self.start,
                 place: &self.place,
-                step_ids: &["anzeige"],
-                traffic_ids: &[],
+                step_ids: steps,
+                traffic_ids: traffics,
                 procedures: &procedures,
                 has_dms: false,
                 receive: ReceiveMode::Push,

@@ -274,19 +274,7 @@ fn analyse_passes(each: impl Fn(&mut dyn FnMut(&Event))) -> Result<Analysis> {
     out.virtual_start = run_started.or(first);
     let start = out.virtual_start.as_deref().and_then(ts);
 
-    let mut pairing = Pairing {
-        spill: &spill,
-        pool: senders,
-        active: HashMap::new(),
-        sent: 0,
-        tie: 0,
-        unanswered: BTreeSet::new(),
-        unanswered_by_from: HashMap::new(),
-        awaiting_reply: HashMap::new(),
-        deadlines: Vec::new(),
-        accepted: 0,
-        failed: None,
-    };
+    let mut pairing = Pairing::new(&spill, senders);
     let mut hours: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
     let hour_of = |at: &str| -> Option<i64> {
         Some(ts(at)?.duration_since(start?).as_secs().div_euclid(3600))
@@ -359,7 +347,24 @@ struct Pairing<'s> {
     failed: Option<anyhow::Error>,
 }
 
-impl Pairing<'_> {
+impl<'s> Pairing<'s> {
+    /// A pairing that writes to `spill` and shares the strings of `pool`.
+    fn new(spill: &'s Spill, pool: Pool) -> Self {
+        Self {
+            spill,
+            active: HashMap::new(),
+            sent: 0,
+            tie: 0,
+            unanswered: BTreeSet::new(),
+            unanswered_by_from: HashMap::new(),
+            awaiting_reply: HashMap::new(),
+            deadlines: Vec::new(),
+            accepted: 0,
+            pool,
+            failed: None,
+        }
+    }
+
     fn feed(&mut self, e: &Event) -> Result<()> {
         match &e.kind {
             EventKind::CitizenSent {
@@ -833,19 +838,7 @@ mod tests {
     #[test]
     fn the_pairing_forgets_replied_sends() {
         let spill = Spill::create().unwrap();
-        let mut pairing = Pairing {
-            spill: &spill,
-            pool: Pool::default(),
-            active: HashMap::new(),
-            sent: 0,
-            tie: 0,
-            unanswered: BTreeSet::new(),
-            unanswered_by_from: HashMap::new(),
-            awaiting_reply: HashMap::new(),
-            deadlines: Vec::new(),
-            accepted: 0,
-            failed: None,
-        };
+        let mut pairing = Pairing::new(&spill, Pool::default());
         let i = "amt@y.de";
         let at = "2025-03-03T09:00:00+01:00";
         let mut seq = 0;

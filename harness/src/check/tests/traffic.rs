@@ -29,24 +29,7 @@ per_day = 1
 "#;
 
 fn traffic_expectations(bench: &Bench, toml: &str) -> Vec<Expectation> {
-    #[derive(Deserialize)]
-    struct Tables {
-        expect: Vec<ExpectSpec>,
-    }
-    let tables: Tables = toml::from_str(toml).unwrap();
-    parse_all(
-        &tables.expect,
-        &Known {
-            start: &bench.start,
-            place: &bench.place,
-            step_ids: &[],
-            traffic_ids: &["gewerbe"],
-            procedures: &[],
-            has_dms: false,
-            receive: ReceiveMode::Push,
-        },
-    )
-    .unwrap()
+    bench.expectations_about(toml, &[], &["gewerbe"])
 }
 
 /// Arrival `n` of traffic "gewerbe", from its own citizen, sent `offset` after the start.
@@ -96,15 +79,15 @@ fn reply(send: &SendOutcome, at: Timestamp) -> StoredMessage {
     }
 }
 
-fn observe(
+/// What the judge sees at `at` after the start (the clock moves there).
+fn seen<'a>(
     bench: &Bench,
-    judge: &mut Judge<'_>,
     at: &str,
-    fresh: &[SendOutcome],
-    world: &Recorded,
-    totals: &[(String, usize)],
-) {
-    let obs = Observation {
+    fresh: &'a [SendOutcome],
+    world: &'a Recorded,
+    totals: &'a [(String, usize)],
+) -> Observation<'a> {
+    Observation {
         now: bench.at(at),
         steps: &[],
         fresh,
@@ -113,8 +96,18 @@ fn observe(
         trust_anchor: &[],
         traffic_totals: totals,
         dms: None,
-    };
-    judge.observe(&obs);
+    }
+}
+
+fn observe(
+    bench: &Bench,
+    judge: &mut Judge<'_>,
+    at: &str,
+    fresh: &[SendOutcome],
+    world: &Recorded,
+    totals: &[(String, usize)],
+) {
+    judge.observe(&seen(bench, at, fresh, world, totals));
 }
 
 #[test]
@@ -155,16 +148,7 @@ fn traffic_kinds_count_each_reply_once_and_in_send_order() {
         bench.traced_detail("alle"),
         "5 sent, 4 accepted, 1 refused by the provider; 2 replied before the gewerbe-empfang deadline (p50 2h 0m, p95 4h 0m, max 4h 0m), 1 late (gewerbe#4), 1 without reply (gewerbe#5)"
     );
-    judge.finish(&Observation {
-        now: bench.at("P8D"),
-        steps: &[],
-        fresh: &[],
-        world: &world,
-        intake_address: INTAKE,
-        trust_anchor: &[],
-        traffic_totals: &totals,
-        dms: None,
-    });
+    judge.finish(&seen(&bench, "P8D", &[], &world, &totals));
     let outcome =
         |id: &str| -> CheckOutcome { judge.outcomes().into_iter().find(|o| o.id == id).unwrap() };
     let p50 = outcome("p50");
