@@ -11,12 +11,12 @@
 //! each arrival's send once and hands the replies its sweeps find to those kinds, before it
 //! asks them at that instant.
 
+use std::collections::BTreeMap;
+
 use demail_sim::clock::format_instant;
 use demail_sim::intake::config::IntakeFile;
 use demail_sim::law::Place;
 use demail_sim::trace::{EventKind, Trace};
-
-use std::collections::BTreeMap;
 
 use super::replies::Ledger;
 use super::{About, Cx, Expectation, Timing, Verdict};
@@ -132,14 +132,12 @@ impl<'a> Judge<'a> {
                 continue;
             }
             let setting = &self.reads.setting;
-            let replied = self
-                .reads
-                .ledgers
-                .get_mut(&traffic)
-                .expect("a ledger per listed traffic")
-                .sweep(obs.world, |m, id| {
-                    super::lookup::is_reply_to(setting, m, id)
-                });
+            let Some(ledger) = self.reads.ledgers.get_mut(&traffic) else {
+                continue;
+            };
+            let replied = ledger.sweep(obs.world, |m, id| {
+                super::lookup::is_reply_to(setting, m, id)
+            });
             if replied.is_empty() {
                 continue;
             }
