@@ -47,6 +47,11 @@ impl LatencyKind {
     /// All kinds, in chart order.
     pub const ALL: [LatencyKind; 3] = [Self::Confirmation, Self::Notification, Self::Reply];
 
+    /// The position in [`LatencyKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The lowercase name used in the files.
     pub fn name(self) -> &'static str {
         match self {
@@ -63,17 +68,17 @@ pub struct Latency {
     /// `seq` of the `citizen.sent` event.
     pub sent_seq: u64,
     /// Citizen id.
-    pub citizen: Arc<str>,
+    pub citizen: String,
     /// Subject of the citizen's message.
-    pub subject: Arc<str>,
+    pub subject: String,
     /// `X-de-mail-message-id` of the citizen's message (from `provider.accepted`).
-    pub message_id: Arc<str>,
+    pub message_id: String,
     /// Virtual time of the `citizen.sent`.
-    pub sent_at: Arc<str>,
+    pub sent_at: String,
     /// What answered.
     pub kind: LatencyKind,
     /// Confirmation type (dispatch/receipt/retrieve), notification type, or "" for a reply.
-    pub detail: Arc<str>,
+    pub detail: String,
     /// `message_id` of the answer.
     pub answer_id: String,
     /// Virtual time the answer arrived in the citizen's mailbox.
@@ -169,9 +174,8 @@ fn lower(s: &str) -> String {
     s.trim().to_ascii_lowercase()
 }
 
-/// One copy of each repeated string (addresses, citizen ids, subjects, kinds of answer): a
-/// long run's sends and latencies share them instead of holding a copy each (the year's
-/// analysis held 163,020 copies of the intake's address).
+/// One copy of each address: the senders (whose mailboxes' arrivals are recorded) and the
+/// indexes of the sends in memory share them.
 #[derive(Default)]
 struct Pool(HashSet<Arc<str>>);
 
@@ -196,12 +200,12 @@ impl Pool {
 /// needs later is in the analysis's database (`spill.rs`).
 struct Active {
     seq: u64,
-    at: Arc<str>,
-    citizen: Arc<str>,
+    at: String,
+    citizen: String,
     from: Arc<str>,
     to: Vec<Arc<str>>,
-    subject: Arc<str>,
-    message_id: Option<Arc<str>>,
+    subject: String,
+    message_id: Option<String>,
 }
 
 /// Analyses the events of one run (in any order; they are sorted by `seq`).
@@ -384,11 +388,11 @@ impl<'s> Pairing<'s> {
                     .insert(i);
                 let active = Active {
                     seq: e.seq,
-                    at: Arc::from(e.at.as_str()),
-                    citizen: self.pool.get(citizen),
+                    at: e.at.clone(),
+                    citizen: citizen.clone(),
                     from,
                     to: to.iter().map(|t| self.pool.get(&lower(t))).collect(),
-                    subject: self.pool.get(subject),
+                    subject: subject.clone(),
                     message_id: None,
                 };
                 self.active.insert(i, active);
@@ -474,7 +478,7 @@ impl<'s> Pairing<'s> {
         if let Some(i) = first {
             self.unanswered.remove(&i);
             if let Some(s) = self.active.get_mut(&i) {
-                s.message_id = Some(Arc::from(message_id));
+                s.message_id = Some(message_id.to_string());
                 self.accepted += 1;
                 self.spill.accepted_send(
                     s.seq,

@@ -142,13 +142,7 @@ type Spread = [Seconds; 3];
 
 /// Adds `latencies` (read back from the analysis's database) to `spread`.
 fn add_to_spread(spread: &mut Spread, latencies: &Latencies) -> anyhow::Result<()> {
-    latencies.for_each(|l| {
-        let k = LatencyKind::ALL
-            .iter()
-            .position(|x| *x == l.kind)
-            .unwrap_or(0);
-        spread[k].add(l.seconds);
-    })
+    latencies.for_each(|l| spread[l.kind.index()].add(l.seconds))
 }
 
 /// Writes a percentile table (p50/p90/p95/p99/max per latency kind) of `spread`.
@@ -734,11 +728,7 @@ fn latency_svg(latencies: &Latencies) -> String {
     let mut counts = [[0u64; 3]; BUCKETS.len()];
     // Unreadable latencies leave the chart empty; the percentile table above says why.
     let _ = latencies.for_each(|l| {
-        let k = LatencyKind::ALL
-            .iter()
-            .position(|x| *x == l.kind)
-            .unwrap_or(0);
-        counts[bucket_of(l.seconds)][k] += 1;
+        counts[bucket_of(l.seconds)][l.kind.index()] += 1;
     });
     let maxc = counts
         .iter()

@@ -225,7 +225,7 @@ impl Spill {
                 seq(send_seq),
                 seq(answer_seq),
                 seq(tie),
-                kind as i64,
+                kind.index() as i64,
                 detail,
                 answer_id,
                 arrived_at,
@@ -253,19 +253,18 @@ impl Spill {
         let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
         let mut rows = stmt.query(params![limit])?;
         while let Some(r) = rows.next()? {
-            let kind = match r.get::<_, i64>(5)? {
-                0 => LatencyKind::Confirmation,
-                1 => LatencyKind::Notification,
-                _ => LatencyKind::Reply,
-            };
+            let kind = usize::try_from(r.get::<_, i64>(5)?)
+                .ok()
+                .and_then(|k| LatencyKind::ALL.get(k).copied())
+                .unwrap_or(LatencyKind::Reply);
             f(Latency {
                 sent_seq: r.get::<_, i64>(0)? as u64,
-                citizen: Arc::from(r.get_ref(1)?.as_str()?),
-                subject: Arc::from(r.get_ref(2)?.as_str()?),
-                message_id: Arc::from(r.get_ref(3)?.as_str()?),
-                sent_at: Arc::from(r.get_ref(4)?.as_str()?),
+                citizen: r.get(1)?,
+                subject: r.get(2)?,
+                message_id: r.get(3)?,
+                sent_at: r.get(4)?,
                 kind,
-                detail: Arc::from(r.get_ref(6)?.as_str()?),
+                detail: r.get(6)?,
                 answer_id: r.get(7)?,
                 arrived_at: r.get(8)?,
                 seconds: r.get(9)?,
@@ -314,10 +313,10 @@ impl Latencies {
                 .execute(params![
                     seq(l.sent_seq),
                     seq(i),
-                    &*l.sent_at,
-                    &*l.citizen,
-                    &*l.subject,
-                    &*l.message_id
+                    l.sent_at,
+                    l.citizen,
+                    l.subject,
+                    l.message_id
                 ])?;
             spill.latency(
                 l.sent_seq,

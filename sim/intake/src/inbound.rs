@@ -53,9 +53,7 @@ impl Handler {
             bare_line_end: None,
         }
     }
-}
 
-impl Handler {
     /// The answer to every command once the intake was dropped (its listener lives on).
     fn stopped(&self) -> Option<Response> {
         self.intake
