@@ -836,6 +836,42 @@ mod tests {
         assert_eq!(r.latencies.first(1).unwrap()[0].answer_id, "r1");
     }
 
+    /// Hostile strings in the trace (quotes, SQL, a NUL byte, a long value) go through the
+    /// analysis's database as values and come back unchanged.
+    #[test]
+    fn hostile_strings_round_trip_through_the_database() {
+        let (a, i) = ("a@x.de", "amt@y.de");
+        let hostile = format!("x'); DROP TABLE sends; --\"\0{}", "ü".repeat(100_000));
+        let mut send = sent(1, "2025-03-03T09:00:00+01:00", a, i);
+        if let EventKind::CitizenSent {
+            citizen, subject, ..
+        } = &mut send.kind
+        {
+            citizen.clone_from(&hostile);
+            subject.clone_from(&hostile);
+        }
+        let events = vec![
+            send,
+            accepted(2, "2025-03-03T09:00:00+01:00", &hostile, a, i),
+            confirmation(
+                3,
+                "2025-03-03T09:00:00+01:00",
+                "receipt",
+                &hostile,
+                "c'1",
+                a,
+            ),
+            stored(4, "2025-03-03T09:00:05+01:00", a, "c'1"),
+        ];
+        let r = analyse(&events).unwrap();
+        let l = &r.latencies.to_vec().unwrap()[0];
+        assert_eq!(l.citizen, hostile);
+        assert_eq!(l.subject, hostile);
+        assert_eq!(l.message_id, hostile);
+        assert_eq!(l.answer_id, "c'1");
+        assert_eq!(l.seconds, 5);
+    }
+
     /// The pairing keeps in memory only the sends something may still pair with: a thousand
     /// answered and replied messages leave nothing behind, and all their latencies are in the
     /// database.
