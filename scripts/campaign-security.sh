@@ -40,15 +40,17 @@ broken or foreign seal not binding (flawed intakes caught)|demail-harness|flaws|
 EOF
 )
 
+# Always the whole workspace: `-p demail-sim` alone resolves its dependencies' features
+# differently and so rebuilds demail-sim and every test of it (2 GB more of target/ and
+# minutes of CI, seen 2026-12-07). After `cargo test --workspace` this build is a no-op.
 echo "building the tests …"
-cargo test --locked -q -p demail-sim --no-run --tests >/dev/null 2>&1 || { echo "build failed" >&2; exit 2; }
-cargo test --locked -q -p demail-harness --no-run --test view --test flaws >/dev/null 2>&1 || { echo "build failed" >&2; exit 2; }
+cargo test --locked -q --workspace --no-run >/dev/null 2>&1 || { echo "build failed" >&2; exit 2; }
 
 total=0; refused=0; failed_rows=()
 while IFS='|' read -r attack pkg file name; do
   [ -n "$attack" ] || continue
   total=$((total + 1))
-  if out=$(cargo test --locked -q -p "$pkg" --test "$file" -- --exact "$name" 2>&1) \
+  if out=$(cargo test --locked -q --workspace --test "$file" -- --exact "$name" 2>&1) \
      && grep -q "test result: ok. 1 passed" <<<"$out"; then
     refused=$((refused + 1))
     printf '  refused      %-58s %s::%s\n' "$attack" "$file" "$name"
