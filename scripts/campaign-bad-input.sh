@@ -20,10 +20,10 @@ seed="${SEED:-18}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 CAMPAIGN_SCALE="$scale" CAMPAIGN_SEED="$seed" \
-  cargo test --locked -q -p demail-sim --test campaign_bad_input -- --nocapture 2>&1 | tee "$log" |
+  cargo test --locked -q --workspace --test campaign_bad_input -- --nocapture 2>&1 | tee "$log" |
   grep -v '^running \|^test \|^$\|^test result\|^\.$'
 FUZZ_ITERATIONS=$((40 * scale)) FUZZ_SEED="$seed" \
-  cargo test --locked -q -p demail-harness --test fuzz_files -- --nocapture 2>&1 | tee -a "$log" |
+  cargo test --locked -q --workspace --test integration -- fuzz_files:: --nocapture 2>&1 | tee -a "$log" |
   grep -v '^running \|^test \|^$\|^test result\|^\.$'
 faces=$(grep -o '^bad-input campaign, seed [0-9]*, [0-9]* inputs' "$log" | grep -o '[0-9]* inputs$' | grep -o '^[0-9]*')
 files=$(grep -o '[0-9]* mutated files' "$log" | grep -o '^[0-9]*')

@@ -16,4 +16,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CAMPAIGN_TRIALS="${TRIALS:-20}"
 export CAMPAIGN_SEED="${SEED:-18}"
-exec cargo test --locked -p demail-harness --test campaign_crash -- --nocapture
+exec cargo test --locked --workspace --test campaign_crash -- --nocapture

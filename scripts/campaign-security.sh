@@ -8,7 +8,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# attack | package | test file | test name (one row per test; an attack may have several)
+# attack | package | test file | test name (one row per test; an attack may have several).
+# Each package builds the files under tests/ into one binary, `integration`, in which a test
+# is named file::test.
 MATRIX=$(cat <<'EOF'
 AUTH before STARTTLS (SMTP submission)|demail-sim|smtp_faces|auth_requires_tls
 AUTH before STLS (POP3)|demail-sim|pop3|logins_need_tls
@@ -50,7 +52,7 @@ total=0; refused=0; failed_rows=()
 while IFS='|' read -r attack pkg file name; do
   [ -n "$attack" ] || continue
   total=$((total + 1))
-  if out=$(cargo test --locked -q --workspace --test "$file" -- --exact "$name" 2>&1) \
+  if out=$(cargo test --locked -q --workspace --test integration -- --exact "$file::$name" 2>&1) \
      && grep -q "test result: ok. 1 passed" <<<"$out"; then
     refused=$((refused + 1))
     printf '  refused      %-58s %s::%s\n' "$attack" "$file" "$name"

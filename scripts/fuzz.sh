@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 budget="${SECONDS_BUDGET:-300}"
-cargo test --locked --no-run -p demail-sim --test fuzz_wire --test fuzz_sessions -p demail-harness --test fuzz_files >/dev/null
+cargo test --locked --no-run --workspace --test integration >/dev/null
 # Cases per property of fuzz_sessions (5 properties, one fresh provider per case).
 session_cases=100
 start=$(date +%s)
@@ -24,19 +24,19 @@ sessions=0
 while (( $(date +%s) - start < budget )); do
   round=$((round + 1))
   seed=$((1000 + round))
-  if ! PROPTEST_RNG_SEED="$seed" FUZZ_CASES=2000 cargo test --locked -q -p demail-sim --test fuzz_wire >/tmp/fuzz-wire.log 2>&1; then
+  if ! PROPTEST_RNG_SEED="$seed" FUZZ_CASES=2000 cargo test --locked -q --workspace --test integration -- fuzz_wire:: >/tmp/fuzz-wire.log 2>&1; then
     cat /tmp/fuzz-wire.log
-    echo "fuzz_wire failed in round $round: replay with PROPTEST_RNG_SEED=$seed FUZZ_CASES=2000 cargo test -p demail-sim --test fuzz_wire" >&2
+    echo "fuzz_wire failed in round $round: replay with PROPTEST_RNG_SEED=$seed FUZZ_CASES=2000 cargo test --workspace --test integration -- fuzz_wire::" >&2
     exit 1
   fi
-  if ! PROPTEST_RNG_SEED="$seed" FUZZ_CASES="$session_cases" cargo test --locked -q -p demail-sim --test fuzz_sessions >/tmp/fuzz-sessions.log 2>&1; then
+  if ! PROPTEST_RNG_SEED="$seed" FUZZ_CASES="$session_cases" cargo test --locked -q --workspace --test integration -- fuzz_sessions:: >/tmp/fuzz-sessions.log 2>&1; then
     cat /tmp/fuzz-sessions.log
-    echo "fuzz_sessions failed in round $round: replay with PROPTEST_RNG_SEED=$seed FUZZ_CASES=$session_cases cargo test -p demail-sim --test fuzz_sessions" >&2
+    echo "fuzz_sessions failed in round $round: replay with PROPTEST_RNG_SEED=$seed FUZZ_CASES=$session_cases cargo test --workspace --test integration -- fuzz_sessions::" >&2
     exit 1
   fi
-  if ! FUZZ_SEED="$seed" FUZZ_ITERATIONS=200 cargo test --locked -q -p demail-harness --test fuzz_files -- --nocapture >/tmp/fuzz-files.log 2>&1; then
+  if ! FUZZ_SEED="$seed" FUZZ_ITERATIONS=200 cargo test --locked -q --workspace --test integration -- fuzz_files:: --nocapture >/tmp/fuzz-files.log 2>&1; then
     cat /tmp/fuzz-files.log
-    echo "fuzz_files failed in round $round: replay with FUZZ_SEED=$seed FUZZ_ITERATIONS=200 cargo test -p demail-harness --test fuzz_files" >&2
+    echo "fuzz_files failed in round $round: replay with FUZZ_SEED=$seed FUZZ_ITERATIONS=200 cargo test --workspace --test integration -- fuzz_files::" >&2
     exit 1
   fi
   cases=$((cases + 2 * 2000))

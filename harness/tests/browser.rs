@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-mod bin_common;
+use crate::bin_common;
 
 use bin_common::{bin, chromium, stderr, temp};
 

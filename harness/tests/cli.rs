@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-mod bin_common;
+use crate::bin_common;
 
 use bin_common::{bin, stderr, workspace};
 

@@ -26,6 +26,6 @@ fn docs_certification_lists_the_catalogue() {
     }
     assert!(
         doc[start..end] == expected,
-        "docs/certification.md is out of date (DEMAIL_UPDATE_DOCS=1 cargo test --test docs_certification rewrites it); the block between the markers should read:\n{expected}"
+        "docs/certification.md is out of date (DEMAIL_UPDATE_DOCS=1 cargo test --test integration -- docs_certification:: rewrites it); the block between the markers should read:\n{expected}"
     );
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Output;
 
-mod bin_common;
+use crate::bin_common;
 
 use bin_common::{bin, temp, workspace};
 

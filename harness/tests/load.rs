@@ -3,7 +3,7 @@
 //! world (counts and report shape, never speed: machines are noisy), the Prometheus
 //! endpoint read by an independent parser (`prometheus-parse`), and located profile errors.
 
-mod bin_common;
+use crate::bin_common;
 
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 
-mod bin_common;
+use crate::bin_common;
 
 use bin_common::{bin, chromium, temp};
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod serve_common;
+use crate::serve_common;
 
 use serve_common::{
     http_get, scratch, start, start_refused, start_with, submit_to, terminate, wait_for_exit,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-mod serve_common;
+use crate::serve_common;
 
 use serve_common::{scratch, start, start_with, submit, terminate, wait_for_exit, wait_for_line};
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-mod bin_common;
+use crate::bin_common;
 
 /// The shipped scenario most tests here run.
 const GEWERBE: &str = "scenarios/gewerbe/anzeige-absenderbestaetigt.toml";

@@ -9,9 +9,9 @@
 //! Needs Debian's `chromium` (`.ci/run` installs it). Without it the test prints "SKIPPED:
 //! chromium missing" and passes, unless the environment variable CI is set: then it fails.
 
-mod bin_common;
-mod cdp_common;
-mod serve_common;
+use crate::bin_common;
+use crate::cdp_common;
+use crate::serve_common;
 
 use cdp_common::open;
 

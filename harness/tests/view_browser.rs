@@ -9,8 +9,8 @@
 //!
 //! Needs Debian's `chromium` (`.ci/run` installs it); skipped loudly without it, failed on CI.
 
-mod bin_common;
-mod cdp_common;
+use crate::bin_common;
+use crate::cdp_common;
 
 use std::path::Path;
 

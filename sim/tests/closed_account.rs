@@ -7,7 +7,7 @@ use demail_sim::demail::{AuthLevel, MessageType};
 use demail_sim::provider::AccountKind;
 use demail_sim::trace::{EventKind, Trace};
 
-mod common;
+use crate::common;
 
 use common::{Client, PASSWORD, WorldBuilder, account};
 

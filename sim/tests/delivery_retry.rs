@@ -19,7 +19,7 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-mod common;
+use crate::common;
 
 use common::WorldBuilder;
 

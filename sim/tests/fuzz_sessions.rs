@@ -37,7 +37,7 @@ use proptest::test_runner::TestCaseError;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-mod common;
+use crate::common;
 
 use common::{Io, PASSWORD, World, WorldBuilder};
 

@@ -15,7 +15,7 @@ use demail_sim::trace::{EventKind, Trace};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-mod common;
+use crate::common;
 
 use common::{Client, PASSWORD, World, WorldBuilder};
 

@@ -20,7 +20,7 @@ use demail_sim::provider::{AccountKind, connect_all};
 use demail_sim::trace::Trace;
 use jiff::SignedDuration;
 
-mod common;
+use crate::common;
 
 use common::{Client, WorldBuilder};
 

@@ -12,7 +12,7 @@ use demail_sim::provider::delivery::DeliveryHub;
 use demail_sim::provider::{AccountKind, Provider, Route};
 use demail_sim::trace::{EventKind, Trace};
 
-mod common;
+use crate::common;
 
 use common::WorldBuilder;
 

@@ -11,7 +11,7 @@ use demail_sim::trace::{EventKind, Trace};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-mod common;
+use crate::common;
 
 use common::{Client, PASSWORD, World, WorldBuilder};
 

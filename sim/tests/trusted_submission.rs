@@ -10,7 +10,7 @@ use demail_sim::demail::headers::RawMessage;
 use demail_sim::provider::AccountKind;
 use demail_sim::trace::EventKind;
 
-mod common;
+use crate::common;
 
 use common::{Client, WorldBuilder};
 

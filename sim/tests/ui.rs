@@ -15,7 +15,7 @@ use demail_sim::provider::fault::SealFault;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-mod common;
+use crate::common;
 
 use common::{World, WorldBuilder};
 
