@@ -8,6 +8,9 @@
 //! - `handshake_tls13_resumed`: the client keeps its session cache, so after the first
 //!   handshake each one resumes with a ticket from the server (rustls's server defaults);
 //!   what session resumption for simulated citizens would save.
+//! - `handshake_tls13_full_stock_order`: as `handshake_tls13_full`, but the client has
+//!   aws-lc-rs's stock suite order, so TLS13_AES_256_GCM_SHA384 is negotiated instead of our
+//!   clients' TLS13_AES_128_GCM_SHA256 (`demail_sim::crypto_provider`): what that choice saves.
 //!
 //! Run with
 //! `cargo bench -p demail-sim --bench tls_handshake -- --warm-up-time 1 --measurement-time 3`.
@@ -86,6 +89,18 @@ fn bench(c: &mut Criterion) {
     let no_resumption = Arc::new(no_resumption);
     c.bench_function("handshake_tls13_full", |b| {
         b.iter(|| handshake(&no_resumption, &server_config))
+    });
+    let mut stock_order = ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(pki.root_store().unwrap())
+    .with_no_client_auth();
+    stock_order.resumption = rustls::client::Resumption::disabled();
+    let stock_order = Arc::new(stock_order);
+    c.bench_function("handshake_tls13_full_stock_order", |b| {
+        b.iter(|| handshake(&stock_order, &server_config))
     });
     let resuming = fresh();
     c.bench_function("handshake_tls13_resumed", |b| {

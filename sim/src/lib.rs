@@ -20,7 +20,9 @@
 //!   settle signal, the system under test behind one interface, the citizens' SMTP client.
 
 pub use demail_calendar as law;
-pub use demail_core::{clock, http_limit, init_crypto, line_col, pki, refusal, seed, sync, trace};
+pub use demail_core::{
+    clock, crypto_provider, http_limit, init_crypto, line_col, pki, refusal, seed, sync, trace,
+};
 pub use demail_intake as intake;
 pub use demail_population as population;
 pub use demail_provider as provider;
