@@ -102,3 +102,35 @@ fn the_checks_do_not_use_the_runner_or_the_loader() {
         "check files that use the runner or the scenario loader: {offenders:?}"
     );
 }
+
+/// Every file directly under a package's `tests/` is built: it is a module of
+/// `tests/integration.rs` or a `[[test]]` target of its own in the package's Cargo.toml
+/// (`autotests = false` there, so cargo no longer finds new files by itself).
+#[test]
+fn every_test_file_is_built() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut unbuilt = Vec::new();
+    for package in ["sim", "harness"] {
+        let dir = root.join(package).join("tests");
+        let integration = std::fs::read_to_string(dir.join("integration.rs")).unwrap();
+        let manifest = std::fs::read_to_string(root.join(package).join("Cargo.toml")).unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let (Some(stem), Some("rs")) = (
+                path.file_stem().and_then(|s| s.to_str()),
+                path.extension().and_then(|e| e.to_str()),
+            ) else {
+                continue;
+            };
+            let as_module = integration.lines().any(|l| l == format!("mod {stem};"));
+            let as_target = manifest.contains(&format!("path = \"tests/{stem}.rs\""));
+            if !as_module && !as_target {
+                unbuilt.push(format!("{package}/tests/{stem}.rs"));
+            }
+        }
+    }
+    assert!(
+        unbuilt.is_empty(),
+        "not built: {unbuilt:?}; add `mod NAME;` to tests/integration.rs"
+    );
+}
