@@ -1069,7 +1069,6 @@ async fn a_dropped_intake_refuses_sessions() {
 #[tokio::test]
 async fn the_client_chooses_the_cipher_suite() {
     use rustls::CipherSuite::{TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384};
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt as _};
 
     let w = start_world().await;
     let ours = Arc::new(demail_sim::crypto_provider());
@@ -1078,37 +1077,17 @@ async fn the_client_chooses_the_cipher_suite() {
         (ours, TLS13_AES_128_GCM_SHA256),
         (stock, TLS13_AES_256_GCM_SHA384),
     ] {
-        let mut tcp = BufReader::new(
-            TcpStream::connect(w.provider.submission_addr())
-                .await
-                .unwrap(),
-        );
-        // Greeting, EHLO and STARTTLS, each answer read to its last line ("250 ", "220 ").
-        for command in ["", "EHLO test\r\n", "STARTTLS\r\n"] {
-            tcp.get_mut().write_all(command.as_bytes()).await.unwrap();
-            let mut line = String::new();
-            while line.as_bytes().get(3) != Some(&b' ') {
-                line.clear();
-                assert!(
-                    tcp.read_line(&mut line).await.unwrap() > 0,
-                    "closed after {command:?}"
-                );
-            }
-            assert!(line.starts_with('2'), "{command:?}: {line}");
-        }
-        assert!(tcp.buffer().is_empty());
+        let mut c = Client::connect(w.provider.submission_addr()).await;
+        let ehlo = c.cmd("EHLO test").await;
+        assert!(ehlo.starts_with('2'), "{ehlo}");
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_root_certificates(w.pki.root_store().unwrap())
             .with_no_client_auth();
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let mut tls = connector.connect(name, tcp.into_inner()).await.unwrap();
-        let suite = tls.get_ref().1.negotiated_cipher_suite().map(|s| s.suite());
+        let (mut c, suite) = c.starttls_with(config).await;
         assert_eq!(suite, Some(expected));
-        let mut rest = [0u8; 1];
-        tls.write_all(b"QUIT\r\n").await.unwrap();
-        assert!(tls.read(&mut rest).await.unwrap() > 0);
+        let quit = c.cmd("QUIT").await;
+        assert!(!quit.is_empty());
     }
 }

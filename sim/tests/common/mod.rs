@@ -266,19 +266,28 @@ impl Client {
     }
 
     pub async fn starttls(self, pki: &TestPki) -> Self {
+        let config = rustls::ClientConfig::builder()
+            .with_root_certificates(pki.root_store().unwrap())
+            .with_no_client_auth();
+        self.starttls_with(config).await.0
+    }
+
+    /// STARTTLS with the client configuration `config`; also returns the negotiated suite.
+    pub async fn starttls_with(
+        self,
+        config: rustls::ClientConfig,
+    ) -> (Self, Option<rustls::CipherSuite>) {
         let mut c = self;
         let r = c.cmd("STARTTLS").await;
         assert!(r.starts_with("220"), "{r}");
-        let roots = pki.root_store().unwrap();
-        let config = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
         let tls = connector.connect(name, c.io.into_inner()).await.unwrap();
-        Client {
+        let suite = tls.get_ref().1.negotiated_cipher_suite().map(|s| s.suite());
+        let c = Client {
             io: BufReader::new(Box::new(tls)),
-        }
+        };
+        (c, suite)
     }
 
     /// A session on `w`'s relay face as the peer provider `peer` (implicit TLS with a client
