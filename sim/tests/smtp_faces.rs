@@ -1043,6 +1043,53 @@ async fn archived_case_still_catches_a_duplicate() {
     let _ = std::fs::remove_file(&archive);
 }
 
+/// The body of a raw HTTP response as JSON.
+fn json_body(http: &str) -> serde_json::Value {
+    let body = http.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {http}"))
+}
+
+/// The clock answer carries the step's events (docs/sut.md "Events in the clock answer"):
+/// `events_from`, `events` and `next` are what `GET /testbed/events?after=<events_from>`
+/// answers then. A step that does nothing carries none and starts where the last one ended.
+#[tokio::test]
+async fn the_clock_answer_carries_the_steps_events() {
+    let w = start_world().await;
+    let intake = start_intake(&w).await;
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let r = c.send(CITIZEN, INTAKE, &message(CITIZEN, "")).await;
+    assert!(r.starts_with("250"), "{r}");
+    let sealed = w.provider.mailbox(INTAKE).unwrap()[0].raw.clone();
+    let r = push_to_intake(&w, &intake, &sealed).await;
+    assert!(r.starts_with("250"), "{r}");
+    // The push's intake.received is event 0; the step at reply time adds intake.acknowledged.
+    let answer = json_body(
+        &reqwest_like_post(&intake.base_url(), r#"{"now":"2025-03-06T10:00:00+01:00"}"#).await,
+    );
+    assert_eq!(answer["replies_sent"], 1, "{answer}");
+    assert_eq!(answer["events_from"], 1, "{answer}");
+    assert_eq!(answer["next"], 2, "{answer}");
+    assert_eq!(
+        answer["events"][0]["kind"], "intake.acknowledged",
+        "{answer}"
+    );
+    let got = json_body(&http_get(&intake.base_url(), "/testbed/events?after=1").await);
+    assert_eq!(got["events"], answer["events"]);
+    assert_eq!(got["next"], answer["next"]);
+    let quiet = json_body(
+        &reqwest_like_post(&intake.base_url(), r#"{"now":"2025-03-06T11:00:00+01:00"}"#).await,
+    );
+    assert_eq!(
+        (&quiet["events_from"], &quiet["events"], &quiet["next"]),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!([]),
+            &serde_json::json!(2)
+        ),
+        "{quiet}"
+    );
+}
+
 /// A dropped intake's SMTP listener lives on (mailin-embedded has no shutdown), but it
 /// refuses every later session with 421, and the intake's state is gone with the drop.
 #[tokio::test]

@@ -59,7 +59,8 @@ impl Walk<'_> {
     /// Starts an instant: pushes and hand-overs whose retry is due and limits passed
     /// undelivered (docs/delivery.md) first, settled before the intake hears the time, so
     /// that the retried deliveries never race the intake's replies in the trace; then the
-    /// DMS's outage state, then the intake's clock, settled.
+    /// DMS's outage state, then the intake's clock, settled (the events its answer carries are
+    /// taken when nothing moved after the post, `Settler::settle_after_clock`).
     pub(super) async fn tell_the_time(&mut self, now: Timestamp) -> Result<()> {
         let t = Instant::now();
         let retried = demail_sim::provider::delivery::retry_due(self.world.providers);
@@ -76,14 +77,16 @@ impl Walk<'_> {
             });
             dms.set_available(!down);
         }
+        let mut answer = None;
+        let before = self.settler.read();
         if let Some(url) = &self.clock_url {
             tracing::trace!("instant {now}: posting the clock");
             let t = Instant::now();
-            post_clock(&self.http, url, &self.clock.now()).await?;
+            answer = post_clock(&self.http, url, &self.clock.now()).await?;
             self.settler.phases.clock += t.elapsed();
         }
         self.settler.phases.instants += 1;
-        self.settler.settle_and_drain().await
+        self.settler.settle_after_clock(before, answer).await
     }
 
     /// Runs the scripted steps due at `now`, settling after each.

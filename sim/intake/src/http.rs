@@ -1,7 +1,11 @@
 //! The intake's HTTP endpoint: the test-clock contract of DESIGN.md.
 //!
 //! - `POST /testbed/clock` with `{"now": "<RFC 3339>"}`: sets the intake's time, submits all
-//!   replies due by then, answers `{"now", "idle": true, "replies_sent"}` once they went out.
+//!   replies due by then, answers `{"now", "idle": true, "replies_sent", "events_from",
+//!   "events", "next"}` once they went out; the last three are what `GET /testbed/events?after=
+//!   <events_from>` would answer then, `events_from` being the count of events before the step,
+//!   so that the runner needs no second request when nothing happens after the answer
+//!   (docs/sut.md "Events in the clock answer").
 //! - `GET /testbed/events?after=N`: what the intake did, as `intake.*` trace events
 //!   (`{"events": [...], "next": M}`; pass `next` as `after` to read on). The runner copies
 //!   them into the trace after each settled step.
@@ -112,7 +116,7 @@ async fn set_clock(
     };
     // One step at a time: the step's work keeps case indices across awaits.
     let _step = intake.step.lock().await;
-    {
+    let events_from = {
         let mut state = lock(&intake.state);
         if let Some(before) = state.now
             && now < before
@@ -127,7 +131,8 @@ async fn set_clock(
         // What happened before this step has been read (the runner drains the events after
         // every settle, and posts the clock only then): older events may leave memory.
         crate::archive::trim_events(&mut state);
-    }
+        state.events_dropped + state.events.len()
+    };
     super::pull::poll(&intake).await;
     super::pop3::poll(&intake).await;
     let sent = outbound::send_due(&intake, now).await;
@@ -141,7 +146,19 @@ async fn set_clock(
             tracing::warn!("intake: case archive: {e:#}; the cases stay in memory");
         }
     }
-    Json(json!({"now": now.to_string(), "idle": true, "replies_sent": sent})).into_response()
+    // The step's events, as `GET /testbed/events?after=<events_from>` would give them now.
+    let state = lock(&intake.state);
+    let next = state.events_dropped + state.events.len();
+    let from = events_from.clamp(state.events_dropped, next) - state.events_dropped;
+    Json(json!({
+        "now": now.to_string(),
+        "idle": true,
+        "replies_sent": sent,
+        "events_from": state.events_dropped + from,
+        "events": &state.events[from..],
+        "next": next,
+    }))
+    .into_response()
 }
 
 async fn cases(State(intake): State<Arc<Intake>>) -> Response {

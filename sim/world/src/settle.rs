@@ -1,7 +1,8 @@
 //! Settling: waiting until the world is idle at the current virtual instant (no provider has
 //! an SMTP session open other than the runner's held ones, no delivery queued or in flight),
 //! woken by the providers' `Activity` signals, never by polling; then copying the system under
-//! test's events into the trace. And the wall-time accounting of a run's phases.
+//! test's events into the trace (read with `GET`, or taken from the clock answer when nothing
+//! moved after it). And the wall-time accounting of a run's phases.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use anyhow::{Context, Result};
 use demail_core::trace::Trace;
 use demail_provider::{Activity, ActivitySnapshot};
 
-use crate::clock_link::IntakeEvents;
+use crate::clock_link::{EventsPage, IntakeEvents};
 
 /// How long settling may take, and an optional quiet window on top of the idle signal.
 #[derive(Clone, Copy, Debug)]
@@ -37,7 +38,8 @@ pub struct Settler {
 }
 
 impl Settler {
-    fn read(&self) -> Vec<ActivitySnapshot> {
+    /// The providers' activity now (one reading per provider).
+    pub fn read(&self) -> Vec<ActivitySnapshot> {
         self.activity.iter().map(|a| a.snapshot()).collect()
     }
 
@@ -47,6 +49,11 @@ impl Settler {
     /// no hand-over between two readings is missed. Then waits `settle_quiet` more if asked,
     /// and starts over if anything moved meanwhile.
     pub async fn settle(&self) -> Result<()> {
+        self.settle_reading().await.map(|_| ())
+    }
+
+    /// [`Settler::settle`], returning the providers' idle reading.
+    async fn settle_reading(&self) -> Result<Vec<ActivitySnapshot>> {
         let started = Instant::now();
         loop {
             let left = self.limits.limit.saturating_sub(started.elapsed());
@@ -54,7 +61,7 @@ impl Settler {
                 .await
                 .map_err(|last| self.not_settled(&last))?;
             if self.limits.quiet.is_zero() || self.quiet_for(&idle).await {
-                return Ok(());
+                return Ok(idle);
             }
         }
     }
@@ -101,6 +108,36 @@ impl Settler {
     async fn quiet_for(&self, idle: &[ActivitySnapshot]) -> bool {
         tokio::time::sleep(self.limits.quiet).await;
         self.read() == idle
+    }
+
+    /// Settles after a clock post, then copies what the intake did into the trace. `answer` is
+    /// the page of events the clock answer carried (`clock_link::post_clock`), `before` the
+    /// providers' reading ([`Settler::read`]) taken before the post. The page is taken
+    /// instead of a `GET` when nothing moved at any provider from before the post until idle
+    /// (no session opened or closed, no delivery queued or done: the system submitted nothing
+    /// and nothing was pushed to it, so it cannot have done anything after its answer) and
+    /// it starts where the reading stands. A step in which the system submits mail is always
+    /// read with `GET`. The events land at the same place in the trace either way: after the
+    /// settle.
+    pub async fn settle_after_clock(
+        &mut self,
+        before: Vec<ActivitySnapshot>,
+        answer: Option<EventsPage>,
+    ) -> Result<()> {
+        let Some(answer) = answer else {
+            return self.settle_and_drain().await;
+        };
+        let t = Instant::now();
+        let idle = self.settle_reading().await?;
+        let settled = Instant::now();
+        if let Some(events) = &mut self.intake_events
+            && !(idle == before && events.take(answer, &self.trace))
+        {
+            events.drain(&self.http, &self.trace).await?;
+        }
+        self.phases.settle += settled - t;
+        self.phases.drain += settled.elapsed();
+        Ok(())
     }
 
     /// Settles, then copies what the intake did into the trace (at the current virtual time).
@@ -165,5 +202,71 @@ impl Phases {
             .rss_after_walk_kb
             .map(|kb| format!("; VmRSS at the end of the walk {} MB", kb / 1024))
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock_link::IntakeEvents;
+
+    /// A settler of a world without providers whose events URL answers nothing (port 9 on
+    /// loopback, closed): any `GET` of the events fails, so a test sees whether one was made.
+    fn settler(trace: &Trace) -> Settler {
+        Settler {
+            activity: Vec::new(),
+            held: Vec::new(),
+            limits: SettleLimits {
+                quiet: Duration::ZERO,
+                limit: Duration::from_secs(5),
+            },
+            http: reqwest::Client::new(),
+            trace: trace.clone(),
+            intake_events: Some(IntakeEvents::new(
+                "http://127.0.0.1:9/testbed/events".into(),
+            )),
+            phases: Phases::default(),
+        }
+    }
+
+    fn page(from: usize) -> EventsPage {
+        let body = format!(
+            r#"{{"events_from":{from},"events":[{{"kind":"intake.acknowledged","aktenzeichen":"GEW-1","reply":"empfangsbescheinigung","deadlines":[]}}],"next":{}}}"#,
+            from + 1
+        );
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// The clock answer's events are taken without a `GET` when nothing moved and the page
+    /// starts at the reading; otherwise the events are read with `GET` (which fails here).
+    #[tokio::test]
+    async fn the_clock_answer_spares_the_get_only_when_nothing_moved() {
+        let clock = demail_core::clock::VirtualClock::new(
+            &"2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap(),
+        );
+        let trace = Trace::new(clock);
+        let mut s = settler(&trace);
+        s.settle_after_clock(Vec::new(), Some(page(0)))
+            .await
+            .expect("taken from the answer, no GET");
+        assert_eq!(trace.events().len(), 1);
+
+        // The page does not start where the reading stands (1): GET.
+        let e = s.settle_after_clock(Vec::new(), Some(page(0))).await;
+        assert!(e.is_err(), "a GET was made");
+
+        // Something moved at a provider between the reading before the post and idle: GET.
+        let moved = vec![demail_provider::ActivitySnapshot {
+            open_sessions: 0,
+            pending_deliveries: 0,
+            generation: 1,
+        }];
+        let e = s.settle_after_clock(moved, Some(page(1))).await;
+        assert!(e.is_err(), "a GET was made");
+
+        // No events in the answer (a system that does not carry them): GET.
+        let e = s.settle_after_clock(Vec::new(), None).await;
+        assert!(e.is_err(), "a GET was made");
+        assert_eq!(trace.events().len(), 1);
     }
 }
