@@ -407,6 +407,8 @@ async fn start_provider(
             accounts,
             message_dir,
             database: Some(data.join(&p.id).join("store.sqlite")),
+            // `serve` promises that an acknowledged message survives kill -9 (docs/serve.md).
+            durability: demail_sim::provider::store::Durability::Crash,
             smtp_listen: p.smtp,
             http_listen: p.http,
             relay_listen: p.relay,

@@ -115,6 +115,9 @@ pub struct ProviderConfig {
     pub message_dir: Option<std::path::PathBuf>,
     /// The SQLite database file (`None`: in memory, gone with the process).
     pub database: Option<std::path::PathBuf>,
+    /// What that file must survive: a crash of the process (`serve`), or nothing but a clean
+    /// end (a simulated world's store, `store::Durability`).
+    pub durability: store::Durability,
     /// Where the SMTP submission face listens (`None`: an ephemeral port on 127.0.0.1).
     pub smtp_listen: Option<SocketAddr>,
     /// Where the HTTP face listens (`None`: an ephemeral port on 127.0.0.1).
@@ -550,7 +553,11 @@ impl Provider {
             &["localhost", "127.0.0.1", &format!("pop3.{}", config.domain)],
         )?;
         let pop3_tls = pop3_identity.optional_client_server_config(pki.root_store()?)?;
-        let store = store::Store::open(config.database.as_deref(), &config.accounts)?;
+        let store = store::Store::open_with(
+            config.database.as_deref(),
+            &config.accounts,
+            config.durability,
+        )?;
         let pending = store.pending_deliveries()?;
         let (hub, own_worker) = match &config.delivery_hub {
             Some(h) => (h.clone(), None),

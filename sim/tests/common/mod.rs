@@ -177,6 +177,7 @@ impl WorldBuilder {
                 accounts: self.accounts,
                 message_dir: dir.as_ref().map(|d| d.join("messages")),
                 database: dir.as_ref().map(|d| d.join("store.sqlite")),
+                durability: Default::default(),
                 smtp_listen: None,
                 http_listen: None,
                 relay_listen: None,

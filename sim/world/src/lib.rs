@@ -134,6 +134,8 @@ pub async fn start_providers(
         let provider = Provider::start(
             ProviderConfig {
                 database: Some(data_dir.join(format!("provider-{}.sqlite", plan.id))),
+                // A simulated world's store: a crash makes the run worthless anyway.
+                durability: demail_provider::store::Durability::Scratch,
                 id: plan.id,
                 name: plan.name,
                 domain: plan.domain,

@@ -223,6 +223,7 @@ mod tests {
                 accounts: Vec::new(),
                 message_dir: None,
                 database: None,
+                durability: Default::default(),
                 smtp_listen: None,
                 http_listen: None,
                 relay_listen: None,

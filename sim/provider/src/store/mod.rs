@@ -8,6 +8,13 @@
 //! the operating system or power may lose the last transactions (SQLite documentation, "WAL
 //! mode", "PRAGMA synchronous").
 //!
+//! A simulated world's store (`run`, `load`: [`Durability::Scratch`]) keeps its rollback
+//! journal in memory with `synchronous=OFF` and an exclusive lock instead: the run's folder
+//! holds a plain SQLite file to read after the run, but a crash of the process may leave it
+//! unreadable, which costs nothing there (the run is repeated from its seed) and saves the
+//! write-ahead log's second copy of every page, the checkpoints' `fsync` and the locking
+//! calls of every transaction (docs/benchmarks.md, "SQLite of a simulated world").
+//!
 //! Exactly-once: a mailbox holds a message id at most once (`UNIQUE(mailbox, message_id)`), so
 //! delivering the same X-de-mail-message-id again is a no-op ([`Store::deposit`] says so).
 //!
@@ -180,10 +187,45 @@ CREATE TABLE IF NOT EXISTS gateway_webhooks (
 );
 ";
 
+/// What a store's file must survive (module documentation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// A committed transaction survives a crash of the process (kill -9): WAL,
+    /// `synchronous=NORMAL`. `serve`, and the default.
+    #[default]
+    Crash,
+    /// Nothing but a clean end: journal in memory, `synchronous=OFF`, exclusive lock. The
+    /// stores of a simulated world (`run`, `load`), which a crash makes worthless anyway.
+    Scratch,
+}
+
+impl Durability {
+    fn pragmas(self) -> &'static str {
+        match self {
+            Durability::Crash => {
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+            }
+            Durability::Scratch => {
+                "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY; \
+                 PRAGMA synchronous=OFF; PRAGMA foreign_keys=ON;"
+            }
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store at `path`, or an in-memory one for `None`, and registers
-    /// the configured accounts.
+    /// the configured accounts; crash-safe ([`Durability::Crash`]).
     pub fn open(path: Option<&Path>, accounts: &[AccountConfig]) -> Result<Self> {
+        Self::open_with(path, accounts, Durability::Crash)
+    }
+
+    /// [`Store::open`] with the given durability.
+    pub fn open_with(
+        path: Option<&Path>,
+        accounts: &[AccountConfig],
+        durability: Durability,
+    ) -> Result<Self> {
         let conn = match path {
             Some(p) => {
                 if let Some(dir) = p.parent() {
@@ -194,10 +236,8 @@ impl Store {
             }
             None => Connection::open_in_memory().context("opening an in-memory store")?,
         };
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-        )
-        .context("setting SQLite pragmas")?;
+        conn.execute_batch(durability.pragmas())
+            .context("setting SQLite pragmas")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA).context("creating the schema")?;
         migrate_deliveries(&conn).context("adding the retry columns to the delivery queue")?;
@@ -330,7 +370,8 @@ impl Store {
         Ok(())
     }
 
-    /// Commits the open transaction (durable when it returns).
+    /// Commits the open transaction (durable when it returns, as far as the store's
+    /// [`Durability`] goes).
     pub fn commit(&mut self) -> Result<()> {
         self.exec("COMMIT", [])?;
         self.in_transaction = false;

@@ -94,6 +94,45 @@ fn committed_state_survives_reopening() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A simulated world's store (`Durability::Scratch`): its journal is in memory and no
+/// write-ahead log appears beside the file, a rolled-back transaction leaves nothing, another
+/// connection cannot open the file while the store holds it, and after a clean end the file
+/// is a plain SQLite database that a crash-safe store opens with everything committed.
+#[test]
+fn a_scratch_store_keeps_its_journal_in_memory() {
+    let dir = std::env::temp_dir().join(format!("demail-store-scratch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("store.sqlite");
+    let accounts = [account("a@x.de-mail.de")];
+    {
+        let mut s = Store::open_with(Some(&path), &accounts, Durability::Scratch).unwrap();
+        let mode: String = s
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "memory");
+        s.begin().unwrap();
+        assert!(s.deposit(&message("m1")).unwrap());
+        s.commit().unwrap();
+        s.begin().unwrap();
+        assert!(s.deposit(&message("m2")).unwrap());
+        s.rollback();
+        assert_eq!(s.mailbox("a@x.de-mail.de").unwrap().len(), 1);
+        assert!(!dir.join("store.sqlite-wal").exists());
+        let other = Connection::open(&path).unwrap();
+        other.busy_timeout(std::time::Duration::ZERO).unwrap();
+        assert!(
+            other
+                .query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0))
+                .is_err(),
+            "the file is locked while the store holds it"
+        );
+    }
+    let s = Store::open(Some(&path), &accounts).unwrap();
+    assert_eq!(s.mailbox("a@x.de-mail.de").unwrap(), vec![message("m1")]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// The retry schedule is durable: after reopening, jobs waiting for a retry are not
 /// pending, come out only when due, ordered by (next_attempt_at, id), keep their attempts
 /// and last error, and each undelivered job past its limit is reported once.
