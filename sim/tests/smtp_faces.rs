@@ -979,6 +979,18 @@ async fn push_to_intake(w: &World, intake: &ReferenceIntake, raw: &[u8]) -> Stri
     c.raw(&data).await
 }
 
+/// A citizen submits a De-Mail to the intake's mailbox (250), and its sealed copy is pushed to
+/// the intake (250); returns the sealed copy.
+async fn submit_and_push(w: &World, intake: &ReferenceIntake) -> Vec<u8> {
+    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
+    let r = c.send(CITIZEN, INTAKE, &message(CITIZEN, "")).await;
+    assert!(r.starts_with("250"), "{r}");
+    let sealed = w.provider.mailbox(INTAKE).unwrap()[0].raw.clone();
+    let r = push_to_intake(w, intake, &sealed).await;
+    assert!(r.starts_with("250"), "{r}");
+    sealed
+}
+
 /// With a closed-case archive (load runs; `intake::archive`) a replied case leaves memory
 /// at the end of the clock step, and the same message pushed again afterwards is still
 /// recognised as a duplicate of the archived case (PVD-IO §3.1.18: X-de-mail-message-id is
@@ -993,12 +1005,7 @@ async fn archived_case_still_catches_a_duplicate() {
     ));
     let _ = std::fs::remove_file(&archive);
     let intake = start_intake_archived(&w, Some(archive.clone())).await;
-    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
-    let r = c.send(CITIZEN, INTAKE, &message(CITIZEN, "")).await;
-    assert!(r.starts_with("250"), "{r}");
-    let sealed = w.provider.mailbox(INTAKE).unwrap()[0].raw.clone();
-    let r = push_to_intake(&w, &intake, &sealed).await;
-    assert!(r.starts_with("250"), "{r}");
+    let sealed = submit_and_push(&w, &intake).await;
     // A step far enough on for the reply (Thursday morning, office hours).
     let step = r#"{"now":"2025-03-06T10:00:00+01:00"}"#;
     let http = reqwest_like_post(&intake.base_url(), step).await;
@@ -1056,12 +1063,7 @@ fn json_body(http: &str) -> serde_json::Value {
 async fn the_clock_answer_carries_the_steps_events() {
     let w = start_world().await;
     let intake = start_intake(&w).await;
-    let mut c = Client::login(w.provider.submission_addr(), &w.pki, CITIZEN).await;
-    let r = c.send(CITIZEN, INTAKE, &message(CITIZEN, "")).await;
-    assert!(r.starts_with("250"), "{r}");
-    let sealed = w.provider.mailbox(INTAKE).unwrap()[0].raw.clone();
-    let r = push_to_intake(&w, &intake, &sealed).await;
-    assert!(r.starts_with("250"), "{r}");
+    submit_and_push(&w, &intake).await;
     // The push's intake.received is event 0; the step at reply time adds intake.acknowledged.
     let answer = json_body(
         &reqwest_like_post(&intake.base_url(), r#"{"now":"2025-03-06T10:00:00+01:00"}"#).await,
