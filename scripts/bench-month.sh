@@ -18,7 +18,8 @@
 #      blessed into the temporary folder (a generated scenario has none);
 #   4. prints arrivals, wall seconds of the whole command (set-up, run, golden files, reports),
 #      applications per wall second, peak RSS, the checks' verdict, the run's own wall time
-#      and the CPU time, and the runner's account of where the wall time went (its debug
+#      and the CPU time, the CPU per application and the rate it would allow with every CPU
+#      busy (the CPU floor), and the runner's account of where the wall time went (its debug
 #      line; runners before that line existed print none).
 #
 # Variants:
@@ -153,6 +154,13 @@ measure() {
     "${rss:-?}" "${verdict:-?}"
   printf '          run alone (world set-up to trace written) %s s; CPU (user + sys) %s s\n' \
     "${run_wall:-?}" "${cpu:-?}"
+  # The CPU floor (docs/benchmarks.md "The CPU floor"): what the CPU per application allows
+  # even if every CPU of the machine were kept busy.
+  if [ -n "$cpu" ] && [ "${arrivals:-0}" -gt 0 ]; then
+    awk -v c="$cpu" -v a="$arrivals" -v n="$(nproc)" 'BEGIN {
+      printf "          CPU per application %.2f ms; with all %d CPUs busy at best %.0f applications/s\n",
+        1000 * c / a, n, a * n / c }'
+  fi
   if [ -n "$phases" ]; then
     echo "          runner: $phases"
   fi
