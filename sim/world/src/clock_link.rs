@@ -96,8 +96,9 @@ impl IntakeEvents {
 
 /// Tells the intake the time (test-clock contract) and waits for its answer. Returns the
 /// events the answer carries (`events_from`, `events`, `next`), if it carries them whole and
-/// consistent (`next - events_from` events) within [`CLOCK_ANSWER_LIMIT`]; any other body,
-/// or none, is no error: the events are then read with `GET`.
+/// consistent (`next - events_from` events) as JSON within [`CLOCK_ANSWER_LIMIT`]. Any other
+/// body, none, or one that breaks off or stalls (until the client's timeout) is no error:
+/// the events are then read with `GET`, as when the body was not read at all.
 pub async fn post_clock(
     http: &reqwest::Client,
     url: &str,
@@ -115,18 +116,31 @@ pub async fn post_clock(
         let text = resp.text().await.unwrap_or_default();
         bail!("the intake refused the test clock: POST {url} answered {status}: {text}");
     }
-    let mut answer = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .with_context(|| format!("reading the answer of POST {url}"))?
-    {
-        if answer.len() + chunk.len() > CLOCK_ANSWER_LIMIT {
-            return Ok(None);
-        }
-        answer.extend_from_slice(&chunk);
+    let json = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    let declared_too_long = resp
+        .content_length()
+        .is_some_and(|n| n > CLOCK_ANSWER_LIMIT as u64);
+    if !json || declared_too_long {
+        return Ok(None);
     }
-    Ok(events_of_clock_answer(&answer))
+    let mut answer = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) if answer.len() + chunk.len() <= CLOCK_ANSWER_LIMIT => {
+                answer.extend_from_slice(&chunk);
+            }
+            Ok(Some(_)) => return Ok(None),
+            Ok(None) => return Ok(events_of_clock_answer(&answer)),
+            Err(e) => {
+                tracing::debug!("the clock answer's body of POST {url}: {e}; reading GET");
+                return Ok(None);
+            }
+        }
+    }
 }
 
 /// The events a clock answer carries, if it carries them whole and consistent.
@@ -180,6 +194,42 @@ mod tests {
                 events_of_clock_answer(foreign.as_bytes()).is_none(),
                 "{foreign:?}"
             );
+        }
+    }
+
+    /// A clock answer from a hostile or broken system: a body that stalls after its first
+    /// bytes, one that declares more than the limit, one that is not JSON. Each is answered
+    /// `Ok(None)` (read the events with `GET`), the stall within the client's timeout.
+    #[tokio::test]
+    async fn a_stalled_or_foreign_clock_answer_falls_back_to_get() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let answers = [
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"events_from\":0,".to_string(),
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{}}",
+                CLOCK_ANSWER_LIMIT + 1
+            ),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 38\r\n\r\n{\"events_from\":0,\"events\":[],\"next\":0}".to_string(),
+        ];
+        for answer in answers {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/testbed/clock", listener.local_addr().unwrap());
+            let server = tokio::spawn(async move {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                s.write_all(answer.as_bytes()).await.unwrap();
+                // Never closes nor finishes the body.
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            });
+            let http = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_millis(500))
+                .build()
+                .unwrap();
+            let now = "2025-03-03T09:00:00+01:00[Europe/Berlin]".parse().unwrap();
+            let got = post_clock(&http, &url, &now).await.expect("no error");
+            assert!(got.is_none());
+            server.abort();
         }
     }
 
