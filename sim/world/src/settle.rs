@@ -124,29 +124,31 @@ impl Settler {
         before: Vec<ActivitySnapshot>,
         answer: Option<EventsPage>,
     ) -> Result<()> {
-        let Some(answer) = answer else {
-            return self.settle_and_drain().await;
-        };
-        let t = Instant::now();
-        let idle = self.settle_reading().await?;
-        let settled = Instant::now();
-        if let Some(events) = &mut self.intake_events
-            && !(idle == before && events.take(answer, &self.trace))
-        {
-            events.drain(&self.http, &self.trace).await?;
-        }
-        self.phases.settle += settled - t;
-        self.phases.drain += settled.elapsed();
-        Ok(())
+        self.settle_and_copy(answer.map(|page| (before, page)))
+            .await
     }
 
     /// Settles, then copies what the intake did into the trace (at the current virtual time).
     pub async fn settle_and_drain(&mut self) -> Result<()> {
+        self.settle_and_copy(None).await
+    }
+
+    /// Settles, then copies the intake's events into the trace: the `carried` page when
+    /// nothing moved since its reading before the clock post ([`Settler::settle_after_clock`]),
+    /// else what `GET` gives.
+    async fn settle_and_copy(
+        &mut self,
+        carried: Option<(Vec<ActivitySnapshot>, EventsPage)>,
+    ) -> Result<()> {
         let t = Instant::now();
-        self.settle().await?;
+        let idle = self.settle_reading().await?;
         let settled = Instant::now();
         if let Some(events) = &mut self.intake_events {
-            events.drain(&self.http, &self.trace).await?;
+            let taken = carried
+                .is_some_and(|(before, page)| idle == before && events.take(page, &self.trace));
+            if !taken {
+                events.drain(&self.http, &self.trace).await?;
+            }
         }
         self.phases.settle += settled - t;
         self.phases.drain += settled.elapsed();
