@@ -77,32 +77,27 @@ fn bench(c: &mut Criterion) {
             )
             .unwrap(),
     );
-    let fresh = || {
-        Arc::new(
-            ClientConfig::builder()
-                .with_root_certificates(pki.root_store().unwrap())
-                .with_no_client_auth(),
-        )
+    // A client of `provider`'s suite order, with its session cache or without.
+    let client = |provider: rustls::crypto::CryptoProvider, resume: bool| {
+        let mut config = ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(pki.root_store().unwrap())
+            .with_no_client_auth();
+        if !resume {
+            config.resumption = rustls::client::Resumption::disabled();
+        }
+        Arc::new(config)
     };
-    let mut no_resumption = (*fresh()).clone();
-    no_resumption.resumption = rustls::client::Resumption::disabled();
-    let no_resumption = Arc::new(no_resumption);
+    let no_resumption = client(demail_sim::crypto_provider(), false);
     c.bench_function("handshake_tls13_full", |b| {
         b.iter(|| handshake(&no_resumption, &server_config))
     });
-    let mut stock_order = ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(pki.root_store().unwrap())
-    .with_no_client_auth();
-    stock_order.resumption = rustls::client::Resumption::disabled();
-    let stock_order = Arc::new(stock_order);
+    let stock_order = client(rustls::crypto::aws_lc_rs::default_provider(), false);
     c.bench_function("handshake_tls13_full_stock_order", |b| {
         b.iter(|| handshake(&stock_order, &server_config))
     });
-    let resuming = fresh();
+    let resuming = client(demail_sim::crypto_provider(), true);
     c.bench_function("handshake_tls13_resumed", |b| {
         b.iter(|| handshake(&resuming, &server_config))
     });

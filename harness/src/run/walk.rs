@@ -77,16 +77,18 @@ impl Walk<'_> {
             });
             dms.set_available(!down);
         }
-        let mut answer = None;
-        let before = self.settler.read();
+        let mut carried = None;
         if let Some(url) = &self.clock_url {
             tracing::trace!("instant {now}: posting the clock");
+            let before = self.settler.read();
             let t = Instant::now();
-            answer = post_clock(&self.http, url, &self.clock.now()).await?;
+            carried = post_clock(&self.http, url, &self.clock.now())
+                .await?
+                .map(|page| (before, page));
             self.settler.phases.clock += t.elapsed();
         }
         self.settler.phases.instants += 1;
-        self.settler.settle_after_clock(before, answer).await
+        self.settler.settle_after_clock(carried).await
     }
 
     /// Runs the scripted steps due at `now`, settling after each.

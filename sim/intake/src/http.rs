@@ -148,17 +148,28 @@ async fn set_clock(
     }
     // The step's events, as `GET /testbed/events?after=<events_from>` would give them now.
     let state = lock(&intake.state);
-    let next = state.events_dropped + state.events.len();
-    let from = events_from.clamp(state.events_dropped, next) - state.events_dropped;
+    let (events_from, events, next) = events_after(&state, events_from);
     Json(json!({
         "now": now.to_string(),
         "idle": true,
         "replies_sent": sent,
-        "events_from": state.events_dropped + from,
-        "events": &state.events[from..],
+        "events_from": events_from,
+        "events": events,
         "next": next,
     }))
     .into_response()
+}
+
+/// The events from the `after`-th on as far as they are still in memory: (the number of the
+/// first one given, the events, the count so far). With an archive the oldest events may
+/// have left memory; `after` counts every event.
+fn events_after(
+    state: &super::IntakeState,
+    after: usize,
+) -> (usize, &[demail_core::trace::EventKind], usize) {
+    let total = state.events_dropped + state.events.len();
+    let from = after.clamp(state.events_dropped, total) - state.events_dropped;
+    (state.events_dropped + from, &state.events[from..], total)
 }
 
 async fn cases(State(intake): State<Arc<Intake>>) -> Response {
@@ -201,10 +212,8 @@ async fn events(State(intake): State<Arc<Intake>>, RawQuery(query): RawQuery) ->
         }
     };
     let state = lock(&intake.state);
-    // With an archive the oldest events may have left memory: `after` counts every event.
-    let total = state.events_dropped + state.events.len();
-    let from = after.clamp(state.events_dropped, total) - state.events_dropped;
-    Json(json!({"events": &state.events[from..], "next": total})).into_response()
+    let (_, events, next) = events_after(&state, after);
+    Json(json!({"events": events, "next": next})).into_response()
 }
 
 /// Hands due evidence records to the DMS and reports each attempt as an `intake.dms` event.

@@ -12,13 +12,14 @@ use jiff::ZonedDateTime;
 /// a longer body is not read on, and the events are read with `GET` instead.
 pub const CLOCK_ANSWER_LIMIT: usize = 4 << 20;
 
-/// A page of the system's events: what `GET {events}?after=from` answered, or the same carried
+/// A page of the system's events: what `GET {events}?after=N` answered, or the same carried
 /// by a clock answer (`events_from`, `events`, `next`; docs/sut.md "Events in the clock answer").
 #[derive(Debug, serde::Deserialize)]
 pub struct EventsPage {
-    /// The count of events before the first one here (`after`; a clock answer's `events_from`).
+    /// The count of events before the first one here: a clock answer's `events_from` (a `GET`
+    /// answer has none; the reader knows its `after`).
     #[serde(default, rename = "events_from")]
-    pub from: usize,
+    pub from: Option<usize>,
     pub events: Vec<EventKind>,
     /// The count of events so far, the `after` of the next read.
     pub next: usize,
@@ -39,7 +40,8 @@ impl IntakeEvents {
     }
 
     /// How many events were read so far: the `after` of the next read.
-    pub fn cursor(&self) -> usize {
+    #[cfg(test)]
+    fn cursor(&self) -> usize {
         self.next
     }
 
@@ -65,7 +67,7 @@ impl IntakeEvents {
     /// Copies a page that a clock answer carried, when it starts where the reading stands;
     /// `false` (nothing copied) when it does not, and the events must be read with `GET`.
     pub fn take(&mut self, page: EventsPage, trace: &Trace) -> bool {
-        if page.from != self.next {
+        if page.from != Some(self.next) {
             return false;
         }
         self.copy(page.events, page.next, trace);
@@ -145,18 +147,8 @@ pub async fn post_clock(
 
 /// The events a clock answer carries, if it carries them whole and consistent.
 fn events_of_clock_answer(body: &[u8]) -> Option<EventsPage> {
-    #[derive(serde::Deserialize)]
-    struct Answer {
-        events_from: usize,
-        events: Vec<EventKind>,
-        next: usize,
-    }
-    let a: Answer = serde_json::from_slice(body).ok()?;
-    (a.next.checked_sub(a.events_from)? == a.events.len()).then_some(EventsPage {
-        from: a.events_from,
-        events: a.events,
-        next: a.next,
-    })
+    let page: EventsPage = serde_json::from_slice(body).ok()?;
+    (page.next.checked_sub(page.from?)? == page.events.len()).then_some(page)
 }
 
 #[cfg(test)]
@@ -178,7 +170,7 @@ mod tests {
         let body =
             format!(r#"{{"now":"x","idle":true,"events_from":7,"events":[{one}],"next":8}}"#);
         let page = events_of_clock_answer(body.as_bytes()).expect("consistent");
-        assert_eq!((page.from, page.events.len(), page.next), (7, 1, 8));
+        assert_eq!((page.from, page.events.len(), page.next), (Some(7), 1, 8));
         let empty = r#"{"events_from":3,"events":[],"next":3}"#;
         assert_eq!(events_of_clock_answer(empty.as_bytes()).unwrap().next, 3);
         for foreign in [

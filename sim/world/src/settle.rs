@@ -110,8 +110,13 @@ impl Settler {
         self.read() == idle
     }
 
-    /// Settles after a clock post, then copies what the intake did into the trace. `answer` is
-    /// the page of events the clock answer carried (`clock_link::post_clock`), `before` the
+    /// Settles, then copies what the intake did into the trace (at the current virtual time).
+    pub async fn settle_and_drain(&mut self) -> Result<()> {
+        self.settle_after_clock(None).await
+    }
+
+    /// Settles after a clock post, then copies what the intake did into the trace. `carried`
+    /// is the page of events the clock answer carried (`clock_link::post_clock`) with the
     /// providers' reading ([`Settler::read`]) taken before the post. The page is taken
     /// instead of a `GET` when nothing moved at any provider from before the post until idle
     /// (no session opened or closed, no delivery queued or done: the system submitted nothing
@@ -120,23 +125,6 @@ impl Settler {
     /// read with `GET`. The events land at the same place in the trace either way: after the
     /// settle.
     pub async fn settle_after_clock(
-        &mut self,
-        before: Vec<ActivitySnapshot>,
-        answer: Option<EventsPage>,
-    ) -> Result<()> {
-        self.settle_and_copy(answer.map(|page| (before, page)))
-            .await
-    }
-
-    /// Settles, then copies what the intake did into the trace (at the current virtual time).
-    pub async fn settle_and_drain(&mut self) -> Result<()> {
-        self.settle_and_copy(None).await
-    }
-
-    /// Settles, then copies the intake's events into the trace: the `carried` page when
-    /// nothing moved since its reading before the clock post ([`Settler::settle_after_clock`]),
-    /// else what `GET` gives.
-    async fn settle_and_copy(
         &mut self,
         carried: Option<(Vec<ActivitySnapshot>, EventsPage)>,
     ) -> Result<()> {
@@ -248,13 +236,13 @@ mod tests {
         );
         let trace = Trace::new(clock);
         let mut s = settler(&trace);
-        s.settle_after_clock(Vec::new(), Some(page(0)))
+        s.settle_after_clock(Some((Vec::new(), page(0))))
             .await
             .expect("taken from the answer, no GET");
         assert_eq!(trace.events().len(), 1);
 
         // The page does not start where the reading stands (1): GET.
-        let e = s.settle_after_clock(Vec::new(), Some(page(0))).await;
+        let e = s.settle_after_clock(Some((Vec::new(), page(0)))).await;
         assert!(e.is_err(), "a GET was made");
 
         // Something moved at a provider between the reading before the post and idle: GET.
@@ -263,11 +251,11 @@ mod tests {
             pending_deliveries: 0,
             generation: 1,
         }];
-        let e = s.settle_after_clock(moved, Some(page(1))).await;
+        let e = s.settle_after_clock(Some((moved, page(1)))).await;
         assert!(e.is_err(), "a GET was made");
 
         // No events in the answer (a system that does not carry them): GET.
-        let e = s.settle_after_clock(Vec::new(), None).await;
+        let e = s.settle_after_clock(None).await;
         assert!(e.is_err(), "a GET was made");
         assert_eq!(trace.events().len(), 1);
     }
